@@ -1,0 +1,194 @@
+//! Parsing `GET /api/leads` query parameters into a [`ListQuery`] (pure, unit-tested).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use leadpipe_shared::domain::{Pipeline, ValidationError};
+use leadpipe_shared::store::ListQuery;
+use uuid::Uuid;
+
+/// Page size when `limit` is absent.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Largest `limit`.
+pub const MAX_LIMIT: usize = 200;
+/// Deepest row `page` may reach (`page * limit`): page numbers read and skip the rows before them.
+pub const MAX_PAGE_DEPTH: usize = 10_000;
+const ALLOWED: &[&str] = &["stage", "search", "source", "campaign", "from", "to", "limit", "cursor", "page"];
+
+/// Encodes a listing key as the opaque `next_cursor`.
+pub fn encode_cursor(after: &str) -> String {
+    URL_SAFE_NO_PAD.encode(after)
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ValidationError> {
+    let bad = || ValidationError::field("cursor", "cursor is not one this API returned");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let key = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = key.split_once('#').ok_or_else(bad)?;
+    DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
+    Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(key)
+}
+
+/// A `from`/`to` value: a date (whole day in `tz`) or an RFC 3339 time. Returns the first instant it covers and
+/// the first instant after it.
+fn parse_bound(field: &str, raw: &str, tz: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>), ValidationError> {
+    let bad = || ValidationError::field(field, format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"));
+    if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        let start = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).earliest().map(|t| t.with_timezone(&Utc)).ok_or_else(bad)
+        };
+        let next = day.checked_add_days(Days::new(1)).ok_or_else(bad)?;
+        return Ok((start(day)?, start(next)?));
+    }
+    let at = DateTime::parse_from_rfc3339(raw).map_err(|_| bad())?.with_timezone(&Utc);
+    Ok((at, at + chrono::Duration::microseconds(1)))
+}
+
+fn text_filter(field: &str, raw: &str) -> Result<Option<String>, ValidationError> {
+    let v = raw.trim();
+    if v.chars().count() > 200 {
+        return Err(ValidationError::field(field, format!("{field} is longer than 200 characters")));
+    }
+    Ok((!v.is_empty()).then(|| v.to_lowercase()))
+}
+
+fn number(field: &str, raw: &str, min: usize, max: usize) -> Result<usize, ValidationError> {
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| ValidationError::field(field, format!("{field} must be a whole number from {min} to {max}")))
+}
+
+/// Parses the query parameters. Dates are whole days in the reporting time zone `tz`; `to` is inclusive.
+pub fn parse_list_query(params: &[(String, String)], pipeline: &Pipeline, tz: Tz) -> Result<ListQuery, ValidationError> {
+    let mut q = ListQuery { limit: DEFAULT_LIMIT, ..Default::default() };
+    let mut page = None;
+    for (name, value) in params {
+        match name.as_str() {
+            "stage" if !value.trim().is_empty() => {
+                let stage = pipeline.canonical(value).map_err(|e| ValidationError {
+                    code: "unknown_stage",
+                    message: e.to_string(),
+                    field: Some("stage".into()),
+                })?;
+                q.stage = Some(stage.to_string());
+            }
+            "search" => q.search = text_filter("search", value)?,
+            "source" => q.source = text_filter("source", value)?,
+            "campaign" => q.campaign = text_filter("campaign", value)?,
+            "from" if !value.trim().is_empty() => q.created_from = Some(parse_bound("from", value.trim(), tz)?.0),
+            "to" if !value.trim().is_empty() => q.created_before = Some(parse_bound("to", value.trim(), tz)?.1),
+            "limit" => q.limit = number("limit", value, 1, MAX_LIMIT)?,
+            "cursor" if !value.is_empty() => q.after = Some(decode_cursor(value)?),
+            "page" => page = Some(number("page", value, 1, MAX_PAGE_DEPTH)?),
+            known if ALLOWED.contains(&known) => {}
+            other => {
+                return Err(ValidationError {
+                    code: "unknown_parameter",
+                    message: format!(
+                        "unknown query parameter \"{}\"; allowed: {}",
+                        other.chars().take(64).collect::<String>(),
+                        ALLOWED.join(", ")
+                    ),
+                    field: Some(other.chars().take(64).collect()),
+                })
+            }
+        }
+    }
+    if let (Some(from), Some(before)) = (q.created_from, q.created_before) {
+        if from >= before {
+            return Err(ValidationError::field("from", "from must not be after to"));
+        }
+    }
+    if let Some(page) = page {
+        if q.after.is_some() {
+            return Err(ValidationError::field("page", "use either page or cursor, not both"));
+        }
+        let skip = (page - 1) * q.limit;
+        if skip + q.limit > MAX_PAGE_DEPTH {
+            return Err(ValidationError::field("page", format!("page reaches past row {MAX_PAGE_DEPTH}; use cursor to go deeper")));
+        }
+        q.skip = skip;
+    }
+    Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<ListQuery, ValidationError> {
+        parse_with(pairs, Tz::UTC)
+    }
+
+    fn parse_with(pairs: &[(&str, &str)], tz: Tz) -> Result<ListQuery, ValidationError> {
+        let params: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        parse_list_query(&params, &Pipeline::default(), tz)
+    }
+
+    #[test]
+    fn defaults() {
+        let q = parse(&[]).unwrap();
+        assert_eq!(q.limit, 50);
+        assert_eq!(q, ListQuery { limit: 50, ..Default::default() });
+    }
+
+    #[test]
+    fn filters_are_normalised() {
+        let q = parse(&[("stage", "paid"), ("search", " John "), ("source", "Google"), ("campaign", "")]).unwrap();
+        assert_eq!(q.stage.as_deref(), Some("Paid"));
+        assert_eq!(q.search.as_deref(), Some("john"));
+        assert_eq!(q.source.as_deref(), Some("google"));
+        assert_eq!(q.campaign, None);
+    }
+
+    #[test]
+    fn dates_are_whole_days_in_the_reporting_zone_and_to_is_inclusive() {
+        let q = parse(&[("from", "2026-11-01"), ("to", "2026-11-30")]).unwrap();
+        assert_eq!(q.created_from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert_eq!(q.created_before.unwrap().to_rfc3339(), "2026-12-01T00:00:00+00:00");
+        let ny = parse_with(&[("from", "2026-11-01")], chrono_tz::America::New_York).unwrap();
+        assert_eq!(ny.created_from.unwrap().to_rfc3339(), "2026-11-01T04:00:00+00:00");
+        let t = parse(&[("to", "2026-11-01T10:00:00+02:00")]).unwrap();
+        assert_eq!(t.created_before.unwrap().to_rfc3339(), "2026-11-01T08:00:00.000001+00:00");
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        for (pairs, field) in [
+            (vec![("stage", "Won")], "stage"),
+            (vec![("from", "yesterday")], "from"),
+            (vec![("to", "2026-13-01")], "to"),
+            (vec![("limit", "0")], "limit"),
+            (vec![("limit", "201")], "limit"),
+            (vec![("limit", "ten")], "limit"),
+            (vec![("cursor", "!!")], "cursor"),
+            (vec![("cursor", "Zm9v")], "cursor"),
+            (vec![("page", "0")], "page"),
+            (vec![("page", "51")], "page"),
+            (vec![("from", "2026-11-02"), ("to", "2026-11-01")], "from"),
+            (vec![("color", "red")], "color"),
+        ] {
+            let err = parse(&pairs).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let key = "2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11";
+        let q = parse(&[("cursor", &encode_cursor(key))]).unwrap();
+        assert_eq!(q.after.as_deref(), Some(key));
+    }
+
+    #[test]
+    fn page_becomes_a_skip() {
+        let q = parse(&[("page", "3"), ("limit", "20")]).unwrap();
+        assert_eq!((q.skip, q.limit), (40, 20));
+        assert!(parse(&[("page", "2"), ("cursor", &encode_cursor("2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11"))])
+            .is_err());
+    }
+}

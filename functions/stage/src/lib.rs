@@ -1,0 +1,77 @@
+//! The `stage` Lambda: `PUT /api/leads/{id}/stage` with `{"stage": "Paid"}` — a marketer's manual move, allowed
+//! in either direction and recorded in the history with `via: manual` (admin key).
+
+use axum::extract::State;
+use axum::routing::put;
+use axum::{Json, Router};
+use leadpipe_shared::domain::{Lead, ValidationError};
+use leadpipe_shared::http::{AdminAccess, ApiError, JsonBody, LeadIdPath};
+use leadpipe_shared::Leadpipe;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The routes this function serves.
+pub fn router() -> Router<Leadpipe> {
+    Router::new().route("/api/leads/{id}/stage", put(move_stage))
+}
+
+/// `PUT /api/leads/{id}/stage` answer.
+#[derive(Serialize)]
+pub struct StageMoved {
+    /// The lead after the move.
+    pub lead: Lead,
+    /// False when the lead already was in that stage.
+    pub stage_changed: bool,
+}
+
+/// Reads `{"stage": "<name>"}`; anything else is a 400 naming the problem.
+pub fn parse_stage_body(body: &[u8]) -> Result<String, ValidationError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ValidationError::body("invalid_json", format!("body is not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ValidationError::body("invalid_json", "body must be a JSON object like {\"stage\": \"Paid\"}"));
+    };
+    if let Some(other) = obj.keys().find(|k| *k != "stage") {
+        return Err(ValidationError {
+            code: "unknown_field",
+            message: "only \"stage\" may be sent".into(),
+            field: Some(other.chars().take(64).collect()),
+        });
+    }
+    match obj.get("stage") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(ValidationError::field("stage", "stage is required")),
+        Some(_) => Err(ValidationError::field("stage", "stage must be a string")),
+    }
+}
+
+async fn move_stage(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    LeadIdPath(id): LeadIdPath,
+    JsonBody(body): JsonBody,
+) -> Result<Json<StageMoved>, ApiError> {
+    let stage = parse_stage_body(&body)?;
+    let (lead, stage_changed) = app.move_stage(id, &stage).await?;
+    Ok(Json(StageMoved { lead, stage_changed }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_stage() {
+        assert_eq!(parse_stage_body(br#"{"stage": "paid"}"#).unwrap(), "paid");
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        assert_eq!(parse_stage_body(b"{").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_stage_body(b"\"Paid\"").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_stage_body(b"{}").unwrap_err().field.as_deref(), Some("stage"));
+        assert_eq!(parse_stage_body(br#"{"stage": 3}"#).unwrap_err().field.as_deref(), Some("stage"));
+        assert_eq!(parse_stage_body(br#"{"stage": " "}"#).unwrap_err().field.as_deref(), Some("stage"));
+        assert_eq!(parse_stage_body(br#"{"stage": "Paid", "x": 1}"#).unwrap_err().code, "unknown_field");
+    }
+}

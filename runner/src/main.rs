@@ -1,0 +1,130 @@
+//! `leadpipe`: the whole product on one machine.
+//!
+//! `leadpipe serve` runs the four Lambda routers (the very same code) plus the dashboard on
+//! `http://127.0.0.1:3000`, on SQLite by default or on DynamoDB with `--dynamodb`.
+//! `leadpipe table-definition` prints the DynamoDB table definition the code relies on.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use leadpipe_shared::http::{app, init_tracing};
+use leadpipe_shared::store::dynamo::{table_definition, DynamoStore};
+use leadpipe_shared::store::sqlite::SqliteStore;
+use leadpipe_shared::store::LeadStore;
+use leadpipe_shared::{Leadpipe, Settings};
+
+#[derive(Parser)]
+#[command(name = "leadpipe", version, about = "Leadpipe: lead tracking for high-traffic landing pages")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the dashboard (same routers as the Lambdas).
+    Serve(ServeArgs),
+    /// Print the DynamoDB table definition (CreateTable shape) as JSON.
+    TableDefinition,
+}
+
+#[derive(Parser)]
+struct ServeArgs {
+    /// Port to listen on.
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Address to listen on. Anything but loopback exposes the server; set API keys first.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// SQLite database file (created when missing).
+    #[arg(long, default_value = "leadpipe.db")]
+    db: PathBuf,
+    /// Use DynamoDB (table from TABLE_NAME, endpoint from AWS_ENDPOINT_URL…) instead of SQLite; creates the table when missing.
+    #[arg(long)]
+    dynamodb: bool,
+    /// Folder with the dashboard's static files.
+    #[arg(long, env = "LEADPIPE_STATIC_DIR")]
+    static_dir: Option<PathBuf>,
+}
+
+fn default_static_dir() -> PathBuf {
+    let local = PathBuf::from("static-site");
+    if local.join("index.html").is_file() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static-site"))
+    }
+}
+
+async fn open_store(args: &ServeArgs) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
+    if args.dynamodb {
+        let table = std::env::var("TABLE_NAME").map_err(|_| "--dynamodb needs TABLE_NAME")?;
+        let store = DynamoStore::from_env_for_local_use(table).await;
+        store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {}: {e}", store.table()))?;
+        tracing::info!(table = store.table(), "using DynamoDB");
+        Ok(Arc::new(store))
+    } else {
+        let store = SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db.display()))?;
+        tracing::info!(db = %args.db.display(), "using SQLite");
+        Ok(Arc::new(store))
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::from_env()?;
+    for (key, missing) in [("API_KEY", settings.api_key.is_none()), ("ADMIN_API_KEY", settings.admin_api_key.is_none())] {
+        if missing {
+            eprintln!(
+                "WARNING: {key} is unset or \"changeme\": its check is OFF. Fine on this machine; set it before exposing the server."
+            );
+        }
+    }
+    if !args.host.is_loopback() && (settings.api_key.is_none() || settings.admin_api_key.is_none()) {
+        eprintln!("WARNING: listening on {} with a key check off: anyone who can reach this address can use it.", args.host);
+    }
+    let store = open_store(&args).await?;
+    let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
+    let router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    eprintln!("Leadpipe is running: dashboard http://{addr}/  API http://{addr}/api");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    eprintln!("Leadpipe stopped.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    init_tracing();
+    let result = match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::TableDefinition => serde_json::to_string_pretty(&table_definition()).map(|j| println!("{j}")).map_err(Into::into),
+    };
+    if let Err(e) = result {
+        eprintln!("leadpipe: {e}");
+        std::process::exit(1);
+    }
+}

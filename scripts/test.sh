@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every Leadpipe test on this machine, installing what they need when it is missing:
+#   formatting and lints, unit tests, the store conformance suite on SQLite and on DynamoDB Local,
+#   HTTP and Lambda-event tests, the dashboard in headless Chromium, and the infrastructure checks.
+# Usage: scripts/test.sh            (CI runs exactly this through .ci/run)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "starting DynamoDB Local"
+LEADPIPE_TEST_DYNAMODB=$(scripts/dynamodb-local.sh start)
+export LEADPIPE_TEST_DYNAMODB
+trap 'scripts/dynamodb-local.sh stop' EXIT
+echo "DynamoDB Local at $LEADPIPE_TEST_DYNAMODB"
+
+step "cargo test --workspace"
+cargo test --workspace
+
+if [ -x scripts/browser-tests.sh ]; then
+  step "dashboard tests in headless Chromium"
+  cargo build --quiet --bin leadpipe
+  LEADPIPE_BIN="$ROOT/target/debug/leadpipe" scripts/browser-tests.sh
+fi
+
+if [ -x scripts/check-infra.sh ]; then
+  step "infrastructure checks"
+  scripts/check-infra.sh
+fi
+
+step "all tests passed"

@@ -1,0 +1,15 @@
+//! Pure domain logic: stages, emails, leads, postback validation, merge rules, counters and analytics.
+//! Nothing here does I/O, so all of it is unit-tested directly.
+
+pub mod analytics;
+pub mod counters;
+pub mod email;
+pub mod lead;
+pub mod merge;
+pub mod postback;
+pub mod stage;
+
+pub use email::Email;
+pub use lead::{Attribution, Lead, StageChange, TextFields, Via};
+pub use postback::{Postback, ValidationError};
+pub use stage::Pipeline;

@@ -1,0 +1,2 @@
+//! The conformance suite on the DynamoDB store, against DynamoDB Local.
+leadpipe_tests::conformance_suite!(leadpipe_tests::leadpipe(leadpipe_tests::StoreKind::Dynamo));

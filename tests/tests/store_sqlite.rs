@@ -1,0 +1,2 @@
+//! The conformance suite on the SQLite store.
+leadpipe_tests::conformance_suite!(leadpipe_tests::leadpipe(leadpipe_tests::StoreKind::Sqlite));
