@@ -94,3 +94,99 @@ pub async fn spawn_app(kind: StoreKind, settings: Settings) -> TestApp {
     });
     TestApp { base: format!("http://{addr}"), addr, client: reqwest::Client::new(), core }
 }
+
+/// Generates, for each named `async fn case(kind: StoreKind)` in the calling file, one test per store:
+/// `case::sqlite` and `case::dynamodb`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$case($crate::StoreKind::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn dynamodb() {
+                    super::$case($crate::StoreKind::Dynamo).await;
+                }
+            }
+        )*
+    };
+}
+
+/// Settings with both keys set (`ingest-key-123456` and `admin-key-123456`) and one allowed origin.
+pub fn keyed_settings() -> Settings {
+    Settings {
+        api_key: Some(INGEST_KEY.into()),
+        admin_api_key: Some(ADMIN_KEY.into()),
+        allowed_origins: vec!["https://landing.example".into()],
+        ..Settings::default()
+    }
+}
+
+/// The ingest key of [`keyed_settings`].
+pub const INGEST_KEY: &str = "ingest-key-123456";
+/// The admin key of [`keyed_settings`].
+pub const ADMIN_KEY: &str = "admin-key-123456";
+
+/// A real API Gateway HTTP API (payload format 2.0) event, as API Gateway sends it to a Lambda, built from the
+/// fixture `tests/fixtures/apigw-v2-event.json`: method, path, route key, path parameters, query, headers and body.
+pub fn apigw_v2_event(
+    method: &str,
+    route_key_path: &str,
+    path: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> serde_json::Value {
+    let mut event: serde_json::Value = serde_json::from_str(include_str!("../fixtures/apigw-v2-event.json")).expect("fixture parses");
+    let route_key = format!("{method} {route_key_path}");
+    event["routeKey"] = route_key.clone().into();
+    event["rawPath"] = path.into();
+    event["rawQueryString"] = query.into();
+    event["requestContext"]["routeKey"] = route_key.into();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    let hdrs = event["headers"].as_object_mut().expect("headers");
+    for (k, v) in headers {
+        hdrs.insert(k.to_string(), (*v).into());
+    }
+    if query.is_empty() {
+        event.as_object_mut().expect("event").remove("queryStringParameters");
+    } else {
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(query).expect("query");
+        event["queryStringParameters"] =
+            params.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>().into();
+    }
+    // Path parameters exactly as API Gateway extracts them from the route key ({id}).
+    let mut path_params = serde_json::Map::new();
+    for (pattern, actual) in route_key_path.split('/').zip(path.split('/')) {
+        if let Some(name) = pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            path_params.insert(name.to_string(), actual.into());
+        }
+    }
+    if path_params.is_empty() {
+        event.as_object_mut().expect("event").remove("pathParameters");
+    } else {
+        event["pathParameters"] = path_params.into();
+    }
+    match body {
+        Some(b) => event["body"] = b.into(),
+        None => {
+            event.as_object_mut().expect("event").remove("body");
+        }
+    }
+    event
+}
+
+/// Feeds an API Gateway event through `routes` exactly as the Lambda runtime does (`lambda_http`'s adapter: event
+/// → `http::Request` → router → API Gateway response), and returns the response event as JSON.
+pub async fn invoke_lambda(routes: axum::Router<Leadpipe>, core: Leadpipe, event: serde_json::Value) -> serde_json::Value {
+    use lambda_http::Service;
+    let app = leadpipe_shared::http::app(routes, core, None);
+    let mut adapter = lambda_http::Adapter::from(app);
+    let request: lambda_http::request::LambdaRequest = serde_json::from_value(event).expect("event deserialises as a Lambda HTTP request");
+    let response = adapter.call(lambda_http::LambdaEvent::new(request, lambda_http::Context::default())).await.expect("handler");
+    serde_json::to_value(response).expect("response serialises")
+}

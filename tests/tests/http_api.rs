@@ -1,0 +1,308 @@
+//! The API over HTTP through the merged router `leadpipe serve` runs, on both stores.
+
+use leadpipe_shared::Settings;
+use leadpipe_tests::{keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn call(app: &TestApp, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+    (status, value)
+}
+
+async fn raw_post(app: &TestApp, content_type: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+    let mut req = app.client.post(app.url("/api/postback")).body(body);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    (status, resp.json().await.expect("JSON error body"))
+}
+
+fn assert_error(v: &Value, code: &str, field: Option<&str>) {
+    assert_eq!(v["error"]["code"], json!(code), "{v}");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    if let Some(f) = field {
+        assert_eq!(v["error"]["field"], json!(f), "{v}");
+    }
+}
+
+/// The seed's curl examples: 201 then 200, one lead, history kept; the answer carries no lead data.
+async fn seed_curl_examples(kind: StoreKind) {
+    let app = spawn_app(kind, Settings::default()).await;
+    let (s1, b1) = call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        None,
+        Some(json!({
+        "email": "john@example.com", "first_name": "John", "stage": "Form Started", "source": "google",
+        "domain": "myeinregistry.com", "campaign": "llc-spring-2026", "utm_source": "google", "utm_medium": "cpc",
+        "utm_campaign": "llc-spring-2026", "ip_address": "192.168.1.1", "browser": "Chrome 124", "device_type": "desktop",
+        "form_completion_percent": 10, "form_fields_total": 12})),
+    )
+    .await;
+    assert_eq!(s1, StatusCode::CREATED);
+    assert_eq!(b1.as_object().unwrap().keys().collect::<Vec<_>>(), ["created", "lead_id", "stage", "stage_changed"]);
+    let (s2, b2) = call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        None,
+        Some(json!({"email": "john@example.com",
+        "stage": "Application Submitted", "form_completion_percent": 100, "form_fields_completed": 12, "form_fields_total": 12})),
+    )
+    .await;
+    assert_eq!(s2, StatusCode::OK);
+    assert_eq!(b2, json!({"lead_id": b1["lead_id"], "created": false, "stage": "Application Submitted", "stage_changed": true}));
+    let id = b1["lead_id"].as_str().unwrap();
+    let (s3, detail) = call(&app, Method::GET, &format!("/api/leads/{id}"), None, None).await;
+    assert_eq!(s3, StatusCode::OK);
+    assert_eq!(detail["lead"]["stage"], "Application Submitted");
+    assert_eq!(detail["lead"]["first_name"], "John");
+    assert_eq!(detail["history"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        detail["history"][1],
+        json!({"from": "Form Started", "to": "Application Submitted", "at": detail["history"][1]["at"], "via": "postback", "forced": false})
+    );
+}
+
+/// Every kind of bad postback gets a clear 4xx JSON error, and stores nothing.
+async fn bad_postbacks_are_clear_4xx(kind: StoreKind) {
+    let app = spawn_app(kind, Settings::default()).await;
+    let (s, v) = raw_post(&app, Some("application/json"), b"{\"email\": ".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "invalid_json", None);
+    let (s, v) = raw_post(&app, Some("application/x-www-form-urlencoded"), b"email=a@b.co".to_vec()).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_error(&v, "unsupported_media_type", None);
+    let (s, v) = raw_post(&app, Some("application/json"), vec![b' '; 70 * 1024]).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&v, "payload_too_large", None);
+    let (s, v) = raw_post(&app, Some("application/json"), vec![0xff, 0xfe, 0x00]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "invalid_json", None);
+    for (body, code, field) in [
+        (json!({"email": "nope"}), "invalid_field", "email"),
+        (json!({"email": 12}), "invalid_field", "email"),
+        (json!({"stage": "Won"}), "unknown_stage", "stage"),
+        (json!({"form_completion_percent": 101}), "invalid_field", "form_completion_percent"),
+        (json!({"form_fields_completed": -3}), "invalid_field", "form_fields_completed"),
+        (json!({"form_fields_completed": 5, "form_fields_total": 4}), "invalid_field", "form_fields_completed"),
+        (json!({"custom_data": [1, 2]}), "invalid_field", "custom_data"),
+        (json!({"first_name": "x".repeat(201)}), "invalid_field", "first_name"),
+        (json!({"lead_id": "../../etc/passwd"}), "invalid_field", "lead_id"),
+        (json!({"nickname": "x"}), "unknown_field", "nickname"),
+    ] {
+        let (s, v) = call(&app, Method::POST, "/api/postback", None, Some(body.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert_error(&v, code, Some(field));
+    }
+    let (_, list) = call(&app, Method::GET, "/api/leads", None, None).await;
+    assert_eq!(list["leads"], json!([]), "nothing was stored");
+    // text/plain bodies (navigator.sendBeacon) are accepted.
+    let (s, _) = raw_post(&app, Some("text/plain;charset=UTF-8"), br#"{"email": "beacon@example.com"}"#.to_vec()).await;
+    assert_eq!(s, StatusCode::CREATED);
+}
+
+/// Giving a lead another lead's email is a 409.
+async fn email_conflict_is_409(kind: StoreKind) {
+    let app = spawn_app(kind, Settings::default()).await;
+    let (_, a) = call(&app, Method::POST, "/api/postback", None, Some(json!({"email": "a@example.com"}))).await;
+    call(&app, Method::POST, "/api/postback", None, Some(json!({"email": "b@example.com"}))).await;
+    let (s, v) = call(&app, Method::POST, "/api/postback", None, Some(json!({"lead_id": a["lead_id"], "email": "b@example.com"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_error(&v, "conflict", None);
+    assert!(v["error"]["message"].as_str().unwrap().contains("b@example.com"));
+}
+
+/// Listing, filters, cursors, pages, bad filters, manual moves and deletes over HTTP.
+async fn leads_endpoints(kind: StoreKind) {
+    let app = spawn_app(kind, Settings::default()).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let (_, v) = call(
+            &app,
+            Method::POST,
+            "/api/postback",
+            None,
+            Some(json!({"email": format!("l{i}@example.com"),
+            "source": if i < 3 { "google" } else { "bing" }, "stage": if i == 0 { "Paid" } else { "New" }})),
+        )
+        .await;
+        ids.push(v["lead_id"].as_str().unwrap().to_string());
+    }
+    let (s, page1) = call(&app, Method::GET, "/api/leads?limit=3", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page1["total"], 7);
+    let got: Vec<&str> = page1["leads"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(got, [&ids[6], &ids[5], &ids[4]]);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = call(&app, Method::GET, &format!("/api/leads?limit=3&cursor={cursor}"), None, None).await;
+    assert_eq!(page2["leads"][0]["id"], json!(ids[3]));
+    let (_, by_page) = call(&app, Method::GET, "/api/leads?limit=3&page=3", None, None).await;
+    assert_eq!(by_page["leads"].as_array().unwrap().len(), 1);
+    assert_eq!(by_page["leads"][0]["id"], json!(ids[0]));
+    let (_, google) = call(&app, Method::GET, "/api/leads?source=GOOGLE", None, None).await;
+    assert_eq!(google["leads"].as_array().unwrap().len(), 3);
+    assert_eq!(google["total"], Value::Null, "not known cheaply with a source filter");
+    let (_, paid) = call(&app, Method::GET, "/api/leads?stage=paid", None, None).await;
+    assert_eq!((paid["leads"].as_array().unwrap().len(), paid["total"].clone()), (1, json!(1)));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (_, dated) = call(&app, Method::GET, &format!("/api/leads?from={today}&to={today}&search=L1%40"), None, None).await;
+    assert_eq!(dated["leads"].as_array().unwrap().len(), 1);
+    for (query, field) in [
+        ("stage=Won", "stage"),
+        ("from=tomorrow", "from"),
+        ("limit=0", "limit"),
+        ("limit=500", "limit"),
+        ("cursor=xyz", "cursor"),
+        ("sort=asc", "sort"),
+    ] {
+        let (s, v) = call(&app, Method::GET, &format!("/api/leads?{query}"), None, None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}");
+        assert_error(&v, v["error"]["code"].as_str().unwrap(), Some(field));
+    }
+
+    let (s, moved) = call(&app, Method::PUT, &format!("/api/leads/{}/stage", ids[0]), None, Some(json!({"stage": "form started"}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((moved["lead"]["stage"].clone(), moved["stage_changed"].clone()), (json!("Form Started"), json!(true)));
+    let (_, detail) = call(&app, Method::GET, &format!("/api/leads/{}", ids[0]), None, None).await;
+    assert_eq!(detail["history"].as_array().unwrap().last().unwrap()["via"], "manual");
+    let (s, v) = call(&app, Method::PUT, &format!("/api/leads/{}/stage", ids[0]), None, Some(json!({"stage": "Won"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("New, Form Started, Application Submitted, Paid, Completed"));
+    let unknown = uuid::Uuid::new_v4();
+    let (s, _) = call(&app, Method::PUT, &format!("/api/leads/{unknown}/stage"), None, Some(json!({"stage": "Paid"}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, body) = call(&app, Method::DELETE, &format!("/api/leads/{}", ids[1]), None, None).await;
+    assert_eq!((s, body), (StatusCode::NO_CONTENT, Value::Null));
+    let (s, v) = call(&app, Method::GET, &format!("/api/leads/{}", ids[1]), None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found", None);
+    let (s, _) = call(&app, Method::DELETE, &format!("/api/leads/{}", ids[1]), None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = call(&app, Method::GET, "/api/leads/not-a-uuid", None, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "invalid_field", Some("id"));
+
+    let (_, analytics) = call(&app, Method::GET, "/api/analytics", None, None).await;
+    assert_eq!(analytics["total_leads"], 6);
+    assert_eq!(analytics["new_leads_by_day"].as_array().unwrap().len(), 30);
+    assert_eq!(analytics["top_sources"][0], json!({"source": "bing", "count": 4}));
+}
+
+/// Every endpoint × {no key, ingest key, admin key, wrong key}, with both keys configured.
+async fn auth_matrix(kind: StoreKind) {
+    let app = spawn_app(kind, keyed_settings()).await;
+    let (_, created) = call(&app, Method::POST, "/api/postback", Some(INGEST_KEY), Some(json!({"email": "auth@example.com"}))).await;
+    let id = created["lead_id"].as_str().expect("ingest key may post").to_string();
+    let other = uuid::Uuid::new_v4();
+    // (method, path, body, who may: "public" | "ingest" | "admin")
+    let endpoints: Vec<(Method, String, Option<Value>, &str)> = vec![
+        (Method::GET, "/api/health".into(), None, "public"),
+        (Method::GET, "/api/stages".into(), None, "public"),
+        (Method::GET, "/api/openapi.json".into(), None, "public"),
+        (Method::POST, "/api/postback".into(), Some(json!({"email": "auth@example.com"})), "ingest"),
+        (Method::GET, "/api/leads".into(), None, "admin"),
+        (Method::GET, format!("/api/leads/{id}"), None, "admin"),
+        (Method::PUT, format!("/api/leads/{id}/stage"), Some(json!({"stage": "Paid"})), "admin"),
+        (Method::GET, "/api/analytics".into(), None, "admin"),
+        (Method::DELETE, format!("/api/leads/{other}"), None, "admin"),
+    ];
+    for (method, path, body, who) in &endpoints {
+        for (key, label) in
+            [(None, "no key"), (Some(INGEST_KEY), "ingest"), (Some(ADMIN_KEY), "admin"), (Some("wrong-key-000000"), "wrong")]
+        {
+            let (status, v) = call(&app, method.clone(), path, key, body.clone()).await;
+            let allowed = match *who {
+                "public" => true,
+                "ingest" => matches!(label, "ingest" | "admin"),
+                _ => label == "admin",
+            };
+            let ctx = format!("{method} {path} with {label}");
+            if allowed {
+                assert!(status.is_success() || status == StatusCode::NOT_FOUND, "{ctx}: {status} {v}");
+            } else if label == "ingest" {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{ctx}");
+                assert_error(&v, "forbidden", None);
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{ctx}");
+                assert_error(&v, "unauthorized", None);
+            }
+            if !allowed {
+                assert!(!v.to_string().contains("auth@example.com"), "{ctx}: a refused request revealed lead data");
+            }
+        }
+    }
+    let (s, _) = call(&app, Method::DELETE, &format!("/api/leads/{id}"), Some(ADMIN_KEY), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+on_both_stores!(seed_curl_examples, bad_postbacks_are_clear_4xx, email_conflict_is_409, leads_endpoints, auth_matrix);
+
+/// With keys unset (or `changeme`) every route is open, as the seed says for local use.
+#[tokio::test]
+async fn keys_off_means_open() {
+    let settings = Settings::from_lookup(|k| (k == "API_KEY" || k == "ADMIN_API_KEY").then(|| "changeme".to_string())).unwrap();
+    let app = spawn_app(StoreKind::Sqlite, settings).await;
+    let (s, _) = call(&app, Method::POST, "/api/postback", None, Some(json!({"email": "open@example.com"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = call(&app, Method::GET, "/api/analytics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+/// CORS: an allowed origin gets a correct preflight answer; others get no CORS grant.
+#[tokio::test]
+async fn cors_preflight() {
+    let app = spawn_app(StoreKind::Sqlite, keyed_settings()).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/api/postback"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,x-api-key")
+            .send()
+    };
+    let ok = preflight("https://landing.example").await.unwrap();
+    assert!(ok.status().is_success());
+    let h = ok.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://landing.example");
+    let methods = h["access-control-allow-methods"].to_str().unwrap().to_uppercase();
+    assert!(methods.contains("POST") && methods.contains("PUT") && methods.contains("DELETE"));
+    let headers = h["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    assert!(headers.contains("x-api-key") && headers.contains("content-type"));
+    let denied = preflight("https://evil.example").await.unwrap();
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+    let simple = app.client.get(app.url("/api/health")).header("origin", "https://landing.example").send().await.unwrap();
+    assert_eq!(simple.headers()["access-control-allow-origin"], "https://landing.example");
+}
+
+/// Unknown API paths and methods are JSON 404/405.
+#[tokio::test]
+async fn unknown_routes_are_json() {
+    let app = spawn_app(StoreKind::Sqlite, Settings::default()).await;
+    let (s, v) = call(&app, Method::GET, "/api/nothing/here", None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found", None);
+    let (s, v) = call(&app, Method::PATCH, "/api/postback", None, None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(&v, "method_not_allowed", None);
+    let (s, v) = call(&app, Method::GET, "/api/stages", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["stages"], json!(["New", "Form Started", "Application Submitted", "Paid", "Completed"]));
+    let (s, v) = call(&app, Method::GET, "/api/health", None, None).await;
+    assert_eq!((s, v["status"].clone()), (StatusCode::OK, json!("ok")));
+}

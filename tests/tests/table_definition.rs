@@ -1,0 +1,52 @@
+//! The DynamoDB table definition has one source (`table_definition()` in the shared crate): the file the SAM
+//! template is checked against must equal it, and the table the code creates must have exactly that shape.
+
+use leadpipe_shared::store::dynamo::table_definition;
+use serde_json::{json, Value};
+
+#[test]
+fn infra_file_equals_the_code() {
+    let file: Value = serde_json::from_str(include_str!("../../infra/table-definition.json")).expect("infra/table-definition.json parses");
+    let code = serde_json::to_value(table_definition()).unwrap();
+    assert_eq!(file, code, "regenerate with: cargo run --bin leadpipe -- table-definition > infra/table-definition.json");
+}
+
+#[tokio::test]
+async fn created_table_matches_the_definition() {
+    let store = leadpipe_tests::dynamodb_store().await;
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(leadpipe_tests::dynamodb_endpoint())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let table = client.describe_table().table_name(store.table()).send().await.unwrap().table.unwrap();
+    let keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<Value> {
+        ks.iter().map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()})).collect()
+    };
+    let mut attrs: Vec<Value> = table
+        .attribute_definitions()
+        .iter()
+        .map(|a| json!({"AttributeName": a.attribute_name(), "AttributeType": a.attribute_type().as_str()}))
+        .collect();
+    let mut gsis: Vec<Value> = table
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            json!({"IndexName": g.index_name(), "KeySchema": keys(g.key_schema()),
+                "Projection": {"ProjectionType": g.projection().and_then(|p| p.projection_type()).map(|p| p.as_str())}})
+        })
+        .collect();
+    let sort = |v: &mut Vec<Value>| v.sort_by_key(|x| x.to_string());
+    sort(&mut attrs);
+    sort(&mut gsis);
+    let mut expected = serde_json::to_value(table_definition()).unwrap();
+    let mut want_attrs = expected["AttributeDefinitions"].as_array().unwrap().clone();
+    let mut want_gsis = expected["GlobalSecondaryIndexes"].as_array_mut().unwrap().clone();
+    sort(&mut want_attrs);
+    sort(&mut want_gsis);
+    assert_eq!(attrs, want_attrs);
+    assert_eq!(json!(keys(table.key_schema())), expected["KeySchema"]);
+    assert_eq!(gsis, want_gsis);
+}
