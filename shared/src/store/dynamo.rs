@@ -177,6 +177,11 @@ impl DynamoStore {
         Self::new(Client::new(&config), table)
     }
 
+    /// The SDK client (for tools and tests that inspect the table directly).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table
