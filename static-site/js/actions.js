@@ -1,0 +1,77 @@
+// Lead actions shared by the board, the table and the detail drawer.
+import { h } from './dom.js';
+import { api } from './api.js';
+import { leadName } from './format.js';
+import { confirmDialog, toast, stageChip } from './ui.js';
+
+export function isBackward(from, to, stages) {
+  const a = stages.indexOf(from);
+  const b = stages.indexOf(to);
+  return a >= 0 && b >= 0 && b < a;
+}
+
+/**
+ * Move a lead to another stage. Asks for confirmation when moving backwards.
+ * Resolves to the updated lead, or null when cancelled / failed (a toast explains failures).
+ */
+export async function moveLead(lead, to, stages) {
+  if (!to || to === lead.stage) return null;
+  if (isBackward(lead.stage, to, stages)) {
+    const ok = await confirmDialog({
+      title: 'Move this lead backwards?',
+      body: h('div', {},
+        h('p', {}, h('strong', {}, leadName(lead)), ' will go back from ', stageChip(lead.stage, stages), ' to ', stageChip(to, stages), '.'),
+        h('p', { class: 'muted' }, 'The move is recorded in the lead\'s stage history.')),
+      confirmLabel: `Move back to ${to}`,
+    });
+    if (!ok) return null;
+  }
+  try {
+    const res = await api.setStage(lead.id, to);
+    toast(`${leadName(res.lead)} moved to ${res.lead.stage}`, 'success');
+    return res.lead;
+  } catch (e) {
+    if (e.status !== 401) toast(`Could not move the lead: ${e.message}`, 'error');
+    return null;
+  }
+}
+
+/** Delete after an in-page confirmation. Resolves true when deleted. */
+export async function deleteLead(lead) {
+  const ok = await confirmDialog({
+    title: 'Delete this lead?',
+    body: h('div', {},
+      h('p', {}, h('strong', {}, leadName(lead)), lead.email && leadName(lead) !== lead.email ? ` (${lead.email})` : '', ' and its stage history will be permanently deleted.'),
+      h('p', { class: 'muted' }, 'This cannot be undone.')),
+    confirmLabel: 'Delete lead',
+    danger: true,
+  });
+  if (!ok) return false;
+  try {
+    await api.deleteLead(lead.id);
+    toast(`${leadName(lead)} was deleted`, 'success');
+    return true;
+  } catch (e) {
+    if (e.status === 404) { toast('That lead was already deleted', 'info'); return true; }
+    if (e.status !== 401) toast(`Could not delete the lead: ${e.message}`, 'error');
+    return false;
+  }
+}
+
+/** A <select> to move a lead; the keyboard/menu alternative to drag and drop. */
+export function stageSelect(lead, stages, onPick, { compact = false, placeholder } = {}) {
+  const sel = h('select', {
+    class: compact ? 'select select-sm move-select' : 'select move-select',
+    'aria-label': `Move ${leadName(lead)} to stage`,
+    'data-lead-id': lead.id,
+  },
+  h('option', { value: '' }, placeholder || (compact ? 'Move to…' : 'Change stage…')),
+  stages.filter((st) => st !== lead.stage).map((st) => h('option', { value: st },
+    `${isBackward(lead.stage, st, stages) ? '← ' : '→ '}${st}`)));
+  sel.addEventListener('change', async () => {
+    const to = sel.value;
+    sel.value = '';
+    if (to) await onPick(to);
+  });
+  return sel;
+}

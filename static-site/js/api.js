@@ -1,0 +1,97 @@
+// API client: base URL from config.js, admin key from sessionStorage.
+
+const KEY_STORAGE = 'leadpipe.adminKey';
+
+export function apiBase() {
+  const cfg = window.LEADPIPE_CONFIG || {};
+  const base = typeof cfg.apiBaseUrl === 'string' && cfg.apiBaseUrl.trim() ? cfg.apiBaseUrl.trim() : location.origin;
+  return base.replace(/\/+$/, '');
+}
+
+export function getKey() {
+  try { return sessionStorage.getItem(KEY_STORAGE) || ''; } catch { return ''; }
+}
+export function setKey(key) {
+  try {
+    if (key) sessionStorage.setItem(KEY_STORAGE, key); else sessionStorage.removeItem(KEY_STORAGE);
+  } catch { /* storage disabled: key lives only in memory for this page */ }
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message || `Request failed (${status})`);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+let unauthorizedHandler = null;
+/** Called with the ApiError whenever an authenticated call answers 401. */
+export function onUnauthorized(fn) { unauthorizedHandler = fn; }
+
+/**
+ * request('GET', '/api/leads', {query, body, key, signal, noAuthRedirect})
+ * Returns parsed JSON (or null for 204).
+ */
+export async function request(method, path, opts = {}) {
+  const url = new URL(apiBase() + path);
+  if (opts.query) {
+    for (const [k, v] of Object.entries(opts.query)) {
+      if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+    }
+  }
+  const headers = { Accept: 'application/json' };
+  const key = opts.key !== undefined ? opts.key : getKey();
+  if (key) headers['x-api-key'] = key;
+  let body;
+  if (opts.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.body);
+  }
+  let res;
+  try {
+    res = await fetch(url, { method, headers, body, signal: opts.signal, cache: 'no-store' });
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', 'Could not reach the Leadpipe API. Check your connection and try again.');
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!res.ok) {
+    const err = data && data.error ? data.error : {};
+    const apiErr = new ApiError(res.status, err.code || `http_${res.status}`,
+      err.message || `The server answered ${res.status}.`, err.field);
+    if (res.status === 401 && !opts.noAuthRedirect && unauthorizedHandler) unauthorizedHandler(apiErr);
+    throw apiErr;
+  }
+  if (data === null && text) throw new ApiError(res.status, 'bad_json', 'The server sent a response that is not JSON.');
+  return data;
+}
+
+export const api = {
+  health: () => request('GET', '/api/health'),
+  stages: () => request('GET', '/api/stages'),
+  openapi: () => request('GET', '/api/openapi.json'),
+  analytics: (opts) => request('GET', '/api/analytics', opts),
+  leads: (query, opts = {}) => request('GET', '/api/leads', { ...opts, query }),
+  lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
+  setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
+  deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),
+};
+
+// Stages are small and public; cache them for the page's lifetime (refreshable).
+let stagesPromise = null;
+export function loadStages(force = false) {
+  if (force || !stagesPromise) {
+    stagesPromise = api.stages().then((d) => {
+      if (!d || !Array.isArray(d.stages)) throw new ApiError(200, 'bad_stages', 'The stage list is malformed.');
+      return d.stages.map(String);
+    }).catch((e) => { stagesPromise = null; throw e; });
+  }
+  return stagesPromise;
+}

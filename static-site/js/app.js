@@ -1,0 +1,146 @@
+// Leadpipe dashboard: boot, auth gate, shell and hash router.
+import { h, icon, clear } from './dom.js';
+import { api, getKey, setKey, onUnauthorized, apiBase } from './api.js';
+import { logo } from './brand.js';
+import { errorState, loading, closeAllLayers, empty } from './ui.js';
+import { renderOverview } from './views/overview.js';
+import { renderBoard } from './views/board.js';
+import { renderLeads } from './views/leads.js';
+import { renderDocs } from './views/docs.js';
+import { renderSignin } from './views/signin.js';
+
+const app = document.getElementById('app');
+const NAV = [
+  { route: 'overview', label: 'Overview', icon: 'overview' },
+  { route: 'board', label: 'Pipeline Board', icon: 'board' },
+  { route: 'leads', label: 'All Leads', icon: 'leads' },
+  { route: 'docs', label: 'API Documentation', icon: 'docs' },
+];
+
+let mode = null; // 'open' (server has no admin key) | 'key'
+let shell = null;
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [pathPart, qs = ''] = raw.split('?');
+  const parts = pathPart.split('/').filter(Boolean).map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
+  return { parts, query: new URLSearchParams(qs) };
+}
+
+// ---------- boot ----------
+async function boot() {
+  clear(app);
+  app.append(h('div', { class: 'boot' }, loading('Opening Leadpipe…')));
+  const key = getKey();
+  try {
+    await api.analytics({ key, noAuthRedirect: true });
+    mode = key ? 'key' : 'open';
+    showShell();
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) {
+      if (key) setKey('');
+      showSignin(key ? 'Your saved key is no longer accepted. Please sign in again.' : null);
+    } else {
+      clear(app);
+      app.append(h('div', { class: 'boot' }, h('div', { class: 'boot-card' },
+        h('div', { class: 'signin-brand' }, logo(), h('span', { class: 'brand-name' }, 'Leadpipe')),
+        errorState(new Error(`${e.message} (API: ${apiBase()})`), boot))));
+    }
+  }
+}
+
+onUnauthorized(() => {
+  if (!shell) return;
+  setKey('');
+  showSignin('Your session has expired or the admin key was changed. Please sign in again.');
+});
+
+function showSignin(message) {
+  shell = null;
+  mode = null;
+  closeAllLayers();
+  clear(app);
+  document.title = 'Sign in · Leadpipe';
+  renderSignin(app, { message, onSuccess: () => { mode = 'key'; showShell(); } });
+}
+
+// ---------- shell ----------
+function showShell() {
+  closeAllLayers();
+  clear(app);
+  const navLinks = NAV.map((n) => h('a', { class: 'nav-link', href: `#/${n.route}`, 'data-route': n.route }, icon(n.icon), h('span', {}, n.label)));
+  const status = h('div', { class: 'side-status' }, h('span', { class: 'status-dot' }), h('span', { class: 'status-text' }, 'Connected'));
+  const signOut = mode === 'key'
+    ? h('button', { class: 'nav-link nav-button', type: 'button', 'data-action': 'sign-out', onclick: () => { setKey(''); showSignin('You have signed out.'); } }, icon('logout'), h('span', {}, 'Sign out'))
+    : null;
+  const sidebar = h('aside', { class: 'sidebar', id: 'sidebar' },
+    h('a', { class: 'brand', href: '#/overview' }, logo(), h('span', { class: 'brand-name' }, 'Leadpipe')),
+    h('nav', { class: 'nav', 'aria-label': 'Main' }, navLinks),
+    h('div', { class: 'side-foot' }, status, signOut));
+  const menuBtn = h('button', { class: 'icon-btn menu-btn', type: 'button', 'aria-label': 'Open menu', 'aria-controls': 'sidebar', 'aria-expanded': 'false',
+    onclick: () => setMenu(!document.body.classList.contains('menu-open')) }, icon('menu'));
+  const title = h('h1', { class: 'page-title' });
+  const subtitle = h('p', { class: 'page-sub' });
+  const actions = h('div', { class: 'page-actions' });
+  const content = h('main', { class: 'content', id: 'content', tabindex: '-1' });
+  const scrim = h('div', { class: 'scrim', onclick: () => setMenu(false) });
+  const mobileBar = h('div', { class: 'mobilebar' }, menuBtn, h('a', { class: 'brand brand-mobile', href: '#/overview' }, logo(24), h('span', { class: 'brand-name' }, 'Leadpipe')));
+  const main = h('div', { class: 'main' },
+    mobileBar,
+    h('header', { class: 'topbar' }, h('div', { class: 'titles' }, title, subtitle), actions),
+    content);
+  app.append(h('div', { class: 'layout' }, sidebar, scrim, main));
+  shell = { title, subtitle, actions, content, navLinks, menuBtn, status };
+
+  function setMenu(open) {
+    document.body.classList.toggle('menu-open', open);
+    menuBtn.setAttribute('aria-expanded', String(open));
+    menuBtn.setAttribute('aria-label', open ? 'Close menu' : 'Open menu');
+  }
+  shell.setMenu = setMenu;
+
+  api.health().then((hlt) => {
+    status.querySelector('.status-text').textContent = hlt && hlt.version ? `Connected · v${hlt.version}` : 'Connected';
+  }).catch(() => {
+    status.classList.add('is-down');
+    status.querySelector('.status-text').textContent = 'API unreachable';
+  });
+  route();
+}
+
+function route() {
+  if (!shell) return;
+  shell.setMenu(false);
+  closeAllLayers();
+  const { parts, query } = parseHash();
+  const name = parts[0] || 'overview';
+  const { title, subtitle, actions, content } = shell;
+  clear(content); clear(actions);
+  const ctx = {
+    setTitle: (t, sub) => {
+      title.textContent = t; subtitle.textContent = sub || '';
+      document.title = `${t} · Leadpipe`;
+    },
+    setActions: (...nodes) => { clear(actions); actions.append(...nodes.filter(Boolean)); },
+  };
+  for (const a of shell.navLinks) {
+    if (a.dataset.route === name) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+  content.dataset.screen = name;
+  try {
+    if (name === 'overview') renderOverview(content, ctx);
+    else if (name === 'board') renderBoard(content, ctx);
+    else if (name === 'leads') renderLeads(content, ctx, { query, leadId: parts[1] || null });
+    else if (name === 'docs') renderDocs(content, ctx);
+    else {
+      ctx.setTitle('Page not found');
+      content.append(empty('This page does not exist', 'Pick a screen from the menu.', h('a', { class: 'btn btn-primary', href: '#/overview' }, 'Go to Overview')));
+    }
+  } catch (e) {
+    content.append(errorState(e, route));
+  }
+  window.scrollTo(0, 0);
+}
+
+window.addEventListener('hashchange', route);
+boot();

@@ -1,0 +1,264 @@
+// API Documentation, generated at run time from /api/openapi.json and /api/stages.
+import { h, icon } from '../dom.js';
+import { api, apiBase, loadStages } from '../api.js';
+import { loading, errorState, setContent, stageChip, toast } from '../ui.js';
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+export function renderDocs(root, ctx) {
+  ctx.setTitle('API Documentation', 'Send leads from any landing page with one HTTP call');
+  ctx.setActions();
+  const body = h('div', { class: 'docs' });
+  root.append(body);
+
+  async function load() {
+    setContent(body, loading('Loading the API description…'));
+    let spec; let stages;
+    try {
+      [spec, stages] = await Promise.all([api.openapi(), loadStages(true)]);
+      if (!spec || typeof spec !== 'object' || !spec.paths || typeof spec.paths !== 'object') {
+        throw new Error('The API description (openapi.json) is malformed.');
+      }
+    } catch (e) {
+      if (e.status === 401) return;
+      setContent(body, errorState(new Error(`The API documentation could not be loaded: ${e.message}`), load));
+      return;
+    }
+    if (!root.isConnected) return;
+    setContent(body, render(spec, stages));
+  }
+  load();
+}
+
+function fullPath(spec, path) {
+  if (path.startsWith('/api/') || path === '/api') return path;
+  const server = Array.isArray(spec.servers) && spec.servers[0] && typeof spec.servers[0].url === 'string' ? spec.servers[0].url : '';
+  const m = /^(?:https?:\/\/[^/]+)?(\/[^?#]*)?/.exec(server);
+  const prefix = m && m[1] ? m[1].replace(/\/+$/, '') : '';
+  return prefix + path;
+}
+
+function deref(spec, obj, depth = 0) {
+  if (!obj || typeof obj !== 'object' || depth > 8) return obj || {};
+  if (typeof obj.$ref === 'string' && obj.$ref.startsWith('#/')) {
+    const target = obj.$ref.slice(2).split('/').reduce((o, k) => (o ? o[k.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), spec);
+    return deref(spec, { ...target, ...Object.fromEntries(Object.entries(obj).filter(([k]) => k !== '$ref')) }, depth + 1);
+  }
+  return obj;
+}
+
+function typeOf(spec, schema) {
+  const sc = deref(spec, schema);
+  let types = [];
+  if (Array.isArray(sc.type)) types = sc.type;
+  else if (sc.type) types = [sc.type];
+  for (const key of ['anyOf', 'oneOf']) {
+    if (Array.isArray(sc[key])) types.push(...sc[key].map((x) => typeOf(spec, x)));
+  }
+  if (!types.length && sc.properties) types = ['object'];
+  if (!types.length && sc.enum) types = ['enum'];
+  const nonNull = [...new Set(types.filter((t) => t && t !== 'null'))];
+  let t = nonNull.join(' | ') || (types.includes('null') ? 'null' : 'any');
+  if (t === 'array' && sc.items) t = `array of ${typeOf(spec, sc.items)}`;
+  return t;
+}
+
+function describe(spec, schema) {
+  const sc = deref(spec, schema);
+  const parts = [];
+  if (sc.description) parts.push(sc.description);
+  else if (sc.title) parts.push(sc.title);
+  const extra = [];
+  if (Array.isArray(sc.enum)) extra.push(`One of: ${sc.enum.map((v) => JSON.stringify(v)).join(', ')}`);
+  if (sc.minimum !== undefined && sc.maximum !== undefined) extra.push(`Range ${sc.minimum}–${sc.maximum}`);
+  else if (sc.minimum !== undefined) extra.push(`Minimum ${sc.minimum}`);
+  else if (sc.maximum !== undefined) extra.push(`Maximum ${sc.maximum}`);
+  if (sc.maxLength !== undefined) extra.push(`Max ${sc.maxLength} characters`);
+  if (sc.format) extra.push(`Format: ${sc.format}`);
+  return [...parts, ...extra].map((x) => String(x).trim().replace(/\.+$/, '')).filter(Boolean).join('. ');
+}
+
+function operations(spec) {
+  const ops = [];
+  for (const [path, item] of Object.entries(spec.paths)) {
+    if (!item || typeof item !== 'object') continue;
+    for (const m of METHODS) {
+      if (item[m]) ops.push({ method: m.toUpperCase(), path, full: fullPath(spec, path), op: item[m], shared: item.parameters || [] });
+    }
+  }
+  return ops;
+}
+
+function headerRows(spec, op) {
+  const rows = [];
+  const jsonBody = op.requestBody && op.requestBody.content && op.requestBody.content['application/json'];
+  if (jsonBody) rows.push({ name: 'Content-Type', value: 'application/json', note: 'Required.' });
+  const security = op.security || spec.security || [];
+  const optional = security.some((req) => req && Object.keys(req).length === 0);
+  const schemes = (spec.components && spec.components.securitySchemes) || {};
+  const seen = new Set();
+  const keyRows = new Map();
+  for (const req of security) {
+    for (const name of Object.keys(req || {})) {
+      const sch = schemes[name];
+      if (!sch || sch.type !== 'apiKey' || sch.in !== 'header') continue;
+      let row = keyRows.get(sch.name);
+      if (!row) {
+        row = { name: sch.name, value: 'YOUR_API_KEY', notes: [] };
+        keyRows.set(sch.name, row);
+        rows.push(row);
+        seen.add(sch.name);
+      }
+      if (sch.description) row.notes.push(sch.description);
+    }
+  }
+  for (const row of keyRows.values()) {
+    row.note = `${optional ? 'Optional. ' : ''}${row.notes.join(' ')}`.trim();
+    delete row.notes;
+  }
+  for (const p of op.parameters || []) {
+    const param = deref(spec, p);
+    if (param.in === 'header' && !seen.has(param.name)) {
+      seen.add(param.name);
+      rows.push({ name: param.name, value: param.example !== undefined ? String(param.example) : '…', note: `${param.required ? 'Required. ' : 'Optional. '}${param.description || ''}` });
+    }
+  }
+  return rows;
+}
+
+function render(spec, stages) {
+  const ops = operations(spec);
+  const postback = ops.find((o) => o.method === 'POST' && /\/postback\/?$/.test(o.path))
+    || ops.find((o) => o.method === 'POST' && o.op.requestBody);
+  const base = apiBase();
+  const out = [];
+
+  const info = spec.info || {};
+  out.push(h('section', { class: 'card docs-intro' },
+    h('div', { class: 'docs-intro-text' },
+      h('h2', {}, info.title || 'Leadpipe API'),
+      info.description ? h('p', {}, info.description) : null,
+      h('p', { class: 'muted' }, 'API base URL: ', h('code', { class: 'code-inline', 'data-testid': 'api-base' }, base),
+        info.version ? ` · version ${info.version}` : '')),
+  ));
+
+  if (!postback) {
+    out.push(h('section', { class: 'card' }, errorState(new Error('The API description has no postback endpoint.'))));
+  } else {
+    const op = postback.op;
+    const url = base + postback.full;
+    const bodySchema = deref(spec, op.requestBody && op.requestBody.content && op.requestBody.content['application/json']
+      ? op.requestBody.content['application/json'].schema : {});
+    const required = new Set(Array.isArray(bodySchema.required) ? bodySchema.required : []);
+    const props = Object.entries(bodySchema.properties || {});
+
+    out.push(h('section', { class: 'card docs-section', id: 'postback' },
+      h('h2', {}, 'Postback Endpoint'),
+      h('p', {}, op.description || op.summary || 'Send a POST request to create or update a lead.'),
+      h('div', { class: 'endpoint' }, methodBadge('POST'), h('code', { class: 'endpoint-path' }, postback.full)),
+      h('h3', {}, 'Headers'),
+      codeBlock(headerRows(spec, op).map((r) => `${r.name}: ${r.value}`).join('\n'), 'Headers'),
+      h('ul', { class: 'header-notes' }, headerRows(spec, op).filter((r) => r.note).map((r) => h('li', {}, h('code', {}, r.name), ' — ', r.note))),
+      h('h3', {}, 'Body Fields'),
+      props.length
+        ? h('div', { class: 'table-scroll' }, h('table', { class: 'table docs-table' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Field'), h('th', {}, 'Type'), h('th', {}, 'Description'))),
+          h('tbody', {}, props.map(([name, sch]) => h('tr', { 'data-field': name },
+            h('td', {}, h('code', {}, name), required.has(name) ? h('span', { class: 'badge badge-warn' }, 'required') : null),
+            h('td', {}, h('span', { class: 'type' }, typeOf(spec, sch))),
+            h('td', {}, describe(spec, sch) || h('span', { class: 'muted' }, '—')))))))
+        : h('p', { class: 'muted' }, 'The API description lists no body fields.')));
+
+    out.push(h('section', { class: 'card docs-section', id: 'stages' },
+      h('h2', {}, 'Pipeline Stages (in order)'),
+      h('p', { class: 'muted' }, 'Leads only move forward through these stages unless you send "force_stage": true.'),
+      stages.length
+        ? h('ol', { class: 'stage-list' }, stages.map((st, i) => h('li', {}, h('span', { class: 'stage-num' }, String(i + 1)), stageChip(st, stages))))
+        : h('p', { class: 'muted' }, 'No stages configured.')));
+
+    const keyHeader = headerRows(spec, op).find((r) => r.value === 'YOUR_API_KEY');
+    out.push(h('section', { class: 'card docs-section', id: 'examples' },
+      examples(spec, op, stages).flatMap((ex) => [
+        h('h2', {}, `Example — ${ex.title}`),
+        codeBlock(curl(url, ex.body, keyHeader), `Example — ${ex.title}`)])));
+  }
+
+  const others = ops.filter((o) => o !== postback);
+  out.push(h('section', { class: 'card docs-section', id: 'endpoints' },
+    h('h2', {}, 'Other Endpoints'),
+    others.length
+      ? h('div', { class: 'table-scroll' }, h('table', { class: 'table docs-table endpoints-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Method'), h('th', {}, 'Path'), h('th', {}, 'Description'))),
+        h('tbody', {}, others.map((o) => {
+          const params = [...o.shared, ...(o.op.parameters || [])].map((p) => deref(spec, p)).filter((p) => p.in === 'query');
+          return h('tr', {},
+            h('td', {}, methodBadge(o.method)),
+            h('td', {}, h('code', {}, o.full)),
+            h('td', {}, o.op.summary || o.op.description || '',
+              params.length ? h('div', { class: 'muted small' }, 'Query: ', params.map((p) => p.name).join(', ')) : null));
+        }))))
+      : h('p', { class: 'muted' }, 'No other endpoints are described.')));
+  return out;
+}
+
+/** Request examples from the spec (requestBody examples); the seed's two examples when it has none. */
+function examples(spec, op, stages) {
+  const media = op.requestBody && op.requestBody.content && op.requestBody.content['application/json'];
+  const out = [];
+  if (media && media.examples && typeof media.examples === 'object') {
+    for (const [name, ex] of Object.entries(media.examples)) {
+      const e = deref(spec, ex);
+      if (e && e.value && typeof e.value === 'object') out.push({ title: e.summary || (e.value.stage ? String(e.value.stage) : name), body: e.value });
+    }
+  } else if (media && media.example && typeof media.example === 'object') {
+    out.push({ title: media.example.stage ? String(media.example.stage) : 'Postback', body: media.example });
+  }
+  if (out.length) return out;
+  const started = stages.find((s) => s.toLowerCase() === 'form started') || stages[1] || stages[0] || 'Form Started';
+  const submitted = stages.find((s) => s.toLowerCase() === 'application submitted') || stages[2] || stages[stages.length - 1] || 'Application Submitted';
+  return [
+    {
+      title: started,
+      body: {
+        email: 'john@example.com', first_name: 'John', stage: started, source: 'google', domain: 'myeinregistry.com',
+        campaign: 'llc-spring-2026', utm_source: 'google', utm_medium: 'cpc', utm_campaign: 'llc-spring-2026',
+        ip_address: '192.168.1.1', browser: 'Chrome 124', device_type: 'desktop', form_completion_percent: 10, form_fields_total: 12,
+      },
+    },
+    { title: submitted, body: { email: 'john@example.com', stage: submitted, form_completion_percent: 100, form_fields_completed: 12, form_fields_total: 12 } },
+  ];
+}
+
+function methodBadge(m) {
+  return h('span', { class: `method method-${m.toLowerCase()}` }, m);
+}
+
+function curl(url, body, keyHeader) {
+  const json = JSON.stringify(body, null, 2).split('\n').map((l, i) => (i ? `  ${l}` : l)).join('\n');
+  const lines = [`curl -X POST ${shellQuote(url)} \\`, '  -H "Content-Type: application/json" \\'];
+  if (keyHeader) lines.push(`  -H "${keyHeader.name}: YOUR_API_KEY" \\`);
+  lines.push(`  -d '${json.replace(/'/g, "'\\''")}'`);
+  return lines.join('\n');
+}
+
+function shellQuote(s) {
+  return /^[A-Za-z0-9_:/.\-[\]]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+function codeBlock(text, label) {
+  const pre = h('pre', { class: 'code' }, h('code', {}, text));
+  const btn = h('button', { class: 'btn btn-ghost btn-sm copy-btn', type: 'button', 'aria-label': `Copy ${label}`, onclick: async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      toast('Copied to clipboard', 'success');
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(pre);
+      const sel = getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      toast('Press Ctrl+C to copy', 'info');
+    }
+  } }, icon('copy'), 'Copy');
+  return h('div', { class: 'code-wrap' }, btn, pre);
+}
