@@ -144,7 +144,12 @@ async fn api_keys_never_reach_the_logs() {
     let (mut child, base) = start(&db, &[("API_KEY", ingest), ("ADMIN_API_KEY", admin), ("RUST_LOG", "trace")]);
     let client = reqwest::Client::new();
     for key in [ingest, admin, "wrong-secret-000"] {
-        let _ = client.post(format!("{base}/api/postback")).header("x-api-key", key).json(&serde_json::json!({"email": "k@example.com"})).send().await;
+        let _ = client
+            .post(format!("{base}/api/postback"))
+            .header("x-api-key", key)
+            .json(&serde_json::json!({"email": "k@example.com"}))
+            .send()
+            .await;
         let _ = client.get(format!("{base}/api/leads")).header("x-api-key", key).send().await;
         let _ = client.post(format!("{base}/api/postback")).header("x-api-key", key).body("{broken").send().await;
     }

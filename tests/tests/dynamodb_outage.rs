@@ -84,7 +84,9 @@ async fn outage_gives_503_and_recovers() {
     let (port, dir) = dynamo.stop();
     for path in ["/api/postback", "/api/leads", "/api/analytics"] {
         let started = Instant::now();
-        let resp = if path == "/api/postback" { post("during@example.com").await } else { client.get(format!("{base}{path}")).send().await }.unwrap();
+        let resp =
+            if path == "/api/postback" { post("during@example.com").await } else { client.get(format!("{base}{path}")).send().await }
+                .unwrap();
         assert_eq!(resp.status(), 503, "{path}");
         assert_eq!(resp.headers()["retry-after"], "1");
         let body: Value = resp.json().await.unwrap();
