@@ -168,7 +168,7 @@ mod tests {
             (vec![("cursor", "!!")], "cursor"),
             (vec![("cursor", "Zm9v")], "cursor"),
             (vec![("page", "0")], "page"),
-            (vec![("page", "51")], "page"),
+            (vec![("page", "201")], "page"),
             (vec![("from", "2026-11-02"), ("to", "2026-11-01")], "from"),
             (vec![("color", "red")], "color"),
         ] {
