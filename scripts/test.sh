@@ -28,7 +28,7 @@ cargo test --workspace
 if [ -x scripts/browser-tests.sh ]; then
   step "dashboard tests in headless Chromium"
   cargo build --quiet --bin leadpipe
-  LEADPIPE_BIN="$ROOT/target/debug/leadpipe" scripts/browser-tests.sh
+  LEADPIPE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/leadpipe" scripts/browser-tests.sh
 fi
 
 if [ -x scripts/check-infra.sh ]; then
