@@ -25,6 +25,9 @@ echo "DynamoDB Local at $LEADPIPE_TEST_DYNAMODB"
 step "cargo test --workspace"
 cargo test --workspace
 
+step "Lambda binaries under cargo lambda watch (runtime API emulation) against DynamoDB Local"
+scripts/lambda-smoke.sh
+
 if [ -x scripts/browser-tests.sh ]; then
   step "dashboard tests in headless Chromium"
   cargo build --quiet --bin leadpipe

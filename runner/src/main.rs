@@ -28,6 +28,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print the DynamoDB table definition (CreateTable shape) as JSON.
     TableDefinition,
+    /// Create the DynamoDB table named by TABLE_NAME (endpoint from AWS_ENDPOINT_URL…) when it does not exist.
+    CreateTable,
 }
 
 #[derive(Parser)]
@@ -60,9 +62,7 @@ fn default_static_dir() -> PathBuf {
 
 async fn open_store(args: &ServeArgs) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
     if args.dynamodb {
-        let table = std::env::var("TABLE_NAME").map_err(|_| "--dynamodb needs TABLE_NAME")?;
-        let store = DynamoStore::from_env_for_local_use(table).await;
-        store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {}: {e}", store.table()))?;
+        let store = dynamo_from_env().await?;
         tracing::info!(table = store.table(), "using DynamoDB");
         Ok(Arc::new(store))
     } else {
@@ -70,6 +70,19 @@ async fn open_store(args: &ServeArgs) -> Result<Arc<dyn LeadStore>, Box<dyn std:
         tracing::info!(db = %args.db.display(), "using SQLite");
         Ok(Arc::new(store))
     }
+}
+
+async fn dynamo_from_env() -> Result<DynamoStore, Box<dyn std::error::Error>> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
+    let store = DynamoStore::from_env_for_local_use(table).await;
+    store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {}: {e}", store.table()))?;
+    Ok(store)
+}
+
+async fn create_table() -> Result<(), Box<dyn std::error::Error>> {
+    let store = dynamo_from_env().await?;
+    eprintln!("table {} is ready", store.table());
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -122,6 +135,7 @@ async fn main() {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::TableDefinition => serde_json::to_string_pretty(&table_definition()).map(|j| println!("{j}")).map_err(Into::into),
+        Command::CreateTable => create_table().await,
     };
     if let Err(e) = result {
         eprintln!("leadpipe: {e}");
