@@ -19,16 +19,57 @@ pub fn dynamodb_endpoint() -> String {
         .unwrap_or_else(|_| panic!("LEADPIPE_TEST_DYNAMODB is not set: run the tests with scripts/test.sh, which starts DynamoDB Local"))
 }
 
+/// The postback body fields the product spec lists, in its order.
+pub const SEED_POSTBACK_FIELDS: &[&str] = &[
+    "lead_id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "company",
+    "stage",
+    "source",
+    "domain",
+    "campaign",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "ip_address",
+    "user_agent",
+    "browser",
+    "device_type",
+    "form_completion_percent",
+    "form_fields_completed",
+    "form_fields_total",
+    "custom_data",
+    "force_stage",
+];
+
+/// An SDK client for a DynamoDB Local at `endpoint` (dummy region and credentials, short connect timeout).
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::{timeout::TimeoutConfig, BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(1))
+                .operation_timeout(std::time::Duration::from_secs(10))
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
 /// A fresh DynamoDB store on its own new table in DynamoDB Local.
 pub async fn dynamodb_store() -> DynamoStore {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(dynamodb_endpoint())
-        .build();
     let table = format!("leadpipe-test-{}", uuid::Uuid::new_v4());
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    let store = DynamoStore::new(dynamodb_client(&dynamodb_endpoint()), table);
     store.ensure_table().await.expect("create the test table in DynamoDB Local");
     store
 }

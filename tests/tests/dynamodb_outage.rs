@@ -57,19 +57,7 @@ async fn outage_gives_503_and_recovers() {
     std::fs::create_dir_all(&dir).unwrap();
     let dynamo = PrivateDynamo::start(port, &dir);
 
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .timeout_config(
-            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_timeout(Duration::from_secs(5))
-                .build(),
-        )
-        .build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "outage");
+    let store = DynamoStore::new(leadpipe_tests::dynamodb_client(&format!("http://127.0.0.1:{port}")), "outage");
     store.ensure_table().await.unwrap();
     let core = leadpipe_shared::Leadpipe::new(std::sync::Arc::new(store), Settings::default());
     let router = leadpipe_shared::http::app(leadpipe::all_routes(), core, None);

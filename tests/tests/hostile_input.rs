@@ -9,38 +9,10 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use leadpipe_shared::{Leadpipe, Settings};
-use leadpipe_tests::StoreKind;
+use leadpipe_tests::{StoreKind, SEED_POSTBACK_FIELDS};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use tower::ServiceExt;
-
-const FIELDS: &[&str] = &[
-    "lead_id",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "company",
-    "stage",
-    "source",
-    "domain",
-    "campaign",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "ip_address",
-    "user_agent",
-    "browser",
-    "device_type",
-    "form_completion_percent",
-    "form_fields_completed",
-    "form_fields_total",
-    "custom_data",
-    "force_stage",
-];
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -119,7 +91,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 /// A postback-shaped object: known field names (and some unknown ones) with arbitrary values.
 fn postback_body() -> impl Strategy<Value = Value> {
-    let key = prop_oneof![4 => prop::sample::select(FIELDS).prop_map(str::to_string), 1 => "[a-z_]{1,12}"];
+    let key = prop_oneof![4 => prop::sample::select(SEED_POSTBACK_FIELDS).prop_map(str::to_string), 1 => "[a-z_]{1,12}"];
     prop::collection::btree_map(key, json_value(), 0..10).prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>()))
 }
 

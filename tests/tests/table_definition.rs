@@ -14,14 +14,7 @@ fn infra_file_equals_the_code() {
 #[tokio::test]
 async fn created_table_matches_the_definition() {
     let store = leadpipe_tests::dynamodb_store().await;
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(leadpipe_tests::dynamodb_endpoint())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let table = client.describe_table().table_name(store.table()).send().await.unwrap().table.unwrap();
+    let table = store.client().describe_table().table_name(store.table()).send().await.unwrap().table.unwrap();
     let keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<Value> {
         ks.iter().map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()})).collect()
     };
