@@ -102,6 +102,10 @@ impl IntoResponse for ApiError {
             error["field"] = json!(f);
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of an oversized body may still be in flight: do not reuse this connection.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use http_body_util::BodyExt;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -74,26 +75,39 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             || ApiError::Invalid(ValidationError::body("payload_too_large", format!("body is larger than {MAX_BODY_BYTES} bytes")));
         let declared =
             req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let mut body = req.into_body();
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            drain(body).await;
             return Err(too_large());
         }
-        match axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await {
-            Ok(bytes) => Ok(Self(bytes)),
-            Err(e) if is_length_limit(&e) => Err(too_large()),
-            Err(e) => Err(ApiError::Invalid(ValidationError::body("invalid_body", format!("could not read the body: {e}")))),
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| ApiError::Invalid(ValidationError::body("invalid_body", format!("could not read the body: {e}"))))?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > MAX_BODY_BYTES {
+                    drain(body).await;
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&data);
+            }
         }
+        Ok(Self(Bytes::from(bytes)))
     }
 }
 
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
+/// Most bytes of an oversized body read and discarded before answering 413: reading them lets the client finish
+/// sending and read the answer (instead of a reset connection); past this the connection is simply closed.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+async fn drain(mut body: axum::body::Body) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |d| d.len());
+        if seen > DRAIN_LIMIT {
+            break;
         }
-        source = err.source();
     }
-    false
 }
 
 /// Decoded query parameters, in order; a malformed query string is a 400.
