@@ -37,8 +37,9 @@ impl PrivateDynamo {
         Self { child, port, dir: dir.to_path_buf() }
     }
 
+    /// Stops it with SIGTERM (its own shutdown flushes the file database; the outage is the same to clients).
     fn stop(mut self) -> (u16, std::path::PathBuf) {
-        let _ = self.child.kill();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
         (self.port, self.dir.clone())
     }
