@@ -25,6 +25,9 @@ echo "DynamoDB Local at $LEADPIPE_TEST_DYNAMODB"
 step "cargo test --workspace"
 cargo test --workspace
 
+step "benchmark smoke run (figures meaningless here; proves every benchmark builds and runs)"
+scripts/bench.sh --smoke
+
 step "Lambda binaries under cargo lambda watch (runtime API emulation) against DynamoDB Local"
 scripts/lambda-smoke.sh
 

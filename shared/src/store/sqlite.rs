@@ -1,4 +1,11 @@
-//! The embedded store: SQLite (bundled) in WAL mode, one connection behind a mutex, blocking work off the runtime.
+//! The embedded store: SQLite (bundled) in WAL mode, blocking work off the runtime.
+//!
+//! Writes go through one writing connection with group commit: a write queued while a transaction commits joins
+//! the next one, where each write runs in its own savepoint (it succeeds or fails alone, as if alone) and every
+//! caller is answered after that transaction committed. One commit then serves many concurrent postbacks.
+//! Reads of a file database use their own connections (WAL readers do not wait for the writer); an in-memory
+//! database has only the one connection. Statements are prepared once per connection (cached). WAL checkpoints
+//! run on a background thread instead of inside a commit (see [`Checkpointer`]).
 //!
 //! Tables: `leads` (the lead as JSON plus the columns listings filter on), `history` (cascade-deleted with its
 //! lead) and `counters`. The unique index on `leads.email` is the email claim.
@@ -8,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use uuid::Uuid;
 
 use super::{filter_columns, time_bound, LeadDelete, LeadPage, LeadStore, LeadWrite, ListQuery, StoreError};
@@ -45,13 +52,128 @@ CREATE TABLE IF NOT EXISTS counters (
 /// The SQLite lead store.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// The writing connection (also the only connection of an in-memory database).
     conn: Arc<Mutex<Connection>>,
+    /// Read connections of a file database (WAL lets them read while the writer writes); `None` in memory.
+    readers: Option<Arc<Readers>>,
+    /// Writes waiting for the next group commit.
+    queue: Arc<Mutex<WriteQueue>>,
+    /// Background WAL checkpoints of a file database; `None` in memory.
+    checkpoints: Option<Arc<Checkpointer>>,
+}
+
+/// Least time between two background checkpoints.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+/// WAL size (pages) at which the writer checkpoints by itself, should background checkpoints fall behind.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on its own connection and thread, at most every [`CHECKPOINT_EVERY`],
+/// after commits: the copy into the database file and its fsync then no longer stall the writer (SQLite's
+/// automatic checkpoint runs inside the commit that crosses the threshold). Durability is unchanged: with
+/// `synchronous=NORMAL` in WAL mode, commits never waited for an fsync; checkpoints still fsync the database.
+struct Checkpointer {
+    path: std::path::PathBuf,
+    running: std::sync::atomic::AtomicBool,
+    last: Mutex<std::time::Instant>,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl Checkpointer {
+    fn after_commit(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.running.load(Ordering::Acquire) || self.last.lock().map_or(true, |l| l.elapsed() < CHECKPOINT_EVERY) {
+            return;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
+            if let Ok(mut slot) = me.conn.lock() {
+                if slot.is_none() {
+                    *slot = Connection::open(&me.path).ok();
+                }
+                if let Some(c) = slot.as_ref() {
+                    let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            }
+            if let Ok(mut l) = me.last.lock() {
+                *l = std::time::Instant::now();
+            }
+            me.running.store(false, Ordering::Release);
+        });
+        if spawned.is_err() {
+            self.running.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Most writes committed together in one transaction.
+const MAX_GROUP: usize = 256;
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+/// A prepared write, run inside the group transaction (in its own savepoint).
+type WriteJob = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+
+struct Pending {
+    job: WriteJob,
+    done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
+#[derive(Default)]
+struct WriteQueue {
+    jobs: Vec<Pending>,
+    /// Whether a committer task is draining the queue.
+    active: bool,
+}
+
+struct Readers {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(c) = self.idle.lock().map_err(|_| poisoned())?.pop() {
+            return Ok(c);
+        }
+        let c = Connection::open(&self.path).map_err(internal)?;
+        c.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
+        Ok(c)
+    }
+
+    fn give_back(&self, c: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(c);
+            }
+        }
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Internal("sqlite connection mutex poisoned".into())
 }
 
 impl SqliteStore {
     /// Opens (creating when missing) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::init(Connection::open(path).map_err(internal)?)
+        let mut store = Self::init(Connection::open(path).map_err(internal)?)?;
+        store.readers = Some(Arc::new(Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }));
+        store
+            .conn
+            .lock()
+            .map_err(|_| poisoned())?
+            .pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+            .map_err(internal)?;
+        store.checkpoints = Some(Arc::new(Checkpointer {
+            path: path.to_path_buf(),
+            running: Default::default(),
+            last: Mutex::new(std::time::Instant::now()),
+            conn: Mutex::new(None),
+        }));
+        Ok(store)
     }
 
     /// A private in-memory database (for tests and throwaway runs).
@@ -65,34 +187,143 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
         conn.execute_batch(SCHEMA).map_err(internal)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), readers: None, queue: Arc::default(), checkpoints: None })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the writing connection on the blocking pool.
     async fn with_conn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Internal("sqlite connection mutex poisoned".into()))?;
+            let mut guard = conn.lock().map_err(|_| poisoned())?;
             f(&mut guard)
         })
         .await
         .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
     }
 
-    /// Runs SQLite's own integrity check; `Ok(())` when it answers "ok".
+    /// Runs a read on the blocking pool: on a read connection of a file database, else on the only connection.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let Some(readers) = self.readers.clone() else { return self.with_conn(move |c| f(c)).await };
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = f(&conn);
+            readers.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
+    }
+
+    /// Applies a write with group commit: writes arriving while a transaction commits are queued and then run
+    /// together in the next transaction, each in its own savepoint (so each fails or succeeds on its own,
+    /// exactly as alone), and every caller is answered only after that transaction committed.
+    async fn write_job(&self, job: WriteJob) -> Result<(), StoreError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut q = self.queue.lock().map_err(|_| poisoned())?;
+            q.jobs.push(Pending { job, done });
+            !std::mem::replace(&mut q.active, true)
+        };
+        if start {
+            let (conn, queue, checkpoints) = (Arc::clone(&self.conn), Arc::clone(&self.queue), self.checkpoints.clone());
+            tokio::task::spawn_blocking(move || commit_groups(&conn, &queue, checkpoints.as_ref()));
+        }
+        answer.await.map_err(|_| StoreError::Internal("sqlite write task failed".into()))?
+    }
+
+    /// Runs SQLite's integrity and foreign-key checks (no history row without its lead); `Ok(())` when both pass.
     pub async fn integrity_check(&self) -> Result<(), StoreError> {
         self.with_conn(|c| {
             let answer: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(internal)?;
-            if answer == "ok" {
-                Ok(())
-            } else {
-                Err(StoreError::Internal(format!("integrity check: {answer}")))
+            if answer != "ok" {
+                return Err(StoreError::Internal(format!("integrity check: {answer}")));
             }
+            let violations: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).map_err(internal)?;
+            if violations > 0 {
+                return Err(StoreError::Internal(format!("{violations} foreign key violations")));
+            }
+            Ok(())
         })
         .await
+    }
+}
+
+/// Clears the queue's `active` flag if the committer unwinds, so later writes start a new one.
+struct ActiveGuard<'a>(&'a Mutex<WriteQueue>);
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(mut q) = self.0.lock() {
+                q.active = false;
+            }
+        }
+    }
+}
+
+/// The committer: drains the queue group by group until it is empty.
+fn commit_groups(conn: &Mutex<Connection>, queue: &Mutex<WriteQueue>, checkpoints: Option<&Arc<Checkpointer>>) {
+    let _guard = ActiveGuard(queue);
+    loop {
+        let group: Vec<Pending> = {
+            let Ok(mut q) = queue.lock() else { return };
+            if q.jobs.is_empty() {
+                q.active = false;
+                return;
+            }
+            let n = q.jobs.len().min(MAX_GROUP);
+            q.jobs.drain(..n).collect()
+        };
+        let answers = match conn.lock() {
+            Ok(c) => run_group(&c, group),
+            Err(_) => group.into_iter().map(|p| (p.done, Err(poisoned()))).collect(),
+        };
+        for (done, result) in answers {
+            let _ = done.send(result);
+        }
+        if let Some(cp) = checkpoints {
+            cp.after_commit();
+        }
+    }
+}
+
+type Answer = (tokio::sync::oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>);
+
+/// Runs a group of writes in one transaction, each in a savepoint; returns each caller's answer.
+fn run_group(c: &Connection, group: Vec<Pending>) -> Vec<Answer> {
+    if !c.is_autocommit() {
+        // Left open by a write that panicked: undo it.
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
+        let msg = e.to_string();
+        return group.into_iter().map(|p| (p.done, Err(StoreError::Internal(msg.clone())))).collect();
+    }
+    let mut answers: Vec<Answer> = group.into_iter().map(|p| (p.done, run_in_savepoint(c, p.job))).collect();
+    if let Err(e) = c.execute_batch("COMMIT") {
+        let _ = c.execute_batch("ROLLBACK");
+        for (_, result) in &mut answers {
+            if result.is_ok() {
+                *result = Err(StoreError::Internal(format!("commit failed: {e}")));
+            }
+        }
+    }
+    answers
+}
+
+fn run_in_savepoint(c: &Connection, job: WriteJob) -> Result<(), StoreError> {
+    c.execute_batch("SAVEPOINT write").map_err(internal)?;
+    let result = job(c);
+    let end = if result.is_ok() { c.execute_batch("RELEASE write") } else { c.execute_batch("ROLLBACK TO write; RELEASE write") };
+    match (result, end) {
+        (Ok(()), Err(e)) => Err(internal(e)),
+        (result, _) => result,
     }
 }
 
@@ -112,7 +343,7 @@ fn is_unique_violation(e: &rusqlite::Error, column: &str) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg)) if f.code == ErrorCode::ConstraintViolation && msg.contains(column))
 }
 
-fn apply_counters(tx: &Transaction<'_>, counters: &Counters) -> Result<(), StoreError> {
+fn apply_counters(tx: &Connection, counters: &Counters) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO counters (key, n, ms) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, ms = ms + excluded.ms")
         .map_err(internal)?;
@@ -123,19 +354,20 @@ fn apply_counters(tx: &Transaction<'_>, counters: &Counters) -> Result<(), Store
 }
 
 fn read_lead(conn: &Connection, sql: &str, arg: &str) -> Result<Option<Lead>, StoreError> {
-    let json: Option<String> = conn.query_row(sql, [arg], |r| r.get(0)).optional().map_err(internal)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
+    let json: Option<String> = stmt.query_row([arg], |r| r.get(0)).optional().map_err(internal)?;
     json.map(|j| decode(&j)).transpose()
 }
 
 #[async_trait]
 impl LeadStore for SqliteStore {
     async fn get(&self, id: Uuid) -> Result<Option<Lead>, StoreError> {
-        self.with_conn(move |c| read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id.to_string())).await
+        self.read(move |c| read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id.to_string())).await
     }
 
     async fn find_by_email(&self, email: &Email, _consistent: bool) -> Result<Option<Lead>, StoreError> {
         let email = email.as_str().to_string();
-        self.with_conn(move |c| read_lead(c, "SELECT data FROM leads WHERE email = ?1", &email)).await
+        self.read(move |c| read_lead(c, "SELECT data FROM leads WHERE email = ?1", &email)).await
     }
 
     async fn write(&self, w: LeadWrite<'_>) -> Result<(), StoreError> {
@@ -143,21 +375,18 @@ impl LeadStore for SqliteStore {
         let expected = w.before.map(|b| b.version);
         let history = w.history.cloned();
         let counters = w.counters.clone();
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(internal)?;
+        self.write_job(Box::new(move |tx| {
             let (source_lc, campaign_lc, search_text) = filter_columns(&after);
             let email = after.email.as_ref().map(Email::as_str);
             let data = encode(&after)?;
             let id = after.id.to_string();
             let result = match expected {
-                None => tx.execute(
+                None => tx.prepare_cached(
                     "INSERT INTO leads (id, email, stage, created_key, source_lc, campaign_lc, search_text, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![id, email, after.stage, after.created_key(), source_lc, campaign_lc, search_text, after.version, data],
-                ),
-                Some(v) => tx.execute(
+                ).and_then(|mut st| st.execute(params![id, email, after.stage, after.created_key(), source_lc, campaign_lc, search_text, after.version, data])),
+                Some(v) => tx.prepare_cached(
                     "UPDATE leads SET email = ?2, stage = ?3, source_lc = ?4, campaign_lc = ?5, search_text = ?6, version = ?7, data = ?8 WHERE id = ?1 AND version = ?9",
-                    params![id, email, after.stage, source_lc, campaign_lc, search_text, after.version, data, v],
-                ),
+                ).and_then(|mut st| st.execute(params![id, email, after.stage, source_lc, campaign_lc, search_text, after.version, data, v])),
             };
             match result {
                 Ok(1) => {}
@@ -169,12 +398,13 @@ impl LeadStore for SqliteStore {
                 Err(e) => return Err(internal(e)),
             }
             if let Some(h) = &history {
-                tx.execute("INSERT INTO history (lead_id, seq, data) VALUES (?1, ?2, ?3)", params![id, after.version, encode(h)?])
+                let entry = encode(h)?;
+                tx.prepare_cached("INSERT INTO history (lead_id, seq, data) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut st| st.execute(params![id, after.version, entry]))
                     .map_err(internal)?;
             }
-            apply_counters(&tx, &counters)?;
-            tx.commit().map_err(internal)
-        })
+            apply_counters(tx, &counters)
+        }))
         .await
     }
 
@@ -182,35 +412,47 @@ impl LeadStore for SqliteStore {
         let id = d.lead.id.to_string();
         let version = d.lead.version;
         let counters = d.counters.clone();
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(internal)?;
-            let deleted = tx.execute("DELETE FROM leads WHERE id = ?1 AND version = ?2", params![id, version]).map_err(internal)?;
+        self.write_job(Box::new(move |tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM leads WHERE id = ?1 AND version = ?2")
+                .and_then(|mut st| st.execute(params![id, version]))
+                .map_err(internal)?;
             if deleted == 0 {
                 let exists: bool =
                     tx.query_row("SELECT EXISTS (SELECT 1 FROM leads WHERE id = ?1)", [&id], |r| r.get(0)).map_err(internal)?;
                 return Err(if exists { StoreError::Conflict } else { StoreError::NotFound });
             }
-            apply_counters(&tx, &counters)?;
-            tx.commit().map_err(internal)
-        })
+            apply_counters(tx, &counters)
+        }))
         .await
     }
 
     async fn get_with_history(&self, id: Uuid) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError> {
-        self.with_conn(move |c| {
+        self.read(move |c| {
             let id = id.to_string();
-            let Some(lead) = read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id)? else { return Ok(None) };
-            let mut stmt = c.prepare_cached("SELECT data FROM history WHERE lead_id = ?1 ORDER BY seq").map_err(internal)?;
-            let rows = stmt.query_map([&id], |r| r.get::<_, String>(0)).map_err(internal)?;
-            let history = rows.map(|r| r.map_err(internal).and_then(|j| decode(&j))).collect::<Result<Vec<StageChange>, _>>()?;
-            Ok(Some((lead, history)))
+            // One read transaction, so the lead and its history come from the same snapshot.
+            let begin = c.is_autocommit();
+            if begin {
+                c.execute_batch("BEGIN").map_err(internal)?;
+            }
+            let result = (|| {
+                let Some(lead) = read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id)? else { return Ok(None) };
+                let mut stmt = c.prepare_cached("SELECT data FROM history WHERE lead_id = ?1 ORDER BY seq").map_err(internal)?;
+                let rows = stmt.query_map([&id], |r| r.get::<_, String>(0)).map_err(internal)?;
+                let history = rows.map(|r| r.map_err(internal).and_then(|j| decode(&j))).collect::<Result<Vec<StageChange>, _>>()?;
+                Ok(Some((lead, history)))
+            })();
+            if begin {
+                let _ = c.execute_batch("COMMIT");
+            }
+            result
         })
         .await
     }
 
     async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError> {
         let q = q.clone();
-        self.with_conn(move |c| {
+        self.read(move |c| {
             let mut sql = String::from("SELECT data, created_key FROM leads WHERE 1 = 1");
             let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
             let mut push = |clause: &str, arg: Box<dyn rusqlite::ToSql>, sql: &mut String| {
@@ -241,7 +483,7 @@ impl LeadStore for SqliteStore {
             }
             let fetch = q.limit + 1;
             sql.push_str(&format!(" ORDER BY created_key DESC LIMIT {fetch} OFFSET {}", q.skip));
-            let mut stmt = c.prepare(&sql).map_err(internal)?;
+            let mut stmt = c.prepare_cached(&sql).map_err(internal)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .map_err(internal)?;
@@ -262,7 +504,7 @@ impl LeadStore for SqliteStore {
     }
 
     async fn counters(&self, days: (NaiveDate, NaiveDate)) -> Result<Counters, StoreError> {
-        self.with_conn(move |c| {
+        self.read(move |c| {
             let mut stmt = c
                 .prepare_cached("SELECT key, n, ms FROM counters WHERE key NOT LIKE 'day#%' OR key BETWEEN ?1 AND ?2")
                 .map_err(internal)?;

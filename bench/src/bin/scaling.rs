@@ -1,0 +1,394 @@
+//! Scaling: analytics and a list page with few and with many leads stored, on SQLite and on DynamoDB Local.
+//! Shows that their cost (latency; on DynamoDB also round trips and read capacity) does not grow with the
+//! number of leads.
+//!
+//! Leads are seeded directly through the store API (`LeadStore::write`, the same prepared write the service
+//! makes for a new lead: lead, history entry, email claim and counter deltas in one atomic write), from
+//! concurrent tasks, with creation times spread over the last 90 days, stages and sources varied.
+//!
+//! ```text
+//! scaling [--sizes 1000,100000] [--dynamo-sizes 1000,100000] [--concurrency 16] [--repeats 15] [--api-seed-max 2000]
+//!         [--json PATH] [--smoke]
+//! ```
+//! On DynamoDB Local, a step that adds more than `--api-seed-max` leads loads them in bulk (BatchWriteItem of the
+//! same items the store writes, counters summed): DynamoDB Local runs about 30 store transactions a second here.
+//! ```text
+//! ```
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use chrono::{Duration as ChronoDuration, SubsecRound, Utc};
+use leadpipe_bench::ddb::{metered_store, DynamoLocal, Meter};
+use leadpipe_bench::{arg_flag, arg_parse, arg_value, median, postback_body, SOURCES, STAGES};
+use leadpipe_shared::domain::counters::Counters;
+use leadpipe_shared::domain::merge::new_lead;
+use leadpipe_shared::domain::{Pipeline, Postback};
+use leadpipe_shared::store::sqlite::SqliteStore;
+use leadpipe_shared::store::{LeadStore, LeadWrite, ListQuery, StoreError};
+use leadpipe_shared::{Leadpipe, Settings};
+use serde_json::json;
+use uuid::Uuid;
+
+fn sizes(args: &[String], name: &str, default: &str) -> Vec<usize> {
+    arg_value(args, name).unwrap_or_else(|| default.into()).split(',').filter(|s| !s.is_empty()).map(|s| s.parse().expect(name)).collect()
+}
+
+/// Seeds leads `from..to` into `store` from `conc` tasks; returns the seconds it took.
+async fn seed(store: Arc<dyn LeadStore>, from: usize, to: usize, conc: usize, run: &str) -> f64 {
+    let t = Instant::now();
+    let next = Arc::new(AtomicUsize::new(from));
+    let pipeline = Pipeline::default();
+    let tasks: Vec<_> = (0..conc)
+        .map(|_| {
+            let (store, next, pipeline, run) = (store.clone(), next.clone(), pipeline.clone(), run.to_string());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= to {
+                        break;
+                    }
+                    let (lead, counters) = generated_lead(i, &run, &pipeline);
+                    let history = leadpipe_shared::domain::StageChange {
+                        from: None,
+                        to: lead.stage.clone(),
+                        at: lead.created_at,
+                        via: leadpipe_shared::domain::Via::Postback,
+                        forced: false,
+                    };
+                    for attempt in 0..100u64 {
+                        let w = LeadWrite { before: None, after: &lead, history: Some(&history), counters: &counters };
+                        match store.write(w).await {
+                            Ok(()) => break,
+                            Err(StoreError::Conflict | StoreError::Unavailable(_)) if attempt < 99 => {
+                                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=5 + attempt * 5))).await;
+                            }
+                            Err(e) => panic!("seed write failed: {e}"),
+                        }
+                    }
+                    if i > 0 && i % 20_000 == 0 {
+                        eprintln!("  seeded {i}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("seed task");
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// A JSON value as a DynamoDB attribute value, the way serde_dynamo (the store's encoder) writes it.
+fn attr(v: &serde_json::Value) -> Option<AttributeValue> {
+    Some(match v {
+        serde_json::Value::Null => return None,
+        serde_json::Value::Bool(b) => AttributeValue::Bool(*b),
+        serde_json::Value::Number(n) => AttributeValue::N(n.to_string()),
+        serde_json::Value::String(s) => AttributeValue::S(s.clone()),
+        serde_json::Value::Array(a) => AttributeValue::L(a.iter().filter_map(attr).collect()),
+        serde_json::Value::Object(o) => AttributeValue::M(o.iter().filter_map(|(k, v)| attr(v).map(|a| (k.clone(), a))).collect()),
+    })
+}
+
+/// The item the DynamoDB store writes for `lead` (mirrors `lead_item` in shared/src/store/dynamo.rs).
+fn lead_item(lead: &leadpipe_shared::domain::Lead) -> HashMap<String, AttributeValue> {
+    let s = |v: String| AttributeValue::S(v);
+    let json = serde_json::to_value(lead).expect("lead json");
+    let mut item: HashMap<String, AttributeValue> =
+        json.as_object().expect("lead object").iter().filter_map(|(k, v)| attr(v).map(|a| (k.clone(), a))).collect();
+    item.insert("custom_data".into(), s(serde_json::to_string(&lead.custom_data).expect("custom")));
+    item.insert("pk".into(), s(format!("LEAD#{}", lead.id)));
+    item.insert("sk".into(), s("LEAD".into()));
+    item.insert("list_pk".into(), s("LEAD".into()));
+    item.insert("stage_key".into(), s(lead.stage.clone()));
+    item.insert("created_key".into(), s(lead.created_key()));
+    item.insert("search_text".into(), s(lead.search_text()));
+    if let Some(v) = &lead.text.source {
+        item.insert("source_lc".into(), s(v.to_lowercase()));
+    }
+    if let Some(v) = &lead.text.campaign {
+        item.insert("campaign_lc".into(), s(v.to_lowercase()));
+    }
+    item
+}
+
+/// Bulk-loads leads `from..to` into a DynamoDB table with BatchWriteItem (lead and email-claim items, 25 per
+/// request, `conc` requests in flight), then adds their summed counter deltas in one UpdateItem per counter.
+/// The end state is what the store's own writes produce, minus the history items (neither listings nor analytics
+/// read them). Used above the size where seeding through `LeadStore::write` (one transaction per lead, about
+/// 30 a second on DynamoDB Local) would take too long.
+async fn bulk_seed_dynamo(client: aws_sdk_dynamodb::Client, table: String, from: usize, to: usize, conc: usize, run: &str) -> f64 {
+    let t = Instant::now();
+    let pipeline = Pipeline::default();
+    let next = Arc::new(AtomicUsize::new(from));
+    let total = Arc::new(std::sync::Mutex::new(Counters::default()));
+    let tasks: Vec<_> = (0..conc)
+        .map(|_| {
+            let (client, table, next, pipeline, total, run) =
+                (client.clone(), table.clone(), next.clone(), pipeline.clone(), total.clone(), run.to_string());
+            tokio::spawn(async move {
+                let mut counters = Counters::default();
+                loop {
+                    let start = next.fetch_add(12, Ordering::Relaxed);
+                    if start >= to {
+                        break;
+                    }
+                    let mut requests = Vec::new();
+                    for i in start..(start + 12).min(to) {
+                        let (lead, c) = generated_lead(i, &run, &pipeline);
+                        for (k, t) in c.0 {
+                            counters.add(&k, t.n, t.ms);
+                        }
+                        let email = lead.email.as_ref().expect("email").as_str().to_string();
+                        let claim = HashMap::from([
+                            ("pk".to_string(), AttributeValue::S(format!("EMAIL#{email}"))),
+                            ("sk".to_string(), AttributeValue::S("EMAIL".into())),
+                            ("lead_id".to_string(), AttributeValue::S(lead.id.to_string())),
+                        ]);
+                        for item in [lead_item(&lead), claim] {
+                            requests.push(
+                                WriteRequest::builder()
+                                    .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put"))
+                                    .build(),
+                            );
+                        }
+                    }
+                    for attempt in 0..50u64 {
+                        let out = client.batch_write_item().request_items(&table, std::mem::take(&mut requests)).send().await;
+                        match out {
+                            Ok(o) => {
+                                requests = o.unprocessed_items.and_then(|mut m| m.remove(&table)).unwrap_or_default();
+                                if requests.is_empty() {
+                                    break;
+                                }
+                            }
+                            Err(e) => panic!("bulk write failed: {e:?}"),
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt + 1))).await;
+                    }
+                }
+                let mut all = total.lock().expect("counters");
+                for (k, t) in counters.0 {
+                    all.add(&k, t.n, t.ms);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("bulk task");
+    }
+    let counters = std::mem::take(&mut *total.lock().expect("counters"));
+    for (k, t) in counters.0 {
+        client
+            .update_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S("COUNTERS".into()))
+            .key("sk", AttributeValue::S(format!("{k}#00")))
+            .update_expression("ADD n :n, ms :ms")
+            .expression_attribute_values(":n", AttributeValue::N(t.n.to_string()))
+            .expression_attribute_values(":ms", AttributeValue::N(t.ms.to_string()))
+            .send()
+            .await
+            .expect("counter update");
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// Lead number `i` of a seeding run and its counter contribution.
+fn generated_lead(i: usize, run: &str, pipeline: &Pipeline) -> (leadpipe_shared::domain::Lead, Counters) {
+    let mut rng = fastrand::Rng::with_seed(i as u64);
+    let stage = STAGES[rng.usize(1..STAGES.len())];
+    let mut body = postback_body(&format!("seed{i}-{run}@bench.example"), stage, rng.u32(10..=100), &[]);
+    body["source"] = SOURCES[rng.usize(0..SOURCES.len())].into();
+    let pb = Postback::parse(body.to_string().as_bytes(), pipeline).expect("seed postback");
+    let created = (Utc::now() - ChronoDuration::seconds(rng.i64(0..90 * 86_400))).trunc_subsecs(6);
+    let applied = new_lead(&pb, pipeline, Uuid::new_v4(), created).expect("new lead");
+    let counters = Counters::delta(None, Some(&applied.lead), pipeline, chrono_tz::Tz::UTC);
+    (applied.lead, counters)
+}
+
+/// Figures for one store at one size.
+struct Point {
+    store: &'static str,
+    leads: usize,
+    seed_secs: f64,
+    analytics_ms: f64,
+    list_ms: f64,
+    list_stage_ms: f64,
+    analytics_requests: Option<u64>,
+    analytics_rcu: Option<f64>,
+    list_requests: Option<u64>,
+    list_rcu: Option<f64>,
+    list_stage_requests: Option<u64>,
+    list_stage_rcu: Option<f64>,
+}
+
+async fn measure(app: &Leadpipe, meter: Option<&Meter>, repeats: usize) -> [(f64, Option<u64>, Option<f64>); 3] {
+    let q = ListQuery { limit: 50, ..Default::default() };
+    let qs = ListQuery { limit: 50, stage: Some(STAGES[2].to_string()), ..Default::default() };
+    let mut out = [(Vec::new(), None, None), (Vec::new(), None, None), (Vec::new(), None, None)];
+    // One untimed warm-up of each.
+    app.analytics(Utc::now()).await.expect("analytics");
+    app.list_leads(&q).await.expect("list");
+    app.list_leads(&qs).await.expect("list");
+    for _ in 0..repeats {
+        for (k, slot) in out.iter_mut().enumerate() {
+            if let Some(m) = meter {
+                m.take();
+            }
+            let t = Instant::now();
+            match k {
+                0 => drop(app.analytics(Utc::now()).await.expect("analytics")),
+                1 => drop(app.list_leads(&q).await.expect("list")),
+                _ => drop(app.list_leads(&qs).await.expect("list")),
+            }
+            slot.0.push(t.elapsed().as_secs_f64() * 1000.0);
+            if let Some(m) = meter {
+                let u = m.take();
+                slot.1 = Some(u.total_requests());
+                slot.2 = Some(u.rcu);
+            }
+        }
+    }
+    out.map(|(v, r, c)| (median(&v), r, c))
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = arg_flag(&args, "--smoke");
+    let sqlite_sizes = sizes(&args, "--sizes", if smoke { "200,2000" } else { "1000,100000" });
+    let dynamo_sizes = sizes(&args, "--dynamo-sizes", if smoke { "60,300" } else { "1000,100000" });
+    let conc: usize = arg_parse(&args, "--concurrency", 16);
+    let repeats: usize = arg_parse(&args, "--repeats", if smoke { 3 } else { 15 });
+    // Above this many new leads in one step, DynamoDB is seeded in bulk (see bulk_seed_dynamo).
+    let api_seed_max: usize = arg_parse(&args, "--api-seed-max", 2000);
+    let run = Uuid::new_v4().simple().to_string()[..8].to_string();
+    let mut points = Vec::new();
+
+    // SQLite, in a temporary file.
+    if !sqlite_sizes.is_empty() {
+        let dir = std::env::temp_dir().join(format!("leadpipe-scaling-{run}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store: Arc<dyn LeadStore> = Arc::new(SqliteStore::open(&dir.join("leads.db")).expect("sqlite"));
+        let app = Leadpipe::new(store.clone(), Settings::default());
+        let mut have = 0;
+        for &n in &sqlite_sizes {
+            let secs = seed(store.clone(), have, n, conc.min(4), &run).await;
+            eprintln!("sqlite: seeded {} leads in {secs:.1} s", n - have);
+            have = n;
+            let [a, l, ls] = measure(&app, None, repeats).await;
+            points.push(Point {
+                store: "sqlite",
+                leads: n,
+                seed_secs: secs,
+                analytics_ms: a.0,
+                list_ms: l.0,
+                list_stage_ms: ls.0,
+                analytics_requests: None,
+                analytics_rcu: None,
+                list_requests: None,
+                list_rcu: None,
+                list_stage_requests: None,
+                list_stage_rcu: None,
+            });
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    // DynamoDB Local.
+    if !dynamo_sizes.is_empty() {
+        let ddb = DynamoLocal::obtain();
+        let (store, meter) = metered_store(&ddb.endpoint, "scaling").await;
+        let table = store.table().to_string();
+        let raw = leadpipe_bench::ddb::client(&ddb.endpoint, None);
+        let store: Arc<dyn LeadStore> = Arc::new(store);
+        let app = Leadpipe::new(store.clone(), Settings::default());
+        let mut have = 0;
+        for &n in &dynamo_sizes {
+            let bulk = n - have > api_seed_max;
+            let secs = if bulk {
+                bulk_seed_dynamo(raw.clone(), table.clone(), have, n, conc.min(8), &run).await
+            } else {
+                seed(store.clone(), have, n, conc, &run).await
+            };
+            eprintln!(
+                "dynamodb: seeded {} leads {} in {secs:.1} s ({:.0}/s)",
+                n - have,
+                if bulk { "in bulk (BatchWriteItem)" } else { "through LeadStore::write" },
+                (n - have) as f64 / secs
+            );
+            meter.take();
+            have = n;
+            let [a, l, ls] = measure(&app, Some(&meter), repeats).await;
+            points.push(Point {
+                store: "dynamodb-local",
+                leads: n,
+                seed_secs: secs,
+                analytics_ms: a.0,
+                list_ms: l.0,
+                list_stage_ms: ls.0,
+                analytics_requests: a.1,
+                analytics_rcu: a.2,
+                list_requests: l.1,
+                list_rcu: l.2,
+                list_stage_requests: ls.1,
+                list_stage_rcu: ls.2,
+            });
+        }
+    }
+
+    println!("# scaling ({repeats} repeats, medians; list page = 50 leads newest first, with the total from counters)");
+    println!(
+        "{:<15} {:>8} {:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>14}",
+        "store", "leads", "seed s", "analytics ms", "list ms", "list/stage ms", "analytics req", "list req", "list/stage req"
+    );
+    let fmt_req = |r: Option<u64>, c: Option<f64>| r.map(|r| format!("{r} ({:.1} RCU)", c.unwrap_or(0.0))).unwrap_or_else(|| "-".into());
+    for p in &points {
+        println!(
+            "{:<15} {:>8} {:>9.1} {:>13.3} {:>13.3} {:>13.3} {:>14} {:>14} {:>14}",
+            p.store,
+            p.leads,
+            p.seed_secs,
+            p.analytics_ms,
+            p.list_ms,
+            p.list_stage_ms,
+            fmt_req(p.analytics_requests, p.analytics_rcu),
+            fmt_req(p.list_requests, p.list_rcu),
+            fmt_req(p.list_stage_requests, p.list_stage_rcu)
+        );
+    }
+    // Ratios largest / smallest size per store.
+    let mut ratios = Vec::new();
+    for store in ["sqlite", "dynamodb-local"] {
+        let of: Vec<&Point> = points.iter().filter(|p| p.store == store).collect();
+        if let (Some(a), Some(b)) = (of.first(), of.last()) {
+            if a.leads != b.leads {
+                println!(
+                    "{store}: {} -> {} leads: analytics x{:.2}, list x{:.2}, list/stage x{:.2} (latency ratios; target: no growth)",
+                    a.leads,
+                    b.leads,
+                    b.analytics_ms / a.analytics_ms,
+                    b.list_ms / a.list_ms,
+                    b.list_stage_ms / a.list_stage_ms
+                );
+                ratios.push(json!({"store": store, "from": a.leads, "to": b.leads, "analytics": b.analytics_ms / a.analytics_ms,
+                                   "list": b.list_ms / a.list_ms, "list_stage": b.list_stage_ms / a.list_stage_ms}));
+            }
+        }
+    }
+    let out = json!({
+        "benchmark": "scaling", "machine": leadpipe_bench::machine_description(), "smoke": smoke, "repeats": repeats,
+        "points": points.iter().map(|p| json!({
+            "store": p.store, "leads": p.leads, "seed_secs": p.seed_secs, "analytics_ms": p.analytics_ms, "list_ms": p.list_ms,
+            "list_stage_ms": p.list_stage_ms, "analytics_requests": p.analytics_requests, "analytics_rcu": p.analytics_rcu,
+            "list_requests": p.list_requests, "list_rcu": p.list_rcu, "list_stage_requests": p.list_stage_requests, "list_stage_rcu": p.list_stage_rcu,
+        })).collect::<Vec<_>>(),
+        "ratios": ratios,
+    });
+    leadpipe_bench::write_json(arg_value(&args, "--json").as_deref(), &out);
+}
