@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::domain::analytics::{chart_window, Analytics};
-use crate::domain::counters::Counters;
+use crate::domain::counters::{key, kind, Counters};
 use crate::domain::merge::{apply_manual_move, apply_postback, new_lead, Applied};
 use crate::domain::{Email, Lead, Postback, StageChange, ValidationError};
 use crate::store::{LeadDelete, LeadPage, LeadStore, LeadWrite, ListQuery, StoreError};
@@ -164,11 +164,10 @@ impl Leadpipe {
     pub async fn list_leads(&self, q: &ListQuery) -> Result<(LeadPage, Option<i64>), ServiceError> {
         let page = self.store.list(q).await?;
         let total = if q.total_from_counters() {
-            let today = Utc::now().date_naive();
-            let counters = self.store.counters((today, today)).await?;
+            let stages = self.store.stage_counters().await?;
             Some(match &q.stage {
-                Some(stage) => counters.get(&crate::domain::counters::key(crate::domain::counters::kind::STAGE, stage)).n,
-                None => counters.of_kind(crate::domain::counters::kind::STAGE).map(|(_, t)| t.n).sum(),
+                Some(stage) => stages.get(&key(kind::STAGE, stage)).n,
+                None => stages.of_kind(kind::STAGE).map(|(_, t)| t.n).sum(),
             })
         } else {
             None

@@ -439,6 +439,21 @@ fn lead_from_item(mut item: Item) -> Result<Lead, StoreError> {
     Ok(lead)
 }
 
+/// Sums counter items (`<key>#<shard>` sort keys) into counters; a malformed count is an error, not a zero.
+fn counters_from_items(items: impl IntoIterator<Item = Item>) -> Result<Counters, StoreError> {
+    let mut counters = Counters::default();
+    for item in items {
+        let Some(AttributeValue::S(sk)) = item.get(SK) else { continue };
+        let Some((key, _shard)) = sk.rsplit_once('#') else { continue };
+        let num = |name: &str| match item.get(name) {
+            Some(AttributeValue::N(v)) => v.parse::<i64>().map_err(|_| internal(format!("counter {sk} holds a non-integer {name}"))),
+            _ => Ok(0),
+        };
+        counters.add(key, num("n")?, num("ms")?);
+    }
+    Ok(counters)
+}
+
 fn history_sk(version: u64) -> String {
     format!("HIST#{version:020}")
 }
@@ -664,6 +679,11 @@ impl LeadStore for DynamoStore {
         }
     }
 
+    async fn stage_counters(&self) -> Result<Counters, StoreError> {
+        let prefix = format!("{}#", kind::STAGE);
+        counters_from_items(self.query_partition(COUNTERS_PK, SortKeyCondition::Prefix(&prefix)).await?)
+    }
+
     async fn counters(&self, days: (NaiveDate, NaiveDate)) -> Result<Counters, StoreError> {
         let prefixes = [kind::STAGE, kind::REACHED, kind::STEP, kind::SOURCE].map(|k| format!("{k}#"));
         let (lo, hi) = (format!("{}#", day_key(days.0)), format!("{}#~", day_key(days.1)));
@@ -674,16 +694,6 @@ impl LeadStore for DynamoStore {
             self.query_partition(COUNTERS_PK, SortKeyCondition::Prefix(&prefixes[3])),
             self.query_partition(COUNTERS_PK, SortKeyCondition::Between(&lo, &hi)),
         );
-        let mut counters = Counters::default();
-        for item in [a?, b?, c?, d?, e?].into_iter().flatten() {
-            let Some(AttributeValue::S(sk)) = item.get(SK) else { continue };
-            let Some((key, _shard)) = sk.rsplit_once('#') else { continue };
-            let num = |name: &str| match item.get(name) {
-                Some(AttributeValue::N(v)) => v.parse::<i64>().unwrap_or(0),
-                _ => 0,
-            };
-            counters.add(key, num("n"), num("ms"));
-        }
-        Ok(counters)
+        counters_from_items([a?, b?, c?, d?, e?].into_iter().flatten())
     }
 }

@@ -125,6 +125,13 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError>;
     /// All counters, with `day#` counters only from `days.0` to `days.1` inclusive.
     async fn counters(&self, days: (NaiveDate, NaiveDate)) -> Result<Counters, StoreError>;
+    /// Only the `stage#` counters (what a listing's total needs).
+    async fn stage_counters(&self) -> Result<Counters, StoreError> {
+        let today = chrono::Utc::now().date_naive();
+        let mut all = self.counters((today, today)).await?;
+        all.0.retain(|k, _| k.starts_with("stage#"));
+        Ok(all)
+    }
 }
 
 /// Lower-cased latest source, campaign and search text of a lead: what listings filter on.
