@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Small helpers for scripts/deploy.sh, scripts/teardown.sh and scripts/lambda-build.sh.
+
+Kept in Python so the shell scripts stay simple and these parts can be tested offline.
+
+  deploy_helpers.py samconfig FILE KEY [ENV]     print KEY of [ENV.deploy.parameters] (or
+                                                 [ENV.global.parameters]) of a samconfig.toml;
+                                                 prints nothing when absent
+  deploy_helpers.py outputs [--partial] KEY...   read `aws cloudformation describe-stacks
+                                                 --query Stacks[0].Outputs --output json` on stdin,
+                                                 print KEY=VALUE lines; exit 1 naming missing keys
+                                                 (with --partial: print the keys present, exit 0)
+  deploy_helpers.py config-js API_URL [STACK]    print the dashboard's config.js
+  deploy_helpers.py new-key                      print a fresh random API key (64 hex characters)
+  deploy_helpers.py binary-report FILE...        print size, zipped size and architecture of each
+                                                 bootstrap; exit 1 if one is missing or not aarch64
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import sys
+import zipfile
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[no-redef]
+
+ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64", 0x03: "x86", 0x28: "arm"}
+
+
+def samconfig(path: str, key: str, env: str = "default") -> int:
+    p = Path(path)
+    if not p.is_file():
+        return 0
+    data = tomllib.loads(p.read_text())
+    section = data.get(env) or {}
+    for cmd in ("deploy", "global"):
+        value = ((section.get(cmd) or {}).get("parameters") or {}).get(key)
+        if value is not None:
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            print(value)
+            return 0
+    return 0
+
+
+def outputs(keys: list[str], partial: bool = False) -> int:
+    raw = sys.stdin.read()
+    try:
+        items = json.loads(raw or "null") or []
+    except json.JSONDecodeError:
+        print(f"describe-stacks did not return JSON: {raw[:200]!r}", file=sys.stderr)
+        return 1
+    values = {o.get("OutputKey"): o.get("OutputValue") for o in items if isinstance(o, dict)}
+    missing = [k for k in keys if not values.get(k)]
+    if partial:
+        keys = [k for k in keys if k not in missing]
+    elif missing:
+        print(f"stack outputs lack {', '.join(missing)} (found: {', '.join(sorted(values)) or 'none'})",
+              file=sys.stderr)
+        return 1
+    for k in keys:
+        print(f"{k}={values[k]}")
+    return 0
+
+
+def config_js(api_url: str, stack: str = "") -> int:
+    url = api_url.strip().rstrip("/")
+    if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?", url):
+        print(f"refusing to write config.js: {api_url!r} does not look like an https URL", file=sys.stderr)
+        return 1
+    origin = f" for stack {stack}" if stack else ""
+    print(f"// Written by scripts/deploy.sh{origin}. Do not edit: the next deploy rewrites it.")
+    print(f"window.LEADPIPE_CONFIG = {{ apiBaseUrl: {json.dumps(url)} }};")
+    return 0
+
+
+def new_key() -> int:
+    print(secrets.token_hex(32))
+    return 0
+
+
+def binary_report(files: list[str]) -> int:
+    bad = 0
+    print(f"{'function':<12} {'bootstrap':>22} {'zipped (deflate -9)':>22}  arch")
+    for f in files:
+        p = Path(f)
+        name = p.parent.name
+        if not p.is_file():
+            print(f"{name:<12} {'missing':>22} {'-':>22}  -  ({p})")
+            bad += 1
+            continue
+        data = p.read_bytes()
+        arch = "not ELF"
+        if data[:4] == b"\x7fELF" and len(data) > 20:
+            arch = ELF_MACHINES.get(int.from_bytes(data[18:20], "little"), "unknown")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            z.writestr("bootstrap", data)
+        print(f"{name:<12} {_human(len(data)):>22} {_human(len(buf.getvalue())):>22}  {arch}")
+        if arch != "aarch64":
+            bad += 1
+    if bad:
+        print(f"{bad} bootstrap(s) missing or not built for aarch64 (Lambda arm64)", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _human(n: int) -> str:
+    return f"{n} B ({n / (1024 * 1024):.2f} MiB)"
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd, args = argv[0], argv[1:]
+    if cmd == "samconfig" and len(args) in (2, 3):
+        return samconfig(*args)
+    if cmd == "outputs" and args and args[0] == "--partial" and len(args) > 1:
+        return outputs(args[1:], partial=True)
+    if cmd == "outputs" and args:
+        return outputs(args)
+    if cmd == "config-js" and len(args) in (1, 2):
+        return config_js(*args)
+    if cmd == "new-key" and not args:
+        return new_key()
+    if cmd == "binary-report" and args:
+        return binary_report(args)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
