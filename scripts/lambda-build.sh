@@ -91,5 +91,5 @@ start=$(date +%s)
 say "build took $(( $(date +%s) - start ))s"
 
 bootstraps=()
-for f in "${FUNCTIONS[@]}"; do bootstraps+=("$ROOT/target/lambda/$f/bootstrap"); done
+for f in "${FUNCTIONS[@]}"; do bootstraps+=("${CARGO_TARGET_DIR:-$ROOT/target}/lambda/$f/bootstrap"); done
 "$PY" "$ROOT/infra/deploy_helpers.py" binary-report "${bootstraps[@]}"
