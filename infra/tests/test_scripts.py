@@ -103,7 +103,7 @@ class Repo:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "LEADPIPE_")) and k not in ("STACK_NAME",)}
+               if not k.startswith(("AWS_", "LEADPIPE_")) and k not in ("STACK_NAME", "CARGO_TARGET_DIR")}
         env.update(PATH=f"{self.bin}{os.pathsep}{env.get('PATH', '')}", STUB_LOG=str(self.log),
                    STUB_CAPTURE=str(self.capture), STUB_OUTPUTS=str(self.outputs))
         return env
