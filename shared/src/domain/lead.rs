@@ -186,7 +186,13 @@ impl Lead {
 
 /// The listing sort key for a creation time and id; see [`Lead::created_key`].
 pub fn created_key(at: DateTime<Utc>, id: Uuid) -> String {
-    format!("{}#{}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), id)
+    format!("{}#{}", key_time(at), id)
+}
+
+/// The time part of listing keys (fixed-width UTC with microseconds, so keys sort by time). Every key of a lead
+/// created at or after `at` sorts at or after `key_time(at)`, which makes it the bound for date filters too.
+pub fn key_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 #[cfg(test)]

@@ -26,8 +26,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{filter_columns, time_bound, LeadDelete, LeadPage, LeadStore, LeadWrite, ListQuery, StoreError};
+use super::{filter_columns, LeadDelete, LeadPage, LeadStore, LeadWrite, ListQuery, StoreError};
 use crate::domain::counters::{day_key, kind, Counters};
+use crate::domain::lead::key_time;
 use crate::domain::{Email, Lead, StageChange};
 
 type Item = HashMap<String, AttributeValue>;
@@ -637,10 +638,10 @@ impl LeadStore for DynamoStore {
                 .limit(i32::try_from(request_limit).unwrap_or(500))
                 .set_exclusive_start_key(start.take());
             if let Some(from) = q.created_from {
-                req = req.expression_attribute_values(":lo", s(time_bound(from)));
+                req = req.expression_attribute_values(":lo", s(key_time(from)));
             }
             if let Some(before) = q.created_before {
-                req = req.expression_attribute_values(":hi", s(time_bound(before)));
+                req = req.expression_attribute_values(":hi", s(key_time(before)));
             }
             if filtered {
                 req = req.filter_expression(filters.join(" AND "));

@@ -129,7 +129,8 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn stage_counters(&self) -> Result<Counters, StoreError> {
         let today = chrono::Utc::now().date_naive();
         let mut all = self.counters((today, today)).await?;
-        all.0.retain(|k, _| k.starts_with("stage#"));
+        let prefix = crate::domain::counters::key(crate::domain::counters::kind::STAGE, "");
+        all.0.retain(|k, _| k.starts_with(&prefix));
         Ok(all)
     }
 }
@@ -137,9 +138,4 @@ pub trait LeadStore: Send + Sync + 'static {
 /// Lower-cased latest source, campaign and search text of a lead: what listings filter on.
 pub(crate) fn filter_columns(lead: &Lead) -> (Option<String>, Option<String>, String) {
     (lead.text.source.as_deref().map(str::to_lowercase), lead.text.campaign.as_deref().map(str::to_lowercase), lead.search_text())
-}
-
-/// A listing-key bound for a point in time: every key of a lead created at or after `at` sorts at or after it.
-pub(crate) fn time_bound(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

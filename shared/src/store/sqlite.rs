@@ -18,8 +18,9 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use uuid::Uuid;
 
-use super::{filter_columns, time_bound, LeadDelete, LeadPage, LeadStore, LeadWrite, ListQuery, StoreError};
+use super::{filter_columns, LeadDelete, LeadPage, LeadStore, LeadWrite, ListQuery, StoreError};
 use crate::domain::counters::{day_key, Counters};
+use crate::domain::lead::key_time;
 use crate::domain::{Email, Lead, StageChange};
 
 const SCHEMA: &str = r#"
@@ -463,10 +464,10 @@ impl LeadStore for SqliteStore {
                 push("stage =", Box::new(s.clone()), &mut sql);
             }
             if let Some(from) = q.created_from {
-                push("created_key >=", Box::new(time_bound(from)), &mut sql);
+                push("created_key >=", Box::new(key_time(from)), &mut sql);
             }
             if let Some(before) = q.created_before {
-                push("created_key <", Box::new(time_bound(before)), &mut sql);
+                push("created_key <", Box::new(key_time(before)), &mut sql);
             }
             if let Some(after) = &q.after {
                 push("created_key <", Box::new(after.clone()), &mut sql);
