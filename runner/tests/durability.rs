@@ -2,6 +2,10 @@
 //! and leaves a database that passes its integrity check; SIGTERM shuts down cleanly, finishing in-flight work;
 //! API keys never reach the logs.
 
+mod common;
+
+use common::{free_port, wait_until_listening};
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -9,10 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leadpipe_shared::store::sqlite::SqliteStore;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn start(db: &std::path::Path, envs: &[(&str, &str)]) -> (Child, String) {
     let port = free_port();
@@ -23,11 +23,7 @@ fn start(db: &std::path::Path, envs: &[(&str, &str)]) -> (Child, String) {
         cmd.env(k, v);
     }
     let child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_listening(port);
     (child, format!("http://127.0.0.1:{port}"))
 }
 

@@ -1,13 +1,12 @@
 //! The real `leadpipe serve` binary, as a newcomer runs it: the seed's curl examples over HTTP on SQLite and on
 //! DynamoDB Local, the dashboard at `/`, and a clean shutdown on SIGTERM.
 
+mod common;
+
+use common::{free_port, wait_until_listening};
+
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct Server {
     child: Child,
@@ -27,11 +26,7 @@ impl Server {
         }
         let child = cmd.spawn().expect("start leadpipe serve");
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "leadpipe serve did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_listening(port);
         Self { child, base }
     }
 
