@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
-use leadpipe_shared::store::dynamo::DynamoStore;
+use leadpipe_dynamo::DynamoStore;
 
 /// Operations that accept `ReturnConsumedCapacity`, and whether they read (RCU) or write (WCU).
 const METERED: &[(&str, bool)] = &[
@@ -304,7 +304,7 @@ pub fn client(endpoint: &str, meter: Option<Arc<Meter>>) -> aws_sdk_dynamodb::Cl
 pub async fn metered_store(endpoint: &str, suffix: &str) -> (DynamoStore, Arc<Meter>) {
     let meter = Arc::new(Meter::default());
     let table = format!("leadpipe-bench-{suffix}-{}", uuid::Uuid::new_v4().simple());
-    let store = DynamoStore::new(client(endpoint, Some(Arc::clone(&meter))), table);
+    let store = DynamoStore::new(client(endpoint, Some(Arc::clone(&meter))), table, Default::default());
     store.ensure_table().await.expect("create the benchmark table in DynamoDB Local");
     meter.take();
     (store, meter)

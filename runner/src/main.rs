@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use leadpipe_shared::http::{app, init_tracing};
-use leadpipe_shared::store::dynamo::{table_definition, DynamoStore};
-use leadpipe_shared::store::sqlite::SqliteStore;
-use leadpipe_shared::store::LeadStore;
-use leadpipe_shared::{Leadpipe, Settings};
+use leadpipe_core::store::LeadStore;
+use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_dynamo::{table_definition, DynamoStore};
+use leadpipe_http::{app, init_tracing};
+use leadpipe_sqlite::SqliteStore;
 
 #[derive(Parser)]
 #[command(name = "leadpipe", version, about = "Leadpipe: lead tracking for high-traffic landing pages")]
@@ -60,27 +60,27 @@ fn default_static_dir() -> PathBuf {
     }
 }
 
-async fn open_store(args: &ServeArgs) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
+async fn open_store(args: &ServeArgs, settings: &Settings) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
     if args.dynamodb {
-        let store = dynamo_from_env().await?;
+        let store = dynamo_from_env(settings).await?;
         tracing::info!(table = store.table(), "using DynamoDB");
         Ok(Arc::new(store))
     } else {
-        let store = SqliteStore::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db.display()))?;
+        let store = SqliteStore::open(&args.db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", args.db.display()))?;
         tracing::info!(db = %args.db.display(), "using SQLite");
         Ok(Arc::new(store))
     }
 }
 
-async fn dynamo_from_env() -> Result<DynamoStore, Box<dyn std::error::Error>> {
+async fn dynamo_from_env(settings: &Settings) -> Result<DynamoStore, Box<dyn std::error::Error>> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
-    let store = DynamoStore::from_env_for_local_use(table).await;
+    let store = DynamoStore::new(leadpipe_dynamo::client::for_local_use().await, table, settings.counter_rules());
     store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {}: {e}", store.table()))?;
     Ok(store)
 }
 
 async fn create_table() -> Result<(), Box<dyn std::error::Error>> {
-    let store = dynamo_from_env().await?;
+    let store = dynamo_from_env(&Settings::from_env()?).await?;
     eprintln!("table {} is ready", store.table());
     Ok(())
 }
@@ -97,7 +97,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if !args.host.is_loopback() && (settings.api_key.is_none() || settings.admin_api_key.is_none()) {
         eprintln!("WARNING: listening on {} with a key check off: anyone who can reach this address can use it.", args.host);
     }
-    let store = open_store(&args).await?;
+    let store = open_store(&args, &settings).await?;
     let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
     let router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
     let addr = SocketAddr::new(args.host, args.port);

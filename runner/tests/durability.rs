@@ -12,13 +12,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leadpipe_shared::store::sqlite::SqliteStore;
+use leadpipe_sqlite::SqliteStore;
 
 fn start(db: &std::path::Path, envs: &[(&str, &str)]) -> (Child, String) {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadpipe"));
     cmd.args(["serve", "--port", &port.to_string(), "--db"]).arg(db).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.env_remove("API_KEY").env_remove("ADMIN_API_KEY");
+    cmd.env_remove("API_KEY").env_remove("ADMIN_API_KEY").env("RUST_LOG", "warn");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -100,7 +100,7 @@ async fn sigkill_mid_load_loses_no_acknowledged_postback() {
     let (acked, server_error) = loader.await.unwrap();
     assert!(acked.len() > 20, "the load ran ({} acknowledged)", acked.len());
     assert!(!server_error);
-    let store = SqliteStore::open(&db).unwrap();
+    let store = SqliteStore::open(&db, Default::default()).unwrap();
     store.integrity_check().await.expect("database passes integrity and foreign-key checks after SIGKILL");
     drop(store);
     let stored = stored_emails(&db).await;

@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use leadpipe_shared::domain::analytics::chart_window;
-use leadpipe_shared::domain::counters::Counters;
-use leadpipe_shared::domain::{Email, Lead, Pipeline, Postback, Via};
-use leadpipe_shared::service::{PostbackOutcome, ServiceError};
-use leadpipe_shared::store::ListQuery;
-use leadpipe_shared::Leadpipe;
+use leadpipe_core::domain::analytics::chart_window;
+use leadpipe_core::domain::counters::Counters;
+use leadpipe_core::domain::{Email, Lead, Pipeline, Postback, Stage, Via};
+use leadpipe_core::service::{PostbackOutcome, ServiceError};
+use leadpipe_core::store::{LeadRef, ListQuery};
+use leadpipe_core::{Leadpipe, ValidationError};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -35,10 +35,32 @@ macro_rules! conformance_suite {
     };
 }
 
+/// Why a postback posted through [`post`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// Refused by validation.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Refused or failed in the core.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
 /// Posts a JSON body through validation and the core, as the handler does.
-pub async fn post(app: &Leadpipe, body: Value) -> Result<PostbackOutcome, ServiceError> {
+pub async fn post(app: &Leadpipe, body: Value) -> Result<PostbackOutcome, PostError> {
     let pb = Postback::parse(body.to_string().as_bytes(), &app.settings.pipeline)?;
-    app.ingest_postback(&pb).await
+    Ok(app.ingest_postback(&pb).await?)
+}
+
+/// A stage of the default pipeline.
+pub fn stage(name: &str) -> Stage {
+    Pipeline::default().stage(name).expect("a default stage")
+}
+
+/// The lead holding `email`, if any.
+pub async fn by_email(app: &Leadpipe, email: &str) -> Option<Lead> {
+    let target = LeadRef { id: None, email: Some(Email::parse(email).expect("email")) };
+    app.store.find(&target).await.expect("find")
 }
 
 async fn ok(app: &Leadpipe, body: Value) -> PostbackOutcome {
@@ -101,10 +123,7 @@ pub async fn seed_examples_create_then_advance_a_lead(app: Leadpipe) {
     let moves: Vec<_> = history.iter().map(|h| (h.from.clone(), h.to.clone(), h.via)).collect();
     assert_eq!(
         moves,
-        [
-            (None, "Form Started".to_string(), Via::Postback),
-            (Some("Form Started".to_string()), "Application Submitted".to_string(), Via::Postback)
-        ]
+        [(None, stage("Form Started"), Via::Postback), (Some(stage("Form Started")), stage("Application Submitted"), Via::Postback)]
     );
     assert!(history[0].at <= history[1].at);
     assert_counters_exact(&app).await;
@@ -172,7 +191,7 @@ pub async fn email_stays_unique(app: Leadpipe) {
     let a = ok(&app, json!({"email": "one@example.com", "phone": "1"})).await;
     ok(&app, json!({"email": "two@example.com"})).await;
     let err = post(&app, json!({"lead_id": a.lead_id.to_string(), "email": "TWO@example.com", "phone": "2"})).await.unwrap_err();
-    assert!(matches!(err, ServiceError::EmailInUse(ref e) if e.as_str() == "two@example.com"), "{err:?}");
+    assert!(matches!(err, PostError::Service(ServiceError::EmailInUse(ref e)) if e.as_str() == "two@example.com"), "{err:?}");
     let stored = app.store.get(a.lead_id).await.unwrap().unwrap();
     assert_eq!(stored.email.as_ref().map(Email::as_str), Some("one@example.com"));
     assert_eq!(stored.text.phone.as_deref(), Some("1"), "nothing of the refused postback was applied");
@@ -184,9 +203,9 @@ pub async fn email_change_frees_the_old_address(app: Leadpipe) {
     let a = ok(&app, json!({"email": "old@example.com"})).await;
     let moved = ok(&app, json!({"lead_id": a.lead_id.to_string(), "email": "new@example.com"})).await;
     assert_eq!(moved.lead_id, a.lead_id);
-    let found = app.store.find_by_email(&Email::parse("new@example.com").unwrap(), true).await.unwrap().unwrap();
+    let found = by_email(&app, "new@example.com").await.unwrap();
     assert_eq!(found.id, a.lead_id);
-    assert!(app.store.find_by_email(&Email::parse("old@example.com").unwrap(), true).await.unwrap().is_none());
+    assert!(by_email(&app, "old@example.com").await.is_none());
     let b = ok(&app, json!({"email": "old@example.com"})).await;
     assert!(b.created && b.lead_id != a.lead_id);
 }
@@ -239,13 +258,12 @@ pub async fn concurrent_postbacks_on_different_fields_all_persist(app: Leadpipe)
 /// Manual moves go both ways and are recorded; delete removes the lead, its history and its email claim.
 pub async fn manual_moves_and_deletes(app: Leadpipe) {
     let lead = ok(&app, json!({"email": "m@example.com", "stage": "Paid"})).await;
-    let (moved, changed) = app.move_stage(lead.lead_id, "new").await.unwrap();
+    let (moved, changed) = app.move_stage(lead.lead_id, &stage("new")).await.unwrap();
     assert!(changed);
     assert_eq!(moved.stage, "New");
-    let (_, unchanged) = app.move_stage(lead.lead_id, "New").await.unwrap();
+    let (_, unchanged) = app.move_stage(lead.lead_id, &stage("New")).await.unwrap();
     assert!(!unchanged);
-    assert!(matches!(app.move_stage(lead.lead_id, "Won").await, Err(ServiceError::Invalid(_))));
-    assert!(matches!(app.move_stage(Uuid::new_v4(), "New").await, Err(ServiceError::NotFound)));
+    assert!(matches!(app.move_stage(Uuid::new_v4(), &stage("New")).await, Err(ServiceError::NotFound)));
     let (_, history) = app.lead_with_history(lead.lead_id).await.unwrap();
     let last = history.last().unwrap();
     assert_eq!((last.via, last.forced, last.to.as_str()), (Via::Manual, true, "New"));
@@ -255,7 +273,7 @@ pub async fn manual_moves_and_deletes(app: Leadpipe) {
     assert!(app.store.get(lead.lead_id).await.unwrap().is_none());
     assert!(app.store.get_with_history(lead.lead_id).await.unwrap().is_none(), "no orphan history");
     assert!(matches!(app.delete_lead(lead.lead_id).await, Err(ServiceError::NotFound)));
-    assert!(app.store.find_by_email(&Email::parse("m@example.com").unwrap(), true).await.unwrap().is_none(), "claim released");
+    assert!(by_email(&app, "m@example.com").await.is_none(), "claim released");
     let again = ok(&app, json!({"email": "m@example.com"})).await;
     assert!(again.created, "the email can be used again");
     assert_counters_exact(&app).await;
@@ -282,7 +300,7 @@ pub async fn listing_filters_and_pages(app: Leadpipe) {
         let app = app.clone();
         async move { collect(&app, q).await }
     };
-    let paid = page(ListQuery { stage: Some("Paid".into()), limit: 2, ..Default::default() }).await;
+    let paid = page(ListQuery { stage: Some(stage("Paid")), limit: 2, ..Default::default() }).await;
     assert_eq!(paid.len(), 5);
     assert!(paid.iter().all(|l| l.stage == "Paid"));
     let google = page(ListQuery { source: Some("google".into()), limit: 4, ..Default::default() }).await;
@@ -305,7 +323,7 @@ pub async fn listing_filters_and_pages(app: Leadpipe) {
     let window = page(ListQuery {
         created_from: Some(all[20].created_at),
         created_before: Some(mid),
-        stage: Some("Form Started".into()),
+        stage: Some(stage("Form Started")),
         limit: 3,
         ..Default::default()
     })
@@ -317,7 +335,7 @@ pub async fn listing_filters_and_pages(app: Leadpipe) {
     assert_eq!(third.leads.iter().map(|l| l.id).collect::<Vec<_>>(), all[10..15].iter().map(|l| l.id).collect::<Vec<_>>());
     let (_, total) = app.list_leads(&ListQuery { limit: 1, ..Default::default() }).await.unwrap();
     assert_eq!(total, Some(25));
-    let (_, paid_total) = app.list_leads(&ListQuery { stage: Some("Paid".into()), limit: 1, ..Default::default() }).await.unwrap();
+    let (_, paid_total) = app.list_leads(&ListQuery { stage: Some(stage("Paid")), limit: 1, ..Default::default() }).await.unwrap();
     assert_eq!(paid_total, Some(5));
 }
 

@@ -8,10 +8,11 @@ pub mod conformance;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use leadpipe_shared::store::dynamo::DynamoStore;
-use leadpipe_shared::store::sqlite::SqliteStore;
-use leadpipe_shared::store::LeadStore;
-use leadpipe_shared::{Leadpipe, Settings};
+use leadpipe_core::domain::counters::CounterRules;
+use leadpipe_core::store::LeadStore;
+use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_dynamo::DynamoStore;
+use leadpipe_sqlite::SqliteStore;
 
 /// The DynamoDB Local endpoint; panics with instructions when the test runs without one.
 pub fn dynamodb_endpoint() -> String {
@@ -66,19 +67,20 @@ pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
-/// A fresh DynamoDB store on its own new table in DynamoDB Local.
-pub async fn dynamodb_store() -> DynamoStore {
+/// A fresh DynamoDB store on its own new table in DynamoDB Local, counting by `rules`.
+pub async fn dynamodb_store(rules: CounterRules) -> DynamoStore {
     let table = format!("leadpipe-test-{}", uuid::Uuid::new_v4());
-    let store = DynamoStore::new(dynamodb_client(&dynamodb_endpoint()), table);
+    let store = DynamoStore::new(dynamodb_client(&dynamodb_endpoint()), table, rules);
     store.ensure_table().await.expect("create the test table in DynamoDB Local");
     store
 }
 
-/// A fresh SQLite store in a new temporary file (WAL needs a real file to behave as in production).
-pub fn sqlite_store() -> SqliteStore {
+/// A fresh SQLite store in a new temporary file (WAL needs a real file to behave as in production), counting by
+/// `rules`.
+pub fn sqlite_store(rules: CounterRules) -> SqliteStore {
     let dir = std::env::temp_dir().join(format!("leadpipe-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
-    SqliteStore::open(&dir.join("leads.db")).expect("open sqlite")
+    SqliteStore::open(&dir.join("leads.db"), rules).expect("open sqlite")
 }
 
 /// Which store a test runs on.
@@ -91,18 +93,19 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
-    /// A fresh, empty store of this kind.
-    pub async fn make(self) -> Arc<dyn LeadStore> {
+    /// A fresh, empty store of this kind, counting by the counter rules of `settings`.
+    pub async fn make(self, settings: &Settings) -> Arc<dyn LeadStore> {
         match self {
-            Self::Sqlite => Arc::new(sqlite_store()),
-            Self::Dynamo => Arc::new(dynamodb_store().await),
+            Self::Sqlite => Arc::new(sqlite_store(settings.counter_rules())),
+            Self::Dynamo => Arc::new(dynamodb_store(settings.counter_rules()).await),
         }
     }
 }
 
 /// The application core on a fresh store with default settings.
 pub async fn leadpipe(kind: StoreKind) -> Leadpipe {
-    Leadpipe::new(kind.make().await, Settings::default())
+    let settings = Settings::default();
+    Leadpipe::new(kind.make(&settings).await, settings)
 }
 
 /// A running server for HTTP tests.
@@ -126,8 +129,8 @@ impl TestApp {
 
 /// Serves the merged router of all four functions (what `leadpipe serve` runs) on a free loopback port.
 pub async fn spawn_app(kind: StoreKind, settings: Settings) -> TestApp {
-    let core = Leadpipe::new(kind.make().await, settings);
-    let router = leadpipe_shared::http::app(leadpipe::all_routes(), core.clone(), None);
+    let core = Leadpipe::new(kind.make(&settings).await, settings);
+    let router = leadpipe_http::app(leadpipe::all_routes(), core.clone(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -225,7 +228,7 @@ pub fn apigw_v2_event(
 /// → `http::Request` → router → API Gateway response), and returns the response event as JSON.
 pub async fn invoke_lambda(routes: axum::Router<Leadpipe>, core: Leadpipe, event: serde_json::Value) -> serde_json::Value {
     use lambda_http::Service;
-    let app = leadpipe_shared::http::app(routes, core, None);
+    let app = leadpipe_http::app(routes, core, None);
     let mut adapter = lambda_http::Adapter::from(app);
     let request: lambda_http::request::LambdaRequest = serde_json::from_value(event).expect("event deserialises as a Lambda HTTP request");
     let response = adapter.call(lambda_http::LambdaEvent::new(request, lambda_http::Context::default())).await.expect("handler");

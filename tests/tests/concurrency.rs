@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use leadpipe_shared::domain::Pipeline;
-use leadpipe_shared::{Leadpipe, Settings};
-use leadpipe_tests::conformance::{all_leads, assert_counters_exact, post};
+use leadpipe_core::domain::Pipeline;
+use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_tests::conformance::{all_leads, assert_counters_exact, post, PostError};
 use leadpipe_tests::{dynamodb_orphans, dynamodb_store, on_both_stores, sqlite_store, Orphans, StoreKind};
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use serde_json::json;
 async fn store_with_audit(kind: StoreKind) -> (Leadpipe, Box<dyn Fn() -> futures_audit::AuditFuture + Send + Sync>) {
     match kind {
         StoreKind::Sqlite => {
-            let store = sqlite_store();
+            let store = sqlite_store(Default::default());
             (
                 Leadpipe::new(Arc::new(store.clone()), Settings::default()),
                 Box::new(move || {
@@ -27,7 +27,7 @@ async fn store_with_audit(kind: StoreKind) -> (Leadpipe, Box<dyn Fn() -> futures
             )
         }
         StoreKind::Dynamo => {
-            let store = dynamodb_store().await;
+            let store = dynamodb_store(Default::default()).await;
             (
                 Leadpipe::new(Arc::new(store.clone()), Settings::default()),
                 Box::new(move || {
@@ -102,7 +102,11 @@ async fn concurrent_moves_and_deletes(kind: StoreKind) {
             tasks.push(tokio::spawn(async move {
                 match k {
                     0 if n % 2 == 0 => app.delete_lead(id).await.map(|_| ()),
-                    1 => post(&app, json!({"lead_id": id.to_string(), "stage": stage, "phone": format!("{k}")})).await.map(|_| ()),
+                    1 => match post(&app, json!({"lead_id": id.to_string(), "stage": stage, "phone": format!("{k}")})).await {
+                        Ok(_) => Ok(()),
+                        Err(PostError::Service(e)) => Err(e),
+                        Err(PostError::Invalid(e)) => panic!("refused: {e}"),
+                    },
                     _ => app.move_stage(id, &stage).await.map(|_| ()),
                 }
             }));
@@ -110,7 +114,7 @@ async fn concurrent_moves_and_deletes(kind: StoreKind) {
     }
     for t in tasks {
         match t.await.expect("task") {
-            Ok(()) | Err(leadpipe_shared::service::ServiceError::NotFound) => {}
+            Ok(()) | Err(leadpipe_core::service::ServiceError::NotFound) => {}
             Err(e) => panic!("unexpected failure: {e}"),
         }
     }

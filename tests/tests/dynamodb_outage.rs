@@ -4,8 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use leadpipe_shared::store::dynamo::DynamoStore;
-use leadpipe_shared::Settings;
+use leadpipe_core::Settings;
+use leadpipe_dynamo::DynamoStore;
 use serde_json::{json, Value};
 
 /// A private DynamoDB Local on a file database (so its data survives a restart), from `LEADPIPE_DYNAMODB_JAR`.
@@ -58,10 +58,10 @@ async fn outage_gives_503_and_recovers() {
     std::fs::create_dir_all(&dir).unwrap();
     let dynamo = PrivateDynamo::start(port, &dir);
 
-    let store = DynamoStore::new(leadpipe_tests::dynamodb_client(&format!("http://127.0.0.1:{port}")), "outage");
+    let store = DynamoStore::new(leadpipe_tests::dynamodb_client(&format!("http://127.0.0.1:{port}")), "outage", Default::default());
     store.ensure_table().await.unwrap();
-    let core = leadpipe_shared::Leadpipe::new(std::sync::Arc::new(store), Settings::default());
-    let router = leadpipe_shared::http::app(leadpipe::all_routes(), core, None);
+    let core = leadpipe_core::Leadpipe::new(std::sync::Arc::new(store), Settings::default());
+    let router = leadpipe_http::app(leadpipe::all_routes(), core, None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use leadpipe_shared::{Leadpipe, Settings};
+use leadpipe_core::{Leadpipe, Settings};
 use leadpipe_tests::{StoreKind, SEED_POSTBACK_FIELDS};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -24,9 +24,9 @@ fn router(kind: StoreKind) -> Router {
     static DYNAMO: OnceLock<Router> = OnceLock::new();
     let cell = if kind == StoreKind::Sqlite { &SQLITE } else { &DYNAMO };
     cell.get_or_init(|| {
-        let core = runtime().block_on(async { Leadpipe::new(kind.make().await, Settings::default()) });
+        let core = runtime().block_on(async { Leadpipe::new(kind.make(&Settings::default()).await, Settings::default()) });
         let static_dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static-site"));
-        leadpipe_shared::http::app(leadpipe::all_routes(), core, Some(static_dir))
+        leadpipe_http::app(leadpipe::all_routes(), core, Some(static_dir))
     })
     .clone()
 }
@@ -99,7 +99,7 @@ fn check_postback_answer(status: StatusCode, body: &[u8]) {
     if status.is_success() {
         let v: Value = serde_json::from_slice(body).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["created", "lead_id", "stage", "stage_changed"], "a postback answer carries no lead data");
+        assert_eq!(keys, ["created", "lead_id", "stage", "stage_changed", "warnings"], "a postback answer carries no lead data");
     }
 }
 

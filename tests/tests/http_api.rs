@@ -1,6 +1,6 @@
 //! The API over HTTP through the merged router `leadpipe serve` runs, on both stores.
 
-use leadpipe_shared::Settings;
+use leadpipe_core::Settings;
 use leadpipe_tests::{keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

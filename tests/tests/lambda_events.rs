@@ -3,7 +3,7 @@
 
 use axum::Router;
 use base64::Engine;
-use leadpipe_shared::{Leadpipe, Settings};
+use leadpipe_core::{Leadpipe, Settings};
 use leadpipe_tests::{apigw_v2_event, invoke_lambda, keyed_settings, on_both_stores, StoreKind, ADMIN_KEY, INGEST_KEY};
 use serde_json::{json, Value};
 
@@ -30,7 +30,7 @@ impl Lambdas {
 }
 
 async fn every_function_through_its_event(kind: StoreKind) {
-    let l = Lambdas { core: Leadpipe::new(kind.make().await, keyed_settings()) };
+    let l = Lambdas { core: Leadpipe::new(kind.make(&keyed_settings()).await, keyed_settings()) };
     let admin = [("x-api-key", ADMIN_KEY)];
     let ingest = [("x-api-key", INGEST_KEY), ("content-type", "application/json")];
 
@@ -104,7 +104,7 @@ on_both_stores!(every_function_through_its_event);
 /// With no keys configured the Lambda serves the seed's example as-is.
 #[tokio::test]
 async fn open_lambda_accepts_the_seed_example() {
-    let core = Leadpipe::new(StoreKind::Sqlite.make().await, Settings::default());
+    let core = Leadpipe::new(StoreKind::Sqlite.make(&Settings::default()).await, Settings::default());
     let body = r#"{"email": "john@example.com", "first_name": "John", "stage": "Form Started"}"#;
     let event = apigw_v2_event("POST", "/api/postback", "/api/postback", "", &[], Some(body));
     let response = invoke_lambda(postback::router(), core, event).await;

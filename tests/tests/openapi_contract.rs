@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use leadpipe_shared::Settings;
+use leadpipe_core::Settings;
 use leadpipe_tests::{spawn_app, StoreKind};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -34,7 +34,7 @@ fn registered_operations() -> BTreeSet<(String, String)> {
         include_str!("../../functions/leads/src/lib.rs"),
         include_str!("../../functions/stage/src/lib.rs"),
         include_str!("../../functions/analytics/src/lib.rs"),
-        include_str!("../../shared/src/http/mod.rs"),
+        include_str!("../../shared/http/src/routes.rs"),
     ];
     let mut ops = BTreeSet::new();
     for src in sources {

@@ -1,7 +1,7 @@
 //! The DynamoDB table definition has one source (`table_definition()` in the shared crate): the file the SAM
 //! template is checked against must equal it, and the table the code creates must have exactly that shape.
 
-use leadpipe_shared::store::dynamo::table_definition;
+use leadpipe_dynamo::table_definition;
 use serde_json::{json, Value};
 
 #[test]
@@ -13,7 +13,7 @@ fn infra_file_equals_the_code() {
 
 #[tokio::test]
 async fn created_table_matches_the_definition() {
-    let store = leadpipe_tests::dynamodb_store().await;
+    let store = leadpipe_tests::dynamodb_store(Default::default()).await;
     let table = store.client().describe_table().table_name(store.table()).send().await.unwrap().table.unwrap();
     let keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<Value> {
         ks.iter().map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()})).collect()

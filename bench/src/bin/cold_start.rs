@@ -24,8 +24,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use leadpipe_bench::ddb::{client, DynamoLocal};
 use leadpipe_bench::{arg_flag, arg_parse, arg_value, median, postback_body, release_binary, vm_hwm_kib, STAGES};
-use leadpipe_shared::store::dynamo::DynamoStore;
-use leadpipe_shared::{Leadpipe, Settings};
+use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_dynamo::DynamoStore;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
@@ -241,12 +241,12 @@ async fn main() {
 
     let ddb = DynamoLocal::obtain();
     let table = format!("leadpipe-bench-cold-{}", uuid::Uuid::new_v4().simple());
-    let store = DynamoStore::new(client(&ddb.endpoint, None), table.clone());
+    let store = DynamoStore::new(client(&ddb.endpoint, None), table.clone(), Default::default());
     store.ensure_table().await.expect("create table");
     let app = Leadpipe::new(Arc::new(store), Settings::default());
     let mut lead = String::new();
     for i in 0..60 {
-        let pb = leadpipe_shared::domain::Postback::parse(
+        let pb = leadpipe_core::domain::Postback::parse(
             postback_body(&format!("coldseed{i}@bench.example"), STAGES[1], 10, &[]).to_string().as_bytes(),
             &app.settings.pipeline,
         )

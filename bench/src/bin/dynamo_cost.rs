@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use leadpipe_bench::ddb::{metered_store, DynamoLocal, Usage};
 use leadpipe_bench::{arg_flag, arg_parse, arg_value, median, postback_body, STAGES};
-use leadpipe_shared::domain::Postback;
-use leadpipe_shared::store::ListQuery;
-use leadpipe_shared::{Leadpipe, Settings};
+use leadpipe_core::domain::Postback;
+use leadpipe_core::store::ListQuery;
+use leadpipe_core::{Leadpipe, Settings};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -150,11 +150,16 @@ async fn main() {
         measure!(meter, samples, 4, assert!(!app.ingest_postback(&by_email).await.expect("repeat").stage_changed));
         let backward = postback(json!({"lead_id": id.to_string(), "stage": STAGES[1]}), &app);
         measure!(meter, samples, 5, assert!(!app.ingest_postback(&backward).await.expect("backward").stage_changed));
-        measure!(meter, samples, 6, assert!(app.move_stage(id, STAGES[4]).await.expect("move").1));
+        measure!(
+            meter,
+            samples,
+            6,
+            assert!(app.move_stage(id, &app.settings.pipeline.stage(STAGES[4]).expect("stage")).await.expect("move").1)
+        );
         measure!(meter, samples, 7, app.lead_with_history(id).await.expect("get"));
         let q = ListQuery { limit: 50, ..Default::default() };
         measure!(meter, samples, 8, app.list_leads(&q).await.expect("list"));
-        let qs = ListQuery { limit: 50, stage: Some(STAGES[1].to_string()), ..Default::default() };
+        let qs = ListQuery { limit: 50, stage: Some(app.settings.pipeline.stage(STAGES[1]).expect("stage")), ..Default::default() };
         measure!(meter, samples, 9, app.list_leads(&qs).await.expect("list"));
         measure!(meter, samples, 10, app.analytics(chrono::Utc::now()).await.expect("analytics"));
         // A lead with exactly 3 history entries (created, progress, submitted) to delete.

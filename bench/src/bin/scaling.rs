@@ -15,7 +15,6 @@
 //! ```text
 //! ```
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,12 +23,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{Duration as ChronoDuration, SubsecRound, Utc};
 use leadpipe_bench::ddb::{metered_store, DynamoLocal, Meter};
 use leadpipe_bench::{arg_flag, arg_parse, arg_value, median, postback_body, SOURCES, STAGES};
-use leadpipe_shared::domain::counters::Counters;
-use leadpipe_shared::domain::merge::new_lead;
-use leadpipe_shared::domain::{Pipeline, Postback};
-use leadpipe_shared::store::sqlite::SqliteStore;
-use leadpipe_shared::store::{LeadStore, LeadWrite, ListQuery, StoreError};
-use leadpipe_shared::{Leadpipe, Settings};
+use leadpipe_core::domain::counters::Counters;
+use leadpipe_core::domain::merge::{new_lead, Applied};
+use leadpipe_core::domain::{Pipeline, Postback};
+use leadpipe_core::retry::{retry, RetryPolicy};
+use leadpipe_core::store::{Decision, LeadRef, LeadStore, ListQuery, StoreError};
+use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_dynamo::codec::lead_item;
+use leadpipe_dynamo::keys;
+use leadpipe_sqlite::SqliteStore;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -51,23 +53,17 @@ async fn seed(store: Arc<dyn LeadStore>, from: usize, to: usize, conc: usize, ru
                     if i >= to {
                         break;
                     }
-                    let (lead, counters) = generated_lead(i, &run, &pipeline);
-                    let history = leadpipe_shared::domain::StageChange {
-                        from: None,
-                        to: lead.stage.clone(),
-                        at: lead.created_at,
-                        via: leadpipe_shared::domain::Via::Postback,
-                        forced: false,
-                    };
-                    for attempt in 0..100u64 {
-                        let w = LeadWrite { before: None, after: &lead, history: Some(&history), counters: &counters };
-                        match store.write(w).await {
-                            Ok(()) => break,
-                            Err(StoreError::Conflict | StoreError::Unavailable(_)) if attempt < 99 => {
-                                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=5 + attempt * 5))).await;
-                            }
-                            Err(e) => panic!("seed write failed: {e}"),
-                        }
+                    let (applied, _) = generated_lead(i, &run, &pipeline);
+                    let target = LeadRef::id(applied.lead.id);
+                    let decide = Arc::new(move |_: Option<&leadpipe_core::domain::Lead>| Decision::Apply(Box::new(applied.clone())));
+                    let result = retry(
+                        RetryPolicy::CONFLICTS,
+                        |e| matches!(e, StoreError::Unavailable(_)),
+                        |_| store.change(&target, decide.clone()),
+                    )
+                    .await;
+                    if let Err(e) = result {
+                        panic!("seed write failed: {e}");
                     }
                     if i > 0 && i % 20_000 == 0 {
                         eprintln!("  seeded {i}");
@@ -80,40 +76,6 @@ async fn seed(store: Arc<dyn LeadStore>, from: usize, to: usize, conc: usize, ru
         t.await.expect("seed task");
     }
     t.elapsed().as_secs_f64()
-}
-
-/// A JSON value as a DynamoDB attribute value, the way serde_dynamo (the store's encoder) writes it.
-fn attr(v: &serde_json::Value) -> Option<AttributeValue> {
-    Some(match v {
-        serde_json::Value::Null => return None,
-        serde_json::Value::Bool(b) => AttributeValue::Bool(*b),
-        serde_json::Value::Number(n) => AttributeValue::N(n.to_string()),
-        serde_json::Value::String(s) => AttributeValue::S(s.clone()),
-        serde_json::Value::Array(a) => AttributeValue::L(a.iter().filter_map(attr).collect()),
-        serde_json::Value::Object(o) => AttributeValue::M(o.iter().filter_map(|(k, v)| attr(v).map(|a| (k.clone(), a))).collect()),
-    })
-}
-
-/// The item the DynamoDB store writes for `lead` (mirrors `lead_item` in shared/src/store/dynamo.rs).
-fn lead_item(lead: &leadpipe_shared::domain::Lead) -> HashMap<String, AttributeValue> {
-    let s = |v: String| AttributeValue::S(v);
-    let json = serde_json::to_value(lead).expect("lead json");
-    let mut item: HashMap<String, AttributeValue> =
-        json.as_object().expect("lead object").iter().filter_map(|(k, v)| attr(v).map(|a| (k.clone(), a))).collect();
-    item.insert("custom_data".into(), s(serde_json::to_string(&lead.custom_data).expect("custom")));
-    item.insert("pk".into(), s(format!("LEAD#{}", lead.id)));
-    item.insert("sk".into(), s("LEAD".into()));
-    item.insert("list_pk".into(), s("LEAD".into()));
-    item.insert("stage_key".into(), s(lead.stage.clone()));
-    item.insert("created_key".into(), s(lead.created_key()));
-    item.insert("search_text".into(), s(lead.search_text()));
-    if let Some(v) = &lead.text.source {
-        item.insert("source_lc".into(), s(v.to_lowercase()));
-    }
-    if let Some(v) = &lead.text.campaign {
-        item.insert("campaign_lc".into(), s(v.to_lowercase()));
-    }
-    item
 }
 
 /// Bulk-loads leads `from..to` into a DynamoDB table with BatchWriteItem (lead and email-claim items, 25 per
@@ -139,17 +101,14 @@ async fn bulk_seed_dynamo(client: aws_sdk_dynamodb::Client, table: String, from:
                     }
                     let mut requests = Vec::new();
                     for i in start..(start + 12).min(to) {
-                        let (lead, c) = generated_lead(i, &run, &pipeline);
+                        let (applied, c) = generated_lead(i, &run, &pipeline);
+                        let lead = applied.lead;
                         for (k, t) in c.0 {
                             counters.add(&k, t.n, t.ms);
                         }
-                        let email = lead.email.as_ref().expect("email").as_str().to_string();
-                        let claim = HashMap::from([
-                            ("pk".to_string(), AttributeValue::S(format!("EMAIL#{email}"))),
-                            ("sk".to_string(), AttributeValue::S("EMAIL".into())),
-                            ("lead_id".to_string(), AttributeValue::S(lead.id.to_string())),
-                        ]);
-                        for item in [lead_item(&lead), claim] {
+                        let mut claim = keys::claim_key(lead.email.as_ref().expect("email"));
+                        claim.insert("lead_id".to_string(), AttributeValue::S(lead.id.to_string()));
+                        for item in [lead_item(&lead).expect("lead item"), claim] {
                             requests.push(
                                 WriteRequest::builder()
                                     .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put"))
@@ -199,16 +158,16 @@ async fn bulk_seed_dynamo(client: aws_sdk_dynamodb::Client, table: String, from:
 }
 
 /// Lead number `i` of a seeding run and its counter contribution.
-fn generated_lead(i: usize, run: &str, pipeline: &Pipeline) -> (leadpipe_shared::domain::Lead, Counters) {
+fn generated_lead(i: usize, run: &str, pipeline: &Pipeline) -> (Applied, Counters) {
     let mut rng = fastrand::Rng::with_seed(i as u64);
     let stage = STAGES[rng.usize(1..STAGES.len())];
     let mut body = postback_body(&format!("seed{i}-{run}@bench.example"), stage, rng.u32(10..=100), &[]);
     body["source"] = SOURCES[rng.usize(0..SOURCES.len())].into();
     let pb = Postback::parse(body.to_string().as_bytes(), pipeline).expect("seed postback");
     let created = (Utc::now() - ChronoDuration::seconds(rng.i64(0..90 * 86_400))).trunc_subsecs(6);
-    let applied = new_lead(&pb, pipeline, Uuid::new_v4(), created).expect("new lead");
+    let applied = new_lead(&pb, pipeline, Uuid::new_v4(), created);
     let counters = Counters::delta(None, Some(&applied.lead), pipeline, chrono_tz::Tz::UTC);
-    (applied.lead, counters)
+    (applied, counters)
 }
 
 /// Figures for one store at one size.
@@ -229,7 +188,7 @@ struct Point {
 
 async fn measure(app: &Leadpipe, meter: Option<&Meter>, repeats: usize) -> [(f64, Option<u64>, Option<f64>); 3] {
     let q = ListQuery { limit: 50, ..Default::default() };
-    let qs = ListQuery { limit: 50, stage: Some(STAGES[2].to_string()), ..Default::default() };
+    let qs = ListQuery { limit: 50, stage: Some(Pipeline::default().stage(STAGES[2]).expect("stage")), ..Default::default() };
     let mut out = [(Vec::new(), None, None), (Vec::new(), None, None), (Vec::new(), None, None)];
     // One untimed warm-up of each.
     app.analytics(Utc::now()).await.expect("analytics");
@@ -274,7 +233,7 @@ async fn main() {
     if !sqlite_sizes.is_empty() {
         let dir = std::env::temp_dir().join(format!("leadpipe-scaling-{run}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let store: Arc<dyn LeadStore> = Arc::new(SqliteStore::open(&dir.join("leads.db")).expect("sqlite"));
+        let store: Arc<dyn LeadStore> = Arc::new(SqliteStore::open(&dir.join("leads.db"), Default::default()).expect("sqlite"));
         let app = Leadpipe::new(store.clone(), Settings::default());
         let mut have = 0;
         for &n in &sqlite_sizes {

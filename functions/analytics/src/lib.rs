@@ -5,9 +5,9 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use leadpipe_shared::domain::analytics::Analytics;
-use leadpipe_shared::http::{AdminAccess, ApiError};
-use leadpipe_shared::Leadpipe;
+use leadpipe_core::domain::analytics::Analytics;
+use leadpipe_core::Leadpipe;
+use leadpipe_http::{AdminAccess, ApiError};
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {

@@ -10,9 +10,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use leadpipe_shared::domain::{Lead, StageChange};
-use leadpipe_shared::http::{AdminAccess, ApiError, LeadIdPath, QueryParams};
-use leadpipe_shared::Leadpipe;
+use leadpipe_core::domain::{Lead, StageChange};
+use leadpipe_core::Leadpipe;
+use leadpipe_http::{AdminAccess, ApiError, LeadIdPath, QueryParams};
 use serde::Serialize;
 
 /// The routes this function serves.
@@ -34,7 +34,7 @@ pub struct LeadList {
 /// `GET /api/leads/{id}` answer.
 #[derive(Serialize)]
 pub struct LeadDetail {
-    #[allow(missing_docs)]
+    /// The lead.
     pub lead: Lead,
     /// Oldest first.
     pub history: Vec<StageChange>,

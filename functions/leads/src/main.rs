@@ -1,6 +1,6 @@
 //! Lambda entry point: wires `leads::router()` into the Lambda runtime (DynamoDB client built once).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    leadpipe_shared::http::run_lambda(leads::router()).await
+async fn main() -> Result<(), leadpipe_http::LambdaError> {
+    leadpipe_http::run_lambda(leads::router()).await
 }

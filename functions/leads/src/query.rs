@@ -4,8 +4,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use leadpipe_shared::domain::{Pipeline, ValidationError};
-use leadpipe_shared::store::ListQuery;
+use leadpipe_core::domain::Pipeline;
+use leadpipe_core::store::ListQuery;
+use leadpipe_core::{ErrorCode, ValidationError};
 use uuid::Uuid;
 
 /// Page size when `limit` is absent.
@@ -68,14 +69,7 @@ pub fn parse_list_query(params: &[(String, String)], pipeline: &Pipeline, tz: Tz
     let mut page = None;
     for (name, value) in params {
         match name.as_str() {
-            "stage" if !value.trim().is_empty() => {
-                let stage = pipeline.canonical(value).map_err(|e| ValidationError {
-                    code: "unknown_stage",
-                    message: e.to_string(),
-                    field: Some("stage".into()),
-                })?;
-                q.stage = Some(stage.to_string());
-            }
+            "stage" if !value.trim().is_empty() => q.stage = Some(pipeline.stage(value)?),
             "search" => q.search = text_filter("search", value)?,
             "source" => q.source = text_filter("source", value)?,
             "campaign" => q.campaign = text_filter("campaign", value)?,
@@ -86,15 +80,11 @@ pub fn parse_list_query(params: &[(String, String)], pipeline: &Pipeline, tz: Tz
             "page" => page = Some(number("page", value, 1, MAX_PAGE_DEPTH)?),
             known if ALLOWED.contains(&known) => {}
             other => {
-                return Err(ValidationError {
-                    code: "unknown_parameter",
-                    message: format!(
-                        "unknown query parameter \"{}\"; allowed: {}",
-                        other.chars().take(64).collect::<String>(),
-                        ALLOWED.join(", ")
-                    ),
-                    field: Some(other.chars().take(64).collect()),
-                })
+                return Err(ValidationError::new(
+                    ErrorCode::UnknownParameter,
+                    format!("unknown query parameter \"{}\"; allowed: {}", other.chars().take(64).collect::<String>(), ALLOWED.join(", ")),
+                )
+                .at(other))
             }
         }
     }
@@ -139,7 +129,7 @@ mod tests {
     #[test]
     fn filters_are_normalised() {
         let q = parse(&[("stage", "paid"), ("search", " John "), ("source", "Google"), ("campaign", "")]).unwrap();
-        assert_eq!(q.stage.as_deref(), Some("Paid"));
+        assert_eq!(q.stage.unwrap(), "Paid");
         assert_eq!(q.search.as_deref(), Some("john"));
         assert_eq!(q.source.as_deref(), Some("google"));
         assert_eq!(q.campaign, None);

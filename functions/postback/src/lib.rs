@@ -1,16 +1,16 @@
 //! The `postback` Lambda: `POST /api/postback`, where landing pages create and update leads.
 //!
 //! Answers 201 when the postback created a lead and 200 when it updated one, with
-//! `{"lead_id", "created", "stage", "stage_changed"}` only: a landing page's key never reads lead data.
+//! `{"lead_id", "created", "stage", "stage_changed", "warnings"}` only: a landing page's key never reads lead data.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use leadpipe_shared::domain::Postback;
-use leadpipe_shared::http::{ApiError, IngestAccess, JsonBody};
-use leadpipe_shared::service::PostbackOutcome;
-use leadpipe_shared::Leadpipe;
+use leadpipe_core::domain::Postback;
+use leadpipe_core::service::PostbackOutcome;
+use leadpipe_core::Leadpipe;
+use leadpipe_http::{ApiError, IngestAccess, JsonBody};
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {

@@ -4,9 +4,9 @@
 use axum::extract::State;
 use axum::routing::put;
 use axum::{Json, Router};
-use leadpipe_shared::domain::{Lead, ValidationError};
-use leadpipe_shared::http::{AdminAccess, ApiError, JsonBody, LeadIdPath};
-use leadpipe_shared::Leadpipe;
+use leadpipe_core::domain::Lead;
+use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
+use leadpipe_http::{AdminAccess, ApiError, JsonBody, LeadIdPath};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,16 +27,12 @@ pub struct StageMoved {
 /// Reads `{"stage": "<name>"}`; anything else is a 400 naming the problem.
 pub fn parse_stage_body(body: &[u8]) -> Result<String, ValidationError> {
     let value: Value =
-        serde_json::from_slice(body).map_err(|e| ValidationError::body("invalid_json", format!("body is not valid JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| ValidationError::body(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
     let Value::Object(obj) = value else {
-        return Err(ValidationError::body("invalid_json", "body must be a JSON object like {\"stage\": \"Paid\"}"));
+        return Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object like {\"stage\": \"Paid\"}"));
     };
     if let Some(other) = obj.keys().find(|k| *k != "stage") {
-        return Err(ValidationError {
-            code: "unknown_field",
-            message: "only \"stage\" may be sent".into(),
-            field: Some(other.chars().take(64).collect()),
-        });
+        return Err(ValidationError::new(ErrorCode::UnknownField, "only \"stage\" may be sent").at(other));
     }
     match obj.get("stage") {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
@@ -51,7 +47,7 @@ async fn move_stage(
     LeadIdPath(id): LeadIdPath,
     JsonBody(body): JsonBody,
 ) -> Result<Json<StageMoved>, ApiError> {
-    let stage = parse_stage_body(&body)?;
+    let stage = app.settings.pipeline.stage(&parse_stage_body(&body)?)?;
     let (lead, stage_changed) = app.move_stage(id, &stage).await?;
     Ok(Json(StageMoved { lead, stage_changed }))
 }
@@ -67,11 +63,11 @@ mod tests {
 
     #[test]
     fn refuses_everything_else() {
-        assert_eq!(parse_stage_body(b"{").unwrap_err().code, "invalid_json");
-        assert_eq!(parse_stage_body(b"\"Paid\"").unwrap_err().code, "invalid_json");
+        assert_eq!(parse_stage_body(b"{").unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(parse_stage_body(b"\"Paid\"").unwrap_err().code, ErrorCode::InvalidJson);
         assert_eq!(parse_stage_body(b"{}").unwrap_err().field.as_deref(), Some("stage"));
         assert_eq!(parse_stage_body(br#"{"stage": 3}"#).unwrap_err().field.as_deref(), Some("stage"));
         assert_eq!(parse_stage_body(br#"{"stage": " "}"#).unwrap_err().field.as_deref(), Some("stage"));
-        assert_eq!(parse_stage_body(br#"{"stage": "Paid", "x": 1}"#).unwrap_err().code, "unknown_field");
+        assert_eq!(parse_stage_body(br#"{"stage": "Paid", "x": 1}"#).unwrap_err().code, ErrorCode::UnknownField);
     }
 }

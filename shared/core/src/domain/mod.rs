@@ -8,8 +8,10 @@ pub mod lead;
 pub mod merge;
 pub mod postback;
 pub mod stage;
+pub mod warning;
 
 pub use email::Email;
 pub use lead::{Attribution, Lead, StageChange, TextFields, Via};
-pub use postback::{Postback, ValidationError};
-pub use stage::Pipeline;
+pub use postback::Postback;
+pub use stage::{Pipeline, Stage};
+pub use warning::{Warning, WarningCode};

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::email::Email;
+use super::stage::Stage;
 
 /// Calls `$m!` with every free-text field of a lead and its maximum length in characters.
 /// One list drives the lead's fields, postback parsing and merging, so they cannot drift apart.
@@ -35,7 +36,7 @@ macro_rules! define_text_fields {
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         pub struct TextFields {
             $(
-                #[allow(missing_docs)]
+                #[doc = concat!("`", stringify!($name), "` (at most ", stringify!($max), " characters).")]
                 pub $name: Option<String>,
             )*
         }
@@ -73,7 +74,7 @@ macro_rules! define_attribution {
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         pub struct Attribution {
             $(
-                #[allow(missing_docs)]
+                #[doc = concat!("First `", stringify!($name), "` seen.")]
                 pub $name: Option<String>,
             )*
         }
@@ -106,9 +107,9 @@ pub enum Via {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageChange {
     /// The stage before the change (`None` when the lead was created).
-    pub from: Option<String>,
+    pub from: Option<Stage>,
     /// The stage after the change.
-    pub to: String,
+    pub to: Stage,
     /// When it happened (UTC).
     pub at: DateTime<Utc>,
     /// What caused it.
@@ -124,16 +125,16 @@ pub struct Lead {
     pub id: Uuid,
     /// Normalised email, unique across leads.
     pub email: Option<Email>,
-    /// Current stage, canonical spelling.
-    pub stage: String,
+    /// Current stage.
+    pub stage: Stage,
     /// Latest value of every free-text field.
     #[serde(flatten)]
     pub text: TextFields,
-    /// 0–100.
+    /// How much of the form is filled in, 0–100.
     pub form_completion_percent: Option<f64>,
-    #[allow(missing_docs)]
+    /// Form fields filled in (never more than `form_fields_total`).
     pub form_fields_completed: Option<u32>,
-    #[allow(missing_docs)]
+    /// Form fields in all.
     pub form_fields_total: Option<u32>,
     /// Extra key/value pairs, merged by key across postbacks.
     #[serde(default)]
@@ -141,15 +142,15 @@ pub struct Lead {
     /// Attribution as first seen.
     #[serde(default)]
     pub first_touch: Attribution,
-    #[allow(missing_docs)]
+    /// When the first postback created the lead.
     pub created_at: DateTime<Utc>,
-    #[allow(missing_docs)]
+    /// When the lead last changed.
     pub updated_at: DateTime<Utc>,
     /// When the lead entered its current stage.
     pub stage_entered_at: DateTime<Utc>,
     /// When the lead first reached each stage (or passed it by skipping); drives funnel analytics.
     #[serde(default)]
-    pub stage_reached_at: BTreeMap<String, DateTime<Utc>>,
+    pub stage_reached_at: BTreeMap<Stage, DateTime<Utc>>,
     /// Optimistic-concurrency version, incremented by every write.
     #[serde(default)]
     pub version: u64,

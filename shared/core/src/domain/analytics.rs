@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::counters::{day_key, key, kind, Counters};
-use super::stage::Pipeline;
+use super::stage::{Pipeline, Stage};
 
 /// Days in the new-leads chart.
 pub const CHART_DAYS: u64 = 30;
@@ -36,8 +36,8 @@ pub struct Analytics {
 /// One stage of the funnel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FunnelStage {
-    #[allow(missing_docs)]
-    pub stage: String,
+    /// The stage.
+    pub stage: Stage,
     /// Leads currently in the stage.
     pub count: i64,
     /// Leads that ever reached this stage or a later one.
@@ -51,18 +51,18 @@ pub struct FunnelStage {
 /// Leads from one source.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceCount {
-    #[allow(missing_docs)]
+    /// The first-touch source, as first written.
     pub source: String,
-    #[allow(missing_docs)]
+    /// Leads with that source.
     pub count: i64,
 }
 
 /// New leads on one day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DayCount {
-    #[allow(missing_docs)]
+    /// The day, in the reporting time zone.
     pub date: NaiveDate,
-    #[allow(missing_docs)]
+    /// Leads created that day.
     pub count: i64,
 }
 
@@ -82,12 +82,12 @@ impl Analytics {
             .iter()
             .enumerate()
             .map(|(i, stage)| {
-                let reached = counters.get(&key(kind::REACHED, stage)).n;
-                let next_reached = stages.get(i + 1).map(|n| counters.get(&key(kind::REACHED, n)).n);
-                let step = counters.get(&key(kind::STEP, stage));
+                let reached = counters.get(&key(kind::REACHED, stage.as_str())).n;
+                let next_reached = stages.get(i + 1).map(|n| counters.get(&key(kind::REACHED, n.as_str())).n);
+                let step = counters.get(&key(kind::STEP, stage.as_str()));
                 FunnelStage {
                     stage: stage.clone(),
-                    count: counters.get(&key(kind::STAGE, stage)).n,
+                    count: counters.get(&key(kind::STAGE, stage.as_str())).n,
                     reached,
                     conversion_to_next: next_reached.filter(|_| reached > 0).map(|n| n as f64 / reached as f64),
                     avg_seconds_to_next: (step.n > 0).then(|| step.ms as f64 / step.n as f64 / 1000.0),

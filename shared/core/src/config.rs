@@ -2,6 +2,7 @@
 
 use chrono_tz::Tz;
 
+use crate::domain::counters::CounterRules;
 use crate::domain::stage::{Pipeline, PipelineError};
 
 /// The placeholder key value that, like an unset key, turns a key check off (for local use).
@@ -43,6 +44,11 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The stage order and time zone that counters follow.
+    pub fn counter_rules(&self) -> CounterRules {
+        CounterRules { pipeline: self.pipeline.clone(), time_zone: self.time_zone }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -99,7 +105,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://a.test/, https://b.test"),
         ])
         .unwrap();
-        assert_eq!(s.pipeline.stages(), ["A", "B"]);
+        assert_eq!(s.pipeline.names(), ["A", "B"]);
         assert_eq!(s.time_zone, chrono_tz::Europe::Berlin);
         assert_eq!(s.allowed_origins, ["https://a.test", "https://b.test"]);
     }

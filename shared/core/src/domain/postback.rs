@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use super::email::Email;
 use super::lead::TextFields;
-use super::stage::Pipeline;
+use super::stage::{Pipeline, Stage};
+use crate::error::ErrorCode;
+pub use crate::error::ValidationError;
 
 /// Largest accepted request body, in bytes (larger bodies get 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -20,30 +22,6 @@ pub const MAX_CUSTOM_KEY_LEN: usize = 100;
 /// Largest accepted form field count.
 pub const MAX_FIELD_COUNT: u64 = 10_000;
 
-/// A client input problem: an error code, a human message and the field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ValidationError {
-    /// Machine-readable code, e.g. `invalid_field`.
-    pub code: &'static str,
-    /// What is wrong and how to fix it.
-    pub message: String,
-    /// The body field (or query parameter) at fault.
-    pub field: Option<String>,
-}
-
-impl ValidationError {
-    /// A problem with one field.
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self { code: "invalid_field", message: message.into(), field: Some(field.to_string()) }
-    }
-
-    /// A problem with the body as a whole.
-    pub fn body(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
-    }
-}
-
 /// A validated postback: every field optional, strings trimmed (blank = absent), stage canonical.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Postback {
@@ -51,15 +29,15 @@ pub struct Postback {
     pub lead_id: Option<Uuid>,
     /// Matched when `lead_id` is absent or unknown.
     pub email: Option<Email>,
-    /// Canonical stage name.
-    pub stage: Option<String>,
+    /// The stage to move to.
+    pub stage: Option<Stage>,
     /// Free-text fields.
     pub text: TextFields,
-    #[allow(missing_docs)]
+    /// How much of the form is filled in, 0–100.
     pub form_completion_percent: Option<f64>,
-    #[allow(missing_docs)]
+    /// Form fields filled in.
     pub form_fields_completed: Option<u32>,
-    #[allow(missing_docs)]
+    /// Form fields in all.
     pub form_fields_total: Option<u32>,
     /// Keys to merge into the lead's custom data.
     pub custom_data: Option<Map<String, Value>>,
@@ -74,12 +52,12 @@ impl Postback {
     /// Parses a raw JSON body. `null` counts as absent; unknown fields are refused (extra data goes in `custom_data`).
     pub fn parse(body: &[u8], pipeline: &Pipeline) -> Result<Self, ValidationError> {
         if body.len() > MAX_BODY_BYTES {
-            return Err(ValidationError::body("payload_too_large", format!("body is larger than {MAX_BODY_BYTES} bytes")));
+            return Err(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
         }
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| ValidationError::body("invalid_json", format!("body is not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ValidationError::body(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
         let Value::Object(obj) = value else {
-            return Err(ValidationError::body("invalid_json", "body must be a JSON object"));
+            return Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object"));
         };
         Self::from_object(&obj, pipeline)
     }
@@ -87,11 +65,11 @@ impl Postback {
     /// Validates an already-decoded JSON object.
     pub fn from_object(obj: &Map<String, Value>, pipeline: &Pipeline) -> Result<Self, ValidationError> {
         if let Some(unknown) = obj.keys().find(|k| !OTHER_FIELDS.contains(&k.as_str()) && !TextFields::LIMITS.iter().any(|(n, _)| n == k)) {
-            return Err(ValidationError {
-                code: "unknown_field",
-                message: format!("unknown field \"{}\"; send extra values inside custom_data", truncate(unknown, 64)),
-                field: Some(truncate(unknown, 64)),
-            });
+            return Err(ValidationError::new(
+                ErrorCode::UnknownField,
+                format!("unknown field \"{}\"; send extra values inside custom_data", truncate(unknown, 64)),
+            )
+            .at(unknown));
         }
         let lead_id = match optional_string(obj, "lead_id", 64)? {
             Some(s) => Some(
@@ -105,12 +83,7 @@ impl Postback {
             None => None,
         };
         let stage = match optional_string(obj, "stage", 200)? {
-            Some(s) => Some(
-                pipeline
-                    .canonical(&s)
-                    .map_err(|e| ValidationError { code: "unknown_stage", message: e.to_string(), field: Some("stage".into()) })?
-                    .to_string(),
-            ),
+            Some(s) => Some(pipeline.stage(&s)?),
             None => None,
         };
         let text = TextFields::read_each(|name, max| optional_string(obj, name, max))?;
@@ -273,7 +246,7 @@ mod tests {
         .unwrap();
         assert_eq!(pb.email.unwrap().as_str(), "john@example.com");
         assert_eq!(pb.text.first_name.as_deref(), Some("John"));
-        assert_eq!(pb.stage.as_deref(), Some("Form Started"));
+        assert_eq!(pb.stage.unwrap(), "Form Started");
         assert_eq!(pb.form_completion_percent, Some(10.0));
         assert_eq!(pb.form_fields_total, Some(12));
         assert!(!pb.force_stage);
@@ -288,16 +261,16 @@ mod tests {
     #[test]
     fn refuses_malformed_json_and_non_objects() {
         let p = Pipeline::default();
-        assert_eq!(Postback::parse(b"{\"email\":", &p).unwrap_err().code, "invalid_json");
-        assert_eq!(Postback::parse(b"[1,2]", &p).unwrap_err().code, "invalid_json");
-        assert_eq!(Postback::parse(b"", &p).unwrap_err().code, "invalid_json");
-        assert_eq!(Postback::parse(&[0xff, 0xfe], &p).unwrap_err().code, "invalid_json");
+        assert_eq!(Postback::parse(b"{\"email\":", &p).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(Postback::parse(b"[1,2]", &p).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(Postback::parse(b"", &p).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(Postback::parse(&[0xff, 0xfe], &p).unwrap_err().code, ErrorCode::InvalidJson);
     }
 
     #[test]
     fn refuses_oversized_body() {
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(Postback::parse(&big, &Pipeline::default()).unwrap_err().code, "payload_too_large");
+        assert_eq!(Postback::parse(&big, &Pipeline::default()).unwrap_err().code, ErrorCode::PayloadTooLarge);
     }
 
     #[test]
@@ -335,14 +308,14 @@ mod tests {
     #[test]
     fn unknown_stage_lists_valid_ones() {
         let err = parse(json!({"stage": "Won"})).unwrap_err();
-        assert_eq!(err.code, "unknown_stage");
+        assert_eq!(err.code, ErrorCode::UnknownStage);
         assert!(err.message.contains("New, Form Started, Application Submitted, Paid, Completed"));
     }
 
     #[test]
     fn unknown_fields_are_refused_with_a_hint() {
         let err = parse(json!({"favourite_colour": "blue"})).unwrap_err();
-        assert_eq!(err.code, "unknown_field");
+        assert_eq!(err.code, ErrorCode::UnknownField);
         assert!(err.message.contains("custom_data"));
     }
 

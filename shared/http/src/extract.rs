@@ -8,10 +8,10 @@ use http_body_util::BodyExt;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::error::ApiError;
-use crate::domain::postback::MAX_BODY_BYTES;
-use crate::domain::ValidationError;
-use crate::service::Leadpipe;
+use leadpipe_core::domain::postback::MAX_BODY_BYTES;
+use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
+
+use crate::error::ApiError;
 
 /// The header both keys are sent in.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -72,7 +72,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             }
         }
         let too_large =
-            || ApiError::Invalid(ValidationError::body("payload_too_large", format!("body is larger than {MAX_BODY_BYTES} bytes")));
+            || ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
         let declared =
             req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         let mut body = req.into_body();
@@ -82,8 +82,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         }
         let mut bytes = Vec::new();
         while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|e| ApiError::Invalid(ValidationError::body("invalid_body", format!("could not read the body: {e}"))))?;
+            let frame = frame
+                .map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, format!("could not read the body: {e}"))))?;
             if let Ok(data) = frame.into_data() {
                 if bytes.len() + data.len() > MAX_BODY_BYTES {
                     drain(body).await;
@@ -120,7 +120,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
         let raw = parts.uri.query().unwrap_or("");
         serde_urlencoded::from_str(raw)
             .map(Self)
-            .map_err(|e| ApiError::Invalid(ValidationError::body("invalid_query", format!("query string does not decode: {e}"))))
+            .map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidQuery, format!("query string does not decode: {e}"))))
     }
 }
 

@@ -1,14 +1,20 @@
-//! The embedded store: SQLite (bundled) in WAL mode, blocking work off the runtime.
+//! # leadpipe-sqlite
 //!
-//! Writes go through one writing connection with group commit: a write queued while a transaction commits joins
-//! the next one, where each write runs in its own savepoint (it succeeds or fails alone, as if alone) and every
-//! caller is answered after that transaction committed. One commit then serves many concurrent postbacks.
+//! The embedded store: [`SqliteStore`] implements [`leadpipe_core::store::LeadStore`] on SQLite (bundled) in WAL
+//! mode, blocking work off the runtime.
+//!
+//! Writes go through one writing connection with group commit: a change queued while a transaction commits joins
+//! the next one, where each change runs in its own savepoint (it succeeds or fails alone, as if alone) and every
+//! caller is answered after that transaction committed. A change reads the lead, runs its decision and writes the
+//! result all on the writer, so writes to one lead are applied in turn: there are no version conflicts to retry. One commit then serves many concurrent postbacks.
 //! Reads of a file database use their own connections (WAL readers do not wait for the writer); an in-memory
 //! database has only the one connection. Statements are prepared once per connection (cached). WAL checkpoints
 //! run on a background thread instead of inside a commit (see [`Checkpointer`]).
 //!
 //! Tables: `leads` (the lead as JSON plus the columns listings filter on), `history` (cascade-deleted with its
-//! lead) and `counters`. The unique index on `leads.email` is the email claim.
+//! lead) and `counters` (updated in the same transaction as the lead). The unique index on `leads.email` is the
+//! email claim.
+#![warn(missing_docs)]
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,10 +24,10 @@ use chrono::NaiveDate;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use uuid::Uuid;
 
-use super::{filter_columns, LeadDelete, LeadPage, LeadStore, LeadWrite, ListQuery, StoreError};
-use crate::domain::counters::{day_key, Counters};
-use crate::domain::lead::key_time;
-use crate::domain::{Email, Lead, StageChange};
+use leadpipe_core::domain::counters::{day_key, CounterRules, Counters};
+use leadpipe_core::domain::lead::key_time;
+use leadpipe_core::domain::{Email, Lead, StageChange};
+use leadpipe_core::store::{Changed, Decide, Decision, FilterColumns, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS leads (
@@ -61,6 +67,8 @@ pub struct SqliteStore {
     queue: Arc<Mutex<WriteQueue>>,
     /// Background WAL checkpoints of a file database; `None` in memory.
     checkpoints: Option<Arc<Checkpointer>>,
+    /// Stage order and time zone that counters follow.
+    rules: Arc<CounterRules>,
 }
 
 /// Least time between two background checkpoints.
@@ -114,12 +122,12 @@ const MAX_GROUP: usize = 256;
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 4;
 
-/// A prepared write, run inside the group transaction (in its own savepoint).
-type WriteJob = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+/// A change, run on the writer inside the group transaction (in its own savepoint).
+type WriteJob = Box<dyn FnOnce(&Connection) -> Result<Changed, StoreError> + Send>;
 
 struct Pending {
     job: WriteJob,
-    done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    done: tokio::sync::oneshot::Sender<Result<Changed, StoreError>>,
 }
 
 #[derive(Default)]
@@ -158,9 +166,9 @@ fn poisoned() -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut store = Self::init(Connection::open(path).map_err(internal)?)?;
+    /// Opens (creating when missing) the database at `path`; counters follow `rules`.
+    pub fn open(path: &Path, rules: CounterRules) -> Result<Self, StoreError> {
+        let mut store = Self::init(Connection::open(path).map_err(internal)?, rules)?;
         store.readers = Some(Arc::new(Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }));
         store
             .conn
@@ -178,17 +186,17 @@ impl SqliteStore {
     }
 
     /// A private in-memory database (for tests and throwaway runs).
-    pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(internal)?)
+    pub fn in_memory(rules: CounterRules) -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(internal)?, rules)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    fn init(conn: Connection, rules: CounterRules) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
         conn.execute_batch(SCHEMA).map_err(internal)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), readers: None, queue: Arc::default(), checkpoints: None })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), readers: None, queue: Arc::default(), checkpoints: None, rules: Arc::new(rules) })
     }
 
     /// Runs `f` with the writing connection on the blocking pool.
@@ -221,10 +229,10 @@ impl SqliteStore {
         .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
     }
 
-    /// Applies a write with group commit: writes arriving while a transaction commits are queued and then run
+    /// Runs a change with group commit: changes arriving while a transaction commits are queued and then run
     /// together in the next transaction, each in its own savepoint (so each fails or succeeds on its own,
     /// exactly as alone), and every caller is answered only after that transaction committed.
-    async fn write_job(&self, job: WriteJob) -> Result<(), StoreError> {
+    async fn write_job(&self, job: WriteJob) -> Result<Changed, StoreError> {
         let (done, answer) = tokio::sync::oneshot::channel();
         let start = {
             let mut q = self.queue.lock().map_err(|_| poisoned())?;
@@ -294,7 +302,7 @@ fn commit_groups(conn: &Mutex<Connection>, queue: &Mutex<WriteQueue>, checkpoint
     }
 }
 
-type Answer = (tokio::sync::oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>);
+type Answer = (tokio::sync::oneshot::Sender<Result<Changed, StoreError>>, Result<Changed, StoreError>);
 
 /// Runs a group of writes in one transaction, each in a savepoint; returns each caller's answer.
 fn run_group(c: &Connection, group: Vec<Pending>) -> Vec<Answer> {
@@ -318,12 +326,12 @@ fn run_group(c: &Connection, group: Vec<Pending>) -> Vec<Answer> {
     answers
 }
 
-fn run_in_savepoint(c: &Connection, job: WriteJob) -> Result<(), StoreError> {
+fn run_in_savepoint(c: &Connection, job: WriteJob) -> Result<Changed, StoreError> {
     c.execute_batch("SAVEPOINT write").map_err(internal)?;
     let result = job(c);
     let end = if result.is_ok() { c.execute_batch("RELEASE write") } else { c.execute_batch("ROLLBACK TO write; RELEASE write") };
     match (result, end) {
-        (Ok(()), Err(e)) => Err(internal(e)),
+        (Ok(_), Err(e)) => Err(internal(e)),
         (result, _) => result,
     }
 }
@@ -354,6 +362,57 @@ fn apply_counters(tx: &Connection, counters: &Counters) -> Result<(), StoreError
     Ok(())
 }
 
+/// The lead `target` refers to: by id, else by email.
+fn resolve(c: &Connection, target: &LeadRef) -> Result<Option<Lead>, StoreError> {
+    if let Some(id) = target.id {
+        if let Some(lead) = read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id.to_string())? {
+            return Ok(Some(lead));
+        }
+    }
+    match &target.email {
+        Some(email) => read_lead(c, "SELECT data FROM leads WHERE email = ?1", email.as_str()),
+        None => Ok(None),
+    }
+}
+
+/// Inserts (`before` = `None`) or updates a lead, with its history entry. The writer applies changes in turn, so
+/// the version check cannot fail unless the database was changed behind the store's back.
+fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&StageChange>) -> Result<(), StoreError> {
+    let FilterColumns { source_lc, campaign_lc, search_text } = FilterColumns::of(after);
+    let email = after.email.as_ref().map(Email::as_str);
+    let data = encode(after)?;
+    let id = after.id.to_string();
+    let result = match before {
+        None => tx
+            .prepare_cached(
+                "INSERT INTO leads (id, email, stage, created_key, source_lc, campaign_lc, search_text, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![id, email, after.stage.as_str(), after.created_key(), source_lc, campaign_lc, search_text, after.version, data])
+            }),
+        Some(b) => tx
+            .prepare_cached(
+                "UPDATE leads SET email = ?2, stage = ?3, source_lc = ?4, campaign_lc = ?5, search_text = ?6, version = ?7, data = ?8 WHERE id = ?1 AND version = ?9",
+            )
+            .and_then(|mut st| st.execute(params![id, email, after.stage.as_str(), source_lc, campaign_lc, search_text, after.version, data, b.version])),
+    };
+    match result {
+        Ok(1) => {}
+        Ok(_) => return Err(StoreError::Internal(format!("lead {id} changed outside the store's writer"))),
+        Err(e) if is_unique_violation(&e, "leads.email") => {
+            return Err(after.email.clone().map_or_else(|| internal(e), StoreError::EmailTaken))
+        }
+        Err(e) => return Err(internal(e)),
+    }
+    if let Some(h) = history {
+        let entry = encode(h)?;
+        tx.prepare_cached("INSERT INTO history (lead_id, seq, data) VALUES (?1, ?2, ?3)")
+            .and_then(|mut st| st.execute(params![id, after.version, entry]))
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
 fn read_lead(conn: &Connection, sql: &str, arg: &str) -> Result<Option<Lead>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
     let json: Option<String> = stmt.query_row([arg], |r| r.get(0)).optional().map_err(internal)?;
@@ -366,64 +425,31 @@ impl LeadStore for SqliteStore {
         self.read(move |c| read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id.to_string())).await
     }
 
-    async fn find_by_email(&self, email: &Email, _consistent: bool) -> Result<Option<Lead>, StoreError> {
-        let email = email.as_str().to_string();
-        self.read(move |c| read_lead(c, "SELECT data FROM leads WHERE email = ?1", &email)).await
+    async fn find(&self, target: &LeadRef) -> Result<Option<Lead>, StoreError> {
+        let target = target.clone();
+        self.read(move |c| resolve(c, &target)).await
     }
 
-    async fn write(&self, w: LeadWrite<'_>) -> Result<(), StoreError> {
-        let after = w.after.clone();
-        let expected = w.before.map(|b| b.version);
-        let history = w.history.cloned();
-        let counters = w.counters.clone();
+    async fn change(&self, target: &LeadRef, decide: Arc<Decide>) -> Result<Changed, StoreError> {
+        let target = target.clone();
+        let rules = Arc::clone(&self.rules);
         self.write_job(Box::new(move |tx| {
-            let (source_lc, campaign_lc, search_text) = filter_columns(&after);
-            let email = after.email.as_ref().map(Email::as_str);
-            let data = encode(&after)?;
-            let id = after.id.to_string();
-            let result = match expected {
-                None => tx.prepare_cached(
-                    "INSERT INTO leads (id, email, stage, created_key, source_lc, campaign_lc, search_text, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                ).and_then(|mut st| st.execute(params![id, email, after.stage, after.created_key(), source_lc, campaign_lc, search_text, after.version, data])),
-                Some(v) => tx.prepare_cached(
-                    "UPDATE leads SET email = ?2, stage = ?3, source_lc = ?4, campaign_lc = ?5, search_text = ?6, version = ?7, data = ?8 WHERE id = ?1 AND version = ?9",
-                ).and_then(|mut st| st.execute(params![id, email, after.stage, source_lc, campaign_lc, search_text, after.version, data, v])),
-            };
-            match result {
-                Ok(1) => {}
-                Ok(_) => return Err(StoreError::Conflict),
-                Err(e) if is_unique_violation(&e, "leads.email") => {
-                    return Err(after.email.clone().map_or_else(|| internal(e), StoreError::EmailTaken))
+            let before = resolve(tx, &target)?;
+            let decision = decide(before.as_ref());
+            match (&decision, &before) {
+                (Decision::Apply(applied), _) if applied.modified => {
+                    save(tx, before.as_ref(), &applied.lead, applied.history.as_ref())?;
+                    apply_counters(tx, &rules.delta(before.as_ref(), Some(&applied.lead)))?;
                 }
-                Err(e) if is_unique_violation(&e, "leads.id") => return Err(StoreError::Conflict),
-                Err(e) => return Err(internal(e)),
+                (Decision::Delete, Some(lead)) => {
+                    tx.prepare_cached("DELETE FROM leads WHERE id = ?1")
+                        .and_then(|mut st| st.execute([lead.id.to_string()]))
+                        .map_err(internal)?;
+                    apply_counters(tx, &rules.delta(Some(lead), None))?;
+                }
+                _ => {}
             }
-            if let Some(h) = &history {
-                let entry = encode(h)?;
-                tx.prepare_cached("INSERT INTO history (lead_id, seq, data) VALUES (?1, ?2, ?3)")
-                    .and_then(|mut st| st.execute(params![id, after.version, entry]))
-                    .map_err(internal)?;
-            }
-            apply_counters(tx, &counters)
-        }))
-        .await
-    }
-
-    async fn delete(&self, d: LeadDelete<'_>) -> Result<(), StoreError> {
-        let id = d.lead.id.to_string();
-        let version = d.lead.version;
-        let counters = d.counters.clone();
-        self.write_job(Box::new(move |tx| {
-            let deleted = tx
-                .prepare_cached("DELETE FROM leads WHERE id = ?1 AND version = ?2")
-                .and_then(|mut st| st.execute(params![id, version]))
-                .map_err(internal)?;
-            if deleted == 0 {
-                let exists: bool =
-                    tx.query_row("SELECT EXISTS (SELECT 1 FROM leads WHERE id = ?1)", [&id], |r| r.get(0)).map_err(internal)?;
-                return Err(if exists { StoreError::Conflict } else { StoreError::NotFound });
-            }
-            apply_counters(tx, &counters)
+            Ok(Changed { before, decision })
         }))
         .await
     }
@@ -461,7 +487,7 @@ impl LeadStore for SqliteStore {
                 sql.push_str(&format!(" AND {clause} ?{}", args.len()));
             };
             if let Some(s) = &q.stage {
-                push("stage =", Box::new(s.clone()), &mut sql);
+                push("stage =", Box::new(s.as_str().to_string()), &mut sql);
             }
             if let Some(from) = q.created_from {
                 push("created_key >=", Box::new(key_time(from)), &mut sql);

@@ -38,6 +38,38 @@ pub mod kind {
     pub const DAY: &str = "day";
 }
 
+/// What counters depend on besides the leads themselves: the stage order and the reporting time zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterRules {
+    /// Stage order (`reached#` and `step#` follow it).
+    pub pipeline: Pipeline,
+    /// Time zone of `day#` counters.
+    pub time_zone: Tz,
+}
+
+impl Default for CounterRules {
+    fn default() -> Self {
+        Self { pipeline: Pipeline::default(), time_zone: Tz::UTC }
+    }
+}
+
+impl CounterRules {
+    /// What one lead contributes (see [`Counters::of_lead`]).
+    pub fn of_lead(&self, lead: &Lead) -> Counters {
+        Counters::of_lead(lead, &self.pipeline, self.time_zone)
+    }
+
+    /// The counter change of one write (see [`Counters::delta`]).
+    pub fn delta(&self, before: Option<&Lead>, after: Option<&Lead>) -> Counters {
+        Counters::delta(before, after, &self.pipeline, self.time_zone)
+    }
+
+    /// The counters a full recount of `leads` gives.
+    pub fn recount<'a>(&self, leads: impl IntoIterator<Item = &'a Lead>) -> Counters {
+        Counters::recount(leads, &self.pipeline, self.time_zone)
+    }
+}
+
 /// A set of counters keyed `<kind>#<name>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters(pub BTreeMap<String, Tally>);
@@ -46,15 +78,15 @@ impl Counters {
     /// What one lead contributes to the counters.
     pub fn of_lead(lead: &Lead, pipeline: &Pipeline, tz: Tz) -> Self {
         let mut c = Self::default();
-        c.add(&key(kind::STAGE, &lead.stage), 1, 0);
+        c.add(&key(kind::STAGE, lead.stage.as_str()), 1, 0);
         let stages = pipeline.stages();
         for (i, stage) in stages.iter().enumerate() {
             let Some(reached) = lead.stage_reached_at.get(stage) else { continue };
-            c.add(&key(kind::REACHED, stage), 1, 0);
+            c.add(&key(kind::REACHED, stage.as_str()), 1, 0);
             if let Some(next) = stages.get(i + 1).and_then(|n| lead.stage_reached_at.get(n)) {
                 let ms = (*next - *reached).num_milliseconds();
                 if ms > 0 {
-                    c.add(&key(kind::STEP, stage), 1, ms);
+                    c.add(&key(kind::STEP, stage.as_str()), 1, ms);
                 }
             }
         }
@@ -152,7 +184,7 @@ mod tests {
     #[test]
     fn a_new_lead_counts_its_stage_reach_source_and_day() {
         let p = Pipeline::default();
-        let lead = new_lead(&pb(json!({"stage": "Form Started", "source": "google"})), &p, Uuid::nil(), t(0)).unwrap().lead;
+        let lead = new_lead(&pb(json!({"stage": "Form Started", "source": "google"})), &p, Uuid::nil(), t(0)).lead;
         let c = Counters::of_lead(&lead, &p, Tz::UTC);
         assert_eq!(c.get("stage#Form Started").n, 1);
         assert_eq!(c.get("reached#New").n, 1);
@@ -166,8 +198,8 @@ mod tests {
     #[test]
     fn steps_time_moves_made_in_later_events() {
         let p = Pipeline::default();
-        let lead = new_lead(&pb(json!({"stage": "Form Started"})), &p, Uuid::nil(), t(0)).unwrap().lead;
-        let moved = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &p, t(90)).unwrap().lead;
+        let lead = new_lead(&pb(json!({"stage": "Form Started"})), &p, Uuid::nil(), t(0)).lead;
+        let moved = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &p, t(90)).lead;
         let d = Counters::delta(Some(&lead), Some(&moved), &p, Tz::UTC);
         assert_eq!(d.get("stage#Form Started").n, -1);
         assert_eq!(d.get("stage#Paid").n, 1);
@@ -181,7 +213,7 @@ mod tests {
     fn day_follows_the_reporting_time_zone() {
         let p = Pipeline::default();
         let at = "2026-11-27T02:00:00Z".parse().unwrap();
-        let lead = new_lead(&pb(json!({})), &p, Uuid::nil(), at).unwrap().lead;
+        let lead = new_lead(&pb(json!({})), &p, Uuid::nil(), at).lead;
         assert_eq!(Counters::of_lead(&lead, &p, Tz::UTC).get("day#2026-11-27").n, 1);
         assert_eq!(Counters::of_lead(&lead, &p, chrono_tz::America::New_York).get("day#2026-11-26").n, 1);
     }
@@ -191,15 +223,15 @@ mod tests {
         let p = Pipeline::default();
         let tz = Tz::UTC;
         let mut stored = Counters::default();
-        let a0 = new_lead(&pb(json!({"source": "google"})), &p, Uuid::new_v4(), t(0)).unwrap().lead;
+        let a0 = new_lead(&pb(json!({"source": "google"})), &p, Uuid::new_v4(), t(0)).lead;
         stored.merge(&Counters::delta(None, Some(&a0), &p, tz));
-        let b0 = new_lead(&pb(json!({"stage": "Paid"})), &p, Uuid::new_v4(), t(1)).unwrap().lead;
+        let b0 = new_lead(&pb(json!({"stage": "Paid"})), &p, Uuid::new_v4(), t(1)).lead;
         stored.merge(&Counters::delta(None, Some(&b0), &p, tz));
-        let a1 = apply_postback(&a0, &pb(json!({"stage": "Application Submitted", "source": "fb"})), &p, t(50)).unwrap().lead;
+        let a1 = apply_postback(&a0, &pb(json!({"stage": "Application Submitted", "source": "fb"})), &p, t(50)).lead;
         stored.merge(&Counters::delta(Some(&a0), Some(&a1), &p, tz));
-        let a2 = apply_manual_move(&a1, "New", &p, t(60)).lead;
+        let a2 = apply_manual_move(&a1, &p.stage("New").unwrap(), &p, t(60)).lead;
         stored.merge(&Counters::delta(Some(&a1), Some(&a2), &p, tz));
-        let a3 = apply_postback(&a2, &pb(json!({"stage": "Completed"})), &p, t(70)).unwrap().lead;
+        let a3 = apply_postback(&a2, &pb(json!({"stage": "Completed"})), &p, t(70)).lead;
         stored.merge(&Counters::delta(Some(&a2), Some(&a3), &p, tz));
         assert_eq!(stored.clone().without_zeros(), Counters::recount([&a3, &b0], &p, tz));
         stored.merge(&Counters::delta(Some(&b0), None, &p, tz));

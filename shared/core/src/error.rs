@@ -1,0 +1,115 @@
+//! Error codes and client-input errors, shared by every boundary. The HTTP adapter maps each [`ErrorCode`] to its
+//! status in one place.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Every machine-readable error code the API answers with (`error.code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON, or not a JSON object.
+    InvalidJson,
+    /// The body could not be read.
+    InvalidBody,
+    /// One field (or query parameter) has a bad value.
+    InvalidField,
+    /// A field that the endpoint does not know.
+    UnknownField,
+    /// A stage that is not in the pipeline.
+    UnknownStage,
+    /// A query parameter that the endpoint does not know.
+    UnknownParameter,
+    /// The query string does not decode.
+    InvalidQuery,
+    /// The body is larger than the endpoint accepts.
+    PayloadTooLarge,
+    /// The content type is not one the endpoint reads.
+    UnsupportedMediaType,
+    /// No key, or a wrong key.
+    Unauthorized,
+    /// A valid key that may not do this.
+    Forbidden,
+    /// No such lead or route.
+    NotFound,
+    /// The route exists, the method does not.
+    MethodNotAllowed,
+    /// The request conflicts with stored data (e.g. an email held by another lead).
+    Conflict,
+    /// The store is unreachable or contention persisted; retry shortly.
+    Unavailable,
+    /// Anything unexpected (details are logged, never sent).
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as sent to clients.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidBody => "invalid_body",
+            Self::InvalidField => "invalid_field",
+            Self::UnknownField => "unknown_field",
+            Self::UnknownStage => "unknown_stage",
+            Self::UnknownParameter => "unknown_parameter",
+            Self::InvalidQuery => "invalid_query",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A client input problem: an error code, a human message and the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// The body field (or query parameter) at fault.
+    pub field: Option<String>,
+}
+
+impl ValidationError {
+    /// A bad value in one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidField, message).at(field)
+    }
+
+    /// A problem with the input as a whole.
+    pub fn body(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(code, message)
+    }
+
+    /// An error with `code` and `message` and no field.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    /// The same error, naming `field` (at most 64 characters of it).
+    pub fn at(mut self, field: &str) -> Self {
+        self.field = Some(field.chars().take(64).collect());
+        self
+    }
+}
+
+impl From<crate::domain::stage::UnknownStage> for ValidationError {
+    fn from(e: crate::domain::stage::UnknownStage) -> Self {
+        Self::new(ErrorCode::UnknownStage, e.to_string()).at("stage")
+    }
+}

@@ -1,0 +1,24 @@
+//! # leadpipe-core
+//!
+//! Leadpipe's pure core, shared by every Lambda (`functions/*`), the stream consumer and the local runner. It has
+//! no AWS, SQLite, HTTP or Lambda dependency: adapters live in their own crates beside it.
+//!
+//! - [`domain`]: pure rules — stages, emails, leads, postback validation, merging, counters, analytics.
+//! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call.
+//! - [`store`]: the [`store::LeadStore`] trait the adapters implement (`leadpipe-dynamo`, `leadpipe-sqlite`).
+//! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
+//! - [`error`]: error codes and client-input errors; [`config`]: settings read from the environment.
+//!
+//! Layout of the workspace, one way only: `functions/*` and `runner` → `leadpipe-http` → adapters → this crate.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod retry;
+pub mod service;
+pub mod store;
+
+pub use config::Settings;
+pub use error::{ErrorCode, ValidationError};
+pub use service::Leadpipe;

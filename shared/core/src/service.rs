@@ -1,0 +1,163 @@
+//! The application core: [`Leadpipe`] ties settings, domain rules and a store together. Every HTTP handler calls
+//! into it; it builds each write's pure decision from the domain rules and hands it to the store.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::domain::analytics::{chart_window, Analytics};
+use crate::domain::counters::{key, kind};
+use crate::domain::merge::{apply_manual_move, apply_postback, new_lead, Applied};
+use crate::domain::{Email, Lead, Postback, Stage, StageChange, Warning};
+use crate::store::{Changed, Decision, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No lead with that id.
+    #[error("lead not found")]
+    NotFound,
+    /// The email belongs to another lead.
+    #[error("email {0} already belongs to another lead")]
+    EmailInUse(Email),
+    /// Conflicts persisted through every retry.
+    #[error("the lead is being changed by too many requests at once; retry shortly")]
+    Contended,
+    /// The store cannot be reached (or throttles beyond its retries); the detail is logged, never shown.
+    #[error("the lead store is unavailable; retry shortly")]
+    Unavailable(String),
+    /// The store failed unexpectedly; the detail is logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::Contended,
+            StoreError::EmailTaken(email) => Self::EmailInUse(email),
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
+            StoreError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+/// What a postback did, as answered to the landing page (never the stored lead).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostbackOutcome {
+    /// The lead's id; send it back as `lead_id` on later postbacks.
+    pub lead_id: Uuid,
+    /// True when this postback created the lead.
+    pub created: bool,
+    /// The lead's stage after the postback.
+    pub stage: Stage,
+    /// Whether the stage changed.
+    pub stage_changed: bool,
+    /// What was not applied as sent, and why (empty when everything was).
+    pub warnings: Vec<Warning>,
+}
+
+/// The application: settings plus a store. Cheap to clone (shared state for every handler).
+#[derive(Clone)]
+pub struct Leadpipe {
+    /// The lead store.
+    pub store: Arc<dyn LeadStore>,
+    /// Settings read at start-up.
+    pub settings: Arc<Settings>,
+}
+
+impl Leadpipe {
+    /// Wraps a store and settings.
+    pub fn new(store: Arc<dyn LeadStore>, settings: Settings) -> Self {
+        Self { store, settings: Arc::new(settings) }
+    }
+
+    /// Creates or updates the lead a postback refers to: by `lead_id`, else by email, else a new lead.
+    pub async fn ingest_postback(&self, pb: &Postback) -> Result<PostbackOutcome, ServiceError> {
+        let target = LeadRef { id: pb.lead_id, email: pb.email.clone() };
+        let changed = self.store.change(&target, self.postback_decision(pb.clone())).await?;
+        let Decision::Apply(applied) = changed.decision else {
+            return Err(ServiceError::Internal("a postback decision must apply".into()));
+        };
+        Ok(PostbackOutcome {
+            lead_id: applied.lead.id,
+            created: changed.before.is_none(),
+            stage: applied.lead.stage.clone(),
+            stage_changed: applied.stage_changed(),
+            warnings: applied.warnings,
+        })
+    }
+
+    fn postback_decision(&self, pb: Postback) -> Arc<crate::store::Decide> {
+        let settings = Arc::clone(&self.settings);
+        Arc::new(move |existing: Option<&Lead>| {
+            let now = now();
+            Decision::Apply(Box::new(match existing {
+                None => new_lead(&pb, &settings.pipeline, Uuid::new_v4(), now),
+                Some(lead) => apply_postback(lead, &pb, &settings.pipeline, now),
+            }))
+        })
+    }
+
+    /// Moves a lead to `stage` (any direction), recording a manual history entry. Returns the lead and whether it moved.
+    pub async fn move_stage(&self, id: Uuid, stage: &Stage) -> Result<(Lead, bool), ServiceError> {
+        let settings = Arc::clone(&self.settings);
+        let target = stage.clone();
+        let decide = Arc::new(move |existing: Option<&Lead>| match existing {
+            None => Decision::Nothing,
+            Some(lead) => Decision::Apply(Box::new(apply_manual_move(lead, &target, &settings.pipeline, now()))),
+        });
+        let changed = self.store.change(&LeadRef::id(id), decide).await?;
+        match changed.decision {
+            Decision::Apply(applied) => {
+                let Applied { lead, history, .. } = *applied;
+                Ok((lead, history.is_some()))
+            }
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// Deletes a lead with its history and email claim.
+    pub async fn delete_lead(&self, id: Uuid) -> Result<(), ServiceError> {
+        let decide = Arc::new(|existing: Option<&Lead>| if existing.is_some() { Decision::Delete } else { Decision::Nothing });
+        match self.store.change(&LeadRef::id(id), decide).await? {
+            Changed { decision: Decision::Delete, .. } => Ok(()),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// A lead and its stage history.
+    pub async fn lead_with_history(&self, id: Uuid) -> Result<(Lead, Vec<StageChange>), ServiceError> {
+        self.store.get_with_history(id).await?.ok_or(ServiceError::NotFound)
+    }
+
+    /// A page of leads, with the total when counters know it cheaply.
+    pub async fn list_leads(&self, q: &ListQuery) -> Result<(LeadPage, Option<i64>), ServiceError> {
+        let page = self.store.list(q).await?;
+        let total = if q.total_from_counters() {
+            let stages = self.store.stage_counters().await?;
+            Some(match &q.stage {
+                Some(stage) => stages.get(&key(kind::STAGE, stage.as_str())).n,
+                None => stages.of_kind(kind::STAGE).map(|(_, t)| t.n).sum(),
+            })
+        } else {
+            None
+        };
+        Ok((page, total))
+    }
+
+    /// The dashboard's analytics at `now`.
+    pub async fn analytics(&self, now: DateTime<Utc>) -> Result<Analytics, ServiceError> {
+        let tz = self.settings.time_zone;
+        let counters = self.store.counters(chart_window(now, tz)).await?;
+        Ok(Analytics::from_counters(&counters, &self.settings.pipeline, tz, now))
+    }
+}
+
+/// The current time at the microsecond precision that stores and listing keys keep.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,175 @@
+//! Storage: one small trait, [`LeadStore`], implemented by the DynamoDB and SQLite adapter crates, which pass one
+//! shared conformance suite (`tests/src/conformance.rs`).
+//!
+//! Stores are deliberately dumb. A write is a [`LeadStore::change`]: the store resolves which lead a request is
+//! about ([`LeadRef`]), shows it to a pure decision function ([`Decide`], built by the service from the domain
+//! rules) and applies the [`Decision`] so that no other write to that lead comes in between — SQLite by running
+//! the whole step on its single writer, DynamoDB optimistically (version-guarded writes, retried on conflict).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::domain::counters::{key, kind, Counters};
+use crate::domain::merge::Applied;
+use crate::domain::{Email, Lead, Stage, StageChange};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Concurrent writes kept winning the race for this lead through every retry.
+    #[error("the lead was changed concurrently")]
+    Conflict,
+    /// Another lead already holds this email.
+    #[error("email {0} belongs to another lead")]
+    EmailTaken(Email),
+    /// The store cannot be reached or is throttling beyond retries.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; logged, never shown to clients.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// Which lead a write is about: the lead with `id` if it exists, else the lead holding `email`, else none (a
+/// decision may then create one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadRef {
+    /// Matched first.
+    pub id: Option<Uuid>,
+    /// Matched when there is no `id` or no lead with it.
+    pub email: Option<Email>,
+}
+
+impl LeadRef {
+    /// The lead with exactly this id.
+    pub fn id(id: Uuid) -> Self {
+        Self { id: Some(id), email: None }
+    }
+}
+
+/// What a decision function decided for the lead it was shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Write nothing (e.g. the lead to move does not exist).
+    Nothing,
+    /// Store `applied.lead` — an insert when there was no lead, else an update — with its history entry. An
+    /// `applied` that is not `modified` writes nothing.
+    Apply(Box<Applied>),
+    /// Delete the lead with its history and email claim.
+    Delete,
+}
+
+/// A pure decision: given the current lead (or `None`), what to do. Stores may call it more than once (optimistic
+/// stores call it again after losing a race), so it must not have side effects.
+pub type Decide = dyn Fn(Option<&Lead>) -> Decision + Send + Sync;
+
+/// What a [`LeadStore::change`] did: the lead as it was, and the decision that was applied to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    /// The lead the decision was made on (`None`: there was none).
+    pub before: Option<Lead>,
+    /// The applied decision.
+    pub decision: Decision,
+}
+
+/// Filters and position of a newest-first listing. Text filters are already lower-cased.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListQuery {
+    /// Only leads in this stage.
+    pub stage: Option<Stage>,
+    /// Substring of name, email, phone or company (lower-case).
+    pub search: Option<String>,
+    /// Exact latest source (lower-case).
+    pub source: Option<String>,
+    /// Exact latest campaign (lower-case).
+    pub campaign: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created strictly before.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Page size.
+    pub limit: usize,
+    /// Continue after this listing key (a [`Lead::created_key`]).
+    pub after: Option<String>,
+    /// Matching rows to skip first (page-number access).
+    pub skip: usize,
+}
+
+impl ListQuery {
+    /// Whether a lead passes the text filters (stores filter stage and dates through their indexes).
+    pub fn matches_text_filters(&self, search_text: &str, source_lc: Option<&str>, campaign_lc: Option<&str>) -> bool {
+        self.search.as_deref().is_none_or(|s| search_text.contains(s))
+            && self.source.as_deref().is_none_or(|s| source_lc == Some(s))
+            && self.campaign.as_deref().is_none_or(|c| campaign_lc == Some(c))
+    }
+
+    /// True when only the stage (or nothing) filters, so the total is known from counters.
+    pub fn total_from_counters(&self) -> bool {
+        self.search.is_none()
+            && self.source.is_none()
+            && self.campaign.is_none()
+            && self.created_from.is_none()
+            && self.created_before.is_none()
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeadPage {
+    /// Newest first.
+    pub leads: Vec<Lead>,
+    /// Where the next page starts, if there may be more rows.
+    pub next_after: Option<String>,
+}
+
+/// What every lead store provides. All methods are safe to call concurrently.
+#[async_trait]
+pub trait LeadStore: Send + Sync + 'static {
+    /// A lead by id, strongly consistent.
+    async fn get(&self, id: Uuid) -> Result<Option<Lead>, StoreError>;
+    /// The lead `target` refers to (by id, else by email), strongly consistent.
+    async fn find(&self, target: &LeadRef) -> Result<Option<Lead>, StoreError>;
+    /// Resolves `target`, asks `decide` and applies its decision so that no other write to that lead comes in
+    /// between (see the module documentation). Errors: `EmailTaken` when the decision gives an existing lead an
+    /// email another lead holds; `Conflict` when an optimistic store lost every retry.
+    async fn change(&self, target: &LeadRef, decide: Arc<Decide>) -> Result<Changed, StoreError>;
+    /// A lead with its stage history, oldest first.
+    async fn get_with_history(&self, id: Uuid) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError>;
+    /// A newest-first page of leads.
+    async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError>;
+    /// All counters, with `day#` counters only from `days.0` to `days.1` inclusive.
+    async fn counters(&self, days: (NaiveDate, NaiveDate)) -> Result<Counters, StoreError>;
+    /// Only the `stage#` counters (what a listing's total needs).
+    async fn stage_counters(&self) -> Result<Counters, StoreError> {
+        let today = chrono::Utc::now().date_naive();
+        let mut all = self.counters((today, today)).await?;
+        let prefix = key(kind::STAGE, "");
+        all.0.retain(|k, _| k.starts_with(&prefix));
+        Ok(all)
+    }
+}
+
+/// The columns listings filter on, derived from a lead: lower-cased latest source and campaign, and search text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterColumns {
+    /// Latest source, lower-cased.
+    pub source_lc: Option<String>,
+    /// Latest campaign, lower-cased.
+    pub campaign_lc: Option<String>,
+    /// What `search` matches (see [`Lead::search_text`]).
+    pub search_text: String,
+}
+
+impl FilterColumns {
+    /// The filter columns of `lead`.
+    pub fn of(lead: &Lead) -> Self {
+        Self {
+            source_lc: lead.text.source.as_deref().map(str::to_lowercase),
+            campaign_lc: lead.text.campaign.as_deref().map(str::to_lowercase),
+            search_text: lead.search_text(),
+        }
+    }
+}

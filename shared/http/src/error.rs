@@ -1,0 +1,147 @@
+//! The one HTTP error type: every failure becomes `{"error": {"code", "message", "field"?}}` with the status its
+//! [`ErrorCode`] maps to in [`status_of`]. Internal details are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use leadpipe_core::service::ServiceError;
+use leadpipe_core::{ErrorCode, ValidationError};
+use serde_json::json;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad input (400, or 413 for an oversized body).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Missing or wrong key (401).
+    #[error("a valid x-api-key header is required")]
+    Unauthorized,
+    /// A valid key that may not use this route (403).
+    #[error("this key may only send postbacks; use the admin key")]
+    Forbidden,
+    /// No such lead or route (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Route exists, method does not (405).
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
+    /// Body is not JSON (415).
+    #[error("send the body as JSON with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// Conflicts with stored data (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Retries exhausted or the store is unreachable (503); `detail` is logged only.
+    #[error("{message}")]
+    Unavailable {
+        /// What the client is told.
+        message: String,
+        /// What the logs get.
+        detail: String,
+    },
+    /// Anything unexpected (500); the cause is logged only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The HTTP status of each error code: the one place this mapping is written.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidJson
+        | ErrorCode::InvalidBody
+        | ErrorCode::InvalidField
+        | ErrorCode::UnknownField
+        | ErrorCode::UnknownStage
+        | ErrorCode::UnknownParameter
+        | ErrorCode::InvalidQuery => StatusCode::BAD_REQUEST,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let message = e.to_string();
+        match e {
+            ServiceError::NotFound => Self::NotFound(message),
+            ServiceError::EmailInUse(email) => Self::Conflict(format!("email {email} already belongs to another lead")),
+            ServiceError::Contended => Self::Unavailable { message, detail: "retries exhausted".into() },
+            ServiceError::Unavailable(detail) => Self::Unavailable { message, detail },
+            ServiceError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<leadpipe_core::domain::stage::UnknownStage> for ApiError {
+    fn from(e: leadpipe_core::domain::stage::UnknownStage) -> Self {
+        Self::Invalid(e.into())
+    }
+}
+
+impl ApiError {
+    /// The machine-readable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid(v) => v.code,
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::Forbidden => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            Self::Unavailable { detail, .. } => tracing::warn!(error = %detail, "store unavailable"),
+            _ => {}
+        }
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        if let Self::Invalid(ValidationError { field: Some(f), .. }) = &self {
+            error["field"] = json!(f);
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of an oversized body may still be in flight: do not reuse this connection.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_bodies_are_413_and_internals_are_hidden() {
+        let too_large = ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, "big"));
+        assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let internal = ApiError::Internal("disk on fire at /var/x".into());
+        assert_eq!(internal.to_string(), "internal error");
+        assert_eq!(ApiError::from(ServiceError::Unavailable("socket".into())).status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
