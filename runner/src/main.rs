@@ -30,6 +30,20 @@ enum Command {
     TableDefinition,
     /// Create the DynamoDB table named by TABLE_NAME (endpoint from AWS_ENDPOINT_URL…) when it does not exist.
     CreateTable,
+    /// Rebuild every analytics counter from the stored leads (after changing PIPELINE_STAGES or
+    /// REPORTING_TIMEZONE, or to repair). On DynamoDB, run it with traffic quiet.
+    Recount(StoreArgs),
+}
+
+/// Which store a maintenance command works on.
+#[derive(Parser)]
+struct StoreArgs {
+    /// SQLite database file.
+    #[arg(long, default_value = "leadpipe.db")]
+    db: PathBuf,
+    /// Use DynamoDB (table from TABLE_NAME, endpoint from AWS_ENDPOINT_URL…) instead of SQLite.
+    #[arg(long)]
+    dynamodb: bool,
 }
 
 #[derive(Parser)]
@@ -62,8 +76,17 @@ fn default_static_dir() -> PathBuf {
 
 async fn open_store(args: &ServeArgs, settings: &Settings) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
     if args.dynamodb {
-        let store = dynamo_from_env(settings).await?;
-        tracing::info!(table = store.table(), "using DynamoDB");
+        let sdk = leadpipe_dynamo::client::config_for_local_use().await;
+        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
+        let (store, poller) = leadpipe::dynamo_with_local_consumer(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodbstreams::Client::new(&sdk),
+            &table,
+            settings.counter_rules(),
+        );
+        store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {table}: {e}"))?;
+        poller.spawn(STREAM_POLL_EVERY);
+        tracing::info!(table = store.table(), "using DynamoDB, with its stream consumer in this process");
         Ok(Arc::new(store))
     } else {
         let store = SqliteStore::open(&args.db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", args.db.display()))?;
@@ -72,11 +95,27 @@ async fn open_store(args: &ServeArgs, settings: &Settings) -> Result<Arc<dyn Lea
     }
 }
 
+/// How often `serve --dynamodb` polls the table's stream (the local analytics lag).
+const STREAM_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 async fn dynamo_from_env(settings: &Settings) -> Result<DynamoStore, Box<dyn std::error::Error>> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
-    let store = DynamoStore::new(leadpipe_dynamo::client::for_local_use().await, table, settings.counter_rules());
+    let sdk = leadpipe_dynamo::client::config_for_local_use().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, settings.counter_rules());
     store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {}: {e}", store.table()))?;
     Ok(store)
+}
+
+async fn recount(args: StoreArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::from_env()?;
+    let leads = if args.dynamodb {
+        let store = dynamo_from_env(&settings).await?;
+        leadpipe_dynamo::recount::recount(&store).await?.leads
+    } else {
+        SqliteStore::open(&args.db, settings.counter_rules())?.recount().await?
+    };
+    eprintln!("recounted {leads} leads");
+    Ok(())
 }
 
 async fn create_table() -> Result<(), Box<dyn std::error::Error>> {
@@ -136,6 +175,7 @@ async fn main() {
         Command::Serve(args) => serve(args).await,
         Command::TableDefinition => serde_json::to_string_pretty(&table_definition()).map(|j| println!("{j}")).map_err(Into::into),
         Command::CreateTable => create_table().await,
+        Command::Recount(args) => recount(args).await,
     };
     if let Err(e) = result {
         eprintln!("leadpipe: {e}");

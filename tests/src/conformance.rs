@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use leadpipe_core::domain::analytics::chart_window;
-use leadpipe_core::domain::counters::Counters;
+use leadpipe_core::domain::counters::{split_bucket, CounterQuery, Registry};
 use leadpipe_core::domain::{Email, Lead, Pipeline, Postback, Stage, Via};
 use leadpipe_core::service::{PostbackOutcome, ServiceError};
 use leadpipe_core::store::{LeadRef, ListQuery};
@@ -52,6 +51,12 @@ pub async fn post(app: &Leadpipe, body: Value) -> Result<PostbackOutcome, PostEr
     Ok(app.ingest_postback(&pb).await?)
 }
 
+/// `app`, once its store's derived data (stage-change items, counters) reflects every earlier write.
+pub async fn settled(app: &Leadpipe) -> &Leadpipe {
+    app.store.settle().await.expect("derived data catches up");
+    app
+}
+
 /// A stage of the default pipeline.
 pub fn stage(name: &str) -> Stage {
     Pipeline::default().stage(name).expect("a default stage")
@@ -81,12 +86,16 @@ pub async fn all_leads(app: &Leadpipe) -> Vec<Lead> {
     }
 }
 
-/// Asserts the stored counters equal a full recount of the stored leads.
+/// Asserts the stored counters equal a full recount of the stored leads, once derived data has caught up
+/// (every bucket the recount has, and every bucket stored in the same scopes).
 pub async fn assert_counters_exact(app: &Leadpipe) {
-    let leads = all_leads(app).await;
-    let window = chart_window(Utc::now(), app.settings.time_zone);
-    let recount = Counters::recount(&leads, &app.settings.pipeline, app.settings.time_zone).restricted_to_days(window.0, window.1);
-    let stored = app.store.counters(window).await.expect("counters").without_zeros();
+    app.store.settle().await.expect("derived data catches up");
+    let mut leads = all_leads(app).await;
+    leads.sort_by_key(Lead::created_key);
+    let recount = app.settings.counter_rules().recount(&leads, &mut Registry::default());
+    let mut query = CounterQuery { buckets: recount.0.keys().cloned().collect(), ..Default::default() };
+    query.scopes = recount.0.keys().filter_map(|b| split_bucket(b).map(|(scope, _)| scope.to_string())).collect();
+    let stored = app.store.counters(&query).await.expect("counters").without_watermark();
     assert_eq!(stored, recount, "stored counters differ from a recount of {} leads", leads.len());
 }
 
@@ -114,7 +123,7 @@ pub async fn seed_examples_create_then_advance_a_lead(app: Leadpipe) {
     .await;
     assert_eq!(second.lead_id, first.lead_id);
     assert!(!second.created && second.stage_changed);
-    let (lead, history) = app.lead_with_history(first.lead_id).await.expect("lead");
+    let (lead, history) = settled(&app).await.lead_with_history(first.lead_id).await.expect("lead");
     assert_eq!(lead.stage, "Application Submitted");
     assert_eq!(lead.text.first_name.as_deref(), Some("John"), "absent fields keep their value");
     assert_eq!(lead.form_completion_percent, Some(100.0));
@@ -166,7 +175,7 @@ pub async fn postback_rules_for_stages(app: Leadpipe) {
     let forced = ok(&app, json!({"email": "s@example.com", "stage": "Form Started", "force_stage": true})).await;
     assert!(forced.stage_changed);
     assert_eq!(forced.stage, "Form Started");
-    let (stored, history) = app.lead_with_history(lead.lead_id).await.unwrap();
+    let (stored, history) = settled(&app).await.lead_with_history(lead.lead_id).await.unwrap();
     assert_eq!(stored.text.phone.as_deref(), Some("5"));
     assert_eq!(history.len(), 2, "creation and the forced move only");
     assert!(history[1].forced);
@@ -264,7 +273,7 @@ pub async fn manual_moves_and_deletes(app: Leadpipe) {
     let (_, unchanged) = app.move_stage(lead.lead_id, &stage("New")).await.unwrap();
     assert!(!unchanged);
     assert!(matches!(app.move_stage(Uuid::new_v4(), &stage("New")).await, Err(ServiceError::NotFound)));
-    let (_, history) = app.lead_with_history(lead.lead_id).await.unwrap();
+    let (_, history) = settled(&app).await.lead_with_history(lead.lead_id).await.unwrap();
     let last = history.last().unwrap();
     assert_eq!((last.via, last.forced, last.to.as_str()), (Via::Manual, true, "New"));
     assert_counters_exact(&app).await;
@@ -333,7 +342,7 @@ pub async fn listing_filters_and_pages(app: Leadpipe) {
 
     let third = app.store.list(&ListQuery { limit: 5, skip: 10, ..Default::default() }).await.unwrap();
     assert_eq!(third.leads.iter().map(|l| l.id).collect::<Vec<_>>(), all[10..15].iter().map(|l| l.id).collect::<Vec<_>>());
-    let (_, total) = app.list_leads(&ListQuery { limit: 1, ..Default::default() }).await.unwrap();
+    let (_, total) = settled(&app).await.list_leads(&ListQuery { limit: 1, ..Default::default() }).await.unwrap();
     assert_eq!(total, Some(25));
     let (_, paid_total) = app.list_leads(&ListQuery { stage: Some(stage("Paid")), limit: 1, ..Default::default() }).await.unwrap();
     assert_eq!(paid_total, Some(5));
@@ -383,13 +392,14 @@ pub async fn counters_equal_a_full_recount(app: Leadpipe) {
         app.delete_lead(*id).await.unwrap();
     }
     assert_counters_exact(&app).await;
-    let analytics = app.analytics(Utc::now()).await.unwrap();
+    let analytics = app.analytics(None, Utc::now()).await.unwrap();
     let leads = all_leads(&app).await;
     assert_eq!(analytics.total_leads, leads.len() as i64);
-    for f in &analytics.funnel {
+    for f in &analytics.current.funnel {
         assert_eq!(f.count, leads.iter().filter(|l| l.stage == f.stage).count() as i64, "{}", f.stage);
     }
     assert_eq!(analytics.new_today, leads.len() as i64);
-    let google = analytics.top_sources.iter().find(|s| s.source == "google").map(|s| s.count);
+    assert!(analytics.changes > 0, "the watermark moved");
+    let google = analytics.current.top_sources.iter().find(|s| s.source == "google").map(|s| s.count);
     assert_eq!(google, Some(leads.iter().filter(|l| l.first_touch.source.as_deref() == Some("google")).count() as i64));
 }

@@ -67,12 +67,32 @@ pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
-/// A fresh DynamoDB store on its own new table in DynamoDB Local, counting by `rules`.
+/// A Streams API client for a DynamoDB Local at `endpoint`.
+pub fn dynamodb_streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
+/// A fresh DynamoDB store on its own new table in DynamoDB Local, counting by `rules`, with its stream consumed
+/// in this process (its `settle` drains the stream; nothing polls in the background).
 pub async fn dynamodb_store(rules: CounterRules) -> DynamoStore {
+    dynamodb_store_with_consumer(rules).await.0
+}
+
+/// Like [`dynamodb_store`], also returning the stream poller (to drive or inspect the consumer directly).
+pub async fn dynamodb_store_with_consumer(rules: CounterRules) -> (DynamoStore, Arc<leadpipe::streams::LocalStreamConsumer>) {
+    let endpoint = dynamodb_endpoint();
     let table = format!("leadpipe-test-{}", uuid::Uuid::new_v4());
-    let store = DynamoStore::new(dynamodb_client(&dynamodb_endpoint()), table, rules);
+    let (store, poller) =
+        leadpipe::dynamo_with_local_consumer(dynamodb_client(&endpoint), dynamodb_streams_client(&endpoint), &table, rules);
     store.ensure_table().await.expect("create the test table in DynamoDB Local");
-    store
+    (store, poller)
 }
 
 /// A fresh SQLite store in a new temporary file (WAL needs a real file to behave as in production), counting by
@@ -121,6 +141,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Waits until derived data (stage-change items, counters) reflects every earlier write.
+    pub async fn settle(&self) {
+        self.core.store.settle().await.expect("derived data catches up");
+    }
+
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
@@ -246,9 +271,14 @@ pub struct Orphans {
     pub unclaimed_leads: usize,
 }
 
-/// Reads a DynamoDB store's whole table (paginated Scan — fine for a test table) and reports orphans.
+/// Reads a DynamoDB store's whole table (paginated Scan — fine for a test table) and reports orphans, once the
+/// stream consumer has caught up.
 pub async fn dynamodb_orphans(store: &DynamoStore) -> Orphans {
     use aws_sdk_dynamodb::types::AttributeValue;
+    use leadpipe_core::store::LeadStore;
+    use leadpipe_dynamo::codec::{attr, is_lead_item};
+    store.settle().await.expect("the stream consumer catches up");
+    let lead_id = |pk: &str| leadpipe_dynamo::keys::lead_id_of(pk).map(|id| id.to_string()).unwrap_or_default();
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -270,20 +300,17 @@ pub async fn dynamodb_orphans(store: &DynamoStore) -> Orphans {
     let s = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
         item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
     };
-    let leads: std::collections::HashMap<String, String> = items
-        .iter()
-        .filter(|i| s(i, "sk") == "LEAD")
-        .map(|i| (s(i, "pk").trim_start_matches("LEAD#").to_string(), s(i, "email")))
-        .collect();
+    let leads: std::collections::HashMap<String, String> =
+        items.iter().filter(|i| is_lead_item(i)).map(|i| (lead_id(&s(i, "pk")), s(i, attr::EMAIL))).collect();
     let claims: std::collections::HashMap<String, String> = items
         .iter()
-        .filter(|i| s(i, "sk") == "EMAIL")
-        .map(|i| (s(i, "pk").trim_start_matches("EMAIL#").to_string(), s(i, "lead_id")))
+        .filter(|i| s(i, "sk") == leadpipe_dynamo::keys::CLAIM_SK)
+        .map(|i| (s(i, "pk").trim_start_matches("E#").to_string(), s(i, attr::CLAIM_ID)))
         .collect();
     Orphans {
         history: items
             .iter()
-            .filter(|i| s(i, "sk").starts_with("HIST#") && !leads.contains_key(s(i, "pk").trim_start_matches("LEAD#")))
+            .filter(|i| s(i, "sk").starts_with(leadpipe_dynamo::keys::HISTORY_PREFIX) && !leads.contains_key(&lead_id(&s(i, "pk"))))
             .count(),
         claims: claims.iter().filter(|(email, id)| leads.get(*id) != Some(*email)).count(),
         unclaimed_leads: leads.iter().filter(|(id, email)| !email.is_empty() && claims.get(*email) != Some(*id)).count(),

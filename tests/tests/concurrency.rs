@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leadpipe_core::domain::Pipeline;
 use leadpipe_core::{Leadpipe, Settings};
-use leadpipe_tests::conformance::{all_leads, assert_counters_exact, post, PostError};
+use leadpipe_tests::conformance::{all_leads, assert_counters_exact, post, settled, PostError};
 use leadpipe_tests::{dynamodb_orphans, dynamodb_store, on_both_stores, sqlite_store, Orphans, StoreKind};
 use serde_json::json;
 
@@ -73,7 +73,7 @@ async fn four_hundred_postbacks_over_twenty_emails(kind: StoreKind) {
         let highest = *sent[email].iter().max().unwrap();
         assert_eq!(lead.stage, stages[highest], "{email} ends at the highest stage it was sent");
         assert_eq!(lead.custom_data.len(), sent[email].len(), "{email}: every postback's data arrived");
-        let (_, history) = app.lead_with_history(lead.id).await.unwrap();
+        let (_, history) = settled(&app).await.lead_with_history(lead.id).await.unwrap();
         let path: Vec<usize> = history.iter().map(|h| Pipeline::default().index_of(&h.to).unwrap()).collect();
         assert!(path.windows(2).all(|w| w[0] < w[1]), "{email}: history holds only forward moves: {path:?}");
         assert!(history.iter().all(|h| !h.forced));

@@ -54,7 +54,7 @@ async fn seed_curl_examples(kind: StoreKind) {
     )
     .await;
     assert_eq!(s1, StatusCode::CREATED);
-    assert_eq!(b1.as_object().unwrap().keys().collect::<Vec<_>>(), ["created", "lead_id", "stage", "stage_changed"]);
+    assert_eq!(b1.as_object().unwrap().keys().collect::<Vec<_>>(), ["created", "lead_id", "stage", "stage_changed", "warnings"]);
     let (s2, b2) = call(
         &app,
         Method::POST,
@@ -65,7 +65,10 @@ async fn seed_curl_examples(kind: StoreKind) {
     )
     .await;
     assert_eq!(s2, StatusCode::OK);
-    assert_eq!(b2, json!({"lead_id": b1["lead_id"], "created": false, "stage": "Application Submitted", "stage_changed": true}));
+    assert_eq!(
+        b2,
+        json!({"lead_id": b1["lead_id"], "created": false, "stage": "Application Submitted", "stage_changed": true, "warnings": []})
+    );
     let id = b1["lead_id"].as_str().unwrap();
     let (s3, detail) = call(&app, Method::GET, &format!("/api/leads/{id}"), None, None).await;
     assert_eq!(s3, StatusCode::OK);
@@ -143,6 +146,7 @@ async fn leads_endpoints(kind: StoreKind) {
         .await;
         ids.push(v["lead_id"].as_str().unwrap().to_string());
     }
+    app.settle().await;
     let (s, page1) = call(&app, Method::GET, "/api/leads?limit=3", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(page1["total"], 7);
@@ -198,6 +202,7 @@ async fn leads_endpoints(kind: StoreKind) {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_error(&v, "invalid_field", Some("id"));
 
+    app.settle().await;
     let (_, analytics) = call(&app, Method::GET, "/api/analytics", None, None).await;
     assert_eq!(analytics["total_leads"], 6);
     assert_eq!(analytics["new_leads_by_day"].as_array().unwrap().len(), 30);

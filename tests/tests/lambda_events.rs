@@ -49,6 +49,7 @@ async fn every_function_through_its_event(kind: StoreKind) {
     let (status, updated, _) = l.invoke(postback::router(), event).await;
     assert_eq!((status, updated["stage_changed"].clone()), (200, json!(true)));
 
+    l.core.store.settle().await.expect("settle");
     let (status, list, _) = l
         .invoke(leads::router(), apigw_v2_event("GET", "/api/leads", "/api/leads", "stage=application%20submitted&limit=5", &admin, None))
         .await;
@@ -68,6 +69,7 @@ async fn every_function_through_its_event(kind: StoreKind) {
         .await;
     assert_eq!((status, moved["lead"]["stage"].clone()), (200, json!("Paid")));
 
+    l.core.store.settle().await.expect("settle");
     let (status, analytics, _) =
         l.invoke(analytics::router(), apigw_v2_event("GET", "/api/analytics", "/api/analytics", "", &admin, None)).await;
     assert_eq!(status, 200);

@@ -27,8 +27,12 @@ async fn created_table_matches_the_definition() {
         .global_secondary_indexes()
         .iter()
         .map(|g| {
-            json!({"IndexName": g.index_name(), "KeySchema": keys(g.key_schema()),
-                "Projection": {"ProjectionType": g.projection().and_then(|p| p.projection_type()).map(|p| p.as_str())}})
+            let mut projection = json!({"ProjectionType": g.projection().and_then(|p| p.projection_type()).map(|p| p.as_str())});
+            let included = g.projection().map(|p| p.non_key_attributes()).unwrap_or_default();
+            if !included.is_empty() {
+                projection["NonKeyAttributes"] = json!(included);
+            }
+            json!({"IndexName": g.index_name(), "KeySchema": keys(g.key_schema()), "Projection": projection})
         })
         .collect();
     let sort = |v: &mut Vec<Value>| v.sort_by_key(|x| x.to_string());
@@ -42,4 +46,7 @@ async fn created_table_matches_the_definition() {
     assert_eq!(attrs, want_attrs);
     assert_eq!(json!(keys(table.key_schema())), expected["KeySchema"]);
     assert_eq!(gsis, want_gsis);
+    let stream = table.stream_specification().expect("the table has a stream");
+    assert!(stream.stream_enabled());
+    assert_eq!(stream.stream_view_type().map(|v| v.as_str()), expected["StreamSpecification"]["StreamViewType"].as_str());
 }

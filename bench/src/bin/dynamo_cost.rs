@@ -161,7 +161,7 @@ async fn main() {
         measure!(meter, samples, 8, app.list_leads(&q).await.expect("list"));
         let qs = ListQuery { limit: 50, stage: Some(app.settings.pipeline.stage(STAGES[1]).expect("stage")), ..Default::default() };
         measure!(meter, samples, 9, app.list_leads(&qs).await.expect("list"));
-        measure!(meter, samples, 10, app.analytics(chrono::Utc::now()).await.expect("analytics"));
+        measure!(meter, samples, 10, app.analytics(None, chrono::Utc::now()).await.expect("analytics"));
         // A lead with exactly 3 history entries (created, progress, submitted) to delete.
         let e2 = format!("del{r}-{}@bench.example", Uuid::new_v4().simple());
         let d = app.ingest_postback(&postback(postback_body(&e2, STAGES[1], 10, &[]), &app)).await.expect("new").lead_id;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{Duration as ChronoDuration, SubsecRound, Utc};
 use leadpipe_bench::ddb::{metered_store, DynamoLocal, Meter};
 use leadpipe_bench::{arg_flag, arg_parse, arg_value, median, postback_body, SOURCES, STAGES};
@@ -29,8 +29,8 @@ use leadpipe_core::domain::{Pipeline, Postback};
 use leadpipe_core::retry::{retry, RetryPolicy};
 use leadpipe_core::store::{Decision, LeadRef, LeadStore, ListQuery, StoreError};
 use leadpipe_core::{Leadpipe, Settings};
-use leadpipe_dynamo::codec::lead_item;
-use leadpipe_dynamo::keys;
+use leadpipe_dynamo::codec::{claim_item, lead_item, LeadRecord};
+use leadpipe_dynamo::DynamoStore;
 use leadpipe_sqlite::SqliteStore;
 use serde_json::json;
 use uuid::Uuid;
@@ -78,22 +78,20 @@ async fn seed(store: Arc<dyn LeadStore>, from: usize, to: usize, conc: usize, ru
     t.elapsed().as_secs_f64()
 }
 
-/// Bulk-loads leads `from..to` into a DynamoDB table with BatchWriteItem (lead and email-claim items, 25 per
-/// request, `conc` requests in flight), then adds their summed counter deltas in one UpdateItem per counter.
-/// The end state is what the store's own writes produce, minus the history items (neither listings nor analytics
-/// read them). Used above the size where seeding through `LeadStore::write` (one transaction per lead, about
-/// 30 a second on DynamoDB Local) would take too long.
-async fn bulk_seed_dynamo(client: aws_sdk_dynamodb::Client, table: String, from: usize, to: usize, conc: usize, run: &str) -> f64 {
+/// Bulk-loads leads `from..to` into a DynamoDB table with BatchWriteItem (lead and email-claim items exactly as
+/// the store writes them, 25 per request, `conc` requests in flight), then rebuilds the counters with
+/// `leadpipe_dynamo::recount`. The end state is what the store's own writes and its stream consumer produce.
+/// Used above the size where seeding through the store (about 30 writes a second on DynamoDB Local) would take
+/// too long.
+async fn bulk_seed_dynamo(store: &DynamoStore, from: usize, to: usize, conc: usize, run: &str) -> f64 {
     let t = Instant::now();
     let pipeline = Pipeline::default();
     let next = Arc::new(AtomicUsize::new(from));
-    let total = Arc::new(std::sync::Mutex::new(Counters::default()));
     let tasks: Vec<_> = (0..conc)
         .map(|_| {
-            let (client, table, next, pipeline, total, run) =
-                (client.clone(), table.clone(), next.clone(), pipeline.clone(), total.clone(), run.to_string());
+            let (client, table, next, pipeline, run) =
+                (store.client().clone(), store.table().to_string(), next.clone(), pipeline.clone(), run.to_string());
             tokio::spawn(async move {
-                let mut counters = Counters::default();
                 loop {
                     let start = next.fetch_add(12, Ordering::Relaxed);
                     if start >= to {
@@ -101,14 +99,11 @@ async fn bulk_seed_dynamo(client: aws_sdk_dynamodb::Client, table: String, from:
                     }
                     let mut requests = Vec::new();
                     for i in start..(start + 12).min(to) {
-                        let (applied, c) = generated_lead(i, &run, &pipeline);
-                        let lead = applied.lead;
-                        for (k, t) in c.0 {
-                            counters.add(&k, t.n, t.ms);
-                        }
-                        let mut claim = keys::claim_key(lead.email.as_ref().expect("email"));
-                        claim.insert("lead_id".to_string(), AttributeValue::S(lead.id.to_string()));
-                        for item in [lead_item(&lead).expect("lead item"), claim] {
+                        let (applied, _) = generated_lead(i, &run, &pipeline);
+                        let created = applied.history.clone().expect("creation entry");
+                        let record = LeadRecord { lead: applied.lead, created, last_change: None };
+                        let claim = claim_item(record.lead.email.as_ref().expect("email"), record.lead.id);
+                        for item in [lead_item(&record).expect("lead item"), claim] {
                             requests.push(
                                 WriteRequest::builder()
                                     .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put"))
@@ -130,30 +125,13 @@ async fn bulk_seed_dynamo(client: aws_sdk_dynamodb::Client, table: String, from:
                         tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt + 1))).await;
                     }
                 }
-                let mut all = total.lock().expect("counters");
-                for (k, t) in counters.0 {
-                    all.add(&k, t.n, t.ms);
-                }
             })
         })
         .collect();
     for t in tasks {
         t.await.expect("bulk task");
     }
-    let counters = std::mem::take(&mut *total.lock().expect("counters"));
-    for (k, t) in counters.0 {
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", AttributeValue::S("COUNTERS".into()))
-            .key("sk", AttributeValue::S(format!("{k}#00")))
-            .update_expression("ADD n :n, ms :ms")
-            .expression_attribute_values(":n", AttributeValue::N(t.n.to_string()))
-            .expression_attribute_values(":ms", AttributeValue::N(t.ms.to_string()))
-            .send()
-            .await
-            .expect("counter update");
-    }
+    leadpipe_dynamo::recount::recount(store).await.expect("recount");
     t.elapsed().as_secs_f64()
 }
 
@@ -166,8 +144,7 @@ fn generated_lead(i: usize, run: &str, pipeline: &Pipeline) -> (Applied, Counter
     let pb = Postback::parse(body.to_string().as_bytes(), pipeline).expect("seed postback");
     let created = (Utc::now() - ChronoDuration::seconds(rng.i64(0..90 * 86_400))).trunc_subsecs(6);
     let applied = new_lead(&pb, pipeline, Uuid::new_v4(), created);
-    let counters = Counters::delta(None, Some(&applied.lead), pipeline, chrono_tz::Tz::UTC);
-    (applied, counters)
+    (applied, Counters::default())
 }
 
 /// Figures for one store at one size.
@@ -191,7 +168,7 @@ async fn measure(app: &Leadpipe, meter: Option<&Meter>, repeats: usize) -> [(f64
     let qs = ListQuery { limit: 50, stage: Some(Pipeline::default().stage(STAGES[2]).expect("stage")), ..Default::default() };
     let mut out = [(Vec::new(), None, None), (Vec::new(), None, None), (Vec::new(), None, None)];
     // One untimed warm-up of each.
-    app.analytics(Utc::now()).await.expect("analytics");
+    app.analytics(None, Utc::now()).await.expect("analytics");
     app.list_leads(&q).await.expect("list");
     app.list_leads(&qs).await.expect("list");
     for _ in 0..repeats {
@@ -201,7 +178,7 @@ async fn measure(app: &Leadpipe, meter: Option<&Meter>, repeats: usize) -> [(f64
             }
             let t = Instant::now();
             match k {
-                0 => drop(app.analytics(Utc::now()).await.expect("analytics")),
+                0 => drop(app.analytics(None, Utc::now()).await.expect("analytics")),
                 1 => drop(app.list_leads(&q).await.expect("list")),
                 _ => drop(app.list_leads(&qs).await.expect("list")),
             }
@@ -263,17 +240,19 @@ async fn main() {
     if !dynamo_sizes.is_empty() {
         let ddb = DynamoLocal::obtain();
         let (store, meter) = metered_store(&ddb.endpoint, "scaling").await;
-        let table = store.table().to_string();
-        let raw = leadpipe_bench::ddb::client(&ddb.endpoint, None);
+        let raw = DynamoStore::new(leadpipe_bench::ddb::client(&ddb.endpoint, None), store.table(), Default::default());
         let store: Arc<dyn LeadStore> = Arc::new(store);
         let app = Leadpipe::new(store.clone(), Settings::default());
         let mut have = 0;
         for &n in &dynamo_sizes {
             let bulk = n - have > api_seed_max;
             let secs = if bulk {
-                bulk_seed_dynamo(raw.clone(), table.clone(), have, n, conc.min(8), &run).await
+                bulk_seed_dynamo(&raw, have, n, conc.min(8), &run).await
             } else {
-                seed(store.clone(), have, n, conc, &run).await
+                let secs = seed(store.clone(), have, n, conc, &run).await;
+                // No stream consumer runs here: rebuild the counters the consumer would have written.
+                leadpipe_dynamo::recount::recount(&raw).await.expect("recount");
+                secs
             };
             eprintln!(
                 "dynamodb: seeded {} leads {} in {secs:.1} s ({:.0}/s)",

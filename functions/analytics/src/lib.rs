@@ -1,19 +1,42 @@
-//! The `analytics` Lambda: `GET /api/analytics` — totals, the funnel, top sources and new leads per day, all read
-//! from counters, so the cost does not grow with the number of leads (admin key). In the deployed stack this
-//! function also answers the public routes (`/api/health`, `/api/stages`, `/api/openapi.json`).
+//! The `analytics` Lambda (admin key): figures computed from counters alone, so their cost depends on the range
+//! asked for, never on the number of leads. In the deployed stack this function also answers the public routes
+//! (`/api/health`, `/api/stages`, `/api/openapi.json`).
+//!
+//! - `GET /api/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD` — funnel, new leads per day and top sources for leads
+//!   created in the range (default: the last 30 days), and the same for the period before.
+//! - `GET /api/analytics/breakdown?by=source|campaign|domain|device_type&touch=first|latest&from=&to=` —
+//!   leads, stages reached, conversions and times per value.
+//! - `GET /api/analytics/abandonment?by=campaign|device_type&from=&to=` — how far forms that stopped got.
+
+pub mod query;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use leadpipe_core::domain::analytics::Analytics;
+use leadpipe_core::domain::analytics::{Abandonment, Analytics, Breakdown};
 use leadpipe_core::Leadpipe;
-use leadpipe_http::{AdminAccess, ApiError};
+use leadpipe_http::{AdminAccess, ApiError, QueryParams};
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {
-    Router::new().route("/api/analytics", get(analytics))
+    Router::new()
+        .route("/api/analytics", get(analytics))
+        .route("/api/analytics/breakdown", get(breakdown))
+        .route("/api/analytics/abandonment", get(abandonment))
 }
 
-async fn analytics(State(app): State<Leadpipe>, _: AdminAccess) -> Result<Json<Analytics>, ApiError> {
-    Ok(Json(app.analytics(chrono::Utc::now()).await?))
+async fn analytics(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Analytics>, ApiError> {
+    let now = chrono::Utc::now();
+    let q = query::parse(&params, &["from", "to"], app.default_range(now))?;
+    Ok(Json(app.analytics(Some(q.range), now).await?))
+}
+
+async fn breakdown(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Breakdown>, ApiError> {
+    let q = query::parse(&params, &["from", "to", "by", "touch"], app.default_range(chrono::Utc::now()))?;
+    Ok(Json(app.breakdown(q.by, q.touch, q.range).await?))
+}
+
+async fn abandonment(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Abandonment>, ApiError> {
+    let q = query::parse(&params, &["from", "to", "by"], app.default_range(chrono::Utc::now()))?;
+    Ok(Json(app.abandonment(q.by, q.range).await?))
 }

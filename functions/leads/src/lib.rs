@@ -41,9 +41,10 @@ pub struct LeadDetail {
 }
 
 async fn list_leads(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<LeadList>, ApiError> {
-    let q = query::parse_list_query(&params, &app.settings.pipeline, app.settings.time_zone)?;
+    let q = query::parse_list_query(&params, &app.settings.pipeline, app.settings.time_zone, chrono::Utc::now())?;
     let (page, total) = app.list_leads(&q).await?;
-    Ok(Json(LeadList { leads: page.leads, next_cursor: page.next_after.as_deref().map(query::encode_cursor), total }))
+    let next_cursor = page.next_after.as_deref().map(|k| query::encode_cursor(k, q.oldest_first));
+    Ok(Json(LeadList { leads: page.leads, next_cursor, total }))
 }
 
 async fn get_lead(State(app): State<Leadpipe>, _: AdminAccess, LeadIdPath(id): LeadIdPath) -> Result<Json<LeadDetail>, ApiError> {

@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use leadpipe_core::domain::Pipeline;
-use leadpipe_core::store::ListQuery;
+use leadpipe_core::store::{ListQuery, QuarantineFilter};
 use leadpipe_core::{ErrorCode, ValidationError};
 use uuid::Uuid;
 
@@ -15,21 +15,30 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 /// Deepest row `page` may reach (`page * limit`): page numbers read and skip the rows before them.
 pub const MAX_PAGE_DEPTH: usize = 10_000;
-const ALLOWED: &[&str] = &["stage", "search", "source", "campaign", "from", "to", "limit", "cursor", "page"];
+const ALLOWED: &[&str] =
+    &["stage", "search", "source", "campaign", "from", "to", "limit", "cursor", "page", "sort", "quarantine", "idle_hours"];
+/// Largest `idle_hours` (a year).
+pub const MAX_IDLE_HOURS: usize = 24 * 366;
 
-/// Encodes a listing key as the opaque `next_cursor`.
-pub fn encode_cursor(after: &str) -> String {
-    URL_SAFE_NO_PAD.encode(after)
+/// Encodes a listing key as the opaque `next_cursor` of a listing in the given order.
+pub fn encode_cursor(after: &str, oldest_first: bool) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{after}", if oldest_first { "o" } else { "n" }))
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, ValidationError> {
+/// Decodes a cursor: the listing key and whether it came from an oldest-first listing.
+fn decode_cursor(cursor: &str) -> Result<(String, bool), ValidationError> {
     let bad = || ValidationError::field("cursor", "cursor is not one this API returned");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let key = String::from_utf8(bytes).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (order, key) = text.split_once('|').ok_or_else(bad)?;
     let (at, id) = key.split_once('#').ok_or_else(bad)?;
     DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
     Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok(key)
+    match order {
+        "n" => Ok((key.to_string(), false)),
+        "o" => Ok((key.to_string(), true)),
+        _ => Err(bad()),
+    }
 }
 
 /// A `from`/`to` value: a date (whole day in `tz`) or an RFC 3339 time. Returns the first instant it covers and
@@ -63,10 +72,16 @@ fn number(field: &str, raw: &str, min: usize, max: usize) -> Result<usize, Valid
         .ok_or_else(|| ValidationError::field(field, format!("{field} must be a whole number from {min} to {max}")))
 }
 
-/// Parses the query parameters. Dates are whole days in the reporting time zone `tz`; `to` is inclusive.
-pub fn parse_list_query(params: &[(String, String)], pipeline: &Pipeline, tz: Tz) -> Result<ListQuery, ValidationError> {
+/// Parses the query parameters at `now`. Dates are whole days in the reporting time zone `tz`; `to` is inclusive.
+pub fn parse_list_query(
+    params: &[(String, String)],
+    pipeline: &Pipeline,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<ListQuery, ValidationError> {
     let mut q = ListQuery { limit: DEFAULT_LIMIT, ..Default::default() };
     let mut page = None;
+    let mut cursor_order = None;
     for (name, value) in params {
         match name.as_str() {
             "stage" if !value.trim().is_empty() => q.stage = Some(pipeline.stage(value)?),
@@ -76,7 +91,29 @@ pub fn parse_list_query(params: &[(String, String)], pipeline: &Pipeline, tz: Tz
             "from" if !value.trim().is_empty() => q.created_from = Some(parse_bound("from", value.trim(), tz)?.0),
             "to" if !value.trim().is_empty() => q.created_before = Some(parse_bound("to", value.trim(), tz)?.1),
             "limit" => q.limit = number("limit", value, 1, MAX_LIMIT)?,
-            "cursor" if !value.is_empty() => q.after = Some(decode_cursor(value)?),
+            "cursor" if !value.is_empty() => {
+                let (key, oldest_first) = decode_cursor(value)?;
+                q.after = Some(key);
+                cursor_order = Some(oldest_first);
+            }
+            "sort" => {
+                q.oldest_first = match value.trim() {
+                    "" | "newest" => false,
+                    "oldest" => true,
+                    _ => return Err(ValidationError::field("sort", "sort must be newest or oldest")),
+                }
+            }
+            "quarantine" => {
+                q.quarantine = match value.trim() {
+                    "" | "exclude" => QuarantineFilter::Exclude,
+                    "only" => QuarantineFilter::Only,
+                    _ => return Err(ValidationError::field("quarantine", "quarantine must be exclude or only")),
+                }
+            }
+            "idle_hours" if !value.trim().is_empty() => {
+                let hours = number("idle_hours", value, 1, MAX_IDLE_HOURS)?;
+                q.entered_before = Some(now - chrono::Duration::hours(i64::try_from(hours).unwrap_or(0)));
+            }
             "page" => page = Some(number("page", value, 1, MAX_PAGE_DEPTH)?),
             known if ALLOWED.contains(&known) => {}
             other => {
@@ -87,6 +124,9 @@ pub fn parse_list_query(params: &[(String, String)], pipeline: &Pipeline, tz: Tz
                 .at(other))
             }
         }
+    }
+    if cursor_order.is_some_and(|o| o != q.oldest_first) {
+        return Err(ValidationError::field("cursor", "this cursor belongs to a listing in the other sort order"));
     }
     if let (Some(from), Some(before)) = (q.created_from, q.created_before) {
         if from >= before {
@@ -116,7 +156,7 @@ mod tests {
 
     fn parse_with(pairs: &[(&str, &str)], tz: Tz) -> Result<ListQuery, ValidationError> {
         let params: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        parse_list_query(&params, &Pipeline::default(), tz)
+        parse_list_query(&params, &Pipeline::default(), tz, "2026-11-28T12:00:00Z".parse().unwrap())
     }
 
     #[test]
@@ -161,6 +201,9 @@ mod tests {
             (vec![("page", "201")], "page"),
             (vec![("from", "2026-11-02"), ("to", "2026-11-01")], "from"),
             (vec![("color", "red")], "color"),
+            (vec![("sort", "random")], "sort"),
+            (vec![("quarantine", "yes")], "quarantine"),
+            (vec![("idle_hours", "0")], "idle_hours"),
         ] {
             let err = parse(&pairs).unwrap_err();
             assert_eq!(err.field.as_deref(), Some(field), "{pairs:?}");
@@ -170,15 +213,29 @@ mod tests {
     #[test]
     fn cursor_round_trips() {
         let key = "2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11";
-        let q = parse(&[("cursor", &encode_cursor(key))]).unwrap();
+        let q = parse(&[("cursor", &encode_cursor(key, false))]).unwrap();
         assert_eq!(q.after.as_deref(), Some(key));
+        let q = parse(&[("cursor", &encode_cursor(key, true)), ("sort", "oldest")]).unwrap();
+        assert!(q.oldest_first && q.after.as_deref() == Some(key));
+        assert_eq!(parse(&[("cursor", &encode_cursor(key, true))]).unwrap_err().field.as_deref(), Some("cursor"));
+    }
+
+    #[test]
+    fn idle_hours_and_quarantine() {
+        let q = parse(&[("idle_hours", "24"), ("quarantine", "only"), ("sort", "oldest")]).unwrap();
+        assert_eq!(q.entered_before.unwrap().to_rfc3339(), "2026-11-27T12:00:00+00:00");
+        assert_eq!(q.quarantine, QuarantineFilter::Only);
+        assert!(q.oldest_first);
     }
 
     #[test]
     fn page_becomes_a_skip() {
         let q = parse(&[("page", "3"), ("limit", "20")]).unwrap();
         assert_eq!((q.skip, q.limit), (40, 20));
-        assert!(parse(&[("page", "2"), ("cursor", &encode_cursor("2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11"))])
-            .is_err());
+        assert!(parse(&[
+            ("page", "2"),
+            ("cursor", &encode_cursor("2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11", false))
+        ])
+        .is_err());
     }
 }

@@ -8,8 +8,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::domain::analytics::{chart_window, Analytics};
-use crate::domain::counters::{key, kind};
+use crate::domain::analytics::{analytics_query, breakdown_query, Abandonment, Analytics, Breakdown, DayRange};
+use crate::domain::counters::{all_bucket, field, CounterQuery, Dim, Touch};
 use crate::domain::merge::{apply_manual_move, apply_postback, new_lead, Applied};
 use crate::domain::{Email, Lead, Postback, Stage, StageChange, Warning};
 use crate::store::{Changed, Decision, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
@@ -138,10 +138,11 @@ impl Leadpipe {
     pub async fn list_leads(&self, q: &ListQuery) -> Result<(LeadPage, Option<i64>), ServiceError> {
         let page = self.store.list(q).await?;
         let total = if q.total_from_counters() {
-            let stages = self.store.stage_counters().await?;
+            let everyone = all_bucket(None);
+            let counters = self.store.counters(&CounterQuery { buckets: [everyone.clone()].into(), ..Default::default() }).await?;
             Some(match &q.stage {
-                Some(stage) => stages.get(&key(kind::STAGE, stage.as_str())).n,
-                None => stages.of_kind(kind::STAGE).map(|(_, t)| t.n).sum(),
+                Some(stage) => counters.get(&everyone, &field::of(field::IN, stage.as_str())).n,
+                None => counters.get(&everyone, field::LEADS).n,
             })
         } else {
             None
@@ -149,11 +150,29 @@ impl Leadpipe {
         Ok((page, total))
     }
 
-    /// The dashboard's analytics at `now`.
-    pub async fn analytics(&self, now: DateTime<Utc>) -> Result<Analytics, ServiceError> {
+    /// The dashboard's analytics for leads created in `range` (default: the last 30 days), at `now`.
+    pub async fn analytics(&self, range: Option<DayRange>, now: DateTime<Utc>) -> Result<Analytics, ServiceError> {
         let tz = self.settings.time_zone;
-        let counters = self.store.counters(chart_window(now, tz)).await?;
-        Ok(Analytics::from_counters(&counters, &self.settings.pipeline, tz, now))
+        let range = range.unwrap_or_else(|| DayRange::last_days(now, tz, crate::domain::analytics::DEFAULT_DAYS));
+        let counters = self.store.counters(&analytics_query(range, now.with_timezone(&tz).date_naive())).await?;
+        Ok(Analytics::from_counters(&counters, &self.settings.pipeline, tz, range, now))
+    }
+
+    /// Leads and conversions per value of `by` for leads created in `range`.
+    pub async fn breakdown(&self, by: Dim, touch: Touch, range: DayRange) -> Result<Breakdown, ServiceError> {
+        let counters = self.store.counters(&breakdown_query(by, touch, range)).await?;
+        Ok(Breakdown::from_counters(&counters, &self.settings.pipeline, by, touch, range))
+    }
+
+    /// Form abandonment per value of `by` (latest touch) for leads created in `range`.
+    pub async fn abandonment(&self, by: Dim, range: DayRange) -> Result<Abandonment, ServiceError> {
+        let counters = self.store.counters(&breakdown_query(by, Touch::Latest, range)).await?;
+        Ok(Abandonment::from_counters(&counters, by, range))
+    }
+
+    /// The default analytics range at `now`: the last 30 days in the reporting time zone.
+    pub fn default_range(&self, now: DateTime<Utc>) -> DayRange {
+        DayRange::last_days(now, self.settings.time_zone, crate::domain::analytics::DEFAULT_DAYS)
     }
 }
 

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::counters::{key, kind, Counters};
+use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
 use crate::domain::{Email, Lead, Stage, StageChange};
 
@@ -75,7 +75,17 @@ pub struct Changed {
     pub decision: Decision,
 }
 
-/// Filters and position of a newest-first listing. Text filters are already lower-cased.
+/// Which leads a listing shows with respect to quarantine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QuarantineFilter {
+    /// Leave quarantined leads out (what every screen but Quarantine shows).
+    #[default]
+    Exclude,
+    /// Only quarantined leads.
+    Only,
+}
+
+/// Filters and position of a listing (newest first unless `oldest_first`). Text filters are already lower-cased.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {
     /// Only leads in this stage.
@@ -90,9 +100,15 @@ pub struct ListQuery {
     pub created_from: Option<DateTime<Utc>>,
     /// Created strictly before.
     pub created_before: Option<DateTime<Utc>>,
+    /// Only leads that entered their current stage before this time (idle in their stage since).
+    pub entered_before: Option<DateTime<Utc>>,
+    /// Quarantined leads: left out (the default), or only them.
+    pub quarantine: QuarantineFilter,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
     /// Page size.
     pub limit: usize,
-    /// Continue after this listing key (a [`Lead::created_key`]).
+    /// Continue after this listing key (a [`Lead::created_key`]), in the listing's order.
     pub after: Option<String>,
     /// Matching rows to skip first (page-number access).
     pub skip: usize,
@@ -113,6 +129,17 @@ impl ListQuery {
             && self.campaign.is_none()
             && self.created_from.is_none()
             && self.created_before.is_none()
+            && self.entered_before.is_none()
+            && self.quarantine == QuarantineFilter::Exclude
+    }
+
+    /// Whether a lead is past `after` in this listing's order (`key` is its listing key).
+    pub fn is_past_cursor(&self, key: &str) -> bool {
+        match &self.after {
+            None => true,
+            Some(after) if self.oldest_first => key > after.as_str(),
+            Some(after) => key < after.as_str(),
+        }
     }
 }
 
@@ -138,17 +165,16 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn change(&self, target: &LeadRef, decide: Arc<Decide>) -> Result<Changed, StoreError>;
     /// A lead with its stage history, oldest first.
     async fn get_with_history(&self, id: Uuid) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError>;
-    /// A newest-first page of leads.
+    /// A page of leads in the listing's order.
     async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError>;
-    /// All counters, with `day#` counters only from `days.0` to `days.1` inclusive.
-    async fn counters(&self, days: (NaiveDate, NaiveDate)) -> Result<Counters, StoreError>;
-    /// Only the `stage#` counters (what a listing's total needs).
-    async fn stage_counters(&self) -> Result<Counters, StoreError> {
-        let today = chrono::Utc::now().date_naive();
-        let mut all = self.counters((today, today)).await?;
-        let prefix = key(kind::STAGE, "");
-        all.0.retain(|k, _| k.starts_with(&prefix));
-        Ok(all)
+    /// The counter buckets `query` asks for (absent buckets are simply missing: zero).
+    async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError>;
+    /// Returns once data derived from earlier writes (stage-change items, counters) reflects them. Stores that
+    /// derive it in the write's own transaction return at once; DynamoDB waits for its local stream consumer
+    /// when one runs in this process (in AWS the consumer is a separate Lambda: analytics lag by its batching
+    /// window).
+    async fn settle(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

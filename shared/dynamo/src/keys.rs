@@ -1,59 +1,104 @@
-//! Every key of the table, built in one place.
+//! Every key of the table, built in one place (table design version [`DESIGN_VERSION`]).
 //!
-//! | item | `pk` | `sk` |
-//! |---|---|---|
-//! | lead | `LEAD#<id>` | `LEAD` |
-//! | history entry | `LEAD#<id>` | `HIST#<version, 20 digits>` |
-//! | email claim | `EMAIL#<email>` | `EMAIL` |
-//! | counter | `COUNTERS` | `<kind>#<name>#<shard>` |
+//! | item | `pk` | `sk` | written by |
+//! |---|---|---|---|
+//! | lead | `L#<id>` | `L` | the write path (postback, stage, delete) |
+//! | stage change | `L#<id>` | `H#<version, 20 digits>` | the stream consumer |
+//!
+//! (`<id>` in a key is the lead's UUID in unpadded base64url: 22 characters instead of 36, which keeps a lead
+//! item under 1 KB.)
+//! | email claim | `E#<email>` | `E` | the write path |
+//! | counter bucket | `C#<bucket>` | `C` | the stream consumer |
+//! | value registry | `R#<scope>` | `R` | the stream consumer |
+//! | stream checkpoint | `K#<stream shard id>` | `K` | the stream consumer |
+//!
+//! Every partition key value names one lead, one email, one counter bucket, one scope or one stream shard, so no
+//! key is shared by the write traffic of many leads. The listing index is write-sharded by [`listing_shard`].
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use leadpipe_core::domain::Email;
 use uuid::Uuid;
 
+/// The table design's version. Version 1 (`LEAD#<uuid>` keys, counters in the write transaction) was never
+/// deployed; version 2 is this one. A lead item's data attribute starts with a format byte, so a later design can
+/// migrate item by item.
+pub const DESIGN_VERSION: u32 = 2;
 /// Partition key attribute.
 pub const PK: &str = "pk";
 /// Sort key attribute.
 pub const SK: &str = "sk";
 /// Sort key of a lead item.
-pub const LEAD_SK: &str = "LEAD";
+pub const LEAD_SK: &str = "L";
 /// Sort key of an email claim.
-pub const CLAIM_SK: &str = "EMAIL";
-/// Sort-key prefix of history entries.
-pub const HISTORY_PREFIX: &str = "HIST#";
-/// Partition key of every counter item.
-pub const COUNTERS_PK: &str = "COUNTERS";
-/// `list_pk` value of every lead (the `by_created` index's partition).
-pub const LIST_PK_VALUE: &str = "LEAD";
+pub const CLAIM_SK: &str = "E";
+/// Sort-key prefix of stage-change items.
+pub const HISTORY_PREFIX: &str = "H#";
+/// Sort key of counter, registry and checkpoint items.
+pub const SINGLE_SK: [&str; 3] = ["C", "R", "K"];
+/// Listing index shards: new leads spread over this many `by_created` partitions.
+pub const LISTING_SHARDS: u8 = 16;
 
 /// A primary key: `pk` and `sk`.
 pub type Key = HashMap<String, AttributeValue>;
 
-/// `LEAD#<id>`: the partition of a lead and its history.
+/// `L#<id>`: the partition of a lead and its stage changes.
 pub fn lead_pk(id: Uuid) -> String {
-    format!("LEAD#{id}")
+    format!("L#{}", URL_SAFE_NO_PAD.encode(id.as_bytes()))
 }
 
-/// The lead id of a `LEAD#<id>` partition key.
+/// The lead id of a `L#<id>` partition key.
 pub fn lead_id_of(pk: &str) -> Option<Uuid> {
-    pk.strip_prefix("LEAD#").and_then(|id| Uuid::parse_str(id).ok())
+    let bytes = URL_SAFE_NO_PAD.decode(pk.strip_prefix("L#")?).ok()?;
+    Uuid::from_slice(&bytes).ok()
 }
 
-/// `EMAIL#<email>`: the partition of an email claim.
+/// `E#<email>`: the partition of an email claim.
 pub fn claim_pk(email: &Email) -> String {
-    format!("EMAIL#{email}")
+    format!("E#{email}")
 }
 
-/// The sort key of the history entry written when a lead reached `version`.
+/// The sort key of the stage change that took a lead to `version`.
 pub fn history_sk(version: u64) -> String {
     format!("{HISTORY_PREFIX}{version:020}")
 }
 
-/// The sort key of one shard of a counter.
-pub fn counter_sk(counter: &str, shard: u32) -> String {
-    format!("{counter}#{shard:02}")
+/// The version of a stage-change sort key.
+pub fn history_version(sk: &str) -> Option<u64> {
+    sk.strip_prefix(HISTORY_PREFIX).and_then(|v| v.parse().ok())
+}
+
+/// `C#<bucket>`: one counter bucket (see `leadpipe_core::domain::counters`).
+pub fn counter_key(bucket: &str) -> Key {
+    key(format!("C#{bucket}"), "C")
+}
+
+/// The bucket of a `C#<bucket>` partition key.
+pub fn bucket_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix("C#")
+}
+
+/// `R#<scope>`: the admitted values of one counter scope.
+pub fn registry_key(scope: &str) -> Key {
+    key(format!("R#{scope}"), "R")
+}
+
+/// `K#<shard id>`: how far the stream consumer got in one stream shard.
+pub fn checkpoint_key(shard_id: &str) -> Key {
+    key(format!("K#{shard_id}"), "K")
+}
+
+/// The listing shard of a lead: `00`–`15`, from its (random) id.
+pub fn listing_shard(id: Uuid) -> String {
+    format!("{:02}", id.as_bytes()[0] % LISTING_SHARDS)
+}
+
+/// Every listing shard.
+pub fn listing_shards() -> impl Iterator<Item = String> {
+    (0..LISTING_SHARDS).map(|s| format!("{s:02}"))
 }
 
 /// The key of a lead item.
@@ -80,6 +125,8 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(lead_id_of(&lead_pk(id)), Some(id));
         assert!(history_sk(9) < history_sk(10));
-        assert_eq!(counter_sk("stage#New", 3), "stage#New#03");
+        assert_eq!(history_version(&history_sk(42)), Some(42));
+        assert_eq!(listing_shards().count(), 16);
+        assert!(listing_shards().any(|s| s == listing_shard(id)));
     }
 }

@@ -1,12 +1,20 @@
-//! The table's key schema and indexes: one definition that code, tests and `infra/table-definition.json` share.
+//! The table's key schema, indexes and stream: one definition that code, tests and `infra/table-definition.json`
+//! share.
+//!
+//! - `by_email` (`em`, KEYS_ONLY): finds a lead by email for dedup. Only a lead's creation and email changes write it.
+//! - `by_created` (`ls` = listing shard `00`–`15`, `ck` = creation key): newest-first listings, merged over the
+//!   16 shards on read. It projects only what listing filters read (stage, stage entry time, latest source and
+//!   campaign, search text, quarantine), so an update that changes none of them writes nothing to it.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use leadpipe_core::store::StoreError;
 use serde::Serialize;
 
+use crate::codec::attr;
 use crate::error::{internal, sdk_error};
 use crate::keys::{PK, SK};
 
@@ -14,11 +22,12 @@ use crate::keys::{PK, SK};
 pub mod index {
     /// Lead by email.
     pub const BY_EMAIL: &str = "by_email";
-    /// Leads newest first.
+    /// Leads newest first, write-sharded.
     pub const BY_CREATED: &str = "by_created";
-    /// Leads in one stage, newest first.
-    pub const BY_STAGE: &str = "by_stage";
 }
+
+/// The attribute DynamoDB's TTL deletes expired items by.
+pub const TTL_ATTRIBUTE: &str = "ttl";
 
 /// The table definition in the shape of a CreateTable request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,6 +39,8 @@ pub struct TableDefinition {
     pub key_schema: Vec<KeyDef>,
     /// Global secondary indexes.
     pub global_secondary_indexes: Vec<IndexDef>,
+    /// The change stream the consumer reads.
+    pub stream_specification: StreamDef,
 }
 
 /// An attribute used in a key.
@@ -68,8 +79,21 @@ pub struct IndexDef {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProjectionDef {
-    /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
+    /// `KEYS_ONLY` or `INCLUDE`.
     pub projection_type: &'static str,
+    /// With `INCLUDE`: the attributes copied besides the keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub non_key_attributes: Vec<&'static str>,
+}
+
+/// The table's stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamDef {
+    /// Always true.
+    pub stream_enabled: bool,
+    /// `NEW_AND_OLD_IMAGES`: the consumer derives counter deltas and stage changes from both.
+    pub stream_view_type: &'static str,
 }
 
 fn hash(name: &'static str) -> KeyDef {
@@ -82,22 +106,30 @@ fn range(name: &'static str) -> KeyDef {
 
 /// The table definition the code relies on.
 pub fn table_definition() -> TableDefinition {
-    let all = || ProjectionDef { projection_type: "ALL" };
     TableDefinition {
-        attribute_definitions: [PK, SK, "email", "list_pk", "stage_key", "created_key"]
+        attribute_definitions: [PK, SK, attr::EMAIL, attr::LISTING_SHARD, attr::CREATED_KEY]
             .into_iter()
             .map(|n| AttributeDef { attribute_name: n, attribute_type: "S" })
             .collect(),
         key_schema: vec![hash(PK), range(SK)],
         global_secondary_indexes: vec![
-            IndexDef { index_name: index::BY_EMAIL, key_schema: vec![hash("email")], projection: all() },
-            IndexDef { index_name: index::BY_CREATED, key_schema: vec![hash("list_pk"), range("created_key")], projection: all() },
-            IndexDef { index_name: index::BY_STAGE, key_schema: vec![hash("stage_key"), range("created_key")], projection: all() },
+            IndexDef {
+                index_name: index::BY_EMAIL,
+                key_schema: vec![hash(attr::EMAIL)],
+                projection: ProjectionDef { projection_type: "KEYS_ONLY", non_key_attributes: vec![] },
+            },
+            IndexDef {
+                index_name: index::BY_CREATED,
+                key_schema: vec![hash(attr::LISTING_SHARD), range(attr::CREATED_KEY)],
+                projection: ProjectionDef { projection_type: "INCLUDE", non_key_attributes: attr::LISTED.to_vec() },
+            },
         ],
+        stream_specification: StreamDef { stream_enabled: true, stream_view_type: "NEW_AND_OLD_IMAGES" },
     }
 }
 
-/// Creates `table` from [`table_definition`] when it does not exist (for local use and tests).
+/// Creates `table` from [`table_definition`] when it does not exist, with TTL on [`TTL_ATTRIBUTE`] (for local
+/// use and tests; in AWS the template creates it).
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(()),
@@ -112,7 +144,9 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             .build()
             .map_err(internal)
     };
-    let mut req = client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest);
+    let mut req = client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest).stream_specification(
+        StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().map_err(internal)?,
+    );
     for a in &def.attribute_definitions {
         req = req.attribute_definitions(
             AttributeDefinition::builder()
@@ -127,20 +161,24 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
     }
     for g in &def.global_secondary_indexes {
         let projection = match g.projection.projection_type {
-            "KEYS_ONLY" => ProjectionType::KeysOnly,
-            "INCLUDE" => ProjectionType::Include,
-            _ => ProjectionType::All,
+            "INCLUDE" => Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(g.projection.non_key_attributes.iter().map(|a| a.to_string()).collect()))
+                .build(),
+            _ => Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
         };
-        let mut gsi =
-            GlobalSecondaryIndex::builder().index_name(g.index_name).projection(Projection::builder().projection_type(projection).build());
+        let mut gsi = GlobalSecondaryIndex::builder().index_name(g.index_name).projection(projection);
         for k in &g.key_schema {
             gsi = gsi.key_schema(key(k)?);
         }
         req = req.global_secondary_indexes(gsi.build().map_err(internal)?);
     }
     match req.send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
-        Err(e) => Err(sdk_error(e)),
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(sdk_error(e)),
     }
+    let ttl = TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().map_err(internal)?;
+    client.update_time_to_live().table_name(table).time_to_live_specification(ttl).send().await.map_err(sdk_error)?;
+    Ok(())
 }

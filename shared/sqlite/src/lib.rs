@@ -20,14 +20,16 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use uuid::Uuid;
 
-use leadpipe_core::domain::counters::{day_key, CounterRules, Counters};
+use leadpipe_core::domain::counters::{all_bucket, field, split_bucket, value_limit, CounterQuery, CounterRules, Counters, ValueAdmission};
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
-use leadpipe_core::store::{Changed, Decide, Decision, FilterColumns, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
+use leadpipe_core::store::{
+    Changed, Decide, Decision, FilterColumns, LeadPage, LeadRef, LeadStore, ListQuery, QuarantineFilter, StoreError,
+};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS leads (
@@ -39,7 +41,9 @@ CREATE TABLE IF NOT EXISTS leads (
     campaign_lc TEXT,
     search_text TEXT NOT NULL,
     version     INTEGER NOT NULL,
-    data        TEXT NOT NULL
+    data        TEXT NOT NULL,
+    stage_entered TEXT NOT NULL DEFAULT '',
+    quarantined INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS leads_by_created ON leads (created_key);
 CREATE INDEX IF NOT EXISTS leads_by_stage ON leads (stage, created_key);
@@ -49,11 +53,18 @@ CREATE TABLE IF NOT EXISTS history (
     data    TEXT NOT NULL,
     PRIMARY KEY (lead_id, seq)
 );
-CREATE TABLE IF NOT EXISTS counters (
-    key TEXT PRIMARY KEY,
-    n   INTEGER NOT NULL,
-    ms  INTEGER NOT NULL
-);
+CREATE TABLE IF NOT EXISTS counter_fields (
+    bucket TEXT NOT NULL,
+    field  TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    ms     INTEGER NOT NULL,
+    PRIMARY KEY (bucket, field)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counter_values (
+    scope TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, value)
+) WITHOUT ROWID;
 "#;
 
 /// The SQLite lead store.
@@ -196,7 +207,33 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
         conn.execute_batch(SCHEMA).map_err(internal)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(internal)?;
+        if version < SCHEMA_VERSION {
+            // Version 1 kept flat `<kind>#<name>` counters and fewer listing columns: add the columns, fill
+            // them in, and rebuild the counters from the leads themselves.
+            conn.execute_batch("DROP TABLE IF EXISTS counters").map_err(internal)?;
+            add_missing_columns(&conn)?;
+            recount_in(&conn, &rules)?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(internal)?;
+        }
         Ok(Self { conn: Arc::new(Mutex::new(conn)), readers: None, queue: Arc::default(), checkpoints: None, rules: Arc::new(rules) })
+    }
+
+    /// Rebuilds every counter from the stored leads (for repair, and after changing `PIPELINE_STAGES` or
+    /// `REPORTING_TIMEZONE`), in one transaction; returns how many leads were counted.
+    pub async fn recount(&self) -> Result<usize, StoreError> {
+        let rules = Arc::clone(&self.rules);
+        self.with_conn(move |c| {
+            c.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
+            match recount_in(c, &rules) {
+                Ok(n) => c.execute_batch("COMMIT").map(|_| n).map_err(internal),
+                Err(e) => {
+                    let _ = c.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
+        .await
     }
 
     /// Runs `f` with the writing connection on the blocking pool.
@@ -352,14 +389,126 @@ fn is_unique_violation(e: &rusqlite::Error, column: &str) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg)) if f.code == ErrorCode::ConstraintViolation && msg.contains(column))
 }
 
+/// The counters' schema version (`PRAGMA user_version`): 2 = bucketed counters with a value registry.
+const SCHEMA_VERSION: i64 = 2;
+
 fn apply_counters(tx: &Connection, counters: &Counters) -> Result<(), StoreError> {
     let mut stmt = tx
-        .prepare_cached("INSERT INTO counters (key, n, ms) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, ms = ms + excluded.ms")
+        .prepare_cached(
+            "INSERT INTO counter_fields (bucket, field, n, ms) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (bucket, field) DO UPDATE SET n = n + excluded.n, ms = ms + excluded.ms",
+        )
         .map_err(internal)?;
-    for (key, t) in &counters.0 {
-        stmt.execute(params![key, t.n, t.ms]).map_err(internal)?;
+    for (bucket, fields) in &counters.0 {
+        for (field, t) in fields {
+            stmt.execute(params![bucket, field, t.n, t.ms]).map_err(internal)?;
+        }
     }
     Ok(())
+}
+
+/// The counter change of one write, with new values admitted into the registry table, plus one `changes`.
+fn counter_delta(tx: &Connection, rules: &CounterRules, before: Option<&Lead>, after: Option<&Lead>) -> Result<Counters, StoreError> {
+    let mut values = SqlValues { tx, failed: None };
+    let mut delta = rules.delta(before, after, &mut values);
+    if let Some(e) = values.failed {
+        return Err(e);
+    }
+    delta.add(&all_bucket(None), field::CHANGES, 1, 0);
+    Ok(delta)
+}
+
+/// Adds the listing columns that version 1 lacked and fills them from each lead.
+fn add_missing_columns(c: &Connection) -> Result<(), StoreError> {
+    let mut st = c.prepare("SELECT name FROM pragma_table_info('leads')").map_err(internal)?;
+    let columns: Vec<String> = st.query_map([], |r| r.get(0)).map_err(internal)?.collect::<Result<_, _>>().map_err(internal)?;
+    for (name, ddl) in [
+        ("stage_entered", "ALTER TABLE leads ADD COLUMN stage_entered TEXT NOT NULL DEFAULT ''"),
+        ("quarantined", "ALTER TABLE leads ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0"),
+    ] {
+        if !columns.iter().any(|c| c == name) {
+            c.execute_batch(ddl).map_err(internal)?;
+        }
+    }
+    let mut read = c.prepare("SELECT data FROM leads").map_err(internal)?;
+    let leads: Vec<String> = read.query_map([], |r| r.get(0)).map_err(internal)?.collect::<Result<_, _>>().map_err(internal)?;
+    for data in leads {
+        let lead: Lead = decode(&data)?;
+        c.execute(
+            "UPDATE leads SET stage_entered = ?2, quarantined = ?3 WHERE id = ?1",
+            params![lead.id.to_string(), key_time(lead.stage_entered_at), lead.quarantine.is_some()],
+        )
+        .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Clears every counter and value and counts all leads again, oldest first.
+fn recount_in(c: &Connection, rules: &CounterRules) -> Result<usize, StoreError> {
+    c.execute_batch("DELETE FROM counter_fields; DELETE FROM counter_values;").map_err(internal)?;
+    let mut stmt = c.prepare("SELECT data FROM leads ORDER BY created_key").map_err(internal)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(internal)?;
+    let mut values = SqlValues { tx: c, failed: None };
+    let mut total = Counters::default();
+    let mut n = 0;
+    for row in rows {
+        let lead: Lead = decode(&row.map_err(internal)?)?;
+        total.merge(&rules.of_lead(&lead, &mut values));
+        n += 1;
+    }
+    if let Some(e) = values.failed {
+        return Err(e);
+    }
+    apply_counters(c, &total)?;
+    Ok(n)
+}
+
+/// The value registry in the `counter_values` table, read and written inside the write transaction.
+struct SqlValues<'a> {
+    tx: &'a Connection,
+    failed: Option<StoreError>,
+}
+
+impl SqlValues<'_> {
+    fn try_admitted(&self, scope: &str, value: &str) -> Result<bool, StoreError> {
+        let mut st =
+            self.tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM counter_values WHERE scope = ?1 AND value = ?2)").map_err(internal)?;
+        st.query_row(params![scope, value], |r| r.get(0)).map_err(internal)
+    }
+
+    fn try_admit(&self, scope: &str, value: &str) -> Result<bool, StoreError> {
+        if self.try_admitted(scope, value)? {
+            return Ok(true);
+        }
+        let mut count = self.tx.prepare_cached("SELECT count(*) FROM counter_values WHERE scope = ?1").map_err(internal)?;
+        let n: i64 = count.query_row([scope], |r| r.get(0)).map_err(internal)?;
+        if usize::try_from(n).unwrap_or(usize::MAX) >= value_limit(scope) {
+            return Ok(false);
+        }
+        self.tx
+            .prepare_cached("INSERT INTO counter_values (scope, value) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![scope, value]))
+            .map_err(internal)?;
+        Ok(true)
+    }
+
+    fn record<T: Default>(&mut self, r: Result<T, StoreError>) -> T {
+        r.unwrap_or_else(|e| {
+            self.failed.get_or_insert(e);
+            T::default()
+        })
+    }
+}
+
+impl ValueAdmission for SqlValues<'_> {
+    fn is_admitted(&self, scope: &str, value: &str) -> bool {
+        self.try_admitted(scope, value).unwrap_or(false)
+    }
+
+    fn admit(&mut self, scope: &str, value: &str) -> bool {
+        let r = self.try_admit(scope, value);
+        self.record(r)
+    }
 }
 
 /// The lead `target` refers to: by id, else by email.
@@ -382,19 +531,48 @@ fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&S
     let email = after.email.as_ref().map(Email::as_str);
     let data = encode(after)?;
     let id = after.id.to_string();
+    let (stage_entered, quarantined) = (key_time(after.stage_entered_at), after.quarantine.is_some());
     let result = match before {
         None => tx
             .prepare_cached(
-                "INSERT INTO leads (id, email, stage, created_key, source_lc, campaign_lc, search_text, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO leads (id, email, stage, created_key, source_lc, campaign_lc, search_text, version, data, stage_entered, quarantined) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .and_then(|mut st| {
-                st.execute(params![id, email, after.stage.as_str(), after.created_key(), source_lc, campaign_lc, search_text, after.version, data])
+                st.execute(params![
+                    id,
+                    email,
+                    after.stage.as_str(),
+                    after.created_key(),
+                    source_lc,
+                    campaign_lc,
+                    search_text,
+                    after.version,
+                    data,
+                    stage_entered,
+                    quarantined
+                ])
             }),
         Some(b) => tx
             .prepare_cached(
-                "UPDATE leads SET email = ?2, stage = ?3, source_lc = ?4, campaign_lc = ?5, search_text = ?6, version = ?7, data = ?8 WHERE id = ?1 AND version = ?9",
+                "UPDATE leads SET email = ?2, stage = ?3, source_lc = ?4, campaign_lc = ?5, search_text = ?6, version = ?7, data = ?8, \
+                 stage_entered = ?10, quarantined = ?11 WHERE id = ?1 AND version = ?9",
             )
-            .and_then(|mut st| st.execute(params![id, email, after.stage.as_str(), source_lc, campaign_lc, search_text, after.version, data, b.version])),
+            .and_then(|mut st| {
+                st.execute(params![
+                    id,
+                    email,
+                    after.stage.as_str(),
+                    source_lc,
+                    campaign_lc,
+                    search_text,
+                    after.version,
+                    data,
+                    b.version,
+                    stage_entered,
+                    quarantined
+                ])
+            }),
     };
     match result {
         Ok(1) => {}
@@ -439,13 +617,13 @@ impl LeadStore for SqliteStore {
             match (&decision, &before) {
                 (Decision::Apply(applied), _) if applied.modified => {
                     save(tx, before.as_ref(), &applied.lead, applied.history.as_ref())?;
-                    apply_counters(tx, &rules.delta(before.as_ref(), Some(&applied.lead)))?;
+                    apply_counters(tx, &counter_delta(tx, &rules, before.as_ref(), Some(&applied.lead))?)?;
                 }
                 (Decision::Delete, Some(lead)) => {
                     tx.prepare_cached("DELETE FROM leads WHERE id = ?1")
                         .and_then(|mut st| st.execute([lead.id.to_string()]))
                         .map_err(internal)?;
-                    apply_counters(tx, &rules.delta(Some(lead), None))?;
+                    apply_counters(tx, &counter_delta(tx, &rules, Some(lead), None)?)?;
                 }
                 _ => {}
             }
@@ -496,8 +674,12 @@ impl LeadStore for SqliteStore {
                 push("created_key <", Box::new(key_time(before)), &mut sql);
             }
             if let Some(after) = &q.after {
-                push("created_key <", Box::new(after.clone()), &mut sql);
+                push(if q.oldest_first { "created_key >" } else { "created_key <" }, Box::new(after.clone()), &mut sql);
             }
+            if let Some(t) = q.entered_before {
+                push("stage_entered <", Box::new(key_time(t)), &mut sql);
+            }
+            push("quarantined =", Box::new(q.quarantine == QuarantineFilter::Only), &mut sql);
             if let Some(s) = &q.source {
                 push("source_lc =", Box::new(s.clone()), &mut sql);
             }
@@ -509,7 +691,8 @@ impl LeadStore for SqliteStore {
                 sql.push(')');
             }
             let fetch = q.limit + 1;
-            sql.push_str(&format!(" ORDER BY created_key DESC LIMIT {fetch} OFFSET {}", q.skip));
+            let order = if q.oldest_first { "ASC" } else { "DESC" };
+            sql.push_str(&format!(" ORDER BY created_key {order} LIMIT {fetch} OFFSET {}", q.skip));
             let mut stmt = c.prepare_cached(&sql).map_err(internal)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -530,20 +713,29 @@ impl LeadStore for SqliteStore {
         .await
     }
 
-    async fn counters(&self, days: (NaiveDate, NaiveDate)) -> Result<Counters, StoreError> {
+    async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError> {
+        let query = query.clone();
         self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT key, n, ms FROM counters WHERE key NOT LIKE 'day#%' OR key BETWEEN ?1 AND ?2")
-                .map_err(internal)?;
-            let rows = stmt
-                .query_map(params![day_key(days.0), day_key(days.1)], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                })
-                .map_err(internal)?;
             let mut counters = Counters::default();
-            for row in rows {
-                let (k, n, ms) = row.map_err(internal)?;
-                counters.add(&k, n, ms);
+            let mut add_rows = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<(), StoreError> {
+                let mut stmt = c.prepare_cached(sql).map_err(internal)?;
+                let rows = stmt
+                    .query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)))
+                    .map_err(internal)?;
+                for row in rows {
+                    let (bucket, field, n, ms) = row.map_err(internal)?;
+                    counters.add(&bucket, &field, n, ms);
+                }
+                Ok(())
+            };
+            for scope in &query.scopes {
+                // Every bucket `<scope>|<value>`: '}' sorts right after '|'.
+                let (lo, hi) = (format!("{scope}|"), format!("{scope}}}"));
+                add_rows("SELECT bucket, field, n, ms FROM counter_fields WHERE bucket >= ?1 AND bucket < ?2", &[&lo, &hi])?;
+            }
+            // Buckets of a scope read above are already in.
+            for bucket in query.buckets.iter().filter(|b| !split_bucket(b).is_some_and(|(s, _)| query.scopes.contains(s))) {
+                add_rows("SELECT bucket, field, n, ms FROM counter_fields WHERE bucket = ?1", &[bucket])?;
             }
             Ok(counters)
         })

@@ -1,22 +1,85 @@
-//! The dashboard's analytics, computed from counters alone (cost independent of the number of leads).
+//! The dashboard's analytics, computed from counters alone, so their cost depends on the range asked for and
+//! never on the number of leads.
+//!
+//! Every figure is "of the leads created in the range" (creation days in the reporting time zone); the previous
+//! period is the same number of days just before it.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::counters::{day_key, key, kind, Counters};
+use super::counters::{all_bucket, field, scope, CounterQuery, Counters, Dim, Fields, Tally, Touch, OTHER};
 use super::stage::{Pipeline, Stage};
 
-/// Days in the new-leads chart.
-pub const CHART_DAYS: u64 = 30;
-/// Sources listed in `top_sources`.
+/// Days in the default range (today and the 29 days before).
+pub const DEFAULT_DAYS: u64 = 30;
+/// Longest range, in days.
+pub const MAX_DAYS: i64 = 400;
+/// Sources listed in `top_sources` before the rest is summed as `(other)`.
 pub const TOP_SOURCES: usize = 10;
+/// Rows of a breakdown before the rest is summed as `(other)`.
+pub const TOP_ROWS: usize = 25;
+
+/// An inclusive range of creation days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DayRange {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+}
+
+impl DayRange {
+    /// The default range: the last [`DEFAULT_DAYS`] days, today included, in `tz`.
+    pub fn last_days(now: DateTime<Utc>, tz: Tz, days: u64) -> Self {
+        let today = now.with_timezone(&tz).date_naive();
+        Self { from: today.checked_sub_days(Days::new(days.saturating_sub(1))).unwrap_or(today), to: today }
+    }
+
+    /// A range from client input: `from` ≤ `to`, at most [`MAX_DAYS`] days.
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Self, String> {
+        if from > to {
+            return Err("from must not be after to".into());
+        }
+        if (to - from).num_days() + 1 > MAX_DAYS {
+            return Err(format!("a range covers at most {MAX_DAYS} days"));
+        }
+        Ok(Self { from, to })
+    }
+
+    /// Days in the range.
+    pub fn len(&self) -> u64 {
+        u64::try_from((self.to - self.from).num_days() + 1).unwrap_or(0)
+    }
+
+    /// Always false: a range has at least one day.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The same number of days just before this range.
+    pub fn previous(&self) -> Self {
+        let to = self.from.pred_opt().unwrap_or(self.from);
+        Self { from: to.checked_sub_days(Days::new(self.len() - 1)).unwrap_or(to), to }
+    }
+
+    /// Every day, oldest first.
+    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.from.iter_days().take_while(move |d| d <= &self.to)
+    }
+}
 
 /// `GET /api/analytics`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Analytics {
-    /// All leads.
+    /// All leads, quarantined ones excluded.
     pub total_leads: i64,
+    /// Quarantined leads (kept out of every other figure).
+    pub quarantined: i64,
+    /// A number that grows with every write (once analytics caught up): poll it to know when to refresh.
+    pub changes: i64,
     /// Leads created today (reporting time zone).
     pub new_today: i64,
     /// Leads created in the last 30 days, today included.
@@ -25,11 +88,27 @@ pub struct Analytics {
     pub time_zone: String,
     /// When this was computed.
     pub generated_at: DateTime<Utc>,
+    /// The range asked for, and its figures.
+    #[serde(flatten)]
+    pub current: Period,
+    /// The same figures for the same number of days just before.
+    pub previous: Period,
+}
+
+/// The figures of one range of creation days.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Period {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+    /// Leads created in the range.
+    pub new_leads: i64,
     /// One entry per stage, pipeline order.
     pub funnel: Vec<FunnelStage>,
-    /// Busiest first-touch sources.
+    /// Busiest first-touch sources, then `(other)` for the rest.
     pub top_sources: Vec<SourceCount>,
-    /// Exactly 30 days, oldest first, today last, zeros included.
+    /// Every day of the range, oldest first, zeros included.
     pub new_leads_by_day: Vec<DayCount>,
 }
 
@@ -38,9 +117,9 @@ pub struct Analytics {
 pub struct FunnelStage {
     /// The stage.
     pub stage: Stage,
-    /// Leads currently in the stage.
+    /// Leads (created in the range) currently in the stage.
     pub count: i64,
-    /// Leads that ever reached this stage or a later one.
+    /// Leads that reached this stage or a later one.
     pub reached: i64,
     /// `reached(next) / reached(this)`; `None` for the last stage or when nobody reached this one.
     pub conversion_to_next: Option<f64>,
@@ -51,7 +130,7 @@ pub struct FunnelStage {
 /// Leads from one source.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceCount {
-    /// The first-touch source, as first written.
+    /// The first-touch source (lower-case), `(none)` or `(other)`.
     pub source: String,
     /// Leads with that source.
     pub count: i64,
@@ -66,96 +145,371 @@ pub struct DayCount {
     pub count: i64,
 }
 
-/// The first and last day (inclusive) of the chart that ends today in `tz`.
-pub fn chart_window(now: DateTime<Utc>, tz: Tz) -> (NaiveDate, NaiveDate) {
-    let today = now.with_timezone(&tz).date_naive();
-    let first = today.checked_sub_days(Days::new(CHART_DAYS - 1)).unwrap_or(today);
-    (first, today)
+/// The counter buckets analytics for `range` read: the all-leads bucket of every day of the range, of the previous
+/// period and of the last 30 days, the first-touch sources of both periods, and the all-time bucket.
+pub fn analytics_query(range: DayRange, today: NaiveDate) -> CounterQuery {
+    let mut q = CounterQuery::default();
+    q.buckets.insert(all_bucket(None));
+    let last30 = DayRange { from: today.checked_sub_days(Days::new(DEFAULT_DAYS - 1)).unwrap_or(today), to: today };
+    for r in [range, range.previous(), last30] {
+        for day in r.days() {
+            q.buckets.insert(all_bucket(Some(day)));
+        }
+    }
+    for r in [range, range.previous()] {
+        for day in r.days() {
+            q.scopes.insert(scope(Some(day), Dim::Source.code(Touch::First)));
+        }
+    }
+    q
 }
 
 impl Analytics {
-    /// Builds the analytics from stored counters.
-    pub fn from_counters(counters: &Counters, pipeline: &Pipeline, tz: Tz, now: DateTime<Utc>) -> Self {
-        let total_leads: i64 = counters.of_kind(kind::STAGE).map(|(_, t)| t.n).sum();
-        let stages = pipeline.stages();
-        let funnel = stages
-            .iter()
-            .enumerate()
-            .map(|(i, stage)| {
-                let reached = counters.get(&key(kind::REACHED, stage.as_str())).n;
-                let next_reached = stages.get(i + 1).map(|n| counters.get(&key(kind::REACHED, n.as_str())).n);
-                let step = counters.get(&key(kind::STEP, stage.as_str()));
-                FunnelStage {
-                    stage: stage.clone(),
-                    count: counters.get(&key(kind::STAGE, stage.as_str())).n,
-                    reached,
-                    conversion_to_next: next_reached.filter(|_| reached > 0).map(|n| n as f64 / reached as f64),
-                    avg_seconds_to_next: (step.n > 0).then(|| step.ms as f64 / step.n as f64 / 1000.0),
-                }
-            })
-            .collect();
-        let mut top_sources: Vec<SourceCount> = counters
-            .of_kind(kind::SOURCE)
-            .filter(|(_, t)| t.n > 0)
-            .map(|(s, t)| SourceCount { source: s.to_string(), count: t.n })
-            .collect();
-        top_sources.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.source.cmp(&b.source)));
-        top_sources.truncate(TOP_SOURCES);
-        let (first, today) = chart_window(now, tz);
-        let new_leads_by_day: Vec<DayCount> =
-            first.iter_days().take_while(|d| *d <= today).map(|date| DayCount { date, count: counters.get(&day_key(date)).n }).collect();
+    /// Builds the analytics of `range` from counters read with [`analytics_query`].
+    pub fn from_counters(counters: &Counters, pipeline: &Pipeline, tz: Tz, range: DayRange, now: DateTime<Utc>) -> Self {
+        let everyone = counters.bucket(&all_bucket(None));
+        let today = now.with_timezone(&tz).date_naive();
+        let last30 = DayRange { from: today.checked_sub_days(Days::new(DEFAULT_DAYS - 1)).unwrap_or(today), to: today };
+        let new_on = |d: NaiveDate| counters.get(&all_bucket(Some(d)), field::LEADS).n;
         Self {
-            total_leads,
-            new_today: counters.get(&day_key(today)).n,
-            new_last_30_days: new_leads_by_day.iter().map(|d| d.count).sum(),
+            total_leads: tally(&everyone, field::LEADS).n,
+            quarantined: tally(&everyone, field::QUARANTINED).n,
+            changes: tally(&everyone, field::CHANGES).n,
+            new_today: new_on(today),
+            new_last_30_days: last30.days().map(new_on).sum(),
             time_zone: tz.name().to_string(),
             generated_at: now,
-            funnel,
-            top_sources,
-            new_leads_by_day,
+            current: Period::of(counters, pipeline, range),
+            previous: Period::of(counters, pipeline, range.previous()),
         }
+    }
+}
+
+impl Period {
+    fn of(counters: &Counters, pipeline: &Pipeline, range: DayRange) -> Self {
+        let mut all = Fields::new();
+        let mut by_day = Vec::new();
+        for day in range.days() {
+            let fields = counters.bucket(&all_bucket(Some(day)));
+            by_day.push(DayCount { date: day, count: tally(&fields, field::LEADS).n });
+            add_fields(&mut all, &fields);
+        }
+        let mut sources: BTreeMap<String, i64> = BTreeMap::new();
+        for day in range.days() {
+            for (value, fields) in counters.values_in(&scope(Some(day), Dim::Source.code(Touch::First))) {
+                *sources.entry(value.to_string()).or_default() += tally(fields, field::LEADS).n;
+            }
+        }
+        let top_sources = top_with_other(sources.into_iter().filter(|(_, n)| *n > 0).collect(), TOP_SOURCES)
+            .into_iter()
+            .map(|(source, count)| SourceCount { source, count })
+            .collect();
+        Self {
+            from: range.from,
+            to: range.to,
+            new_leads: tally(&all, field::LEADS).n,
+            funnel: funnel(&all, pipeline),
+            top_sources,
+            new_leads_by_day: by_day,
+        }
+    }
+}
+
+fn funnel(fields: &Fields, pipeline: &Pipeline) -> Vec<FunnelStage> {
+    let stages = pipeline.stages();
+    stages
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let reached = tally(fields, &field::of(field::REACHED, stage.as_str())).n;
+            let next_reached = stages.get(i + 1).map(|n| tally(fields, &field::of(field::REACHED, n.as_str())).n);
+            let step = tally(fields, &field::of(field::STEP, stage.as_str()));
+            FunnelStage {
+                stage: stage.clone(),
+                count: tally(fields, &field::of(field::IN, stage.as_str())).n,
+                reached,
+                conversion_to_next: next_reached.filter(|_| reached > 0).map(|n| n as f64 / reached as f64),
+                avg_seconds_to_next: average_seconds(step),
+            }
+        })
+        .collect()
+}
+
+fn tally(fields: &Fields, name: &str) -> Tally {
+    fields.get(name).copied().unwrap_or_default()
+}
+
+fn add_fields(into: &mut Fields, from: &Fields) {
+    for (k, t) in from {
+        let e = into.entry(k.clone()).or_default();
+        e.n += t.n;
+        e.ms += t.ms;
+    }
+}
+
+fn average_seconds(t: Tally) -> Option<f64> {
+    (t.n > 0).then(|| t.ms as f64 / t.n as f64 / 1000.0)
+}
+
+/// The `n` largest `(name, count)` pairs by count (ties by name), then one `(other)` entry summing the rest and
+/// any `(other)` already there.
+fn top_with_other(mut rows: Vec<(String, i64)>, n: usize) -> Vec<(String, i64)> {
+    let mut other: i64 = rows.iter().filter(|(k, _)| k == OTHER).map(|(_, c)| c).sum();
+    rows.retain(|(k, _)| k != OTHER);
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if rows.len() > n {
+        other += rows.drain(n..).map(|(_, c)| c).sum::<i64>();
+    }
+    if other > 0 {
+        rows.push((OTHER.to_string(), other));
+    }
+    rows
+}
+
+/// `GET /api/analytics/breakdown`: leads and conversions per value of one dimension.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breakdown {
+    /// The dimension.
+    pub by: Dim,
+    /// First or latest touch.
+    pub touch: Touch,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+    /// The pipeline's stages, in order (the keys of each row's maps).
+    pub stages: Vec<Stage>,
+    /// Busiest values first; the last row may be `(other)`, summing values past the top rows and past the
+    /// counters' per-day limit of named values.
+    pub rows: Vec<BreakdownRow>,
+}
+
+/// One value of a breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BreakdownRow {
+    /// The value (lower-case), `(none)` or `(other)`.
+    pub value: String,
+    /// Leads created in the range with this value.
+    pub leads: i64,
+    /// Per stage: leads that reached it.
+    pub reached: BTreeMap<String, i64>,
+    /// Per stage: `reached(next stage) / reached(stage)`.
+    pub step_conversion: BTreeMap<String, Option<f64>>,
+    /// Per stage: `reached(stage) / leads`.
+    pub overall_conversion: BTreeMap<String, Option<f64>>,
+    /// Per stage: average time from creation to reaching it, among leads that reached it after creation.
+    pub avg_seconds_to: BTreeMap<String, Option<f64>>,
+}
+
+/// The counter scopes a breakdown reads: every day of the range for the dimension at `touch`.
+pub fn breakdown_query(by: Dim, touch: Touch, range: DayRange) -> CounterQuery {
+    let mut q = CounterQuery::default();
+    q.scopes.extend(range.days().map(|d| scope(Some(d), by.code(touch))));
+    q
+}
+
+impl Breakdown {
+    /// Builds the breakdown from counters read with [`breakdown_query`].
+    pub fn from_counters(counters: &Counters, pipeline: &Pipeline, by: Dim, touch: Touch, range: DayRange) -> Self {
+        let per_value = sum_by_value(counters, by, touch, range);
+        let order = top_with_other(per_value.iter().map(|(v, f)| (v.clone(), tally(f, field::LEADS).n)).collect(), TOP_ROWS);
+        let mut other = Fields::new();
+        for (value, fields) in &per_value {
+            if !order.iter().any(|(v, _)| v == value) || value == OTHER {
+                add_fields(&mut other, fields);
+            }
+        }
+        let stages = pipeline.stages();
+        let row = |value: &str, f: &Fields| {
+            let leads = tally(f, field::LEADS).n;
+            let reached = |s: &Stage| tally(f, &field::of(field::REACHED, s.as_str())).n;
+            let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+            BreakdownRow {
+                value: value.to_string(),
+                leads,
+                reached: stages.iter().map(|s| (s.to_string(), reached(s))).collect(),
+                step_conversion: stages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.to_string(), stages.get(i + 1).and_then(|n| ratio(reached(n), reached(s)))))
+                    .collect(),
+                overall_conversion: stages.iter().map(|s| (s.to_string(), ratio(reached(s), leads))).collect(),
+                avg_seconds_to: stages
+                    .iter()
+                    .map(|s| (s.to_string(), average_seconds(tally(f, &field::of(field::TIME, s.as_str())))))
+                    .collect(),
+            }
+        };
+        let rows = order
+            .iter()
+            .map(|(value, _)| if value == OTHER { row(OTHER, &other) } else { row(value, &per_value[value]) })
+            .filter(|r| r.leads != 0 || r.value != OTHER)
+            .collect();
+        Self { by, touch, from: range.from, to: range.to, stages: stages.to_vec(), rows }
+    }
+}
+
+fn sum_by_value(counters: &Counters, by: Dim, touch: Touch, range: DayRange) -> BTreeMap<String, Fields> {
+    let mut per_value: BTreeMap<String, Fields> = BTreeMap::new();
+    for day in range.days() {
+        for (value, fields) in counters.values_in(&scope(Some(day), by.code(touch))) {
+            add_fields(per_value.entry(value.to_string()).or_default(), fields);
+        }
+    }
+    per_value.retain(|_, f| tally(f, field::LEADS).n != 0);
+    per_value
+}
+
+/// `GET /api/analytics/abandonment`: how far leads that stopped before the form's end got, per value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Abandonment {
+    /// The dimension (campaign or device type, latest touch).
+    pub by: Dim,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+    /// Busiest values first.
+    pub rows: Vec<AbandonmentRow>,
+}
+
+/// One value of an abandonment breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AbandonmentRow {
+    /// The value.
+    pub value: String,
+    /// Leads created in the range with this value.
+    pub leads: i64,
+    /// Of them, leads whose form completion is below 100 %.
+    pub stopped: i64,
+    /// `stopped` by completion decile: `[0–9 %, 10–19 %, …, 90–99 %]`.
+    pub deciles: [i64; 10],
+}
+
+impl Abandonment {
+    /// Builds the abandonment breakdown from counters read with [`breakdown_query`] (latest touch).
+    pub fn from_counters(counters: &Counters, by: Dim, range: DayRange) -> Self {
+        let per_value = sum_by_value(counters, by, Touch::Latest, range);
+        let mut rows: Vec<AbandonmentRow> = per_value
+            .iter()
+            .map(|(value, f)| {
+                let mut deciles = [0i64; 10];
+                for (i, d) in deciles.iter_mut().enumerate() {
+                    *d = tally(f, &field::of(field::ABANDON, &i.to_string())).n;
+                }
+                AbandonmentRow { value: value.clone(), leads: tally(f, field::LEADS).n, stopped: deciles.iter().sum(), deciles }
+            })
+            .filter(|r| r.stopped > 0)
+            .collect();
+        rows.sort_by(|a, b| b.stopped.cmp(&a.stopped).then_with(|| a.value.cmp(&b.value)));
+        rows.truncate(TOP_ROWS);
+        Self { by, from: range.from, to: range.to, rows }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::counters::{value_bucket, CounterRules, Registry};
+    use crate::domain::merge::{apply_postback, new_lead};
+    use crate::domain::Postback;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn pb(v: serde_json::Value) -> Postback {
+        Postback::parse(v.to_string().as_bytes(), &Pipeline::default()).unwrap()
+    }
+
+    fn at(day: &str, secs: i64) -> DateTime<Utc> {
+        format!("{day}T00:00:00Z").parse::<DateTime<Utc>>().unwrap() + chrono::Duration::seconds(secs)
+    }
+
+    fn counters_of(leads: &[crate::domain::Lead]) -> Counters {
+        CounterRules::default().recount(leads, &mut Registry::default())
+    }
 
     #[test]
-    fn builds_funnel_sources_and_thirty_days() {
-        let mut c = Counters::default();
-        for (k, n, ms) in [
-            ("stage#New", 2, 0),
-            ("stage#Paid", 1, 0),
-            ("stage#Dropped", 1, 0),
-            ("reached#New", 4, 0),
-            ("reached#Form Started", 2, 0),
-            ("reached#Application Submitted", 1, 0),
-            ("reached#Paid", 1, 0),
-            ("step#New", 2, 7_000),
-            ("source#google", 3, 0),
-            ("source#fb", 3, 0),
-            ("source#x", 0, 0),
-            ("day#2026-11-27", 2, 0),
-            ("day#2026-10-29", 1, 0),
-            ("day#2026-10-28", 5, 0),
-        ] {
-            c.add(k, n, ms);
+    fn ranges_have_a_previous_period_of_equal_length() {
+        let r = DayRange::new("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap()).unwrap();
+        assert_eq!(r.len(), 30);
+        let p = r.previous();
+        assert_eq!((p.from.to_string(), p.to.to_string()), ("2026-10-02".into(), "2026-10-31".into()));
+        assert!(DayRange::new("2026-11-02".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err());
+        assert!(DayRange::new("2025-01-01".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err());
+        let d = DayRange::last_days("2026-11-27T12:00:00Z".parse().unwrap(), Tz::UTC, 30);
+        assert_eq!((d.from.to_string(), d.to.to_string()), ("2026-10-29".into(), "2026-11-27".into()));
+    }
+
+    #[test]
+    fn funnel_sources_and_days_count_leads_created_in_the_range() {
+        let p = Pipeline::default();
+        let a = new_lead(&pb(json!({"source": "Google", "stage": "Form Started"})), &p, Uuid::new_v4(), at("2026-11-20", 0)).lead;
+        let a = apply_postback(&a, &pb(json!({"stage": "Application Submitted"})), &p, at("2026-11-20", 60)).lead;
+        let b = new_lead(&pb(json!({"source": "google"})), &p, Uuid::new_v4(), at("2026-11-21", 0)).lead;
+        let old = new_lead(&pb(json!({"source": "fb"})), &p, Uuid::new_v4(), at("2026-10-25", 0)).lead;
+        let c = counters_of(&[a, b, old]);
+        let range = DayRange::new("2026-11-01".parse().unwrap(), "2026-11-27".parse().unwrap()).unwrap();
+        let an = Analytics::from_counters(&c, &p, Tz::UTC, range, "2026-11-27T12:00:00Z".parse().unwrap());
+        assert_eq!(an.total_leads, 3);
+        assert_eq!(an.current.new_leads, 2);
+        assert_eq!(an.previous.new_leads, 1, "2026-10-25 is in the 27 days before");
+        assert_eq!(an.current.new_leads_by_day.len(), 27);
+        assert_eq!(an.current.top_sources, [SourceCount { source: "google".into(), count: 2 }], "grouped case-insensitively");
+        let f = &an.current.funnel;
+        assert_eq!((f[0].reached, f[1].reached, f[2].reached), (2, 1, 1));
+        assert_eq!(f[0].conversion_to_next, Some(0.5));
+        assert_eq!(f[1].avg_seconds_to_next, Some(60.0));
+        assert_eq!(f[2].count, 1);
+        assert_eq!(an.new_last_30_days, 2, "2026-10-25 is more than 30 days before");
+    }
+
+    #[test]
+    fn top_lists_end_with_other() {
+        let rows: Vec<(String, i64)> = (0..15).map(|i| (format!("s{i:02}"), 100 - i)).chain([(OTHER.to_string(), 7)]).collect();
+        let top = top_with_other(rows, 10);
+        assert_eq!(top.len(), 11);
+        assert_eq!(top[0], ("s00".to_string(), 100));
+        assert_eq!(top[10], (OTHER.to_string(), 7 + 90 + 89 + 88 + 87 + 86));
+    }
+
+    #[test]
+    fn breakdown_gives_conversions_and_times_per_value() {
+        let p = Pipeline::default();
+        let mut leads = Vec::new();
+        for (i, campaign) in ["spring", "spring", "fall"].iter().enumerate() {
+            let l =
+                new_lead(&pb(json!({"campaign": campaign, "stage": "Form Started"})), &p, Uuid::new_v4(), at("2026-11-20", i as i64)).lead;
+            leads.push(if i == 0 { apply_postback(&l, &pb(json!({"stage": "Paid"})), &p, at("2026-11-20", 120)).lead } else { l });
         }
-        let now = "2026-11-27T12:00:00Z".parse().unwrap();
-        let a = Analytics::from_counters(&c, &Pipeline::default(), Tz::UTC, now);
-        assert_eq!(a.total_leads, 4, "leads in stages no longer in the pipeline still count");
-        assert_eq!(a.funnel.len(), 5);
-        assert_eq!(a.funnel[0].conversion_to_next, Some(0.5));
-        assert_eq!(a.funnel[0].avg_seconds_to_next, Some(3.5));
-        assert_eq!(a.funnel[1].avg_seconds_to_next, None);
-        assert_eq!(a.funnel[4].conversion_to_next, None, "last stage");
-        assert_eq!(a.funnel[4].reached, 0);
-        assert_eq!(a.top_sources.iter().map(|s| s.source.as_str()).collect::<Vec<_>>(), ["fb", "google"]);
-        assert_eq!(a.new_leads_by_day.len(), 30);
-        assert_eq!(a.new_leads_by_day[0].date.to_string(), "2026-10-29");
-        assert_eq!(a.new_leads_by_day[29].count, 2);
-        assert_eq!(a.new_today, 2);
-        assert_eq!(a.new_last_30_days, 3, "2026-10-28 is outside the window");
+        let c = counters_of(&leads);
+        let range = DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
+        let b = Breakdown::from_counters(&c, &p, Dim::Campaign, Touch::First, range);
+        assert_eq!(b.rows.len(), 2);
+        let spring = &b.rows[0];
+        assert_eq!((spring.value.as_str(), spring.leads), ("spring", 2));
+        assert_eq!(spring.reached["Paid"], 1);
+        assert_eq!(spring.overall_conversion["Paid"], Some(0.5));
+        assert_eq!(spring.step_conversion["Form Started"], Some(0.5));
+        assert_eq!(spring.avg_seconds_to["Paid"], Some(120.0));
+        assert_eq!(c.get(&value_bucket(&scope(Some("2026-11-20".parse().unwrap()), "cmp1"), "fall"), "leads").n, 1);
+    }
+
+    #[test]
+    fn abandonment_counts_forms_that_stopped_by_decile() {
+        let p = Pipeline::default();
+        let leads: Vec<_> = [35.0, 38.0, 90.0, 100.0]
+            .iter()
+            .map(|pct| {
+                new_lead(&pb(json!({"device_type": "Mobile", "form_completion_percent": pct})), &p, Uuid::new_v4(), at("2026-11-20", 0))
+                    .lead
+            })
+            .collect();
+        let c = counters_of(&leads);
+        let range = DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
+        let a = Abandonment::from_counters(&c, Dim::DeviceType, range);
+        assert_eq!(a.rows.len(), 1);
+        assert_eq!((a.rows[0].value.as_str(), a.rows[0].leads, a.rows[0].stopped), ("mobile", 4, 3));
+        assert_eq!(a.rows[0].deciles[3], 2);
+        assert_eq!(a.rows[0].deciles[9], 1);
     }
 }

@@ -1,9 +1,24 @@
 //! Analytics counters: every lead contributes a fixed set of tallies, and every write stores the difference.
 //!
-//! Because a lead's contribution is a pure function of its state ([`Counters::of_lead`]), the delta of any
-//! write is `of_lead(after) - of_lead(before)`, and the stored counters always equal a full recount.
+//! Because a lead's contribution is a pure function of its state ([`CounterRules::of_lead`]), the delta of any
+//! write is `of_lead(after) − of_lead(before)`, and the stored counters always equal a full recount.
+//!
+//! Counters live in **buckets**; a bucket is identified by a [`BucketKey`] `<day>|<dim>|<value>`:
+//!
+//! | bucket | fields | read by |
+//! |---|---|---|
+//! | `*|all|` (all time) | `leads`, `in:<stage>`, `quarantined` | list totals, board counts, total leads |
+//! | `*|srcL|<source>`, `*|cmpL|<campaign>` | `leads` | source and campaign pickers (latest touch) |
+//! | `<day>|all|` | the [day fields](field) | funnel, new leads per day |
+//! | `<day>|<dim><touch>|<value>` | the day fields | breakdowns by source, campaign, domain, device |
+//!
+//! `<day>` is the lead's **creation** day in the reporting time zone, so every per-day figure is "of the leads
+//! created that day" and any date range is a sum over days. Values are grouped case-insensitively (trimmed,
+//! lower-cased, at most [`MAX_VALUE_CHARS`] characters). The number of named values per scope (`<day>|<dim>`) is
+//! bounded by [`ValueAdmission`]: past [`MAX_VALUES_PER_DAY`] (or [`MAX_VALUES_ALL_TIME`]) distinct values a scope
+//! counts newcomers as [`OTHER`], so no input can make the counters grow without bound.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -12,38 +27,280 @@ use serde::{Deserialize, Serialize};
 use super::lead::Lead;
 use super::stage::Pipeline;
 
-/// Source name used for leads without a first-touch source.
-pub const NO_SOURCE: &str = "(none)";
+/// The value counted for a lead without one.
+pub const NONE_VALUE: &str = "(none)";
+/// The value counted for values past a scope's limit.
+pub const OTHER: &str = "(other)";
+/// Longest value kept in a bucket key, in characters.
+pub const MAX_VALUE_CHARS: usize = 64;
+/// Named values per day and dimension; later distinct values count as [`OTHER`].
+pub const MAX_VALUES_PER_DAY: usize = 100;
+/// Named values of an all-time picker dimension.
+pub const MAX_VALUES_ALL_TIME: usize = 1000;
+/// The `day` part of all-time buckets.
+pub const ALL_TIME: &str = "*";
 
-/// One counter: a count and, for stage steps, the summed milliseconds the step took.
+/// Field names inside a bucket.
+pub mod field {
+    /// Leads in the bucket.
+    pub const LEADS: &str = "leads";
+    /// `in:<stage>`: leads currently in the stage.
+    pub const IN: &str = "in";
+    /// `reached:<stage>`: leads that reached the stage (or skipped past it).
+    pub const REACHED: &str = "reached";
+    /// `step:<stage>`: leads that moved on from the stage to the next one in a later event, with the time it took.
+    pub const STEP: &str = "step";
+    /// `time:<stage>`: leads that reached the stage after their creation, with the time from creation.
+    pub const TIME: &str = "time";
+    /// `abandon:<decile>`: leads whose form stopped before its end (completion < 100 %), by completion decile 0–9.
+    pub const ABANDON: &str = "abandon";
+    /// Quarantined leads (all-time bucket only; they count nowhere else).
+    pub const QUARANTINED: &str = "quarantined";
+    /// Writes applied so far (all-time bucket only): a watermark for live dashboards, not a function of leads.
+    pub const CHANGES: &str = "changes";
+
+    /// `<kind>:<name>`.
+    pub fn of(kind: &str, name: &str) -> String {
+        format!("{kind}:{name}")
+    }
+}
+
+/// A dimension leads are broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dim {
+    /// `source`.
+    Source,
+    /// `campaign`.
+    Campaign,
+    /// `domain`.
+    Domain,
+    /// `device_type`.
+    DeviceType,
+}
+
+/// Which value of a dimension: as first seen, or the latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Touch {
+    /// The value the lead first arrived with.
+    First,
+    /// The lead's current value.
+    Latest,
+}
+
+impl Dim {
+    /// Every dimension.
+    pub const ALL: [Dim; 4] = [Dim::Source, Dim::Campaign, Dim::Domain, Dim::DeviceType];
+
+    /// The short code used in bucket keys.
+    pub fn code(self, touch: Touch) -> &'static str {
+        match (self, touch) {
+            (Dim::Source, Touch::First) => "src1",
+            (Dim::Source, Touch::Latest) => "srcL",
+            (Dim::Campaign, Touch::First) => "cmp1",
+            (Dim::Campaign, Touch::Latest) => "cmpL",
+            (Dim::Domain, Touch::First) => "dom1",
+            (Dim::Domain, Touch::Latest) => "domL",
+            (Dim::DeviceType, Touch::First) => "dev1",
+            (Dim::DeviceType, Touch::Latest) => "devL",
+        }
+    }
+
+    /// The lead's value of this dimension at `touch`, normalised, or `None` when it has none.
+    pub fn value_of(self, lead: &Lead, touch: Touch) -> Option<String> {
+        let (t, f) = (&lead.text, &lead.first_touch);
+        let raw = match (self, touch) {
+            (Dim::Source, Touch::First) => f.source.as_deref(),
+            (Dim::Source, Touch::Latest) => t.source.as_deref(),
+            (Dim::Campaign, Touch::First) => f.campaign.as_deref(),
+            (Dim::Campaign, Touch::Latest) => t.campaign.as_deref(),
+            (Dim::Domain, Touch::First) => f.domain.as_deref(),
+            (Dim::Domain, Touch::Latest) => t.domain.as_deref(),
+            (Dim::DeviceType, Touch::First) => f.device_type.as_deref(),
+            (Dim::DeviceType, Touch::Latest) => t.device_type.as_deref(),
+        };
+        raw.map(normalise_value).filter(|v| !v.is_empty())
+    }
+}
+
+/// A dimension value as counted: trimmed, lower-cased, at most [`MAX_VALUE_CHARS`] characters, `|` replaced.
+pub fn normalise_value(raw: &str) -> String {
+    raw.trim().to_lowercase().chars().filter(|c| !c.is_control()).map(|c| if c == '|' { '/' } else { c }).take(MAX_VALUE_CHARS).collect()
+}
+
+/// The scope of a set of values: `<day>|<code>` (e.g. `2026-11-28|src1`, `*|cmpL`).
+pub fn scope(day: Option<NaiveDate>, code: &str) -> String {
+    format!("{}|{code}", day_text(day))
+}
+
+/// The key of a bucket: `<scope>|<value>` (the `all` buckets have an empty value).
+pub type BucketKey = String;
+
+/// The bucket of all leads created on `day` (or of all leads, for `None`).
+pub fn all_bucket(day: Option<NaiveDate>) -> BucketKey {
+    format!("{}|all|", day_text(day))
+}
+
+/// The bucket of one value in a scope.
+pub fn value_bucket(scope: &str, value: &str) -> BucketKey {
+    format!("{scope}|{value}")
+}
+
+/// Splits a bucket key into its scope and value.
+pub fn split_bucket(key: &str) -> Option<(&str, &str)> {
+    key.rsplit_once('|')
+}
+
+fn day_text(day: Option<NaiveDate>) -> String {
+    day.map_or_else(|| ALL_TIME.to_string(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+/// One counter: a count and, for `step:` and `time:` fields, summed milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// How many.
     pub n: i64,
-    /// Summed duration in milliseconds (only `step#` counters use it).
+    /// Summed duration in milliseconds.
     pub ms: i64,
 }
 
-/// Counter kinds, the prefix of every counter key.
-pub mod kind {
-    /// `stage#<stage>`: leads currently in the stage.
-    pub const STAGE: &str = "stage";
-    /// `reached#<stage>`: leads that reached the stage or a later one.
-    pub const REACHED: &str = "reached";
-    /// `step#<stage>`: leads that moved on from the stage to the next one in a later event, with the time it took.
-    pub const STEP: &str = "step";
-    /// `source#<source>`: leads by first-touch source.
-    pub const SOURCE: &str = "source";
-    /// `day#<YYYY-MM-DD>`: leads created that day, in the reporting time zone.
-    pub const DAY: &str = "day";
+/// The fields of one bucket.
+pub type Fields = BTreeMap<String, Tally>;
+
+/// A set of counters: bucket → field → tally.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters(pub BTreeMap<BucketKey, Fields>);
+
+impl Counters {
+    /// Adds `n` and `ms` to `field` of `bucket`.
+    pub fn add(&mut self, bucket: &str, field: &str, n: i64, ms: i64) {
+        let t = self.0.entry(bucket.to_string()).or_default().entry(field.to_string()).or_default();
+        t.n += n;
+        t.ms += ms;
+    }
+
+    /// Adds every counter of `other`.
+    pub fn merge(&mut self, other: &Self) {
+        for (bucket, fields) in &other.0 {
+            for (f, t) in fields {
+                self.add(bucket, f, t.n, t.ms);
+            }
+        }
+    }
+
+    /// Subtracts every counter of `other`.
+    pub fn subtract(&mut self, other: &Self) {
+        for (bucket, fields) in &other.0 {
+            for (f, t) in fields {
+                self.add(bucket, f, -t.n, -t.ms);
+            }
+        }
+    }
+
+    /// Drops zero tallies and empty buckets (a store may keep zeros; a recount has none).
+    pub fn without_zeros(mut self) -> Self {
+        for fields in self.0.values_mut() {
+            fields.retain(|_, t| *t != Tally::default());
+        }
+        self.0.retain(|_, f| !f.is_empty());
+        self
+    }
+
+    /// The counters without the [`field::CHANGES`] watermark (which no recount reproduces).
+    pub fn without_watermark(mut self) -> Self {
+        if let Some(all) = self.0.get_mut(&all_bucket(None)) {
+            all.remove(field::CHANGES);
+        }
+        self.without_zeros()
+    }
+
+    /// The tally of `field` in `bucket`, zero when absent.
+    pub fn get(&self, bucket: &str, field: &str) -> Tally {
+        self.0.get(bucket).and_then(|f| f.get(field)).copied().unwrap_or_default()
+    }
+
+    /// The fields of `bucket` (empty when absent).
+    pub fn bucket(&self, bucket: &str) -> Fields {
+        self.0.get(bucket).cloned().unwrap_or_default()
+    }
+
+    /// `(value, fields)` of every bucket in `scope`.
+    pub fn values_in<'a>(&'a self, scope: &'a str) -> impl Iterator<Item = (&'a str, &'a Fields)> + 'a {
+        self.0.iter().filter_map(move |(k, f)| split_bucket(k).filter(|(s, _)| *s == scope).map(|(_, v)| (v, f)))
+    }
+
+    /// Only the buckets `query` asks for.
+    pub fn restricted_to(mut self, query: &CounterQuery) -> Self {
+        self.0.retain(|k, _| query.wants(k));
+        self
+    }
+}
+
+/// Which buckets a reader wants: exact buckets, and every bucket of some scopes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterQuery {
+    /// Exact bucket keys.
+    pub buckets: BTreeSet<BucketKey>,
+    /// Scopes whose every value is wanted.
+    pub scopes: BTreeSet<String>,
+}
+
+impl CounterQuery {
+    /// Whether `bucket` is wanted.
+    pub fn wants(&self, bucket: &str) -> bool {
+        self.buckets.contains(bucket) || split_bucket(bucket).is_some_and(|(s, _)| self.scopes.contains(s))
+    }
+}
+
+/// Which values are counted by name in each scope: the first distinct values up to a limit, then [`OTHER`].
+///
+/// A store keeps the admitted values of every scope (a registry). Admission is append-only, so a value counted by
+/// name stays counted by name, and a lead's old state always maps to the buckets it was counted in.
+pub trait ValueAdmission {
+    /// Whether `value` is already admitted in `scope` (no side effect).
+    fn is_admitted(&self, scope: &str, value: &str) -> bool;
+    /// Admits `value` in `scope` if the scope has room (or it is already admitted); returns whether it is.
+    fn admit(&mut self, scope: &str, value: &str) -> bool;
+}
+
+/// The limit of named values in `scope`.
+pub fn value_limit(scope: &str) -> usize {
+    if scope.starts_with(ALL_TIME) {
+        MAX_VALUES_ALL_TIME
+    } else {
+        MAX_VALUES_PER_DAY
+    }
+}
+
+/// An in-memory [`ValueAdmission`] (recounts, tests, and the stores' caches).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registry(pub BTreeMap<String, BTreeSet<String>>);
+
+impl ValueAdmission for Registry {
+    fn is_admitted(&self, scope: &str, value: &str) -> bool {
+        self.0.get(scope).is_some_and(|v| v.contains(value))
+    }
+
+    fn admit(&mut self, scope: &str, value: &str) -> bool {
+        let values = self.0.entry(scope.to_string()).or_default();
+        if values.contains(value) {
+            return true;
+        }
+        if values.len() >= value_limit(scope) {
+            return false;
+        }
+        values.insert(value.to_string());
+        true
+    }
 }
 
 /// What counters depend on besides the leads themselves: the stage order and the reporting time zone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CounterRules {
-    /// Stage order (`reached#` and `step#` follow it).
+    /// Stage order (`reached:` and `step:` follow it).
     pub pipeline: Pipeline,
-    /// Time zone of `day#` counters.
+    /// Time zone of creation days.
     pub time_zone: Tz,
 }
 
@@ -53,115 +310,120 @@ impl Default for CounterRules {
     }
 }
 
-impl CounterRules {
-    /// What one lead contributes (see [`Counters::of_lead`]).
-    pub fn of_lead(&self, lead: &Lead) -> Counters {
-        Counters::of_lead(lead, &self.pipeline, self.time_zone)
-    }
-
-    /// The counter change of one write (see [`Counters::delta`]).
-    pub fn delta(&self, before: Option<&Lead>, after: Option<&Lead>) -> Counters {
-        Counters::delta(before, after, &self.pipeline, self.time_zone)
-    }
-
-    /// The counters a full recount of `leads` gives.
-    pub fn recount<'a>(&self, leads: impl IntoIterator<Item = &'a Lead>) -> Counters {
-        Counters::recount(leads, &self.pipeline, self.time_zone)
-    }
+/// How a lead's values are looked up: admitting new ones (the lead as written) or not (the lead as it was).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    Admit,
+    Existing,
 }
 
-/// A set of counters keyed `<kind>#<name>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters(pub BTreeMap<String, Tally>);
-
-impl Counters {
-    /// What one lead contributes to the counters.
-    pub fn of_lead(lead: &Lead, pipeline: &Pipeline, tz: Tz) -> Self {
-        let mut c = Self::default();
-        c.add(&key(kind::STAGE, lead.stage.as_str()), 1, 0);
-        let stages = pipeline.stages();
-        for (i, stage) in stages.iter().enumerate() {
-            let Some(reached) = lead.stage_reached_at.get(stage) else { continue };
-            c.add(&key(kind::REACHED, stage.as_str()), 1, 0);
-            if let Some(next) = stages.get(i + 1).and_then(|n| lead.stage_reached_at.get(n)) {
-                let ms = (*next - *reached).num_milliseconds();
-                if ms > 0 {
-                    c.add(&key(kind::STEP, stage.as_str()), 1, ms);
-                }
-            }
-        }
-        c.add(&key(kind::SOURCE, lead.first_touch.source.as_deref().unwrap_or(NO_SOURCE)), 1, 0);
-        c.add(&day_key(lead.created_at.with_timezone(&tz).date_naive()), 1, 0);
-        c
+impl CounterRules {
+    /// The creation day of a lead in the reporting time zone.
+    pub fn day_of(&self, lead: &Lead) -> NaiveDate {
+        lead.created_at.with_timezone(&self.time_zone).date_naive()
     }
 
-    /// `after - before` for one lead's write (`None` = the lead does not exist on that side); zero tallies are dropped.
-    pub fn delta(before: Option<&Lead>, after: Option<&Lead>, pipeline: &Pipeline, tz: Tz) -> Self {
-        let mut d = after.map(|l| Self::of_lead(l, pipeline, tz)).unwrap_or_default();
+    /// What one lead contributes, admitting its values into `values` where there is room.
+    pub fn of_lead(&self, lead: &Lead, values: &mut dyn ValueAdmission) -> Counters {
+        self.contribution(lead, values, Lookup::Admit)
+    }
+
+    /// The counter change of one write: what `after` contributes (admitting new values) minus what `before`
+    /// contributed (looking its values up without admitting). Zero tallies are dropped.
+    pub fn delta(&self, before: Option<&Lead>, after: Option<&Lead>, values: &mut dyn ValueAdmission) -> Counters {
+        let mut d = after.map(|l| self.contribution(l, values, Lookup::Admit)).unwrap_or_default();
         if let Some(b) = before {
-            for (k, t) in Self::of_lead(b, pipeline, tz).0 {
-                d.add(&k, -t.n, -t.ms);
-            }
+            d.subtract(&self.contribution(b, values, Lookup::Existing));
         }
-        d.0.retain(|_, t| *t != Tally::default());
-        d
+        d.without_zeros()
     }
 
-    /// The counters a full recount of `leads` gives.
-    pub fn recount<'a>(leads: impl IntoIterator<Item = &'a Lead>, pipeline: &Pipeline, tz: Tz) -> Self {
-        let mut total = Self::default();
+    /// The counters a full recount of `leads` gives (values admitted in the order given: pass them oldest first).
+    pub fn recount<'a>(&self, leads: impl IntoIterator<Item = &'a Lead>, values: &mut dyn ValueAdmission) -> Counters {
+        let mut total = Counters::default();
         for lead in leads {
-            total.merge(&Self::of_lead(lead, pipeline, tz));
+            total.merge(&self.of_lead(lead, values));
         }
         total
     }
 
-    /// Adds `n` and `ms` to the counter `key`.
-    pub fn add(&mut self, key: &str, n: i64, ms: i64) {
-        let t = self.0.entry(key.to_string()).or_default();
-        t.n += n;
-        t.ms += ms;
+    fn contribution(&self, lead: &Lead, values: &mut dyn ValueAdmission, lookup: Lookup) -> Counters {
+        let mut c = Counters::default();
+        let everyone = all_bucket(None);
+        if lead.quarantine.is_some() {
+            c.add(&everyone, field::QUARANTINED, 1, 0);
+            return c;
+        }
+        c.add(&everyone, field::LEADS, 1, 0);
+        c.add(&everyone, &field::of(field::IN, lead.stage.as_str()), 1, 0);
+        for dim in [Dim::Source, Dim::Campaign] {
+            let scope = scope(None, dim.code(Touch::Latest));
+            let value = self.counted_value(&scope, dim.value_of(lead, Touch::Latest), values, lookup);
+            c.add(&value_bucket(&scope, &value), field::LEADS, 1, 0);
+        }
+        let day = Some(self.day_of(lead));
+        let fields = self.day_fields(lead);
+        let mut buckets = vec![all_bucket(day)];
+        for dim in Dim::ALL {
+            for touch in [Touch::First, Touch::Latest] {
+                let scope = scope(day, dim.code(touch));
+                let value = self.counted_value(&scope, dim.value_of(lead, touch), values, lookup);
+                buckets.push(value_bucket(&scope, &value));
+            }
+        }
+        for bucket in buckets {
+            for (f, t) in &fields {
+                c.add(&bucket, f, t.n, t.ms);
+            }
+        }
+        c
     }
 
-    /// Adds every counter of `other`.
-    pub fn merge(&mut self, other: &Self) {
-        for (k, t) in &other.0 {
-            self.add(k, t.n, t.ms);
+    fn counted_value(&self, scope: &str, value: Option<String>, values: &mut dyn ValueAdmission, lookup: Lookup) -> String {
+        let value = value.unwrap_or_else(|| NONE_VALUE.to_string());
+        let named = match lookup {
+            Lookup::Admit => values.admit(scope, &value),
+            Lookup::Existing => values.is_admitted(scope, &value),
+        };
+        if named {
+            value
+        } else {
+            OTHER.to_string()
         }
     }
 
-    /// Drops zero tallies (a store may keep zero rows; a recount has none).
-    pub fn without_zeros(mut self) -> Self {
-        self.0.retain(|_, t| *t != Tally::default());
-        self
+    /// The per-day fields of a lead: leads, current stage, stages reached, step and creation-to-stage times, and
+    /// its form's completion decile when it stopped before the end.
+    fn day_fields(&self, lead: &Lead) -> Fields {
+        let mut f = Fields::new();
+        let mut add = |name: String, n: i64, ms: i64| {
+            let t = f.entry(name).or_default();
+            t.n += n;
+            t.ms += ms;
+        };
+        add(field::LEADS.into(), 1, 0);
+        add(field::of(field::IN, lead.stage.as_str()), 1, 0);
+        let stages = self.pipeline.stages();
+        for (i, stage) in stages.iter().enumerate() {
+            let Some(reached) = lead.stage_reached_at.get(stage) else { continue };
+            add(field::of(field::REACHED, stage.as_str()), 1, 0);
+            let since_creation = (*reached - lead.created_at).num_milliseconds();
+            if since_creation > 0 {
+                add(field::of(field::TIME, stage.as_str()), 1, since_creation);
+            }
+            if let Some(next) = stages.get(i + 1).and_then(|n| lead.stage_reached_at.get(n)) {
+                let ms = (*next - *reached).num_milliseconds();
+                if ms > 0 {
+                    add(field::of(field::STEP, stage.as_str()), 1, ms);
+                }
+            }
+        }
+        if let Some(pct) = lead.form_completion_percent.filter(|p| *p < 100.0) {
+            let decile = (pct / 10.0).floor().clamp(0.0, 9.0) as u8;
+            add(field::of(field::ABANDON, &decile.to_string()), 1, 0);
+        }
+        f
     }
-
-    /// The tally of `key`, zero when absent.
-    pub fn get(&self, key: &str) -> Tally {
-        self.0.get(key).copied().unwrap_or_default()
-    }
-
-    /// `(name, tally)` of every counter of one kind.
-    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, Tally)> + 'a {
-        self.0.iter().filter_map(move |(k, t)| k.strip_prefix(kind).and_then(|r| r.strip_prefix('#')).map(|name| (name, *t)))
-    }
-
-    /// Only the `day#` counters between `from` and `to` inclusive, plus every other kind: what analytics reads.
-    pub fn restricted_to_days(mut self, from: NaiveDate, to: NaiveDate) -> Self {
-        let (lo, hi) = (day_key(from), day_key(to));
-        self.0.retain(|k, _| !k.starts_with("day#") || (k.as_str() >= lo.as_str() && k.as_str() <= hi.as_str()));
-        self
-    }
-}
-
-/// The key of a counter of `kind` for `name`.
-pub fn key(kind: &str, name: &str) -> String {
-    format!("{kind}#{name}")
-}
-
-/// The key of the new-leads counter for a day.
-pub fn day_key(day: NaiveDate) -> String {
-    key(kind::DAY, &day.format("%Y-%m-%d").to_string())
 }
 
 #[cfg(test)]
@@ -181,71 +443,107 @@ mod tests {
         Postback::parse(v.to_string().as_bytes(), &Pipeline::default()).unwrap()
     }
 
-    #[test]
-    fn a_new_lead_counts_its_stage_reach_source_and_day() {
-        let p = Pipeline::default();
-        let lead = new_lead(&pb(json!({"stage": "Form Started", "source": "google"})), &p, Uuid::nil(), t(0)).lead;
-        let c = Counters::of_lead(&lead, &p, Tz::UTC);
-        assert_eq!(c.get("stage#Form Started").n, 1);
-        assert_eq!(c.get("reached#New").n, 1);
-        assert_eq!(c.get("reached#Form Started").n, 1);
-        assert_eq!(c.get("reached#Paid").n, 0);
-        assert_eq!(c.get("step#New").n, 0, "skipped in one event: no step timing");
-        assert_eq!(c.get("source#google").n, 1);
-        assert_eq!(c.of_kind(kind::DAY).count(), 1);
+    fn day(lead: &Lead) -> Option<NaiveDate> {
+        Some(CounterRules::default().day_of(lead))
     }
 
     #[test]
-    fn steps_time_moves_made_in_later_events() {
-        let p = Pipeline::default();
-        let lead = new_lead(&pb(json!({"stage": "Form Started"})), &p, Uuid::nil(), t(0)).lead;
-        let moved = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &p, t(90)).lead;
-        let d = Counters::delta(Some(&lead), Some(&moved), &p, Tz::UTC);
-        assert_eq!(d.get("stage#Form Started").n, -1);
-        assert_eq!(d.get("stage#Paid").n, 1);
-        assert_eq!(d.get("reached#Application Submitted").n, 1);
-        assert_eq!(d.get("step#Form Started"), Tally { n: 1, ms: 90_000 });
-        assert_eq!(d.get("step#Application Submitted").n, 0);
-        assert!(d.get("source#(none)").n == 0 && d.of_kind(kind::DAY).count() == 0, "unchanged counters are not in the delta");
+    fn a_new_lead_counts_in_its_day_its_dimensions_and_all_time() {
+        let r = CounterRules::default();
+        let lead = new_lead(
+            &pb(json!({"stage": "Form Started", "source": "Google ", "form_completion_percent": 35})),
+            &r.pipeline,
+            Uuid::nil(),
+            t(0),
+        )
+        .lead;
+        let c = r.of_lead(&lead, &mut Registry::default());
+        let d = all_bucket(day(&lead));
+        assert_eq!(c.get(&all_bucket(None), "leads").n, 1);
+        assert_eq!(c.get(&all_bucket(None), "in:Form Started").n, 1);
+        assert_eq!(c.get(&d, "reached:New").n, 1);
+        assert_eq!(c.get(&d, "reached:Form Started").n, 1);
+        assert_eq!(c.get(&d, "reached:Paid").n, 0);
+        assert_eq!(c.get(&d, "step:New").n, 0, "skipped in one event: no step timing");
+        assert_eq!(c.get(&d, "abandon:3").n, 1);
+        let src = value_bucket(&scope(day(&lead), "src1"), "google");
+        assert_eq!(c.get(&src, "leads").n, 1, "values are trimmed and lower-cased");
+        assert_eq!(c.get(&value_bucket(&scope(day(&lead), "cmp1"), NONE_VALUE), "leads").n, 1);
+        assert_eq!(c.get(&value_bucket("*|srcL", "google"), "leads").n, 1);
+    }
+
+    #[test]
+    fn steps_and_times_follow_later_events() {
+        let r = CounterRules::default();
+        let mut reg = Registry::default();
+        let lead = new_lead(&pb(json!({"stage": "Form Started"})), &r.pipeline, Uuid::nil(), t(0)).lead;
+        let moved = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &r.pipeline, t(90)).lead;
+        let d = r.delta(Some(&lead), Some(&moved), &mut reg);
+        let b = all_bucket(day(&lead));
+        assert_eq!(d.get(&b, "in:Form Started").n, -1);
+        assert_eq!(d.get(&b, "in:Paid").n, 1);
+        assert_eq!(d.get(&b, "reached:Application Submitted").n, 1);
+        assert_eq!(d.get(&b, "step:Form Started"), Tally { n: 1, ms: 90_000 });
+        assert_eq!(d.get(&b, "time:Paid"), Tally { n: 1, ms: 90_000 });
+        assert_eq!(d.get(&b, "leads").n, 0, "unchanged counters are not in the delta");
+        assert_eq!(d.get(&all_bucket(None), "in:Paid").n, 1);
     }
 
     #[test]
     fn day_follows_the_reporting_time_zone() {
-        let p = Pipeline::default();
         let at = "2026-11-27T02:00:00Z".parse().unwrap();
-        let lead = new_lead(&pb(json!({})), &p, Uuid::nil(), at).lead;
-        assert_eq!(Counters::of_lead(&lead, &p, Tz::UTC).get("day#2026-11-27").n, 1);
-        assert_eq!(Counters::of_lead(&lead, &p, chrono_tz::America::New_York).get("day#2026-11-26").n, 1);
+        let lead = new_lead(&pb(json!({})), &Pipeline::default(), Uuid::nil(), at).lead;
+        let ny = CounterRules { time_zone: chrono_tz::America::New_York, ..Default::default() };
+        assert_eq!(CounterRules::default().day_of(&lead).to_string(), "2026-11-27");
+        assert_eq!(ny.day_of(&lead).to_string(), "2026-11-26");
     }
 
     #[test]
     fn deltas_add_up_to_a_recount() {
-        let p = Pipeline::default();
-        let tz = Tz::UTC;
+        let r = CounterRules::default();
+        let p = &r.pipeline;
+        let mut reg = Registry::default();
         let mut stored = Counters::default();
-        let a0 = new_lead(&pb(json!({"source": "google"})), &p, Uuid::new_v4(), t(0)).lead;
-        stored.merge(&Counters::delta(None, Some(&a0), &p, tz));
-        let b0 = new_lead(&pb(json!({"stage": "Paid"})), &p, Uuid::new_v4(), t(1)).lead;
-        stored.merge(&Counters::delta(None, Some(&b0), &p, tz));
-        let a1 = apply_postback(&a0, &pb(json!({"stage": "Application Submitted", "source": "fb"})), &p, t(50)).lead;
-        stored.merge(&Counters::delta(Some(&a0), Some(&a1), &p, tz));
-        let a2 = apply_manual_move(&a1, &p.stage("New").unwrap(), &p, t(60)).lead;
-        stored.merge(&Counters::delta(Some(&a1), Some(&a2), &p, tz));
-        let a3 = apply_postback(&a2, &pb(json!({"stage": "Completed"})), &p, t(70)).lead;
-        stored.merge(&Counters::delta(Some(&a2), Some(&a3), &p, tz));
-        assert_eq!(stored.clone().without_zeros(), Counters::recount([&a3, &b0], &p, tz));
-        stored.merge(&Counters::delta(Some(&b0), None, &p, tz));
-        assert_eq!(stored.without_zeros(), Counters::recount([&a3], &p, tz));
+        let a0 = new_lead(&pb(json!({"source": "google", "campaign": "x"})), p, Uuid::new_v4(), t(0)).lead;
+        stored.merge(&r.delta(None, Some(&a0), &mut reg));
+        let b0 = new_lead(&pb(json!({"stage": "Paid", "form_completion_percent": 50})), p, Uuid::new_v4(), t(1)).lead;
+        stored.merge(&r.delta(None, Some(&b0), &mut reg));
+        let a1 = apply_postback(&a0, &pb(json!({"stage": "Application Submitted", "source": "fb"})), p, t(50)).lead;
+        stored.merge(&r.delta(Some(&a0), Some(&a1), &mut reg));
+        let a2 = apply_manual_move(&a1, &p.stage("New").unwrap(), p, t(60)).lead;
+        stored.merge(&r.delta(Some(&a1), Some(&a2), &mut reg));
+        let a3 = apply_postback(&a2, &pb(json!({"stage": "Completed", "form_completion_percent": 100})), p, t(70)).lead;
+        stored.merge(&r.delta(Some(&a2), Some(&a3), &mut reg));
+        assert_eq!(stored.clone().without_zeros(), r.recount([&a3, &b0], &mut Registry::default()));
+        stored.merge(&r.delta(Some(&b0), None, &mut reg));
+        assert_eq!(stored.without_zeros(), r.recount([&a3], &mut Registry::default()));
     }
 
     #[test]
-    fn restricted_to_days_keeps_other_kinds() {
-        let mut c = Counters::default();
-        c.add("day#2026-01-01", 1, 0);
-        c.add("day#2026-02-01", 1, 0);
-        c.add("stage#New", 2, 0);
-        let d = c.restricted_to_days("2026-01-15".parse().unwrap(), "2026-02-01".parse().unwrap());
-        assert_eq!(d.0.len(), 2);
-        assert_eq!(d.get("day#2026-02-01").n, 1);
+    fn values_past_the_limit_count_as_other_and_stay_consistent() {
+        let r = CounterRules::default();
+        let mut reg = Registry::default();
+        let mut stored = Counters::default();
+        let mut leads = Vec::new();
+        for i in 0..(MAX_VALUES_PER_DAY + 5) {
+            let lead = new_lead(&pb(json!({"campaign": format!("c{i}")})), &r.pipeline, Uuid::new_v4(), t(0)).lead;
+            stored.merge(&r.delta(None, Some(&lead), &mut reg));
+            leads.push(lead);
+        }
+        let scope = scope(day(&leads[0]), "cmp1");
+        assert_eq!(stored.values_in(&scope).count(), MAX_VALUES_PER_DAY + 1, "100 named values and (other)");
+        assert_eq!(stored.get(&value_bucket(&scope, OTHER), "leads").n, 5);
+        // A lead counted under (other) leaves (other) when it changes.
+        let last = leads.pop().unwrap();
+        let moved = apply_postback(&last, &pb(json!({"stage": "Paid"})), &r.pipeline, t(9)).lead;
+        stored.merge(&r.delta(Some(&last), Some(&moved), &mut reg));
+        assert_eq!(stored.get(&value_bucket(&scope, OTHER), "in:New").n, 4);
+        assert_eq!(stored.get(&value_bucket(&scope, OTHER), "in:Paid").n, 1);
+    }
+
+    #[test]
+    fn values_are_bounded_and_safe_in_keys() {
+        assert_eq!(normalise_value("  A|B\u{7}c "), "a/bc");
+        assert_eq!(normalise_value(&"x".repeat(500)).chars().count(), MAX_VALUE_CHARS);
     }
 }

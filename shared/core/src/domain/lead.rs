@@ -26,7 +26,7 @@ macro_rules! with_text_fields {
 /// Calls `$m!` with the attribution fields whose first-seen value is kept in [`Lead::first_touch`].
 macro_rules! with_attribution_fields {
     ($m:ident) => {
-        $m! { source, domain, campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer }
+        $m! { source, domain, campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer, device_type }
     };
 }
 
@@ -151,9 +151,22 @@ pub struct Lead {
     /// When the lead first reached each stage (or passed it by skipping); drives funnel analytics.
     #[serde(default)]
     pub stage_reached_at: BTreeMap<Stage, DateTime<Utc>>,
+    /// Set when the lead looks like a bot or spam: it is stored but kept out of analytics and the board until an
+    /// admin releases it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Quarantine>,
     /// Optimistic-concurrency version, incremented by every write.
     #[serde(default)]
     pub version: u64,
+}
+
+/// Why and when a lead was quarantined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    /// What gave it away (e.g. `honeypot`, `bot_user_agent`, `ip_rate`).
+    pub reason: String,
+    /// When it was quarantined.
+    pub at: DateTime<Utc>,
 }
 
 impl Lead {

@@ -52,6 +52,7 @@ pub fn new_lead(pb: &Postback, pipeline: &Pipeline, id: Uuid, now: DateTime<Utc>
         updated_at: now,
         stage_entered_at: now,
         stage_reached_at: Default::default(),
+        quarantine: None,
         version: 1,
     };
     mark_reached(&mut lead, pipeline, now);

@@ -11,7 +11,7 @@ pub mod stage;
 pub mod warning;
 
 pub use email::Email;
-pub use lead::{Attribution, Lead, StageChange, TextFields, Via};
+pub use lead::{Attribution, Lead, Quarantine, StageChange, TextFields, Via};
 pub use postback::Postback;
 pub use stage::{Pipeline, Stage};
 pub use warning::{Warning, WarningCode};

@@ -1,0 +1,228 @@
+//! Listings on DynamoDB: the `by_created` index is write-sharded over [`LISTING_SHARDS`] partitions (so new leads
+//! never pile onto one key), and a page is a k-way merge of the shards read in order, without a Scan.
+//!
+//! Each shard is queried in the listing's order with the date range as a key condition and the other filters
+//! (stage, latest source and campaign, search text, quarantine, stage idle time) as a filter expression on the
+//! projected attributes. An entry is emitted only when no shard that still has unread entries could hold a
+//! later one, so the merged order is exact. Filtered listings stop after [`LIST_READ_BUDGET`] evaluated entries
+//! and return a cursor; the page's leads are then read with BatchGetItem.
+
+use std::collections::VecDeque;
+
+use leadpipe_core::domain::lead::key_time;
+use leadpipe_core::store::{LeadPage, ListQuery, QuarantineFilter, StoreError};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::codec::{attr, lead_from_item, n, s, Item};
+use crate::error::sdk_error;
+use crate::keys::{self, LISTING_SHARDS, PK};
+use crate::schema::index;
+use crate::store::DynamoStore;
+
+/// Most index entries a listing evaluates per request (beyond the rows it skips and returns) before it answers
+/// with what it found and a cursor.
+pub const LIST_READ_BUDGET: usize = 2000;
+
+struct Shard {
+    name: String,
+    buffer: VecDeque<Item>,
+    start: Option<Item>,
+    /// Sort key of the last entry the shard's queries evaluated: every unread entry comes after it.
+    frontier: Option<String>,
+    done: bool,
+}
+
+impl Shard {
+    fn needs_reading(&self) -> bool {
+        !self.done && self.buffer.is_empty()
+    }
+}
+
+fn created_key(entry: &Item) -> String {
+    entry.get(attr::CREATED_KEY).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+/// The key condition's bounds (inclusive) on `ck`, from the date range and the cursor.
+fn bounds(q: &ListQuery) -> (Option<String>, Option<String>) {
+    let lo = q.created_from.map(key_time);
+    let hi = q.created_before.map(key_time);
+    match &q.after {
+        None => (lo, hi),
+        Some(after) if q.oldest_first => (Some(lo.map_or(after.clone(), |l| l.max(after.clone()))), hi),
+        Some(after) => (lo, Some(hi.map_or(after.clone(), |h| h.min(after.clone())))),
+    }
+}
+
+/// One clause of a listing's filter expression, with the attribute name and value it uses.
+struct Filter {
+    clause: &'static str,
+    placeholder: &'static str,
+    attribute: &'static str,
+    value: Option<(&'static str, AttributeValue)>,
+}
+
+impl Filter {
+    fn new(clause: &'static str, placeholder: &'static str, attribute: &'static str) -> Self {
+        Self { clause, placeholder, attribute, value: None }
+    }
+
+    fn value(mut self, placeholder: &'static str, value: AttributeValue) -> Self {
+        self.value = Some((placeholder, value));
+        self
+    }
+}
+
+/// A page of `q` from the sharded index.
+pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage, StoreError> {
+    let mut shards: Vec<Shard> =
+        keys::listing_shards().map(|name| Shard { name, buffer: VecDeque::new(), start: None, frontier: None, done: false }).collect();
+    let filtered = q.search.is_some() || q.source.is_some() || q.campaign.is_some() || q.stage.is_some() || q.entered_before.is_some();
+    let budget = LIST_READ_BUDGET + q.skip + q.limit;
+    let chunk = if filtered { 200 } else { (q.skip + q.limit).div_ceil(usize::from(LISTING_SHARDS)) + 2 };
+    let later = |a: &str, b: &str| if q.oldest_first { a < b } else { a > b };
+    let (mut evaluated, mut skipped) = (0usize, 0usize);
+    let mut picked: Vec<String> = Vec::new();
+    let mut last_key: Option<String> = None;
+    loop {
+        if picked.len() == q.limit + 1 {
+            break;
+        }
+        // The least advanced frontier among shards with unread entries: nothing unread comes before it.
+        let needy: Vec<usize> = (0..shards.len()).filter(|i| shards[*i].needs_reading()).collect();
+        let best = (0..shards.len()).filter_map(|i| shards[i].buffer.front().map(|e| (i, created_key(e)))).reduce(|a, b| {
+            if later(&b.1, &a.1) {
+                b
+            } else {
+                a
+            }
+        });
+        let safe = |ck: &str| needy.iter().all(|i| shards[*i].frontier.as_deref().is_some_and(|f| later(ck, f)));
+        match best {
+            Some((i, ck)) if safe(&ck) => {
+                let entry = shards[i].buffer.pop_front().unwrap_or_default();
+                if !q.is_past_cursor(&ck) {
+                    continue;
+                }
+                if skipped < q.skip {
+                    skipped += 1;
+                } else if let Some(pk) = entry.get(PK).and_then(|v| v.as_s().ok()) {
+                    picked.push(pk.clone());
+                    last_key = Some(ck);
+                }
+            }
+            _ if needy.is_empty() => break,
+            _ => {
+                if filtered && evaluated >= budget {
+                    // Out of budget: continue from the least advanced shard next time.
+                    let cursor = needy.iter().filter_map(|i| shards[*i].frontier.clone()).reduce(|a, b| if later(&a, &b) { a } else { b });
+                    let leads = read_leads(store, &picked).await?;
+                    return Ok(LeadPage { leads, next_after: cursor.or(last_key) });
+                }
+                let reads = needy.iter().map(|i| query_shard(store, q, &shards[*i], chunk));
+                let results = futures_util::future::join_all(reads).await;
+                for (i, result) in needy.iter().zip(results) {
+                    let (items, next, scanned) = result?;
+                    let shard = &mut shards[*i];
+                    evaluated += scanned;
+                    shard.buffer.extend(items);
+                    shard.frontier = next.as_ref().map(created_key).or(shard.frontier.take());
+                    shard.done = next.is_none();
+                    shard.start = next;
+                }
+            }
+        }
+    }
+    let more = picked.len() > q.limit;
+    picked.truncate(q.limit);
+    if more {
+        // `last_key` belongs to the extra row: the cursor is the key of the page's last row.
+        last_key = None;
+    }
+    let leads = read_leads(store, &picked).await?;
+    let next_after = if more { leads.last().map(leadpipe_core::domain::Lead::created_key).or(last_key) } else { None };
+    Ok(LeadPage { leads, next_after })
+}
+
+async fn query_shard(
+    store: &DynamoStore,
+    q: &ListQuery,
+    shard: &Shard,
+    chunk: usize,
+) -> Result<(Vec<Item>, Option<Item>, usize), StoreError> {
+    let (lo, hi) = bounds(q);
+    let condition = match (&lo, &hi) {
+        (Some(_), Some(_)) => "#ls = :ls AND #ck BETWEEN :lo AND :hi",
+        (Some(_), None) => "#ls = :ls AND #ck >= :lo",
+        (None, Some(_)) => "#ls = :ls AND #ck <= :hi",
+        (None, None) => "#ls = :ls",
+    };
+    let mut req = store
+        .client
+        .query()
+        .table_name(&store.table)
+        .index_name(index::BY_CREATED)
+        .key_condition_expression(condition)
+        .expression_attribute_names("#ls", attr::LISTING_SHARD)
+        .expression_attribute_values(":ls", s(&shard.name))
+        .scan_index_forward(q.oldest_first)
+        .limit(i32::try_from(chunk).unwrap_or(200))
+        .set_exclusive_start_key(shard.start.clone());
+    if lo.is_some() || hi.is_some() {
+        req = req.expression_attribute_names("#ck", attr::CREATED_KEY);
+    }
+    if let Some(lo) = lo {
+        req = req.expression_attribute_values(":lo", s(lo));
+    }
+    if let Some(hi) = hi {
+        req = req.expression_attribute_values(":hi", s(hi));
+    }
+    let mut filters: Vec<Filter> = Vec::new();
+    if let Some(stage) = &q.stage {
+        filters.push(Filter::new("#st = :st", "#st", attr::STAGE).value(":st", s(stage.as_str())));
+    }
+    if let Some(v) = &q.source {
+        filters.push(Filter::new("#src = :src", "#src", attr::SOURCE).value(":src", s(v)));
+    }
+    if let Some(v) = &q.campaign {
+        filters.push(Filter::new("#cmp = :cmp", "#cmp", attr::CAMPAIGN).value(":cmp", s(v)));
+    }
+    if let Some(v) = &q.search {
+        filters.push(Filter::new("(contains(#q, :q) OR contains(#em, :q))", "#q", attr::SEARCH).value(":q", s(v)));
+        filters.push(Filter::new("", "#em", attr::EMAIL));
+    }
+    if let Some(t) = q.entered_before {
+        filters.push(Filter::new("#se < :se", "#se", attr::STAGE_ENTERED).value(":se", n(t.timestamp_millis())));
+    }
+    filters.push(match q.quarantine {
+        QuarantineFilter::Exclude => Filter::new("attribute_not_exists(#qr)", "#qr", attr::QUARANTINED),
+        QuarantineFilter::Only => Filter::new("attribute_exists(#qr)", "#qr", attr::QUARANTINED),
+    });
+    for f in &filters {
+        req = req.expression_attribute_names(f.placeholder, f.attribute);
+        if let Some((k, v)) = &f.value {
+            req = req.expression_attribute_values(*k, v.clone());
+        }
+    }
+    let clauses: Vec<&str> = filters.iter().map(|f| f.clause).filter(|c| !c.is_empty()).collect();
+    req = req.filter_expression(clauses.join(" AND "));
+    let out = req.send().await.map_err(sdk_error)?;
+    let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+    let scanned = usize::try_from(out.scanned_count).unwrap_or(0);
+    Ok((out.items.unwrap_or_default(), next, scanned))
+}
+
+/// The leads of the page, in the page's order (a lead deleted meanwhile is left out).
+async fn read_leads(store: &DynamoStore, pks: &[String]) -> Result<Vec<leadpipe_core::domain::Lead>, StoreError> {
+    let keys: Vec<keys::Key> = pks.iter().map(|pk| keys::key(pk.clone(), keys::LEAD_SK)).collect();
+    let items = store.batch_get(keys, false).await?;
+    let mut by_pk: std::collections::HashMap<String, Item> =
+        items.into_iter().filter_map(|i| i.get(PK).and_then(|v| v.as_s().ok()).cloned().map(|pk| (pk, i))).collect();
+    let mut leads = Vec::with_capacity(pks.len());
+    for pk in pks {
+        if let Some(item) = by_pk.remove(pk) {
+            leads.push(lead_from_item(&item)?);
+        }
+    }
+    Ok(leads)
+}
