@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every Leadpipe test on this machine, installing what they need when it is missing:
+# Runs every Leadpipe test on this machine, installing what they need when it is missing (scripts/setup.sh:
+# apt packages first, then npm and PyPI into .cache/venv):
 #   formatting and lints, unit tests, the store conformance suite on SQLite and on DynamoDB Local,
 #   HTTP and Lambda-event tests, the dashboard in headless Chromium, and the infrastructure checks.
 # Usage: scripts/test.sh            (CI runs exactly this through .ci/run)
@@ -7,8 +8,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# shellcheck source=scripts/lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "installing what is missing (apt, then npm, pip into .cache/venv)"
+scripts/setup.sh
 
 step "formatting and lints"
 cargo fmt --all -- --check
