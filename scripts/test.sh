@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every Leadpipe test on this machine, installing what they need when it is missing (scripts/setup.sh:
-# apt packages first, then npm and PyPI into .cache/venv):
-#   formatting and lints, unit tests, the store conformance suite on SQLite and on DynamoDB Local,
-#   HTTP and Lambda-event tests, the dashboard in headless Chromium, and the infrastructure checks.
+# apt packages first, then npm, PyPI into .cache/venv and cargo tools into .cache/tools):
+#   formatting, lints and unused dependencies (cargo-machete), unit tests, the store conformance suite on
+#   SQLite and on DynamoDB Local, HTTP and Lambda-event tests, the dashboard in headless Chromium, and the
+#   infrastructure checks.
 # Usage: scripts/test.sh            (CI runs exactly this through .ci/run)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,12 +14,15 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "installing what is missing (apt, then npm, pip into .cache/venv)"
+step "installing what is missing (apt, then npm, pip into .cache/venv, cargo tools into .cache/tools)"
 scripts/setup.sh
 
 step "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "unused dependencies (cargo-machete $PIN_CARGO_MACHETE)"
+cargo machete
 
 step "starting DynamoDB Local"
 LEADPIPE_TEST_DYNAMODB=$(scripts/dynamodb-local.sh start)

@@ -15,6 +15,7 @@ LEADPIPE_TOOLS=$LEADPIPE_ROOT/.cache/tools
 PIN_CFN_LINT=1.58.0
 PIN_PYTEST=9.2.0
 PIN_CARGO_LAMBDA=1.9.2
+PIN_CARGO_MACHETE=0.9.2
 
 case ":$PATH:" in *":$LEADPIPE_TOOLS/bin:"*) ;; *) PATH="$LEADPIPE_TOOLS/bin:$PATH" ;; esac
 case ":$PATH:" in *":$LEADPIPE_VENV/bin:"*) ;; *) PATH="$LEADPIPE_VENV/bin:$PATH" ;; esac
