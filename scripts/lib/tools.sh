@@ -15,6 +15,7 @@ LEADPIPE_TOOLS=$LEADPIPE_ROOT/.cache/tools
 PIN_CFN_LINT=1.58.0
 PIN_PYTEST=9.2.0
 PIN_CARGO_LAMBDA=1.9.2
+PIN_SCHEMATHESIS=4.32.5
 PIN_CARGO_MACHETE=0.9.2
 
 case ":$PATH:" in *":$LEADPIPE_TOOLS/bin:"*) ;; *) PATH="$LEADPIPE_TOOLS/bin:$PATH" ;; esac
@@ -110,5 +111,6 @@ cargo_tool() {
 }
 
 ensure_python_tools() {
-  pip_install "cfn-lint==$PIN_CFN_LINT" "pytest==$PIN_PYTEST" "cargo-lambda==$PIN_CARGO_LAMBDA"
+  pip_install "cfn-lint==$PIN_CFN_LINT" "pytest==$PIN_PYTEST" "cargo-lambda==$PIN_CARGO_LAMBDA" \
+    "schemathesis==$PIN_SCHEMATHESIS"
 }
