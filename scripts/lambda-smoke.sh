@@ -4,14 +4,17 @@
 # analytics and a delete, each through the runtime API of the function that serves it in AWS.
 #
 # Usage: scripts/lambda-smoke.sh     (needs LEADPIPE_TEST_DYNAMODB, or starts DynamoDB Local itself)
+# Installs cargo-lambda (pinned, from PyPI) into the project's venv .cache/venv when it is missing, and curl with apt.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
+ensure_curl
 if ! command -v cargo-lambda >/dev/null 2>&1; then
-  echo "installing cargo-lambda from PyPI..." >&2
-  pip install --quiet cargo-lambda==1.9.2
+  pip_install "cargo-lambda==$PIN_CARGO_LAMBDA"
 fi
 
 STARTED_DYNAMODB=0

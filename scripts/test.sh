@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Runs every Leadpipe test on this machine, installing what they need when it is missing:
-#   formatting and lints, unit tests, the store conformance suite on SQLite and on DynamoDB Local,
-#   HTTP and Lambda-event tests, the dashboard in headless Chromium, and the infrastructure checks.
+# Runs every Leadpipe test on this machine, installing what they need when it is missing (scripts/setup.sh:
+# apt packages first, then npm, PyPI into .cache/venv and cargo tools into .cache/tools):
+#   formatting, lints and unused dependencies (cargo-machete), unit tests, the store conformance suite on
+#   SQLite and on DynamoDB Local, HTTP and Lambda-event tests, the dashboard in headless Chromium, the API
+#   against its OpenAPI document (schemathesis), and the infrastructure checks.
 # Usage: scripts/test.sh            (CI runs exactly this through .ci/run)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# shellcheck source=scripts/lib/tools.sh
+. "$ROOT/scripts/lib/tools.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "installing what is missing (apt, then npm, pip into .cache/venv, cargo tools into .cache/tools)"
+scripts/setup.sh
 
 step "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "unused dependencies (cargo-machete $PIN_CARGO_MACHETE)"
+cargo machete
 
 step "starting DynamoDB Local"
 LEADPIPE_TEST_DYNAMODB=$(scripts/dynamodb-local.sh start)
@@ -31,11 +41,17 @@ scripts/bench.sh --smoke
 step "Lambda binaries under cargo lambda watch (runtime API emulation) against DynamoDB Local"
 scripts/lambda-smoke.sh
 
+LEADPIPE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/leadpipe"
+export LEADPIPE_BIN
+cargo build --quiet --bin leadpipe
+
 if [ -x scripts/browser-tests.sh ]; then
   step "dashboard tests in headless Chromium"
-  cargo build --quiet --bin leadpipe
-  LEADPIPE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/leadpipe" scripts/browser-tests.sh
+  scripts/browser-tests.sh
 fi
+
+step "the API against its OpenAPI document (schemathesis, every check)"
+scripts/schemathesis.sh
 
 if [ -x scripts/check-infra.sh ]; then
   step "infrastructure checks"

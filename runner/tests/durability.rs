@@ -4,102 +4,144 @@
 
 mod common;
 
-use common::{free_port, wait_until_listening};
+use common::{temp_dir, Server};
 
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leadpipe_sqlite::SqliteStore;
 
-fn start(db: &std::path::Path, envs: &[(&str, &str)]) -> (Child, String) {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadpipe"));
-    cmd.args(["serve", "--port", &port.to_string(), "--db"]).arg(db).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.env_remove("API_KEY").env_remove("ADMIN_API_KEY").env("RUST_LOG", "warn");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().unwrap();
-    wait_until_listening(port);
-    (child, format!("http://127.0.0.1:{port}"))
-}
-
 fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("leadpipe-{name}-{}-{}", std::process::id(), fastish_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("leads.db")
+    temp_dir(name).join("leads.db")
 }
 
-fn fastish_id() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+/// How many acknowledged postbacks the load must reach before the server is stopped.
+const ACKS_BEFORE_STOP: usize = 200;
+/// Upper bounds of one load run (it normally ends within seconds, when the server goes away).
+const LOAD_MAX_DURATION: Duration = Duration::from_secs(60);
+const LOAD_MAX_REQUESTS_PER_WORKER: usize = 20_000;
+
+/// `workers` tasks posting new leads to a running server until it goes away.
+///
+/// A connection error is the expected end of a worker only once [`Load::server_stopping`] was called (the test is
+/// about to kill or stop the server); before that it is recorded as a problem, like any 5xx answer.
+struct Load {
+    acked: Arc<Mutex<BTreeSet<String>>>,
+    problems: Arc<Mutex<Vec<String>>>,
+    stopping: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Posts new leads from `workers` tasks until the server stops answering; returns the acknowledged emails and
-/// whether any answer was a 5xx.
-async fn load(base: String, workers: usize) -> (BTreeSet<String>, bool) {
-    let acked = Arc::new(Mutex::new(BTreeSet::new()));
-    let server_error = Arc::new(Mutex::new(false));
-    let mut tasks = Vec::new();
-    for w in 0..workers {
-        let (base, acked, server_error) = (base.clone(), Arc::clone(&acked), Arc::clone(&server_error));
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            for i in 0.. {
-                let email = format!("w{w}-{i}@example.com");
-                let body = serde_json::json!({"email": email, "stage": "Form Started", "custom_data": {"i": i}});
-                match client.post(format!("{base}/api/postback")).json(&body).timeout(Duration::from_secs(5)).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        acked.lock().unwrap().insert(email);
+impl Load {
+    fn start(base: &str, workers: usize) -> Self {
+        let acked = Arc::new(Mutex::new(BTreeSet::new()));
+        let problems = Arc::new(Mutex::new(Vec::new()));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + LOAD_MAX_DURATION;
+        let tasks = (0..workers)
+            .map(|w| {
+                let (url, client) = (format!("{base}/api/postback"), client.clone());
+                let (acked, problems, stopping) = (Arc::clone(&acked), Arc::clone(&problems), Arc::clone(&stopping));
+                tokio::spawn(async move {
+                    for i in 0..LOAD_MAX_REQUESTS_PER_WORKER {
+                        if Instant::now() > deadline {
+                            problems.lock().unwrap().push(format!("worker {w}: still running after {LOAD_MAX_DURATION:?}"));
+                            return;
+                        }
+                        let email = format!("w{w}-{i}@example.com");
+                        let body = serde_json::json!({"email": email, "stage": "Form Started", "custom_data": {"i": i}});
+                        match client.post(&url).json(&body).timeout(Duration::from_secs(10)).send().await {
+                            Ok(r) if r.status().is_success() => {
+                                acked.lock().unwrap().insert(email);
+                            }
+                            Ok(r) if r.status().is_server_error() => {
+                                let status = r.status();
+                                let text = r.text().await.unwrap_or_default();
+                                problems.lock().unwrap().push(format!("worker {w}: {email} answered {status}: {text}"));
+                            }
+                            Ok(_) => {}
+                            // The server is being killed or stopped: its connections go away. Expected.
+                            Err(_) if stopping.load(Ordering::SeqCst) => return,
+                            Err(e) => {
+                                problems.lock().unwrap().push(format!("worker {w}: {email} failed before the server was stopped: {e:?}"));
+                                return;
+                            }
+                        }
                     }
-                    Ok(r) if r.status().is_server_error() => *server_error.lock().unwrap() = true,
-                    Ok(_) => {}
-                    Err(_) => return,
-                }
-            }
-        }));
+                })
+            })
+            .collect();
+        Load { acked, problems, stopping, tasks }
     }
-    for t in tasks {
-        let _ = t.await;
+
+    fn acked_count(&self) -> usize {
+        self.acked.lock().unwrap().len()
     }
-    let acked = acked.lock().unwrap().clone();
-    let server_error = *server_error.lock().unwrap();
-    (acked, server_error)
+
+    /// Waits until `n` postbacks were acknowledged; panics when every worker quit first or after 30 s.
+    async fn wait_for_acks(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.acked_count() < n {
+            let problems = self.problems.lock().unwrap().clone();
+            assert!(
+                !self.tasks.iter().all(|t| t.is_finished()),
+                "every load worker quit after {} acknowledged postbacks: {problems:#?}",
+                self.acked_count()
+            );
+            assert!(Instant::now() < deadline, "only {} postbacks acknowledged after 30 s: {problems:#?}", self.acked_count());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// From now on a connection error is the expected effect of stopping the server. Call it before the signal.
+    fn server_stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits for every worker; returns the acknowledged emails and the problems seen.
+    async fn finish(self) -> (BTreeSet<String>, Vec<String>) {
+        for t in self.tasks {
+            t.await.expect("load worker panicked");
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        let problems = self.problems.lock().unwrap().clone();
+        (acked, problems)
+    }
 }
 
 async fn stored_emails(db: &std::path::Path) -> BTreeSet<String> {
-    let (mut child, base) = start(db, &[]);
+    let server = Server::start(&["--db", db.to_str().unwrap()], &[]);
     let client = reqwest::Client::new();
     let mut emails = BTreeSet::new();
-    let mut url = format!("{base}/api/leads?limit=200");
+    let mut url = format!("{}/api/leads?limit=200", server.base);
     loop {
         let page: serde_json::Value = client.get(&url).send().await.unwrap().json().await.unwrap();
         for lead in page["leads"].as_array().unwrap() {
             emails.insert(lead["email"].as_str().unwrap().to_string());
         }
         match page["next_cursor"].as_str() {
-            Some(c) => url = format!("{base}/api/leads?limit=200&cursor={c}"),
+            Some(c) => url = format!("{}/api/leads?limit=200&cursor={c}", server.base),
             None => break,
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.terminate();
     emails
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_load_loses_no_acknowledged_postback() {
     let db = temp_db("sigkill");
-    let (mut child, base) = start(&db, &[]);
-    let loader = tokio::spawn(load(base, 8));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let (acked, server_error) = loader.await.unwrap();
-    assert!(acked.len() > 20, "the load ran ({} acknowledged)", acked.len());
-    assert!(!server_error);
+    let mut server = Server::start(&["--db", db.to_str().unwrap()], &[]);
+    let load = Load::start(&server.base, 8);
+    load.wait_for_acks(ACKS_BEFORE_STOP).await;
+    load.server_stopping();
+    server.kill(); // SIGKILL mid-load
+    let (acked, problems) = load.finish().await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(acked.len() >= ACKS_BEFORE_STOP, "the load ran ({} acknowledged)", acked.len());
     let store = SqliteStore::open(&db, Default::default()).unwrap();
     store.integrity_check().await.expect("database passes integrity and foreign-key checks after SIGKILL");
     drop(store);
@@ -111,24 +153,17 @@ async fn sigkill_mid_load_loses_no_acknowledged_postback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     let db = temp_db("sigterm");
-    let (mut child, base) = start(&db, &[]);
-    let loader = tokio::spawn(load(base, 8));
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "server did not stop within 15 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut server = Server::start(&["--db", db.to_str().unwrap()], &[]);
+    let load = Load::start(&server.base, 8);
+    load.wait_for_acks(ACKS_BEFORE_STOP).await;
+    load.server_stopping();
+    server.send_sigterm();
+    let status = server.wait_exit(Duration::from_secs(15));
     assert!(status.success(), "clean exit after SIGTERM: {status}");
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let stderr = server.stderr();
     assert!(stderr.contains("Leadpipe stopped."), "{stderr}");
-    let (acked, server_error) = loader.await.unwrap();
-    assert!(!server_error);
+    let (acked, problems) = load.finish().await;
+    assert!(problems.is_empty(), "{problems:#?}");
     let stored = stored_emails(&db).await;
     assert!(acked.is_subset(&stored), "every acknowledged postback was stored before exit");
 }
@@ -137,9 +172,11 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
 async fn api_keys_never_reach_the_logs() {
     let (ingest, admin) = ("ingest-secret-7c1d9a", "admin-secret-4b8e2f");
     let db = temp_db("logs");
-    let (mut child, base) = start(&db, &[("API_KEY", ingest), ("ADMIN_API_KEY", admin), ("RUST_LOG", "trace")]);
+    let mut server =
+        Server::start(&["--db", db.to_str().unwrap()], &[("API_KEY", ingest), ("ADMIN_API_KEY", admin), ("RUST_LOG", "trace")]);
     let client = reqwest::Client::new();
     for key in [ingest, admin, "wrong-secret-000"] {
+        let base = &server.base;
         let _ = client
             .post(format!("{base}/api/postback"))
             .header("x-api-key", key)
@@ -149,11 +186,9 @@ async fn api_keys_never_reach_the_logs() {
         let _ = client.get(format!("{base}/api/leads")).header("x-api-key", key).send().await;
         let _ = client.post(format!("{base}/api/postback")).header("x-api-key", key).body("{broken").send().await;
     }
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    child.wait().unwrap();
-    let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
-    child.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    server.send_sigterm();
+    server.wait_exit(Duration::from_secs(15));
+    let logs = server.stderr() + &server.stdout();
     assert!(logs.len() > 200, "trace logging produced output");
     for secret in [ingest, admin, "wrong-secret-000"] {
         assert!(!logs.contains(secret), "a key appeared in the logs");

@@ -3,44 +3,9 @@
 
 mod common;
 
-use common::{free_port, wait_until_listening};
+use common::{temp_dir, Server};
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(args: &[&str], envs: &[(&str, String)]) -> Self {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadpipe"));
-        cmd.arg("serve").arg("--port").arg(port.to_string()).args(args).stdout(Stdio::null()).stderr(Stdio::piped());
-        for var in ["API_KEY", "ADMIN_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_PROFILE"] {
-            cmd.env_remove(var);
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start leadpipe serve");
-        let base = format!("http://127.0.0.1:{port}");
-        wait_until_listening(port);
-        Self { child, base }
-    }
-
-    /// Sends SIGTERM, waits for a clean exit and returns what the server printed on stderr.
-    fn terminate(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let status = self.child.wait().unwrap();
-        let mut out = String::new();
-        self.child.stderr.take().unwrap().read_to_string(&mut out).unwrap();
-        assert!(status.success(), "leadpipe serve exited with {status}: {out}");
-        out
-    }
-}
+use std::process::Command;
 
 fn curl_post(base: &str, body: &str) -> (u16, serde_json::Value) {
     let out = Command::new("curl")
@@ -91,9 +56,7 @@ fn seed_examples(base: &str) {
 
 #[test]
 fn serve_on_sqlite_runs_the_seed_examples_and_stops_cleanly() {
-    let dir = std::env::temp_dir().join(format!("leadpipe-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("serve.db");
+    let db = temp_dir("serve").join("serve.db");
     let server = Server::start(&["--db", db.to_str().unwrap()], &[]);
     seed_examples(&server.base);
     assert!(curl_get(&format!("{}/", server.base)).contains("<html"), "the dashboard is served at /");
@@ -111,7 +74,7 @@ fn serve_on_sqlite_runs_the_seed_examples_and_stops_cleanly() {
 fn serve_on_dynamodb_local_runs_the_seed_examples() {
     let endpoint = std::env::var("LEADPIPE_TEST_DYNAMODB").expect("LEADPIPE_TEST_DYNAMODB is not set: run scripts/test.sh");
     let table = format!("leadpipe-serve-{}", std::process::id());
-    let server = Server::start(&["--dynamodb"], &[("TABLE_NAME", table), ("AWS_ENDPOINT_URL", endpoint)]);
+    let server = Server::start(&["--dynamodb"], &[("TABLE_NAME", &table), ("AWS_ENDPOINT_URL", &endpoint)]);
     seed_examples(&server.base);
     server.terminate();
 }
