@@ -89,7 +89,7 @@ function showShell() {
   const actions = h('div', { class: 'page-actions' });
   const content = h('main', { class: 'content', id: 'content', tabindex: '-1' });
   const scrim = h('div', { class: 'scrim', onclick: () => setMenu(false) });
-  const mobileBar = h('div', { class: 'mobilebar' }, menuBtn, h('a', { class: 'brand brand-mobile', href: '#/overview' }, logo(24), h('span', { class: 'brand-name' }, 'Leadpipe')));
+  const mobileBar = h('nav', { class: 'mobilebar', 'aria-label': 'Menu bar' }, menuBtn, h('a', { class: 'brand brand-mobile', href: '#/overview' }, logo(24), h('span', { class: 'brand-name' }, 'Leadpipe')));
   const main = h('div', { class: 'main' },
     mobileBar,
     h('header', { class: 'topbar' }, h('div', { class: 'titles' }, title, subtitle), actions),

@@ -147,7 +147,7 @@ export function drawer({ title, onClose, label = 'Details', returnFocus, opener 
   const closeBtn = h('button', { class: 'icon-btn', type: 'button', 'aria-label': 'Close', title: 'Close (Esc)', 'data-action': 'close-drawer', onclick: () => close() }, icon('close'));
   const body = h('div', { class: 'drawer-body', tabindex: '-1' });
   const panel = h('div', { class: 'drawer', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId, 'aria-busy': 'true', 'data-label': label },
-    h('header', { class: 'drawer-header' }, heading, closeBtn), body);
+    h('div', { class: 'drawer-header' }, heading, closeBtn), body);
   /** Set the title (the dialog's accessible name): setTitle(text, ...extra nodes under it). */
   const setTitle = (text, ...extra) => {
     setContent(heading, h('h2', { class: 'drawer-name', id: titleId }, text), ...extra);

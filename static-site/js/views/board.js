@@ -125,7 +125,7 @@ export function renderBoard(root, ctx, params = {}) {
     const more = h('div', { class: 'col-more', 'data-stage': stage });
     const footer = h('div', { class: 'col-footer' });
     const color = stageColor(stage, stages);
-    const el = h('section', { class: 'column', role: 'listitem', 'data-stage': stage, 'aria-label': `${stage} column` },
+    const el = h('div', { class: 'column', role: 'listitem', 'data-stage': stage, 'aria-label': `${stage} column` },
       h('header', { class: `col-head col-${color}` },
         h('span', { class: `dot dot-${color}`, 'aria-hidden': 'true' }),
         h('h2', { class: 'col-title' }, stage), count, countLabel),
