@@ -500,6 +500,7 @@ export function renderLeads(root, ctx, params = {}) {
     setBulkBusy(false);
     const moved = results.filter((r) => r.ok);
     for (const r of moved) state.selected.delete(r.item.id);
+    for (const l of picked) if (l.stage === to) state.selected.delete(l.id); // already there: done too
     const failed = results.length - moved.length;
     showResult(`Moved ${num(moved.length)} lead${moved.length === 1 ? '' : 's'} to ${to}.`
       + `${already ? ` ${num(already)} already there.` : ''}${failed ? ` ${num(failed)} failed (still selected).` : ''}`,
