@@ -58,13 +58,14 @@ export function renderBoard(root, ctx, params = {}) {
   const leadsById = new Map();
   let dragId = null;
   let generation = 0; // bumps on every (re)load so stale pages are dropped
-  const io = new IntersectionObserver((entries) => {
+  // Without IntersectionObserver (old browsers) the "Load more" button is the way to page.
+  const io = typeof IntersectionObserver === 'function' ? new IntersectionObserver((entries) => {
     for (const e of entries) {
       if (!e.isIntersecting) continue;
       const col = columns.get(e.target.dataset.stage);
       if (col && col.cursor && !col.busy) loadPage(col);
     }
-  }, { rootMargin: '0px 0px 300px 0px' });
+  }, { rootMargin: '0px 0px 300px 0px' }) : null;
 
   const filtered = () => FILTER_KEYS.some((k) => filters[k]);
 
@@ -105,7 +106,7 @@ export function renderBoard(root, ctx, params = {}) {
       (res) => ({ col, res }), (error) => ({ col, error }))));
     if (!root.isConnected || gen !== generation) return;
     if (results.some((r) => r.error && r.error.status === 401)) return;
-    io.disconnect();
+    if (io) io.disconnect();
     columns = fresh;
     leadsById.clear();
     const board = h('div', { class: 'board', role: 'list', 'aria-label': 'Pipeline stages' });
@@ -159,6 +160,7 @@ export function renderBoard(root, ctx, params = {}) {
 
   function observe(col) {
     // Re-observing reports the current state at once: a still-visible end loads the next page.
+    if (!io) return;
     io.unobserve(col.more);
     if (col.cursor) io.observe(col.more);
   }
