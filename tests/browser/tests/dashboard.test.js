@@ -395,6 +395,8 @@ test('phone width (390px): overview, board, leads, detail and docs are usable', 
     await p.locator('[data-action=close-drawer]').click();
 
     await go('#/board', p);
+    const overflow3 = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow3 <= 1, `no horizontal page overflow on the board; its columns scroll inside it (${overflow3}px)`);
     await screenshot(p, 'phone-board');
     await go('#/docs', p); // content is checked by the docs test
     await screenshot(p, 'phone-docs');
