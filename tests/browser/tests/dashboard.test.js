@@ -169,6 +169,27 @@ test('board: moving backwards asks for confirmation (cancel keeps, confirm moves
   assert.equal(events.dialogs.length, 0, 'no native dialogs');
 });
 
+test('go() returns only once the screen\'s data has rendered (the cause of the header-row flake)', async () => {
+  // Hold the list response: the shell and sidebar appear, the table cannot.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/api/leads?*', async (route) => { await held; await route.continue(); });
+  try {
+    let returned = false;
+    const nav = go('#/leads').then(() => { returned = true; });
+    await page.locator('#content[data-screen="leads"][aria-busy="true"]').waitFor();
+    await page.locator('.sidebar').waitFor();
+    assert.equal(returned, false, 'go() has not returned while the data is outstanding');
+    assert.equal(await page.locator('table.leads-table').count(), 0);
+    release();
+    await nav;
+    assert.equal(await page.locator('table.leads-table thead th[data-col]').count(), 9, 'the header row is there when go() returns');
+  } finally {
+    release();
+    await page.unroute('**/api/leads?*');
+  }
+});
+
 test('all leads: table shows the seed\'s columns and real rows; lead detail shows fields, custom data, first touch and history', async () => {
   await go(`#/leads`);
   // go() returns once the table has rendered (it used to return when the sidebar appeared: a flake).
