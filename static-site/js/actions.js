@@ -3,6 +3,7 @@ import { h } from './dom.js';
 import { api } from './api.js';
 import { leadName } from './format.js';
 import { confirmDialog, toast, stageChip } from './ui.js';
+import { noteLocalChange } from './live.js';
 
 export function isBackward(from, to, stages) {
   const a = stages.indexOf(from);
@@ -28,6 +29,7 @@ export async function moveLead(lead, to, stages) {
   }
   try {
     const res = await api.setStage(lead.id, to);
+    noteLocalChange();
     toast(`${leadName(res.lead)} moved to ${res.lead.stage}`, 'success');
     return res.lead;
   } catch (e) {
@@ -49,10 +51,11 @@ export async function deleteLead(lead) {
   if (!ok) return false;
   try {
     await api.deleteLead(lead.id);
+    noteLocalChange();
     toast(`${leadName(lead)} was deleted`, 'success');
     return true;
   } catch (e) {
-    if (e.status === 404) { toast('That lead was already deleted', 'info'); return true; }
+    if (e.status === 404) { noteLocalChange(); toast('That lead was already deleted', 'info'); return true; }
     if (e.status !== 401) toast(`Could not delete the lead: ${e.message}`, 'error');
     return false;
   }
@@ -74,4 +77,28 @@ export function stageSelect(lead, stages, onPick, { compact = false, placeholder
     if (to) await onPick(to);
   });
   return sel;
+}
+
+/**
+ * Run fn(item) over items with at most `limit` in flight. Resolves to [{item, ok, value|error}] in input order.
+ * onProgress(done, total) after each item.
+ */
+export async function mapBounded(items, limit, fn, onProgress) {
+  const results = new Array(items.length);
+  let next = 0;
+  let done = 0;
+  async function worker() {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = { item: items[i], ok: true, value: await fn(items[i]) };
+      } catch (error) {
+        results[i] = { item: items[i], ok: false, error };
+      }
+      done += 1;
+      if (onProgress) onProgress(done, items.length);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

@@ -8,6 +8,7 @@ import { renderBoard } from './views/board.js';
 import { renderLeads } from './views/leads.js';
 import { renderDocs } from './views/docs.js';
 import { renderSignin } from './views/signin.js';
+import { startLive, stopLive } from './live.js';
 
 const app = document.getElementById('app');
 const NAV = [
@@ -19,6 +20,7 @@ const NAV = [
 
 let mode = null; // 'open' (server has no admin key) | 'key'
 let shell = null;
+let current = null; // the screen on show: {name, controller, onLive}
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
@@ -42,7 +44,7 @@ async function boot() {
       showSignin(key ? 'Your saved key is no longer accepted. Please sign in again.' : null);
     } else {
       clear(app);
-      app.append(h('div', { class: 'boot' }, h('div', { class: 'boot-card' },
+      app.append(h('main', { class: 'boot' }, h('div', { class: 'boot-card' },
         h('div', { class: 'signin-brand' }, logo(), h('span', { class: 'brand-name' }, 'Leadpipe')),
         errorState(new Error(`${e.message} (API: ${apiBase()})`), boot))));
     }
@@ -57,7 +59,9 @@ onUnauthorized(() => {
 
 function showSignin(message) {
   shell = null;
+  current = null;
   mode = null;
+  stopLive();
   closeAllLayers();
   clear(app);
   document.title = 'Sign in · Leadpipe';
@@ -69,7 +73,8 @@ function showShell() {
   closeAllLayers();
   clear(app);
   const navLinks = NAV.map((n) => h('a', { class: 'nav-link', href: `#/${n.route}`, 'data-route': n.route }, icon(n.icon), h('span', {}, n.label)));
-  const status = h('div', { class: 'side-status' }, h('span', { class: 'status-dot' }), h('span', { class: 'status-text' }, 'Connected'));
+  const status = h('div', { class: 'side-status', role: 'status', 'data-state': 'checking' },
+    h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, 'Checking connection…'));
   const signOut = mode === 'key'
     ? h('button', { class: 'nav-link nav-button', type: 'button', 'data-action': 'sign-out', onclick: () => { setKey(''); showSignin('You have signed out.'); } }, icon('logout'), h('span', {}, 'Sign out'))
     : null;
@@ -84,7 +89,7 @@ function showShell() {
   const actions = h('div', { class: 'page-actions' });
   const content = h('main', { class: 'content', id: 'content', tabindex: '-1' });
   const scrim = h('div', { class: 'scrim', onclick: () => setMenu(false) });
-  const mobileBar = h('div', { class: 'mobilebar' }, menuBtn, h('a', { class: 'brand brand-mobile', href: '#/overview' }, logo(24), h('span', { class: 'brand-name' }, 'Leadpipe')));
+  const mobileBar = h('nav', { class: 'mobilebar', 'aria-label': 'Menu bar' }, menuBtn, h('a', { class: 'brand brand-mobile', href: '#/overview' }, logo(24), h('span', { class: 'brand-name' }, 'Leadpipe')));
   const main = h('div', { class: 'main' },
     mobileBar,
     h('header', { class: 'topbar' }, h('div', { class: 'titles' }, title, subtitle), actions),
@@ -99,11 +104,19 @@ function showShell() {
   }
   shell.setMenu = setMenu;
 
-  api.health().then((hlt) => {
-    status.querySelector('.status-text').textContent = hlt && hlt.version ? `Connected · v${hlt.version}` : 'Connected';
-  }).catch(() => {
-    status.classList.add('is-down');
-    status.querySelector('.status-text').textContent = 'API unreachable';
+  let version = '';
+  api.health().then((hlt) => { version = hlt && hlt.version ? String(hlt.version) : ''; if (status.dataset.state === 'connected') setStatus('connected'); })
+    .catch(() => { /* the poller reports the state */ });
+  function setStatus(state) {
+    status.dataset.state = state;
+    status.classList.toggle('is-down', state === 'offline' || state === 'error');
+    const text = { connected: version ? `Connected · v${version}` : 'Connected', offline: 'Offline — retrying', error: 'API error — retrying', checking: 'Checking connection…' }[state];
+    const el = status.querySelector('.status-text');
+    if (el.textContent !== text) el.textContent = text;
+  }
+  startLive({
+    onStatus: setStatus,
+    onChange: (a, prev) => { if (current && current.onLive) current.onLive(a, prev); },
   });
   route();
 }
@@ -111,17 +124,29 @@ function showShell() {
 function route() {
   if (!shell) return;
   shell.setMenu(false);
-  closeAllLayers();
   const { parts, query } = parseHash();
   const name = parts[0] || 'overview';
+  // Same screen, new detail (e.g. #/leads/A -> #/leads/B): let the screen handle it without a re-render.
+  if (current && current.name === name && current.controller && current.controller.update
+      && current.controller.update({ parts, query })) return;
+  closeAllLayers();
   const { title, subtitle, actions, content } = shell;
   clear(content); clear(actions);
+  const me = { name, controller: null, onLive: null };
+  current = me;
+  // The screen's content state: aria-busy="true" until the view says its data has rendered.
+  content.setAttribute('aria-busy', 'true');
+  delete content.dataset.ready;
   const ctx = {
     setTitle: (t, sub) => {
       title.textContent = t; subtitle.textContent = sub || '';
       document.title = `${t} · Leadpipe`;
     },
     setActions: (...nodes) => { clear(actions); actions.append(...nodes.filter(Boolean)); },
+    busy: () => { if (current === me) { content.setAttribute('aria-busy', 'true'); delete content.dataset.ready; } },
+    ready: () => { if (current === me) { content.setAttribute('aria-busy', 'false'); content.dataset.ready = 'true'; } },
+    onLive: (fn) => { me.onLive = fn; },
+    isCurrent: () => current === me,
   };
   for (const a of shell.navLinks) {
     if (a.dataset.route === name) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
@@ -129,18 +154,33 @@ function route() {
   content.dataset.screen = name;
   try {
     if (name === 'overview') renderOverview(content, ctx);
-    else if (name === 'board') renderBoard(content, ctx);
-    else if (name === 'leads') renderLeads(content, ctx, { query, leadId: parts[1] || null });
+    else if (name === 'board') renderBoard(content, ctx, { query });
+    else if (name === 'leads') me.controller = renderLeads(content, ctx, { query, leadId: parts[1] || null });
     else if (name === 'docs') renderDocs(content, ctx);
     else {
       ctx.setTitle('Page not found');
       content.append(empty('This page does not exist', 'Pick a screen from the menu.', h('a', { class: 'btn btn-primary', href: '#/overview' }, 'Go to Overview')));
+      ctx.ready();
     }
   } catch (e) {
     content.append(errorState(e, route));
+    ctx.ready();
   }
   window.scrollTo(0, 0);
 }
 
 window.addEventListener('hashchange', route);
+
+// Keyboard: "/" focuses the screen's search box (not while typing somewhere).
+document.addEventListener('keydown', (e) => {
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+  const t = e.target;
+  if (t && t.closest && t.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]')) return;
+  if (document.querySelector('.overlay')) return;
+  const box = document.querySelector('#content [data-shortcut="search"]');
+  if (!box) return;
+  e.preventDefault();
+  box.focus();
+  if (box.select) box.select();
+});
 boot();

@@ -37,11 +37,31 @@ export const CSV_COLUMNS = [
   ['custom_data', (l) => (l.custom_data && Object.keys(l.custom_data).length ? JSON.stringify(l.custom_data) : '')],
 ];
 
+/** Stage columns: when the lead first reached (or skipped past) each stage, from stage_reached_at. */
+export function stageColumns(stages) {
+  return (stages || []).map((st) => [`reached ${st} at`, (l) => (l.stage_reached_at && l.stage_reached_at[st]) || '']);
+}
+
+/** Every column of the export: the lead's fields, then one column per pipeline stage. */
+export function csvColumns(stages) {
+  return [...CSV_COLUMNS, ...stageColumns(stages)];
+}
+
+// A phone number as people write it: +1 555 0100, -555-0100, +44 (20) 7946-0958, 555.0100 ext. 12.
+const PHONE = /^[+-]?[\d\s().\-/]*\d[\d\s().\-/]*(?:\s*(?:x|ext\.?)\s*\d+)?$/i;
+
+/** Would a spreadsheet read this cell as a formula? Plain phone numbers are data, not formulas. */
+export function isFormulaLike(v) {
+  if (/^[=@\t\r]/.test(v)) return true;
+  if (/^[+-]/.test(v)) return !PHONE.test(v);
+  return false;
+}
+
 /** Neutralise a cell a spreadsheet would treat as a formula, then quote it if needed. */
 export function csvCell(value) {
   if (value === null || value === undefined) return '';
   let v = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(v)) v = `'${v}`;
+  if (isFormulaLike(v)) v = `'${v}`;
   if (/[",\r\n]/.test(v)) v = `"${v.replace(/"/g, '""')}"`;
   return v;
 }
@@ -50,6 +70,29 @@ export function toCsv(leads, columns = CSV_COLUMNS) {
   const lines = [columns.map(([name]) => csvCell(name)).join(',')];
   for (const lead of leads) lines.push(columns.map(([, get]) => csvCell(get(lead))).join(','));
   return `${lines.join('\r\n')}\r\n`;
+}
+
+function slug(v) {
+  return String(v).normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'x';
+}
+
+/**
+ * File name that says what is in the file, e.g. leads_stage-paid_source-google_2026-11-01_to_2026-11-28.csv.
+ * filters: {stage, search, source, campaign, from, to}; opts: {sort, selected, today}
+ */
+export function exportFileName(filters = {}, { sort, selected, today = new Date().toISOString().slice(0, 10) } = {}) {
+  const parts = ['leads'];
+  if (selected) parts.push(`selected-${selected}`);
+  for (const k of ['stage', 'source', 'campaign', 'search']) if (filters[k]) parts.push(`${k}-${slug(filters[k])}`);
+  const ymd = (d) => String(d).replace(/[^0-9-]/g, '');
+  if (filters.from && filters.to) parts.push(`${ymd(filters.from)}_to_${ymd(filters.to)}`);
+  else if (filters.from) parts.push(`from_${ymd(filters.from)}`);
+  else if (filters.to) parts.push(`to_${ymd(filters.to)}`);
+  if (sort === 'oldest') parts.push('oldest-first');
+  if (parts.length === 1) parts.push('all');
+  if (!filters.from && !filters.to) parts.push(`exported-${today}`);
+  return `${parts.join('_').slice(0, 180)}.csv`;
 }
 
 export function downloadText(filename, text, type = 'text/csv;charset=utf-8') {

@@ -25,26 +25,38 @@ export function empty(title, detail, action) {
     action || null);
 }
 
-export function errorState(err, retry) {
+export function errorState(err, retry, extra) {
   const msg = err && err.message ? err.message : String(err || 'Something went wrong.');
   return h('div', { class: 'state state-error', role: 'alert' },
     h('div', { class: 'state-icon' }, icon('alert')),
     h('div', { class: 'state-title' }, 'Something went wrong'),
     h('div', { class: 'state-detail' }, msg),
-    retry ? h('button', { class: 'btn btn-secondary', type: 'button', onclick: retry }, icon('refresh'), 'Try again') : null);
+    h('div', { class: 'state-actions' },
+      retry ? h('button', { class: 'btn btn-secondary', type: 'button', onclick: retry }, icon('refresh'), 'Try again') : null,
+      extra || null));
 }
 
 // ---------- toasts ----------
-export function toast(message, kind = 'info') {
+const toastTimers = new WeakMap();
+/** toast(message, kind, {key, ms}): a toast with the same key updates in place instead of stacking. */
+export function toast(message, kind = 'info', { key, ms = 4000 } = {}) {
   let host = document.getElementById('toasts');
   if (!host) {
-    host = h('div', { id: 'toasts', class: 'toasts', 'aria-live': 'polite' });
+    host = h('div', { id: 'toasts', class: 'toasts' });
     document.body.append(host);
   }
-  const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
-  host.append(t);
-  setTimeout(() => t.classList.add('toast-out'), 3600);
-  setTimeout(() => t.remove(), 4000);
+  let t = key ? [...host.children].find((c) => c.dataset.key === key) : null;
+  if (t) {
+    t.className = `toast toast-${kind}`;
+    t.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    setContent(t, message);
+  } else {
+    t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status', dataset: key ? { key } : undefined }, message);
+    host.append(t);
+  }
+  for (const id of toastTimers.get(t) || []) clearTimeout(id);
+  toastTimers.set(t, [setTimeout(() => t.classList.add('toast-out'), ms - 400), setTimeout(() => t.remove(), ms)]);
+  return t;
 }
 
 // ---------- modal dialogs ----------
@@ -104,36 +116,53 @@ function trapFocus(e, container) {
   else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
 }
 
-/** A right-hand drawer. Returns {panel, body, close}. */
-export function drawer({ title, onClose, label = 'Details' }) {
-  const previous = document.activeElement;
+/**
+ * A right-hand drawer (modal dialog). Returns {panel, body, heading, close, isOpen}.
+ * returnFocus: element (or function giving one) to focus on close when the opener is gone.
+ */
+export function drawer({ title, onClose, label = 'Details', returnFocus, opener } = {}) {
+  const previous = opener || document.activeElement;
   const onKey = (e) => {
-    if (e.key === 'Escape' && !document.querySelector('.overlay-center')) close();
+    if (e.key === 'Escape' && !document.querySelector('.overlay-center')) { e.preventDefault(); close(); }
     if (e.key === 'Tab' && !document.querySelector('.overlay-center')) trapFocus(e, panel);
   };
   let closed = false;
-  const close = () => {
+  /** close({restoreFocus: false}) when another drawer replaces this one. */
+  const close = ({ restoreFocus = true } = {}) => {
     if (closed) return;
     closed = true;
     layerClosers.delete(close);
     document.removeEventListener('keydown', onKey);
     overlay.remove();
     lockScroll(false);
-    if (previous && previous.focus && previous.isConnected) previous.focus();
+    if (restoreFocus) {
+      let target = previous && previous.isConnected && previous !== document.body ? previous : null;
+      if (!target && returnFocus) target = typeof returnFocus === 'function' ? returnFocus() : returnFocus;
+      if (target && target.focus) target.focus();
+    }
     if (onClose) onClose();
   };
-  const heading = h('div', { class: 'drawer-title' }, title || '');
-  const closeBtn = h('button', { class: 'icon-btn', type: 'button', 'aria-label': 'Close', 'data-action': 'close-drawer', onclick: close }, icon('close'));
-  const body = h('div', { class: 'drawer-body' });
-  const panel = h('aside', { class: 'drawer', role: 'dialog', 'aria-modal': 'true', 'aria-label': label },
-    h('header', { class: 'drawer-header' }, heading, closeBtn), body);
+  const titleId = `drawer-${Math.random().toString(36).slice(2)}`;
+  const heading = h('div', { class: 'drawer-title' }, h('h2', { class: 'drawer-name' }, title || ''));
+  const closeBtn = h('button', { class: 'icon-btn', type: 'button', 'aria-label': 'Close', title: 'Close (Esc)', 'data-action': 'close-drawer', onclick: () => close() }, icon('close'));
+  const body = h('div', { class: 'drawer-body', tabindex: '-1' });
+  const panel = h('div', { class: 'drawer', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId, 'aria-busy': 'true', 'data-label': label },
+    h('div', { class: 'drawer-header' }, heading, closeBtn), body);
+  /** Set the title (the dialog's accessible name): setTitle(text, ...extra nodes under it). */
+  const setTitle = (text, ...extra) => {
+    setContent(heading, h('h2', { class: 'drawer-name', id: titleId }, text), ...extra);
+  };
+  setTitle(title || label);
   const overlay = h('div', { class: 'overlay overlay-drawer', onclick: (e) => { if (e.target === overlay) close(); } }, panel);
   layerClosers.add(close);
   document.body.append(overlay);
   lockScroll(true);
   document.addEventListener('keydown', onKey);
   closeBtn.focus();
-  return { panel, body, heading, close, isOpen: () => !closed };
+  return {
+    panel, body, heading, close, setTitle, isOpen: () => !closed,
+    ready: (on = true) => { panel.setAttribute('aria-busy', on ? 'false' : 'true'); if (on) panel.dataset.ready = 'true'; else delete panel.dataset.ready; },
+  };
 }
 
 /** Close every open drawer/dialog (route change, sign-out, 401). Dialogs resolve as cancelled. */

@@ -22,10 +22,12 @@ export function renderDocs(root, ctx) {
     } catch (e) {
       if (e.status === 401) return;
       setContent(body, errorState(new Error(`The API documentation could not be loaded: ${e.message}`), load));
+      ctx.ready();
       return;
     }
     if (!root.isConnected) return;
     setContent(body, render(spec, stages));
+    ctx.ready();
   }
   load();
 }
@@ -246,7 +248,7 @@ function shellQuote(s) {
 }
 
 function codeBlock(text, label) {
-  const pre = h('pre', { class: 'code' }, h('code', {}, text));
+  const pre = h('pre', { class: 'code', tabindex: '0', 'aria-label': label }, h('code', {}, text));
   const btn = h('button', { class: 'btn btn-ghost btn-sm copy-btn', type: 'button', 'aria-label': `Copy ${label}`, onclick: async () => {
     try {
       await navigator.clipboard.writeText(text);

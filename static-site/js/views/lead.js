@@ -9,28 +9,30 @@ import { moveLead, deleteLead, stageSelect } from '../actions.js';
  * openLead(id, {onChanged(lead), onDeleted(id), onClose()})
  */
 export function openLead(id, hooks = {}) {
-  const d = drawer({ title: 'Lead', label: 'Lead details', onClose: hooks.onClose });
+  const d = drawer({ title: 'Lead', label: 'Lead details', onClose: hooks.onClose, returnFocus: hooks.returnFocus, opener: hooks.opener });
   d.panel.dataset.leadId = id;
 
   async function load() {
+    d.ready(false);
     setContent(d.body, loading('Loading lead…'));
     let data; let stages;
     try {
       [data, stages] = await Promise.all([api.lead(id), loadStages()]);
     } catch (e) {
       if (e.status === 401) return;
-      setContent(d.heading, 'Lead');
+      d.setTitle(e.status === 404 ? 'Lead not found' : 'Lead');
       setContent(d.body, errorState(e.status === 404 ? new Error('This lead no longer exists. It may have been deleted.') : e,
         e.status === 404 ? null : load));
+      d.ready();
       return;
     }
     if (!d.isOpen()) return;
     render(data.lead, Array.isArray(data.history) ? data.history : [], stages);
+    d.ready();
   }
 
   function render(lead, history, stages) {
-    setContent(d.heading,
-      h('div', { class: 'drawer-name' }, leadName(lead)),
+    d.setTitle(leadName(lead),
       h('div', { class: 'drawer-sub' }, stageChip(lead.stage, stages),
         h('span', { class: 'muted' }, `Created ${dateTime(lead.created_at)} · ${ago(lead.created_at)}`)));
 
@@ -77,7 +79,8 @@ export function openLead(id, hooks = {}) {
         : h('p', { class: 'muted' }, 'No custom data.')),
       section('Record', fields([
         ['Lead ID', lead.id], ['Created', dateTime(lead.created_at)], ['Updated', dateTime(lead.updated_at)],
-        ['In current stage since', dateTime(lead.stage_entered_at)],
+        ['In current stage since', `${dateTime(lead.stage_entered_at)} (${ago(lead.stage_entered_at)})`],
+        ...stages.filter((st) => lead.stage_reached_at && lead.stage_reached_at[st]).map((st) => [`Reached ${st}`, dateTime(lead.stage_reached_at[st])]),
       ]), 'section-record'));
   }
 

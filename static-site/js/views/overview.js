@@ -14,23 +14,29 @@ export function paidConversion(a) {
 
 export function renderOverview(root, ctx) {
   ctx.setTitle('Overview', 'How your pipeline is performing');
-  const refresh = h('button', { class: 'btn btn-secondary', type: 'button', onclick: () => load() }, icon('refresh'), h('span', { class: 'btn-label' }, 'Refresh'));
+  const refresh = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'refresh', 'aria-label': 'Refresh', onclick: () => load() },
+    icon('refresh'), h('span', { class: 'btn-label', 'aria-hidden': 'true' }, 'Refresh'));
   ctx.setActions(refresh);
   const body = h('div', { class: 'overview' });
   root.append(body);
 
-  async function load() {
-    setContent(body, loading('Loading analytics…'));
+  let seq = 0;
+  /** load(): with a spinner; load(analytics): re-render in place with figures already fetched (live update). */
+  async function load(fresh) {
+    const mine = ++seq;
+    ctx.busy();
+    if (!fresh) setContent(body, loading('Loading analytics…'));
     let a;
     let stages = [];
     try {
-      [a, stages] = await Promise.all([api.analytics(), loadStages().catch(() => [])]);
+      [a, stages] = await Promise.all([fresh || api.analytics(), loadStages().catch(() => [])]);
     } catch (e) {
-      if (e.status === 401) return;
-      setContent(body, errorState(e, load));
+      if (e.status === 401 || mine !== seq) return;
+      setContent(body, errorState(e, () => load()));
+      ctx.ready();
       return;
     }
-    if (!root.isConnected) return;
+    if (!root.isConnected || mine !== seq) return;
     const funnel = Array.isArray(a.funnel) ? a.funnel : [];
     if (!stages.length) stages = funnel.map((f) => f.stage);
     const paid = paidConversion(a);
@@ -63,7 +69,9 @@ export function renderOverview(root, ctx) {
       sections.push(h('p', { class: 'footnote' }, `Figures as of ${dateTime(a.generated_at)}${a.time_zone ? ` · reporting time zone ${a.time_zone}` : ''}`));
     }
     setContent(body, sections);
+    ctx.ready();
   }
+  ctx.onLive((a) => load(a));
   load();
 }
 

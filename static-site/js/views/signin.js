@@ -49,7 +49,7 @@ export function renderSignin(root, { message, onSuccess }) {
     input.setAttribute('aria-invalid', 'true');
   }
 
-  root.append(h('div', { class: 'signin' },
+  root.append(h('main', { class: 'signin' },
     h('div', { class: 'signin-card' },
       h('div', { class: 'signin-brand' }, logo(), h('span', { class: 'brand-name' }, 'Leadpipe')),
       h('h1', { class: 'signin-title' }, 'Sign in to your dashboard'),

@@ -142,8 +142,11 @@ export async function launchBrowser() {
 /**
  * A page that records console errors, page errors and dialogs, so tests can assert none happened.
  */
-export async function newPage(browser, { viewport = DESKTOP } = {}) {
-  const context = await browser.newContext({ viewport, acceptDownloads: true, deviceScaleFactor: 1 });
+export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', bypassCSP = false } = {}) {
+  // Reduced motion: the app then runs no entrance animations, so nothing needs time to "settle".
+  const context = await browser.newContext({
+    viewport, acceptDownloads: true, deviceScaleFactor: 1, colorScheme, reducedMotion: 'reduce', bypassCSP,
+  });
   const page = await context.newPage();
   const events = { dialogs: [], pageErrors: [], consoleErrors: [] };
   page.on('dialog', (d) => { events.dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
@@ -155,8 +158,59 @@ export async function newPage(browser, { viewport = DESKTOP } = {}) {
 
 export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.waitForTimeout(300); // let entrance animations settle
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage });
+  // No waiting for time: the context prefers reduced motion and Playwright finishes any animation.
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
+}
+
+/** The screen name of a dashboard hash: '#/leads/abc?x=1' -> 'leads'. */
+export function screenOf(hash) {
+  return hash.replace(/^#\/?/, '').split(/[/?]/)[0] || 'overview';
+}
+
+/** Wait until the screen's data has rendered (the views set aria-busy="false" on #content when done). */
+export async function waitReady(p, screen, { timeout } = {}) {
+  await p.locator(`#content[data-screen="${screen}"][aria-busy="false"]`).waitFor({ timeout });
+}
+
+/**
+ * go(page, base, hash, adminKey): open the dashboard at `hash` in a fresh document, signing in when asked,
+ * and return once the screen's content (not just the shell) has rendered.
+ */
+export async function go(p, base, hash, adminKey) {
+  await p.goto('about:blank'); // a fresh document: no earlier screen's state can satisfy the waits below
+  await p.goto(`${base}/${hash}`);
+  await p.locator('#content, #admin-key').first().waitFor();
+  if (await p.locator('#admin-key').count()) {
+    await p.locator('#admin-key').fill(adminKey);
+    await p.locator('form.signin-form button[type=submit]').click();
+  }
+  await waitReady(p, screenOf(hash));
+}
+
+/** Ids of the rows of the leads table once it is not loading. */
+export async function tableIds(p) {
+  await p.locator('#content[data-screen="leads"][aria-busy="false"]').waitFor();
+  return p.locator('table.leads-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.leadId));
+}
+
+/** Wait until the (settled) leads table shows exactly these ids in this order, then assert it. */
+export async function expectTableIds(p, expected, msg, { timeout = 8000 } = {}) {
+  await p.waitForFunction((exp) => {
+    const c = document.querySelector('#content');
+    if (!c || c.getAttribute('aria-busy') !== 'false') return false;
+    const got = [...document.querySelectorAll('table.leads-table tbody tr')].map((tr) => tr.dataset.leadId);
+    return JSON.stringify(got) === JSON.stringify(exp);
+  }, expected, { timeout }).catch(() => { /* the assertion below shows the difference */ });
+  const got = await p.locator('table.leads-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.leadId));
+  if (JSON.stringify(got) !== JSON.stringify(expected)) {
+    const { deepStrictEqual } = await import('node:assert');
+    deepStrictEqual(got, expected, msg);
+  }
+}
+
+/** Wait until the lead drawer for `id` has loaded. */
+export async function waitDrawer(p, id) {
+  await p.locator(`.drawer${id ? `[data-lead-id="${id}"]` : ''}[aria-busy="false"]`).waitFor();
 }
 
 /** Minimal RFC 4180 parser for checking downloads. */

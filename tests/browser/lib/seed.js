@@ -57,6 +57,8 @@ export const FORMULA_LEAD = {
   last_name: '@SUM(A1:A9)',
   phone: '+1 555 0199',
   company: '-2+3',
+  utm_term: '+SUM(A1:A2)',
+  utm_content: '-cmd',
   source: 'google',
   campaign: '=cmd|\' /C calc\'!A0',
   custom_data: { note: '\tTabbed, "quoted"\r\nsecond line' },
@@ -74,7 +76,26 @@ export async function seed(api, stages, n = 30) {
       if (r.stage !== body.stage) throw new Error(`lead ${i} did not advance to ${body.stage}: ${JSON.stringify(r)}`);
     }
     ids.push(first.lead_id);
-    await new Promise((r) => setTimeout(r, 2)); // distinct created_at timestamps
   }
+  // Tests rely on creation order = index order. created_at has microseconds and the posts are sequential;
+  // check that state instead of sleeping between posts.
+  const listed = await api.listAll();
+  const order = listed.map((l) => l.id).filter((id) => ids.includes(id)).reverse();
+  if (JSON.stringify(order) !== JSON.stringify(ids)) throw new Error('seeded leads are not listed in creation order');
+  return ids;
+}
+
+/** Many leads fast (no history), `concurrency` posts in flight. Returns ids in no particular order. */
+export async function seedMany(api, n, body, concurrency = 8) {
+  const ids = [];
+  let next = 0;
+  async function worker() {
+    while (next < n) {
+      const i = next++;
+      const r = await api.postback(body(i));
+      ids.push(r.lead_id);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
   return ids;
 }

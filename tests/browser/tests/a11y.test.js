@@ -1,0 +1,78 @@
+// Accessibility: axe-core on every screen, desktop and phone, light and dark colour scheme.
+// Fails on any `critical` or `serious` violation and prints every violation it found.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import {
+  startServer, launchBrowser, newPage, screenshot, go, waitDrawer, DESKTOP, PHONE,
+} from '../lib/harness.js';
+import { seed } from '../lib/seed.js';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+const ADMIN = 'a11y-admin-key';
+const INGEST = 'a11y-ingest-key';
+
+let server; let browser; let ids;
+
+before(async () => {
+  server = await startServer({ adminKey: ADMIN, ingestKey: INGEST });
+  const stages = await server.api.stages();
+  ids = await seed(server.api, stages, 30);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Run axe on the page as it is; return the violations. */
+async function axe(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations;
+}
+
+function describe(violations) {
+  return violations.map((v) => `  [${v.impact}] ${v.id} ×${v.nodes.length}: ${v.help}\n${v.nodes.slice(0, 4).map((n) => `      ${n.target.join(' ')}\n        ${(n.failureSummary || '').split('\n').join('\n        ')}`).join('\n')}`).join('\n');
+}
+
+const SCREENS = [
+  { name: 'signin', open: async (p) => { await p.goto(`${server.base}/#/overview`); await p.locator('#admin-key').waitFor(); } },
+  { name: 'overview', open: (p) => go(p, server.base, '#/overview', ADMIN) },
+  { name: 'board', open: (p) => go(p, server.base, '#/board', ADMIN) },
+  { name: 'leads', open: (p) => go(p, server.base, '#/leads', ADMIN) },
+  { name: 'lead-drawer', open: async (p) => { await go(p, server.base, `#/leads/${ids[21]}`, ADMIN); await waitDrawer(p, ids[21]); } },
+  { name: 'docs', open: (p) => go(p, server.base, '#/docs', ADMIN) },
+];
+
+for (const [vpName, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+  for (const colorScheme of ['light', 'dark']) {
+    test(`axe: no critical or serious violations on every screen (${vpName}, ${colorScheme})`, async () => {
+      // bypassCSP: the page's CSP (script-src 'self') would refuse the injected axe script.
+      const { context, page } = await newPage(browser, { viewport, colorScheme, bypassCSP: true });
+      const failures = [];
+      const report = [];
+      try {
+        for (const screen of SCREENS) {
+          if (screen.name === 'signin') await page.evaluate(() => sessionStorage.clear()).catch(() => {});
+          await screen.open(page);
+          const dark = await page.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches);
+          assert.equal(dark, colorScheme === 'dark', 'the colour scheme is emulated');
+          const violations = await axe(page);
+          if (violations.length) report.push(`${screen.name}:\n${describe(violations)}`);
+          const bad = violations.filter((v) => v.impact === 'critical' || v.impact === 'serious');
+          if (bad.length) failures.push(`${screen.name} (${vpName}, ${colorScheme}):\n${describe(bad)}`);
+          if (colorScheme === 'dark' || screen.name === 'lead-drawer') {
+            await screenshot(page, `${vpName}-${colorScheme}-${screen.name}`, { fullPage: screen.name !== 'lead-drawer' });
+          }
+        }
+      } finally {
+        await context.close();
+      }
+      if (report.length) console.log(`# axe (${vpName}, ${colorScheme}) minor findings:\n${report.join('\n')}`);
+      assert.equal(failures.length, 0, `axe violations:\n${failures.join('\n')}`);
+    });
+  }
+}
