@@ -49,6 +49,70 @@ impl LocalStreamConsumer {
         Self { consumer, streams, state: tokio::sync::Mutex::new(PollState::default()) }
     }
 
+    /// The consumer it feeds.
+    pub fn consumer(&self) -> &Consumer {
+        &self.consumer
+    }
+
+    /// Every record still in the stream, per shard, from its beginning, without applying anything (for tests
+    /// and tools that drive the consumer themselves).
+    pub async fn read_all(&self) -> Result<Vec<(String, Vec<StreamRecord>)>, StoreError> {
+        let arn = self.stream_arn().await?;
+        let mut out = Vec::new();
+        for shard in self.shards(&arn).await? {
+            let Some(id) = shard.shard_id else { continue };
+            let it = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(&id)
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .map_err(unavailable)?
+                .shard_iterator;
+            let mut records = Vec::new();
+            let mut iterator = it;
+            while let Some(current) = iterator {
+                let page = self.streams.get_records().shard_iterator(&current).limit(PAGE).send().await.map_err(unavailable)?;
+                let got = page.records.unwrap_or_default();
+                let empty = got.is_empty();
+                records.extend(got.iter().filter_map(|r| r.dynamodb.as_ref()).map(stream_record));
+                iterator = if empty { None } else { page.next_shard_iterator };
+            }
+            out.push((id, records));
+        }
+        Ok(out)
+    }
+
+    async fn stream_arn(&self) -> Result<String, StoreError> {
+        let table = self.consumer.store().table().to_string();
+        let described = self.consumer.store().client().describe_table().table_name(&table).send().await.map_err(unavailable)?;
+        described.table.and_then(|t| t.latest_stream_arn).ok_or_else(|| StoreError::Internal(format!("table {table} has no stream")))
+    }
+
+    async fn shards(&self, arn: &str) -> Result<Vec<aws_sdk_dynamodbstreams::types::Shard>, StoreError> {
+        let mut shards = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .streams
+                .describe_stream()
+                .stream_arn(arn)
+                .set_exclusive_start_shard_id(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let Some(desc) = out.stream_description else { break };
+            shards.extend(desc.shards.unwrap_or_default());
+            match desc.last_evaluated_shard_id {
+                Some(id) => start = Some(id),
+                None => break,
+            }
+        }
+        Ok(shards)
+    }
+
     /// Runs [`drain`](Self::drain) every `every` until the process ends (errors are logged and retried).
     pub fn spawn(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
@@ -133,15 +197,7 @@ impl LocalStreamConsumer {
         loop {
             let out = self.streams.get_records().shard_iterator(&iterator).limit(PAGE).send().await.map_err(unavailable)?;
             let records = out.records.unwrap_or_default();
-            let batch: Vec<StreamRecord> = records
-                .iter()
-                .filter_map(|r| r.dynamodb.as_ref())
-                .map(|d| StreamRecord {
-                    sequence_number: d.sequence_number.clone().unwrap_or_default(),
-                    old_image: d.old_image.as_ref().map(item_from_stream),
-                    new_image: d.new_image.as_ref().map(item_from_stream),
-                })
-                .collect();
+            let batch: Vec<StreamRecord> = records.iter().filter_map(|r| r.dynamodb.as_ref()).map(stream_record).collect();
             for r in &batch {
                 if let Some(nonce) = r.new_image.as_ref().and_then(marker_nonce) {
                     state.markers.insert(nonce);
@@ -185,6 +241,14 @@ impl Settle for LocalStreamConsumer {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+fn stream_record(d: &aws_sdk_dynamodbstreams::types::StreamRecord) -> StreamRecord {
+    StreamRecord {
+        sequence_number: d.sequence_number.clone().unwrap_or_default(),
+        old_image: d.old_image.as_ref().map(item_from_stream),
+        new_image: d.new_image.as_ref().map(item_from_stream),
     }
 }
 

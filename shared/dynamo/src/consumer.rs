@@ -5,9 +5,10 @@
 //! 1. writes the stage-change item of every lead write that changed the stage (`L#<id>` / `H#<version>`, an
 //!    idempotent put), and removes a deleted lead's stage changes and email claim;
 //! 2. derives the counter deltas of every lead write from its old and new image with the pure counter rules
-//!    ([`CounterRules::delta`]), sums them over the batch, and applies them **exactly once**: each transaction
-//!    holds up to 99 bucket updates plus the shard's checkpoint (`K#<shard>`), conditioned on the batch's last
-//!    sequence number, so a retried or replayed batch finds its parts already applied and skips them.
+//!    (`CounterRules::delta`), sums them over runs of consecutive writes, and applies them **exactly once**:
+//!    each transaction holds up to 99 bucket updates plus the shard's checkpoint (`K#<shard>`), moved from
+//!    before the run's first sequence number to its last, on condition that it still is before the first. Writes
+//!    at or before the checkpoint are skipped, so a retried, bisected or overlapping batch never counts twice.
 //!
 //! Counter items are one per bucket (`C#<bucket>`), so no key is shared by all writes; each is updated at most
 //! once per batch per stream shard. New dimension values are admitted into their scope's registry (`R#<scope>`)
@@ -55,11 +56,11 @@ pub struct BatchReport {
     pub lead_writes: usize,
     /// Stage-change items written.
     pub stage_changes: usize,
-    /// Counter buckets updated.
+    /// Counter buckets updated (summed over the transactions).
     pub buckets: usize,
-    /// Transactions committed.
+    /// Counter transactions committed.
     pub transactions: usize,
-    /// Transactions skipped because the checkpoint showed them applied already (a replay).
+    /// Lead writes whose counters were applied already (a retried or overlapping batch), and chunks skipped.
     pub replayed: usize,
 }
 
@@ -67,6 +68,7 @@ pub struct BatchReport {
 pub struct Consumer {
     store: DynamoStore,
     registry: Mutex<RegistryCache>,
+    fail_after: Mutex<Option<usize>>,
 }
 
 #[derive(Default)]
@@ -118,7 +120,7 @@ struct LeadWrite {
 impl Consumer {
     /// A consumer writing into `store`'s table with its counter rules.
     pub fn new(store: DynamoStore) -> Self {
-        Self { store, registry: Mutex::new(RegistryCache::default()) }
+        Self { store, registry: Mutex::new(RegistryCache::default()), fail_after: Mutex::new(None) }
     }
 
     /// The store it writes into.
@@ -130,11 +132,16 @@ impl Consumer {
     /// with the same batch, or with a batch overlapping one already applied.
     pub async fn apply(&self, shard_id: &str, records: &[StreamRecord]) -> Result<BatchReport, StoreError> {
         let mut report = BatchReport { records: records.len(), ..Default::default() };
-        let writes: Vec<LeadWrite> = records.iter().filter_map(|r| lead_write(r).transpose()).collect::<Result<_, _>>()?;
+        let mut writes: Vec<(String, LeadWrite)> = Vec::new();
+        for r in records {
+            if let Some(w) = lead_write(r)? {
+                writes.push((r.sequence_number.clone(), w));
+            }
+        }
         report.lead_writes = writes.len();
-        let Some(last) = records.last() else { return Ok(report) };
-        report.stage_changes = self.write_stage_changes(&writes).await?;
-        for w in &writes {
+        let leads: Vec<&LeadWrite> = writes.iter().map(|(_, w)| w).collect();
+        report.stage_changes = self.write_stage_changes(&leads).await?;
+        for w in &leads {
             if let (Some(gone), None) = (&w.before, &w.after) {
                 self.remove_lead_leftovers(&gone.lead).await?;
             }
@@ -142,15 +149,11 @@ impl Consumer {
         if writes.is_empty() {
             return Ok(report);
         }
-        let delta = self.counter_delta(&writes).await?;
-        report.buckets = delta.0.len();
-        let (applied, replayed) = self.apply_counters(shard_id, &padded(&last.sequence_number), &delta).await?;
-        report.transactions = applied;
-        report.replayed = replayed;
+        self.apply_counters(shard_id, &writes, &mut report).await?;
         Ok(report)
     }
 
-    async fn write_stage_changes(&self, writes: &[LeadWrite]) -> Result<usize, StoreError> {
+    async fn write_stage_changes(&self, writes: &[&LeadWrite]) -> Result<usize, StoreError> {
         let mut puts = Vec::new();
         for record in writes.iter().filter_map(|w| w.after.as_ref()) {
             if let Some(change) = record.change_of_this_version().filter(|c| c.from.is_some()) {
@@ -183,8 +186,8 @@ impl Consumer {
         Ok(())
     }
 
-    /// The summed counter delta of the batch's lead writes, with new values admitted first.
-    async fn counter_delta(&self, writes: &[LeadWrite]) -> Result<Counters, StoreError> {
+    /// The counter delta of each lead write, with new values admitted first.
+    async fn counter_deltas(&self, writes: &[&LeadWrite]) -> Result<Vec<Counters>, StoreError> {
         let rules = self.store.rules();
         let mut questions = Questions::default();
         for w in writes {
@@ -202,12 +205,14 @@ impl Consumer {
         }
         let known = self.resolve_values(&questions).await?;
         let mut values = Resolved(&known);
-        let mut total = Counters::default();
-        for w in writes {
-            total.merge(&rules.delta(w.before.as_ref().map(|r| &r.lead), w.after.as_ref().map(|r| &r.lead), &mut values));
-        }
-        total.add(&all_bucket(None), field::CHANGES, i64::try_from(writes.len()).unwrap_or(i64::MAX), 0);
-        Ok(total.without_zeros())
+        Ok(writes
+            .iter()
+            .map(|w| {
+                let mut d = rules.delta(w.before.as_ref().map(|r| &r.lead), w.after.as_ref().map(|r| &r.lead), &mut values);
+                d.add(&all_bucket(None), field::CHANGES, 1, 0);
+                d
+            })
+            .collect())
     }
 
     /// Makes sure the cache knows, for every question, whether the value is admitted: reads the registries it
@@ -265,61 +270,106 @@ impl Consumer {
         }
     }
 
-    /// Applies `delta` in transactions of at most 99 buckets, each with the shard's checkpoint; returns the
-    /// transactions committed and skipped (already applied).
-    async fn apply_counters(&self, shard_id: &str, last_sequence: &str, delta: &Counters) -> Result<(usize, usize), StoreError> {
-        let buckets: Vec<(&String, &leadpipe_core::domain::counters::Fields)> = delta.0.iter().collect();
-        let (mut applied, mut replayed) = (0, 0);
-        for (part, chunk) in buckets.chunks(BUCKETS_PER_TRANSACTION).enumerate() {
-            let mut items = vec![self.checkpoint_update(shard_id, last_sequence, part)?];
-            for (bucket, fields) in chunk {
-                items.push(bucket_update(&self.store.table, bucket, fields)?);
+    /// Applies the counter deltas of the writes not applied yet (those after the shard's checkpoint), in
+    /// chunks of consecutive writes whose summed delta fits one transaction (99 buckets and the checkpoint). Each
+    /// chunk moves the checkpoint to its last write, on condition that it is still before the chunk's first: a
+    /// retried, bisected or overlapping batch applies each write exactly once.
+    async fn apply_counters(&self, shard_id: &str, writes: &[(String, LeadWrite)], report: &mut BatchReport) -> Result<(), StoreError> {
+        let checkpoint = self.checkpoint_padded(shard_id).await?;
+        let todo: Vec<&(String, LeadWrite)> =
+            writes.iter().filter(|(seq, _)| checkpoint.as_ref().is_none_or(|c| padded(seq) > *c)).collect();
+        report.replayed = writes.len() - todo.len();
+        let leads: Vec<&LeadWrite> = todo.iter().map(|(_, w)| w).collect();
+        let deltas = self.counter_deltas(&leads).await?;
+        let mut chunk = Counters::default();
+        let mut first: Option<&str> = None;
+        for (i, ((seq, _), delta)) in todo.iter().zip(&deltas).enumerate() {
+            first.get_or_insert(seq.as_str());
+            chunk.merge(delta);
+            let next_fits = deltas.get(i + 1).is_none_or(|next| {
+                let mut joined = chunk.clone();
+                joined.merge(next);
+                joined.without_zeros().0.len() <= BUCKETS_PER_TRANSACTION
+            });
+            if next_fits && i + 1 < todo.len() {
+                continue;
             }
-            let outcome = retry(
-                RetryPolicy::CONFLICTS,
-                |e| matches!(e, StoreError::Conflict),
-                |_| {
-                    let items = items.clone();
-                    async move {
-                        match self.store.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                            Ok(_) => Ok(true),
-                            Err(e) => checkpoint_outcome(e),
-                        }
-                    }
-                },
-            )
-            .await?;
-            if outcome {
-                applied += 1;
-            } else {
-                replayed += 1;
+            let summed = std::mem::take(&mut chunk).without_zeros();
+            report.buckets += summed.0.len();
+            match self.commit(shard_id, first.take().unwrap_or(seq), seq, &summed).await? {
+                true => report.transactions += 1,
+                // The checkpoint moved past this chunk meanwhile (another invocation applied it): skip it.
+                false => report.replayed += 1,
             }
         }
-        Ok((applied, replayed))
+        Ok(())
     }
 
-    fn checkpoint_update(&self, shard_id: &str, last_sequence: &str, part: usize) -> Result<TransactWriteItem, StoreError> {
+    /// Commits one chunk: its bucket updates and the checkpoint move from before `first` to `last`. Returns false
+    /// when the checkpoint is no longer before `first`.
+    async fn commit(&self, shard_id: &str, first: &str, last: &str, delta: &Counters) -> Result<bool, StoreError> {
+        let mut items = vec![self.checkpoint_update(shard_id, &padded(first), last)?];
+        for (bucket, fields) in &delta.0 {
+            items.push(bucket_update(&self.store.table, bucket, fields)?);
+        }
+        if let Some(left) = self.fail_after.lock().await.as_mut() {
+            if *left == 0 {
+                return Err(StoreError::Unavailable("injected failure before a counter transaction".into()));
+            }
+            *left -= 1;
+        }
+        retry(
+            RetryPolicy::CONFLICTS,
+            |e| matches!(e, StoreError::Conflict),
+            |_| {
+                let items = items.clone();
+                async move {
+                    match self.store.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                        Ok(_) => Ok(true),
+                        Err(e) => checkpoint_outcome(e),
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// Makes the next counter transactions fail once `after` more have committed (`None`: never). For tests that
+    /// stop the consumer between a batch's stage changes and its counters, or between two of its transactions.
+    pub async fn fail_after_transactions(&self, after: Option<usize>) {
+        *self.fail_after.lock().await = after;
+    }
+
+    /// Moves the checkpoint to `last` (a sequence number as the stream gives it) if it is before `first_padded`.
+    fn checkpoint_update(&self, shard_id: &str, first_padded: &str, last: &str) -> Result<TransactWriteItem, StoreError> {
         let expires = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + CHECKPOINT_TTL_SECS;
         let update = Update::builder()
             .table_name(&self.store.table)
             .set_key(Some(keys::checkpoint_key(shard_id)))
-            .update_expression("SET #seq = :seq, #part = :part, #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#seq) OR #seq < :seq OR (#seq = :seq AND #part < :part)")
+            .update_expression("SET #seq = :last, #raw = :raw, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#seq) OR #seq < :first")
             .expression_attribute_names("#seq", "seq")
-            .expression_attribute_names("#part", "part")
+            .expression_attribute_names("#raw", "raw")
             .expression_attribute_names("#ttl", crate::schema::TTL_ATTRIBUTE)
-            .expression_attribute_values(":seq", s(last_sequence))
-            .expression_attribute_values(":part", n(part))
+            .expression_attribute_values(":first", s(first_padded))
+            .expression_attribute_values(":last", s(padded(last)))
+            .expression_attribute_values(":raw", s(last))
             .expression_attribute_values(":ttl", n(expires))
             .build()
             .map_err(internal)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// The last sequence number applied for `shard_id`, if any (where a poller resumes).
+    async fn checkpoint_padded(&self, shard_id: &str) -> Result<Option<String>, StoreError> {
+        let item = self.store.get_item(keys::checkpoint_key(shard_id), true).await?;
+        Ok(item.and_then(|i| i.get("seq").and_then(|v| v.as_s().ok()).cloned()))
+    }
+
+    /// The last sequence number whose counters were applied for `shard_id`, as the stream gave it (where a
+    /// poller resumes).
     pub async fn checkpoint(&self, shard_id: &str) -> Result<Option<String>, StoreError> {
         let item = self.store.get_item(keys::checkpoint_key(shard_id), true).await?;
-        Ok(item.and_then(|i| i.get("seq").and_then(|v| v.as_s().ok()).map(|s| s.trim_start_matches('0').to_string())))
+        Ok(item.and_then(|i| i.get("raw").and_then(|v| v.as_s().ok()).cloned()))
     }
 }
 
