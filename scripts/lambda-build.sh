@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
 TARGET=aarch64-unknown-linux-gnu
-ALL_FUNCTIONS=(postback leads stage analytics)
+ALL_FUNCTIONS=(postback leads stage analytics counters)
 
 say() { printf '[lambda-build] %s\n' "$*"; }
 die() { printf '[lambda-build] error: %s\n' "$*" >&2; exit 1; }
