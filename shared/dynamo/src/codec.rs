@@ -296,40 +296,40 @@ pub fn add_counter_item(counters: &mut Counters, bucket: &str, item: &Item) -> R
     Ok(())
 }
 
+/// A landing page's full postback: long user agent and referrer, every UTM field, a few custom_data keys
+/// (about 1.6 KB of JSON, the body the scale target is stated for).
+pub fn realistic_body() -> serde_json::Value {
+    serde_json::json!({
+        "email": "maria.gonzalez.hernandez@example-mail.com",
+        "first_name": "María José", "last_name": "González Hernández", "phone": "+1 (415) 555-0142",
+        "company": "González Landscaping & Design LLC", "stage": "Form Started",
+        "source": "google", "domain": "www.myeinregistry.com", "campaign": "llc-formation-spring-2026",
+        "utm_source": "google", "utm_medium": "cpc", "utm_campaign": "llc-formation-spring-2026",
+        "utm_term": "form an llc in california online", "utm_content": "rsa-variant-b-headline-3",
+        "referrer": "https://www.google.com/search?q=form+an+llc+in+california+online&rlz=1C5CHFA_enUS1012US1012&oq=form+an+llc+in+california&gs_lcrp=EgZjaHJvbWUqBwgBEAAYgAQyBggAEEUYOTIHCAEQABiABDIHCAIQABiABNIBCDQ2MTlqMGo3qAIAsAIA&sourceid=chrome&ie=UTF-8",
+        "ip_address": "2600:1700:3c61:9a40:8d2f:6b1e:44c1:7e0a",
+        "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.207 Safari/537.36",
+        "browser": "Chrome 124", "device_type": "desktop",
+        "form_completion_percent": 25, "form_fields_completed": 3, "form_fields_total": 12,
+        "custom_data": {
+            "gclid": "Cj0KCQjw8J6wBhDXARIsAPo7QA9kR2fX5yLq0pT7sVbN3mW1eH8cJ4dK6gZ0uYtRiOqAsDfGhJk_BwE",
+            "page_url": "https://www.myeinregistry.com/start/llc?utm_source=google&utm_medium=cpc&utm_campaign=llc-formation-spring-2026&utm_term=form+an+llc+in+california+online&utm_content=rsa-variant-b-headline-3",
+            "fbp": "fb.1.1732771724123.1098765432",
+            "session_id": "s_8f3a2c91-4b7e-4d2a-9c61-0e5f7a8b3d24", "form_id": "llc-start-v2", "landing_variant": "hero-video",
+            "entity_type": "LLC", "state": "CA", "ab_test": "checkout-v3", "consent": true
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use leadpipe_core::domain::merge::new_lead;
     use leadpipe_core::domain::{Pipeline, Postback};
 
-    /// A landing page's full postback: long user agent and referrer, every UTM field, a few custom_data keys
-    /// (about 1.6 KB of JSON, the body the scale target is stated for).
-    pub(crate) fn realistic_body() -> serde_json::Value {
-        serde_json::json!({
-            "email": "maria.gonzalez.hernandez@example-mail.com",
-            "first_name": "María José", "last_name": "González Hernández", "phone": "+1 (415) 555-0142",
-            "company": "González Landscaping & Design LLC", "stage": "Form Started",
-            "source": "google", "domain": "www.myeinregistry.com", "campaign": "llc-formation-spring-2026",
-            "utm_source": "google", "utm_medium": "cpc", "utm_campaign": "llc-formation-spring-2026",
-            "utm_term": "form an llc in california online", "utm_content": "rsa-variant-b-headline-3",
-            "referrer": "https://www.google.com/search?q=form+an+llc+in+california+online&rlz=1C5CHFA_enUS1012US1012&oq=form+an+llc+in+california&gs_lcrp=EgZjaHJvbWUqBwgBEAAYgAQyBggAEEUYOTIHCAEQABiABDIHCAIQABiABNIBCDQ2MTlqMGo3qAIAsAIA&sourceid=chrome&ie=UTF-8",
-            "ip_address": "2600:1700:3c61:9a40:8d2f:6b1e:44c1:7e0a",
-            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.207 Safari/537.36",
-            "browser": "Chrome 124", "device_type": "desktop",
-            "form_completion_percent": 25, "form_fields_completed": 3, "form_fields_total": 12,
-            "custom_data": {
-                "gclid": "Cj0KCQjw8J6wBhDXARIsAPo7QA9kR2fX5yLq0pT7sVbN3mW1eH8cJ4dK6gZ0uYtRiOqAsDfGhJk_BwE",
-                "page_url": "https://www.myeinregistry.com/start/llc?utm_source=google&utm_medium=cpc&utm_campaign=llc-formation-spring-2026&utm_term=form+an+llc+in+california+online&utm_content=rsa-variant-b-headline-3",
-                "fbp": "fb.1.1732771724123.1098765432",
-                "session_id": "s_8f3a2c91-4b7e-4d2a-9c61-0e5f7a8b3d24", "form_id": "llc-start-v2", "landing_variant": "hero-video",
-                "entity_type": "LLC", "state": "CA", "ab_test": "checkout-v3", "consent": true
-            }
-        })
-    }
-
     #[test]
     fn a_realistic_lead_item_stays_under_one_kilobyte() {
-        let body = realistic_body();
+        let body = super::realistic_body();
         let json = body.to_string();
         assert!((1500..1700).contains(&json.len()), "the realistic body is about 1.6 KB ({} B)", json.len());
         let p = Pipeline::default();
