@@ -1,6 +1,7 @@
 //! The local runner's library half: the merged router that `leadpipe serve` (and the HTTP tests) run, and the
 //! local stream consumer that keeps a DynamoDB (Local) table's derived data up to date.
 
+pub mod server;
 pub mod streams;
 
 use std::sync::Arc;

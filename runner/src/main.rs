@@ -126,6 +126,17 @@ async fn create_table() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_env()?;
+    if settings.api_key.is_some() && settings.admin_api_key.is_none() {
+        return Err("API_KEY is set but ADMIN_API_KEY is not: the dashboard and admin API would be open. Set ADMIN_API_KEY too.".into());
+    }
+    let keys_off = settings.api_key.is_none() || settings.admin_api_key.is_none();
+    if !args.host.is_loopback() && keys_off {
+        return Err(format!(
+            "refusing to listen on {} without keys: set API_KEY and ADMIN_API_KEY (different values) first, or keep the default 127.0.0.1",
+            args.host
+        )
+        .into());
+    }
     for (key, missing) in [("API_KEY", settings.api_key.is_none()), ("ADMIN_API_KEY", settings.admin_api_key.is_none())] {
         if missing {
             eprintln!(
@@ -133,18 +144,30 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    if !args.host.is_loopback() && (settings.api_key.is_none() || settings.admin_api_key.is_none()) {
-        eprintln!("WARNING: listening on {} with a key check off: anyone who can reach this address can use it.", args.host);
-    }
     let store = open_store(&args, &settings).await?;
     let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
-    let router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
+    let mut router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
+    if keys_off {
+        // With the key checks off, answer only requests addressed to this machine (no DNS rebinding).
+        router = router.layer(axum::middleware::from_fn(local_hosts_only));
+    }
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     eprintln!("Leadpipe is running: dashboard http://{addr}/  API http://{addr}/api");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    leadpipe::server::serve(listener, router, leadpipe::server::Limits::from_env(), shutdown_signal()).await?;
     eprintln!("Leadpipe stopped.");
     Ok(())
+}
+
+/// Refuses requests whose `Host` is not this machine.
+async fn local_hosts_only(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if leadpipe::server::is_local_host(host) {
+        return next.run(req).await;
+    }
+    let body = serde_json::json!({"error": {"code": "forbidden", "message": "with the key checks off this server only answers requests for localhost"}});
+    (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response()
 }
 
 async fn shutdown_signal() {

@@ -20,8 +20,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 /// Records read per GetRecords call.
 const PAGE: i32 = 1000;
-/// Longest `settle` waits for its marker to come through the stream.
-const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
+/// Longest `settle` waits while the consumer reads nothing new: a stuck consumer fails it, a slow one does not.
+const SETTLE_STALL: Duration = Duration::from_secs(30);
 
 /// Polls a table's stream and applies it through a [`Consumer`].
 pub struct LocalStreamConsumer {
@@ -38,6 +38,8 @@ struct PollState {
     finished: HashSet<String>,
     /// Settle markers seen (nonces).
     markers: HashSet<String>,
+    /// Records read so far (how `settle` tells a slow consumer from a stuck one).
+    records_read: usize,
 }
 
 /// The partition key of settle markers (not a lead: the consumer ignores them).
@@ -169,6 +171,7 @@ impl LocalStreamConsumer {
                 }
                 let (n, finished) = self.read_shard(&mut state, &arn, &id).await?;
                 total += n;
+                state.records_read += n;
                 if finished {
                     state.finished.insert(id);
                     progress = true;
@@ -230,14 +233,21 @@ impl Settle for LocalStreamConsumer {
         let mut marker: Item = leadpipe_dynamo::keys::key(MARKER_PK, "S");
         marker.insert("nonce".into(), AttributeValue::S(nonce.clone()));
         store.client().put_item().table_name(store.table()).set_item(Some(marker)).send().await.map_err(unavailable)?;
-        let deadline = tokio::time::Instant::now() + SETTLE_DEADLINE;
+        let mut deadline = tokio::time::Instant::now() + SETTLE_STALL;
+        let mut seen = usize::MAX;
         loop {
             self.drain().await?;
-            if self.state.lock().await.markers.remove(&nonce) {
+            let mut state = self.state.lock().await;
+            if state.markers.remove(&nonce) {
                 return Ok(());
             }
+            if state.records_read != seen {
+                seen = state.records_read;
+                deadline = tokio::time::Instant::now() + SETTLE_STALL;
+            }
+            drop(state);
             if tokio::time::Instant::now() > deadline {
-                return Err(StoreError::Unavailable("the stream consumer did not catch up within 30 s".into()));
+                return Err(StoreError::Unavailable("the stream consumer read nothing new for 30 s".into()));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use leadpipe_core::domain::counters::{split_bucket, CounterQuery, Registry};
 use leadpipe_core::domain::{Email, Lead, Pipeline, Postback, Stage, Via};
-use leadpipe_core::service::{PostbackOutcome, ServiceError};
+use leadpipe_core::ingest::PostbackOutcome;
+use leadpipe_core::service::ServiceError;
 use leadpipe_core::store::{LeadRef, ListQuery};
 use leadpipe_core::{Leadpipe, ValidationError};
 use serde_json::{json, Value};
@@ -47,7 +48,7 @@ pub enum PostError {
 
 /// Posts a JSON body through validation and the core, as the handler does.
 pub async fn post(app: &Leadpipe, body: Value) -> Result<PostbackOutcome, PostError> {
-    let pb = Postback::parse(body.to_string().as_bytes(), &app.settings.pipeline)?;
+    let pb = Postback::parse(body.to_string().as_bytes(), &app.settings.pipeline, None)?.postback;
     Ok(app.ingest_postback(&pb).await?)
 }
 
@@ -200,15 +201,17 @@ pub async fn custom_data_round_trips_any_json(app: Leadpipe) {
     assert_eq!(stored.custom_data, expected);
 }
 
-/// An update that would give a lead another lead's email is refused, and changes nothing.
+/// An update that would give a lead another lead's email keeps the lead's email, stores the rest, and says so.
 pub async fn email_stays_unique(app: Leadpipe) {
     let a = ok(&app, json!({"email": "one@example.com", "phone": "1"})).await;
-    ok(&app, json!({"email": "two@example.com"})).await;
-    let err = post(&app, json!({"lead_id": a.lead_id.to_string(), "email": "TWO@example.com", "phone": "2"})).await.unwrap_err();
-    assert!(matches!(err, PostError::Service(ServiceError::EmailInUse(ref e)) if e.as_str() == "two@example.com"), "{err:?}");
+    let b = ok(&app, json!({"email": "two@example.com"})).await;
+    let out = ok(&app, json!({"lead_id": a.lead_id.to_string(), "email": "TWO@example.com", "phone": "2"})).await;
+    assert_eq!(out.lead_id, a.lead_id);
+    assert_eq!((out.warnings[0].field.as_str(), out.warnings[0].code), ("email", leadpipe_core::domain::WarningCode::Conflict));
     let stored = app.store.get(a.lead_id).await.unwrap().unwrap();
-    assert_eq!(stored.email.as_ref().map(Email::as_str), Some("one@example.com"));
-    assert_eq!(stored.text.phone.as_deref(), Some("1"), "nothing of the refused postback was applied");
+    assert_eq!(stored.email.as_ref().map(Email::as_str), Some("one@example.com"), "the lead keeps its email");
+    assert_eq!(stored.text.phone.as_deref(), Some("2"), "the rest of the postback is stored");
+    assert_eq!(by_email(&app, "two@example.com").await.map(|l| l.id), Some(b.lead_id), "the other lead keeps its email");
     assert_counters_exact(&app).await;
 }
 

@@ -51,16 +51,21 @@ pub const SEED_POSTBACK_FIELDS: &[&str] = &[
 
 /// An SDK client for a DynamoDB Local at `endpoint` (dummy region and credentials, short connect timeout).
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::{timeout::TimeoutConfig, BehaviorVersion, Credentials, Region};
+    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region};
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
+        // Under heavy contention DynamoDB Local gives up waiting for its item locks with a 500 that "will succeed in
+        // actual DynamoDB": the SDK retries those, given enough attempts.
+        .retry_config(RetryConfig::standard().with_max_attempts(10))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(std::time::Duration::from_secs(1))
-                .operation_timeout(std::time::Duration::from_secs(10))
+                // DynamoDB Local runs transactions one at a time: hundreds queued on 2 busy cores can take a while; a dead
+                // emulator is caught by the connect timeout.
+                .operation_timeout(std::time::Duration::from_secs(120))
                 .build(),
         )
         .build();
@@ -159,7 +164,7 @@ pub async fn spawn_app(kind: StoreKind, settings: Settings) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
     });
     TestApp { base: format!("http://{addr}"), addr, client: reqwest::Client::new(), core }
 }
@@ -184,18 +189,21 @@ macro_rules! on_both_stores {
     };
 }
 
-/// Settings with both keys set (`ingest-key-123456` and `admin-key-123456`) and one allowed origin.
+/// Settings with all three keys set (`ingest-key-123456` and `admin-key-123456`) and one allowed origin.
 pub fn keyed_settings() -> Settings {
     Settings {
         api_key: Some(INGEST_KEY.into()),
         admin_api_key: Some(ADMIN_KEY.into()),
+        public_api_key: Some(PUBLIC_KEY.into()),
         allowed_origins: vec!["https://landing.example".into()],
         ..Settings::default()
     }
 }
 
-/// The ingest key of [`keyed_settings`].
+/// The server key (`API_KEY`) of [`keyed_settings`].
 pub const INGEST_KEY: &str = "ingest-key-123456";
+/// The browser key (`PUBLIC_API_KEY`) of [`keyed_settings`].
+pub const PUBLIC_KEY: &str = "public-key-123456";
 /// The admin key of [`keyed_settings`].
 pub const ADMIN_KEY: &str = "admin-key-123456";
 

@@ -58,7 +58,10 @@ async fn outage_gives_503_and_recovers() {
     std::fs::create_dir_all(&dir).unwrap();
     let dynamo = PrivateDynamo::start(port, &dir);
 
-    let store = DynamoStore::new(leadpipe_tests::dynamodb_client(&format!("http://127.0.0.1:{port}")), "outage", Default::default());
+    // The client as every Lambda builds it (its timeouts and retries), pointed at the private DynamoDB Local.
+    let sdk = leadpipe_dynamo::client::config_for_local_use().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{port}")).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "outage", Default::default());
     store.ensure_table().await.unwrap();
     let core = leadpipe_core::Leadpipe::new(std::sync::Arc::new(store), Settings::default());
     let router = leadpipe_http::app(leadpipe::all_routes(), core, None);

@@ -249,8 +249,10 @@ async fn main() {
         let pb = leadpipe_core::domain::Postback::parse(
             postback_body(&format!("coldseed{i}@bench.example"), STAGES[1], 10, &[]).to_string().as_bytes(),
             &app.settings.pipeline,
+            None,
         )
-        .expect("postback");
+        .expect("postback")
+        .postback;
         lead = app.ingest_postback(&pb).await.expect("seed").lead_id.to_string();
     }
 

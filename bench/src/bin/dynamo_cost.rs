@@ -38,7 +38,7 @@ mod price {
 const MIX: [(&str, f64); 4] = [("new lead", 0.30), ("progress update", 0.35), ("repeat (no change)", 0.25), ("backward attempt", 0.10)];
 
 fn postback(v: serde_json::Value, app: &Leadpipe) -> Postback {
-    Postback::parse(v.to_string().as_bytes(), &app.settings.pipeline).expect("valid postback")
+    Postback::parse(v.to_string().as_bytes(), &app.settings.pipeline, None).expect("valid postback").postback
 }
 
 #[derive(Default)]

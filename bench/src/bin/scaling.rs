@@ -141,9 +141,9 @@ fn generated_lead(i: usize, run: &str, pipeline: &Pipeline) -> (Applied, Counter
     let stage = STAGES[rng.usize(1..STAGES.len())];
     let mut body = postback_body(&format!("seed{i}-{run}@bench.example"), stage, rng.u32(10..=100), &[]);
     body["source"] = SOURCES[rng.usize(0..SOURCES.len())].into();
-    let pb = Postback::parse(body.to_string().as_bytes(), pipeline).expect("seed postback");
+    let pb = Postback::parse(body.to_string().as_bytes(), pipeline, None).expect("seed postback").postback;
     let created = (Utc::now() - ChronoDuration::seconds(rng.i64(0..90 * 86_400))).trunc_subsecs(6);
-    let applied = new_lead(&pb, pipeline, Uuid::new_v4(), created);
+    let applied = new_lead(&pb, pipeline, Uuid::new_v4(), created, &leadpipe_core::domain::merge::Access::Full);
     (applied, Counters::default())
 }
 

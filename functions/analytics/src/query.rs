@@ -1,6 +1,6 @@
 //! Parsing analytics query parameters (pure, unit-tested).
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use leadpipe_core::domain::analytics::{DayRange, DEFAULT_DAYS};
 use leadpipe_core::domain::counters::{Dim, Touch};
 use leadpipe_core::{ErrorCode, ValidationError};
@@ -16,9 +16,16 @@ pub struct AnalyticsQuery {
     pub touch: Touch,
 }
 
+/// Years a range may name: leads are never older than 1970, and every derived day keeps four digits.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9998;
+
 fn day(field: &str, raw: &str) -> Result<NaiveDate, ValidationError> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| ValidationError::field(field, format!("{field} must be a date (YYYY-MM-DD)")))
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| ValidationError::field(field, format!("{field} must be a date (YYYY-MM-DD)")))?;
+    if !YEARS.contains(&date.year()) {
+        return Err(ValidationError::field(field, format!("{field} must be between 1970-01-01 and 9998-12-31")));
+    }
+    Ok(date)
 }
 
 /// Parses `params`, accepting only the names in `allowed`. A missing `from` or `to` is filled so the range keeps
@@ -87,6 +94,16 @@ mod tests {
         let q = parse(&p(&[("to", "2026-01-30"), ("by", "campaign"), ("touch", "latest")]), ALL, default()).unwrap();
         assert_eq!(q.range.from.to_string(), "2026-01-01");
         assert_eq!((q.by, q.touch), (Dim::Campaign, Touch::Latest));
+    }
+
+    #[test]
+    fn years_outside_1970_to_9998_are_refused() {
+        for (name, value) in [("to", "0000-01-01"), ("from", "1969-12-31"), ("to", "9999-01-01")] {
+            let e = parse(&p(&[(name, value)]), &["from", "to"], default()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(name), "{name}={value}");
+        }
+        let q = parse(&p(&[("to", "1970-01-05")]), &["from", "to"], default()).unwrap();
+        assert_eq!(q.range.from.to_string(), "1969-12-07");
     }
 
     #[test]

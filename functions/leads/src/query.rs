@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use leadpipe_core::domain::Pipeline;
-use leadpipe_core::store::{ListQuery, QuarantineFilter};
+use leadpipe_core::store::{ListQuery, LogStatus, PostbackLogQuery, QuarantineFilter};
 use leadpipe_core::{ErrorCode, ValidationError};
 use uuid::Uuid;
 
@@ -142,6 +142,38 @@ pub fn parse_list_query(
             return Err(ValidationError::field("page", format!("page reaches past row {MAX_PAGE_DEPTH}; use cursor to go deeper")));
         }
         q.skip = skip;
+    }
+    Ok(q)
+}
+
+/// Parses `GET /api/postbacks` parameters: `status` (`rejected`, the default, or `quarantined`), `limit` (1–200,
+/// default 50) and `cursor`.
+pub fn parse_log_query(params: &[(String, String)], since: NaiveDate) -> Result<PostbackLogQuery, ValidationError> {
+    let mut q = PostbackLogQuery { status: LogStatus::Rejected, limit: DEFAULT_LIMIT, after: None, since };
+    for (name, value) in params {
+        match name.as_str() {
+            "status" => {
+                q.status = match value.trim() {
+                    "rejected" => LogStatus::Rejected,
+                    "quarantined" => LogStatus::Quarantined,
+                    _ => return Err(ValidationError::field("status", "status must be rejected or quarantined")),
+                }
+            }
+            "limit" => q.limit = number("limit", value, 1, MAX_LIMIT)?,
+            "cursor" if !value.is_empty() => {
+                let bad = || ValidationError::field("cursor", "cursor is not one this API returned");
+                let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| bad())?;
+                q.after = Some(String::from_utf8(bytes).map_err(|_| bad())?);
+            }
+            "cursor" => {}
+            other => {
+                return Err(ValidationError::new(
+                    ErrorCode::UnknownParameter,
+                    format!("unknown query parameter \"{}\"; allowed: status, limit, cursor", other.chars().take(64).collect::<String>()),
+                )
+                .at(other))
+            }
+        }
     }
     Ok(q)
 }

@@ -1,8 +1,12 @@
-//! The `stage` Lambda: `PUT /api/leads/{id}/stage` with `{"stage": "Paid"}` — a marketer's manual move, allowed
-//! in either direction and recorded in the history with `via: manual` (admin key).
+//! The `stage` Lambda: a marketer's changes to one lead (admin key).
+//!
+//! - `PUT /api/leads/{id}/stage` with `{"stage": "Paid"}` — a manual move, allowed in either direction and
+//!   recorded in the history with `via: manual`.
+//! - `POST /api/leads/{id}/release` — releases a quarantined lead: it counts in analytics and shows on the board
+//!   again.
 
 use axum::extract::State;
-use axum::routing::put;
+use axum::routing::{post, put};
 use axum::{Json, Router};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
@@ -12,7 +16,18 @@ use serde_json::Value;
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {
-    Router::new().route("/api/leads/{id}/stage", put(move_stage))
+    Router::new().route("/api/leads/{id}/stage", put(move_stage)).route("/api/leads/{id}/release", post(release))
+}
+
+/// `POST /api/leads/{id}/release` answer.
+#[derive(Serialize)]
+pub struct Released {
+    /// The lead, no longer quarantined.
+    pub lead: Lead,
+}
+
+async fn release(State(app): State<Leadpipe>, _: AdminAccess, LeadIdPath(id): LeadIdPath) -> Result<Json<Released>, ApiError> {
+    Ok(Json(Released { lead: app.set_quarantine(id, None).await? }))
 }
 
 /// `PUT /api/leads/{id}/stage` answer.

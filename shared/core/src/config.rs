@@ -3,7 +3,7 @@
 use chrono_tz::Tz;
 
 use crate::domain::counters::CounterRules;
-use crate::domain::stage::{Pipeline, PipelineError};
+use crate::domain::stage::{Pipeline, PipelineError, Stage};
 
 /// The placeholder key value that, like an unset key, turns a key check off (for local use).
 pub const PLACEHOLDER_KEY: &str = "changeme";
@@ -15,13 +15,32 @@ pub struct Settings {
     pub pipeline: Pipeline,
     /// Time zone for day-based analytics and date filters (`REPORTING_TIMEZONE`, default UTC).
     pub time_zone: Tz,
-    /// Ingest key (`API_KEY`): may only post postbacks. `None` = check off.
+    /// Server key (`API_KEY`): postbacks with full power, from landing pages' servers (a secret). `None` = check off.
     pub api_key: Option<String>,
-    /// Admin key (`ADMIN_API_KEY`): may do everything. `None` = check off.
+    /// Admin key (`ADMIN_API_KEY`): everything, the dashboard's key. `None` = check off.
     pub admin_api_key: Option<String>,
+    /// Browser key (`PUBLIC_API_KEY`, optional): postbacks from public landing pages, restricted (see
+    /// [`crate::domain::merge::Access`]). `None` = no browser key.
+    pub public_api_key: Option<String>,
+    /// The furthest stage the browser key may move a lead to (`PUBLIC_MAX_STAGE`, default `Application Submitted`
+    /// when the pipeline has it, else its first stage).
+    pub public_max_stage: Stage,
+    /// The honeypot field (`HONEYPOT_FIELD`, default `_gotcha`; empty = none): a hidden form field real visitors
+    /// never fill; a postback that fills it creates a quarantined lead.
+    pub honeypot_field: Option<String>,
+    /// New leads per minute from one client address above which new leads are quarantined (`QUARANTINE_IP_RATE`,
+    /// default 20; browser key only: a server key posts for many visitors from one address).
+    pub quarantine_ip_rate: u32,
+    /// Days refused and quarantined postbacks are kept in the postback log (`POSTBACK_LOG_DAYS`, default 30).
+    pub postback_log_days: u32,
     /// Origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; `*` for any). Empty = same origin only.
     pub allowed_origins: Vec<String>,
 }
+
+/// `PUBLIC_MAX_STAGE` when unset (if the pipeline has it).
+pub const DEFAULT_PUBLIC_MAX_STAGE: &str = "Application Submitted";
+/// `HONEYPOT_FIELD` when unset.
+pub const DEFAULT_HONEYPOT_FIELD: &str = "_gotcha";
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +54,39 @@ pub enum ConfigError {
     /// A required variable is unset.
     #[error("{0} must be set")]
     Missing(&'static str),
+    /// A variable has a value that cannot be used.
+    #[error("{name}: {problem}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Two keys are equal, so one would grant the other's power.
+    #[error("{0} and {1} must differ")]
+    SameKeys(&'static str, &'static str),
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { pipeline: Pipeline::default(), time_zone: Tz::UTC, api_key: None, admin_api_key: None, allowed_origins: Vec::new() }
+        let pipeline = Pipeline::default();
+        Self {
+            public_max_stage: default_public_max_stage(&pipeline),
+            pipeline,
+            time_zone: Tz::UTC,
+            api_key: None,
+            admin_api_key: None,
+            public_api_key: None,
+            honeypot_field: Some(DEFAULT_HONEYPOT_FIELD.into()),
+            quarantine_ip_rate: 20,
+            postback_log_days: 30,
+            allowed_origins: Vec::new(),
+        }
     }
+}
+
+fn default_public_max_stage(pipeline: &Pipeline) -> Stage {
+    pipeline.stage(DEFAULT_PUBLIC_MAX_STAGE).unwrap_or_else(|_| pipeline.first().clone())
 }
 
 impl Settings {
@@ -68,7 +114,76 @@ impl Settings {
         let allowed_origins = lookup("ALLOWED_ORIGINS")
             .map(|s| s.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
             .unwrap_or_default();
-        Ok(Self { pipeline, time_zone, api_key: key("API_KEY"), admin_api_key: key("ADMIN_API_KEY"), allowed_origins })
+        let public_max_stage = match lookup("PUBLIC_MAX_STAGE").filter(|s| !s.trim().is_empty()) {
+            Some(name) => pipeline.stage(&name).map_err(|e| ConfigError::Invalid { name: "PUBLIC_MAX_STAGE", problem: e.to_string() })?,
+            None => default_public_max_stage(&pipeline),
+        };
+        let honeypot_field = match lookup("HONEYPOT_FIELD") {
+            Some(f) if f.trim().is_empty() => None,
+            Some(f) if crate::domain::postback::is_known_field(f.trim()) => {
+                return Err(ConfigError::Invalid { name: "HONEYPOT_FIELD", problem: format!("\"{}\" is a postback field", f.trim()) })
+            }
+            Some(f) => Some(f.trim().to_string()),
+            None => Some(DEFAULT_HONEYPOT_FIELD.into()),
+        };
+        let number = |name: &'static str, default: u32, min: u32| -> Result<u32, ConfigError> {
+            match lookup(name).filter(|s| !s.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or(ConfigError::Invalid { name, problem: format!("must be a whole number of at least {min}") }),
+            }
+        };
+        let settings = Self {
+            pipeline,
+            time_zone,
+            api_key: key("API_KEY"),
+            admin_api_key: key("ADMIN_API_KEY"),
+            public_api_key: key("PUBLIC_API_KEY"),
+            public_max_stage,
+            honeypot_field,
+            quarantine_ip_rate: number("QUARANTINE_IP_RATE", 20, 1)?,
+            postback_log_days: number("POSTBACK_LOG_DAYS", 30, 1)?.min(400),
+            allowed_origins,
+        };
+        settings.check_keys()?;
+        Ok(settings)
+    }
+
+    /// Every configured key must differ from the others (else one would grant another's power), and the browser
+    /// key needs the server key (its continuation tokens are sealed with a secret derived from it).
+    pub fn check_keys(&self) -> Result<(), ConfigError> {
+        let keys = [("API_KEY", &self.api_key), ("ADMIN_API_KEY", &self.admin_api_key), ("PUBLIC_API_KEY", &self.public_api_key)];
+        for (i, (a, ka)) in keys.iter().enumerate() {
+            for (b, kb) in &keys[i + 1..] {
+                if ka.is_some() && ka == kb {
+                    return Err(ConfigError::SameKeys(a, b));
+                }
+            }
+        }
+        if self.public_api_key.is_some() && self.api_key.is_none() {
+            return Err(ConfigError::Invalid { name: "PUBLIC_API_KEY", problem: "needs API_KEY to be set too".into() });
+        }
+        Ok(())
+    }
+
+    /// What a deployed function needs: the server and admin keys set (fail closed).
+    pub fn require_keys(&self) -> Result<(), ConfigError> {
+        if self.api_key.is_none() {
+            return Err(ConfigError::Missing("API_KEY"));
+        }
+        if self.admin_api_key.is_none() {
+            return Err(ConfigError::Missing("ADMIN_API_KEY"));
+        }
+        Ok(())
+    }
+
+    /// Whether every key check is off (local use without keys).
+    pub fn open(&self) -> bool {
+        self.api_key.is_none() && self.admin_api_key.is_none() && self.public_api_key.is_none()
     }
 }
 
@@ -108,6 +223,28 @@ mod tests {
         assert_eq!(s.pipeline.names(), ["A", "B"]);
         assert_eq!(s.time_zone, chrono_tz::Europe::Berlin);
         assert_eq!(s.allowed_origins, ["https://a.test", "https://b.test"]);
+    }
+
+    #[test]
+    fn keys_must_differ_and_the_browser_key_needs_the_server_key() {
+        assert!(matches!(settings(&[("API_KEY", "same-key-1"), ("ADMIN_API_KEY", "same-key-1")]), Err(ConfigError::SameKeys(..))));
+        assert!(matches!(settings(&[("PUBLIC_API_KEY", "pub-key-1")]), Err(ConfigError::Invalid { .. })));
+        let s = settings(&[("API_KEY", "a-key-1"), ("ADMIN_API_KEY", "b-key-1"), ("PUBLIC_API_KEY", "c-key-1")]).unwrap();
+        assert!(s.require_keys().is_ok());
+        assert!(settings(&[("API_KEY", "a-key-1")]).unwrap().require_keys().is_err(), "a deployment needs the admin key too");
+    }
+
+    #[test]
+    fn ingest_settings() {
+        let s = settings(&[("PUBLIC_MAX_STAGE", "paid"), ("HONEYPOT_FIELD", "website_url"), ("QUARANTINE_IP_RATE", "5")]).unwrap();
+        assert_eq!(s.public_max_stage, "Paid");
+        assert_eq!(s.honeypot_field.as_deref(), Some("website_url"));
+        assert_eq!(s.quarantine_ip_rate, 5);
+        assert_eq!(settings(&[]).unwrap().public_max_stage, "Application Submitted");
+        assert!(settings(&[("PUBLIC_MAX_STAGE", "Won")]).is_err());
+        assert!(settings(&[("HONEYPOT_FIELD", "email")]).is_err(), "not a real field");
+        assert!(settings(&[("HONEYPOT_FIELD", "")]).unwrap().honeypot_field.is_none());
+        assert!(settings(&[("QUARANTINE_IP_RATE", "0")]).is_err());
     }
 
     #[test]

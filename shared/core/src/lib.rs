@@ -4,10 +4,11 @@
 //! no AWS, SQLite, HTTP or Lambda dependency: adapters live in their own crates beside it.
 //!
 //! - [`domain`]: pure rules — stages, emails, leads, postback validation, merging, counters, analytics.
-//! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call.
+//! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call; [`ingest`]: its postbacks.
 //! - [`store`]: the [`store::LeadStore`] trait the adapters implement (`leadpipe-dynamo`, `leadpipe-sqlite`).
 //! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
 //! - [`error`]: error codes and client-input errors; [`config`]: settings read from the environment.
+//! - [`token`]: continuation tokens that let the browser key continue a lead without learning its id.
 //!
 //! Layout of the workspace, one way only: `functions/*` and `runner` → `leadpipe-http` → adapters → this crate.
 #![warn(missing_docs)]
@@ -15,9 +16,11 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod ingest;
 pub mod retry;
 pub mod service;
 pub mod store;
+pub mod token;
 
 pub use config::Settings;
 pub use error::{ErrorCode, ValidationError};

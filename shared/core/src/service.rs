@@ -1,18 +1,19 @@
 //! The application core: [`Leadpipe`] ties settings, domain rules and a store together. Every HTTP handler calls
-//! into it; it builds each write's pure decision from the domain rules and hands it to the store.
+//! into it; it builds each write's pure decision from the domain rules and hands it to the store. Postbacks are
+//! in [`crate::ingest`].
 
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::domain::analytics::{analytics_query, breakdown_query, Abandonment, Analytics, Breakdown, DayRange};
 use crate::domain::counters::{all_bucket, field, CounterQuery, Dim, Touch};
-use crate::domain::merge::{apply_manual_move, apply_postback, new_lead, Applied};
-use crate::domain::{Email, Lead, Postback, Stage, StageChange, Warning};
+use crate::domain::merge::{apply_manual_move, Applied};
+use crate::domain::{Email, Lead, Stage, StageChange};
 use crate::store::{Changed, Decision, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
+use crate::token::TokenSealer;
 
 /// Why an operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,21 +46,6 @@ impl From<StoreError> for ServiceError {
     }
 }
 
-/// What a postback did, as answered to the landing page (never the stored lead).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PostbackOutcome {
-    /// The lead's id; send it back as `lead_id` on later postbacks.
-    pub lead_id: Uuid,
-    /// True when this postback created the lead.
-    pub created: bool,
-    /// The lead's stage after the postback.
-    pub stage: Stage,
-    /// Whether the stage changed.
-    pub stage_changed: bool,
-    /// What was not applied as sent, and why (empty when everything was).
-    pub warnings: Vec<Warning>,
-}
-
 /// The application: settings plus a store. Cheap to clone (shared state for every handler).
 #[derive(Clone)]
 pub struct Leadpipe {
@@ -67,39 +53,15 @@ pub struct Leadpipe {
     pub store: Arc<dyn LeadStore>,
     /// Settings read at start-up.
     pub settings: Arc<Settings>,
+    /// Seals and opens the browser key's continuation tokens.
+    pub tokens: Arc<TokenSealer>,
 }
 
 impl Leadpipe {
     /// Wraps a store and settings.
     pub fn new(store: Arc<dyn LeadStore>, settings: Settings) -> Self {
-        Self { store, settings: Arc::new(settings) }
-    }
-
-    /// Creates or updates the lead a postback refers to: by `lead_id`, else by email, else a new lead.
-    pub async fn ingest_postback(&self, pb: &Postback) -> Result<PostbackOutcome, ServiceError> {
-        let target = LeadRef { id: pb.lead_id, email: pb.email.clone() };
-        let changed = self.store.change(&target, self.postback_decision(pb.clone())).await?;
-        let Decision::Apply(applied) = changed.decision else {
-            return Err(ServiceError::Internal("a postback decision must apply".into()));
-        };
-        Ok(PostbackOutcome {
-            lead_id: applied.lead.id,
-            created: changed.before.is_none(),
-            stage: applied.lead.stage.clone(),
-            stage_changed: applied.stage_changed(),
-            warnings: applied.warnings,
-        })
-    }
-
-    fn postback_decision(&self, pb: Postback) -> Arc<crate::store::Decide> {
-        let settings = Arc::clone(&self.settings);
-        Arc::new(move |existing: Option<&Lead>| {
-            let now = now();
-            Decision::Apply(Box::new(match existing {
-                None => new_lead(&pb, &settings.pipeline, Uuid::new_v4(), now),
-                Some(lead) => apply_postback(lead, &pb, &settings.pipeline, now),
-            }))
-        })
+        let tokens = settings.api_key.as_deref().map_or_else(TokenSealer::ephemeral, TokenSealer::from_secret);
+        Self { store, settings: Arc::new(settings), tokens: Arc::new(tokens) }
     }
 
     /// Moves a lead to `stage` (any direction), recording a manual history entry. Returns the lead and whether it moved.

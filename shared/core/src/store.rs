@@ -152,6 +152,77 @@ pub struct LeadPage {
     pub next_after: Option<String>,
 }
 
+/// Why a postback went to the postback log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogStatus {
+    /// Refused: not JSON, not an object, too large, an unsupported content type or a bad key. Nothing was stored.
+    Rejected,
+    /// Looked like a bot or spam: its lead (if it made one) is quarantined, or it was not applied to a lead.
+    Quarantined,
+}
+
+impl LogStatus {
+    /// The status as in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::Quarantined => "quarantined",
+        }
+    }
+}
+
+/// One postback in the postback log: what came, why it was refused or quarantined, and when.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PostbackLogEntry {
+    /// Entry id.
+    pub id: Uuid,
+    /// When it came.
+    pub at: DateTime<Utc>,
+    /// Rejected or quarantined.
+    pub status: LogStatus,
+    /// Machine-readable reason (an error code, or a quarantine reason such as `honeypot`).
+    pub reason: String,
+    /// What was wrong, for people.
+    pub message: String,
+    /// The key tier it came with: `server`, `public`, `admin`, `none` or `invalid` (never the key itself).
+    pub key: String,
+    /// The client address, when known.
+    pub client_ip: Option<String>,
+    /// The lead it created or concerned, if any (absent from the JSON when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<Uuid>,
+    /// The body as received, cut to [`POSTBACK_LOG_BODY_BYTES`] (invalid UTF-8 replaced).
+    pub body: String,
+    /// When the entry is deleted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Most bytes of a logged postback's body kept.
+pub const POSTBACK_LOG_BODY_BYTES: usize = 2048;
+
+/// A page of the postback log, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PostbackLogPage {
+    /// Entries, newest first.
+    pub entries: Vec<PostbackLogEntry>,
+    /// Where the next page starts, if there may be more.
+    pub next_after: Option<String>,
+}
+
+/// Which part of the postback log to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostbackLogQuery {
+    /// Rejected or quarantined.
+    pub status: LogStatus,
+    /// Page size.
+    pub limit: usize,
+    /// Continue after this entry key (from `next_after`).
+    pub after: Option<String>,
+    /// The oldest day that can hold unexpired entries (today minus `POSTBACK_LOG_DAYS`).
+    pub since: chrono::NaiveDate,
+}
+
 /// What every lead store provides. All methods are safe to call concurrently.
 #[async_trait]
 pub trait LeadStore: Send + Sync + 'static {
@@ -169,6 +240,13 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError>;
     /// The counter buckets `query` asks for (absent buckets are simply missing: zero).
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError>;
+    /// Adds an entry to the postback log (kept until `expires_at`).
+    async fn log_postback(&self, entry: &PostbackLogEntry) -> Result<(), StoreError>;
+    /// A page of the postback log, newest first (expired entries left out).
+    async fn postback_log(&self, q: &PostbackLogQuery) -> Result<PostbackLogPage, StoreError>;
+    /// Counts one new lead from `client` in the minute of `at` and returns how many this minute has now. Exact on
+    /// one machine; on DynamoDB it is shared between Lambda instances once a client repeats on one of them.
+    async fn count_new_lead(&self, client: &str, at: DateTime<Utc>) -> Result<u32, StoreError>;
     /// Returns once data derived from earlier writes (stage-change items, counters) reflects them. Stores that
     /// derive it in the write's own transaction return at once; DynamoDB waits for its local stream consumer
     /// when one runs in this process (in AWS the consumer is a separate Lambda: analytics lag by its batching
@@ -197,5 +275,24 @@ impl FilterColumns {
             campaign_lc: lead.text.campaign.as_deref().map(str::to_lowercase),
             search_text: lead.search_text(),
         }
+    }
+}
+
+/// Counts per client and minute, in memory (what [`LeadStore::count_new_lead`] keeps on one machine). Old minutes
+/// are dropped as new ones come, so it stays small.
+#[derive(Debug, Default)]
+pub struct MinuteCounts(std::sync::Mutex<std::collections::HashMap<(String, i64), u32>>);
+
+impl MinuteCounts {
+    /// Adds one for `client` in the minute of `at`; returns the minute's count.
+    pub fn add(&self, client: &str, at: DateTime<Utc>) -> u32 {
+        let minute = at.timestamp().div_euclid(60);
+        let Ok(mut counts) = self.0.lock() else { return 1 };
+        if counts.len() > 10_000 {
+            counts.retain(|(_, m), _| *m >= minute - 1);
+        }
+        let n = counts.entry((client.to_string(), minute)).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
     }
 }

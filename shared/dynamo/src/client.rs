@@ -29,6 +29,11 @@ pub async fn from_env() -> Client {
     Client::new(&config_from_env().await)
 }
 
+/// A DynamoDB client for an AWS configuration built once (shared with the process's other AWS clients).
+pub fn client(config: &SdkConfig) -> Client {
+    Client::new(config)
+}
+
 async fn with_timeouts(loader: aws_config::ConfigLoader) -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))

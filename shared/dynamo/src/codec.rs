@@ -333,7 +333,8 @@ mod tests {
         let json = body.to_string();
         assert!((1500..1700).contains(&json.len()), "the realistic body is about 1.6 KB ({} B)", json.len());
         let p = Pipeline::default();
-        let applied = new_lead(&Postback::parse(json.as_bytes(), &p).unwrap(), &p, Uuid::new_v4(), leadpipe_core::service::now());
+        let pb = Postback::parse(json.as_bytes(), &p, None).unwrap().postback;
+        let applied = new_lead(&pb, &p, Uuid::new_v4(), leadpipe_core::service::now(), &leadpipe_core::domain::merge::Access::Full);
         let change = applied.history.clone().map(|change| VersionedChange { version: 1, change });
         let record = LeadRecord { created: applied.history.clone().unwrap(), last_change: change, lead: applied.lead };
         let item = lead_item(&record).unwrap();

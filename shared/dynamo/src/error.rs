@@ -1,5 +1,7 @@
-//! SDK errors mapped to [`StoreError`]: transport trouble and throttling are `Unavailable`, the rest `Internal`.
+//! SDK errors mapped to [`StoreError`]: transport trouble, throttling and DynamoDB's own 5xx answers (which AWS
+//! asks clients to retry) are `Unavailable`, the rest `Internal`.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use leadpipe_core::domain::Email;
@@ -11,16 +13,16 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Maps an SDK error, keeping its full context for the logs.
-pub(crate) fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
+pub(crate) fn sdk_error<E>(e: SdkError<E, HttpResponse>) -> StoreError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = e.code().unwrap_or_default().to_string();
     let detail = DisplayErrorContext(&e).to_string();
     match &e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => StoreError::Unavailable(detail),
         _ if is_throttling(&code) => StoreError::Unavailable(detail),
+        SdkError::ServiceError(service) if service.raw().status().is_server_error() => StoreError::Unavailable(detail),
         _ => StoreError::Internal(detail),
     }
 }
@@ -39,7 +41,7 @@ fn is_throttling(code: &str) -> bool {
 /// Maps a failed transaction: a failed claim condition is `EmailTaken`, any other condition failure or conflict is
 /// `Conflict` (the caller re-reads and retries), transport trouble is `Unavailable`.
 pub(crate) fn transaction_error(
-    e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    e: SdkError<TransactWriteItemsError, HttpResponse>,
     claim_index: Option<usize>,
     email: Option<&Email>,
 ) -> StoreError {
@@ -56,4 +58,27 @@ pub(crate) fn transaction_error(
         return StoreError::Conflict;
     }
     sdk_error(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn answered(status: u16, code: &str) -> StoreError {
+        let err = GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::from("{}"));
+        sdk_error(SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn dynamodb_5xx_and_throttling_are_unavailable_and_client_errors_internal() {
+        assert!(matches!(answered(500, "InternalServerError"), StoreError::Unavailable(_)));
+        assert!(matches!(answered(503, "ServiceUnavailable"), StoreError::Unavailable(_)));
+        assert!(matches!(answered(400, "ThrottlingException"), StoreError::Unavailable(_)));
+        assert!(matches!(answered(400, "ValidationException"), StoreError::Internal(_)));
+    }
 }

@@ -11,6 +11,8 @@
 //! | counter bucket | `C#<bucket>` | `C` | the stream consumer |
 //! | value registry | `R#<scope>` | `R` | the stream consumer |
 //! | stream checkpoint | `K#<stream shard id>` | `K` | the stream consumer |
+//! | postback log entry | `P#<status>#<day>#<shard>` | `<time>#<id>` | the postback path (refusals, quarantine) |
+//! | client rate | `I#<client>#<minute>` | `I` | the postback path (repeating browser-key clients) |
 //!
 //! Every partition key value names one lead, one email, one counter bucket, one scope or one stream shard, so no
 //! key is shared by the write traffic of many leads. The listing index is write-sharded by [`listing_shard`].
@@ -89,6 +91,19 @@ pub fn registry_key(scope: &str) -> Key {
 /// `K#<shard id>`: how far the stream consumer got in one stream shard.
 pub fn checkpoint_key(shard_id: &str) -> Key {
     key(format!("K#{shard_id}"), "K")
+}
+
+/// Shards of each day's postback log (a flood of refused postbacks spreads over them).
+pub const LOG_SHARDS: u8 = 8;
+
+/// The partition of one shard of a day's postback log of one status.
+pub fn log_pk(status: &str, day: chrono::NaiveDate, shard: u8) -> String {
+    format!("P#{status}#{}#{shard}", day.format("%Y-%m-%d"))
+}
+
+/// The key of a client's new-lead count in one minute (minutes since the Unix epoch).
+pub fn rate_key(client: &str, minute: i64) -> Key {
+    key(format!("I#{client}#{minute}"), "I")
 }
 
 /// The listing shard of a lead: `00`–`15`, from its (random) id.

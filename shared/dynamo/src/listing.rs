@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use leadpipe_core::domain::lead::key_time;
-use leadpipe_core::store::{LeadPage, ListQuery, QuarantineFilter, StoreError};
+use leadpipe_core::store::{LeadPage, ListQuery, PostbackLogEntry, PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -225,4 +225,59 @@ async fn read_leads(store: &DynamoStore, pks: &[String]) -> Result<Vec<leadpipe_
         }
     }
     Ok(leads)
+}
+
+/// A page of the postback log: for each day from today back to the oldest that can hold unexpired entries, the
+/// day's [`keys::LOG_SHARDS`] partitions are queried newest first and merged.
+pub(crate) async fn postback_log(store: &DynamoStore, q: &PostbackLogQuery) -> Result<PostbackLogPage, StoreError> {
+    let today = chrono::Utc::now().date_naive();
+    // The cursor is `<day>|<sort key>`: continue on that day below that key, then older days.
+    let (mut day, mut below) = match q.after.as_deref().and_then(|c| c.split_once('|')) {
+        Some((d, k)) => (d.parse::<chrono::NaiveDate>().unwrap_or(today), Some(k.to_string())),
+        None => (today, None),
+    };
+    let oldest = q.since;
+    let mut page = PostbackLogPage::default();
+    let now = chrono::Utc::now();
+    while day >= oldest {
+        let reads = (0..keys::LOG_SHARDS).map(|shard| {
+            let mut req = store
+                .client
+                .query()
+                .table_name(&store.table)
+                .expression_attribute_values(":pk", s(keys::log_pk(q.status.as_str(), day, shard)))
+                .scan_index_forward(false)
+                .limit(i32::try_from(q.limit + 1).unwrap_or(200));
+            req = match &below {
+                Some(k) => req.key_condition_expression("pk = :pk AND sk < :below").expression_attribute_values(":below", s(k.clone())),
+                None => req.key_condition_expression("pk = :pk"),
+            };
+            req.send()
+        });
+        let mut rows: Vec<(String, PostbackLogEntry)> = Vec::new();
+        for out in futures_util::future::join_all(reads).await {
+            for item in out.map_err(sdk_error)?.items.unwrap_or_default() {
+                let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let Some(AttributeValue::S(data)) = item.get(attr::DATA) else { continue };
+                let entry: PostbackLogEntry =
+                    serde_json::from_str(data).map_err(|e| crate::error::internal(format!("log entry does not decode: {e}")))?;
+                if entry.expires_at > now {
+                    rows.push((sk, entry));
+                }
+            }
+        }
+        rows.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut last_sk = None;
+        for (sk, entry) in rows {
+            if page.entries.len() == q.limit {
+                page.next_after = last_sk.map(|k| format!("{day}|{k}"));
+                return Ok(page);
+            }
+            page.entries.push(entry);
+            last_sk = Some(sk);
+        }
+        day = day.pred_opt().unwrap_or(oldest - chrono::Duration::days(1));
+        below = None;
+    }
+    Ok(page)
 }

@@ -18,10 +18,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
 use leadpipe_core::domain::counters::{value_bucket, CounterQuery, CounterRules, Counters, OTHER};
+use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::retry::{retry, RetryPolicy};
-use leadpipe_core::store::{Changed, Decide, Decision, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
+use leadpipe_core::store::{
+    Changed, Decide, Decision, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry, PostbackLogPage, PostbackLogQuery,
+    StoreError,
+};
 use uuid::Uuid;
 
 use crate::codec::{
@@ -39,6 +44,7 @@ pub struct DynamoStore {
     pub(crate) table: String,
     pub(crate) rules: Arc<CounterRules>,
     settle: Option<Arc<dyn Settle>>,
+    new_leads: Arc<MinuteCounts>,
 }
 
 /// Something that brings derived data (stage changes, counters) up to date: the local stream consumer.
@@ -69,7 +75,7 @@ struct Resolved {
 impl DynamoStore {
     /// Wraps an SDK client (built once, in `main`), the table name and the counter rules.
     pub fn new(client: Client, table: impl Into<String>, rules: CounterRules) -> Self {
-        Self { client, table: table.into(), rules: Arc::new(rules), settle: None }
+        Self { client, table: table.into(), rules: Arc::new(rules), settle: None, new_leads: Arc::default() }
     }
 
     /// The same store, whose [`LeadStore::settle`] waits for `settle` (a local stream consumer).
@@ -451,6 +457,50 @@ impl LeadStore for DynamoStore {
             }
         }
         Ok(counters)
+    }
+
+    /// One item per entry, spread over [`keys::LOG_SHARDS`] partitions per day and status; DynamoDB's TTL deletes
+    /// it at `expires_at`.
+    async fn log_postback(&self, entry: &PostbackLogEntry) -> Result<(), StoreError> {
+        let shard = entry.id.as_bytes()[0] % keys::LOG_SHARDS;
+        let mut item =
+            keys::key(keys::log_pk(entry.status.as_str(), entry.at.date_naive(), shard), format!("{}#{}", key_time(entry.at), entry.id));
+        item.insert(attr::DATA.into(), s(serde_json::to_string(entry).map_err(internal)?));
+        item.insert(crate::schema::TTL_ATTRIBUTE.into(), n(entry.expires_at.timestamp()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Newest first: each day's shards are read and merged, today back to the oldest day entries can still exist.
+    async fn postback_log(&self, q: &PostbackLogQuery) -> Result<PostbackLogPage, StoreError> {
+        crate::listing::postback_log(self, q).await
+    }
+
+    /// Counted in this process; once a client repeats here within a minute, also in a shared item (so repeated
+    /// bursts are seen across Lambda instances while one-off visitors cost no write).
+    async fn count_new_lead(&self, client: &str, at: DateTime<Utc>) -> Result<u32, StoreError> {
+        let local = self.new_leads.add(client, at);
+        if local < 2 {
+            return Ok(local);
+        }
+        let minute = at.timestamp().div_euclid(60);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::rate_key(client, minute)))
+            .update_expression("ADD #n :n SET #ttl = :ttl")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#ttl", crate::schema::TTL_ATTRIBUTE)
+            .expression_attribute_values(":n", n(if local == 2 { 2 } else { 1 }))
+            .expression_attribute_values(":ttl", n((minute + 10) * 60))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let shared =
+            out.attributes.and_then(|a| a.get("n").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u32>().ok())).unwrap_or(local);
+        Ok(shared.max(local))
     }
 
     async fn settle(&self) -> Result<(), StoreError> {

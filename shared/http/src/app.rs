@@ -22,14 +22,15 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// CORS for the configured origins (`*` = any); none configured = same-origin only.
+/// CORS: `POST /api/postback` from any origin (postbacks are authorised by key, never by cookies, and the browser
+/// key is public by design); every other route only from the configured origins (`*` = any; none configured =
+/// same origin only).
 pub fn cors(settings: &Settings) -> CorsLayer {
-    let origins = &settings.allowed_origins;
-    let allow = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
+    let origins: Vec<HeaderValue> = settings.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let any = settings.allowed_origins.iter().any(|o| o == "*");
+    let allow = AllowOrigin::predicate(move |origin: &HeaderValue, parts: &axum::http::request::Parts| {
+        any || parts.uri.path() == "/api/postback" || origins.contains(origin)
+    });
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])

@@ -1,46 +1,82 @@
-//! Request extractors that fail with [`ApiError`] JSON: API keys, JSON bodies, query strings and lead ids.
+//! Request extractors that fail with [`ApiError`] JSON: keys, JSON bodies, query strings, lead ids and the client.
+//!
+//! Three keys, all compared in constant time:
+//! - `API_KEY` (server key, a secret): postbacks with full power, in the `x-api-key` header;
+//! - `PUBLIC_API_KEY` (browser key, public by design): restricted postbacks, in the header or as `?key=` on
+//!   `POST /api/postback` (so `navigator.sendBeacon` works) — the only key ever taken from a query string there;
+//! - `ADMIN_API_KEY`: everything, in the header only.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use http_body_util::BodyExt;
+use leadpipe_core::domain::postback::MAX_BODY_BYTES;
+use leadpipe_core::ingest::{Caller, Origin};
+use leadpipe_core::{ErrorCode, Leadpipe, Settings, ValidationError};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use leadpipe_core::domain::postback::MAX_BODY_BYTES;
-use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-
 use crate::error::ApiError;
 
-/// The header both keys are sent in.
+/// The header every key is sent in.
 pub const API_KEY_HEADER: &str = "x-api-key";
+/// The query parameter the browser key may be sent in on `POST /api/postback`.
+pub const KEY_PARAMETER: &str = "key";
 
 fn keys_equal(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
-fn presented_key(parts: &Parts) -> Option<&str> {
+fn matches(given: &str, key: &Option<String>) -> bool {
+    key.as_deref().is_some_and(|k| keys_equal(given, k))
+}
+
+fn header_key(parts: &Parts) -> Option<&str> {
     parts.headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok())
 }
 
-/// Proof that the request may post postbacks: the ingest key or the admin key (or the ingest check is off).
-pub struct IngestAccess;
+/// The `key` query parameter, if sent.
+fn query_key(parts: &Parts) -> Option<String> {
+    let raw = parts.uri.query()?;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw).ok()?.into_iter().find(|(k, _)| k == KEY_PARAMETER).map(|(_, v)| v)
+}
 
-impl FromRequestParts<Leadpipe> for IngestAccess {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
-        let s = &app.settings;
-        let Some(ingest) = &s.api_key else { return Ok(Self) };
-        match presented_key(parts) {
-            Some(k) if keys_equal(k, ingest) || s.admin_api_key.as_deref().is_some_and(|a| keys_equal(k, a)) => Ok(Self),
-            _ => Err(ApiError::Unauthorized),
+/// The tier a postback's key grants, or why it grants none: the header first (server, admin or browser key),
+/// else `?key=` (the browser key only; the server and admin keys are never accepted from a URL), else nothing,
+/// which is enough only while every key check is off.
+pub fn postback_caller(parts: &Parts, settings: &Settings) -> Result<Caller, ApiError> {
+    if let Some(given) = header_key(parts) {
+        if matches(given, &settings.api_key) || matches(given, &settings.admin_api_key) {
+            return Ok(Caller::Server);
         }
+        if matches(given, &settings.public_api_key) {
+            return Ok(Caller::Public);
+        }
+        return Err(ApiError::Unauthorized);
+    }
+    if let Some(given) = query_key(parts) {
+        return if matches(&given, &settings.public_api_key) { Ok(Caller::Public) } else { Err(ApiError::Unauthorized) };
+    }
+    if settings.api_key.is_none() && settings.public_api_key.is_none() {
+        return Ok(Caller::Server);
+    }
+    Err(ApiError::Unauthorized)
+}
+
+/// The key tier a request presented, for the postback log (never the key itself).
+pub fn presented_tier(parts: &Parts, settings: &Settings) -> &'static str {
+    match header_key(parts).map(str::to_string).or_else(|| query_key(parts)) {
+        None => "none",
+        Some(k) if matches(&k, &settings.api_key) => "server",
+        Some(k) if matches(&k, &settings.admin_api_key) => "admin",
+        Some(k) if matches(&k, &settings.public_api_key) => "public",
+        Some(_) => "invalid",
     }
 }
 
-/// Proof that the request carries the admin key (or the admin check is off).
+/// Proof that the request carries the admin key in its header (or the admin check is off).
 pub struct AdminAccess;
 
 impl FromRequestParts<Leadpipe> for AdminAccess {
@@ -49,50 +85,113 @@ impl FromRequestParts<Leadpipe> for AdminAccess {
     async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
         let s = &app.settings;
         let Some(admin) = &s.admin_api_key else { return Ok(Self) };
-        match presented_key(parts) {
+        match header_key(parts) {
             Some(k) if keys_equal(k, admin) => Ok(Self),
-            Some(k) if s.api_key.as_deref().is_some_and(|i| keys_equal(k, i)) => Err(ApiError::Forbidden),
+            Some(k) if matches(k, &s.api_key) || matches(k, &s.public_api_key) => Err(ApiError::Forbidden),
             _ => Err(ApiError::Unauthorized),
         }
     }
 }
 
-/// A raw JSON body of at most [`MAX_BODY_BYTES`]. Accepts `application/json`, `text/plain` (what `sendBeacon` and
-/// simple CORS requests send) or no content type; anything else is 415.
+/// Where the request came from: the client's address (API Gateway's source IP on Lambda, the socket's peer
+/// locally; the first `X-Forwarded-For` address only when `TRUST_FORWARDED_FOR` says a trusted proxy is in front)
+/// and its `User-Agent`.
+pub struct ClientOrigin(pub Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let forwarded = std::env::var("TRUST_FORWARDED_FOR").is_ok_and(|v| v == "1" || v == "true");
+        let from_proxy = forwarded
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .map(|s| s.trim().to_string())
+            })
+            .flatten();
+        let from_lambda = match parts.extensions.get::<lambda_http::request::RequestContext>() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => None,
+        };
+        let from_socket = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect());
+        Ok(Self(Origin { client_ip: from_proxy.or(from_lambda).or(from_socket), user_agent }))
+    }
+}
+
+/// A refused body, with what was read of it (for the postback log).
+pub struct BodyRefused {
+    /// The error to answer.
+    pub error: ApiError,
+    /// The first bytes of the body.
+    pub prefix: Bytes,
+}
+
+/// Reads a JSON body of at most [`MAX_BODY_BYTES`]: `application/json`, `text/plain` (what `sendBeacon` and simple
+/// CORS requests send), `+json` types or no content type; anything else is 415, a larger body 413.
+pub async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BodyRefused> {
+    if let Some(ct) = headers.get(CONTENT_TYPE) {
+        let mime = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" && mime != "text/plain" && !mime.ends_with("+json") {
+            let prefix = read_prefix(body).await;
+            return Err(BodyRefused { error: ApiError::UnsupportedMediaType, prefix });
+        }
+    }
+    let too_large =
+        || ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let mut body = body;
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        let prefix = read_prefix(body).await;
+        return Err(BodyRefused { error: too_large(), prefix });
+    }
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyRefused {
+            error: ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, format!("could not read the body: {e}"))),
+            prefix: Bytes::new(),
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > MAX_BODY_BYTES {
+                drain(body).await;
+                bytes.truncate(leadpipe_core::store::POSTBACK_LOG_BODY_BYTES);
+                return Err(BodyRefused { error: too_large(), prefix: Bytes::from(bytes) });
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(bytes))
+}
+
+/// The first bytes of a body that will not be used (kept for the postback log), the rest drained.
+async fn read_prefix(mut body: Body) -> Bytes {
+    let mut prefix = Vec::new();
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            let room = leadpipe_core::store::POSTBACK_LOG_BODY_BYTES.saturating_sub(prefix.len());
+            prefix.extend_from_slice(&data[..data.len().min(room)]);
+            if room < data.len() {
+                break;
+            }
+        }
+    }
+    drain(body).await;
+    Bytes::from(prefix)
+}
+
+/// A raw JSON body (see [`read_json_body`]).
 pub struct JsonBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-            let mime = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            if mime != "application/json" && mime != "text/plain" && !mime.ends_with("+json") {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-        }
-        let too_large =
-            || ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
-        let declared =
-            req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        let mut body = req.into_body();
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            drain(body).await;
-            return Err(too_large());
-        }
-        let mut bytes = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame
-                .map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, format!("could not read the body: {e}"))))?;
-            if let Ok(data) = frame.into_data() {
-                if bytes.len() + data.len() > MAX_BODY_BYTES {
-                    drain(body).await;
-                    return Err(too_large());
-                }
-                bytes.extend_from_slice(&data);
-            }
-        }
-        Ok(Self(Bytes::from(bytes)))
+        let (parts, body) = req.into_parts();
+        read_json_body(&parts.headers, body).await.map(Self).map_err(|r| r.error)
     }
 }
 
@@ -100,7 +199,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 /// sending and read the answer (instead of a reset connection); past this the connection is simply closed.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
-async fn drain(mut body: axum::body::Body) {
+async fn drain(mut body: Body) {
     let mut seen = 0usize;
     while let Some(Ok(frame)) = body.frame().await {
         seen += frame.data_ref().map_or(0, |d| d.len());

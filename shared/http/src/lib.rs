@@ -7,6 +7,7 @@
 //! - [`routes`]: the public routes (health, stages, the OpenAPI document);
 //! - [`app`]: the complete application around a function's router (JSON 404/405, CORS, request log, dashboard);
 //! - [`logging`]: log set-up and the one-line-per-request log;
+//! - [`secrets`]: the keys, read once at start-up from SSM Parameter Store;
 //! - [`run_lambda`]: the `main` of every Lambda.
 #![warn(missing_docs)]
 
@@ -15,25 +16,36 @@ pub mod error;
 pub mod extract;
 pub mod logging;
 pub mod routes;
+pub mod secrets;
 
 pub use app::app;
 pub use error::ApiError;
-pub use extract::{AdminAccess, IngestAccess, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER};
+pub use extract::{AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER};
 pub use lambda_http::Error as LambdaError;
 pub use logging::init_tracing;
 
 use axum::Router;
 use leadpipe_core::config::ConfigError;
-use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_core::Leadpipe;
 use leadpipe_dynamo::DynamoStore;
 
-/// The `main` of every Lambda: reads settings and builds the DynamoDB client once, then serves `routes` through the
-/// Lambda runtime until it shuts the process down.
+/// The `main` of every endpoint Lambda: reads settings — the keys from SSM Parameter Store (see [`secrets`]) — and
+/// builds the AWS clients once, then serves `routes` through the Lambda runtime until it shuts the process down.
+///
+/// Fails closed: without both the server key and the admin key (or with two equal keys) the function refuses to
+/// start, with one clear log line, and Lambda reports an init error.
 pub async fn run_lambda(routes: Router<Leadpipe>) -> Result<(), LambdaError> {
     init_tracing();
-    let settings = Settings::from_env()?;
+    let sdk = leadpipe_dynamo::client::config_from_env().await;
+    let settings = match secrets::settings_with_keys(&sdk).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "refusing to start");
+            return Err(e.into());
+        }
+    };
     let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
-    let store = DynamoStore::new(leadpipe_dynamo::client::from_env().await, table, settings.counter_rules());
+    let store = DynamoStore::new(leadpipe_dynamo::client::client(&sdk), table, settings.counter_rules());
     let state = Leadpipe::new(std::sync::Arc::new(store), settings);
     lambda_http::run(app(routes, state, None)).await
 }

@@ -28,7 +28,8 @@ use leadpipe_core::domain::counters::{all_bucket, field, split_bucket, value_lim
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::store::{
-    Changed, Decide, Decision, FilterColumns, LeadPage, LeadRef, LeadStore, ListQuery, QuarantineFilter, StoreError,
+    Changed, Decide, Decision, FilterColumns, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry, PostbackLogPage,
+    PostbackLogQuery, QuarantineFilter, StoreError,
 };
 
 const SCHEMA: &str = r#"
@@ -60,6 +61,13 @@ CREATE TABLE IF NOT EXISTS counter_fields (
     ms     INTEGER NOT NULL,
     PRIMARY KEY (bucket, field)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS postback_log (
+    key     TEXT PRIMARY KEY,
+    status  TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    data    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postback_log_by_status ON postback_log (status, key);
 CREATE TABLE IF NOT EXISTS counter_values (
     scope TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -80,6 +88,8 @@ pub struct SqliteStore {
     checkpoints: Option<Arc<Checkpointer>>,
     /// Stage order and time zone that counters follow.
     rules: Arc<CounterRules>,
+    /// New leads per client and minute (this process is the only writer).
+    new_leads: Arc<MinuteCounts>,
 }
 
 /// Least time between two background checkpoints.
@@ -216,7 +226,14 @@ impl SqliteStore {
             recount_in(&conn, &rules)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(internal)?;
         }
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), readers: None, queue: Arc::default(), checkpoints: None, rules: Arc::new(rules) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            readers: None,
+            queue: Arc::default(),
+            checkpoints: None,
+            rules: Arc::new(rules),
+            new_leads: Arc::default(),
+        })
     }
 
     /// Rebuilds every counter from the stored leads (for repair, and after changing `PIPELINE_STAGES` or
@@ -740,5 +757,54 @@ impl LeadStore for SqliteStore {
             Ok(counters)
         })
         .await
+    }
+
+    async fn log_postback(&self, entry: &PostbackLogEntry) -> Result<(), StoreError> {
+        let key = format!("{}#{}", key_time(entry.at), entry.id);
+        let (status, expires, data, now) = (entry.status.as_str(), key_time(entry.expires_at), encode(entry)?, key_time(entry.at));
+        self.with_conn(move |c| {
+            c.prepare_cached("INSERT OR REPLACE INTO postback_log (key, status, expires, data) VALUES (?1, ?2, ?3, ?4)")
+                .and_then(|mut st| st.execute(params![key, status, expires, data]))
+                .map_err(internal)?;
+            // Expired entries go as new ones come, a few at a time.
+            c.prepare_cached("DELETE FROM postback_log WHERE key IN (SELECT key FROM postback_log WHERE expires < ?1 LIMIT 100)")
+                .and_then(|mut st| st.execute([now]))
+                .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn postback_log(&self, q: &PostbackLogQuery) -> Result<PostbackLogPage, StoreError> {
+        let (status, limit, after) = (q.status.as_str(), q.limit, q.after.clone().unwrap_or_else(|| "~".into()));
+        let now = key_time(chrono::Utc::now());
+        self.read(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT key, data FROM postback_log WHERE status = ?1 AND key < ?2 AND expires > ?3 ORDER BY key DESC LIMIT ?4",
+                )
+                .map_err(internal)?;
+            let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+            let rows = st
+                .query_map(params![status, after, now, fetch], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(internal)?;
+            let mut page = PostbackLogPage::default();
+            let mut last = None;
+            for row in rows {
+                let (key, data) = row.map_err(internal)?;
+                if page.entries.len() == limit {
+                    page.next_after = last.take();
+                    break;
+                }
+                page.entries.push(decode(&data)?);
+                last = Some(key);
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn count_new_lead(&self, client: &str, at: chrono::DateTime<chrono::Utc>) -> Result<u32, StoreError> {
+        Ok(self.new_leads.add(client, at))
     }
 }

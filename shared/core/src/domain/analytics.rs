@@ -411,13 +411,13 @@ impl Abandonment {
 mod tests {
     use super::*;
     use crate::domain::counters::{value_bucket, CounterRules, Registry};
-    use crate::domain::merge::{apply_postback, new_lead};
+    use crate::domain::merge::{apply_postback, new_lead, Access};
     use crate::domain::Postback;
     use serde_json::json;
     use uuid::Uuid;
 
     fn pb(v: serde_json::Value) -> Postback {
-        Postback::parse(v.to_string().as_bytes(), &Pipeline::default()).unwrap()
+        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None).unwrap().postback
     }
 
     fn at(day: &str, secs: i64) -> DateTime<Utc> {
@@ -443,10 +443,11 @@ mod tests {
     #[test]
     fn funnel_sources_and_days_count_leads_created_in_the_range() {
         let p = Pipeline::default();
-        let a = new_lead(&pb(json!({"source": "Google", "stage": "Form Started"})), &p, Uuid::new_v4(), at("2026-11-20", 0)).lead;
-        let a = apply_postback(&a, &pb(json!({"stage": "Application Submitted"})), &p, at("2026-11-20", 60)).lead;
-        let b = new_lead(&pb(json!({"source": "google"})), &p, Uuid::new_v4(), at("2026-11-21", 0)).lead;
-        let old = new_lead(&pb(json!({"source": "fb"})), &p, Uuid::new_v4(), at("2026-10-25", 0)).lead;
+        let a = new_lead(&pb(json!({"source": "Google", "stage": "Form Started"})), &p, Uuid::new_v4(), at("2026-11-20", 0), &Access::Full)
+            .lead;
+        let a = apply_postback(&a, &pb(json!({"stage": "Application Submitted"})), &p, at("2026-11-20", 60), &Access::Full).lead;
+        let b = new_lead(&pb(json!({"source": "google"})), &p, Uuid::new_v4(), at("2026-11-21", 0), &Access::Full).lead;
+        let old = new_lead(&pb(json!({"source": "fb"})), &p, Uuid::new_v4(), at("2026-10-25", 0), &Access::Full).lead;
         let c = counters_of(&[a, b, old]);
         let range = DayRange::new("2026-11-01".parse().unwrap(), "2026-11-27".parse().unwrap()).unwrap();
         let an = Analytics::from_counters(&c, &p, Tz::UTC, range, "2026-11-27T12:00:00Z".parse().unwrap());
@@ -477,9 +478,19 @@ mod tests {
         let p = Pipeline::default();
         let mut leads = Vec::new();
         for (i, campaign) in ["spring", "spring", "fall"].iter().enumerate() {
-            let l =
-                new_lead(&pb(json!({"campaign": campaign, "stage": "Form Started"})), &p, Uuid::new_v4(), at("2026-11-20", i as i64)).lead;
-            leads.push(if i == 0 { apply_postback(&l, &pb(json!({"stage": "Paid"})), &p, at("2026-11-20", 120)).lead } else { l });
+            let l = new_lead(
+                &pb(json!({"campaign": campaign, "stage": "Form Started"})),
+                &p,
+                Uuid::new_v4(),
+                at("2026-11-20", i as i64),
+                &Access::Full,
+            )
+            .lead;
+            leads.push(if i == 0 {
+                apply_postback(&l, &pb(json!({"stage": "Paid"})), &p, at("2026-11-20", 120), &Access::Full).lead
+            } else {
+                l
+            });
         }
         let c = counters_of(&leads);
         let range = DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
@@ -500,8 +511,14 @@ mod tests {
         let leads: Vec<_> = [35.0, 38.0, 90.0, 100.0]
             .iter()
             .map(|pct| {
-                new_lead(&pb(json!({"device_type": "Mobile", "form_completion_percent": pct})), &p, Uuid::new_v4(), at("2026-11-20", 0))
-                    .lead
+                new_lead(
+                    &pb(json!({"device_type": "Mobile", "form_completion_percent": pct})),
+                    &p,
+                    Uuid::new_v4(),
+                    at("2026-11-20", 0),
+                    &Access::Full,
+                )
+                .lead
             })
             .collect();
         let c = counters_of(&leads);

@@ -429,7 +429,7 @@ impl CounterRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::merge::{apply_manual_move, apply_postback, new_lead};
+    use crate::domain::merge::{apply_manual_move, apply_postback, new_lead, Access};
     use crate::domain::postback::Postback;
     use chrono::{DateTime, Utc};
     use serde_json::json;
@@ -440,7 +440,7 @@ mod tests {
     }
 
     fn pb(v: serde_json::Value) -> Postback {
-        Postback::parse(v.to_string().as_bytes(), &Pipeline::default()).unwrap()
+        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None).unwrap().postback
     }
 
     fn day(lead: &Lead) -> Option<NaiveDate> {
@@ -455,6 +455,7 @@ mod tests {
             &r.pipeline,
             Uuid::nil(),
             t(0),
+            &Access::Full,
         )
         .lead;
         let c = r.of_lead(&lead, &mut Registry::default());
@@ -476,8 +477,8 @@ mod tests {
     fn steps_and_times_follow_later_events() {
         let r = CounterRules::default();
         let mut reg = Registry::default();
-        let lead = new_lead(&pb(json!({"stage": "Form Started"})), &r.pipeline, Uuid::nil(), t(0)).lead;
-        let moved = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &r.pipeline, t(90)).lead;
+        let lead = new_lead(&pb(json!({"stage": "Form Started"})), &r.pipeline, Uuid::nil(), t(0), &Access::Full).lead;
+        let moved = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &r.pipeline, t(90), &Access::Full).lead;
         let d = r.delta(Some(&lead), Some(&moved), &mut reg);
         let b = all_bucket(day(&lead));
         assert_eq!(d.get(&b, "in:Form Started").n, -1);
@@ -492,7 +493,7 @@ mod tests {
     #[test]
     fn day_follows_the_reporting_time_zone() {
         let at = "2026-11-27T02:00:00Z".parse().unwrap();
-        let lead = new_lead(&pb(json!({})), &Pipeline::default(), Uuid::nil(), at).lead;
+        let lead = new_lead(&pb(json!({})), &Pipeline::default(), Uuid::nil(), at, &Access::Full).lead;
         let ny = CounterRules { time_zone: chrono_tz::America::New_York, ..Default::default() };
         assert_eq!(CounterRules::default().day_of(&lead).to_string(), "2026-11-27");
         assert_eq!(ny.day_of(&lead).to_string(), "2026-11-26");
@@ -504,15 +505,15 @@ mod tests {
         let p = &r.pipeline;
         let mut reg = Registry::default();
         let mut stored = Counters::default();
-        let a0 = new_lead(&pb(json!({"source": "google", "campaign": "x"})), p, Uuid::new_v4(), t(0)).lead;
+        let a0 = new_lead(&pb(json!({"source": "google", "campaign": "x"})), p, Uuid::new_v4(), t(0), &Access::Full).lead;
         stored.merge(&r.delta(None, Some(&a0), &mut reg));
-        let b0 = new_lead(&pb(json!({"stage": "Paid", "form_completion_percent": 50})), p, Uuid::new_v4(), t(1)).lead;
+        let b0 = new_lead(&pb(json!({"stage": "Paid", "form_completion_percent": 50})), p, Uuid::new_v4(), t(1), &Access::Full).lead;
         stored.merge(&r.delta(None, Some(&b0), &mut reg));
-        let a1 = apply_postback(&a0, &pb(json!({"stage": "Application Submitted", "source": "fb"})), p, t(50)).lead;
+        let a1 = apply_postback(&a0, &pb(json!({"stage": "Application Submitted", "source": "fb"})), p, t(50), &Access::Full).lead;
         stored.merge(&r.delta(Some(&a0), Some(&a1), &mut reg));
         let a2 = apply_manual_move(&a1, &p.stage("New").unwrap(), p, t(60)).lead;
         stored.merge(&r.delta(Some(&a1), Some(&a2), &mut reg));
-        let a3 = apply_postback(&a2, &pb(json!({"stage": "Completed", "form_completion_percent": 100})), p, t(70)).lead;
+        let a3 = apply_postback(&a2, &pb(json!({"stage": "Completed", "form_completion_percent": 100})), p, t(70), &Access::Full).lead;
         stored.merge(&r.delta(Some(&a2), Some(&a3), &mut reg));
         assert_eq!(stored.clone().without_zeros(), r.recount([&a3, &b0], &mut Registry::default()));
         stored.merge(&r.delta(Some(&b0), None, &mut reg));
@@ -526,7 +527,7 @@ mod tests {
         let mut stored = Counters::default();
         let mut leads = Vec::new();
         for i in 0..(MAX_VALUES_PER_DAY + 5) {
-            let lead = new_lead(&pb(json!({"campaign": format!("c{i}")})), &r.pipeline, Uuid::new_v4(), t(0)).lead;
+            let lead = new_lead(&pb(json!({"campaign": format!("c{i}")})), &r.pipeline, Uuid::new_v4(), t(0), &Access::Full).lead;
             stored.merge(&r.delta(None, Some(&lead), &mut reg));
             leads.push(lead);
         }
@@ -535,7 +536,7 @@ mod tests {
         assert_eq!(stored.get(&value_bucket(&scope, OTHER), "leads").n, 5);
         // A lead counted under (other) leaves (other) when it changes.
         let last = leads.pop().unwrap();
-        let moved = apply_postback(&last, &pb(json!({"stage": "Paid"})), &r.pipeline, t(9)).lead;
+        let moved = apply_postback(&last, &pb(json!({"stage": "Paid"})), &r.pipeline, t(9), &Access::Full).lead;
         stored.merge(&r.delta(Some(&last), Some(&moved), &mut reg));
         assert_eq!(stored.get(&value_bucket(&scope, OTHER), "in:New").n, 4);
         assert_eq!(stored.get(&value_bucket(&scope, OTHER), "in:Paid").n, 1);

@@ -10,15 +10,15 @@ use uuid::Uuid;
 use super::email::Email;
 use super::stage::Stage;
 
-/// Calls `$m!` with every free-text field of a lead and its maximum length in characters.
+/// Calls `$m!` with every free-text field of a lead and its maximum length in bytes (UTF-8).
 /// One list drives the lead's fields, postback parsing and merging, so they cannot drift apart.
 macro_rules! with_text_fields {
     ($m:ident) => {
         $m! {
-            first_name: 200, last_name: 200, phone: 50, company: 200,
+            first_name: 200, last_name: 200, phone: 64, company: 200,
             source: 200, domain: 255, campaign: 200,
             utm_source: 200, utm_medium: 200, utm_campaign: 200, utm_term: 200, utm_content: 200,
-            referrer: 2048, ip_address: 64, user_agent: 1024, browser: 200, device_type: 50
+            referrer: 2048, ip_address: 64, user_agent: 512, browser: 100, device_type: 50
         }
     };
 }
@@ -36,19 +36,28 @@ macro_rules! define_text_fields {
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         pub struct TextFields {
             $(
-                #[doc = concat!("`", stringify!($name), "` (at most ", stringify!($max), " characters).")]
+                #[doc = concat!("`", stringify!($name), "` (at most ", stringify!($max), " bytes).")]
                 pub $name: Option<String>,
             )*
         }
 
         impl TextFields {
-            /// Every field name with its maximum length in characters.
+            /// Every field name with its maximum length in bytes.
             pub const LIMITS: &'static [(&'static str, usize)] = &[$((stringify!($name), $max)),*];
 
             /// Overwrites each field that `newer` carries, keeping the others.
             pub fn overwrite_with(&mut self, newer: &TextFields) {
                 $(
                     if newer.$name.is_some() {
+                        self.$name.clone_from(&newer.$name);
+                    }
+                )*
+            }
+
+            /// Fills each still-empty field from `newer`; fields that hold a value keep it.
+            pub fn fill_empty_from(&mut self, newer: &TextFields) {
+                $(
+                    if self.$name.is_none() {
                         self.$name.clone_from(&newer.$name);
                     }
                 )*
@@ -92,6 +101,10 @@ macro_rules! define_attribution {
     };
 }
 with_attribution_fields!(define_attribution);
+
+/// Stage changes after creation kept in a lead's history; later ones still change the lead, and are counted in
+/// [`Lead::stage_changes`].
+pub const MAX_RECORDED_CHANGES: u32 = 200;
 
 /// How a stage change happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +164,10 @@ pub struct Lead {
     /// When the lead first reached each stage (or passed it by skipping); drives funnel analytics.
     #[serde(default)]
     pub stage_reached_at: BTreeMap<Stage, DateTime<Utc>>,
+    /// Stage changes after creation. Only the first [`MAX_RECORDED_CHANGES`] are kept in the history, so a lead
+    /// toggled back and forth forever cannot grow it without bound.
+    #[serde(default)]
+    pub stage_changes: u32,
     /// Set when the lead looks like a bot or spam: it is stored but kept out of analytics and the board until an
     /// admin releases it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

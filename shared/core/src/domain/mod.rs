@@ -7,6 +7,7 @@ pub mod email;
 pub mod lead;
 pub mod merge;
 pub mod postback;
+pub mod quarantine;
 pub mod stage;
 pub mod warning;
 

@@ -1,4 +1,16 @@
-//! Parsing and validating a postback body into a [`Postback`].
+//! Parsing a postback body into a [`Postback`] without ever losing a lead.
+//!
+//! Only a body that cannot be a lead at all is refused: not JSON, not a JSON object, or larger than
+//! [`MAX_BODY_BYTES`]. Everything else becomes a postback, and what could not be taken as sent is reported as a
+//! [`Warning`]: over-long strings are cut (at a character boundary, to the field's limit in bytes), invalid
+//! optional values are left out, control characters are removed, and unknown top-level fields are kept inside
+//! `custom_data`. `null` and blank strings count as absent.
+//!
+//! Limits, in bytes: each text field as in [`TextFields::LIMITS`] (200 for names, company, source, campaign and UTM
+//! fields; 64 for phone and IP; 255 domain; 2,048 referrer; 512 user agent; 100 browser; 50 device type); email
+//! 254; `custom_data` at most [`MAX_CUSTOM_DATA_KEYS`] keys of at most [`MAX_CUSTOM_KEY_BYTES`] bytes, nested at most
+//! [`MAX_CUSTOM_DATA_DEPTH`] levels, [`MAX_CUSTOM_DATA_BYTES`] serialised. A stored lead therefore stays under
+//! about 14 KB of JSON whatever is posted.
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -6,27 +18,30 @@ use uuid::Uuid;
 use super::email::Email;
 use super::lead::TextFields;
 use super::stage::{Pipeline, Stage};
+use super::warning::{Warning, WarningCode};
 use crate::error::ErrorCode;
 pub use crate::error::ValidationError;
 
 /// Largest accepted request body, in bytes (larger bodies get 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Largest accepted `custom_data`, serialised, in bytes.
-pub const MAX_CUSTOM_DATA_BYTES: usize = 16 * 1024;
-/// Most keys `custom_data` may hold after merging.
-pub const MAX_CUSTOM_DATA_KEYS: usize = 100;
-/// Deepest nesting accepted inside `custom_data` (the object itself is depth 1).
-pub const MAX_CUSTOM_DATA_DEPTH: usize = 5;
-/// Longest `custom_data` key, in characters.
-pub const MAX_CUSTOM_KEY_LEN: usize = 100;
-/// Largest accepted form field count.
+/// Largest `custom_data`, serialised, in bytes (after merging, too).
+pub const MAX_CUSTOM_DATA_BYTES: usize = 4 * 1024;
+/// Most keys `custom_data` holds (after merging, too).
+pub const MAX_CUSTOM_DATA_KEYS: usize = 50;
+/// Deepest nesting inside `custom_data` (the object itself is depth 1).
+pub const MAX_CUSTOM_DATA_DEPTH: usize = 4;
+/// Longest `custom_data` key, in bytes.
+pub const MAX_CUSTOM_KEY_BYTES: usize = 64;
+/// Largest form field count.
 pub const MAX_FIELD_COUNT: u64 = 10_000;
 
-/// A validated postback: every field optional, strings trimmed (blank = absent), stage canonical.
+/// A parsed postback: every field optional, strings trimmed and within their limits, stage canonical.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Postback {
-    /// An existing lead's id, matched first.
+    /// An existing lead's id, matched first (server key only).
     pub lead_id: Option<Uuid>,
+    /// A continuation token from an earlier answer to the browser key, matched first.
+    pub token: Option<String>,
     /// Matched when `lead_id` is absent or unknown.
     pub email: Option<Email>,
     /// The stage to move to.
@@ -43,14 +58,40 @@ pub struct Postback {
     pub custom_data: Option<Map<String, Value>>,
     /// Allows moving the lead backwards.
     pub force_stage: bool,
+    /// True when the honeypot field (a form field real visitors never see) was filled in.
+    pub honeypot: bool,
 }
 
-const OTHER_FIELDS: &[&str] =
-    &["lead_id", "email", "stage", "form_completion_percent", "form_fields_completed", "form_fields_total", "custom_data", "force_stage"];
+/// A postback and what was not taken as sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    /// The postback.
+    pub postback: Postback,
+    /// One warning per field not taken as sent.
+    pub warnings: Vec<Warning>,
+}
+
+/// The fields other than the text fields.
+pub const OTHER_FIELDS: &[&str] = &[
+    "lead_id",
+    "token",
+    "email",
+    "stage",
+    "form_completion_percent",
+    "form_fields_completed",
+    "form_fields_total",
+    "custom_data",
+    "force_stage",
+];
+
+/// Whether `name` is a postback field.
+pub fn is_known_field(name: &str) -> bool {
+    OTHER_FIELDS.contains(&name) || TextFields::LIMITS.iter().any(|(n, _)| *n == name)
+}
 
 impl Postback {
-    /// Parses a raw JSON body. `null` counts as absent; unknown fields are refused (extra data goes in `custom_data`).
-    pub fn parse(body: &[u8], pipeline: &Pipeline) -> Result<Self, ValidationError> {
+    /// Parses a raw JSON body. `honeypot_field` names the hidden form field that marks bots, if any.
+    pub fn parse(body: &[u8], pipeline: &Pipeline, honeypot_field: Option<&str>) -> Result<Parsed, ValidationError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
         }
@@ -59,167 +100,228 @@ impl Postback {
         let Value::Object(obj) = value else {
             return Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object"));
         };
-        Self::from_object(&obj, pipeline)
+        Ok(Self::from_object(obj, pipeline, honeypot_field))
     }
 
-    /// Validates an already-decoded JSON object.
-    pub fn from_object(obj: &Map<String, Value>, pipeline: &Pipeline) -> Result<Self, ValidationError> {
-        if let Some(unknown) = obj.keys().find(|k| !OTHER_FIELDS.contains(&k.as_str()) && !TextFields::LIMITS.iter().any(|(n, _)| n == k)) {
-            return Err(ValidationError::new(
-                ErrorCode::UnknownField,
-                format!("unknown field \"{}\"; send extra values inside custom_data", truncate(unknown, 64)),
-            )
-            .at(unknown));
-        }
-        let lead_id = match optional_string(obj, "lead_id", 64)? {
-            Some(s) => Some(
-                Uuid::parse_str(&s)
-                    .map_err(|_| ValidationError::field("lead_id", "lead_id must be a UUID returned by an earlier postback"))?,
-            ),
-            None => None,
-        };
-        let email = match optional_string(obj, "email", 320)? {
-            Some(s) => Some(Email::parse(&s).map_err(|m| ValidationError::field("email", m))?),
-            None => None,
-        };
-        let stage = match optional_string(obj, "stage", 200)? {
-            Some(s) => Some(pipeline.stage(&s)?),
-            None => None,
-        };
-        let text = TextFields::read_each(|name, max| optional_string(obj, name, max))?;
-        let form_completion_percent = match present(obj, "form_completion_percent") {
-            Some(v) => {
-                let n = v
-                    .as_f64()
-                    .filter(|_| v.is_number())
-                    .ok_or_else(|| ValidationError::field("form_completion_percent", "form_completion_percent must be a number"))?;
-                if !(0.0..=100.0).contains(&n) {
-                    return Err(ValidationError::field("form_completion_percent", "form_completion_percent must be between 0 and 100"));
+    /// Reads a decoded JSON object (query parameters of a GET postback become one too). Never fails.
+    pub fn from_object(mut obj: Map<String, Value>, pipeline: &Pipeline, honeypot_field: Option<&str>) -> Parsed {
+        let mut w = Vec::new();
+        let honeypot = honeypot_field.and_then(|f| obj.remove(f)).is_some_and(|v| is_filled(&v));
+        let lead_id = take_string(&mut obj, "lead_id", 64, &mut w).and_then(|s| match Uuid::parse_str(&s) {
+            Ok(id) => Some(id),
+            Err(_) => drop_field(&mut w, "lead_id", "lead_id is not a UUID returned by an earlier postback; it was ignored"),
+        });
+        let token = take_string(&mut obj, "token", 200, &mut w);
+        let email = take_string(&mut obj, "email", 320, &mut w).and_then(|s| match Email::parse(&s) {
+            Ok(e) => Some(e),
+            Err(why) => drop_field(&mut w, "email", format!("{why}; the email was not stored")),
+        });
+        let stage = take_string(&mut obj, "stage", 200, &mut w).and_then(|s| match pipeline.stage(&s) {
+            Ok(stage) => Some(stage),
+            Err(e) => drop_field(&mut w, "stage", format!("{e}; the stage was left as it was")),
+        });
+        let text = TextFields::read_each(|name, max| Ok::<_, ()>(take_string(&mut obj, name, max, &mut w))).unwrap_or_default();
+        let form_completion_percent = match obj.remove("form_completion_percent") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_f64().filter(|n| v.is_number() && (0.0..=100.0).contains(n)) {
+                Some(n) => Some(n),
+                None => {
+                    drop_field(&mut w, "form_completion_percent", "form_completion_percent must be a number from 0 to 100; it was left out")
                 }
-                Some(n)
+            },
+        };
+        let mut form_fields_completed = take_count(&mut obj, "form_fields_completed", &mut w);
+        let form_fields_total = take_count(&mut obj, "form_fields_total", &mut w);
+        if let (Some(c), Some(t)) = (form_fields_completed, form_fields_total) {
+            if c > t {
+                form_fields_completed = None;
+                w.push(Warning::new(
+                    "form_fields_completed",
+                    WarningCode::Dropped,
+                    format!("form_fields_completed ({c}) is larger than form_fields_total ({t}); it was left out"),
+                ));
             }
-            None => None,
+        }
+        let mut custom_data = match obj.remove("custom_data") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(map),
+            Some(_) => drop_field(&mut w, "custom_data", "custom_data must be a JSON object of key/value pairs; it was left out"),
         };
-        let form_fields_completed = optional_count(obj, "form_fields_completed")?;
-        let form_fields_total = optional_count(obj, "form_fields_total")?;
-        check_fields_completed(form_fields_completed, form_fields_total)?;
-        let custom_data = match present(obj, "custom_data") {
-            Some(Value::Object(map)) => {
-                check_custom_data(map)?;
-                Some(map.clone())
+        let force_stage = match obj.remove("force_stage") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => drop_field(&mut w, "force_stage", "force_stage must be true or false; it was ignored").unwrap_or(false),
+        };
+        // What is left is unknown: keep it inside custom_data rather than lose it.
+        for (name, value) in obj {
+            if value.is_null() {
+                continue;
             }
-            Some(_) => return Err(ValidationError::field("custom_data", "custom_data must be a JSON object of key/value pairs")),
-            None => None,
-        };
-        let force_stage = match present(obj, "force_stage") {
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(ValidationError::field("force_stage", "force_stage must be true or false")),
-            None => false,
-        };
-        Ok(Self {
-            lead_id,
-            email,
-            stage,
-            text,
-            form_completion_percent,
-            form_fields_completed,
-            form_fields_total,
-            custom_data,
-            force_stage,
-        })
+            let extra = custom_data.get_or_insert_with(Map::new);
+            if extra.contains_key(&name) {
+                w.push(Warning::new(
+                    &name,
+                    WarningCode::Dropped,
+                    format!("unknown field \"{}\" clashes with a custom_data key; it was left out", clip(&name, 64)),
+                ));
+            } else {
+                w.push(Warning::new(
+                    &name,
+                    WarningCode::MovedToCustomData,
+                    format!("unknown field \"{}\" was kept inside custom_data", clip(&name, 64)),
+                ));
+                extra.insert(name, value);
+            }
+        }
+        if let Some(map) = &mut custom_data {
+            bound_custom_data(map, &mut w);
+        }
+        Parsed {
+            postback: Self {
+                lead_id,
+                token,
+                email,
+                stage,
+                text,
+                form_completion_percent,
+                form_fields_completed,
+                form_fields_total,
+                custom_data: custom_data.filter(|m| !m.is_empty()),
+                force_stage,
+                honeypot,
+            },
+            warnings: w,
+        }
+    }
+
+    /// Whether the postback carries anything to store besides the keys that identify a lead.
+    pub fn has_fields(&self) -> bool {
+        self.stage.is_some()
+            || self.text.values().iter().any(|(_, v)| v.is_some())
+            || self.form_completion_percent.is_some()
+            || self.form_fields_completed.is_some()
+            || self.form_fields_total.is_some()
+            || self.custom_data.is_some()
     }
 }
 
-/// Checks that completed fields do not exceed the total, when both are known.
-pub fn check_fields_completed(completed: Option<u32>, total: Option<u32>) -> Result<(), ValidationError> {
-    match (completed, total) {
-        (Some(c), Some(t)) if c > t => Err(ValidationError::field(
-            "form_fields_completed",
-            format!("form_fields_completed ({c}) is larger than form_fields_total ({t})"),
-        )),
-        _ => Ok(()),
+fn is_filled(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Bool(b) => *b,
+        _ => true,
     }
 }
 
-/// Checks size, key count, key length and nesting depth of custom data (after a merge too).
-pub fn check_custom_data(map: &Map<String, Value>) -> Result<(), ValidationError> {
-    if map.len() > MAX_CUSTOM_DATA_KEYS {
-        return Err(ValidationError::field("custom_data", format!("custom_data holds more than {MAX_CUSTOM_DATA_KEYS} keys")));
+fn drop_field<T>(w: &mut Vec<Warning>, field: &str, message: impl Into<String>) -> Option<T> {
+    w.push(Warning::new(field, WarningCode::Dropped, message));
+    None
+}
+
+/// A string field: trimmed, control characters removed, cut to `max` bytes; blank counts as absent; another type
+/// is left out.
+fn take_string(obj: &mut Map<String, Value>, name: &str, max: usize, w: &mut Vec<Warning>) -> Option<String> {
+    match obj.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => {
+            let mut s = raw.trim().to_string();
+            if s.chars().any(char::is_control) {
+                s = s.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
+                w.push(Warning::new(name, WarningCode::Cleaned, format!("control characters were removed from {name}")));
+            }
+            if s.len() > max {
+                s = clip(&s, max).trim_end().to_string();
+                w.push(Warning::new(name, WarningCode::Truncated, format!("{name} was cut to {max} bytes")));
+            }
+            (!s.is_empty()).then_some(s)
+        }
+        Some(_) => drop_field(w, name, format!("{name} must be a string; it was left out")),
     }
-    if let Some(k) = map.keys().find(|k| k.is_empty() || k.chars().count() > MAX_CUSTOM_KEY_LEN) {
-        return Err(ValidationError::field(
+}
+
+/// A whole number from 0 to [`MAX_FIELD_COUNT`]; anything else is left out.
+fn take_count(obj: &mut Map<String, Value>, name: &str, w: &mut Vec<Warning>) -> Option<u32> {
+    match obj.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let n = v
+                .as_u64()
+                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=MAX_FIELD_COUNT as f64).contains(f)).map(|f| f as u64));
+            match n.filter(|n| *n <= MAX_FIELD_COUNT).and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => Some(n),
+                None => drop_field(w, name, format!("{name} must be a whole number from 0 to {MAX_FIELD_COUNT}; it was left out")),
+            }
+        }
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Why a custom-data key cannot be kept, if it cannot.
+fn custom_key_problem(key: &str, value: &Value) -> Option<&'static str> {
+    if key.is_empty() || key.len() > MAX_CUSTOM_KEY_BYTES {
+        Some("keys must be 1 to 64 bytes")
+    } else if 1 + depth_of_value(value) > MAX_CUSTOM_DATA_DEPTH {
+        Some("values may nest at most 4 levels")
+    } else {
+        None
+    }
+}
+
+/// Brings custom data within its limits, key by key, in order; what cannot stay is reported.
+fn bound_custom_data(map: &mut Map<String, Value>, w: &mut Vec<Warning>) {
+    let before = map.len();
+    let mut kept = Map::new();
+    let mut size = 2usize;
+    let mut reasons: Vec<&str> = Vec::new();
+    for (k, v) in std::mem::take(map) {
+        if let Some(why) = custom_key_problem(&k, &v) {
+            reasons.push(why);
+            continue;
+        }
+        let entry = serde_json::to_vec(&v).map(|b| b.len()).unwrap_or(usize::MAX).saturating_add(k.len() + 4);
+        if kept.len() >= MAX_CUSTOM_DATA_KEYS || size.saturating_add(entry) > MAX_CUSTOM_DATA_BYTES {
+            reasons.push("a lead keeps at most 50 keys and 4 KB of custom_data");
+            continue;
+        }
+        size += entry;
+        kept.insert(k, v);
+    }
+    if kept.len() < before {
+        reasons.dedup();
+        w.push(Warning::new(
             "custom_data",
-            format!("custom_data key \"{}\" must be 1 to {MAX_CUSTOM_KEY_LEN} characters", truncate(k, 32)),
+            WarningCode::Dropped,
+            format!("{} custom_data key(s) left out: {}", before - kept.len(), reasons.join("; ")),
         ));
     }
-    if depth_of_object(map) > MAX_CUSTOM_DATA_DEPTH {
-        return Err(ValidationError::field("custom_data", format!("custom_data is nested deeper than {MAX_CUSTOM_DATA_DEPTH} levels")));
-    }
-    let size = serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX);
-    if size > MAX_CUSTOM_DATA_BYTES {
-        return Err(ValidationError::field("custom_data", format!("custom_data is larger than {MAX_CUSTOM_DATA_BYTES} bytes")));
-    }
-    Ok(())
+    *map = kept;
 }
 
-fn depth_of_object(map: &Map<String, Value>) -> usize {
-    1 + map.values().map(depth_of_value).max().unwrap_or(0)
+/// Checks that custom data is within its limits (what a merge must keep true).
+pub fn custom_data_fits(map: &Map<String, Value>) -> bool {
+    map.len() <= MAX_CUSTOM_DATA_KEYS
+        && map.iter().all(|(k, v)| custom_key_problem(k, v).is_none())
+        && serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX) <= MAX_CUSTOM_DATA_BYTES
 }
 
 fn depth_of_value(v: &Value) -> usize {
     match v {
-        Value::Object(m) => depth_of_object(m),
+        Value::Object(m) => 1 + m.values().map(depth_of_value).max().unwrap_or(0),
         Value::Array(a) => 1 + a.iter().map(depth_of_value).max().unwrap_or(0),
         _ => 0,
     }
-}
-
-/// The value of a field that is present and not `null`.
-fn present<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).filter(|v| !v.is_null())
-}
-
-/// A trimmed string field of at most `max` characters; blank counts as absent.
-fn optional_string(obj: &Map<String, Value>, name: &str, max: usize) -> Result<Option<String>, ValidationError> {
-    match present(obj, name) {
-        None => Ok(None),
-        Some(Value::String(s)) => {
-            let s = s.trim();
-            if s.chars().count() > max {
-                Err(ValidationError::field(name, format!("{name} is longer than {max} characters")))
-            } else if s.contains('\0') {
-                Err(ValidationError::field(name, format!("{name} must not contain NUL characters")))
-            } else if s.is_empty() {
-                Ok(None)
-            } else {
-                Ok(Some(s.to_string()))
-            }
-        }
-        Some(_) => Err(ValidationError::field(name, format!("{name} must be a string"))),
-    }
-}
-
-/// A non-negative whole number field.
-fn optional_count(obj: &Map<String, Value>, name: &str) -> Result<Option<u32>, ValidationError> {
-    match present(obj, name) {
-        None => Ok(None),
-        Some(v) => {
-            let n = v
-                .as_u64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= MAX_FIELD_COUNT as f64).map(|f| f as u64));
-            match n {
-                Some(n) if n <= MAX_FIELD_COUNT => Ok(Some(n as u32)),
-                _ if v.is_number() => {
-                    Err(ValidationError::field(name, format!("{name} must be a whole number from 0 to {MAX_FIELD_COUNT}")))
-                }
-                _ => Err(ValidationError::field(name, format!("{name} must be a number"))),
-            }
-        }
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }
 
 #[cfg(test)]
@@ -227,108 +329,116 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(v: Value) -> Result<Postback, ValidationError> {
-        Postback::parse(v.to_string().as_bytes(), &Pipeline::default())
+    fn parse(v: Value) -> Parsed {
+        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), Some("hp_website")).unwrap()
     }
 
-    fn field_of(v: Value) -> Option<String> {
-        parse(v).unwrap_err().field
+    fn warned(p: &Parsed) -> Vec<(&str, WarningCode)> {
+        p.warnings.iter().map(|w| (w.field.as_str(), w.code)).collect()
     }
 
     #[test]
     fn parses_the_seed_example() {
-        let pb = parse(json!({
+        let p = parse(json!({
             "email": "John@Example.com", "first_name": " John ", "stage": "form started", "source": "google",
             "domain": "myeinregistry.com", "campaign": "llc-spring-2026", "utm_source": "google", "utm_medium": "cpc",
             "utm_campaign": "llc-spring-2026", "ip_address": "192.168.1.1", "browser": "Chrome 124",
             "device_type": "desktop", "form_completion_percent": 10, "form_fields_total": 12
-        }))
-        .unwrap();
+        }));
+        let pb = p.postback;
+        assert!(p.warnings.is_empty());
         assert_eq!(pb.email.unwrap().as_str(), "john@example.com");
         assert_eq!(pb.text.first_name.as_deref(), Some("John"));
         assert_eq!(pb.stage.unwrap(), "Form Started");
         assert_eq!(pb.form_completion_percent, Some(10.0));
         assert_eq!(pb.form_fields_total, Some(12));
-        assert!(!pb.force_stage);
+        assert!(!pb.force_stage && !pb.honeypot);
     }
 
     #[test]
     fn null_and_blank_count_as_absent() {
-        let pb = parse(json!({"phone": null, "company": "   ", "custom_data": null})).unwrap();
-        assert_eq!(pb, Postback::default());
+        let p = parse(json!({"phone": null, "company": "   ", "custom_data": null, "force_stage": null}));
+        assert_eq!(p.postback, Postback::default());
+        assert!(p.warnings.is_empty());
     }
 
     #[test]
-    fn refuses_malformed_json_and_non_objects() {
+    fn only_what_cannot_be_a_lead_is_refused() {
         let p = Pipeline::default();
-        assert_eq!(Postback::parse(b"{\"email\":", &p).unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(Postback::parse(b"[1,2]", &p).unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(Postback::parse(b"", &p).unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(Postback::parse(&[0xff, 0xfe], &p).unwrap_err().code, ErrorCode::InvalidJson);
-    }
-
-    #[test]
-    fn refuses_oversized_body() {
+        assert_eq!(Postback::parse(b"{\"email\":", &p, None).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(Postback::parse(b"[1,2]", &p, None).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(Postback::parse(b"", &p, None).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(Postback::parse(&[0xff, 0xfe], &p, None).unwrap_err().code, ErrorCode::InvalidJson);
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(Postback::parse(&big, &Pipeline::default()).unwrap_err().code, ErrorCode::PayloadTooLarge);
+        assert_eq!(Postback::parse(&big, &p, None).unwrap_err().code, ErrorCode::PayloadTooLarge);
     }
 
     #[test]
-    fn refuses_wrong_types() {
-        assert_eq!(field_of(json!({"email": 5})).as_deref(), Some("email"));
-        assert_eq!(field_of(json!({"first_name": ["a"]})).as_deref(), Some("first_name"));
-        assert_eq!(field_of(json!({"form_completion_percent": "10"})).as_deref(), Some("form_completion_percent"));
-        assert_eq!(field_of(json!({"force_stage": "yes"})).as_deref(), Some("force_stage"));
-        assert_eq!(field_of(json!({"custom_data": [1]})).as_deref(), Some("custom_data"));
-        assert_eq!(field_of(json!({"custom_data": "x"})).as_deref(), Some("custom_data"));
+    fn over_long_strings_are_cut_in_bytes_at_a_character_boundary() {
+        let p = parse(json!({"email": "a@b.co", "campaign": "é".repeat(300)}));
+        let c = p.postback.text.campaign.clone().unwrap();
+        assert!(c.len() <= 200 && c.chars().all(|ch| ch == 'é'));
+        assert_eq!(c.len(), 200, "100 two-byte characters");
+        assert_eq!(warned(&p), [("campaign", WarningCode::Truncated)]);
+        assert_eq!(p.postback.email.unwrap().as_str(), "a@b.co", "the lead is kept");
     }
 
     #[test]
-    fn refuses_bad_values() {
-        assert_eq!(field_of(json!({"email": "not-an-email"})).as_deref(), Some("email"));
-        assert_eq!(field_of(json!({"lead_id": "123"})).as_deref(), Some("lead_id"));
-        assert_eq!(field_of(json!({"form_completion_percent": 100.5})).as_deref(), Some("form_completion_percent"));
-        assert_eq!(field_of(json!({"form_completion_percent": -1})).as_deref(), Some("form_completion_percent"));
-        assert_eq!(field_of(json!({"form_fields_completed": -1})).as_deref(), Some("form_fields_completed"));
-        assert_eq!(field_of(json!({"form_fields_total": 1.5})).as_deref(), Some("form_fields_total"));
-        assert_eq!(field_of(json!({"form_fields_total": 1e300})).as_deref(), Some("form_fields_total"));
-        assert_eq!(field_of(json!({"form_fields_completed": 13, "form_fields_total": 12})).as_deref(), Some("form_fields_completed"));
-        assert_eq!(field_of(json!({"phone": "1".repeat(51)})).as_deref(), Some("phone"));
-        assert_eq!(field_of(json!({"company": "a\u{0}b"})).as_deref(), Some("company"));
+    fn invalid_optional_values_are_left_out_and_reported() {
+        let p = parse(json!({
+            "email": "not-an-email", "lead_id": "123", "stage": "Won", "first_name": ["a"],
+            "form_completion_percent": 100.5, "form_fields_total": 1.5, "force_stage": "yes", "custom_data": "x",
+            "phone": "+1 555 0100"
+        }));
+        let pb = &p.postback;
+        assert_eq!((pb.email.clone(), pb.lead_id, pb.stage.clone()), (None, None, None));
+        assert_eq!(pb.text.phone.as_deref(), Some("+1 555 0100"));
+        let fields: Vec<&str> = p.warnings.iter().map(|w| w.field.as_str()).collect();
+        for f in ["email", "lead_id", "stage", "first_name", "form_completion_percent", "form_fields_total", "force_stage", "custom_data"] {
+            assert!(fields.contains(&f), "{f} reported: {fields:?}");
+        }
+        assert!(p.warnings.iter().all(|w| w.code == WarningCode::Dropped));
     }
 
     #[test]
-    fn accepts_boundaries() {
-        let pb = parse(json!({"form_completion_percent": 100, "form_fields_completed": 12, "form_fields_total": 12, "phone": "1".repeat(50), "form_fields_total": 12.0})).unwrap();
-        assert_eq!(pb.form_completion_percent, Some(100.0));
-        assert_eq!(pb.form_fields_total, Some(12));
-        assert!(parse(json!({"form_completion_percent": 0})).is_ok());
+    fn unknown_fields_are_kept_in_custom_data() {
+        let p = parse(json!({"favourite_colour": "blue", "custom_data": {"a": 1}}));
+        assert_eq!(Value::Object(p.postback.custom_data.clone().unwrap()), json!({"a": 1, "favourite_colour": "blue"}));
+        assert_eq!(warned(&p), [("favourite_colour", WarningCode::MovedToCustomData)]);
     }
 
     #[test]
-    fn unknown_stage_lists_valid_ones() {
-        let err = parse(json!({"stage": "Won"})).unwrap_err();
-        assert_eq!(err.code, ErrorCode::UnknownStage);
-        assert!(err.message.contains("New, Form Started, Application Submitted, Paid, Completed"));
+    fn control_characters_are_removed() {
+        let p = parse(json!({"company": "Ac\u{0}me\u{7}"}));
+        assert_eq!(p.postback.text.company.as_deref(), Some("Acme"));
+        assert_eq!(warned(&p), [("company", WarningCode::Cleaned)]);
     }
 
     #[test]
-    fn unknown_fields_are_refused_with_a_hint() {
-        let err = parse(json!({"favourite_colour": "blue"})).unwrap_err();
-        assert_eq!(err.code, ErrorCode::UnknownField);
-        assert!(err.message.contains("custom_data"));
+    fn completed_above_total_is_left_out() {
+        let p = parse(json!({"form_fields_completed": 13, "form_fields_total": 12}));
+        assert_eq!((p.postback.form_fields_completed, p.postback.form_fields_total), (None, Some(12)));
+        assert_eq!(warned(&p), [("form_fields_completed", WarningCode::Dropped)]);
     }
 
     #[test]
-    fn custom_data_limits() {
-        let deep = json!({"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}});
-        assert_eq!(field_of(json!({"custom_data": deep})).as_deref(), Some("custom_data"));
-        let ok_depth = json!({"a": {"b": {"c": {"d": 1}}}});
-        assert!(parse(json!({"custom_data": ok_depth})).is_ok());
-        let many: Map<String, Value> = (0..=MAX_CUSTOM_DATA_KEYS).map(|i| (format!("k{i}"), json!(i))).collect();
-        assert_eq!(field_of(json!({"custom_data": many})).as_deref(), Some("custom_data"));
-        let big = json!({"k": "x".repeat(MAX_CUSTOM_DATA_BYTES)});
-        assert_eq!(field_of(json!({"custom_data": big})).as_deref(), Some("custom_data"));
-        assert_eq!(field_of(json!({"custom_data": {"": 1}})).as_deref(), Some("custom_data"));
+    fn custom_data_is_bounded_key_by_key() {
+        let deep = json!({"a": {"b": {"c": {"d": {"e": 1}}}}});
+        let many: Map<String, Value> = (0..60).map(|i| (format!("k{i:02}"), json!(i))).collect();
+        let p = parse(json!({"custom_data": {"deep": deep, "": 1, "ok": 1}}));
+        assert_eq!(Value::Object(p.postback.custom_data.clone().unwrap()), json!({"ok": 1}));
+        assert_eq!(warned(&p), [("custom_data", WarningCode::Dropped)]);
+        let p = parse(json!({"custom_data": many}));
+        assert_eq!(p.postback.custom_data.unwrap().len(), MAX_CUSTOM_DATA_KEYS);
+        let big = parse(json!({"custom_data": {"a": "x".repeat(3000), "b": "y".repeat(3000)}}));
+        assert_eq!(big.postback.custom_data.unwrap().len(), 1, "the second key would pass 4 KB");
+    }
+
+    #[test]
+    fn the_honeypot_field_marks_the_postback_and_is_not_stored() {
+        let p = parse(json!({"email": "a@b.co", "hp_website": "http://spam.example"}));
+        assert!(p.postback.honeypot);
+        assert!(p.postback.custom_data.is_none());
+        assert!(!parse(json!({"hp_website": ""})).postback.honeypot);
     }
 }

@@ -8,6 +8,8 @@ use serde::Serialize;
 pub enum WarningCode {
     /// The value was longer than the field's limit and was cut.
     Truncated,
+    /// Control characters were removed from the value.
+    Cleaned,
     /// The value was invalid and was left out; the rest of the postback was stored.
     Dropped,
     /// An unknown top-level field was kept inside `custom_data`.
