@@ -73,6 +73,10 @@ export function dailyBars(days, { height = 220, label = 'New leads per day', uni
       }
     });
     if (hasPrev && prevPoints.length > 1) svg.append(s('polyline', { points: prevPoints.join(' '), class: 'prev-line' }));
+    else if (hasPrev && prevPoints.length === 1) { // one bar: the previous period is a level across its slot
+      const y = prevPoints[0].split(',')[1];
+      svg.append(s('polyline', { points: `${pad.l + slot * 0.1},${y} ${pad.l + slot * 0.9},${y}`, class: 'prev-line' }));
+    }
     svgHost.append(svg);
   };
 
@@ -112,7 +116,7 @@ export function ring(ratio, size = 44) {
   const v = Math.max(0, Math.min(1, Number(ratio) || 0));
   return s('svg', { width: size, height: size, viewBox: `0 0 ${size} ${size}`, class: 'ring', 'aria-hidden': 'true' },
     s('circle', { cx: size / 2, cy: size / 2, r, class: 'ring-track' }),
-    s('circle', {
+    v > 0 && s('circle', {
       cx: size / 2, cy: size / 2, r, class: 'ring-fill',
       'stroke-dasharray': `${c * v} ${c}`, transform: `rotate(-90 ${size / 2} ${size / 2})`,
     }));

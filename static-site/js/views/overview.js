@@ -114,7 +114,7 @@ export function renderOverview(root, ctx, params = {}) {
         cardHead('h-funnel', 'Pipeline Funnel', `Leads created ${period}: stage reached, now in stage, conversion and time to the next stage. Select a stage to list its leads.`),
         funnelView(funnel, prev.funnel || [], stages, a.new_leads, cur)),
       h('section', { class: 'card card-sources', 'aria-labelledby': 'h-sources' },
-        cardHead('h-sources', 'Top Sources', 'First-touch source of the leads created in the range. Select one to list its leads.'),
+        cardHead('h-sources', 'Top Sources', 'First-touch source of the leads created in the range. Select one to list its leads (All Leads matches the latest source, so leads whose source changed may differ).'),
         sourcesView(compareSources(a.top_sources || [], prev.top_sources || []), a.new_leads, cur)),
       h('section', { class: 'card card-daily', 'aria-labelledby': 'h-daily' },
         cardHead('h-daily', `New Leads · ${period}`, h('span', {}, `${num(a.new_leads)} lead${a.new_leads === 1 ? '' : 's'} in the period${unit === 'week' ? ', by week' : ''} · `,

@@ -157,6 +157,19 @@ test('custom range: a past range shows zeros against zeros, the day after today 
   assert.deepEqual(g, { prev: String(prevGoogle), delta: `\u2212${prevGoogle} (\u2212100%)` }, 'a source that only the previous period had is listed at 0');
   await screenshot(page, 'desktop-overview-down');
 
+  // The previous period of a one-day range is drawn as a level across the bar.
+  assert.equal(await page.locator('.card-daily .prev-line').count(), 1);
+
+  // Longer than 92 days: one bar per week (Monday weeks, the first and last may be partial), today's leads in the last.
+  const long = addDays(TODAY, -119);
+  await go(`#/overview?from=${long}&to=${TODAY}`);
+  const weeks = await page.locator('.card-daily .bar-group').evaluateAll((gs) => gs.map((g) => ({ date: g.dataset.date, count: Number(g.dataset.count) })));
+  const mondays = Array.from({ length: 120 }, (_, i) => addDays(long, i)).filter((d, i) => i === 0 || new Date(`${d}T00:00:00Z`).getUTCDay() === 1);
+  assert.deepEqual(weeks.map((w) => w.date), mondays);
+  assert.equal(weeks[weeks.length - 1].count, TOTAL);
+  assert.equal(weeks.reduce((a, w) => a + w.count, 0), TOTAL);
+  await page.locator('.card-daily .card-sub', { hasText: 'by week' }).waitFor();
+
   // Yesterday and today vs the two days before: new. Shared in a new browser context, the same range and figures.
   const shared = `#/overview?from=${addDays(TODAY, -1)}&to=${TODAY}`;
   const other = await newPage(browser, { timezoneId: 'Europe/Berlin' });
