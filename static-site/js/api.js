@@ -77,7 +77,11 @@ export const api = {
   health: () => request('GET', '/api/health'),
   stages: () => request('GET', '/api/stages'),
   openapi: () => request('GET', '/api/openapi.json'),
-  analytics: (opts) => request('GET', '/api/analytics', opts),
+  analytics: (opts = {}) => request('GET', '/api/analytics', opts).then(noteZone),
+  /** Figures for leads created from..to (inclusive days in the reporting time zone) and the period before. */
+  analyticsRange: (from, to, opts = {}) => request('GET', '/api/analytics', { ...opts, query: { from, to } }).then(noteZone),
+  breakdown: (query, opts = {}) => request('GET', '/api/analytics/breakdown', { ...opts, query }),
+  abandonment: (query, opts = {}) => request('GET', '/api/analytics/abandonment', { ...opts, query }),
   leads: (query, opts = {}) => request('GET', '/api/leads', { ...opts, query }),
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
@@ -94,4 +98,16 @@ export function loadStages(force = false) {
     }).catch((e) => { stagesPromise = null; throw e; });
   }
   return stagesPromise;
+}
+
+// The reporting time zone (IANA name) the analytics API reports; date presets are resolved in it.
+let zone = null;
+function noteZone(a) {
+  if (a && typeof a.time_zone === 'string' && a.time_zone) zone = a.time_zone;
+  return a;
+}
+/** The reporting time zone, asking the API once when no analytics answer has been seen yet. */
+export async function reportingZone() {
+  if (!zone) await api.analytics();
+  return zone || 'UTC';
 }

@@ -4,6 +4,8 @@ import { api, getKey, setKey, onUnauthorized, apiBase } from './api.js';
 import { logo } from './brand.js';
 import { errorState, loading, closeAllLayers, empty } from './ui.js';
 import { renderOverview } from './views/overview.js';
+import { renderCampaigns } from './views/campaigns.js';
+import { renderAbandonment } from './views/abandonment.js';
 import { renderBoard } from './views/board.js';
 import { renderLeads } from './views/leads.js';
 import { renderDocs } from './views/docs.js';
@@ -13,6 +15,8 @@ import { startLive, stopLive } from './live.js';
 const app = document.getElementById('app');
 const NAV = [
   { route: 'overview', label: 'Overview', icon: 'overview' },
+  { route: 'campaigns', label: 'Campaigns', icon: 'campaigns' },
+  { route: 'abandonment', label: 'Form Abandonment', icon: 'abandon' },
   { route: 'board', label: 'Pipeline Board', icon: 'board' },
   { route: 'leads', label: 'All Leads', icon: 'leads' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
@@ -21,6 +25,8 @@ const NAV = [
 let mode = null; // 'open' (server has no admin key) | 'key'
 let shell = null;
 let current = null; // the screen on show: {name, controller, onLive}
+// Screens that report on a date range: the nav carries the range chosen on one of them to the others.
+const RANGE_SCREENS = new Set(['overview', 'campaigns', 'abandonment']);
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
@@ -146,6 +152,13 @@ function route() {
     busy: () => { if (current === me) { content.setAttribute('aria-busy', 'true'); delete content.dataset.ready; } },
     ready: () => { if (current === me) { content.setAttribute('aria-busy', 'false'); content.dataset.ready = 'true'; } },
     onLive: (fn) => { me.onLive = fn; },
+    /** The range query (e.g. "range=7d") the other report screens' nav links should open with. */
+    shareRange: (qs) => {
+      if (current !== me) return;
+      for (const a of shell.navLinks) {
+        if (RANGE_SCREENS.has(a.dataset.route)) a.setAttribute('href', `#/${a.dataset.route}${qs ? `?${qs}` : ''}`);
+      }
+    },
     isCurrent: () => current === me,
   };
   for (const a of shell.navLinks) {
@@ -153,7 +166,9 @@ function route() {
   }
   content.dataset.screen = name;
   try {
-    if (name === 'overview') renderOverview(content, ctx);
+    if (name === 'overview') renderOverview(content, ctx, { query });
+    else if (name === 'campaigns') renderCampaigns(content, ctx, { query });
+    else if (name === 'abandonment') renderAbandonment(content, ctx, { query });
     else if (name === 'board') renderBoard(content, ctx, { query });
     else if (name === 'leads') me.controller = renderLeads(content, ctx, { query, leadId: parts[1] || null });
     else if (name === 'docs') renderDocs(content, ctx);

@@ -79,12 +79,13 @@ function slug(v) {
 
 /**
  * File name that says what is in the file, e.g. leads_stage-paid_source-google_2026-11-01_to_2026-11-28.csv.
- * filters: {stage, search, source, campaign, from, to}; opts: {sort, selected, today}
+ * filters: {stage, search, source, campaign, idle_hours, from, to}; opts: {sort, selected, today}
  */
 export function exportFileName(filters = {}, { sort, selected, today = new Date().toISOString().slice(0, 10) } = {}) {
   const parts = ['leads'];
   if (selected) parts.push(`selected-${selected}`);
   for (const k of ['stage', 'source', 'campaign', 'search']) if (filters[k]) parts.push(`${k}-${slug(filters[k])}`);
+  if (filters.idle_hours) parts.push(`idle-over-${String(filters.idle_hours).replace(/[^0-9]/g, '')}h`);
   const ymd = (d) => String(d).replace(/[^0-9-]/g, '');
   if (filters.from && filters.to) parts.push(`${ymd(filters.from)}_to_${ymd(filters.to)}`);
   else if (filters.from) parts.push(`from_${ymd(filters.from)}`);

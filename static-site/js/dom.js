@@ -103,5 +103,8 @@ const ICONS = {
   grip: '<circle cx="9" cy="6" r="1"/><circle cx="15" cy="6" r="1"/><circle cx="9" cy="12" r="1"/><circle cx="15" cy="12" r="1"/><circle cx="9" cy="18" r="1"/><circle cx="15" cy="18" r="1"/>',
   filter: '<path d="M22 3H2l8 9.46V19l4 2v-8.54z"/>',
   columns: '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M9 4v16M15 4v16"/>',
+  campaigns: '<path d="M3 3v18h18"/><rect x="7" y="12" width="3" height="6" rx="1"/><rect x="12" y="8" width="3" height="10" rx="1"/><rect x="17" y="5" width="3" height="13" rx="1"/>',
+  abandon: '<path d="M4 4h11a2 2 0 0 1 2 2v3"/><path d="M4 4v16h11a2 2 0 0 0 2-2v-3"/><path d="M8 9h5M8 13h3"/><path d="M15 12h7"/><path d="M19 9l3 3-3 3"/>',
+  sort: '<path d="M8 4v16"/><path d="M4 8l4-4 4 4"/><path d="M16 20V4"/><path d="M12 16l4 4 4-4"/>',
   clock: '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
 };

@@ -91,3 +91,16 @@ export function display(v) {
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
+
+/** "2026-11-01", "2026-11-30" -> "Nov 1 – Nov 30, 2026" (calendar days, no timezone shifts). */
+export function dayRange(from, to) {
+  const m1 = /^(\d{4})-(\d{2})-(\d{2})$/.exec(from || '');
+  const m2 = /^(\d{4})-(\d{2})-(\d{2})$/.exec(to || '');
+  if (!m1 || !m2) return `${from ?? ''} – ${to ?? ''}`;
+  const opts = (year) => ({ month: 'short', day: 'numeric', timeZone: 'UTC', ...(year ? { year: 'numeric' } : {}) });
+  const d1 = new Date(Date.UTC(+m1[1], +m1[2] - 1, +m1[3]));
+  const d2 = new Date(Date.UTC(+m2[1], +m2[2] - 1, +m2[3]));
+  if (from === to) return d1.toLocaleDateString('en-US', opts(true));
+  const sameYear = m1[1] === m2[1];
+  return `${d1.toLocaleDateString('en-US', opts(!sameYear))} – ${d2.toLocaleDateString('en-US', opts(true))}`;
+}

@@ -1,12 +1,16 @@
 // Live updates and the connection status: polls GET /api/analytics while the tab is visible.
-// A change of total_leads or of any funnel count calls the open screen's handler; the status badge
+// A change of `changes` (every write moves it) calls the open screen's handler; the status badge
 // says "Connected" only while the last poll succeeded.
 import { api } from './api.js';
 
 export const POLL_MS = 5000;
 
-/** What must change for the open screen to refresh: total and the count in every stage. */
+/**
+ * What must change for the open screen to refresh: `changes` (grows with every write) when the API reports it,
+ * else the total and the count in every stage.
+ */
 export function signature(a) {
+  if (a && typeof a.changes === 'number') return JSON.stringify([a.changes, a.total_leads]);
   const funnel = Array.isArray(a && a.funnel) ? a.funnel : [];
   return JSON.stringify([a ? a.total_leads : null, funnel.map((f) => [f.stage, f.count, f.reached])]);
 }

@@ -215,7 +215,9 @@ function examples(spec, op, stages) {
   } else if (media && media.example && typeof media.example === 'object') {
     out.push({ title: media.example.stage ? String(media.example.stage) : 'Postback', body: media.example });
   }
-  if (out.length) return out;
+  // In pipeline order (a served document may list its examples alphabetically).
+  const at = (ex) => { const i = stages.indexOf(ex.body.stage); return i < 0 ? stages.length : i; };
+  if (out.length) return out.map((ex, i) => ({ ex, i })).sort((a, b) => at(a.ex) - at(b.ex) || a.i - b.i).map((x) => x.ex);
   const started = stages.find((s) => s.toLowerCase() === 'form started') || stages[1] || stages[0] || 'Form Started';
   const submitted = stages.find((s) => s.toLowerCase() === 'application submitted') || stages[2] || stages[stages.length - 1] || 'Application Submitted';
   return [

@@ -32,9 +32,9 @@ async function freePort() {
 
 /**
  * Start `leadpipe serve` on a free port with a fresh database.
- * env: { ADMIN_API_KEY, API_KEY } (omit a key to leave it unset).
+ * env: { ADMIN_API_KEY, API_KEY } (omit a key to leave it unset); timeZone sets REPORTING_TIMEZONE.
  */
-export async function startServer({ adminKey, ingestKey } = {}) {
+export async function startServer({ adminKey, ingestKey, timeZone } = {}) {
   if (!existsSync(LEADPIPE_BIN)) {
     throw new Error(`leadpipe binary not found at ${LEADPIPE_BIN}. Build it first (cargo build) or set LEADPIPE_BIN.`);
   }
@@ -47,6 +47,8 @@ export async function startServer({ adminKey, ingestKey } = {}) {
   delete env.API_KEY;
   if (adminKey) env.ADMIN_API_KEY = adminKey;
   if (ingestKey) env.API_KEY = ingestKey;
+  delete env.REPORTING_TIMEZONE;
+  if (timeZone) env.REPORTING_TIMEZONE = timeZone;
   env.RUST_LOG = env.RUST_LOG || 'warn';
   const child = spawn(LEADPIPE_BIN, ['serve', '--port', String(port), '--db', path.join(dir, 't.db')], {
     cwd: REPO_ROOT, env, stdio: ['ignore', log, log],
@@ -106,7 +108,9 @@ function apiClient(base, { adminKey, ingestKey }) {
     },
     async lead(id) { return call('GET', `/api/leads/${id}`, { key: adminKey }); },
     async stages() { return (await call('GET', '/api/stages')).json.stages; },
-    async analytics() { return (await call('GET', '/api/analytics', { key: adminKey })).json; },
+    async analytics(query = {}) { return (await call('GET', `/api/analytics?${new URLSearchParams(query)}`, { key: adminKey })).json; },
+    async breakdown(query = {}) { return (await call('GET', `/api/analytics/breakdown?${new URLSearchParams(query)}`, { key: adminKey })).json; },
+    async abandonment(query = {}) { return (await call('GET', `/api/analytics/abandonment?${new URLSearchParams(query)}`, { key: adminKey })).json; },
     /** All leads of a filter, following cursors (test-side truth). */
     async listAll(query = {}, limit = 200) {
       const out = [];
@@ -142,10 +146,11 @@ export async function launchBrowser() {
 /**
  * A page that records console errors, page errors and dialogs, so tests can assert none happened.
  */
-export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', bypassCSP = false } = {}) {
+export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', bypassCSP = false, timezoneId } = {}) {
   // Reduced motion: the app then runs no entrance animations, so nothing needs time to "settle".
   const context = await browser.newContext({
     viewport, acceptDownloads: true, deviceScaleFactor: 1, colorScheme, reducedMotion: 'reduce', bypassCSP,
+    ...(timezoneId ? { timezoneId } : {}),
   });
   const page = await context.newPage();
   const events = { dialogs: [], pageErrors: [], consoleErrors: [] };

@@ -1,4 +1,4 @@
-// Accessibility: axe-core on every screen, desktop and phone, light and dark colour scheme.
+// Accessibility: axe-core on every screen (Overview with a range message, Campaigns and Form Abandonment too), desktop and phone, light and dark colour scheme.
 // Fails on any `critical` or `serious` violation and prints every violation it found.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,6 +41,10 @@ function describe(violations) {
 const SCREENS = [
   { name: 'signin', open: async (p) => { await p.goto(`${server.base}/#/overview`); await p.locator('#admin-key').waitFor(); } },
   { name: 'overview', open: (p) => go(p, server.base, '#/overview', ADMIN) },
+  // A custom range from the URL that cannot be used: the inline message is on screen too.
+  { name: 'overview-range', open: (p) => go(p, server.base, '#/overview?from=2026-02-30&to=2026-03-01', ADMIN) },
+  { name: 'campaigns', open: (p) => go(p, server.base, '#/campaigns', ADMIN) },
+  { name: 'abandonment', open: (p) => go(p, server.base, '#/abandonment', ADMIN) },
   { name: 'board', open: (p) => go(p, server.base, '#/board', ADMIN) },
   { name: 'leads', open: (p) => go(p, server.base, '#/leads', ADMIN) },
   { name: 'lead-drawer', open: async (p) => { await go(p, server.base, `#/leads/${ids[21]}`, ADMIN); await waitDrawer(p, ids[21]); } },

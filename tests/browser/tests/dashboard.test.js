@@ -67,9 +67,10 @@ test('overview shows KPIs, funnel, top sources and the 30-day chart from real da
   assert.equal(a.total_leads, 31);
   await page.locator('[data-kpi="kpi-total"]').getByText('31').waitFor();
   assert.equal(await page.locator('[data-kpi="kpi-today"]').innerText(), String(a.new_today));
-  assert.equal(await page.locator('[data-kpi="kpi-30d"]').innerText(), String(a.new_last_30_days));
+  assert.equal(await page.locator('[data-kpi="kpi-new"]').innerText(), String(a.new_leads), 'new leads in the default range (last 30 days)');
+  assert.equal(a.new_leads, a.new_last_30_days);
   const paidStage = a.funnel.find((f) => f.stage.toLowerCase() === 'paid') || a.funnel[a.funnel.length - 1];
-  const expectedPct = ((paidStage.reached / a.total_leads) * 100);
+  const expectedPct = ((paidStage.reached / a.new_leads) * 100);
   const paidText = await page.locator('[data-kpi="kpi-paid"]').innerText();
   assert.ok(Math.abs(parseFloat(paidText) - expectedPct) < 0.51, `paid conversion ${paidText} vs ${expectedPct}`);
   // Funnel rows in pipeline order with reached counts.
@@ -77,7 +78,7 @@ test('overview shows KPIs, funnel, top sources and the 30-day chart from real da
   assert.deepEqual(funnelStages, stages);
   for (const f of a.funnel) {
     const row = page.locator(`.funnel-row[data-stage="${f.stage}"]`);
-    assert.equal(await row.locator('.funnel-reached').innerText(), String(f.reached));
+    assert.equal(await row.locator('.funnel-reached').innerText(), `${f.reached} reached`);
   }
   // Top sources come from the seeded leads.
   for (const src of ['google', 'facebook', 'linkedin', 'newsletter']) {

@@ -81,6 +81,37 @@ test('all leads: new leads show a "N new leads — show" banner instead of movin
   assert.deepEqual(after.slice(0, 2), [b.lead_id, a.lead_id], 'the new leads are on top');
 });
 
+test('overview over a range (last 7 days) follows a new lead: the new-leads figure and its change move', async () => {
+  await go('#/overview?range=7d');
+  const to = (await server.api.analytics()).to;
+  const from = new Date(`${to}T00:00:00Z`); from.setUTCDate(from.getUTCDate() - 6);
+  const range = { from: from.toISOString().slice(0, 10), to };
+  const before = (await server.api.analytics(range)).new_leads;
+  await page.locator('[data-kpi="kpi-new"]').getByText(String(before), { exact: true }).waitFor();
+  await newLead();
+  await page.locator('[data-kpi="kpi-new"]').getByText(String(before + 1), { exact: true }).waitFor(LIVE);
+  await page.locator(`.kpi-new .cmp[data-delta="new"]`).waitFor();
+  assert.equal(new URL(page.url()).hash, '#/overview?range=7d', 'the range is kept');
+});
+
+test('campaigns: a lead from a new campaign shows up as a row without a reload', async () => {
+  await go('#/campaigns');
+  assert.equal(await page.locator('.report-table tr[data-value="live-campaign"]').count(), 0);
+  await server.api.postback({ email: 'camp@example.com', stage: stages[0], source: 'google', campaign: 'Live-Campaign' });
+  const row = page.locator('.report-table tr[data-value="live-campaign"]');
+  await row.waitFor(LIVE);
+  assert.equal(await row.locator('td[data-col="leads"]').innerText(), '1');
+});
+
+test('form abandonment: a lead that stopped at 30 % on a new device shows up without a reload', async () => {
+  await go('#/abandonment');
+  await server.api.postback({ email: 'tv@example.com', stage: stages[0], device_type: 'smart-fridge', form_completion_percent: 30 });
+  const row = page.locator('.table-host[data-by="device_type"] tr[data-value="smart-fridge"]');
+  await row.waitFor(LIVE);
+  assert.equal(await row.locator('td[data-decile="3"] .dec-n').innerText(), '1');
+  assert.deepEqual(events.pageErrors, []);
+});
+
 test('status badge says "Offline — retrying" once the server has stopped', async () => {
   await go('#/overview');
   await status().locator('.status-text').getByText(/^Connected/).waitFor();

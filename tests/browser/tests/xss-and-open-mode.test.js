@@ -91,6 +91,29 @@ test('XSS: payloads in every field render as text on the overview', async () => 
   await assertClean('overview');
 });
 
+test('XSS: payloads render as text on Campaigns (every dimension) and Form Abandonment', async () => {
+  const shown = (v) => v.toLowerCase(); // report values are lower-cased by the counters
+  await page.goto(`${server.base}/#/campaigns`);
+  for (const by of ['campaign', 'source', 'domain', 'device_type']) {
+    await page.locator('select[name=by]').selectOption(by);
+    await page.locator(`.report-table[data-by="${by}"]`).waitFor();
+    const field = by;
+    for (const l of leads) {
+      if (!l.rejected.includes(field)) await page.locator('.report-table tbody th').getByText(shown(l.payload), { exact: true }).waitFor();
+    }
+  }
+  await screenshot(page, 'desktop-xss-campaigns');
+  await assertClean('campaigns');
+  await page.goto(`${server.base}/#/abandonment`);
+  for (const by of ['campaign', 'device_type']) {
+    for (const l of leads) {
+      if (!l.rejected.includes(by)) await page.locator(`.table-host[data-by="${by}"] tbody th`).getByText(shown(l.payload), { exact: true }).waitFor();
+    }
+  }
+  await screenshot(page, 'desktop-xss-abandonment');
+  await assertClean('abandonment');
+});
+
 test('XSS: payloads render as text on the board, and in the move confirmation', async () => {
   await page.goto(`${server.base}/#/board`);
   for (const l of leads) {

@@ -1,0 +1,241 @@
+// Form abandonment: where forms stop (completion deciles of leads below 100 %) by campaign and by device, and the
+// leads stuck in a stage for more than N hours (GET /api/leads?idle_hours=N), exportable for retargeting.
+import { h, icon } from '../dom.js';
+import { api, loadStages, reportingZone } from '../api.js';
+import { num, pct, dayRange, leadName, ago, dateTime, display } from '../format.js';
+import { loading, errorState, empty, setContent, toast, stageChip } from '../ui.js';
+import { toCsv, csvColumns, downloadText, exportFileName } from '../csv.js';
+import { todayIn } from '../range.js';
+import { DECILES, peakDecile } from '../breakdown.js';
+import { rangeFromQuery, rangePicker, reportQuery } from '../report-ui.js';
+
+export const MAX_IDLE_HOURS = 24 * 366;
+const IDLE_PAGE = 50;
+const EXPORT_PAGE = 200;
+
+/** null when `raw` is a usable number of hours, else the message to show. */
+export function validateHours(raw) {
+  const v = String(raw ?? '').trim();
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_IDLE_HOURS) return `Hours must be a whole number from 1 to ${num(MAX_IDLE_HOURS)}.`;
+  return null;
+}
+
+export function renderAbandonment(root, ctx, params = {}) {
+  ctx.setTitle('Form Abandonment', 'Where forms stop, and who is stuck in a stage');
+  const q = params.query || new URLSearchParams();
+  const idle = {
+    stage: (q.get('stage') || '').trim(),
+    hours: validateHours(q.get('idle')) ? 24 : Number(q.get('idle')),
+    rows: [], next: null, total: null, seq: 0,
+  };
+  const refresh = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'refresh', 'aria-label': 'Refresh', onclick: () => load() },
+    icon('refresh'), h('span', { class: 'btn-label', 'aria-hidden': 'true' }, 'Refresh'));
+  ctx.setActions(refresh);
+
+  const pickerHost = h('div', { class: 'range-host' });
+  const byCampaign = h('div', { class: 'table-host', 'data-by': 'campaign' });
+  const byDevice = h('div', { class: 'table-host', 'data-by': 'device_type' });
+
+  // ---- stalled leads ----
+  const stageSel = h('select', { class: 'select', id: 'i-stage', name: 'stage' });
+  const hours = h('input', { class: 'input', type: 'number', id: 'i-hours', name: 'idle', min: 1, max: MAX_IDLE_HOURS, step: 1, value: idle.hours, inputmode: 'numeric', 'aria-describedby': 'i-error' });
+  const hoursError = h('p', { class: 'filter-error', id: 'i-error', role: 'alert', hidden: true });
+  const exportBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'export-idle', disabled: true, onclick: () => exportIdle() },
+    icon('download'), h('span', { class: 'btn-label' }, 'Export CSV'));
+  const idleForm = h('form', { class: 'idle-controls', 'aria-label': 'Stalled leads filter', novalidate: true, onsubmit: (e) => { e.preventDefault(); applyIdle(); } },
+    h('div', { class: 'filter' }, h('label', { class: 'filter-label', for: 'i-stage' }, 'In stage'), stageSel),
+    h('div', { class: 'filter' }, h('label', { class: 'filter-label', for: 'i-hours' }, 'For more than (hours)'), hours),
+    h('div', { class: 'filter filter-buttons' }, h('button', { class: 'btn btn-secondary', type: 'submit', 'data-action': 'apply-idle' }, 'Show'), exportBtn),
+    hoursError);
+  stageSel.addEventListener('change', applyIdle);
+  hours.addEventListener('change', applyIdle);
+  const idleSummary = h('p', { class: 'summary idle-summary', role: 'status' });
+  const idleHost = h('div', { class: 'table-host idle-host' });
+  const moreBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'idle-more', hidden: true, onclick: () => loadIdle({ more: true }) }, 'Load more');
+
+  root.append(pickerHost,
+    h('div', { class: 'report-grid' },
+      h('section', { class: 'card card-table', 'aria-labelledby': 'a-campaign' },
+        cardHead('a-campaign', 'Where forms stop · by campaign', 'Leads whose form completion is below 100 %, by how far they got (latest campaign).'), byCampaign),
+      h('section', { class: 'card card-table', 'aria-labelledby': 'a-device' },
+        cardHead('a-device', 'Where forms stop · by device', 'The same, by the device of the latest visit.'), byDevice)),
+    h('section', { class: 'card card-table card-idle', 'aria-labelledby': 'a-idle' },
+      cardHead('a-idle', 'Stalled leads', 'Leads created in the range that have been in a stage longer than you choose: a retargeting list.'),
+      idleForm, idleSummary, idleHost, h('div', { class: 'pager idle-pager' }, moreBtn)));
+
+  let spec = null;
+  let range = null;
+  let picker = null;
+  let stages = [];
+  let seq = 0;
+
+  function sync() {
+    const qs = reportQuery(spec, [['stage', idle.stage], ['idle', idle.hours === 24 ? '' : idle.hours]]);
+    history.replaceState(null, '', `#/abandonment${qs ? `?${qs}` : ''}`);
+    ctx.shareRange(reportQuery(spec));
+  }
+
+  async function load({ quiet = false } = {}) {
+    const mine = ++seq;
+    ctx.busy();
+    if (!quiet) for (const host of [byCampaign, byDevice]) setContent(host, loading('Loading…'));
+    try {
+      const zone = await reportingZone();
+      const today = todayIn(zone);
+      if (!spec) {
+        const r = rangeFromQuery(q, today);
+        spec = r.spec;
+        picker = rangePicker({ id: 'a', spec, range: r.range, zone, error: r.error, onChange: (next) => { spec = next; sync(); load(); } });
+        setContent(pickerHost, picker.el);
+        ctx.shareRange(reportQuery(spec));
+      }
+      range = rangeFromQuery(new URLSearchParams(reportQuery(spec)), today).range;
+      if (!stages.length) {
+        stages = await loadStages();
+        if (!idle.stage || !stages.includes(idle.stage)) idle.stage = stages[1] || stages[0] || '';
+        setContent(stageSel, stages.map((st) => h('option', { value: st, selected: st === idle.stage }, st)));
+      }
+      const [c, d] = await Promise.all([
+        api.abandonment({ by: 'campaign', from: range.from, to: range.to }),
+        api.abandonment({ by: 'device_type', from: range.from, to: range.to }),
+        loadIdle({ quiet }),
+      ]);
+      if (!root.isConnected || mine !== seq) return;
+      picker.describe({ from: c.from, to: c.to, days: range.days }, null, zone);
+      setContent(byCampaign, decileTable(c.rows || [], 'Campaign', c));
+      setContent(byDevice, decileTable(d.rows || [], 'Device', d));
+    } catch (e) {
+      if (e.status === 401 || mine !== seq) return;
+      for (const host of [byCampaign, byDevice]) setContent(host, errorState(e, () => load()));
+    }
+    if (mine === seq) ctx.ready();
+  }
+
+  function applyIdle() {
+    const err = validateHours(hours.value);
+    hoursError.hidden = !err;
+    hoursError.textContent = err || '';
+    if (err) { hours.setAttribute('aria-invalid', 'true'); return; }
+    hours.removeAttribute('aria-invalid');
+    idle.stage = stageSel.value;
+    idle.hours = Number(hours.value);
+    sync();
+    ctx.busy();
+    loadIdle().then(() => { if (ctx.isCurrent()) ctx.ready(); });
+  }
+
+  function idleQuery(extra = {}) {
+    return { stage: idle.stage, idle_hours: idle.hours, from: range.from, to: range.to, limit: IDLE_PAGE, ...extra };
+  }
+
+  /** The stalled leads (first page, or the next one with more). Errors show in the list. */
+  async function loadIdle({ more = false, quiet = false } = {}) {
+    const mine = ++idle.seq;
+    exportBtn.disabled = true;
+    moreBtn.disabled = true;
+    if (!more && !quiet) setContent(idleHost, loading('Loading stalled leads…'));
+    try {
+      const res = await api.leads(idleQuery(more && idle.next ? { cursor: idle.next } : {}));
+      if (mine !== idle.seq || !root.isConnected) return;
+      idle.rows = more ? [...idle.rows, ...(res.leads || [])] : (res.leads || []);
+      idle.next = res.next_cursor || null;
+      idle.total = typeof res.total === 'number' ? res.total : null;
+      renderIdle();
+    } catch (e) {
+      if (e.status === 401 || mine !== idle.seq) return;
+      setContent(idleSummary, '');
+      setContent(idleHost, errorState(e, () => loadIdle()));
+      moreBtn.hidden = true;
+    }
+  }
+
+  function renderIdle() {
+    const what = `in ${idle.stage} for more than ${num(idle.hours)} hour${idle.hours === 1 ? '' : 's'}, created ${dayRange(range.from, range.to)}`;
+    // The API counts a listing only sometimes (not with idle_hours): "50+" until the last page is in.
+    const n = idle.total ?? idle.rows.length;
+    const more = idle.total === null && idle.next ? '+' : '';
+    setContent(idleSummary, h('strong', {}, `${num(n)}${more} lead${n === 1 && !more ? '' : 's'}`), ` ${what}`,
+      idle.rows.length < n ? ` · showing ${num(idle.rows.length)}` : '');
+    exportBtn.disabled = !idle.rows.length;
+    moreBtn.hidden = !idle.next;
+    moreBtn.disabled = false;
+    if (!idle.rows.length) {
+      setContent(idleHost, empty(`No leads stalled ${what}`, 'Try fewer hours, another stage or a longer range.'));
+      return;
+    }
+    const table = h('table', { class: 'table idle-table' },
+      h('caption', { class: 'sr-only' }, `Leads ${what}`),
+      h('thead', {}, h('tr', {}, ['Name / Email', 'Stage', 'In stage for', 'Form %', 'Source', 'Campaign', 'Device', 'Phone'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, idle.rows.map((l) => h('tr', { 'data-lead-id': l.id },
+        h('td', { class: 'cell-name' }, h('a', { class: 'link-btn', href: `#/leads/${encodeURIComponent(l.id)}` }, leadName(l)),
+          l.email && l.email !== leadName(l) ? h('div', { class: 'muted small cell-email' }, l.email) : null),
+        h('td', {}, stageChip(l.stage, stages)),
+        h('td', { title: `Since ${dateTime(l.stage_entered_at)}` }, ago(l.stage_entered_at).replace(' ago', '')),
+        h('td', { class: 'num' }, l.form_completion_percent === null || l.form_completion_percent === undefined ? '—' : `${Math.round(Number(l.form_completion_percent))}%`),
+        h('td', { class: 'cell-text' }, display(l.source)),
+        h('td', { class: 'cell-text' }, display(l.campaign)),
+        h('td', { class: 'cell-text' }, display(l.device_type)),
+        h('td', { class: 'cell-text' }, display(l.phone))))));
+    setContent(idleHost, h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Stalled leads (scrolls sideways)' }, table));
+  }
+
+  async function exportIdle() {
+    if (exportBtn.disabled) return;
+    exportBtn.disabled = true;
+    const label = exportBtn.querySelector('.btn-label');
+    const all = [];
+    try {
+      let cursor;
+      do {
+        label.textContent = all.length ? `Exporting… ${num(all.length)}` : 'Exporting…';
+        const res = await api.leads(idleQuery({ limit: EXPORT_PAGE, cursor }));
+        all.push(...(res.leads || []));
+        cursor = res.next_cursor || undefined;
+      } while (cursor);
+      downloadText(exportFileName({ stage: idle.stage, idle_hours: idle.hours, from: range.from, to: range.to }), toCsv(all, csvColumns(stages)));
+      toast(`Exported ${num(all.length)} stalled lead${all.length === 1 ? '' : 's'}`, 'success', { key: 'export' });
+    } catch (e) {
+      if (e.status !== 401) toast(`Export failed: ${e.message}`, 'error', { key: 'export' });
+    } finally {
+      label.textContent = 'Export CSV';
+      exportBtn.disabled = !idle.rows.length;
+    }
+  }
+
+  ctx.onLive(() => load({ quiet: true }));
+  load();
+}
+
+function cardHead(id, title, sub) {
+  return h('header', { class: 'card-head' }, h('h2', { id }, title), sub ? h('p', { class: 'card-sub' }, sub) : null);
+}
+
+/** One row per value: leads, stopped, then the ten deciles as numbers with bars (the bars are decoration). */
+function decileTable(rows, label, data) {
+  if (!rows.length) return empty('No leads in this range', `Nothing to show for ${dayRange(data.from, data.to)}.`);
+  const table = h('table', { class: 'table decile-table' },
+    h('caption', { class: 'sr-only' }, `Leads that stopped before the end of the form, by ${label.toLowerCase()} and by how far they got, ${dayRange(data.from, data.to)}`),
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col' }, label),
+      h('th', { scope: 'col', class: 'num' }, 'Leads'),
+      h('th', { scope: 'col', class: 'num' }, 'Stopped'),
+      DECILES.map((d) => h('th', { scope: 'col', class: 'num dec-head' }, h('span', { class: 'sr-only' }, 'stopped at '), d)),
+      h('th', { scope: 'col' }, 'Most stop at'))),
+    h('tbody', {}, rows.map((r) => {
+      const dec = Array.isArray(r.deciles) ? r.deciles : [];
+      const max = Math.max(1, ...dec.map((n) => Number(n) || 0));
+      const peak = peakDecile(dec);
+      return h('tr', { 'data-value': r.value },
+        h('th', { scope: 'row', class: 'cell-text' }, r.value),
+        h('td', { class: 'num', 'data-col': 'leads' }, num(r.leads)),
+        h('td', { class: 'num', 'data-col': 'stopped' }, num(r.stopped), r.leads ? h('span', { class: 'muted small' }, ` (${pct(r.stopped / r.leads)})`) : null),
+        DECILES.map((_, i) => {
+          const n = Number(dec[i]) || 0;
+          const bar = h('span', { class: `dec-bar${i === peak ? ' is-peak' : ''}`, 'aria-hidden': 'true' });
+          bar.style.height = `${n ? Math.max(8, (n / max) * 100) : 0}%`;
+          return h('td', { class: 'num dec', 'data-decile': i }, h('span', { class: 'dec-track', 'aria-hidden': 'true' }, bar), h('span', { class: 'dec-n' }, num(n)));
+        }),
+        h('td', { 'data-col': 'peak' }, peak < 0 ? '—' : `${DECILES[peak]}${dec.filter((n) => Number(n) === Number(dec[peak])).length > 1 ? ' (tied)' : ''}`));
+    })));
+  return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': `Where forms stop by ${label.toLowerCase()} (scrolls sideways)` }, table);
+}
