@@ -1099,7 +1099,8 @@ class Checker:
             extra = got_names - want_names
             self.check(
                 not missing and not extra,
-                f"{lid}: ssm:GetParameter(s) on exactly the {len(want_names)} key parameters its environment names",
+                f"{lid}: ssm:GetParameter(s) on exactly the parameters its "
+                f"{', '.join(v for v in KEY_PARAMETER_ENV if v in env)} name (given or default names)",
                 f"{lid}: the SSM grant must cover exactly the parameters named by {', '.join(KEY_PARAMETER_ENV)}"
                 + (f"; missing {sorted(missing)}" if missing else "") + (f"; not named {sorted(extra)}" if extra else ""),
             )

@@ -44,7 +44,7 @@ while [ "$#" -gt 0 ]; do
     --rotate-keys) rotate=1 ;;
     --site-only) site_only=1 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
   shift

@@ -26,7 +26,7 @@ while [ "$#" -gt 0 ]; do
     --yes|-y) yes=1 ;;
     --stack-name) [ "$#" -ge 2 ] || die "--stack-name needs a value"; STACK="$2"; shift ;;
     --region) [ "$#" -ge 2 ] || die "--region needs a value"; REGION="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
   shift

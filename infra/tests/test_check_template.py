@@ -47,7 +47,8 @@ def test_real_template_passes(tree, capsys):
         "LeadsTable: stream NEW_AND_OLD_IMAGES",
         "LeadsTable: table design version 2",
         "AnalyticsFunction: grants exactly BatchGetItem on the table",
-        "PostbackFunction: ssm:GetParameter(s) on exactly the 6 key parameters its environment names",
+        "PostbackFunction: ssm:GetParameter(s) on exactly the parameters its API_KEY_PARAMETER, ADMIN_API_KEY_PARAMETER, "
+        "PUBLIC_API_KEY_PARAMETER name",
         "CountersEventSourceMapping: TumblingWindowInSeconds 60",
         "HttpApi: POST /api/postback throttled at 10000/s, burst 5000",
         "CountersIteratorAgeAlarm: CountersFunction IteratorAge Maximum > 60000 ms for 5 minutes",

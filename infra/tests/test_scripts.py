@@ -453,6 +453,15 @@ def test_deploy_fails_clearly_when_outputs_missing(repo):
     assert not repo.calls("aws s3")
 
 
+@pytest.mark.parametrize("script", ["deploy.sh", "teardown.sh"])
+def test_help_is_the_header_comment(repo, script):
+    r = repo.run(script, "--help")
+    assert r.returncode == 0
+    assert r.stdout.startswith(("Deploy Leadpipe", "Remove a Leadpipe deployment"))
+    assert "set -euo pipefail" not in r.stdout and "Usage:" in r.stdout
+    assert not repo.calls()
+
+
 def test_site_only_needs_no_sam(repo):
     repo.use_example_samconfig()
     (repo.bin / "sam").unlink()
