@@ -42,7 +42,7 @@ except ModuleNotFoundError:  # pragma: no cover - older Pythons
 
 TABLE_ACTIONS = "table"
 STREAM = "stream"            # !GetAtt <table>.StreamArn
-STREAMS = "streams"          # !Sub "${<table>.Arn}/stream/*" (ListStreams only)
+STREAMS = "streams"          # "*", for dynamodb:ListStreams only: it supports no resource-level permission
 DLQ = "dlq"                  # !GetAtt <the consumer's on-failure queue>.Arn
 
 
@@ -83,6 +83,9 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
         DLQ: {"sqs:SendMessage"},
     },
 }
+
+#: Actions without resource-level permissions (Service Authorization Reference): granted on "*" or not at all.
+RESOURCE_STAR_ACTIONS = {"dynamodb:ListStreams"}
 
 #: The binary that consumes the table's stream, and its event source mapping.
 STREAM_CONSUMER = "counters"
@@ -1002,6 +1005,8 @@ class Checker:
                 resources = resources if isinstance(resources, list) else [resources]
                 for r in resources:
                     kind = _resource_kind(r, tables, queues)
+                    if r == "*" and actions and set(actions) <= RESOURCE_STAR_ACTIONS:
+                        kind = STREAMS
                     if kind is None:
                         self.fail(f"{sw}: Resource {r!r} is not one of this template's table ARN (!GetAtt "
                                   f"<table>.Arn), index ARNs (!Sub \"${{<table>.Arn}}/index/<name>\"), stream ARN "
@@ -1643,9 +1648,6 @@ def _resource_kind(r: Any, tables: dict[str, Any], queues: set[str]) -> str | No
                 return "index:*"
             if name in names:
                 return index(name)
-        m = re.fullmatch(r"\$\{([A-Za-z0-9]+)\.Arn\}/stream/\*", r["Fn::Sub"])
-        if m and m.group(1) in tables:
-            return STREAMS
     return None
 
 
@@ -1667,7 +1669,7 @@ def _ssm_parameter_name(r: Any) -> Any:
 
 
 def _show_kind(kind: str) -> str:
-    return {TABLE_ACTIONS: "the table", STREAM: "the table's stream", STREAMS: "the table's streams",
+    return {TABLE_ACTIONS: "the table", STREAM: "the table's stream", STREAMS: "\"*\" (ListStreams has no resource type)",
             DLQ: "the consumer's dead-letter queue"}.get(kind, kind.replace("index:", "index ")
                                                           .replace("queue:", "queue "))
 

@@ -541,6 +541,18 @@ def test_stream_read_on_every_stream_fails(tree, capsys):
                                "'dynamodb:GetShardIterator'] on the table's stream")
 
 
+def test_star_for_an_action_with_resource_types_fails(tree, capsys):
+    tree.mutate("                - dynamodb:ListStreams\n", "                - dynamodb:ListStreams\n                - dynamodb:GetRecords\n")
+    assert_fails(tree, capsys, "CountersFunction.Policies[0].Statement[2]: Resource '*' is not one of this template's")
+
+
+def test_list_streams_on_the_stream_arn_grants_nothing(tree, capsys):
+    tree.mutate('                - dynamodb:ListStreams\n              Resource: "*"',
+                "                - dynamodb:ListStreams\n              Resource: !GetAtt LeadsTable.StreamArn")
+    assert_fails(tree, capsys, "grants ['dynamodb:ListStreams'] on the table's stream",
+                 "CountersFunction: policy lacks ['dynamodb:ListStreams']")
+
+
 def test_consumer_without_dlq_permission_fails(tree, capsys):
     tree.mutate("""            - Sid: FailedBatchesToTheDeadLetterQueue
               Effect: Allow
