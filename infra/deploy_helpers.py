@@ -12,6 +12,14 @@ Kept in Python so the shell scripts stay simple and these parts can be tested of
                                                  (with --partial: print the keys present, exit 0)
   deploy_helpers.py config-js API_URL [STACK]    print the dashboard's config.js
   deploy_helpers.py new-key                      print a fresh random API key (64 hex characters)
+  deploy_helpers.py check-keys                   read "LABEL<TAB>VALUE" lines on stdin: every value a valid
+                                                 key, all different; exit 1 naming the labels (never values)
+  deploy_helpers.py ssm-put-input NAME OVERWRITE read a key on stdin, print the --cli-input-json of
+                                                 `aws ssm put-parameter` (SecureString; OVERWRITE true/false)
+  deploy_helpers.py secret-fields FILE           print "FIELD<TAB>VALUE" for the keys in a secret's JSON
+  deploy_helpers.py secret-put-input ID FILE     read "FIELD<TAB>VALUE" lines on stdin, merge them into the
+                                                 secret JSON in FILE, print the --cli-input-json of
+                                                 `aws secretsmanager put-secret-value`
   deploy_helpers.py binary-report FILE...        print size, zipped size and architecture of each
                                                  bootstrap; exit 1 if one is missing or not aarch64
 """
@@ -30,6 +38,12 @@ try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib  # type: ignore[no-redef]
+
+#: What a key may look like: 16-128 URL/header-safe characters, not containing "changeme" (the functions treat
+#: that placeholder as "no key", which is meant for local use only).
+KEY_PATTERN = re.compile(r"(?!.*changeme)[A-Za-z0-9._~+/=-]{16,128}", re.IGNORECASE)
+#: Fields of the Secrets Manager secret (KeySource secretsmanager).
+SECRET_FIELDS = ("API_KEY", "ADMIN_API_KEY", "PUBLIC_API_KEY")
 
 ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64", 0x03: "x86", 0x28: "arm"}
 
@@ -86,6 +100,74 @@ def new_key() -> int:
     return 0
 
 
+def _labelled(lines: str) -> list[tuple[str, str]]:
+    out = []
+    for line in lines.splitlines():
+        if not line.strip():
+            continue
+        label, _, value = line.partition("\t")
+        out.append((label, value))
+    return out
+
+
+def check_keys() -> int:
+    keys = _labelled(sys.stdin.read())
+    bad = [label for label, value in keys if not KEY_PATTERN.fullmatch(value)]
+    for label in bad:
+        print(f"{label}: not a valid key: 16 to 128 characters from A-Z a-z 0-9 . _ ~ + / = - and not containing "
+              f"'changeme' (generate one with: openssl rand -hex 32)", file=sys.stderr)
+    seen: dict[str, str] = {}
+    same = []
+    for label, value in keys:
+        if value in seen:
+            same.append((seen[value], label))
+        seen.setdefault(value, label)
+    for a, b in same:
+        print(f"{a} and {b} are the same key: the ingest, admin and public keys must all differ", file=sys.stderr)
+    return 1 if bad or same else 0
+
+
+def ssm_put_input(name: str, overwrite: str) -> int:
+    value = sys.stdin.read().strip("\n")
+    if not KEY_PATTERN.fullmatch(value):
+        print(f"refusing to store an invalid key in {name}", file=sys.stderr)
+        return 1
+    print(json.dumps({"Name": name, "Value": value, "Type": "SecureString", "Overwrite": overwrite == "true",
+                      "Description": "Leadpipe API key (read by the functions at start-up)"}))
+    return 0
+
+
+def secret_fields(path: str) -> int:
+    try:
+        data = json.loads(Path(path).read_text() or "{}")
+    except json.JSONDecodeError:
+        print(f"the secret in {path} is not JSON with the fields {', '.join(SECRET_FIELDS)}", file=sys.stderr)
+        return 1
+    if not isinstance(data, dict):
+        print(f"the secret in {path} is not a JSON object", file=sys.stderr)
+        return 1
+    for field in SECRET_FIELDS:
+        if isinstance(data.get(field), str) and data[field]:
+            print(f"{field}\t{data[field]}")
+    return 0
+
+
+def secret_put_input(secret_id: str, path: str) -> int:
+    text = Path(path).read_text() if Path(path).is_file() else ""
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        print("the current secret is not JSON; refusing to overwrite it", file=sys.stderr)
+        return 1
+    for field, value in _labelled(sys.stdin.read()):
+        if field not in SECRET_FIELDS or not KEY_PATTERN.fullmatch(value):
+            print(f"refusing to store {field!r}: not one of {SECRET_FIELDS} or not a valid key", file=sys.stderr)
+            return 1
+        data[field] = value
+    print(json.dumps({"SecretId": secret_id, "SecretString": json.dumps(data)}))
+    return 0
+
+
 def binary_report(files: list[str]) -> int:
     bad = 0
     print(f"{'function':<12} {'bootstrap':>22} {'zipped (deflate -9)':>22}  arch")
@@ -132,6 +214,14 @@ def main(argv: list[str]) -> int:
         return new_key()
     if cmd == "binary-report" and args:
         return binary_report(args)
+    if cmd == "check-keys" and not args:
+        return check_keys()
+    if cmd == "ssm-put-input" and len(args) == 2 and args[1] in ("true", "false"):
+        return ssm_put_input(*args)
+    if cmd == "secret-fields" and len(args) == 1:
+        return secret_fields(*args)
+    if cmd == "secret-put-input" and len(args) == 2:
+        return secret_put_input(*args)
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Offline checks of the AWS deployment (no AWS account, no AWS call; runs in CI):
-#   1. cfn-lint infra/template.yaml                 must report no error
-#   2. infra/check_template.py                      what cfn-lint does not check: build method, runtime,
-#                                                   arm64, cargo packages, references in environment and
-#                                                   policies, table vs infra/table-definition.json, every
-#                                                   route of docs/openapi.json on the right function,
-#                                                   least-privilege policies, log retention, dashboard
-#   3. pytest infra/tests                           the checker's negative self-tests (mutated templates must
-#                                                   fail) and the deploy/teardown/build scripts run against
-#                                                   stub aws/sam/cargo commands
-#   4. bash -n (and shellcheck when installed) on scripts/*.sh of the deployment
+#   1. cfn-lint infra/template.yaml                 must report no error and no warning
+#   2. SAM transform + cfn-lint of its output       infra/sam_transform.py runs aws-sam-translator (what
+#                                                   `sam deploy` runs) offline; cfn-lint then checks the
+#                                                   CloudFormation that AWS would receive
+#   3. infra/check_template.py                      what cfn-lint does not check: build method, runtime, arm64,
+#                                                   cargo packages, references, the table vs
+#                                                   infra/table-definition.json, every route of
+#                                                   docs/openapi.json on the function whose router declares it,
+#                                                   per-function IAM vs the code's DynamoDB calls, the key
+#                                                   contract (no key in plain text), the stream consumer's
+#                                                   event source mapping, alarms, throttles, logging, the
+#                                                   optional WAF and budget, the dashboard
+#   4. pytest infra/tests                           the checker's mutation tests (each check must fail on a
+#                                                   template broken in that respect), the transform's output,
+#                                                   and the deploy/teardown/build scripts run against stub
+#                                                   aws/sam/cargo commands
+#   5. bash -n (and shellcheck when installed) on scripts/*.sh of the deployment
 #
 # Usage: scripts/check-infra.sh [CHECKER_ARGS...]   e.g. --openapi path/to/openapi.json
-# Installs cfn-lint and pytest (pinned, from PyPI) into the project's venv .cache/venv when they are missing,
-# and runs every Python step with that venv's interpreter.
+# Installs cfn-lint, pytest and aws-sam-translator (pinned, from PyPI) into the project's venv .cache/venv when
+# they are missing, and runs every Python step with that venv's interpreter.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,40 +31,62 @@ cd "$ROOT"
 say() { printf '\n[check-infra] %s\n' "$*"; }
 failed=()
 
-pip_install "cfn-lint==$PIN_CFN_LINT" "pytest==$PIN_PYTEST"
+# The SAM transform (not a dependency of cfn-lint any more); pinned here, next to its only user.
+PIN_SAM_TRANSLATOR=1.115.0
+pip_install "cfn-lint==$PIN_CFN_LINT" "pytest==$PIN_PYTEST" "aws-sam-translator==$PIN_SAM_TRANSLATOR"
 PY="$LEADPIPE_VENV/bin/python"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
 
-# 1. cfn-lint. Exit status is a bit mask: 2 = error, 4 = warning, 8 = informational.
-say "1/4 cfn-lint infra/template.yaml ($("$PY" -c 'import cfnlint.version as v; print(v.__version__)'))"
-set +e
-"$PY" -c 'import sys; from cfnlint.runner import main; sys.argv[0] = "cfn-lint"; sys.exit(main())' infra/template.yaml
-lint_rc=$?
-set -e
-if [ $((lint_rc & 2)) -ne 0 ] || [ "$lint_rc" -eq 1 ] || [ "$lint_rc" -gt 15 ]; then
-  echo "cfn-lint: errors (exit status $lint_rc)"
-  failed+=("cfn-lint")
-elif [ "$lint_rc" -ne 0 ]; then
-  echo "cfn-lint: no error; warnings or notes above (exit status $lint_rc)"
+# cfn-lint's exit status is a bit mask: 2 = error, 4 = warning, 8 = informational. Errors and warnings fail.
+lint() {
+  local name=$1 rc
+  shift
+  set +e
+  "$PY" -c 'import sys; from cfnlint.runner import main; sys.argv[0] = "cfn-lint"; sys.exit(main())' "$@"
+  rc=$?
+  set -e
+  if [ $((rc & 2)) -ne 0 ] || [ "$rc" -eq 1 ] || [ "$rc" -gt 15 ]; then
+    echo "cfn-lint: errors (exit status $rc)"
+    failed+=("$name")
+  elif [ $((rc & 4)) -ne 0 ]; then
+    echo "cfn-lint: warnings (exit status $rc)"
+    failed+=("$name")
+  elif [ "$rc" -ne 0 ]; then
+    echo "cfn-lint: no error, no warning; notes above (exit status $rc)"
+  else
+    echo "cfn-lint: no error, no warning"
+  fi
+}
+
+# 1. cfn-lint on the SAM template
+say "1/5 cfn-lint infra/template.yaml ($("$PY" -c 'import cfnlint.version as v; print(v.__version__)'))"
+lint "cfn-lint" infra/template.yaml
+
+# 2. the SAM transform, and cfn-lint on the CloudFormation it produces
+say "2/5 SAM transform (aws-sam-translator $PIN_SAM_TRANSLATOR) and cfn-lint of its output"
+if "$PY" infra/sam_transform.py "$out/template.cfn.json"; then
+  lint "cfn-lint (transformed)" "$out/template.cfn.json"
 else
-  echo "cfn-lint: no error, no warning"
+  failed+=("SAM transform")
 fi
 
-# 2. the template checker
-say "2/4 infra/check_template.py $*"
+# 3. the template checker
+say "3/5 infra/check_template.py $*"
 if ! "$PY" infra/check_template.py "$@"; then
   failed+=("check_template.py")
 fi
 
-# 3. self-tests
-say "3/4 pytest infra/tests"
+# 4. self-tests
+say "4/5 pytest infra/tests"
 set +e
 "$PY" -m pytest -q -p no:cacheprovider infra/tests
 tests_rc=$?
 set -e
 [ "$tests_rc" -eq 0 ] || failed+=("pytest infra/tests")
 
-# 4. shell scripts
-say "4/4 shell syntax of the deployment scripts"
+# 5. shell scripts
+say "5/5 shell syntax of the deployment scripts"
 scripts=(scripts/deploy.sh scripts/teardown.sh scripts/lambda-build.sh scripts/check-infra.sh)
 for s in "${scripts[@]}"; do
   if bash -n "$s"; then echo "  ok    bash -n $s"; else failed+=("bash -n $s"); fi

@@ -3,7 +3,8 @@
 #
 # The DynamoDB table is NOT deleted: the template retains it (DeletionPolicy: Retain) and turns on
 # deletion protection, so your leads survive a teardown. This script prints its name and the two
-# commands that delete it for good.
+# commands that delete it for good. The API keys in SSM Parameter Store are not stack resources either
+# (scripts/deploy.sh creates them): they are kept too, and the command that deletes them is printed.
 #
 # Usage: scripts/teardown.sh [--yes] [--stack-name NAME] [--region REGION]
 #   --yes           do not ask for confirmation (otherwise you type the stack name)
@@ -25,7 +26,7 @@ while [ "$#" -gt 0 ]; do
     --yes|-y) yes=1 ;;
     --stack-name) [ "$#" -ge 2 ] || die "--stack-name needs a value"; STACK="$2"; shift ;;
     --region) [ "$#" -ge 2 ] || die "--region needs a value"; REGION="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
   shift
@@ -46,15 +47,21 @@ say "looking up stack $STACK${REGION:+ in $REGION}"
 outputs_json="$(aws cloudformation describe-stacks --stack-name "$STACK" ${region_args[@]+"${region_args[@]}"} \
   --query 'Stacks[0].Outputs' --output json)" || die "cannot describe stack $STACK (already deleted? right region/profile?)"
 # A stack whose first deploy failed (ROLLBACK_COMPLETE) has no outputs; it can still be deleted.
-outputs="$(printf '%s' "$outputs_json" | "$PY" "$HELPERS" outputs --partial DashboardBucket TableName)"
+outputs="$(printf '%s' "$outputs_json" | "$PY" "$HELPERS" outputs --partial DashboardBucket TableName KeySource \
+  ApiKeyParameter AdminApiKeyParameter PublicApiKeyParameter KeysSecretArn)"
 BUCKET="$(printf '%s\n' "$outputs" | sed -n 's/^DashboardBucket=//p')"
 TABLE="$(printf '%s\n' "$outputs" | sed -n 's/^TableName=//p')"
+KEY_PARAMETERS="$(printf '%s\n' "$outputs" | sed -n 's/^\(Api\|AdminApi\|PublicApi\)KeyParameter=//p' | tr '\n' ' ')"
+KEY_PARAMETERS="${KEY_PARAMETERS% }"
+KEYS_SECRET="$(printf '%s\n' "$outputs" | sed -n 's/^KeysSecretArn=//p')"
 
 cat <<EOF
 This deletes stack $STACK${REGION:+ (region $REGION)}:
-  - the four Lambda functions, the HTTP API, their log groups and IAM roles
-  - the CloudFront distribution and the dashboard bucket${BUCKET:+ s3://$BUCKET (emptied first)}
-It keeps the DynamoDB table${TABLE:+ $TABLE} and every lead in it.
+  - the five Lambda functions, the HTTP API, their log groups and IAM roles
+  - the stream consumer's event source mapping, dead-letter queue (and any message in it) and alarms
+  - the CloudFront distribution(s), the dashboard bucket${BUCKET:+ s3://$BUCKET (emptied first)}, and the
+    optional AWS WAF web ACL and budget
+It keeps the DynamoDB table${TABLE:+ $TABLE} and every lead in it, and the API keys in the key store.
 EOF
 if [ "$yes" -eq 0 ]; then
   [ -t 0 ] || die "not a terminal: pass --yes to confirm"
@@ -77,6 +84,16 @@ aws cloudformation wait stack-delete-complete --stack-name "$STACK" ${region_arg
 say "stack $STACK deleted"
 
 r="${REGION:+ --region $REGION}"
+if [ -n "$KEY_PARAMETERS" ]; then
+  cat <<EOF
+
+The API keys stay in SSM Parameter Store ($KEY_PARAMETERS): a new deploy of stack $STACK uses them
+again. To delete them (the public key's parameter may not exist):
+  aws ssm delete-parameters --names $KEY_PARAMETERS$r
+EOF
+elif [ -n "$KEYS_SECRET" ]; then
+  printf '\nThe API keys stay in the Secrets Manager secret %s (you created it; delete it yourself).\n' "$KEYS_SECRET"
+fi
 if [ -z "$TABLE" ]; then
   cat <<EOF
 

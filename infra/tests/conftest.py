@@ -23,6 +23,7 @@ def contract_openapi() -> dict:
         ("get", "/api/health"), ("get", "/api/stages"), ("get", "/api/openapi.json"),
         ("post", "/api/postback"), ("get", "/api/leads"), ("get", "/api/leads/{id}"),
         ("put", "/api/leads/{id}/stage"), ("delete", "/api/leads/{id}"), ("get", "/api/analytics"),
+        ("get", "/api/analytics/breakdown"), ("get", "/api/analytics/abandonment"),
     ]
     paths: dict = {}
     for method, path in routes:
@@ -30,8 +31,14 @@ def contract_openapi() -> dict:
     return {"openapi": "3.1.0", "info": {"title": "Leadpipe", "version": "0.1.0"}, "paths": paths}
 
 
+#: Rust sources the checker reads: the routers (which function serves which route), the DynamoDB calls (the
+#: IAM inventory), the table design version and the TTL attribute.
+RUST_SOURCES = ["functions/*/src/*.rs", "shared/http/src/routes.rs", "shared/dynamo/src/*.rs"]
+
+
 class Tree:
-    """A copy of Cargo.toml, functions/*/Cargo.toml, infra/ and a contract OpenAPI document."""
+    """A copy of Cargo.toml, functions/*/Cargo.toml, the Rust sources the checker reads, infra/ and a contract
+    OpenAPI document."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -40,6 +47,11 @@ class Tree:
             dest = root / "functions" / manifest.parent.name
             dest.mkdir(parents=True)
             shutil.copy(manifest, dest / "Cargo.toml")
+        for pattern in RUST_SOURCES:
+            for src in REPO.glob(pattern):
+                dest = root / src.relative_to(REPO)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, dest)
         (root / "infra").mkdir()
         shutil.copy(INFRA / "template.yaml", root / "infra" / "template.yaml")
         shutil.copy(INFRA / "table-definition.json", root / "infra" / "table-definition.json")
@@ -58,6 +70,13 @@ class Tree:
         text = self.template.read_text()
         assert text.count(old) >= count, f"fixture drift: {old!r} occurs {text.count(old)} times in template.yaml"
         self.template.write_text(text.replace(old, new, count))
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        """Replace `old` (which must occur) by `new` in the copy of another file."""
+        path = self.root / rel
+        text = path.read_text()
+        assert old in text, f"fixture drift: {old!r} not in {rel}"
+        path.write_text(text.replace(old, new, 1))
 
     def run(self, capsys) -> tuple[int, str]:
         rc = check_template.main(["--root", str(self.root)])
