@@ -56,18 +56,19 @@ def index(name: str) -> str:
 #: DeleteItem ("Using IAM with DynamoDB transactions", DynamoDB developer guide).
 FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     # change(): GetItem (lead, claim), Query by_email, PutItem (claim, lead), TransactWriteItems (Put claim,
-    # Put lead, Delete old claim), DeleteItem (stale claim)
+    # Put lead, Delete old claim), DeleteItem (stale claim); log_postback: PutItem; count_new_lead (browser-key
+    # rate per client and minute): UpdateItem
     "postback": {
-        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"},
+        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
         index("by_email"): {"dynamodb:Query"},
     },
     # list: Query by_created + BatchGetItem (+ BatchGetItem of the total's counter); get: Query of the lead's
-    # partition; delete: GetItem, DeleteItem (claim, lead)
+    # partition; delete: GetItem, DeleteItem (claim, lead); postback log: Query of its day partitions
     "leads": {
         TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem"},
         index("by_created"): {"dynamodb:Query"},
     },
-    # move: GetItem, PutItem (conditioned on the version)
+    # move and release: GetItem, PutItem (conditioned on the version)
     "stage": {TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem"}},
     # counter buckets and registries: BatchGetItem
     "analytics": {TABLE_ACTIONS: {"dynamodb:BatchGetItem"}},

@@ -52,7 +52,7 @@ def test_real_template_passes(tree, capsys):
         "CountersEventSourceMapping: TumblingWindowInSeconds 60",
         "HttpApi: POST /api/postback throttled at 10000/s, burst 5000",
         "CountersIteratorAgeAlarm: CountersFunction IteratorAge Maximum > 60000 ms for 5 minutes",
-        "store.rs: DeleteItem, GetItem, PutItem, Query, each granted",
+        "store.rs: DeleteItem, GetItem, PutItem, Query, UpdateItem, each granted",
     ):
         assert fragment in out, fragment
 
@@ -321,8 +321,8 @@ def test_route_on_wrong_function_fails(tree, capsys):
 def test_route_moved_in_the_code_fails(tree, capsys):
     # the code moves the breakdown route to the leads function; the template still routes it to analytics
     tree.edit("functions/analytics/src/lib.rs", '.route("/api/analytics/breakdown", get(breakdown))', "")
-    tree.edit("functions/leads/src/lib.rs", 'Router::new().route("/api/leads", get(list_leads))',
-              'Router::new().route("/api/analytics/breakdown", get(list_leads)).route("/api/leads", get(list_leads))')
+    tree.edit("functions/leads/src/lib.rs", '.route("/api/leads", get(list_leads))',
+              '.route("/api/analytics/breakdown", get(list_leads)).route("/api/leads", get(list_leads))')
     assert_fails(tree, capsys, "GET /api/analytics/breakdown is routed to AnalyticsFunction (analytics)",
                  "but the leads function serves it")
 
@@ -398,8 +398,8 @@ def test_new_route_in_code_and_contract_needs_an_event(tree, capsys):
     doc = json.loads((tree.root / "docs" / "openapi.json").read_text())
     doc["paths"]["/api/leads/export"] = {"get": {"responses": {"200": {"description": "ok"}}}}
     tree.write_openapi(doc)
-    tree.edit("functions/leads/src/lib.rs", 'Router::new().route("/api/leads", get(list_leads))',
-              'Router::new().route("/api/leads/export", get(list_leads)).route("/api/leads", get(list_leads))')
+    tree.edit("functions/leads/src/lib.rs", '.route("/api/leads", get(list_leads))',
+              '.route("/api/leads/export", get(list_leads)).route("/api/leads", get(list_leads))')
     assert_fails(tree, capsys, "GET /api/leads/export (OpenAPI) is routed by no HttpApi event; it belongs on the leads")
 
 
@@ -488,7 +488,8 @@ def test_missing_action_fails(tree, capsys):
 
 
 def test_transact_write_items_is_no_iam_action(tree, capsys):
-    tree.mutate("                - dynamodb:UpdateItem\n", "                - dynamodb:TransactWriteItems\n")
+    tree.mutate("                - dynamodb:Query\n                - dynamodb:UpdateItem\n",
+                "                - dynamodb:Query\n                - dynamodb:TransactWriteItems\n")
     assert_fails(tree, capsys, "grants ['dynamodb:TransactWriteItems'] on the table",
                  "CountersFunction: policy lacks ['dynamodb:UpdateItem']")
 
