@@ -35,6 +35,9 @@ pub struct Settings {
     pub postback_log_days: u32,
     /// Origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; `*` for any). Empty = same origin only.
     pub allowed_origins: Vec<String>,
+    /// A trusted proxy (CloudFront, a local reverse proxy) is in front (`TRUST_FORWARDED_FOR`, `true`/`1`): the
+    /// client's address is the one that proxy reports, not the connection's.
+    pub trust_forwarded_for: bool,
 }
 
 /// `PUBLIC_MAX_STAGE` when unset (if the pipeline has it).
@@ -81,6 +84,7 @@ impl Default for Settings {
             quarantine_ip_rate: 20,
             postback_log_days: 30,
             allowed_origins: Vec::new(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -148,6 +152,11 @@ impl Settings {
             quarantine_ip_rate: number("QUARANTINE_IP_RATE", 20, 1)?,
             postback_log_days: number("POSTBACK_LOG_DAYS", 30, 1)?.min(400),
             allowed_origins,
+            trust_forwarded_for: match lookup("TRUST_FORWARDED_FOR").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+                None | Some("" | "0" | "false") => false,
+                Some("1" | "true") => true,
+                Some(_) => return Err(ConfigError::Invalid { name: "TRUST_FORWARDED_FOR", problem: "must be true or false".into() }),
+            },
         };
         settings.check_keys()?;
         Ok(settings)

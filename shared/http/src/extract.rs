@@ -98,21 +98,11 @@ impl FromRequestParts<Leadpipe> for AdminAccess {
 /// and its `User-Agent`.
 pub struct ClientOrigin(pub Origin);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
+impl FromRequestParts<Leadpipe> for ClientOrigin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let forwarded = std::env::var("TRUST_FORWARDED_FOR").is_ok_and(|v| v == "1" || v == "true");
-        let from_proxy = forwarded
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split(',').next())
-                    .map(|s| s.trim().to_string())
-            })
-            .flatten();
+    async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
+        let from_proxy = if app.settings.trust_forwarded_for { proxied_client(&parts.headers) } else { None };
         let from_lambda = match parts.extensions.get::<lambda_http::request::RequestContext>() {
             Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
             _ => None,
@@ -121,6 +111,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
         let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect());
         Ok(Self(Origin { client_ip: from_proxy.or(from_lambda).or(from_socket), user_agent }))
     }
+}
+
+/// The client address a trusted proxy reports: CloudFront's `CloudFront-Viewer-Address` (`ip:port`), else the
+/// LAST `X-Forwarded-For` entry — the one the proxy appended; earlier entries come from the client and prove
+/// nothing.
+pub fn proxied_client(headers: &HeaderMap) -> Option<String> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(viewer) = text("cloudfront-viewer-address") {
+        // "203.0.113.7:46532" or "[2001:db8::1]:46532" / "2001:db8::1:46532": the port is after the last colon.
+        let ip = viewer.rsplit_once(':').map_or(viewer, |(ip, _)| ip).trim_start_matches('[').trim_end_matches(']');
+        if ip.parse::<std::net::IpAddr>().is_ok() {
+            return Some(ip.to_string());
+        }
+    }
+    let last = text("x-forwarded-for")?.rsplit(',').next()?.trim();
+    last.parse::<std::net::IpAddr>().is_ok().then(|| last.to_string())
 }
 
 /// A refused body, with what was read of it (for the postback log).
@@ -233,5 +239,33 @@ impl<S: Send + Sync> FromRequestParts<S> for LeadIdPath {
         let invalid = || ApiError::Invalid(ValidationError::field("id", "lead id must be a UUID"));
         let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| invalid())?;
         Uuid::parse_str(&raw).map(Self).map_err(|_| invalid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_proxy_reported_address_wins_and_client_supplied_entries_do_not() {
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7")]);
+        assert_eq!(proxied_client(&h).as_deref(), Some("203.0.113.7"), "the last entry is the proxy's");
+        let h = headers(&[("cloudfront-viewer-address", "198.51.100.9:46532"), ("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(proxied_client(&h).as_deref(), Some("198.51.100.9"));
+        let h = headers(&[("cloudfront-viewer-address", "[2001:db8::1]:443")]);
+        assert_eq!(proxied_client(&h).as_deref(), Some("2001:db8::1"));
+        let h = headers(&[("cloudfront-viewer-address", "2001:db8::1:443")]);
+        assert_eq!(proxied_client(&h).as_deref(), Some("2001:db8::1"));
+        for junk in ["", "not-an-ip", "1.2.3.4, <script>"] {
+            assert_eq!(proxied_client(&headers(&[("x-forwarded-for", junk)])), None, "{junk:?}");
+        }
     }
 }
