@@ -233,7 +233,31 @@ async fn look_alike_emails_are_one_lead(kind: StoreKind) {
     assert_ne!(v["lead_id"], first["lead_id"]);
 }
 
+/// Garbage without a valid key cannot fill the postback log: each process keeps a few a second; refusals that
+/// came with a valid key are all kept.
+async fn refusals_without_a_key_cannot_flood_the_log(kind: StoreKind) {
+    let app = spawn_app(kind, keyed_settings()).await;
+    let first = chrono::Utc::now().timestamp();
+    for i in 0..60 {
+        let r = app.client.post(app.url("/api/postback")).header("x-api-key", "wrong-key").body(format!("junk {i}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let seconds = chrono::Utc::now().timestamp() - first + 1;
+    for i in 0..15 {
+        let r = app.client.post(app.url("/api/postback")).header("x-api-key", INGEST_KEY).body(format!("not json {i}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+    let log = admin(&app, Method::GET, "/api/postbacks?status=rejected&limit=200").await;
+    let entries = log["entries"].as_array().unwrap();
+    let by_key = |tier: &str| entries.iter().filter(|e| e["key"] == tier).count() as i64;
+    let budget = i64::from(leadpipe_core::log_budget::DEFAULT_UNAUTHENTICATED_LOGS_PER_SECOND);
+    assert!(by_key("invalid") >= 1, "some are kept, to be seen");
+    assert!(by_key("invalid") <= budget * seconds, "{} wrong-key refusals logged over {seconds} s", by_key("invalid"));
+    assert_eq!(by_key("server"), 15, "every refusal with a valid key is kept");
+}
+
 on_both_stores!(
+    refusals_without_a_key_cannot_flood_the_log,
     the_browser_key_cannot_tamper_with_a_lead,
     the_browser_key_learns_nothing,
     a_burst_cannot_poison_the_analytics,

@@ -1,6 +1,7 @@
 //! Postbacks: how a parsed postback becomes a stored lead, by key tier, without ever losing a lead and without
 //! telling the browser key anything about stored leads.
 
+use crate::log_budget::Admission;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -167,12 +168,23 @@ impl Leadpipe {
     /// Quarantines a browser-key lead when its client created more than `QUARANTINE_IP_RATE` this minute.
     async fn limit_client_rate(&self, lead: &Lead, origin: &Origin) -> Result<(), ServiceError> {
         let Some(ip) = origin.client_ip.as_deref() else { return Ok(()) };
-        let count = self.store.count_new_lead(ip, lead.created_at).await?;
+        // The lead is stored already: a count that cannot be taken must not fail its postback (a retry would
+        // create the lead twice), so it is logged and the lead stays unquarantined.
+        let count = match self.store.count_new_lead(ip, lead.created_at).await {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count the client's new leads; not quarantined");
+                return Ok(());
+            }
+        };
         let limit = self.settings.quarantine_ip_rate;
         if count <= limit {
             return Ok(());
         }
-        self.set_quarantine(lead.id, Some("ip_rate")).await?;
+        if let Err(e) = self.set_quarantine(lead.id, Some("ip_rate")).await {
+            tracing::warn!(error = %e, "could not quarantine a lead over the client rate");
+            return Ok(());
+        }
         let message = format!("this client created {count} leads this minute (limit {limit}): the lead is quarantined");
         self.log_postback(LogStatus::Quarantined, "ip_rate", message, Caller::Public.as_str(), origin, Some(lead.id), b"").await;
         Ok(())
@@ -222,6 +234,18 @@ impl Leadpipe {
         body: &[u8],
     ) {
         let at = now();
+        let keys_on = self.settings.api_key.is_some() || self.settings.admin_api_key.is_some();
+        if key == "invalid" || (key == "none" && keys_on) {
+            match self.unauthenticated_logs.admit(at.timestamp()) {
+                Admission::Skip => return,
+                Admission::Log { skipped: 0 } => {}
+                Admission::Log { skipped } => tracing::warn!(
+                    skipped,
+                    per_second = self.unauthenticated_logs.per_second(),
+                    "refusals without a valid key were not kept in the postback log (over this process's budget)"
+                ),
+            }
+        }
         let entry = PostbackLogEntry {
             id: Uuid::new_v4(),
             at,

@@ -17,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod ingest;
+pub mod log_budget;
 pub mod retry;
 pub mod service;
 pub mod store;

@@ -2,6 +2,7 @@
 //! into it; it builds each write's pure decision from the domain rules and hands it to the store. Postbacks are
 //! in [`crate::ingest`].
 
+use crate::log_budget::{LogBudget, DEFAULT_UNAUTHENTICATED_LOGS_PER_SECOND};
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -55,13 +56,20 @@ pub struct Leadpipe {
     pub settings: Arc<Settings>,
     /// Seals and opens the browser key's continuation tokens.
     pub tokens: Arc<TokenSealer>,
+    /// How many refusals nobody vouches for (no key or a wrong one, with keys on) this process logs a second.
+    pub unauthenticated_logs: Arc<LogBudget>,
 }
 
 impl Leadpipe {
     /// Wraps a store and settings.
     pub fn new(store: Arc<dyn LeadStore>, settings: Settings) -> Self {
         let tokens = settings.api_key.as_deref().map_or_else(TokenSealer::ephemeral, TokenSealer::from_secret);
-        Self { store, settings: Arc::new(settings), tokens: Arc::new(tokens) }
+        Self {
+            store,
+            settings: Arc::new(settings),
+            tokens: Arc::new(tokens),
+            unauthenticated_logs: Arc::new(LogBudget::new(DEFAULT_UNAUTHENTICATED_LOGS_PER_SECOND)),
+        }
     }
 
     /// Moves a lead to `stage` (any direction), recording a manual history entry. Returns the lead and whether it moved.
