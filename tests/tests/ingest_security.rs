@@ -244,7 +244,8 @@ async fn refusals_without_a_key_cannot_flood_the_log(kind: StoreKind) {
     }
     let seconds = chrono::Utc::now().timestamp() - first + 1;
     for i in 0..15 {
-        let r = app.client.post(app.url("/api/postback")).header("x-api-key", INGEST_KEY).body(format!("not json {i}")).send().await.unwrap();
+        let r =
+            app.client.post(app.url("/api/postback")).header("x-api-key", INGEST_KEY).body(format!("not json {i}")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     }
     let log = admin(&app, Method::GET, "/api/postbacks?status=rejected&limit=200").await;

@@ -235,7 +235,9 @@ impl Leadpipe {
     ) {
         let at = now();
         let keys_on = self.settings.api_key.is_some() || self.settings.admin_api_key.is_some();
-        if key == "invalid" || (key == "none" && keys_on) {
+        // Anyone may hold the browser key, so its entries count as unvouched too.
+        let unvouched = matches!(key, "invalid" | "public") || (key == "none" && keys_on);
+        if unvouched {
             match self.unauthenticated_logs.admit(at.timestamp()) {
                 Admission::Skip => return,
                 Admission::Log { skipped: 0 } => {}

@@ -1,8 +1,9 @@
-//! A per-process budget for postback-log entries that nobody vouches for: refusals with no key or a wrong one.
+//! A per-process budget for postback-log entries that nobody vouches for: postbacks with no key, a wrong one, or
+//! the browser key (which anyone may hold).
 //!
 //! Anyone can send garbage to `POST /api/postback` at full speed; logging every piece would let them fill the
 //! table and the bill. Each process logs at most [`LogBudget::per_second`] such entries a second and counts the
-//! rest, reported in one line when the next second starts. Refusals that came with a valid key are always logged.
+//! rest, reported in one line when the next second starts. Entries for the server and admin keys are always logged.
 
 use std::sync::Mutex;
 

@@ -56,7 +56,8 @@ pub struct Leadpipe {
     pub settings: Arc<Settings>,
     /// Seals and opens the browser key's continuation tokens.
     pub tokens: Arc<TokenSealer>,
-    /// How many refusals nobody vouches for (no key or a wrong one, with keys on) this process logs a second.
+    /// How many postback-log entries nobody vouches for (no key or a wrong one with keys on, the browser key) this
+    /// process writes a second.
     pub unauthenticated_logs: Arc<LogBudget>,
 }
 
