@@ -21,7 +21,8 @@ Kept in Python so the shell scripts stay simple and these parts can be tested of
                                                  secret JSON in FILE, print the --cli-input-json of
                                                  `aws secretsmanager put-secret-value`
   deploy_helpers.py binary-report FILE...        print size, zipped size and architecture of each
-                                                 bootstrap; exit 1 if one is missing or not aarch64
+                                                 bootstrap; exit 1 if one is missing, not aarch64 or
+                                                 8 MB (8,000,000 B) or larger
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ except ModuleNotFoundError:  # pragma: no cover
 KEY_PATTERN = re.compile(r"(?!.*changeme)[A-Za-z0-9._~+/=-]{16,128}", re.IGNORECASE)
 #: Fields of the Secrets Manager secret (KeySource secretsmanager).
 SECRET_FIELDS = ("API_KEY", "ADMIN_API_KEY", "PUBLIC_API_KEY")
+
+#: Largest bootstrap accepted: 8 MB (decimal, the stricter reading); cold starts grow with the code loaded.
+MAX_BOOTSTRAP_BYTES = 8_000_000
 
 ELF_MACHINES = {0x3E: "x86_64", 0xB7: "aarch64", 0x03: "x86", 0x28: "arm"}
 
@@ -188,8 +192,12 @@ def binary_report(files: list[str]) -> int:
         print(f"{name:<12} {_human(len(data)):>22} {_human(len(buf.getvalue())):>22}  {arch}")
         if arch != "aarch64":
             bad += 1
+        if len(data) >= MAX_BOOTSTRAP_BYTES:
+            print(f"  {name}: {len(data)} B is over the {MAX_BOOTSTRAP_BYTES} B limit", file=sys.stderr)
+            bad += 1
     if bad:
-        print(f"{bad} bootstrap(s) missing or not built for aarch64 (Lambda arm64)", file=sys.stderr)
+        print(f"{bad} bootstrap problem(s): missing, not built for aarch64 (Lambda arm64), or too large",
+              file=sys.stderr)
     return 1 if bad else 0
 
 

@@ -55,7 +55,7 @@ pub struct LeadDetail {
 }
 
 async fn list_leads(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<LeadList>, ApiError> {
-    let q = query::parse_list_query(&params, &app.settings.pipeline, app.settings.time_zone, chrono::Utc::now())?;
+    let q = query::parse_list_query(&params, &app.settings.pipeline, &app.settings.time_zone, chrono::Utc::now())?;
     let (mut page, total) = app.list_leads(&q).await?;
     // Keep the answer small whatever the leads hold: cut the page, and continue from its last lead.
     let mut size = 0usize;

@@ -2,9 +2,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use leadpipe_core::domain::Pipeline;
+use leadpipe_core::domain::ReportingZone;
 use leadpipe_core::store::{ListQuery, LogStatus, PostbackLogQuery, QuarantineFilter};
 use leadpipe_core::{ErrorCode, ValidationError};
 use uuid::Uuid;
@@ -43,12 +43,10 @@ fn decode_cursor(cursor: &str) -> Result<(String, bool), ValidationError> {
 
 /// A `from`/`to` value: a date (whole day in `tz`) or an RFC 3339 time. Returns the first instant it covers and
 /// the first instant after it.
-fn parse_bound(field: &str, raw: &str, tz: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>), ValidationError> {
+fn parse_bound(field: &str, raw: &str, tz: &ReportingZone) -> Result<(DateTime<Utc>, DateTime<Utc>), ValidationError> {
     let bad = || ValidationError::field(field, format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"));
     if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let start = |d: NaiveDate| {
-            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).earliest().map(|t| t.with_timezone(&Utc)).ok_or_else(bad)
-        };
+        let start = |d: NaiveDate| tz.start_of_day(d).ok_or_else(bad);
         let next = day.checked_add_days(Days::new(1)).ok_or_else(bad)?;
         return Ok((start(day)?, start(next)?));
     }
@@ -76,7 +74,7 @@ fn number(field: &str, raw: &str, min: usize, max: usize) -> Result<usize, Valid
 pub fn parse_list_query(
     params: &[(String, String)],
     pipeline: &Pipeline,
-    tz: Tz,
+    tz: &ReportingZone,
     now: DateTime<Utc>,
 ) -> Result<ListQuery, ValidationError> {
     let mut q = ListQuery { limit: DEFAULT_LIMIT, ..Default::default() };
@@ -183,10 +181,10 @@ mod tests {
     use super::*;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<ListQuery, ValidationError> {
-        parse_with(pairs, Tz::UTC)
+        parse_with(pairs, &ReportingZone::utc())
     }
 
-    fn parse_with(pairs: &[(&str, &str)], tz: Tz) -> Result<ListQuery, ValidationError> {
+    fn parse_with(pairs: &[(&str, &str)], tz: &ReportingZone) -> Result<ListQuery, ValidationError> {
         let params: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         parse_list_query(&params, &Pipeline::default(), tz, "2026-11-28T12:00:00Z".parse().unwrap())
     }
@@ -212,7 +210,7 @@ mod tests {
         let q = parse(&[("from", "2026-11-01"), ("to", "2026-11-30")]).unwrap();
         assert_eq!(q.created_from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
         assert_eq!(q.created_before.unwrap().to_rfc3339(), "2026-12-01T00:00:00+00:00");
-        let ny = parse_with(&[("from", "2026-11-01")], chrono_tz::America::New_York).unwrap();
+        let ny = parse_with(&[("from", "2026-11-01")], &ReportingZone::parse("America/New_York").unwrap()).unwrap();
         assert_eq!(ny.created_from.unwrap().to_rfc3339(), "2026-11-01T04:00:00+00:00");
         let t = parse(&[("to", "2026-11-01T10:00:00+02:00")]).unwrap();
         assert_eq!(t.created_before.unwrap().to_rfc3339(), "2026-11-01T08:00:00.000001+00:00");

@@ -1,9 +1,8 @@
 //! Settings read from the environment, once, at start-up.
 
-use chrono_tz::Tz;
-
 use crate::domain::counters::CounterRules;
 use crate::domain::stage::{Pipeline, PipelineError, Stage};
+use crate::domain::ReportingZone;
 
 /// The placeholder key value that, like an unset key, turns a key check off (for local use).
 pub const PLACEHOLDER_KEY: &str = "changeme";
@@ -14,7 +13,7 @@ pub struct Settings {
     /// Stage order (`PIPELINE_STAGES`).
     pub pipeline: Pipeline,
     /// Time zone for day-based analytics and date filters (`REPORTING_TIMEZONE`, default UTC).
-    pub time_zone: Tz,
+    pub time_zone: ReportingZone,
     /// Server key (`API_KEY`): postbacks with full power, from landing pages' servers (a secret). `None` = check off.
     pub api_key: Option<String>,
     /// Admin key (`ADMIN_API_KEY`): everything, the dashboard's key. `None` = check off.
@@ -76,7 +75,7 @@ impl Default for Settings {
         Self {
             public_max_stage: default_public_max_stage(&pipeline),
             pipeline,
-            time_zone: Tz::UTC,
+            time_zone: ReportingZone::utc(),
             api_key: None,
             admin_api_key: None,
             public_api_key: None,
@@ -96,7 +95,7 @@ fn default_public_max_stage(pipeline: &Pipeline) -> Stage {
 impl Settings {
     /// The stage order and time zone that counters follow.
     pub fn counter_rules(&self) -> CounterRules {
-        CounterRules { pipeline: self.pipeline.clone(), time_zone: self.time_zone }
+        CounterRules { pipeline: self.pipeline.clone(), time_zone: self.time_zone.clone() }
     }
 
     /// Reads the process environment.
@@ -111,8 +110,8 @@ impl Settings {
             None => Pipeline::default(),
         };
         let time_zone = match lookup("REPORTING_TIMEZONE").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
-            Some(name) => name.parse::<Tz>().map_err(|_| ConfigError::TimeZone(name))?,
-            None => Tz::UTC,
+            Some(name) => ReportingZone::parse(&name).ok_or(ConfigError::TimeZone(name))?,
+            None => ReportingZone::utc(),
         };
         let key = |name| lookup(name).map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k != PLACEHOLDER_KEY);
         let allowed_origins = lookup("ALLOWED_ORIGINS")
@@ -210,7 +209,7 @@ mod tests {
     fn defaults_when_unset() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.pipeline, Pipeline::default());
-        assert_eq!(s.time_zone, Tz::UTC);
+        assert_eq!(s.time_zone, ReportingZone::utc());
         assert!(s.api_key.is_none() && s.admin_api_key.is_none() && s.allowed_origins.is_empty());
     }
 
@@ -230,7 +229,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.pipeline.names(), ["A", "B"]);
-        assert_eq!(s.time_zone, chrono_tz::Europe::Berlin);
+        assert_eq!(s.time_zone.name(), "Europe/Berlin");
         assert_eq!(s.allowed_origins, ["https://a.test", "https://b.test"]);
     }
 

@@ -123,9 +123,9 @@ impl Leadpipe {
 
     /// The dashboard's analytics for leads created in `range` (default: the last 30 days), at `now`.
     pub async fn analytics(&self, range: Option<DayRange>, now: DateTime<Utc>) -> Result<Analytics, ServiceError> {
-        let tz = self.settings.time_zone;
+        let tz = &self.settings.time_zone;
         let range = range.unwrap_or_else(|| DayRange::last_days(now, tz, crate::domain::analytics::DEFAULT_DAYS));
-        let counters = self.store.counters(&analytics_query(range, now.with_timezone(&tz).date_naive())).await?;
+        let counters = self.store.counters(&analytics_query(range, tz.local_date(now))).await?;
         Ok(Analytics::from_counters(&counters, &self.settings.pipeline, tz, range, now))
     }
 
@@ -143,7 +143,7 @@ impl Leadpipe {
 
     /// The default analytics range at `now`: the last 30 days in the reporting time zone.
     pub fn default_range(&self, now: DateTime<Utc>) -> DayRange {
-        DayRange::last_days(now, self.settings.time_zone, crate::domain::analytics::DEFAULT_DAYS)
+        DayRange::last_days(now, &self.settings.time_zone, crate::domain::analytics::DEFAULT_DAYS)
     }
 }
 

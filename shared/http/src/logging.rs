@@ -8,16 +8,27 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Initialises logging once; `RUST_LOG` filters. Default: `info` locally (a line per request), `warn` on Lambda
-/// (CloudWatch Logs bill per byte; API Gateway access logs are the per-request record there).
+/// Initialises logging once; `RUST_LOG` filters (`level` or `target=level`, comma-separated; an unparsable value
+/// falls back to the default). Default: `info` locally (a line per request), `warn` on Lambda (CloudWatch Logs bill
+/// per byte; API Gateway access logs are the per-request record there). A `Targets` filter, not `EnvFilter`: the
+/// same directives without linking a regex engine into every Lambda.
 pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let default = if on_lambda { "warn" } else { "info,tower_http=warn,aws_config=warn,aws_smithy_runtime=warn" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
-    let _ =
-        if on_lambda { builder.json().without_time().try_init() } else { builder.with_ansi(std::io::stderr().is_terminal()).try_init() };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| default.parse::<Targets>().unwrap_or_default());
+    let layer = tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = if on_lambda {
+        registry.with(layer.json().without_time()).try_init()
+    } else {
+        registry.with(layer.with_ansi(std::io::stderr().is_terminal())).try_init()
+    };
 }
 
 /// Middleware: logs `method path status duration_ms` for every request, at `info`.

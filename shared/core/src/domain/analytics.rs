@@ -4,10 +4,10 @@
 //! Every figure is "of the leads created in the range" (creation days in the reporting time zone); the previous
 //! period is the same number of days just before it.
 
+use crate::domain::ReportingZone;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::counters::{all_bucket, field, scope, CounterQuery, Counters, Dim, Fields, Tally, Touch, OTHER};
@@ -33,8 +33,8 @@ pub struct DayRange {
 
 impl DayRange {
     /// The default range: the last [`DEFAULT_DAYS`] days, today included, in `tz`.
-    pub fn last_days(now: DateTime<Utc>, tz: Tz, days: u64) -> Self {
-        let today = now.with_timezone(&tz).date_naive();
+    pub fn last_days(now: DateTime<Utc>, tz: &ReportingZone, days: u64) -> Self {
+        let today = tz.local_date(now);
         Self { from: today.checked_sub_days(Days::new(days.saturating_sub(1))).unwrap_or(today), to: today }
     }
 
@@ -166,9 +166,9 @@ pub fn analytics_query(range: DayRange, today: NaiveDate) -> CounterQuery {
 
 impl Analytics {
     /// Builds the analytics of `range` from counters read with [`analytics_query`].
-    pub fn from_counters(counters: &Counters, pipeline: &Pipeline, tz: Tz, range: DayRange, now: DateTime<Utc>) -> Self {
+    pub fn from_counters(counters: &Counters, pipeline: &Pipeline, tz: &ReportingZone, range: DayRange, now: DateTime<Utc>) -> Self {
         let everyone = counters.bucket(&all_bucket(None));
-        let today = now.with_timezone(&tz).date_naive();
+        let today = tz.local_date(now);
         let last30 = DayRange { from: today.checked_sub_days(Days::new(DEFAULT_DAYS - 1)).unwrap_or(today), to: today };
         let new_on = |d: NaiveDate| counters.get(&all_bucket(Some(d)), field::LEADS).n;
         Self {
@@ -436,7 +436,7 @@ mod tests {
         assert_eq!((p.from.to_string(), p.to.to_string()), ("2026-10-02".into(), "2026-10-31".into()));
         assert!(DayRange::new("2026-11-02".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err());
         assert!(DayRange::new("2025-01-01".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err());
-        let d = DayRange::last_days("2026-11-27T12:00:00Z".parse().unwrap(), Tz::UTC, 30);
+        let d = DayRange::last_days("2026-11-27T12:00:00Z".parse().unwrap(), &ReportingZone::utc(), 30);
         assert_eq!((d.from.to_string(), d.to.to_string()), ("2026-10-29".into(), "2026-11-27".into()));
     }
 
@@ -450,7 +450,7 @@ mod tests {
         let old = new_lead(&pb(json!({"source": "fb"})), &p, Uuid::new_v4(), at("2026-10-25", 0), &Access::Full).lead;
         let c = counters_of(&[a, b, old]);
         let range = DayRange::new("2026-11-01".parse().unwrap(), "2026-11-27".parse().unwrap()).unwrap();
-        let an = Analytics::from_counters(&c, &p, Tz::UTC, range, "2026-11-27T12:00:00Z".parse().unwrap());
+        let an = Analytics::from_counters(&c, &p, &ReportingZone::utc(), range, "2026-11-27T12:00:00Z".parse().unwrap());
         assert_eq!(an.total_leads, 3);
         assert_eq!(an.current.new_leads, 2);
         assert_eq!(an.previous.new_leads, 1, "2026-10-25 is in the 27 days before");

@@ -18,10 +18,10 @@
 //! bounded by [`ValueAdmission`]: past [`MAX_VALUES_PER_DAY`] (or [`MAX_VALUES_ALL_TIME`]) distinct values a scope
 //! counts newcomers as [`OTHER`], so no input can make the counters grow without bound.
 
+use crate::domain::ReportingZone;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::lead::Lead;
@@ -296,19 +296,14 @@ impl ValueAdmission for Registry {
 }
 
 /// What counters depend on besides the leads themselves: the stage order and the reporting time zone.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CounterRules {
     /// Stage order (`reached:` and `step:` follow it).
     pub pipeline: Pipeline,
     /// Time zone of creation days.
-    pub time_zone: Tz,
+    pub time_zone: ReportingZone,
 }
 
-impl Default for CounterRules {
-    fn default() -> Self {
-        Self { pipeline: Pipeline::default(), time_zone: Tz::UTC }
-    }
-}
 
 /// How a lead's values are looked up: admitting new ones (the lead as written) or not (the lead as it was).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -320,7 +315,7 @@ enum Lookup {
 impl CounterRules {
     /// The creation day of a lead in the reporting time zone.
     pub fn day_of(&self, lead: &Lead) -> NaiveDate {
-        lead.created_at.with_timezone(&self.time_zone).date_naive()
+        self.time_zone.local_date(lead.created_at)
     }
 
     /// What one lead contributes, admitting its values into `values` where there is room.
@@ -494,7 +489,7 @@ mod tests {
     fn day_follows_the_reporting_time_zone() {
         let at = "2026-11-27T02:00:00Z".parse().unwrap();
         let lead = new_lead(&pb(json!({})), &Pipeline::default(), Uuid::nil(), at, &Access::Full).lead;
-        let ny = CounterRules { time_zone: chrono_tz::America::New_York, ..Default::default() };
+        let ny = CounterRules { time_zone: ReportingZone::parse("America/New_York").unwrap(), ..Default::default() };
         assert_eq!(CounterRules::default().day_of(&lead).to_string(), "2026-11-27");
         assert_eq!(ny.day_of(&lead).to_string(), "2026-11-26");
     }

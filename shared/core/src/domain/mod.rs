@@ -10,9 +10,11 @@ pub mod postback;
 pub mod quarantine;
 pub mod stage;
 pub mod warning;
+pub mod zone;
 
 pub use email::Email;
 pub use lead::{Attribution, Lead, Quarantine, StageChange, TextFields, Via};
 pub use postback::Postback;
 pub use stage::{Pipeline, Stage};
 pub use warning::{Warning, WarningCode};
+pub use zone::ReportingZone;
