@@ -304,7 +304,6 @@ pub struct CounterRules {
     pub time_zone: ReportingZone,
 }
 
-
 /// How a lead's values are looked up: admitting new ones (the lead as written) or not (the lead as it was).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lookup {
