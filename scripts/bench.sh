@@ -102,7 +102,7 @@ peer() {
   export LEADPIPE_PEER_NODE_MODULES=$modules/node_modules
   step "peer ($dir, $(node --version)) vs leadpipe"
   local start=$SECONDS
-  "$BIN/loadgen" "${SMOKE[@]}" --server "node:$dir,$BIN/leadpipe" --labels peer,leadpipe --concurrency 32 --fixed-secs 0 \
+  "$BIN/loadgen" "${SMOKE[@]}" --server "node:$dir,$BIN/leadpipe" --labels peer,leadpipe --concurrency 32 --hot-lead --fixed-secs 0 \
     --json "$OUT/peer.json" | tee "$OUT/peer.txt"
   echo "(peer took $((SECONDS - start)) s)"
 }
