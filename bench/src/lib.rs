@@ -5,6 +5,7 @@
 //! collects. They are measurements, not pass/fail tests: targets are printed beside the figures.
 
 pub mod ddb;
+pub mod heat;
 
 use std::io::Write as _;
 use std::net::TcpListener;

@@ -10,10 +10,18 @@
 //! email), 25 % repeats (the lead's previous body again: nothing changes, nothing is written), 10 % backward
 //! attempts (an earlier stage without `force_stage`: refused, nothing written).
 //!
+//! With `--hot-lead`, each concurrency level also runs a **hot-lead** step right after the mix: one lead is
+//! created, then every connection posts to that one lead (half by `lead_id`, half by email), each postback changing
+//! its `custom_data` so every one is a write; its p99 is reported beside the mix's and health's of the same round.
+//!
+//! A server is a `leadpipe` binary (run as `BIN serve --port P --db FILE`) or `node:DIR`: the Express peer in DIR
+//! (`node DIR/server.js` with `PORT`, `HOST`, `DB_PATH`; its packages from `LEADPIPE_PEER_NODE_MODULES` through
+//! `NODE_PATH` when set). Each server's peak RSS (VmHWM) is read at the end of each round.
+//!
 //! ```text
-//! loadgen [--server BIN[,BIN2...]] [--labels A,B] [--target URL] [--concurrency 1,4,16,64] [--step-secs 3]
-//!         [--step-max 200000] [--fixed-secs 5] [--fixed-connections 32] [--rate-fraction 0.5] [--rounds 3]
-//!         [--fixed-rate N] [--threads 1] [--json PATH] [--smoke]
+//! loadgen [--server BIN|node:DIR[,...]] [--labels A,B] [--target URL] [--concurrency 1,4,16,64] [--step-secs 3]
+//!         [--step-max 200000] [--fixed-secs 5 (0: no fixed-rate phase)] [--fixed-connections 32] [--rate-fraction 0.5]
+//!         [--rounds 3] [--fixed-rate N] [--hot-lead] [--threads 1] [--json PATH] [--smoke]
 //! ```
 //! `--target` drives an already running server instead of starting one (then only one "server").
 
@@ -34,6 +42,13 @@ use serde_json::json;
 enum Kind {
     Health,
     Postback,
+    HotLead,
+}
+
+/// The one lead every connection of a hot-lead step posts to.
+struct HotTarget {
+    id: String,
+    email: String,
 }
 
 /// A server under test.
@@ -49,16 +64,30 @@ impl Server {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("leadpipe-loadgen-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let child = Command::new(bin)
-            .args(["serve", "--port", &port.to_string(), "--db"])
-            .arg(dir.join("leads.db"))
-            .env("RUST_LOG", "warn")
-            .env_remove("API_KEY")
-            .env_remove("ADMIN_API_KEY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {bin}: {e} (build it with: cargo build --release -p leadpipe)"));
+        let child = if let Some(peer) = bin.strip_prefix("node:") {
+            let mut cmd = Command::new("node");
+            cmd.arg(std::path::Path::new(peer).join("server.js"))
+                .env("PORT", port.to_string())
+                .env("HOST", "127.0.0.1")
+                .env("DB_PATH", dir.join("peer.db"))
+                .env_remove("API_KEY")
+                .env_remove("WORKERS");
+            if let Some(modules) = std::env::var_os("LEADPIPE_PEER_NODE_MODULES") {
+                cmd.env("NODE_PATH", modules);
+            }
+            cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("start the peer in {peer}: {e}"))
+        } else {
+            Command::new(bin)
+                .args(["serve", "--port", &port.to_string(), "--db"])
+                .arg(dir.join("leads.db"))
+                .env("RUST_LOG", "warn")
+                .env_remove("API_KEY")
+                .env_remove("ADMIN_API_KEY")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {bin}: {e} (build it with: cargo build --release -p leadpipe)"))
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "{bin} did not listen on port {port} within 20 s");
@@ -75,6 +104,11 @@ impl Server {
 
     fn cpu(&self) -> Option<f64> {
         self.child.as_ref().and_then(|c| cpu_seconds(c.id()))
+    }
+
+    /// Peak resident set size so far, KiB.
+    fn peak_rss_kib(&self) -> Option<u64> {
+        self.child.as_ref().and_then(|c| leadpipe_bench::vm_hwm_kib(c.id()))
     }
 
     fn stop(&mut self) {
@@ -202,7 +236,7 @@ fn request(kind: Kind, host: &str, body: Bytes) -> Request<Full<Bytes>> {
     let builder = Request::builder().header("host", host);
     match kind {
         Kind::Health => builder.method(Method::GET).uri("/api/health").body(Full::new(Bytes::new())),
-        Kind::Postback => {
+        Kind::Postback | Kind::HotLead => {
             builder.method(Method::POST).uri("/api/postback").header("content-type", "application/json").body(Full::new(body))
         }
     }
@@ -237,6 +271,7 @@ async fn conn_loop(
     max: u64,
     stop: Arc<AtomicBool>,
     schedule: Option<Schedule>,
+    hot: Option<Arc<HotTarget>>,
 ) -> ConnResult {
     let mut sender = connect(&host).await;
     let mut mix = Mix::new(conn, &run);
@@ -258,7 +293,19 @@ async fn conn_loop(
             break;
         }
         i += 1;
-        let (body, store_id) = if kind == Kind::Postback { mix.next() } else { (Bytes::new(), None) };
+        let (body, store_id) = match (kind, &hot) {
+            (Kind::Postback, _) => mix.next(),
+            (Kind::HotLead, Some(t)) => {
+                let change = json!({"hot": format!("{conn}-{i}")});
+                let body = if i.is_multiple_of(2) {
+                    json!({"lead_id": t.id, "custom_data": change})
+                } else {
+                    json!({"email": t.email, "custom_data": change})
+                };
+                (Bytes::from(body.to_string()), None)
+            }
+            _ => (Bytes::new(), None),
+        };
         let t0 = Instant::now();
         if sender.ready().await.is_err() {
             sender = connect(&host).await;
@@ -297,8 +344,9 @@ async fn conn_loop(
     out
 }
 
-/// One round on one server: per concurrency (health, postback), then the fixed-rate step and its target rate.
-type RoundResult = (Vec<(Step, Step)>, Step, f64);
+/// One round on one server: per concurrency (health, postback), then the fixed-rate step and its target rate, the
+/// hot-lead step per concurrency (with `--hot-lead`), and the server's peak RSS (KiB).
+type RoundResult = (Vec<(Step, Step)>, Step, f64, Vec<Option<Step>>, Option<u64>);
 
 /// Figures of one step.
 #[derive(Clone, Copy, Default)]
@@ -321,7 +369,20 @@ impl Step {
     }
 }
 
+/// Creates the lead a hot-lead step posts to.
+async fn create_hot_lead(server: &Server) -> Arc<HotTarget> {
+    let email = format!("hot-{}@bench.example", uuid::Uuid::new_v4().simple());
+    let body = leadpipe_bench::postback_body(&email, STAGES[1], 10, &[]).to_string();
+    let mut sender = connect(&server.base_host).await;
+    let resp = sender.send_request(request(Kind::Postback, &server.base_host, Bytes::from(body))).await.expect("create the hot lead");
+    let bytes = resp.into_body().collect().await.expect("hot lead response").to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("hot lead response is JSON");
+    let id = v["lead_id"].as_str().expect("the hot lead's id").to_string();
+    Arc::new(HotTarget { id, email })
+}
+
 async fn run_step(server: &Server, kind: Kind, conns: usize, secs: f64, max: u64, schedule_rate: Option<f64>) -> Step {
+    let hot = if kind == Kind::HotLead { Some(create_hot_lead(server).await) } else { None };
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let issued = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -331,7 +392,18 @@ async fn run_step(server: &Server, kind: Kind, conns: usize, secs: f64, max: u64
     let schedule = schedule_rate.map(|rate| Schedule { start: tokio::time::Instant::now() + Duration::from_millis(5), rate, conns });
     let tasks: Vec<_> = (0..conns)
         .map(|c| {
-            tokio::spawn(conn_loop(kind, server.base_host.clone(), c, run.clone(), deadline, issued.clone(), max, stop.clone(), schedule))
+            tokio::spawn(conn_loop(
+                kind,
+                server.base_host.clone(),
+                c,
+                run.clone(),
+                deadline,
+                issued.clone(),
+                max,
+                stop.clone(),
+                schedule,
+                hot.clone(),
+            ))
         })
         .collect();
     let mut all = ConnResult::default();
@@ -400,6 +472,7 @@ async fn run(args: Vec<String>) {
     // An absolute rate instead (to compare servers at the same rate).
     let fixed_rate: Option<f64> = arg_value(&args, "--fixed-rate").map(|r| r.parse().expect("--fixed-rate"));
     let rounds: usize = arg_parse(&args, "--rounds", if smoke { 1 } else { 3 });
+    let hot_lead = arg_flag(&args, "--hot-lead");
     let target = arg_value(&args, "--target");
     let servers: Vec<String> = match &target {
         Some(t) => vec![t.clone()],
@@ -433,29 +506,57 @@ async fn run(args: Vec<String>) {
             // Warm-up: connections, page cache, SQLite schema.
             run_step(&server, Kind::Postback, 4, 0.3, 2000, None).await;
             let mut steps = Vec::new();
+            let mut hots = Vec::new();
             for &c in &conc {
                 let h = run_step(&server, Kind::Health, c, step_secs, step_max, None).await;
                 print_step(&labels[si], round + 1, "health", c, &h, None);
                 let p = run_step(&server, Kind::Postback, c, step_secs, step_max, None).await;
                 print_step(&labels[si], round + 1, "postback", c, &p, Some(p.rps / h.rps));
+                if hot_lead {
+                    let hl = run_step(&server, Kind::HotLead, c, step_secs, step_max, None).await;
+                    print_step(&labels[si], round + 1, "hot lead", c, &hl, Some(hl.rps / h.rps));
+                    println!(
+                        "{:<10} {:>5} hot-lead p99 {:.3} ms = {:.2} x the mix's p99 ({:.3} ms), {:.2} x health's ({:.3} ms)",
+                        labels[si],
+                        round + 1,
+                        hl.lat.p99_us as f64 / 1000.0,
+                        hl.lat.p99_us as f64 / p.lat.p99_us.max(1) as f64,
+                        p.lat.p99_us as f64 / 1000.0,
+                        hl.lat.p99_us as f64 / h.lat.p99_us.max(1) as f64,
+                        h.lat.p99_us as f64 / 1000.0
+                    );
+                    hots.push(Some(hl));
+                } else {
+                    hots.push(None);
+                }
                 steps.push((h, p));
             }
             let best = steps.iter().map(|(_, p)| p.rps).fold(0.0, f64::max);
             let rate = fixed_rate.unwrap_or(best * fraction).max(1.0);
-            let fixed = run_step(&server, Kind::Postback, fixed_conns, fixed_secs, step_max, Some(rate)).await;
-            println!(
-                "{:<10} {:>5} fixed rate {rate:.0}/s on {fixed_conns} conns: achieved {:.0}/s, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms (from schedule: p99 {:.3} ms), errors {}",
-                labels[si],
-                round + 1,
-                fixed.rps,
-                fixed.lat.p50_us as f64 / 1000.0,
-                fixed.lat.p99_us as f64 / 1000.0,
-                fixed.lat.p999_us as f64 / 1000.0,
-                fixed.sched.p99_us as f64 / 1000.0,
-                fixed.errors
-            );
+            let fixed = if fixed_secs > 0.0 {
+                run_step(&server, Kind::Postback, fixed_conns, fixed_secs, step_max, Some(rate)).await
+            } else {
+                Step::default()
+            };
+            let rss = server.peak_rss_kib();
+            if fixed_secs > 0.0 {
+                println!(
+                    "{:<10} {:>5} fixed rate {rate:.0}/s on {fixed_conns} conns: achieved {:.0}/s, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms (from schedule: p99 {:.3} ms), errors {}",
+                    labels[si],
+                    round + 1,
+                    fixed.rps,
+                    fixed.lat.p50_us as f64 / 1000.0,
+                    fixed.lat.p99_us as f64 / 1000.0,
+                    fixed.lat.p999_us as f64 / 1000.0,
+                    fixed.sched.p99_us as f64 / 1000.0,
+                    fixed.errors
+                );
+            }
+            if let Some(kib) = rss {
+                println!("{:<10} {:>5} peak RSS {:.1} MB", labels[si], round + 1, kib as f64 / 1024.0);
+            }
             server.stop();
-            results[si].push((steps, fixed, rate));
+            results[si].push((steps, fixed, rate, hots, rss));
         }
     }
 
@@ -480,10 +581,43 @@ async fn run(args: Vec<String>) {
             let hcpu = pick(&|s| s.0.server_cpu_us_per_req);
             let errors: u64 = rounds_of.iter().map(|r| r.0[ci].1.errors + r.0[ci].0.errors).sum();
             println!("{:<10} {c:>5} {h:>12.0} {p:>12.0} {p50:>10.3} {p99:>10.3} {ratio:>12.2} {errors:>10}", labels[si]);
+            let hot: Vec<&Step> = rounds_of.iter().filter_map(|r| r.3.get(ci).and_then(Option::as_ref)).collect();
+            let hot_json = if hot.is_empty() {
+                json!(null)
+            } else {
+                let hp = |f: &dyn Fn(&Step) -> f64| median(&hot.iter().map(|s| f(s)).collect::<Vec<_>>());
+                let ratio_mix = median(
+                    &rounds_of
+                        .iter()
+                        .filter_map(|r| {
+                            r.3.get(ci).and_then(Option::as_ref).map(|hs| hs.lat.p99_us as f64 / r.0[ci].1.lat.p99_us.max(1) as f64)
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                let ratio_health = median(
+                    &rounds_of
+                        .iter()
+                        .filter_map(|r| {
+                            r.3.get(ci).and_then(Option::as_ref).map(|hs| hs.lat.p99_us as f64 / r.0[ci].0.lat.p99_us.max(1) as f64)
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                println!(
+                    "{:<10} {c:>5} hot lead: {:.0}/s, p50 {:.3} ms, p99 {:.3} ms = {ratio_mix:.2} x the mix's p99, {ratio_health:.2} x health's (medians of per-round ratios)   [target: <= 2 x the mix]",
+                    labels[si],
+                    hp(&|s| s.rps),
+                    hp(&|s| s.lat.p50_us as f64 / 1000.0),
+                    hp(&|s| s.lat.p99_us as f64 / 1000.0)
+                );
+                json!({"rps": hp(&|s| s.rps).round(), "p50_ms": hp(&|s| s.lat.p50_us as f64 / 1000.0), "p99_ms": hp(&|s| s.lat.p99_us as f64 / 1000.0),
+                       "p99_over_mix_p99": ratio_mix, "p99_over_health_p99": ratio_health,
+                       "errors": hot.iter().map(|s| s.errors).sum::<u64>()})
+            };
             per_conc.push(json!({
                 "connections": c, "health_rps": h.round(), "health_p99_ms": hp99, "postback_rps": p.round(), "postback_p50_ms": p50,
                 "postback_p99_ms": p99, "postback_to_health_ratio": (ratio * 1000.0).round() / 1000.0, "errors": errors,
                 "server_cpu_us_per_postback": (cpu * 10.0).round() / 10.0, "server_cpu_us_per_health": (hcpu * 10.0).round() / 10.0,
+                "hot_lead": hot_json,
             }));
         }
         let best: Vec<f64> = rounds_of.iter().map(|r| r.0.iter().map(|(_, p)| p.rps).fold(0.0, f64::max)).collect();
@@ -494,8 +628,10 @@ async fn run(args: Vec<String>) {
         let fixed_p50 = median(&rounds_of.iter().map(|r| r.1.lat.p50_us as f64 / 1000.0).collect::<Vec<_>>());
         let fixed_p99 = median(&rounds_of.iter().map(|r| r.1.lat.p99_us as f64 / 1000.0).collect::<Vec<_>>());
         let fixed_sched_p99 = median(&rounds_of.iter().map(|r| r.1.sched.p99_us as f64 / 1000.0).collect::<Vec<_>>());
+        let rss: Vec<f64> = rounds_of.iter().filter_map(|r| r.4).map(|k| k as f64 / 1024.0).collect();
+        let peak_rss_mb = if rss.is_empty() { f64::NAN } else { median(&rss) };
         println!(
-            "{:<10} best postback {:.0}/s (health {:.0}/s, ratio {:.2}); fixed {:.0}/s (achieved {:.0}/s): p50 {:.3} ms, p99 {:.3} ms (from schedule {:.3} ms)   [targets: >= 10000/s; p99 < 10 ms at half rate]",
+            "{:<10} best postback {:.0}/s (health {:.0}/s, ratio {:.2}); peak RSS {peak_rss_mb:.1} MB; fixed {:.0}/s (achieved {:.0}/s): p50 {:.3} ms, p99 {:.3} ms (from schedule {:.3} ms)   [targets: >= 10000/s; p99 < 10 ms at half rate]",
             labels[si],
             median(&best),
             median(&best_health),
@@ -509,7 +645,7 @@ async fn run(args: Vec<String>) {
         summary.push(json!({
             "label": labels[si], "server": servers[si], "per_concurrency": per_conc,
             "best_postback_rps": median(&best).round(), "best_health_rps": median(&best_health).round(),
-            "best_ratio": (median(&ratio_best) * 1000.0).round() / 1000.0,
+            "best_ratio": (median(&ratio_best) * 1000.0).round() / 1000.0, "peak_rss_mb": (peak_rss_mb * 10.0).round() / 10.0,
             "fixed": {"target_rps": fixed_rate.round(), "achieved_rps": fixed_achieved.round(), "p50_ms": fixed_p50, "p99_ms": fixed_p99,
                       "p99_from_schedule_ms": fixed_sched_p99, "connections": fixed_conns},
             "rounds": rounds_of.iter().map(|r| json!({
@@ -522,6 +658,7 @@ async fn run(args: Vec<String>) {
         "benchmark": "loadgen", "machine": leadpipe_bench::machine_description(), "smoke": smoke, "rounds": rounds,
         "step_secs": step_secs, "step_max": step_max, "fixed_secs": fixed_secs, "rate_fraction": fraction,
         "mix": {"new": 30, "progress": 35, "repeat": 25, "backward": 10}, "generator_threads": arg_parse(&args, "--threads", 1usize),
+        "hot_lead": hot_lead,
         "servers": summary,
     });
     leadpipe_bench::write_json(arg_value(&args, "--json").as_deref(), &out);
