@@ -322,7 +322,7 @@ pub async fn drive(app: &Leadpipe, style: BodyStyle, postbacks: usize, lanes: us
                     if kind == "new" {
                         body_bytes += text.len();
                     }
-                    let pb = Postback::parse(text.as_bytes(), &app.settings.pipeline).expect("a valid postback");
+                    let pb = Postback::parse(text.as_bytes(), &app.settings.pipeline, None).expect("a valid postback").postback;
                     let t = Instant::now();
                     let outcome = CTX.scope(Ctx::write(kind, lead_no, op_id), app.ingest_postback(&pb)).await.expect("postback");
                     w.latencies_us.push(crate::micros(t.elapsed()));
