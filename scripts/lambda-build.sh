@@ -7,7 +7,7 @@
 # `cargo lambda build --release --arm64 --bin <name>` at the workspace root, so building the same way
 # here gives the same dependency features, and `sam build` after this script finds nothing to rebuild.
 #
-# Usage: scripts/lambda-build.sh [FUNCTION...]     (default: all four)
+# Usage: scripts/lambda-build.sh [FUNCTION...]     (default: all five: the four endpoint groups and the stream consumer)
 #
 # Installs what is missing: cargo-lambda from PyPI into the project's venv .cache/venv (`pip install
 # cargo-lambda`, which pulls in zig through the `ziglang` package) and the Rust target
