@@ -30,6 +30,10 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/apigw-v2-event.json");
+/// The server key the functions start with (they refuse to start without keys) and postbacks carry.
+const SERVER_KEY: &str = "bench-server-key";
+/// The admin key the functions start with; the dashboard's routes carry it.
+const ADMIN_KEY: &str = "bench-admin-key";
 
 #[derive(Debug)]
 enum Seen {
@@ -101,6 +105,12 @@ fn event(method: &str, route: &str, path: &str, body: Option<&Value>) -> Value {
     e["requestContext"]["requestId"] = uuid::Uuid::new_v4().to_string().into();
     let obj = e.as_object_mut().expect("event");
     obj.remove("queryStringParameters");
+    let key = if route == "/api/postback" { SERVER_KEY } else { ADMIN_KEY };
+    if let Some(headers) = obj.get_mut("headers").and_then(Value::as_object_mut) {
+        headers.insert("x-api-key".into(), key.into());
+    } else {
+        obj.insert("headers".into(), json!({ "x-api-key": key }));
+    }
     match route.find("{id}") {
         Some(_) => {
             let id = path.split('/').nth(3).unwrap_or_default();
@@ -195,6 +205,8 @@ async fn trial(
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_ENDPOINT_URL", endpoint)
+        .env("API_KEY", SERVER_KEY)
+        .env("ADMIN_API_KEY", ADMIN_KEY)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -319,4 +331,12 @@ async fn main() {
         "postback_warm_invoke_ms_p50": postback_warm,
     });
     leadpipe_bench::write_json(arg_value(&args, "--json").as_deref(), &out);
+    let failed: Vec<&str> = rows.iter().filter(|r| r["all_responses_2xx"] != true).filter_map(|r| r["function"].as_str()).collect();
+    if !failed.is_empty() {
+        eprintln!(
+            "cold_start: no 2xx from every invocation of {} (a function that cannot start or answer fails the run)",
+            failed.join(", ")
+        );
+        std::process::exit(1);
+    }
 }
