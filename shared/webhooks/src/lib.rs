@@ -33,5 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod event;
+pub mod signing;
 
 pub use event::{event_for, Event, EventError, EventType};
+pub use signing::{ReceivedHeaders, Secret, SecretError, SignedHeaders, Verifier, VerifyError};
