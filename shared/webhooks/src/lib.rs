@@ -32,8 +32,14 @@
 //! (`Webhook::disable`) and abandoning its pending deliveries when told to.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod event;
+pub mod formats;
 pub mod signing;
+pub mod webhook;
 
+pub use config::WebhookSpec;
 pub use event::{event_for, Event, EventError, EventType};
+pub use formats::{EventNames, Format};
 pub use signing::{ReceivedHeaders, Secret, SecretError, SignedHeaders, Verifier, VerifyError};
+pub use webhook::{dispatch, Dispatch, Webhook};
