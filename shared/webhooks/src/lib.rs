@@ -35,11 +35,13 @@
 pub mod config;
 pub mod event;
 pub mod formats;
+pub mod retry;
 pub mod signing;
 pub mod webhook;
 
 pub use config::WebhookSpec;
 pub use event::{event_for, Event, EventError, EventType};
 pub use formats::{EventNames, Format};
+pub use retry::{AttemptOutcome, Delivery, DeliveryState, DisablePolicy, DisableReason, EndpointHealth, Next, OutcomeClass, RetryPolicy};
 pub use signing::{ReceivedHeaders, Secret, SecretError, SignedHeaders, Verifier, VerifyError};
 pub use webhook::{dispatch, Dispatch, Webhook};
