@@ -211,6 +211,7 @@ pub(crate) mod tests {
             updated_at: at("2026-03-02T11:00:00Z"),
             stage_entered_at: at("2026-03-02T11:00:00Z"),
             stage_reached_at: Default::default(),
+            stage_changes: 0,
             quarantine: None,
             version,
         }
