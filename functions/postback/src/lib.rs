@@ -5,6 +5,11 @@
 //! - With the browser key (`PUBLIC_API_KEY`, header or `?key=`): always 202 with `{"token", "warnings"}` — the
 //!   same status and shape for a new and an existing lead, nothing about the stored lead.
 //!
+//! Idempotent: a postback with an `event_id` field or an `Idempotency-Key` header (which wins) is applied once; a
+//! repeat within 24 hours answers the first response (same status and body, with `Idempotent-Replayed: true`) and
+//! changes nothing, or 409 while the first is still being applied (see `leadpipe_core::idempotency`). Keys are
+//! per key tier: the browser key never sees a server key's response.
+//!
 //! A postback the store could not take (503) is kept in the postback log, or in the error log when the store is
 //! down altogether. Only what cannot be a lead is refused — not JSON, not an object, too large, an unsupported content type, a bad
 //! key — and every refusal is kept in the postback log (`GET /api/postbacks?status=rejected`) with its reason and
@@ -12,12 +17,13 @@
 //! post (CORS `*`): postbacks are authorised by key, never by cookies.
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use leadpipe_core::domain::Postback;
-use leadpipe_core::ingest::{Ingested, Origin};
+use leadpipe_core::idempotency::{header_not_text, postback_key, Answer, IDEMPOTENCY_HEADER};
+use leadpipe_core::ingest::Origin;
 use leadpipe_core::store::LogStatus;
 use leadpipe_core::Leadpipe;
 use leadpipe_http::extract::{postback_caller, presented_tier, read_json_body, BodyRefused};
@@ -49,13 +55,32 @@ async fn receive_postback(State(app): State<Leadpipe>, ClientOrigin(origin): Cli
         Ok(parsed) => parsed,
         Err(invalid) => return refuse(&app, ApiError::Invalid(invalid), tier, &origin, &body).await,
     };
-    match app.ingest(parsed, caller, &origin).await {
-        Ok(Ingested::Server(o)) => (if o.created { StatusCode::CREATED } else { StatusCode::OK }, Json(o)).into_response(),
-        Ok(Ingested::Public(o)) => (StatusCode::ACCEPTED, Json(o)).into_response(),
+    let header = match parts.headers.get(IDEMPOTENCY_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(text)) => Some(text),
+        Some(Err(_)) => return refuse(&app, ApiError::Invalid(header_not_text()), tier, &origin, &body).await,
+    };
+    let key = match postback_key(header, parsed.postback.event_id.as_ref()) {
+        Ok(key) => key,
+        Err(invalid) => return refuse(&app, ApiError::Invalid(invalid), tier, &origin, &body).await,
+    };
+    match app.ingest_once(parsed, caller, &origin, key.as_ref()).await {
+        Ok(answer) => answered(answer),
         // Nothing was stored (the store is unavailable or lost every retry): the body is kept in the postback log,
         // or in the error log when the store cannot take that either, and the client is told to retry.
         Err(e) => refuse(&app, ApiError::from(e), tier, &origin, &body).await,
     }
+}
+
+/// The answer of an applied (or replayed) postback: its status and JSON body as stored.
+pub fn answered(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.response.status).unwrap_or(StatusCode::OK);
+    let mut response =
+        (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], answer.response.body).into_response();
+    if answer.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// Answers a refused postback, after keeping it in the postback log.

@@ -21,6 +21,7 @@ use super::stage::{Pipeline, Stage};
 use super::warning::{Warning, WarningCode};
 use crate::error::ErrorCode;
 pub use crate::error::ValidationError;
+use crate::idempotency::IdempotencyKey;
 
 /// Largest accepted request body, in bytes (larger bodies get 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -60,6 +61,9 @@ pub struct Postback {
     pub force_stage: bool,
     /// True when the honeypot field (a form field real visitors never see) was filled in.
     pub honeypot: bool,
+    /// The sender's id for this event: a repeat with the same id within a day is applied once (see
+    /// [`crate::idempotency`]). Not stored on the lead.
+    pub event_id: Option<IdempotencyKey>,
 }
 
 /// A postback and what was not taken as sent.
@@ -82,6 +86,7 @@ pub const OTHER_FIELDS: &[&str] = &[
     "form_fields_total",
     "custom_data",
     "force_stage",
+    "event_id",
 ];
 
 /// Whether `name` is a postback field.
@@ -112,6 +117,14 @@ impl Postback {
             Err(_) => drop_field(&mut w, "lead_id", "lead_id is not a UUID returned by an earlier postback; it was ignored"),
         });
         let token = take_string(&mut obj, "token", 200, &mut w);
+        let event_id = match obj.remove("event_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(raw)) => match IdempotencyKey::parse(&raw, "event_id") {
+                Ok(key) => Some(key),
+                Err(e) => drop_field(&mut w, "event_id", format!("{}; the postback was not deduplicated", e.message)),
+            },
+            Some(_) => drop_field(&mut w, "event_id", "event_id must be a string; the postback was not deduplicated"),
+        };
         let email = take_string(&mut obj, "email", 320, &mut w).and_then(|s| match Email::parse(&s) {
             Ok(e) => Some(e),
             Err(why) => drop_field(&mut w, "email", format!("{why}; the email was not stored")),
@@ -189,6 +202,7 @@ impl Postback {
                 custom_data: custom_data.filter(|m| !m.is_empty()),
                 force_stage,
                 honeypot,
+                event_id,
             },
             warnings: w,
         }
