@@ -112,6 +112,9 @@ ALARM_WINDOW_SECONDS = 300
 
 #: Throttling: the ingest route sized for 10,000 postbacks/s, every other route lower.
 POSTBACK_ROUTE = ("POST", "/api/postback")
+#: GET postbacks (networks that can only fire a URL): an ingest route too, exempt from the low admin throttle;
+#: when it has its own RouteSettings they must be the ingest route's.
+GET_POSTBACK_ROUTE = ("GET", "/api/postback")
 POSTBACK_MIN_RATE = 10000
 POSTBACK_MIN_BURST = 5000
 OTHER_ROUTES_MAX_RATE = 1000
@@ -905,9 +908,16 @@ class Checker:
                 f"{lid}: {POSTBACK_ROUTE[0]} {POSTBACK_ROUTE[1]} must allow at least {POSTBACK_MIN_RATE}/s with "
                 f"burst {POSTBACK_MIN_BURST} by default, found rate {pb_rate!r}, burst {pb_burst!r}",
             )
+        get_key = (GET_POSTBACK_ROUTE[0], _norm(GET_POSTBACK_ROUTE[1]))
+        if get_key in parsed and pb is not None:
+            same = all(parsed[get_key].get(k) == pb.get(k) for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+            self.check(same, f"{lid}: {GET_POSTBACK_ROUTE[0]} {GET_POSTBACK_ROUTE[1]} shares the ingest throttle",
+                       f"{lid}: {GET_POSTBACK_ROUTE[0]} {GET_POSTBACK_ROUTE[1]} must use the ingest route's throttle "
+                       f"(the same ThrottlingRateLimit and ThrottlingBurstLimit as {POSTBACK_ROUTE[0]} {POSTBACK_ROUTE[1]})")
         d_rate = self.default_of(default.get("ThrottlingRateLimit"))
         d_burst = self.default_of(default.get("ThrottlingBurstLimit"))
-        others = sorted(k for k in contract if k != pb_key)
+        ingest = {pb_key} | ({get_key} if get_key in parsed else set())
+        others = sorted(k for k in contract if k not in ingest)
         bad = []
         for key in others:
             s = parsed.get(key, {})

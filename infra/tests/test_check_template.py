@@ -51,6 +51,8 @@ def test_real_template_passes(tree, capsys):
         "PUBLIC_API_KEY_PARAMETER name",
         "CountersEventSourceMapping: TumblingWindowInSeconds 60",
         "HttpApi: POST /api/postback throttled at 10000/s, burst 5000",
+        "HttpApi: GET /api/postback shares the ingest throttle",
+        "GET /api/postback -> PostbackFunction",
         "CountersIteratorAgeAlarm: CountersFunction IteratorAge Maximum > 60000 ms for 5 minutes",
         "store.rs: DeleteItem, GetItem, PutItem, Query, UpdateItem, each granted",
     ):
@@ -308,6 +310,29 @@ BREAKDOWN_EVENT = """        Breakdown:
             Path: /api/analytics/breakdown
             Method: GET
 """
+
+
+GET_POSTBACK_EVENT = """        GetPostback:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref HttpApi
+            Path: /api/postback
+            Method: GET
+"""
+
+
+def test_get_postback_unrouted_fails(tree, capsys):
+    # the code and the contract serve GET /api/postback; without its event (and route settings) the check fails
+    tree.mutate(GET_POSTBACK_EVENT, "")
+    tree.mutate('        "GET /api/postback":\n', '        "GET /api/postback-gone":\n')
+    assert_fails(tree, capsys, "GET /api/postback (OpenAPI) is routed by no HttpApi event; it belongs on the postback")
+
+
+def test_get_postback_on_the_admin_throttle_fails(tree, capsys):
+    # GET postbacks routed, but throttled differently from the ingest route
+    tree.mutate('        "GET /api/postback":\n          ThrottlingRateLimit: !Ref PostbackThrottlingRateLimit',
+                '        "GET /api/postback":\n          ThrottlingRateLimit: !Ref AdminThrottlingRateLimit')
+    assert_fails(tree, capsys, "GET /api/postback must use the ingest route's throttle")
 
 
 def test_route_on_wrong_function_fails(tree, capsys):

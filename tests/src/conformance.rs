@@ -7,8 +7,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use leadpipe_core::domain::counters::{split_bucket, CounterQuery, Registry};
 use leadpipe_core::domain::{Email, Lead, Pipeline, Postback, Stage, Via};
-use leadpipe_core::ingest::PostbackOutcome;
+use leadpipe_core::idempotency::{Answer, IdempotencyKey};
+use leadpipe_core::ingest::{Caller, Origin, PostbackOutcome};
 use leadpipe_core::service::ServiceError;
+use leadpipe_core::store::{IdempotencyClaim, StoredResponse};
 use leadpipe_core::store::{LeadRef, ListQuery};
 use leadpipe_core::{Leadpipe, ValidationError};
 use serde_json::{json, Value};
@@ -23,7 +25,9 @@ macro_rules! conformance_suite {
             seed_examples_create_then_advance_a_lead, matching_uses_lead_id_then_email, postback_rules_for_stages,
             custom_data_round_trips_any_json, email_stays_unique, email_change_frees_the_old_address,
             fifty_concurrent_first_postbacks_make_one_lead, concurrent_postbacks_on_different_fields_all_persist,
-            manual_moves_and_deletes, listing_filters_and_pages, counters_equal_a_full_recount);
+            manual_moves_and_deletes, listing_filters_and_pages, counters_equal_a_full_recount,
+            idempotent_postbacks_apply_once_per_tier, idempotency_claims_expire_lease_and_release,
+            concurrent_repeats_of_one_event_apply_once);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -410,4 +414,97 @@ pub async fn counters_equal_a_full_recount(app: Leadpipe) {
     assert!(analytics.changes > 0, "the watermark moved");
     let google = analytics.current.top_sources.iter().find(|s| s.source == "google").map(|s| s.count);
     assert_eq!(google, Some(leads.iter().filter(|l| l.first_touch.source.as_deref() == Some("google")).count() as i64));
+}
+
+/// Posts a JSON body with an idempotency key, as the handler does.
+pub async fn post_once(app: &Leadpipe, body: Value, caller: Caller, key: &str) -> Result<Answer, ServiceError> {
+    let parsed = Postback::parse(body.to_string().as_bytes(), &app.settings.pipeline, None).expect("valid body");
+    let key = IdempotencyKey::parse(key, "event_id").expect("valid key");
+    app.ingest_once(parsed, caller, &Origin::default(), Some(&key)).await
+}
+
+/// A repeat answers the first response and changes nothing; the other tier's same key is its own key.
+pub async fn idempotent_postbacks_apply_once_per_tier(app: Leadpipe) {
+    let first =
+        post_once(&app, json!({"email": "once@example.com", "stage": "Form Started"}), Caller::Server, "evt-1").await.expect("first");
+    assert!(!first.replayed);
+    assert_eq!(first.response.status, 201);
+    let repeat = post_once(&app, json!({"email": "once@example.com", "stage": "Paid", "first_name": "Changed"}), Caller::Server, "evt-1")
+        .await
+        .expect("repeat");
+    assert!(repeat.replayed);
+    assert_eq!(repeat.response, first.response, "the first response, byte for byte");
+    let lead = by_email(&app, "once@example.com").await.expect("lead");
+    assert_eq!(lead.stage, stage("Form Started"), "the repeat changed nothing");
+    assert_eq!(lead.text.first_name, None);
+    assert_eq!(lead.version, 1);
+    // The browser key's "evt-1" is not the server key's: it is applied, and answered in its own shape.
+    let public = post_once(&app, json!({"email": "other@example.com"}), Caller::Public, "evt-1").await.expect("public");
+    assert!(!public.replayed);
+    assert_eq!(public.response.status, 202);
+    assert!(!public.response.body.contains(&lead.id.to_string()), "never the server response");
+    // A new key applies.
+    let next = post_once(&app, json!({"email": "once@example.com", "stage": "Paid"}), Caller::Server, "evt-2").await.expect("next");
+    assert!(!next.replayed);
+    assert_eq!(next.response.status, 200);
+    assert_eq!(by_email(&app, "once@example.com").await.expect("lead").stage, stage("Paid"));
+    assert_counters_exact(&app).await;
+}
+
+/// Claims at the store: exclusive while leased, taken over after the lease, answered once done, free again
+/// after expiry or release.
+pub async fn idempotency_claims_expire_lease_and_release(app: Leadpipe) {
+    let store = &app.store;
+    let t0 = Utc::now();
+    let s = |secs: i64| t0 + chrono::Duration::seconds(secs);
+    let day = 86_400;
+    assert_eq!(store.claim_idempotency("server#k", t0, s(30), s(day)).await.expect("claim"), IdempotencyClaim::Claimed);
+    assert_eq!(store.claim_idempotency("server#k", s(1), s(31), s(day + 1)).await.expect("claim"), IdempotencyClaim::InProgress);
+    // The claimant died: once its lease ran out another request takes the key over.
+    assert_eq!(store.claim_idempotency("server#k", s(31), s(61), s(day + 31)).await.expect("claim"), IdempotencyClaim::Claimed);
+    let response = StoredResponse { status: 201, body: r#"{"lead_id":"x"}"#.into() };
+    store.complete_idempotency("server#k", &response, s(day + 31)).await.expect("complete");
+    assert_eq!(
+        store.claim_idempotency("server#k", s(100), s(130), s(day + 100)).await.expect("claim"),
+        IdempotencyClaim::Done(response.clone())
+    );
+    // A response stays however old its lease; a release does not remove it.
+    store.release_idempotency("server#k").await.expect("release");
+    assert_eq!(
+        store.claim_idempotency("server#k", s(5000), s(5030), s(day + 5000)).await.expect("claim"),
+        IdempotencyClaim::Done(response)
+    );
+    // After a day the key is new again.
+    assert_eq!(store.claim_idempotency("server#k", s(day + 32), s(day + 62), s(2 * day)).await.expect("claim"), IdempotencyClaim::Claimed);
+    // Another tier's key is another key; a released claim is free at once.
+    assert_eq!(store.claim_idempotency("public#k", t0, s(30), s(day)).await.expect("claim"), IdempotencyClaim::Claimed);
+    store.release_idempotency("public#k").await.expect("release");
+    assert_eq!(store.claim_idempotency("public#k", s(1), s(31), s(day)).await.expect("claim"), IdempotencyClaim::Claimed);
+}
+
+/// 40 simultaneous repeats of one event (each would create a lead: no email) create exactly one lead; every
+/// repeat answers its response or, if it gave up waiting for it, "in progress" — and a later repeat gets it.
+pub async fn concurrent_repeats_of_one_event_apply_once(app: Leadpipe) {
+    let app = Arc::new(app);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move { post_once(&app, json!({"first_name": format!("Try {i}")}), Caller::Server, "evt-race").await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(answer) => answers.push(answer),
+            Err(ServiceError::InProgress) => {}
+            Err(e) => panic!("a repeat failed: {e}"),
+        }
+    }
+    answers.push(post_once(&app, json!({"first_name": "Later"}), Caller::Server, "evt-race").await.expect("a later repeat"));
+    assert_eq!(answers.iter().filter(|a| !a.replayed).count(), 1, "applied exactly once");
+    let bodies: BTreeSet<&str> = answers.iter().map(|a| a.response.body.as_str()).collect();
+    assert_eq!(bodies.len(), 1, "every repeat answers the first response");
+    assert!(answers.iter().all(|a| a.response.status == 201));
+    assert_eq!(all_leads(&app).await.len(), 1, "one lead");
+    assert_counters_exact(&app).await;
 }

@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// Conflicts persisted through every retry.
     #[error("the lead is being changed by too many requests at once; retry shortly")]
     Contended,
+    /// A postback with the same idempotency key is still being applied by another request.
+    #[error("a postback with this idempotency key is still being processed; retry shortly")]
+    InProgress,
     /// The store cannot be reached (or throttles beyond its retries); the detail is logged, never shown.
     #[error("the lead store is unavailable; retry shortly")]
     Unavailable(String),

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
 use crate::domain::{Email, Lead, Stage, StageChange};
+pub use crate::idempotency::StoredResponse;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +224,17 @@ pub struct PostbackLogQuery {
     pub since: chrono::NaiveDate,
 }
 
+/// What claiming an idempotency key found (see [`crate::idempotency`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key was free (never seen, expired, or a claim whose lease ran out): this request now holds it.
+    Claimed,
+    /// Another request holds the key and has not stored its response yet.
+    InProgress,
+    /// The key's first request answered this.
+    Done(StoredResponse),
+}
+
 /// What every lead store provides. All methods are safe to call concurrently.
 #[async_trait]
 pub trait LeadStore: Send + Sync + 'static {
@@ -247,6 +259,21 @@ pub trait LeadStore: Send + Sync + 'static {
     /// Counts one new lead from `client` in the minute of `at` and returns how many this minute has now. Exact on
     /// one machine; on DynamoDB it is shared between Lambda instances once a client repeats on one of them.
     async fn count_new_lead(&self, client: &str, at: DateTime<Utc>) -> Result<u32, StoreError>;
+    /// Claims an idempotency key (already scoped to its caller) with one conditional write, so that of many
+    /// concurrent claims exactly one gets [`IdempotencyClaim::Claimed`]. A key is free when absent, when its
+    /// `expires_at` has passed, or when it has no response and its `lease_until` has passed. The claim holds the
+    /// key until `lease_until` and is kept until `expires_at`.
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, StoreError>;
+    /// Stores the response of a claimed key, kept until `expires_at`.
+    async fn complete_idempotency(&self, key: &str, response: &StoredResponse, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Frees a claimed key that has no response (its request failed); a key with a response stays.
+    async fn release_idempotency(&self, key: &str) -> Result<(), StoreError>;
     /// Returns once data derived from earlier writes (stage-change items, counters) reflects them. Stores that
     /// derive it in the write's own transaction return at once; DynamoDB waits for its local stream consumer
     /// when one runs in this process (in AWS the consumer is a separate Lambda: analytics lag by its batching

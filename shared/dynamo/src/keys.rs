@@ -13,6 +13,7 @@
 //! | stream checkpoint | `K#<stream shard id>` | `K` | the stream consumer |
 //! | postback log entry | `P#<status>#<day>#<shard>` | `<time>#<id>` | the postback path (refusals, quarantine) |
 //! | client rate | `I#<client>#<minute>` | `I` | the postback path (repeating browser-key clients) |
+//! | idempotency key | `D#<tier>#<key>` | `D` | the postback path (postbacks with `event_id` / `Idempotency-Key`) |
 //!
 //! Every partition key value names one lead, one email, one counter bucket, one scope or one stream shard, so no
 //! key is shared by the write traffic of many leads. The listing index is write-sharded by [`listing_shard`].
@@ -104,6 +105,11 @@ pub fn log_pk(status: &str, day: chrono::NaiveDate, shard: u8) -> String {
 /// The key of a client's new-lead count in one minute (minutes since the Unix epoch).
 pub fn rate_key(client: &str, minute: i64) -> Key {
     key(format!("I#{client}#{minute}"), "I")
+}
+
+/// `D#<tier>#<key>`: one idempotency key of one caller tier (a client's event id: as many partitions as events).
+pub fn idempotency_key(scoped: &str) -> Key {
+    key(format!("D#{scoped}"), "D")
 }
 
 /// The listing shard of a lead: `00`–`15`, from its (random) id.

@@ -24,8 +24,8 @@ use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::retry::{retry, RetryPolicy};
 use leadpipe_core::store::{
-    Changed, Decide, Decision, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry, PostbackLogPage, PostbackLogQuery,
-    StoreError,
+    Changed, Decide, Decision, IdempotencyClaim, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry, PostbackLogPage,
+    PostbackLogQuery, StoreError, StoredResponse,
 };
 use uuid::Uuid;
 
@@ -518,4 +518,85 @@ impl LeadStore for DynamoStore {
             None => Ok(()),
         }
     }
+
+    /// A conditional put that one of many concurrent claims wins; a loser reads the item (strongly consistent)
+    /// to tell a stored response from a claim in progress.
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let item_key = keys::idempotency_key(key);
+        // The key may vanish between a lost claim and the read (its claimant failed and released it): claim again.
+        for _ in 0..3 {
+            let mut item = item_key.clone();
+            item.insert(IDEM_LEASE.into(), n(lease_until.timestamp_millis()));
+            item.insert(crate::schema::TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now OR (attribute_not_exists(#resp) AND #lease <= :now_ms)")
+                .expression_attribute_names("#ttl", crate::schema::TTL_ATTRIBUTE)
+                .expression_attribute_names("#resp", IDEM_RESPONSE)
+                .expression_attribute_names("#lease", IDEM_LEASE)
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .expression_attribute_values(":now_ms", n(now.timestamp_millis()))
+                .send()
+                .await;
+            match put {
+                Ok(_) => return Ok(IdempotencyClaim::Claimed),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(item_key.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            let Some(found) = out.item else { continue };
+            return match found.get(IDEM_RESPONSE).and_then(|v| v.as_s().ok()) {
+                Some(json) => Ok(IdempotencyClaim::Done(serde_json::from_str::<StoredResponse>(json).map_err(internal)?)),
+                None => Ok(IdempotencyClaim::InProgress),
+            };
+        }
+        Ok(IdempotencyClaim::InProgress)
+    }
+
+    async fn complete_idempotency(&self, key: &str, response: &StoredResponse, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut item = keys::idempotency_key(key);
+        item.insert(IDEM_RESPONSE.into(), s(serde_json::to_string(response).map_err(internal)?));
+        item.insert(crate::schema::TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn release_idempotency(&self, key: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::idempotency_key(key)))
+            .condition_expression("attribute_not_exists(#resp)")
+            .expression_attribute_names("#resp", IDEM_RESPONSE)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
 }
+
+/// Attribute of an idempotency item: until when (Unix milliseconds) a claim without a response holds the key.
+const IDEM_LEASE: &str = "lease";
+/// Attribute of an idempotency item: the first response, as JSON.
+const IDEM_RESPONSE: &str = "resp";

@@ -34,7 +34,12 @@ pub fn cors(settings: &Settings) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(API_KEY_HEADER)])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static(API_KEY_HEADER),
+            HeaderName::from_static(leadpipe_core::idempotency::IDEMPOTENCY_HEADER),
+        ])
+        .expose_headers([HeaderName::from_static("idempotent-replayed")])
         .max_age(std::time::Duration::from_secs(86_400))
 }
 

@@ -73,6 +73,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::NotFound => Self::NotFound(message),
             ServiceError::EmailInUse(email) => Self::Conflict(format!("email {email} already belongs to another lead")),
+            ServiceError::InProgress => Self::Conflict(message),
             ServiceError::Contended => Self::Unavailable { message, detail: "retries exhausted".into() },
             ServiceError::Unavailable(detail) => Self::Unavailable { message, detail },
             ServiceError::Internal(detail) => Self::Internal(detail),

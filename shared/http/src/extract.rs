@@ -5,6 +5,9 @@
 //! - `PUBLIC_API_KEY` (browser key, public by design): restricted postbacks, in the header or as `?key=` on
 //!   `POST /api/postback` (so `navigator.sendBeacon` works) — the only key ever taken from a query string there;
 //! - `ADMIN_API_KEY`: everything, in the header only.
+//!
+//! `GET /api/postback` (for ad networks that can only fire a URL) also takes the server key as `?key=` — the one
+//! place the server key travels in a URL; the request log never shows query strings (see `logging`).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
@@ -63,6 +66,21 @@ pub fn postback_caller(parts: &Parts, settings: &Settings) -> Result<Caller, Api
         return Ok(Caller::Server);
     }
     Err(ApiError::Unauthorized)
+}
+
+/// The tier a GET postback's key grants: the header as on POST, else `?key=` with the server key or the browser
+/// key (never the admin key), else nothing, which is enough only while every key check is off.
+pub fn get_postback_caller(parts: &Parts, settings: &Settings) -> Result<Caller, ApiError> {
+    if header_key(parts).is_some() {
+        return postback_caller(parts, settings);
+    }
+    if let Some(given) = query_key(parts) {
+        if matches(&given, &settings.api_key) {
+            return Ok(Caller::Server);
+        }
+        return if matches(&given, &settings.public_api_key) { Ok(Caller::Public) } else { Err(ApiError::Unauthorized) };
+    }
+    postback_caller(parts, settings)
 }
 
 /// The key tier a request presented, for the postback log (never the key itself).
@@ -215,6 +233,12 @@ async fn drain(mut body: Body) {
     }
 }
 
+/// Decodes a query string into its parameters, in order; a malformed one is a 400.
+pub fn decode_query(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(raw)
+        .map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidQuery, format!("query string does not decode: {e}"))))
+}
+
 /// Decoded query parameters, in order; a malformed query string is a 400.
 pub struct QueryParams(pub Vec<(String, String)>);
 
@@ -222,10 +246,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let raw = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(raw)
-            .map(Self)
-            .map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidQuery, format!("query string does not decode: {e}"))))
+        decode_query(parts.uri.query().unwrap_or("")).map(Self)
     }
 }
 

@@ -41,3 +41,53 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     tracing::info!(method = %method, path = %path, status = response.status().as_u16(), duration_ms = format!("{ms:.1}"), "request");
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    use super::log_request;
+
+    /// Log output, kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    /// A GET postback carries the server key in its URL: the request line shows the path, never the query.
+    #[tokio::test]
+    async fn the_request_line_shows_the_path_without_the_query_or_its_key() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt().with_writer(captured.clone()).with_ansi(false).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = Router::new().route("/api/postback", get(|| async { "ok" })).layer(axum::middleware::from_fn(log_request));
+        let request =
+            Request::get("/api/postback?key=server-secret-123&email=a%40b.example&stage=Paid").body(Body::empty()).expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        assert_eq!(response.status(), 200);
+        let text = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");
+        assert!(text.contains("path=/api/postback ") && text.contains("status=200"), "{text}");
+        assert!(!text.contains("server-secret-123") && !text.contains("key=") && !text.contains("b.example"), "{text}");
+    }
+}

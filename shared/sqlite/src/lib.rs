@@ -28,8 +28,8 @@ use leadpipe_core::domain::counters::{all_bucket, field, split_bucket, value_lim
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::store::{
-    Changed, Decide, Decision, FilterColumns, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry, PostbackLogPage,
-    PostbackLogQuery, QuarantineFilter, StoreError,
+    Changed, Decide, Decision, FilterColumns, IdempotencyClaim, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry,
+    PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError, StoredResponse,
 };
 
 const SCHEMA: &str = r#"
@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS postback_log (
     data    TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS postback_log_by_status ON postback_log (status, key);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key         TEXT PRIMARY KEY,
+    lease_until TEXT NOT NULL,
+    expires     TEXT NOT NULL,
+    response    TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires);
 CREATE TABLE IF NOT EXISTS counter_values (
     scope TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -806,5 +813,73 @@ impl LeadStore for SqliteStore {
 
     async fn count_new_lead(&self, client: &str, at: chrono::DateTime<chrono::Utc>) -> Result<u32, StoreError> {
         Ok(self.new_leads.add(client, at))
+    }
+
+    /// One statement on the single writer: insert the claim, or take over an expired key or a claim whose lease
+    /// ran out; otherwise report what holds the key.
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let (key, now, lease, expires) = (key.to_string(), key_time(now), key_time(lease_until), key_time(expires_at));
+        self.with_conn(move |c| {
+            let claimed = c
+                .prepare_cached(
+                    "INSERT INTO idempotency (key, lease_until, expires, response) VALUES (?1, ?2, ?3, NULL) \
+                     ON CONFLICT (key) DO UPDATE SET lease_until = excluded.lease_until, expires = excluded.expires, response = NULL \
+                     WHERE idempotency.expires <= ?4 OR (idempotency.response IS NULL AND idempotency.lease_until <= ?4)",
+                )
+                .and_then(|mut st| st.execute(params![key, lease, expires, now]))
+                .map_err(internal)?;
+            if claimed == 1 {
+                // Expired keys go as new ones come, a few at a time.
+                c.prepare_cached("DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires < ?1 LIMIT 100)")
+                    .and_then(|mut st| st.execute([&now]))
+                    .map_err(internal)?;
+                return Ok(IdempotencyClaim::Claimed);
+            }
+            let response: Option<String> = c
+                .prepare_cached("SELECT response FROM idempotency WHERE key = ?1")
+                .and_then(|mut st| st.query_row([&key], |r| r.get(0)))
+                .map_err(internal)?;
+            match response {
+                Some(json) => Ok(IdempotencyClaim::Done(decode::<StoredResponse>(&json)?)),
+                None => Ok(IdempotencyClaim::InProgress),
+            }
+        })
+        .await
+    }
+
+    async fn complete_idempotency(
+        &self,
+        key: &str,
+        response: &StoredResponse,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let (key, json, expires) = (key.to_string(), encode(response)?, key_time(expires_at));
+        self.with_conn(move |c| {
+            c.prepare_cached(
+                "INSERT INTO idempotency (key, lease_until, expires, response) VALUES (?1, ?3, ?3, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET response = excluded.response, expires = excluded.expires",
+            )
+            .and_then(|mut st| st.execute(params![key, json, expires]))
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_idempotency(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.with_conn(move |c| {
+            c.prepare_cached("DELETE FROM idempotency WHERE key = ?1 AND response IS NULL")
+                .and_then(|mut st| st.execute([key]))
+                .map_err(internal)?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -21,6 +21,7 @@ use super::stage::{Pipeline, Stage};
 use super::warning::{Warning, WarningCode};
 use crate::error::ErrorCode;
 pub use crate::error::ValidationError;
+use crate::idempotency::IdempotencyKey;
 
 /// Largest accepted request body, in bytes (larger bodies get 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -60,6 +61,9 @@ pub struct Postback {
     pub force_stage: bool,
     /// True when the honeypot field (a form field real visitors never see) was filled in.
     pub honeypot: bool,
+    /// The sender's id for this event: a repeat with the same id within a day is applied once (see
+    /// [`crate::idempotency`]). Not stored on the lead.
+    pub event_id: Option<IdempotencyKey>,
 }
 
 /// A postback and what was not taken as sent.
@@ -82,6 +86,7 @@ pub const OTHER_FIELDS: &[&str] = &[
     "form_fields_total",
     "custom_data",
     "force_stage",
+    "event_id",
 ];
 
 /// Whether `name` is a postback field.
@@ -103,6 +108,54 @@ impl Postback {
         Ok(Self::from_object(obj, pipeline, honeypot_field))
     }
 
+    /// Reads the decoded query parameters of a GET postback (the key and `pixel` already taken out) as the JSON
+    /// object a POST would carry, then as [`Postback::from_object`]: numbers and `force_stage` (`true`/`false`/
+    /// `1`/`0`) are typed when they parse (else they are reported as a POST's wrong types are), `custom_data` may
+    /// be a JSON object or `custom_data[<key>]=<value>` parameters, anything else is a string. A parameter sent
+    /// more than once keeps its first value, with a warning. Returns the object too (for the postback log).
+    pub fn from_query(pairs: Vec<(String, String)>, pipeline: &Pipeline, honeypot_field: Option<&str>) -> (Parsed, Map<String, Value>) {
+        let mut obj = Map::new();
+        let mut repeated: Vec<String> = Vec::new();
+        for (name, raw) in pairs {
+            if let Some(inner) = name.strip_prefix("custom_data[").and_then(|n| n.strip_suffix(']')) {
+                let custom = obj.entry("custom_data").or_insert_with(|| Value::Object(Map::new()));
+                match custom {
+                    Value::Object(map) if !map.contains_key(inner) => {
+                        map.insert(inner.to_string(), Value::String(raw));
+                    }
+                    _ => repeated.push(name),
+                }
+                continue;
+            }
+            if obj.contains_key(&name) {
+                repeated.push(name);
+                continue;
+            }
+            let value = match name.as_str() {
+                "form_completion_percent" | "form_fields_completed" | "form_fields_total" => {
+                    raw.trim().parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::String(raw))
+                }
+                "force_stage" => match raw.trim() {
+                    "true" | "1" => Value::Bool(true),
+                    "false" | "0" | "" => Value::Bool(false),
+                    _ => Value::String(raw),
+                },
+                "custom_data" => match serde_json::from_str::<Value>(&raw) {
+                    Ok(v @ Value::Object(_)) => v,
+                    _ => Value::String(raw),
+                },
+                _ => Value::String(raw),
+            };
+            obj.insert(name, value);
+        }
+        let mut parsed = Self::from_object(obj.clone(), pipeline, honeypot_field);
+        for name in repeated {
+            let message = format!("{} was sent more than once; the first value was used", clip(&name, 64));
+            parsed.warnings.push(Warning::new(&name, WarningCode::Dropped, message));
+        }
+        (parsed, obj)
+    }
+
     /// Reads a decoded JSON object (query parameters of a GET postback become one too). Never fails.
     pub fn from_object(mut obj: Map<String, Value>, pipeline: &Pipeline, honeypot_field: Option<&str>) -> Parsed {
         let mut w = Vec::new();
@@ -112,6 +165,14 @@ impl Postback {
             Err(_) => drop_field(&mut w, "lead_id", "lead_id is not a UUID returned by an earlier postback; it was ignored"),
         });
         let token = take_string(&mut obj, "token", 200, &mut w);
+        let event_id = match obj.remove("event_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(raw)) => match IdempotencyKey::parse(&raw, "event_id") {
+                Ok(key) => Some(key),
+                Err(e) => drop_field(&mut w, "event_id", format!("{}; the postback was not deduplicated", e.message)),
+            },
+            Some(_) => drop_field(&mut w, "event_id", "event_id must be a string; the postback was not deduplicated"),
+        };
         let email = take_string(&mut obj, "email", 320, &mut w).and_then(|s| match Email::parse(&s) {
             Ok(e) => Some(e),
             Err(why) => drop_field(&mut w, "email", format!("{why}; the email was not stored")),
@@ -189,6 +250,7 @@ impl Postback {
                 custom_data: custom_data.filter(|m| !m.is_empty()),
                 force_stage,
                 honeypot,
+                event_id,
             },
             warnings: w,
         }
@@ -335,6 +397,38 @@ mod tests {
 
     fn warned(p: &Parsed) -> Vec<(&str, WarningCode)> {
         p.warnings.iter().map(|w| (w.field.as_str(), w.code)).collect()
+    }
+
+    #[test]
+    fn query_parameters_become_the_body_a_post_would_send() {
+        let pairs = |v: &[(&str, &str)]| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let (p, obj) = Postback::from_query(
+            pairs(&[
+                ("email", "Q@Example.com"),
+                ("stage", "paid"),
+                ("form_completion_percent", "55.5"),
+                ("form_fields_total", "9"),
+                ("force_stage", "1"),
+                ("custom_data[gclid]", "abc"),
+                ("event_id", "conv-1"),
+                ("stage", "New"),
+                ("form_fields_completed", "lots"),
+                ("hp_website", "http://spam"),
+            ]),
+            &Pipeline::default(),
+            Some("hp_website"),
+        );
+        let pb = &p.postback;
+        assert_eq!(pb.email.as_ref().map(|e| e.as_str()), Some("q@example.com"));
+        assert_eq!(pb.stage.as_ref().map(|s| s.as_str()), Some("Paid"), "the first value wins");
+        assert_eq!((pb.form_completion_percent, pb.form_fields_total, pb.form_fields_completed), (Some(55.5), Some(9), None));
+        assert!(pb.force_stage && pb.honeypot);
+        assert_eq!(pb.custom_data.as_ref().and_then(|c| c.get("gclid")), Some(&json!("abc")));
+        assert_eq!(pb.event_id.as_ref().map(|k| k.as_str()), Some("conv-1"));
+        let w = warned(&p);
+        assert!(w.contains(&("stage", WarningCode::Dropped)) && w.contains(&("form_fields_completed", WarningCode::Dropped)), "{w:?}");
+        assert_eq!(obj.get("form_completion_percent"), Some(&json!(55.5)));
+        assert!(obj.get("key").is_none());
     }
 
     #[test]

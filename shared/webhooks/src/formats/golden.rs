@@ -1,0 +1,214 @@
+//! Golden payloads: one fixed lead moved from New to Paid, rendered in every format and compared in full.
+//!
+//! The hashes are literals computed outside this code (`printf %s 'john.doe@gmail.com' | sha256sum`, …), so a
+//! normalisation or hashing bug cannot agree with itself. Meta's own published examples are checked in
+//! [`super::normalize`]'s tests.
+
+use leadpipe_core::domain::Email;
+use serde_json::{json, Value};
+
+use super::{payload, Format};
+use crate::event::tests::{at, lead};
+use crate::event::{event_for, Event};
+use crate::webhook::tests::hook;
+use crate::EventType;
+
+const LEAD_ID: &str = "0b9a3c2e-6a51-4f4e-9d47-2f0c3f1f6a10";
+/// The message id of (lead, version 2, lead.stage_changed); frozen in `event`'s tests too.
+const MESSAGE_ID: &str = "msg_7b1af699-2161-8117-8d92-b55e99c4a951";
+/// 2026-03-02T11:00:00Z, when the lead entered Paid.
+const EVENT_TIME: i64 = 1_772_449_200;
+
+// sha256 of the normalised values, computed with sha256sum.
+/// `john.doe@gmail.com` (Meta, TikTok: trimmed and lower-cased).
+const EMAIL_META: &str = "375320dd9ae7ed408002f3768e16cb5f28c861062fd50dff9a3bff62e9dce4ef";
+/// `johndoe@gmail.com` (Google: Gmail dots removed).
+const EMAIL_GOOGLE: &str = "06a240d11cc201676da976f7b49341181fd180da37cbe40a77432c0a366c80c3";
+/// `16505551234` (Meta: digits with country code).
+const PHONE_META: &str = "6069d14bf122fdfd931dc7beb58e5dfbba395b1faf05bdcd42d12358d63d8599";
+/// `+16505551234` (Google, TikTok: E.164).
+const PHONE_E164: &str = "a2996076d3ad4af5dc818b908b3d8e354f26ededf7df0e0aa6ac354143805ee0";
+/// `john`.
+const FIRST: &str = "96d9632f363564cc3032521409cf22a852f2032eec099ed5967c0d000cec607a";
+/// `oneil` (from `O'Neil`: punctuation removed).
+const LAST: &str = "67a42a846e98e3c1a96cd6ba14883a5ea05990cd93964ce8b832aa9497ca785c";
+/// The lead id, `0b9a3c2e-6a51-4f4e-9d47-2f0c3f1f6a10`.
+const EXTERNAL_ID: &str = "a66990c4ce38d37053b6c6e67e4075125e35f54890fbd902d3706baefe8f8430";
+
+const IP: &str = "203.0.113.7";
+const UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15";
+const FBC: &str = "fb.1.1772359200000.IwAR2xTestClickId";
+const FBP: &str = "fb.1.1772359100000.1098115397";
+const TTCLID: &str = "E.C.P.v3TestTtclid";
+
+fn the_event() -> Event {
+    let mut before = lead("New", 1);
+    before.email = Some(Email::parse("John.Doe@Gmail.com ").unwrap());
+    before.text.phone = Some("+1 (650) 555-1234".into());
+    before.text.first_name = Some("John".into());
+    before.text.last_name = Some("O'Neil".into());
+    before.text.ip_address = Some(IP.into());
+    before.text.user_agent = Some(UA.into());
+    before.text.referrer = Some("https://www.tiktok.com/".into());
+    before.text.domain = Some("example.com".into());
+    before.custom_data = json!({
+        "gclid": "Cj0KCQiA-test-gclid",
+        "fbc": FBC,
+        "fbp": FBP,
+        "ttclid": TTCLID,
+        "page_url": "https://example.com/apply",
+        "value": 99.5,
+        "currency": "usd",
+    })
+    .as_object()
+    .cloned()
+    .unwrap();
+    let mut after = before.clone();
+    after.stage = crate::event::tests::stage("Paid");
+    after.version = 2;
+    event_for(Some(&before), Some(&after), at("2026-03-05T00:00:00Z")).unwrap().unwrap()
+}
+
+fn render(format: Format) -> Value {
+    payload(&hook(1, &EventType::ALL, format), &the_event()).expect("Paid maps to a conversion in every format")
+}
+
+#[test]
+fn message_id_is_frozen() {
+    assert_eq!(the_event().message_id(), MESSAGE_ID);
+}
+
+#[test]
+fn standard() {
+    let e = the_event();
+    assert_eq!(
+        render(Format::Standard),
+        json!({
+            "type": "lead.stage_changed",
+            "timestamp": "2026-03-02T11:00:00.000000Z",
+            "data": {
+                "lead_id": LEAD_ID,
+                "version": 2,
+                "from_stage": "New",
+                "to_stage": "Paid",
+                // The lead as leadpipe-core serialises it (that crate's own tests own its shape).
+                "lead": serde_json::to_value(&e.lead).unwrap(),
+            }
+        })
+    );
+}
+
+#[test]
+fn meta_capi() {
+    assert_eq!(
+        render(Format::MetaCapi),
+        json!({
+            "data": [{
+                "event_name": "Purchase",
+                "event_time": EVENT_TIME,
+                "event_id": MESSAGE_ID,
+                "action_source": "website",
+                "event_source_url": "https://example.com/apply",
+                "user_data": {
+                    "em": EMAIL_META,
+                    "ph": PHONE_META,
+                    "fn": FIRST,
+                    "ln": LAST,
+                    "external_id": EXTERNAL_ID,
+                    "client_ip_address": IP,
+                    "client_user_agent": UA,
+                    "fbc": FBC,
+                    "fbp": FBP,
+                },
+                "custom_data": {"lead_stage": "Paid", "currency": "USD", "value": 99.5},
+            }]
+        })
+    );
+}
+
+#[test]
+fn ga4() {
+    assert_eq!(
+        render(Format::Ga4),
+        json!({
+            "client_id": LEAD_ID,
+            "user_id": LEAD_ID,
+            "timestamp_micros": EVENT_TIME * 1_000_000,
+            "events": [{
+                "name": "purchase",
+                "params": {"lead_stage": "Paid", "currency": "USD", "value": 99.5, "transaction_id": LEAD_ID},
+            }],
+            "user_data": {
+                "sha256_email_address": [EMAIL_GOOGLE],
+                "sha256_phone_number": [PHONE_E164],
+                "address": [{"sha256_first_name": FIRST, "sha256_last_name": LAST}],
+            }
+        })
+    );
+}
+
+#[test]
+fn tiktok() {
+    assert_eq!(
+        render(Format::TikTok),
+        json!({
+            "event_source": "web",
+            "event_source_id": "CPIXEL123",
+            "data": [{
+                "event": "Purchase",
+                "event_time": EVENT_TIME,
+                "event_id": MESSAGE_ID,
+                "user": {
+                    "email": EMAIL_META,
+                    "phone": PHONE_E164,
+                    "external_id": EXTERNAL_ID,
+                    "ip": IP,
+                    "user_agent": UA,
+                    "ttclid": TTCLID,
+                },
+                "properties": {"currency": "USD", "value": 99.5},
+                "page": {"url": "https://example.com/apply", "referrer": "https://www.tiktok.com/"},
+            }]
+        })
+    );
+}
+
+#[test]
+fn ga_client_id_comes_from_the_ga_cookie_when_there_is_one() {
+    let mut e = the_event();
+    e.lead.custom_data.insert("_ga".into(), json!("GA1.1.1234567890.1772359000"));
+    e.lead.custom_data.insert("ga_session_id".into(), json!("1772359000"));
+    let body = payload(&hook(1, &EventType::ALL, Format::Ga4), &e).unwrap();
+    assert_eq!(body["client_id"], "1234567890.1772359000");
+    assert_eq!(body["events"][0]["params"]["session_id"], "1772359000");
+}
+
+#[test]
+fn unknown_personal_data_is_left_out_not_hashed_empty() {
+    let mut e = the_event();
+    e.lead.email = None;
+    e.lead.text = Default::default();
+    e.lead.custom_data.clear();
+    // A national phone number cannot be normalised without a country code, so it is dropped.
+    e.lead.text.phone = Some("(650) 555-1234".into());
+    let meta = payload(&hook(1, &EventType::ALL, Format::MetaCapi), &e).unwrap();
+    assert_eq!(meta["data"][0]["user_data"], json!({"external_id": EXTERNAL_ID}));
+    assert_eq!(meta["data"][0]["custom_data"], json!({"lead_stage": "Paid"}));
+    assert!(meta["data"][0].get("event_source_url").is_none());
+    let ga = payload(&hook(1, &EventType::ALL, Format::Ga4), &e).unwrap();
+    assert!(ga.get("user_data").is_none());
+    let tt = payload(&hook(1, &EventType::ALL, Format::TikTok), &e).unwrap();
+    assert_eq!(tt["data"][0]["user"], json!({"external_id": EXTERNAL_ID}));
+    assert!(tt["data"][0].get("page").is_none());
+}
+
+#[test]
+fn lead_created_in_new_is_a_lead_conversion() {
+    let e = event_for(None, Some(&lead("New", 1)), at("2026-03-05T00:00:00Z")).unwrap().unwrap();
+    let name = |f| payload(&hook(1, &EventType::ALL, f), &e).unwrap();
+    assert_eq!(name(Format::MetaCapi)["data"][0]["event_name"], "Lead");
+    assert_eq!(name(Format::Ga4)["events"][0]["name"], "generate_lead");
+    assert!(name(Format::Ga4)["events"][0]["params"].get("transaction_id").is_none(), "only purchases carry one");
+    assert_eq!(name(Format::TikTok)["data"][0]["event"], "Lead");
+    assert_eq!(name(Format::Standard)["data"]["from_stage"], Value::Null);
+}
