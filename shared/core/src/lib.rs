@@ -4,7 +4,8 @@
 //! no AWS, SQLite, HTTP or Lambda dependency: adapters live in their own crates beside it.
 //!
 //! - [`domain`]: pure rules — stages, emails, leads, postback validation, merging, counters, analytics.
-//! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call; [`ingest`]: its postbacks.
+//! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call; [`ingest`]: its postbacks;
+//!   [`import`]: importing files of leads.
 //! - [`store`]: the [`store::LeadStore`] trait the adapters implement (`leadpipe-dynamo`, `leadpipe-sqlite`).
 //! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
 //! - [`error`]: error codes and client-input errors; [`config`]: settings read from the environment.
@@ -16,6 +17,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod import;
 pub mod ingest;
 pub mod log_budget;
 pub mod retry;
