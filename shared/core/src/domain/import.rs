@@ -167,7 +167,7 @@ impl<R: BufRead> Rows<R> {
     }
 
     fn read_header(&mut self) -> Result<(), FileError> {
-        let not_csv = |why: &str| FileError::NotImportable(format!("the body is neither JSON lines nor CSV with a header row: {why}"));
+        let not_csv = |why: &str| FileError::NotImportable(format!("the content is neither JSON lines nor CSV with a header row: {why}"));
         let header = loop {
             match self.next_record() {
                 None => return Err(not_csv("it is empty")),
