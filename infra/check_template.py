@@ -63,10 +63,13 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
         index("by_email"): {"dynamodb:Query"},
     },
     # list: Query by_created + BatchGetItem (+ BatchGetItem of the total's counter); get: Query of the lead's
-    # partition; delete: GetItem, DeleteItem (claim, lead); postback log: Query of its day partitions
+    # partition; delete: GetItem, DeleteItem (claim, lead); postback log: Query of its day partitions;
+    # import (POST /api/import): change() as for postbacks — GetItem, Query by_email, PutItem (claim, lead),
+    # TransactWriteItems (Put claim, Put lead, Delete old claim), DeleteItem (stale claim)
     "leads": {
-        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem"},
+        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem"},
         index("by_created"): {"dynamodb:Query"},
+        index("by_email"): {"dynamodb:Query"},
     },
     # move and release: GetItem, PutItem (conditioned on the version)
     "stage": {TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem"}},

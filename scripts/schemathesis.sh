@@ -68,7 +68,7 @@ rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
 log "schemathesis $PIN_SCHEMATHESIS: --checks all, at most $MAX_EXAMPLES examples per operation, deterministic"
 status=0
-(cd "$WORK" && "$LEADPIPE_VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/api/openapi.json" \
+(cd "$WORK" && PYTHONPATH="$ROOT/scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks "$LEADPIPE_VENV/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/api/openapi.json" \
   --url "$BASE" \
   --checks all \
   --header "x-api-key: $ADMIN_KEY" \

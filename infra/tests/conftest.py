@@ -24,7 +24,7 @@ def contract_openapi() -> dict:
         ("post", "/api/postback"), ("get", "/api/postback"), ("get", "/api/leads"), ("get", "/api/leads/{id}"),
         ("put", "/api/leads/{id}/stage"), ("delete", "/api/leads/{id}"), ("get", "/api/analytics"),
         ("get", "/api/analytics/breakdown"), ("get", "/api/analytics/abandonment"),
-        ("get", "/api/postbacks"), ("post", "/api/leads/{id}/release"),
+        ("get", "/api/postbacks"), ("post", "/api/leads/{id}/release"), ("post", "/api/import"),
     ]
     paths: dict = {}
     for method, path in routes:

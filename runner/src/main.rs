@@ -33,6 +33,21 @@ enum Command {
     /// Rebuild every analytics counter from the stored leads (after changing PIPELINE_STAGES or
     /// REPORTING_TIMEZONE, or to repair). On DynamoDB, run it with traffic quiet.
     Recount(StoreArgs),
+    /// Import leads from a CSV (with a header row) or JSON-lines file, streamed row by row: idempotent by lead id
+    /// then email; prints the report as JSON. With --dynamodb the table's stream is applied in this process too,
+    /// as `serve --dynamodb` does.
+    Import(ImportArgs),
+}
+
+#[derive(Parser)]
+struct ImportArgs {
+    /// The file (`-` for standard input).
+    file: PathBuf,
+    /// Read the file as this format instead of sniffing it from its extension and first line.
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    format: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// Which store a maintenance command works on.
@@ -74,8 +89,8 @@ fn default_static_dir() -> PathBuf {
     }
 }
 
-async fn open_store(args: &ServeArgs, settings: &Settings) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
-    if args.dynamodb {
+async fn open_store(db: &std::path::Path, dynamodb: bool, settings: &Settings) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
+    if dynamodb {
         let sdk = leadpipe_dynamo::client::config_for_local_use().await;
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
         let (store, poller) = leadpipe::dynamo_with_local_consumer(
@@ -89,8 +104,8 @@ async fn open_store(args: &ServeArgs, settings: &Settings) -> Result<Arc<dyn Lea
         tracing::info!(table = store.table(), "using DynamoDB, with its stream consumer in this process");
         Ok(Arc::new(store))
     } else {
-        let store = SqliteStore::open(&args.db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", args.db.display()))?;
-        tracing::info!(db = %args.db.display(), "using SQLite");
+        let store = SqliteStore::open(db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        tracing::info!(db = %db.display(), "using SQLite");
         Ok(Arc::new(store))
     }
 }
@@ -115,6 +130,85 @@ async fn recount(args: StoreArgs) -> Result<(), Box<dyn std::error::Error>> {
         SqliteStore::open(&args.db, settings.counter_rules())?.recount().await?
     };
     eprintln!("recounted {leads} leads");
+    Ok(())
+}
+
+/// Counts the bytes read through it (for the progress display).
+struct Counting<R> {
+    inner: R,
+    read: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use leadpipe_core::domain::import::{Format, Rows};
+    use std::io::IsTerminal;
+    let settings = Settings::from_env()?;
+    let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (source, total): (Box<dyn std::io::Read + Send>, Option<u64>) = if args.file.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let file = std::fs::File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
+    };
+    let extension = args.file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let format = match (args.format.as_deref(), extension.as_deref()) {
+        (Some("csv"), _) | (None, Some("csv")) => Some(Format::Csv),
+        (Some("jsonl"), _) | (None, Some("jsonl" | "ndjson")) => Some(Format::JsonLines),
+        _ => None,
+    };
+    let reader = std::io::BufReader::with_capacity(256 * 1024, Counting { inner: source, read: read.clone() });
+    let rows = Rows::new(reader, format)?;
+    let store = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
+    let app = Leadpipe::new(store.clone(), settings);
+    let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut last = std::time::Instant::now();
+    let show = |rows: u64, done: bool| {
+        let bytes = read.load(std::sync::atomic::Ordering::Relaxed);
+        let share = total.filter(|t| *t > 0).map(|t| format!(" ({}%)", (bytes.min(t) * 100 / t))).unwrap_or_default();
+        let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let text = format!("{} rows{share}, {} rows/s", thousands(rows), thousands(rate as u64));
+        if tty {
+            eprint!("\r{text}   {}", if done { "\n" } else { "" });
+        } else {
+            eprintln!("{text}");
+        }
+    };
+    let every = if tty { std::time::Duration::from_millis(100) } else { std::time::Duration::from_secs(5) };
+    let report = app
+        .import(rows, |report| {
+            if last.elapsed() >= every {
+                last = std::time::Instant::now();
+                show(report.rows(), false);
+            }
+        })
+        .await?;
+    show(report.rows(), true);
+    // On DynamoDB, let the stream consumer apply history and counters before exiting.
+    store.settle().await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
@@ -144,7 +238,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    let store = open_store(&args, &settings).await?;
+    let store = open_store(&args.db, args.dynamodb, &settings).await?;
     let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
     let mut router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
     if keys_off {
@@ -199,6 +293,7 @@ async fn main() {
         Command::TableDefinition => serde_json::to_string_pretty(&table_definition()).map(|j| println!("{j}")).map_err(Into::into),
         Command::CreateTable => create_table().await,
         Command::Recount(args) => recount(args).await,
+        Command::Import(args) => import(args).await,
     };
     if let Err(e) = result {
         eprintln!("leadpipe: {e}");

@@ -45,7 +45,10 @@ export async function request(method, path, opts = {}) {
   const key = opts.key !== undefined ? opts.key : getKey();
   if (key) headers['x-api-key'] = key;
   let body;
-  if (opts.body !== undefined) {
+  if (opts.raw !== undefined) {
+    headers['Content-Type'] = opts.contentType || 'application/octet-stream';
+    body = opts.raw;
+  } else if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
@@ -86,6 +89,8 @@ export const api = {
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),
+  /** Imports a CSV or JSON-lines file (a File or string); answers {imported, updated, unchanged, rejected, rejected_total}. */
+  importLeads: (raw, contentType) => request('POST', '/api/import', { raw, contentType }),
 };
 
 // Stages are small and public; cache them for the page's lifetime (refreshable).

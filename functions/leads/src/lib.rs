@@ -5,22 +5,28 @@
 //! - `DELETE /api/leads/{id}` — removes the lead, its history and its email claim; 204.
 //! - `GET /api/postbacks?status=rejected|quarantined` — the postback log: what was refused or quarantined, why,
 //!   and the start of its body, newest first.
+//! - `POST /api/import` — imports a CSV (header row) or JSON-lines file of leads, at most [`MAX_IMPORT_BYTES`]
+//!   (API Gateway and Lambda cap a request near 6 MB, and an HTTP API answers within 30 s: larger files go through
+//!   `leadpipe import FILE`); answers the [`ImportReport`].
 //!
 //! Every answer stays under [`MAX_RESPONSE_BYTES`]: a page of large leads is cut short (with its cursor), far
 //! from Lambda's 6 MB response limit.
 
 pub mod query;
 
+use axum::extract::Request;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use leadpipe_core::domain::import::{Format, ImportReport, Rows};
 use leadpipe_core::domain::{Lead, StageChange};
 use leadpipe_core::store::PostbackLogEntry;
-use leadpipe_core::Leadpipe;
-use leadpipe_http::{AdminAccess, ApiError, LeadIdPath, QueryParams};
+use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
+use leadpipe_http::{read_limited_body, AdminAccess, ApiError, LeadIdPath, QueryParams};
 use serde::Serialize;
 
 /// Largest answer, in bytes of JSON.
@@ -32,6 +38,21 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/leads", get(list_leads))
         .route("/api/leads/{id}", get(get_lead).delete(delete_lead))
         .route("/api/postbacks", get(postback_log))
+        .route("/api/import", post(import))
+}
+
+/// Largest `POST /api/import` body, in bytes (5 MiB: under Lambda's 6 MB request limit).
+pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
+
+/// `POST /api/import`: the body as CSV (`text/csv`) or JSON lines (`application/x-ndjson`, `application/jsonl`),
+/// else sniffed; a body that is neither is a 400, a larger one than [`MAX_IMPORT_BYTES`] a 413.
+async fn import(State(app): State<Leadpipe>, _: AdminAccess, request: Request) -> Result<Json<ImportReport>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_limited_body(&parts.headers, body, MAX_IMPORT_BYTES).await?;
+    let format = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(Format::from_content_type);
+    let rows =
+        Rows::new(&bytes[..], format).map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, e.to_string())))?;
+    Ok(Json(app.import(rows, |_| {}).await?))
 }
 
 /// `GET /api/leads` answer.

@@ -5,7 +5,8 @@
 //!
 //! - [`domain`]: pure rules — stages, emails, leads, postback validation, merging, counters, analytics.
 //! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call; [`ingest`]: its postbacks;
-//!   [`idempotency`]: postbacks applied once per `event_id` / `Idempotency-Key`.
+//!   [`idempotency`]: postbacks applied once per `event_id` / `Idempotency-Key`;
+//!   [`import`]: importing files of leads.
 //! - [`store`]: the [`store::LeadStore`] trait the adapters implement (`leadpipe-dynamo`, `leadpipe-sqlite`).
 //! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
 //! - [`error`]: error codes and client-input errors; [`config`]: settings read from the environment.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod idempotency;
+pub mod import;
 pub mod ingest;
 pub mod log_budget;
 pub mod retry;

@@ -191,6 +191,31 @@ pub async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Bo
     Ok(Bytes::from(bytes))
 }
 
+/// Reads a whole body of at most `max` bytes, whatever its content type (the caller reads it); a larger body is a
+/// 413, answered before reading it when `Content-Length` says so.
+pub async fn read_limited_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {max} bytes")));
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        drain(body).await;
+        return Err(too_large());
+    }
+    let mut body = body;
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, format!("could not read the body: {e}"))))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > max {
+                drain(body).await;
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(bytes))
+}
+
 /// The first bytes of a body that will not be used (kept for the postback log), the rest drained.
 async fn read_prefix(mut body: Body) -> Bytes {
     let mut prefix = Vec::new();

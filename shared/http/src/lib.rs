@@ -20,7 +20,7 @@ pub mod secrets;
 
 pub use app::app;
 pub use error::ApiError;
-pub use extract::{AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER};
+pub use extract::{read_limited_body, AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER};
 pub use lambda_http::Error as LambdaError;
 pub use logging::init_tracing;
 

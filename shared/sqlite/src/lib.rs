@@ -580,7 +580,7 @@ fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&S
         Some(b) => tx
             .prepare_cached(
                 "UPDATE leads SET email = ?2, stage = ?3, source_lc = ?4, campaign_lc = ?5, search_text = ?6, version = ?7, data = ?8, \
-                 stage_entered = ?10, quarantined = ?11 WHERE id = ?1 AND version = ?9",
+                 stage_entered = ?10, quarantined = ?11, created_key = ?12 WHERE id = ?1 AND version = ?9",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -594,7 +594,8 @@ fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&S
                     data,
                     b.version,
                     stage_entered,
-                    quarantined
+                    quarantined,
+                    after.created_key()
                 ])
             }),
     };

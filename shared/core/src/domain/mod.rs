@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod counters;
 pub mod email;
+pub mod import;
 pub mod lead;
 pub mod merge;
 pub mod postback;
