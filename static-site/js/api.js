@@ -86,6 +86,10 @@ export const api = {
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),
+  /** Take a quarantined lead out of quarantine (admin). */
+  releaseLead: (id) => request('POST', `/api/leads/${encodeURIComponent(id)}/release`),
+  /** The postback log (admin): status rejected | quarantined, paged by cursor. */
+  postbacks: (query, opts = {}) => request('GET', '/api/postbacks', { ...opts, query }),
 };
 
 // Stages are small and public; cache them for the page's lifetime (refreshable).

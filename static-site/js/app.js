@@ -9,6 +9,7 @@ import { renderAbandonment } from './views/abandonment.js';
 import { renderBoard } from './views/board.js';
 import { renderLeads } from './views/leads.js';
 import { renderDocs } from './views/docs.js';
+import { renderPostbacks } from './views/postbacks.js';
 import { renderSignin } from './views/signin.js';
 import { startLive, stopLive } from './live.js';
 
@@ -19,6 +20,7 @@ const NAV = [
   { route: 'abandonment', label: 'Form Abandonment', icon: 'abandon' },
   { route: 'board', label: 'Pipeline Board', icon: 'board' },
   { route: 'leads', label: 'All Leads', icon: 'leads' },
+  { route: 'postbacks', label: 'Postback Log', icon: 'inbox' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
 ];
 
@@ -171,6 +173,7 @@ function route() {
     else if (name === 'abandonment') renderAbandonment(content, ctx, { query });
     else if (name === 'board') renderBoard(content, ctx, { query });
     else if (name === 'leads') me.controller = renderLeads(content, ctx, { query, leadId: parts[1] || null });
+    else if (name === 'postbacks') renderPostbacks(content, ctx, { query });
     else if (name === 'docs') renderDocs(content, ctx);
     else {
       ctx.setTitle('Page not found');
