@@ -149,11 +149,12 @@ export async function launchBrowser() {
 /**
  * A page that records console errors, page errors and dialogs, so tests can assert none happened.
  */
-export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', bypassCSP = false, timezoneId } = {}) {
+export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', bypassCSP = false, timezoneId, userAgent } = {}) {
   // Reduced motion: the app then runs no entrance animations, so nothing needs time to "settle".
   const context = await browser.newContext({
     viewport, acceptDownloads: true, deviceScaleFactor: 1, colorScheme, reducedMotion: 'reduce', bypassCSP,
     ...(timezoneId ? { timezoneId } : {}),
+    ...(userAgent ? { userAgent } : {}),
   });
   const page = await context.newPage();
   const events = { dialogs: [], pageErrors: [], consoleErrors: [] };
