@@ -132,7 +132,7 @@ export function renderLeads(root, ctx, params = {}) {
 
   const field = (label, id, control, cls = '') => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control);
   const searchWrap = h('div', { class: 'input-icon' }, icon('search'), search);
-  const filters = h('form', { class: 'filters card', role: 'search', 'aria-label': 'Filter leads', onsubmit: (e) => { e.preventDefault(); applyFilters(); } },
+  const filters = h('form', { class: 'filters filters-leads card', role: 'search', 'aria-label': 'Filter leads', onsubmit: (e) => { e.preventDefault(); applyFilters(); } },
     field('Search', 'f-search', searchWrap, 'filter-search'),
     field('Stage', 'f-stage', stageSel),
     field('Source', 'f-source', source),

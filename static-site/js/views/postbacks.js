@@ -34,8 +34,8 @@ export function renderPostbacks(root, ctx, { query } = {}) {
     state.page = 1;
     load();
   });
-  const refreshBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'refresh-postbacks', onclick: () => load() },
-    icon('refresh'), 'Refresh');
+  const refreshBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'refresh-postbacks', 'aria-label': 'Refresh', onclick: () => load() },
+    icon('refresh'), h('span', { class: 'btn-label', 'aria-hidden': 'true' }, 'Refresh'));
   ctx.setActions(refreshBtn);
 
   const summary = h('div', { class: 'table-summary', role: 'status', 'aria-live': 'polite' });
@@ -46,7 +46,7 @@ export function renderPostbacks(root, ctx, { query } = {}) {
   const pager = h('div', { class: 'pager' }, pageLabel, h('div', { class: 'pager-buttons' }, prevBtn, nextBtn));
 
   root.append(
-    h('form', { class: 'filters card', role: 'search', 'aria-label': 'Filter the postback log', onsubmit: (e) => e.preventDefault() },
+    h('form', { class: 'filters filters-postbacks card', role: 'search', 'aria-label': 'Filter the postback log', onsubmit: (e) => e.preventDefault() },
       h('div', { class: 'filter' }, h('label', { class: 'filter-label', for: 'pb-status' }, 'Show'), statusSel),
       h('div', { class: 'filter filter-wide' }, help)),
     h('section', { class: 'card card-table', 'aria-label': 'Postback log' },
