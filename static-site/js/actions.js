@@ -61,6 +61,37 @@ export async function deleteLead(lead) {
   }
 }
 
+/** The "Quarantined" badge of a lead held back as a likely bot (lead.quarantine = {reason, at}). */
+export function quarantineBadge(lead) {
+  const q = lead.quarantine || {};
+  const reason = typeof q.reason === 'string' && q.reason ? q.reason : '';
+  return h('span', { class: 'badge badge-quarantine', 'data-quarantined': 'true', title: reason ? `Quarantined: ${reason}` : 'Quarantined' },
+    'Quarantined', reason ? h('span', { class: 'sr-only' }, ` (${reason})`) : null);
+}
+
+/** Release a quarantined lead after an in-page confirmation. Resolves to the released lead, or null. */
+export async function releaseLead(lead) {
+  const q = lead.quarantine || {};
+  const ok = await confirmDialog({
+    title: 'Release this lead from quarantine?',
+    body: h('div', {},
+      h('p', {}, h('strong', {}, leadName(lead)), ' was quarantined', q.reason ? [' (', h('code', {}, String(q.reason)), ')'] : null,
+        '. Released, it counts in analytics and shows on the board again.'),
+      h('p', { class: 'muted' }, 'Only release leads you believe are real people.')),
+    confirmLabel: 'Release lead',
+  });
+  if (!ok) return null;
+  try {
+    const res = await api.releaseLead(lead.id);
+    noteLocalChange();
+    toast(`${leadName(lead)} was released from quarantine`, 'success');
+    return res && res.lead ? res.lead : lead;
+  } catch (e) {
+    if (e.status !== 401) toast(`Could not release the lead: ${e.message}`, 'error');
+    return null;
+  }
+}
+
 /** A <select> to move a lead; the keyboard/menu alternative to drag and drop. */
 export function stageSelect(lead, stages, onPick, { compact = false, placeholder } = {}) {
   const sel = h('select', {

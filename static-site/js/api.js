@@ -91,6 +91,10 @@ export const api = {
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),
   /** Imports a CSV or JSON-lines file (a File or string); answers {imported, updated, unchanged, rejected, rejected_total}. */
   importLeads: (raw, contentType) => request('POST', '/api/import', { raw, contentType }),
+  /** Take a quarantined lead out of quarantine (admin). */
+  releaseLead: (id) => request('POST', `/api/leads/${encodeURIComponent(id)}/release`),
+  /** The postback log (admin): status rejected | quarantined, paged by cursor. */
+  postbacks: (query, opts = {}) => request('GET', '/api/postbacks', { ...opts, query }),
 };
 
 // Stages are small and public; cache them for the page's lifetime (refreshable).

@@ -10,6 +10,7 @@ import { renderBoard } from './views/board.js';
 import { renderLeads } from './views/leads.js';
 import { renderDocs } from './views/docs.js';
 import { renderImport } from './views/import.js';
+import { renderPostbacks } from './views/postbacks.js';
 import { renderSignin } from './views/signin.js';
 import { startLive, stopLive } from './live.js';
 
@@ -21,6 +22,7 @@ const NAV = [
   { route: 'board', label: 'Pipeline Board', icon: 'board' },
   { route: 'leads', label: 'All Leads', icon: 'leads' },
   { route: 'import', label: 'Import', icon: 'upload' },
+  { route: 'postbacks', label: 'Postback Log', icon: 'inbox' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
 ];
 
@@ -173,6 +175,7 @@ function route() {
     else if (name === 'abandonment') renderAbandonment(content, ctx, { query });
     else if (name === 'board') renderBoard(content, ctx, { query });
     else if (name === 'leads') me.controller = renderLeads(content, ctx, { query, leadId: parts[1] || null });
+    else if (name === 'postbacks') renderPostbacks(content, ctx, { query });
     else if (name === 'docs') renderDocs(content, ctx);
     else if (name === 'import') renderImport(content, ctx);
     else {

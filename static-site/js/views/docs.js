@@ -144,6 +144,8 @@ function render(spec, stages) {
         info.version ? ` · version ${info.version}` : '')),
   ));
 
+  out.push(keysSection(base));
+
   if (!postback) {
     out.push(h('section', { class: 'card' }, errorState(new Error('The API description has no postback endpoint.'))));
   } else {
@@ -249,8 +251,8 @@ function shellQuote(s) {
   return /^[A-Za-z0-9_:/.\-[\]]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
-function codeBlock(text, label) {
-  const pre = h('pre', { class: 'code', tabindex: '0', 'aria-label': label }, h('code', {}, text));
+function codeBlock(text, label, testid) {
+  const pre = h('pre', { class: 'code', tabindex: '0', 'aria-label': label, 'data-testid': testid }, h('code', {}, text));
   const btn = h('button', { class: 'btn btn-ghost btn-sm copy-btn', type: 'button', 'aria-label': `Copy ${label}`, onclick: async () => {
     try {
       await navigator.clipboard.writeText(text);
@@ -265,4 +267,62 @@ function codeBlock(text, label) {
     }
   } }, icon('copy'), 'Copy');
   return h('div', { class: 'code-wrap' }, btn, pre);
+}
+
+/** The documented browser snippet: PUBLIC_API_KEY in the `key` query parameter, the body sent as text/plain. */
+export function beaconSnippet(base) {
+  return `// On your landing page (PUBLIC_API_KEY only: never API_KEY or ADMIN_API_KEY in a page).
+// sendBeacon cannot set headers, so the browser key goes in the key query parameter;
+// a string body is sent as text/plain, which the postback endpoint accepts.
+navigator.sendBeacon('${base}/api/postback?key=PUBLIC_API_KEY', JSON.stringify({
+  email: 'visitor@example.com',
+  first_name: 'Ada',
+  source: 'google',
+  campaign: 'spring-sale',
+  form_completion_percent: 100,
+}));`;
+}
+
+function keysSection(base) {
+  const row = (name, who, can, how) => h('tr', {},
+    h('th', { scope: 'row' }, h('code', {}, name)), h('td', {}, who), h('td', {}, can), h('td', {}, how));
+  return h('section', { class: 'card docs-section', id: 'keys' },
+    h('h2', {}, 'Keys, browser pages and the postback log'),
+    h('p', {}, 'Leadpipe has three keys. Each is sent as the ', h('code', {}, 'x-api-key'), ' header; they must all differ.'),
+    h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'API keys' },
+      h('table', { class: 'table docs-table' },
+        h('thead', {}, h('tr', {}, ['Key', 'Where it lives', 'What it can do', 'How it is sent'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {},
+          row('API_KEY', 'Your servers only (CRM, payment webhooks, back ends). A secret: never put it in a page.',
+            'Create and update any lead, any field, any stage; force_stage moves backwards. The answer (201 created / 200 updated) carries lead_id, created, stage, stage_changed and warnings.',
+            'x-api-key header.'),
+          row('PUBLIC_API_KEY', 'Landing pages: assume anyone can read it.',
+            ['Create leads; on an existing lead only fill empty fields, add new custom_data keys, update form progress and move the stage forward up to PUBLIC_MAX_STAGE. It cannot overwrite a field, change an email, move a lead backwards, or read, list or delete anything. The answer is always ',
+              h('code', {}, '202 {"token", "warnings"}'), ', the same for a new and an existing email.'],
+            ['x-api-key header, or the ', h('code', {}, 'key'), ' query parameter of POST /api/postback (for sendBeacon).']),
+          row('ADMIN_API_KEY', 'The dashboard (this page asks for it) and admin tools.',
+            'Everything: list, read, move, release and delete leads, analytics, the postback log.',
+            'x-api-key header only — never in a URL.')))),
+    h('h3', {}, 'The key query parameter'),
+    h('p', {}, h('code', {}, 'POST /api/postback?key=PUBLIC_API_KEY'), ' is accepted for the browser key only, because ',
+      h('code', {}, 'navigator.sendBeacon'), ' cannot set headers. No other key is accepted from a URL.'),
+    h('h3', {}, 'Sending leads from a page with sendBeacon'),
+    h('p', {}, 'Replace PUBLIC_API_KEY with your browser key. The body is a JSON string, which sendBeacon sends as ',
+      h('code', {}, 'text/plain'), '; the beacon survives the page being closed.'),
+    codeBlock(beaconSnippet(base), 'sendBeacon example', 'beacon-snippet'),
+    h('h3', {}, 'The token'),
+    h('p', {}, 'A browser-key postback answers ', h('code', {}, '{"token": "…", "warnings": [...]}'),
+      '. The token is opaque and sealed: it reveals nothing about the lead and cannot be forged. Send it back as ',
+      h('code', {}, 'token'), ' in the body of the visit\'s later postbacks (for example as the form progresses) so they update the same lead. With sendBeacon you cannot read the answer; use fetch with ',
+      h('code', {}, 'keepalive: true'), ' when you need the token.'),
+    h('h3', {}, 'Warnings'),
+    h('p', {}, 'A postback that identifies a lead is never dropped for a bad field. Over-long strings are truncated, invalid optional fields dropped, unknown fields moved into custom_data, and what the browser key may not change is left as it is. Each of these is listed in the 2xx answer as ',
+      h('code', {}, 'warnings: [{"field", "code", "message"}]'), ' with code one of ',
+      ['truncated', 'cleaned', 'dropped', 'moved_to_custom_data', 'not_allowed', 'conflict'].flatMap((c, i) => [i ? ', ' : '', h('code', {}, c)]), '.'),
+    h('h3', {}, 'Why is my lead missing? GET /api/postbacks'),
+    h('p', {}, 'Only a postback that cannot be a lead is refused: not JSON, not an object, over 64 KiB, an unsupported content type or a bad key. Each refusal is kept for POSTBACK_LOG_DAYS (default 30) with its reason and the first 2 KB of its body. Postbacks that look like bots (honeypot field, bot user agent, too many new leads from one address) are stored but quarantined: out of analytics and the board until an admin releases them.'),
+    h('p', {}, h('code', {}, 'GET /api/postbacks?status=rejected'), ' (or ', h('code', {}, 'status=quarantined'),
+      ') with the admin key lists them newest first, with ', h('code', {}, 'limit'), ' and ', h('code', {}, 'cursor'),
+      ' (pass next_cursor back). The same log is on the ', h('a', { href: '#/postbacks' }, 'Postback Log'), ' screen; quarantined leads are under the Quarantine filter of ',
+      h('a', { href: '#/leads?quarantine=only' }, 'All Leads'), ' and ', h('code', {}, 'POST /api/leads/{id}/release'), ' releases one.'));
 }

@@ -3,7 +3,7 @@ import { h, icon } from '../dom.js';
 import { api, loadStages } from '../api.js';
 import { leadName, dateTime, ago, display, duration } from '../format.js';
 import { drawer, loading, errorState, stageChip, setContent } from '../ui.js';
-import { moveLead, deleteLead, stageSelect } from '../actions.js';
+import { moveLead, deleteLead, releaseLead, quarantineBadge, stageSelect } from '../actions.js';
 
 /**
  * openLead(id, {onChanged(lead), onDeleted(id), onClose()})
@@ -33,10 +33,17 @@ export function openLead(id, hooks = {}) {
 
   function render(lead, history, stages) {
     d.setTitle(leadName(lead),
-      h('div', { class: 'drawer-sub' }, stageChip(lead.stage, stages),
+      h('div', { class: 'drawer-sub' }, stageChip(lead.stage, stages), lead.quarantine ? quarantineBadge(lead) : null,
         h('span', { class: 'muted' }, `Created ${dateTime(lead.created_at)} · ${ago(lead.created_at)}`)));
 
     const actions = h('div', { class: 'drawer-actions' },
+      lead.quarantine ? h('button', {
+        class: 'btn btn-primary', type: 'button', 'data-action': 'release',
+        onclick: async () => {
+          const released = await releaseLead(lead);
+          if (released) { hooks.onChanged && hooks.onChanged(released); load(); }
+        },
+      }, 'Release from quarantine') : null,
       h('label', { class: 'field-inline' }, h('span', { class: 'sr-only' }, 'Change stage'),
         stageSelect(lead, stages, async (to) => {
           const updated = await moveLead(lead, to, stages);
@@ -53,7 +60,10 @@ export function openLead(id, hooks = {}) {
     const form = formBlock(lead);
     const custom = lead.custom_data && typeof lead.custom_data === 'object' ? Object.entries(lead.custom_data) : [];
 
+    const q = lead.quarantine && typeof lead.quarantine === 'object' ? lead.quarantine : null;
     setContent(d.body,
+      q ? h('div', { class: 'quarantine-note', role: 'note' }, h('strong', {}, 'Quarantined'),
+        h('span', {}, `Held back as a likely bot${q.reason ? ` (${q.reason})` : ''}${q.at ? ` on ${dateTime(q.at)}` : ''}: not counted in analytics or shown on the board until released.`)) : null,
       actions,
       section('Contact', fields([
         ['Email', lead.email], ['First name', lead.first_name], ['Last name', lead.last_name],

@@ -4,12 +4,12 @@ import { h, icon, clear } from '../dom.js';
 import { api, loadStages } from '../api.js';
 import { leadName, date, time, num, display, ago, dateTime } from '../format.js';
 import { loading, errorState, empty, setContent, stageChip, toast, confirmDialog } from '../ui.js';
-import { moveLead, deleteLead, stageSelect, isBackward, mapBounded } from '../actions.js';
+import { moveLead, deleteLead, releaseLead, quarantineBadge, stageSelect, isBackward, mapBounded } from '../actions.js';
 import { toCsv, csvColumns, downloadText, exportFileName } from '../csv.js';
 import { noteLocalChange } from '../live.js';
 import { openLead } from './lead.js';
 
-const FILTER_KEYS = ['stage', 'search', 'source', 'campaign', 'from', 'to'];
+const FILTER_KEYS = ['stage', 'search', 'source', 'campaign', 'from', 'to', 'quarantine'];
 const PAGE_SIZES = [10, 25, 50, 100];
 const EXPORT_PAGE = 200;
 const BULK_CONCURRENCY = 4;
@@ -64,7 +64,7 @@ function stateQuery({ filters, limit, sort }) {
 }
 function parseState(q) {
   return {
-    filters: Object.fromEntries(FILTER_KEYS.map((k) => [k, (q.get(k) || '').trim()])),
+    filters: Object.fromEntries(FILTER_KEYS.map((k) => [k, k === 'quarantine' ? (q.get(k) === 'only' ? 'only' : '') : (q.get(k) || '').trim()])),
     limit: PAGE_SIZES.includes(Number(q.get('limit'))) ? Number(q.get('limit')) : 25,
     sort: ['newest', 'oldest'].includes(q.get('sort')) ? q.get('sort') : '',
   };
@@ -115,6 +115,10 @@ export function renderLeads(root, ctx, params = {}) {
   const campaign = h('input', { class: 'input', type: 'text', name: 'campaign', id: 'f-campaign', placeholder: 'Any campaign', value: state.filters.campaign });
   const from = h('input', { class: 'input', type: 'date', name: 'from', id: 'f-from', value: state.filters.from, 'aria-describedby': 'date-error' });
   const to = h('input', { class: 'input', type: 'date', name: 'to', id: 'f-to', value: state.filters.to, 'aria-describedby': 'date-error' });
+  // Quarantined leads (likely bots) are left out by default; the server lists them with quarantine=only.
+  const quarSel = h('select', { class: 'select', name: 'quarantine', id: 'f-quarantine', 'data-action': 'quarantine-filter' },
+    h('option', { value: '', selected: state.filters.quarantine !== 'only' }, 'Active leads'),
+    h('option', { value: 'only', selected: state.filters.quarantine === 'only' }, 'Quarantine'));
   const sortSel = h('select', { class: 'select', name: 'sort', id: 'f-sort' },
     h('option', { value: 'newest', selected: state.sort !== 'oldest' }, 'Newest first'),
     h('option', { value: 'oldest', selected: state.sort === 'oldest' }, 'Oldest first'));
@@ -122,19 +126,20 @@ export function renderLeads(root, ctx, params = {}) {
     PAGE_SIZES.map((n) => h('option', { value: n, selected: n === state.limit }, `${n} per page`)));
   const dateError = h('p', { class: 'filter-error', id: 'date-error', role: 'alert', hidden: true });
   const clearBtn = h('button', { class: 'btn btn-ghost', type: 'button', 'data-action': 'clear-filters', onclick: () => {
-    for (const el of [stageSel, search, source, campaign, from, to]) el.value = '';
+    for (const el of [stageSel, search, source, campaign, from, to, quarSel]) el.value = '';
     applyFilters();
   } }, 'Clear');
 
   const field = (label, id, control, cls = '') => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control);
   const searchWrap = h('div', { class: 'input-icon' }, icon('search'), search);
-  const filters = h('form', { class: 'filters card', role: 'search', 'aria-label': 'Filter leads', onsubmit: (e) => { e.preventDefault(); applyFilters(); } },
+  const filters = h('form', { class: 'filters filters-leads card', role: 'search', 'aria-label': 'Filter leads', onsubmit: (e) => { e.preventDefault(); applyFilters(); } },
     field('Search', 'f-search', searchWrap, 'filter-search'),
     field('Stage', 'f-stage', stageSel),
     field('Source', 'f-source', source),
     field('Campaign', 'f-campaign', campaign),
     field('From', 'f-from', from),
     field('To', 'f-to', to),
+    field('Leads', 'f-quarantine', quarSel),
     field('Sort', 'f-sort', sortSel),
     h('div', { class: 'filter filter-buttons' }, clearBtn),
     dateError);
@@ -142,7 +147,7 @@ export function renderLeads(root, ctx, params = {}) {
   let debounce;
   search.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(applyFilters, 350); });
   for (const el of [source, campaign]) el.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(applyFilters, 450); });
-  for (const el of [stageSel, from, to]) el.addEventListener('change', applyFilters);
+  for (const el of [stageSel, from, to, quarSel]) el.addEventListener('change', applyFilters);
   sortSel.addEventListener('change', () => { state.sort = sortSel.value; syncHash(); reset(); });
   limitSel.addEventListener('change', () => { state.limit = Number(limitSel.value); syncHash(); reset(); });
 
@@ -192,7 +197,7 @@ export function renderLeads(root, ctx, params = {}) {
   }
 
   function readFilters() {
-    return { stage: stageSel.value, search: search.value.trim(), source: source.value.trim(), campaign: campaign.value.trim(), from: from.value, to: to.value };
+    return { stage: stageSel.value, search: search.value.trim(), source: source.value.trim(), campaign: campaign.value.trim(), from: from.value, to: to.value, quarantine: quarSel.value };
   }
 
   /** One inline message for a "From" after "To" range (updated in place, never stacked). */
@@ -332,6 +337,7 @@ export function renderLeads(root, ctx, params = {}) {
     if (c.key === 'name') {
       return h('td', { ...attrs, class: 'cell-name' },
         h('a', { class: 'link-btn', href: leadHash(lead.id), 'data-action': 'open-name' }, name),
+        lead.quarantine ? quarantineBadge(lead) : null,
         lead.email && lead.email !== name ? h('div', { class: 'muted small cell-email', title: lead.email }, lead.email) : null);
     }
     if (c.key === 'stage') return h('td', { ...attrs, class: 'cell-stage' }, stageChip(lead.stage, state.stages));
@@ -364,6 +370,9 @@ export function renderLeads(root, ctx, params = {}) {
             const updated = await moveLead(lead, toStage, stages);
             if (updated) afterChange();
           }, { compact: true, placeholder: 'Move…' }),
+          lead.quarantine ? h('button', { class: 'btn btn-secondary btn-sm', type: 'button', title: 'Release from quarantine', 'aria-label': `Release ${name} from quarantine`, 'data-action': 'release', onclick: async () => {
+            if (await releaseLead(lead)) { state.selected.delete(lead.id); afterChange(); }
+          } }, 'Release') : null,
           h('button', { class: 'icon-btn icon-btn-danger', type: 'button', title: 'Delete lead', 'aria-label': `Delete ${name}`, 'data-action': 'delete', onclick: async () => {
             if (await deleteLead(lead)) { state.selected.delete(lead.id); afterChange(); }
           } }, icon('trash')))));
@@ -457,6 +466,9 @@ export function renderLeads(root, ctx, params = {}) {
       h('strong', { class: 'bulk-count' }, `${num(n)} selected`),
       h('div', { class: 'bulk-actions' },
         moveSel, moveBtn,
+        [...state.selected.values()].some((l) => l.quarantine)
+          ? h('button', { class: 'btn btn-secondary btn-sm', type: 'button', 'data-action': 'bulk-release', onclick: bulkRelease }, 'Release')
+          : null,
         h('button', { class: 'btn btn-secondary btn-sm', type: 'button', 'data-action': 'bulk-export', onclick: exportSelected }, icon('download'), 'Export selected'),
         h('button', { class: 'btn btn-danger-ghost btn-sm', type: 'button', 'data-action': 'bulk-delete', onclick: bulkDelete }, icon('trash'), 'Delete'),
         h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-action': 'clear-selection', onclick: () => {
@@ -505,6 +517,29 @@ export function renderLeads(root, ctx, params = {}) {
     showResult(`Moved ${num(moved.length)} lead${moved.length === 1 ? '' : 's'} to ${to}.`
       + `${already ? ` ${num(already)} already there.` : ''}${failed ? ` ${num(failed)} failed (still selected).` : ''}`,
     failed ? 'error' : 'success', failureLines(results));
+    noteLocalChange();
+    load();
+  }
+
+  async function bulkRelease() {
+    const leads = [...state.selected.values()].filter((l) => l.quarantine);
+    const ok = await confirmDialog({
+      title: `Release ${num(leads.length)} lead${leads.length === 1 ? '' : 's'} from quarantine?`,
+      body: h('div', {},
+        h('p', {}, `${num(leads.length)} quarantined lead${leads.length === 1 ? '' : 's'} will count in analytics and show on the board again.`),
+        h('p', { class: 'muted' }, 'Only release leads you believe are real people.')),
+      confirmLabel: `Release ${num(leads.length)}`,
+    });
+    if (!ok) return;
+    setBulkBusy(true, `Releasing 0 of ${num(leads.length)}…`);
+    const results = await mapBounded(leads, BULK_CONCURRENCY, (l) => api.releaseLead(l.id),
+      (done, total) => showResult(`Releasing ${num(done)} of ${num(total)}…`, 'info'));
+    setBulkBusy(false);
+    const released = results.filter((r) => r.ok);
+    for (const r of released) state.selected.delete(r.item.id);
+    const failed = results.length - released.length;
+    showResult(`Released ${num(released.length)} lead${released.length === 1 ? '' : 's'} from quarantine.${failed ? ` ${num(failed)} failed (still selected).` : ''}`,
+      failed ? 'error' : 'success', failureLines(results));
     noteLocalChange();
     load();
   }

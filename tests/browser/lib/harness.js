@@ -32,9 +32,10 @@ async function freePort() {
 
 /**
  * Start `leadpipe serve` on a free port with a fresh database.
- * env: { ADMIN_API_KEY, API_KEY } (omit a key to leave it unset); timeZone sets REPORTING_TIMEZONE.
+ * adminKey → ADMIN_API_KEY, ingestKey → API_KEY, publicKey → PUBLIC_API_KEY (omit a key to leave it unset);
+ * timeZone sets REPORTING_TIMEZONE.
  */
-export async function startServer({ adminKey, ingestKey, timeZone } = {}) {
+export async function startServer({ adminKey, ingestKey, publicKey, timeZone } = {}) {
   if (!existsSync(LEADPIPE_BIN)) {
     throw new Error(`leadpipe binary not found at ${LEADPIPE_BIN}. Build it first (cargo build) or set LEADPIPE_BIN.`);
   }
@@ -45,6 +46,8 @@ export async function startServer({ adminKey, ingestKey, timeZone } = {}) {
   const env = { ...process.env };
   delete env.ADMIN_API_KEY;
   delete env.API_KEY;
+  delete env.PUBLIC_API_KEY;
+  if (publicKey) env.PUBLIC_API_KEY = publicKey;
   if (adminKey) env.ADMIN_API_KEY = adminKey;
   if (ingestKey) env.API_KEY = ingestKey;
   delete env.REPORTING_TIMEZONE;
@@ -146,11 +149,12 @@ export async function launchBrowser() {
 /**
  * A page that records console errors, page errors and dialogs, so tests can assert none happened.
  */
-export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', bypassCSP = false, timezoneId } = {}) {
+export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', bypassCSP = false, timezoneId, userAgent } = {}) {
   // Reduced motion: the app then runs no entrance animations, so nothing needs time to "settle".
   const context = await browser.newContext({
     viewport, acceptDownloads: true, deviceScaleFactor: 1, colorScheme, reducedMotion: 'reduce', bypassCSP,
     ...(timezoneId ? { timezoneId } : {}),
+    ...(userAgent ? { userAgent } : {}),
   });
   const page = await context.newPage();
   const events = { dialogs: [], pageErrors: [], consoleErrors: [] };

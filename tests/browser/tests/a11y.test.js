@@ -12,13 +12,22 @@ const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
 const ADMIN = 'a11y-admin-key';
 const INGEST = 'a11y-ingest-key';
+const PUBLIC = 'a11y-public-key';
 
-let server; let browser; let ids;
+let server; let browser; let ids; let quarantinedId;
 
 before(async () => {
-  server = await startServer({ adminKey: ADMIN, ingestKey: INGEST });
+  server = await startServer({ adminKey: ADMIN, ingestKey: INGEST, publicKey: PUBLIC });
   const stages = await server.api.stages();
   ids = await seed(server.api, stages, 30);
+  // A refused postback (not JSON) and a quarantined lead (honeypot), so the Postback Log and the Quarantine filter have rows.
+  const bad = await fetch(`${server.base}/api/postback`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': INGEST }, body: '{"email": "cut@off.example"' });
+  assert.equal(bad.status, 400);
+  const hp = await fetch(`${server.base}/api/postback?key=${PUBLIC}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ email: 'bot@spam.example', _gotcha: 'x' }) });
+  assert.equal(hp.status, 202);
+  const q = await server.api.listAll({ quarantine: 'only' });
+  assert.equal(q.length, 1, 'one quarantined lead');
+  quarantinedId = q[0].id;
   browser = await launchBrowser();
 });
 
@@ -49,6 +58,10 @@ const SCREENS = [
   { name: 'leads', open: (p) => go(p, server.base, '#/leads', ADMIN) },
   { name: 'lead-drawer', open: async (p) => { await go(p, server.base, `#/leads/${ids[21]}`, ADMIN); await waitDrawer(p, ids[21]); } },
   { name: 'docs', open: (p) => go(p, server.base, '#/docs', ADMIN) },
+  { name: 'postbacks', open: (p) => go(p, server.base, '#/postbacks', ADMIN) },
+  { name: 'postbacks-quarantined', open: (p) => go(p, server.base, '#/postbacks?status=quarantined', ADMIN) },
+  { name: 'leads-quarantine', open: (p) => go(p, server.base, '#/leads?quarantine=only', ADMIN) },
+  { name: 'lead-drawer-quarantined', open: async (p) => { await go(p, server.base, `#/leads/${quarantinedId}?quarantine=only`, ADMIN); await waitDrawer(p, quarantinedId); } },
 ];
 
 for (const [vpName, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
@@ -68,8 +81,8 @@ for (const [vpName, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
           if (violations.length) report.push(`${screen.name}:\n${describe(violations)}`);
           const bad = violations.filter((v) => v.impact === 'critical' || v.impact === 'serious');
           if (bad.length) failures.push(`${screen.name} (${vpName}, ${colorScheme}):\n${describe(bad)}`);
-          if (colorScheme === 'dark' || screen.name === 'lead-drawer') {
-            await screenshot(page, `${vpName}-${colorScheme}-${screen.name}`, { fullPage: screen.name !== 'lead-drawer' });
+          if (colorScheme === 'dark' || screen.name.startsWith('lead-drawer')) {
+            await screenshot(page, `${vpName}-${colorScheme}-${screen.name}`, { fullPage: !screen.name.startsWith('lead-drawer') });
           }
         }
       } finally {

@@ -182,3 +182,20 @@ test('XSS: docs and search with a payload stay inert', async () => {
     console.log(`# fields the server refused and were replaced: ${JSON.stringify(leads.map((l) => l.rejected))}`);
   }
 });
+
+test('XSS: refused postback bodies render as text on the Postback Log', async () => {
+  // Not JSON (a cut-off object): refused, and kept in the postback log with the body as received.
+  const bodies = PAYLOADS.map((p, i) => `{"email": "x${i}@evil.example", "first_name": ${JSON.stringify(p)}`);
+  for (const body of bodies) {
+    const r = await fetch(`${server.base}/api/postback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(r.status, 400, 'a body that is not JSON is refused');
+  }
+  await page.goto(`${server.base}/#/postbacks`);
+  await page.locator('#content[data-screen="postbacks"][aria-busy="false"]').waitFor();
+  for (const body of bodies) {
+    await page.locator('pre.body-excerpt').getByText(body, { exact: true }).waitFor();
+  }
+  assert.equal(await page.locator('pre.body-excerpt *').count(), 0, 'bodies are text nodes only');
+  await screenshot(page, 'desktop-xss-postbacks');
+  await assertClean('postback log');
+});
