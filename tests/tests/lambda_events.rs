@@ -49,6 +49,21 @@ async fn every_function_through_its_event(kind: StoreKind) {
     let (status, updated, _) = l.invoke(postback::router(), event).await;
     assert_eq!((status, updated["stage_changed"].clone()), (200, json!(true)));
 
+    // GET postbacks, as networks that can only fire a URL send them: the key in the query string, and a pixel.
+    let query = format!("key={INGEST_KEY}&email=lambda-get%40example.com&stage=Form%20Started&source=network");
+    let (status, by_get, response) =
+        l.invoke(postback::router(), apigw_v2_event("GET", "/api/postback", "/api/postback", &query, &[], None)).await;
+    assert_eq!(status, 201, "{response}");
+    assert!(by_get["lead_id"].is_string(), "{by_get}");
+    let event = apigw_v2_event("GET", "/api/postback", "/api/postback", &format!("{query}&company=Acme&pixel=1"), &[], None);
+    let response = invoke_lambda(postback::router(), l.core.clone(), event).await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["headers"]["content-type"], "image/gif");
+    let (status, err, _) = l
+        .invoke(postback::router(), apigw_v2_event("GET", "/api/postback", "/api/postback", "key=wrong&email=x%40example.com", &[], None))
+        .await;
+    assert_eq!((status, err["error"]["code"].clone()), (401, json!("unauthorized")));
+
     l.core.store.settle().await.expect("settle");
     let (status, list, _) = l
         .invoke(leads::router(), apigw_v2_event("GET", "/api/leads", "/api/leads", "stage=application%20submitted&limit=5", &admin, None))
