@@ -185,6 +185,22 @@ struct State {
     unsupported_updates: u64,
 }
 
+impl State {
+    /// The item a PutItem or DeleteItem replaced: from its `ALL_OLD` answer (counting a mismatch with the shadow
+    /// copy), or the shadow copy when the condition failed and nothing was written.
+    fn old_item(&mut self, key: &(String, String), resp: &Value, condition_failed: bool) -> Option<Item> {
+        let shadow_old = self.shadow.get(key).cloned();
+        if condition_failed {
+            return shadow_old;
+        }
+        let answered = resp.get("Attributes").map(item_from_json);
+        if answered != shadow_old {
+            self.shadow_mismatches += 1;
+        }
+        answered
+    }
+}
+
 /// Accumulates [`Usage`], and (when [`Meter::record_events`] is on) every [`Event`] and request, from the
 /// interceptor.
 #[derive(Default)]
@@ -553,16 +569,7 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
         "PutItem" => {
             let new = item_from_json(&body["Item"]);
             let key = key_of(&new);
-            let shadow_old = s.shadow.get(&key).cloned();
-            let old = if condition_failed {
-                shadow_old
-            } else {
-                let answered = resp.get("Attributes").map(item_from_json);
-                if answered != shadow_old {
-                    s.shadow_mismatches += 1;
-                }
-                answered
-            };
+            let old = s.old_item(&key, resp, condition_failed);
             write_events(&mut out, indexes, flight, key.clone(), old.as_ref(), Some(&new), 1.0, condition_failed);
             if !condition_failed {
                 s.shadow.insert(key, new);
@@ -570,16 +577,7 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
         }
         "DeleteItem" => {
             let key = key_of(&item_from_json(&body["Key"]));
-            let shadow_old = s.shadow.get(&key).cloned();
-            let old = if condition_failed {
-                shadow_old
-            } else {
-                let answered = resp.get("Attributes").map(item_from_json);
-                if answered != shadow_old {
-                    s.shadow_mismatches += 1;
-                }
-                answered
-            };
+            let old = s.old_item(&key, resp, condition_failed);
             write_events(&mut out, indexes, flight, key.clone(), old.as_ref(), None, 1.0, condition_failed);
             if !condition_failed {
                 s.shadow.remove(&key);

@@ -108,6 +108,18 @@ impl ValidationError {
     }
 }
 
+/// A request body read as one JSON object of at most `max_bytes`: the first check of every JSON body the API takes.
+pub fn json_object_body(body: &[u8], max_bytes: usize) -> Result<serde_json::Map<String, serde_json::Value>, ValidationError> {
+    if body.len() > max_bytes {
+        return Err(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {max_bytes} bytes")));
+    }
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(obj)) => Ok(obj),
+        Ok(_) => Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object")),
+        Err(e) => Err(ValidationError::body(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}"))),
+    }
+}
+
 impl From<crate::domain::stage::UnknownStage> for ValidationError {
     fn from(e: crate::domain::stage::UnknownStage) -> Self {
         Self::new(ErrorCode::UnknownStage, e.to_string()).at("stage")

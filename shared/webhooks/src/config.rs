@@ -64,15 +64,7 @@ pub struct WebhookSpec {
 impl WebhookSpec {
     /// Parses a raw JSON body. `null` counts as absent; unknown fields are refused.
     pub fn parse(body: &[u8], pipeline: &Pipeline) -> Result<Self, ValidationError> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
-        }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ValidationError::body(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
-        let Value::Object(obj) = value else {
-            return Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object"));
-        };
-        Self::from_object(&obj, pipeline)
+        Self::from_object(&leadpipe_core::error::json_object_body(body, MAX_BODY_BYTES)?, pipeline)
     }
 
     /// Validates an already-decoded JSON object.

@@ -19,7 +19,6 @@ use super::email::Email;
 use super::lead::TextFields;
 use super::stage::{Pipeline, Stage};
 use super::warning::{Warning, WarningCode};
-use crate::error::ErrorCode;
 pub use crate::error::ValidationError;
 use crate::idempotency::IdempotencyKey;
 
@@ -97,15 +96,7 @@ pub fn is_known_field(name: &str) -> bool {
 impl Postback {
     /// Parses a raw JSON body. `honeypot_field` names the hidden form field that marks bots, if any.
     pub fn parse(body: &[u8], pipeline: &Pipeline, honeypot_field: Option<&str>) -> Result<Parsed, ValidationError> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
-        }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ValidationError::body(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
-        let Value::Object(obj) = value else {
-            return Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object"));
-        };
-        Ok(Self::from_object(obj, pipeline, honeypot_field))
+        Ok(Self::from_object(crate::error::json_object_body(body, MAX_BODY_BYTES)?, pipeline, honeypot_field))
     }
 
     /// Reads the decoded query parameters of a GET postback (the key and `pixel` already taken out) as the JSON
@@ -389,6 +380,7 @@ fn depth_of_value(v: &Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use serde_json::json;
 
     fn parse(v: Value) -> Parsed {
