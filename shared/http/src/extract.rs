@@ -197,7 +197,7 @@ pub async fn read_limited_body(headers: &HeaderMap, body: Body, max: usize) -> R
     let too_large = || ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {max} bytes")));
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        drain(body).await;
+        drain_up_to(body, max.saturating_add(DRAIN_LIMIT)).await;
         return Err(too_large());
     }
     let mut body = body;
@@ -207,7 +207,7 @@ pub async fn read_limited_body(headers: &HeaderMap, body: Body, max: usize) -> R
             frame.map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, format!("could not read the body: {e}"))))?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > max {
-                drain(body).await;
+                drain_up_to(body, max.saturating_add(DRAIN_LIMIT)).await;
                 return Err(too_large());
             }
             bytes.extend_from_slice(&data);
@@ -244,15 +244,21 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-/// Most bytes of an oversized body read and discarded before answering 413: reading them lets the client finish
-/// sending and read the answer (instead of a reset connection); past this the connection is simply closed.
+/// Most bytes of an oversized body read and discarded before answering 413, past what the route accepts: reading
+/// them lets the client finish sending and read the answer (instead of a broken pipe); past this the connection is
+/// simply closed.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
-async fn drain(mut body: Body) {
+async fn drain(body: Body) {
+    drain_up_to(body, DRAIN_LIMIT).await
+}
+
+/// Reads and discards up to `limit` bytes of `body`.
+async fn drain_up_to(mut body: Body, limit: usize) {
     let mut seen = 0usize;
     while let Some(Ok(frame)) = body.frame().await {
         seen += frame.data_ref().map_or(0, |d| d.len());
-        if seen > DRAIN_LIMIT {
+        if seen > limit {
             break;
         }
     }
