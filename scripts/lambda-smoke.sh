@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end smoke test of the real Lambda function binaries under `cargo lambda watch` (cargo-lambda's emulation
 # of the Lambda control plane and runtime API) against DynamoDB Local: a postback, a listing, a manual stage move,
-# analytics and a delete, each through the runtime API of the function that serves it in AWS.
+# analytics and a delete, each through the runtime API of the function that serves it in AWS. The functions start
+# with a server and an admin key (they refuse to start without them) and each request carries the one it needs.
+# Analytics come from the table's stream in AWS (the counters function); `cargo lambda watch` does not feed a
+# stream to it, so `leadpipe recount --dynamodb` builds the counters from the stored leads, as the consumer would.
 #
 # Usage: scripts/lambda-smoke.sh     (needs LEADPIPE_TEST_DYNAMODB, or starts DynamoDB Local itself)
 # Installs cargo-lambda (pinned, from PyPI) into the project's venv .cache/venv when it is missing, and curl with apt.
@@ -25,13 +28,14 @@ if [ -z "${LEADPIPE_TEST_DYNAMODB:-}" ]; then
 fi
 export TABLE_NAME="lambda-smoke-$$" AWS_ENDPOINT_URL="$LEADPIPE_TEST_DYNAMODB" AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+SERVER_KEY="smoke-server-key-$$" ADMIN_KEY="smoke-admin-key-$$"
 cargo build --quiet -p leadpipe -p postback -p leads -p stage -p analytics
 "$TARGET_DIR/debug/leadpipe" create-table
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG=$(mktemp)
 cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$PORT" \
-  --env-var "TABLE_NAME=$TABLE_NAME,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local" \
+  --env-var "TABLE_NAME=$TABLE_NAME,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,API_KEY=$SERVER_KEY,ADMIN_API_KEY=$ADMIN_KEY" \
   >"$LOG" 2>&1 &
 WATCH=$!
 cleanup() {
@@ -49,10 +53,11 @@ done
 FAILED=0
 # call NAME METHOD FUNCTION PATH [BODY] -> prints the body, checks the status
 call() {
-  local name=$1 method=$2 fn=$3 path=$4 body=${5:-} expect=$6 out status
+  local name=$1 method=$2 fn=$3 path=$4 body=${5:-} expect=$6 out status key=$ADMIN_KEY
+  if [ "$fn" = postback ]; then key=$SERVER_KEY; fi
   out=$(mktemp)
   status=$(curl -s -m 120 -o "$out" -w '%{http_code}' -X "$method" "http://127.0.0.1:$PORT/lambda-url/$fn$path" \
-    -H 'content-type: application/json' ${body:+-d "$body"})
+    -H 'content-type: application/json' -H "x-api-key: $key" ${body:+-d "$body"})
   if [ "$status" = "$expect" ]; then
     printf 'ok   %-22s %s %s via %s -> %s\n' "$name" "$method" "$path" "$fn" "$status" >&2
   else
@@ -69,6 +74,7 @@ LISTED=$(call listing GET leads "/api/leads?stage=Form%20Started" "" 200 | json 
 [ "$LISTED" = "$ID" ] || { echo "FAIL listing does not show the lead" >&2; FAILED=$((FAILED + 1)); }
 STAGE=$(call manual-move PUT stage "/api/leads/$ID/stage" '{"stage":"Paid"}' 200 | json 'd["lead"]["stage"]')
 [ "$STAGE" = "Paid" ] || { echo "FAIL stage move answered $STAGE" >&2; FAILED=$((FAILED + 1)); }
+"$TARGET_DIR/debug/leadpipe" recount --dynamodb >&2
 PAID=$(call analytics GET analytics /api/analytics "" 200 | json '[f["count"] for f in d["funnel"] if f["stage"]=="Paid"][0]')
 [ "$PAID" = "1" ] || { echo "FAIL analytics counts $PAID paid leads" >&2; FAILED=$((FAILED + 1)); }
 call delete DELETE leads "/api/leads/$ID" "" 204 >/dev/null
