@@ -586,22 +586,21 @@ async fn run(args: Vec<String>) {
                 json!(null)
             } else {
                 let hp = |f: &dyn Fn(&Step) -> f64| median(&hot.iter().map(|s| f(s)).collect::<Vec<_>>());
-                let ratio_mix = median(
-                    &rounds_of
-                        .iter()
-                        .filter_map(|r| {
-                            r.3.get(ci).and_then(Option::as_ref).map(|hs| hs.lat.p99_us as f64 / r.0[ci].1.lat.p99_us.max(1) as f64)
-                        })
-                        .collect::<Vec<_>>(),
-                );
-                let ratio_health = median(
-                    &rounds_of
-                        .iter()
-                        .filter_map(|r| {
-                            r.3.get(ci).and_then(Option::as_ref).map(|hs| hs.lat.p99_us as f64 / r.0[ci].0.lat.p99_us.max(1) as f64)
-                        })
-                        .collect::<Vec<_>>(),
-                );
+                // The hot lead's p99 over the same round's mix p99 (`against_mix`) or health p99, median over rounds.
+                let hot_ratio = |against_mix: bool| {
+                    median(
+                        &rounds_of
+                            .iter()
+                            .filter_map(|r| {
+                                let (health, mix) = &r.0[ci];
+                                let base = if against_mix { mix } else { health };
+                                r.3.get(ci).and_then(Option::as_ref).map(|hs| hs.lat.p99_us as f64 / base.lat.p99_us.max(1) as f64)
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                };
+                let ratio_mix = hot_ratio(true);
+                let ratio_health = hot_ratio(false);
                 println!(
                     "{:<10} {c:>5} hot lead: {:.0}/s, p50 {:.3} ms, p99 {:.3} ms = {ratio_mix:.2} x the mix's p99, {ratio_health:.2} x health's (medians of per-round ratios)   [target: <= 2 x the mix]",
                     labels[si],
