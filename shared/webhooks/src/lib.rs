@@ -18,6 +18,8 @@
 //!   [`Verifier`] for receivers and tests.
 //! - [`retry`]: at-least-once delivery: a [`Delivery`]'s state machine and retry schedule, and
 //!   [`EndpointHealth`], which says when to disable a failing webhook and why.
+//! - [`store`]: the [`WebhookStore`] trait the SQLite and DynamoDB adapters implement, and [`delivery_id`],
+//!   which makes enqueueing a change idempotent.
 //! - [`config`]: validating a `POST /api/webhooks` body into a [`WebhookSpec`], with errors as
 //!   `leadpipe_core::ValidationError`.
 //!
@@ -37,6 +39,7 @@ pub mod event;
 pub mod formats;
 pub mod retry;
 pub mod signing;
+pub mod store;
 pub mod webhook;
 
 pub use config::WebhookSpec;
@@ -44,4 +47,5 @@ pub use event::{event_for, Event, EventError, EventType};
 pub use formats::{EventNames, Format};
 pub use retry::{AttemptOutcome, Delivery, DeliveryState, DisablePolicy, DisableReason, EndpointHealth, Next, OutcomeClass, RetryPolicy};
 pub use signing::{ReceivedHeaders, Secret, SecretError, SignedHeaders, Verifier, VerifyError};
+pub use store::{delivery_id, DeliveryPage, DeliveryQuery, StoredWebhook, WebhookStore, MAX_WEBHOOKS};
 pub use webhook::{dispatch, Dispatch, Webhook};
