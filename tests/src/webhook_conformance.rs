@@ -157,7 +157,9 @@ pub async fn enqueue_is_idempotent<S: WebhookStore>(store: S) {
     // Concurrent enqueues of one batch (two stream consumers replaying the same records) queue each delivery once.
     let batch: Vec<Delivery> = (0..5).map(|i| delivery(w, &format!("msg_c{i}"), t(10 + i))).collect();
     let (r1, r2, r3) = tokio::join!(store.enqueue_deliveries(&batch), store.enqueue_deliveries(&batch), store.enqueue_deliveries(&batch));
-    (r1.unwrap(), r2.unwrap(), r3.unwrap());
+    for r in [r1, r2, r3] {
+        r.expect("a concurrent enqueue");
+    }
     assert_eq!(all_deliveries(&store, w, 100).await.len(), 7);
 }
 
