@@ -89,8 +89,8 @@ fn default_static_dir() -> PathBuf {
     }
 }
 
-/// The store a command works on and, where that store keeps webhooks (SQLite so far), what the `/api/webhooks`
-/// routes use: the same store, with deliveries found by polling.
+/// The store a command works on and what the `/api/webhooks` routes use: the same store, with deliveries found
+/// by polling.
 async fn open_store(
     db: &std::path::Path,
     dynamodb: bool,
@@ -108,7 +108,9 @@ async fn open_store(
         store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {table}: {e}"))?;
         poller.spawn(STREAM_POLL_EVERY);
         tracing::info!(table = store.table(), "using DynamoDB, with its stream consumer in this process");
-        Ok((Arc::new(store), None))
+        let store = Arc::new(store);
+        let webhooks = WebhookServices::new(store.clone(), Arc::new(PolledQueue));
+        Ok((store, Some(webhooks)))
     } else {
         let store = SqliteStore::open(db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
         tracing::info!(db = %db.display(), "using SQLite");

@@ -132,7 +132,10 @@ impl StoreKind {
                 let store = Arc::new(sqlite_store(settings.counter_rules()));
                 (store.clone(), Some(store))
             }
-            Self::Dynamo => (Arc::new(dynamodb_store(settings.counter_rules()).await), None),
+            Self::Dynamo => {
+                let store = Arc::new(dynamodb_store(settings.counter_rules()).await);
+                (store.clone(), Some(store))
+            }
         }
     }
 }

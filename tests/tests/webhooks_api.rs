@@ -1,6 +1,6 @@
-//! `/api/webhooks` over HTTP through the merged router `leadpipe serve` runs: keys, creation (the secret shown
-//! once), validation, the limit, deletion, the deliveries listing and its paging, retry and enable. Deliveries are
-//! enqueued straight into the store (what the fan-out does), since no worker runs here.
+//! `/api/webhooks` over HTTP through the merged router `leadpipe serve` runs, on both stores: keys, creation (the
+//! secret shown once), validation, the limit, deletion, the deliveries listing and its paging, retry and enable.
+//! Deliveries are enqueued straight into the store (what the fan-out does), since no worker runs here.
 
 use chrono::{TimeDelta, Utc};
 use leadpipe_core::Settings;
@@ -347,17 +347,12 @@ async fn retry_and_enable(kind: StoreKind) {
     assert_eq!(status, StatusCode::ACCEPTED);
 }
 
-macro_rules! on_sqlite {
-    ($($case:ident),* $(,)?) => {
-        $(
-            mod $case {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    super::$case(leadpipe_tests::StoreKind::Sqlite).await;
-                }
-            }
-        )*
-    };
-}
-
-on_sqlite!(keys, create_shows_the_secret_once, validation, limit, delete_and_unknown_ids, deliveries_listing, retry_and_enable);
+leadpipe_tests::on_both_stores!(
+    keys,
+    create_shows_the_secret_once,
+    validation,
+    limit,
+    delete_and_unknown_ids,
+    deliveries_listing,
+    retry_and_enable
+);
