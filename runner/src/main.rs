@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use leadpipe_core::store::LeadStore;
 use leadpipe_core::{Leadpipe, Settings};
 use leadpipe_dynamo::{table_definition, DynamoStore};
-use leadpipe_http::{app, init_tracing};
+use leadpipe_http::{app, init_tracing, PolledQueue, WebhookServices};
 use leadpipe_sqlite::SqliteStore;
 
 #[derive(Parser)]
@@ -89,7 +89,13 @@ fn default_static_dir() -> PathBuf {
     }
 }
 
-async fn open_store(db: &std::path::Path, dynamodb: bool, settings: &Settings) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
+/// The store a command works on and what the `/api/webhooks` routes use: the same store, with deliveries found
+/// by polling.
+async fn open_store(
+    db: &std::path::Path,
+    dynamodb: bool,
+    settings: &Settings,
+) -> Result<(Arc<dyn LeadStore>, Option<WebhookServices>), Box<dyn std::error::Error>> {
     if dynamodb {
         let sdk = leadpipe_dynamo::client::config_for_local_use().await;
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
@@ -102,11 +108,15 @@ async fn open_store(db: &std::path::Path, dynamodb: bool, settings: &Settings) -
         store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {table}: {e}"))?;
         poller.spawn(STREAM_POLL_EVERY);
         tracing::info!(table = store.table(), "using DynamoDB, with its stream consumer in this process");
-        Ok(Arc::new(store))
+        let store = Arc::new(store);
+        let webhooks = WebhookServices::new(store.clone(), Arc::new(PolledQueue));
+        Ok((store, Some(webhooks)))
     } else {
         let store = SqliteStore::open(db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
         tracing::info!(db = %db.display(), "using SQLite");
-        Ok(Arc::new(store))
+        let store = Arc::new(store);
+        let webhooks = WebhookServices::new(store.clone(), Arc::new(PolledQueue));
+        Ok((store, Some(webhooks)))
     }
 }
 
@@ -180,7 +190,7 @@ async fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let reader = std::io::BufReader::with_capacity(256 * 1024, Counting { inner: source, read: read.clone() });
     let rows = Rows::new(reader, format)?;
-    let store = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
+    let (store, _) = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
     let app = Leadpipe::new(store.clone(), settings);
     let tty = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
@@ -238,9 +248,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    let store = open_store(&args.db, args.dynamodb, &settings).await?;
+    let (store, webhooks) = open_store(&args.db, args.dynamodb, &settings).await?;
     let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
     let mut router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
+    if let Some(webhooks) = webhooks {
+        router = router.layer(axum::Extension(webhooks));
+    }
     if keys_off {
         // With the key checks off, answer only requests addressed to this machine (no DNS rebinding).
         router = router.layer(axum::middleware::from_fn(local_hosts_only));
