@@ -26,19 +26,30 @@ pub const MAX_DELAY_SECONDS: i64 = 900;
 /// Most entries in one `SendMessageBatch`.
 const BATCH: usize = 10;
 
-/// The body of one queue message: which delivery of which webhook to attempt.
+/// The body of one queue message: which delivery of which webhook to attempt, and for which scheduled time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedDelivery {
     /// The webhook.
     pub webhook_id: Uuid,
     /// The delivery.
     pub delivery_id: Uuid,
+    /// The delivery's `next_attempt_at` when the message was sent. A message whose delivery has been rescheduled
+    /// since (attempted through another message, retried by hand) is stale and dropped, so duplicates die out
+    /// instead of hopping through the queue forever.
+    #[serde(default)]
+    pub due: Option<DateTime<Utc>>,
 }
 
 impl QueuedDelivery {
     /// The message for `delivery`.
     pub fn of(delivery: &Delivery) -> Self {
-        Self { webhook_id: delivery.webhook_id, delivery_id: delivery.id }
+        Self { webhook_id: delivery.webhook_id, delivery_id: delivery.id, due: delivery.next_attempt_at }
+    }
+
+    /// Whether this message still stands for `delivery`'s current schedule (pending, due at the time it was
+    /// sent for).
+    pub fn is_current_for(&self, delivery: &Delivery) -> bool {
+        delivery.state == leadpipe_webhooks::DeliveryState::Pending && delivery.next_attempt_at == self.due
     }
 
     /// Reads a message body; `None` for anything that is not one (logged and dropped by the Lambda).
@@ -141,10 +152,14 @@ mod tests {
 
     #[test]
     fn messages_carry_only_ids_and_round_trip() {
-        let q = QueuedDelivery { webhook_id: Uuid::from_u128(1), delivery_id: Uuid::from_u128(2) };
+        let due = Some(at("2026-11-28T12:00:10Z"));
+        let q = QueuedDelivery { webhook_id: Uuid::from_u128(1), delivery_id: Uuid::from_u128(2), due };
         let body = serde_json::to_string(&q).unwrap_or_default();
         assert_eq!(QueuedDelivery::parse(&body), Some(q));
-        assert_eq!(body, r#"{"webhook_id":"00000000-0000-0000-0000-000000000001","delivery_id":"00000000-0000-0000-0000-000000000002"}"#);
+        assert_eq!(
+            body,
+            r#"{"webhook_id":"00000000-0000-0000-0000-000000000001","delivery_id":"00000000-0000-0000-0000-000000000002","due":"2026-11-28T12:00:10Z"}"#
+        );
         assert_eq!(QueuedDelivery::parse("not json"), None);
         assert_eq!(QueuedDelivery::parse(r#"{"webhook_id":"x"}"#), None);
     }
