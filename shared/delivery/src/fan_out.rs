@@ -46,6 +46,18 @@ impl WebhookCache {
     }
 }
 
+/// One lead change to fan out: the lead before and after (`None`: did not exist), and when the change was seen
+/// (dates deletions).
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// The lead before.
+    pub before: Option<&'a Lead>,
+    /// The lead after.
+    pub after: Option<&'a Lead>,
+    /// When the change was written or read.
+    pub observed_at: DateTime<Utc>,
+}
+
 /// The deliveries one lead change triggers, not stored yet: [`event_for`] → [`dispatch`] → one pending
 /// [`Delivery`] per webhook, due at `now`, with its id from [`delivery_id`] (so the same change always gives the
 /// same deliveries). `observed_at` dates deletions.
@@ -75,6 +87,28 @@ impl Deliverer {
     ) -> Result<Vec<Delivery>, DeliveryError> {
         let webhooks = self.webhooks.enabled(self.store.as_ref()).await?;
         let deliveries = deliveries_for(&webhooks, before, after, observed_at, now)?;
+        if !deliveries.is_empty() {
+            self.store.enqueue_deliveries(&deliveries).await?;
+            self.queue.schedule(&deliveries).await?;
+        }
+        Ok(deliveries)
+    }
+
+    /// Fans out a batch of changes (an outbox batch, a stream batch) with one read of the webhook list and one
+    /// enqueue: like [`fan_out`](Self::fan_out) for each, except that a change which is not a valid event is logged
+    /// and skipped instead of failing the batch.
+    pub async fn fan_out_all(&self, changes: &[Change<'_>], now: DateTime<Utc>) -> Result<Vec<Delivery>, DeliveryError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let webhooks = self.webhooks.enabled(self.store.as_ref()).await?;
+        let mut deliveries = Vec::new();
+        for change in changes {
+            match deliveries_for(&webhooks, change.before, change.after, change.observed_at, now) {
+                Ok(more) => deliveries.extend(more),
+                Err(e) => tracing::warn!(error = %e, "webhooks: a lead change that is no event was skipped"),
+            }
+        }
         if !deliveries.is_empty() {
             self.store.enqueue_deliveries(&deliveries).await?;
             self.queue.schedule(&deliveries).await?;

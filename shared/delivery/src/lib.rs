@@ -7,7 +7,8 @@
 //! Layout, in the order a lead change flows through it:
 //!
 //! - [`fan_out`]: [`Deliverer::fan_out`] turns one lead change (before, after) into stored, scheduled deliveries,
-//!   against a [`WebhookCache`] of the webhook list; [`deliveries_for`] is its pure core.
+//!   against a [`WebhookCache`] of the webhook list ([`Deliverer::fan_out_all`] for a batch); [`deliveries_for`]
+//!   is its pure core.
 //! - [`sender`]: the [`Sender`], one HTTP client per process that POSTs a delivery's body signed per Standard
 //!   Webhooks and reports an `AttemptOutcome`.
 //! - [`attempt`]: [`Deliverer::attempt`], one attempt of one stored delivery: load, send, record the outcome on the
@@ -34,7 +35,7 @@ use leadpipe_core::store::StoreError;
 use leadpipe_webhooks::{DeliveryQueue, EventError, WebhookStore};
 
 pub use attempt::{health_changed, Attempted, Policies, PolicyError, RETRY_SCALE_ENV};
-pub use fan_out::{deliveries_for, WebhookCache};
+pub use fan_out::{deliveries_for, Change, WebhookCache};
 pub use sender::{Sender, SenderError};
 pub use worker::{LocalQueue, Outbox, Pass, Worker};
 

@@ -385,10 +385,12 @@ async fn the_worker_delivers_what_the_outbox_holds() {
         change(1, None, Some(lead("New"))),
         change(2, Some(lead("New")), Some(lead("Paid"))),
         change(3, Some(lead("Paid")), None),
+        // Not one lead's before and after: skipped, and acknowledged with the rest.
+        change(4, Some(lead("New")), Some(Lead { id: Uuid::from_u128(7), ..lead("Paid") })),
     ])));
     let worker = Worker::new(store.clone(), Sender::new().unwrap(), Policies::default()).with_outbox(outbox.clone());
     let pass = worker.pass().await.unwrap();
-    assert_eq!((pass.changes, pass.enqueued, pass.attempts, pass.more), (3, 3, 3, false));
+    assert_eq!((pass.changes, pass.enqueued, pass.attempts, pass.more), (4, 3, 3, false));
     assert!(lock(&outbox.0).is_empty(), "acknowledged");
     let mut types: Vec<String> = lock(&seen)
         .iter()

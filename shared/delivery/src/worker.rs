@@ -12,7 +12,7 @@ use leadpipe_core::store::{LeadChange, StoreError};
 use leadpipe_webhooks::{Delivery, DeliveryQueue, WebhookStore};
 use tokio::sync::Notify;
 
-use crate::{Attempted, Deliverer, DeliveryError, Policies, Sender, WebhookCache};
+use crate::{Attempted, Change, Deliverer, DeliveryError, Policies, Sender, WebhookCache};
 
 /// Longest the worker sleeps between passes when nothing wakes it.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -132,20 +132,16 @@ impl Worker {
 
     /// One pass: drains the outbox (fan-out, then acknowledge, batch by batch), then attempts up to
     /// [`DUE_PER_PASS`] due deliveries, [`CONCURRENCY`] at a time. A change that does not decode into an event is
-    /// logged and skipped; a store error ends the pass (the next pass starts again from the unacknowledged changes).
+    /// logged and skipped (see [`Deliverer::fan_out_all`]); a store error ends the pass (the next pass starts again from the unacknowledged changes).
     pub async fn pass(&self) -> Result<Pass, DeliveryError> {
         let mut pass = Pass::default();
         if let Some(outbox) = &self.outbox {
             loop {
                 let changes = outbox.lead_changes(OUTBOX_BATCH).await?;
                 let Some(last) = changes.last().map(|c| c.seq) else { break };
-                for change in &changes {
-                    match self.deliverer.fan_out(change.before.as_ref(), change.after.as_ref(), change.at, Utc::now()).await {
-                        Ok(enqueued) => pass.enqueued += enqueued.len(),
-                        Err(DeliveryError::Event(e)) => tracing::warn!(seq = change.seq, error = %e, "webhooks: lead change skipped"),
-                        Err(e) => return Err(e),
-                    }
-                }
+                let batch: Vec<Change<'_>> =
+                    changes.iter().map(|c| Change { before: c.before.as_ref(), after: c.after.as_ref(), observed_at: c.at }).collect();
+                pass.enqueued += self.deliverer.fan_out_all(&batch, Utc::now()).await?.len();
                 outbox.ack_lead_changes(last).await?;
                 pass.changes += changes.len();
                 if changes.len() < OUTBOX_BATCH {
