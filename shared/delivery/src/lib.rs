@@ -36,7 +36,7 @@ use leadpipe_webhooks::{DeliveryQueue, EventError, WebhookStore};
 
 pub use attempt::{health_changed, Attempted, Policies, PolicyError, RETRY_SCALE_ENV};
 pub use fan_out::{deliveries_for, Change, WebhookCache};
-pub use sender::{Sender, SenderError};
+pub use sender::{Reach, Sender, SenderError};
 pub use worker::{LocalQueue, Outbox, Pass, Worker};
 
 /// Why a fan-out or an attempt could not be completed (and should be tried again later, or skipped).

@@ -173,7 +173,13 @@ fn lead(stage: &str) -> Lead {
 }
 
 fn deliverer(store: Arc<MemoryStore>, queue: Arc<Recorded>, policies: Policies) -> Deliverer {
-    Deliverer::new(store, queue, Sender::with_timeout(Duration::from_secs(2)).unwrap(), policies, WebhookCache::new(Duration::ZERO))
+    Deliverer::new(
+        store,
+        queue,
+        Sender::with_timeout(Reach::Local, Duration::from_secs(2)).unwrap(),
+        policies,
+        WebhookCache::new(Duration::ZERO),
+    )
 }
 
 async fn setup(url: &str) -> (Arc<MemoryStore>, Arc<Recorded>, Deliverer, StoredWebhook, Delivery) {
@@ -276,14 +282,14 @@ async fn network_errors_and_timeouts_are_outcomes_without_the_url() {
     let mut webhook = hook(&format!("http://{closed}/hook?api_secret=TOPSECRET"));
     let delivery =
         deliveries_for(std::slice::from_ref(&webhook.webhook), None, Some(&lead("New")), Utc::now(), Utc::now()).unwrap().remove(0);
-    let sender = Sender::with_timeout(Duration::from_secs(2)).unwrap();
+    let sender = Sender::with_timeout(Reach::Local, Duration::from_secs(2)).unwrap();
     let AttemptOutcome::Network(text) = sender.send(&webhook, &delivery, Utc::now()).await else { panic!("not a network error") };
     assert!(!text.contains("TOPSECRET") && !text.contains("api_secret"), "{text}");
     assert!(!text.is_empty());
     // An endpoint that accepts the connection and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     webhook.webhook.url = format!("http://{}/hook", silent.local_addr().unwrap());
-    let slow = Sender::with_timeout(Duration::from_millis(300)).unwrap();
+    let slow = Sender::with_timeout(Reach::Local, Duration::from_millis(300)).unwrap();
     assert_eq!(slow.send(&webhook, &delivery, Utc::now()).await, AttemptOutcome::Timeout);
     drop(silent);
 }
@@ -294,7 +300,7 @@ async fn redirects_are_not_followed() {
     let webhook = hook(&url);
     let delivery =
         deliveries_for(std::slice::from_ref(&webhook.webhook), None, Some(&lead("New")), Utc::now(), Utc::now()).unwrap().remove(0);
-    let outcome = Sender::new().unwrap().send(&webhook, &delivery, Utc::now()).await;
+    let outcome = Sender::new(Reach::Local).unwrap().send(&webhook, &delivery, Utc::now()).await;
     assert_eq!(outcome, AttemptOutcome::Response { status: 302, retry_after: None });
     assert_eq!(lock(&seen).len(), 1);
 }
@@ -388,7 +394,7 @@ async fn the_worker_delivers_what_the_outbox_holds() {
         // Not one lead's before and after: skipped, and acknowledged with the rest.
         change(4, Some(lead("New")), Some(Lead { id: Uuid::from_u128(7), ..lead("Paid") })),
     ])));
-    let worker = Worker::new(store.clone(), Sender::new().unwrap(), Policies::default()).with_outbox(outbox.clone());
+    let worker = Worker::new(store.clone(), Sender::new(Reach::Local).unwrap(), Policies::default()).with_outbox(outbox.clone());
     let pass = worker.pass().await.unwrap();
     assert_eq!((pass.changes, pass.enqueued, pass.attempts, pass.more), (4, 3, 3, false));
     assert!(lock(&outbox.0).is_empty(), "acknowledged");
@@ -399,4 +405,30 @@ async fn the_worker_delivers_what_the_outbox_holds() {
     types.sort();
     assert_eq!(types, ["lead.created", "lead.deleted", "lead.stage_changed"]);
     assert_eq!(worker.pass().await.unwrap(), Pass::default(), "nothing left");
+}
+
+#[tokio::test]
+async fn only_public_addresses_are_reached_unless_local() {
+    let (url, seen) = receiver(StatusCode::OK, &[]).await;
+    let port = url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/hook").to_string();
+    let public = Sender::new(Reach::Public).unwrap();
+    let local = Sender::new(Reach::Local).unwrap();
+    for target in [url.clone(), format!("http://localhost:{port}/hook")] {
+        let webhook = hook(&target);
+        let delivery =
+            deliveries_for(std::slice::from_ref(&webhook.webhook), None, Some(&lead("New")), Utc::now(), Utc::now()).unwrap().remove(0);
+        let AttemptOutcome::Network(why) = public.send(&webhook, &delivery, Utc::now()).await else { panic!("{target} reached") };
+        assert!(why.contains("not a public address") || why.contains("no public address"), "{why}");
+        assert_eq!(
+            local.send(&webhook, &delivery, Utc::now()).await,
+            AttemptOutcome::Response { status: 200, retry_after: None },
+            "{target}"
+        );
+    }
+    assert_eq!(lock(&seen).len(), 2, "only the local sender got through");
+    // The cloud metadata address, as an IP literal.
+    let webhook = hook("http://169.254.169.254/latest/meta-data/");
+    let delivery =
+        deliveries_for(std::slice::from_ref(&webhook.webhook), None, Some(&lead("New")), Utc::now(), Utc::now()).unwrap().remove(0);
+    assert!(matches!(local.send(&webhook, &delivery, Utc::now()).await, AttemptOutcome::Network(why) if why.contains("169.254.169.254")));
 }
