@@ -356,13 +356,19 @@ async fn the_local_queue_wakes_for_due_work_and_times_later_work() {
     let queue = LocalQueue::default();
     let webhook = hook("http://127.0.0.1:1/a").webhook;
     let now = Utc::now();
-    let mut later = deliveries_for(&[webhook], None, Some(&lead("New")), now, now).unwrap().remove(0);
-    later.next_attempt_at = Some(now + TimeDelta::milliseconds(500));
-    queue.schedule(std::slice::from_ref(&later)).await.unwrap();
-    let wait = queue_sleep(&queue, now);
-    assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
-    assert_eq!(queue_sleep(&queue, now + TimeDelta::seconds(1)), Duration::ZERO, "passed: run now");
+    let at = |ms| {
+        let mut d = deliveries_for(std::slice::from_ref(&webhook), None, Some(&lead("New")), now, now).unwrap().remove(0);
+        d.next_attempt_at = Some(now + TimeDelta::milliseconds(ms));
+        d
+    };
+    queue.schedule(&[at(500), at(300)]).await.unwrap();
+    assert_eq!(queue_sleep(&queue, now), Duration::from_millis(300), "until the earliest");
+    assert_eq!(queue_sleep(&queue, now + TimeDelta::milliseconds(400)), Duration::ZERO, "one came due: run now");
+    assert_eq!(queue_sleep(&queue, now + TimeDelta::milliseconds(400)), Duration::from_millis(100), "then the next one");
+    assert_eq!(queue_sleep(&queue, now + TimeDelta::seconds(1)), Duration::ZERO);
     assert_eq!(queue_sleep(&queue, now + TimeDelta::seconds(1)), worker::POLL_EVERY, "then poll as usual");
+    queue.schedule(&[at(60_000)]).await.unwrap();
+    assert_eq!(queue_sleep(&queue, now), worker::POLL_EVERY, "never longer than the poll");
 }
 
 fn queue_sleep(queue: &LocalQueue, now: DateTime<Utc>) -> Duration {

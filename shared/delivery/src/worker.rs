@@ -1,12 +1,13 @@
 //! The delivery worker of `leadpipe serve`: one loop that fans out the SQLite outbox's lead changes (or is fed by
 //! the local DynamoDB stream reader through [`Deliverer::fan_out`]) and attempts due deliveries.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::stream::{self, StreamExt};
 use leadpipe_core::store::{LeadChange, StoreError};
 use leadpipe_webhooks::{Delivery, DeliveryQueue, WebhookStore};
@@ -36,12 +37,16 @@ pub trait Outbox: Send + Sync + 'static {
 }
 
 /// The local [`DeliveryQueue`]: stored deliveries are read back by the worker, so scheduling one only wakes it
-/// (at once when it is due, else by its next attempt time).
+/// (at once when it is due, else at its next attempt time).
 #[derive(Debug, Default)]
 pub struct LocalQueue {
     wake: Notify,
-    earliest: Mutex<Option<DateTime<Utc>>>,
+    /// Upcoming attempt times (at most [`MAX_TIMERS`]; the polling catches anything beyond).
+    times: Mutex<BTreeSet<DateTime<Utc>>>,
 }
+
+/// Most upcoming attempt times a [`LocalQueue`] remembers.
+const MAX_TIMERS: usize = 1024;
 
 impl LocalQueue {
     /// Wakes the worker now (a webhook was re-enabled, a delivery retried by hand).
@@ -49,17 +54,17 @@ impl LocalQueue {
         self.wake.notify_one();
     }
 
-    /// How long the worker may sleep from `now`: until the earliest scheduled attempt, at most [`POLL_EVERY`].
+    /// How long the worker may sleep from `now`: no time when a scheduled attempt came due since the last call,
+    /// else until the next scheduled attempt, at most [`POLL_EVERY`].
     pub(crate) fn sleep_from(&self, now: DateTime<Utc>) -> Duration {
-        let Ok(mut earliest) = self.earliest.lock() else { return POLL_EVERY };
-        match *earliest {
-            Some(at) if at > now => (at - now).to_std().map_or(POLL_EVERY, |d| d.min(POLL_EVERY)),
-            Some(_) => {
-                *earliest = None;
-                Duration::ZERO
-            }
-            None => POLL_EVERY,
+        let Ok(mut times) = self.times.lock() else { return POLL_EVERY };
+        let later = times.split_off(&(now + TimeDelta::nanoseconds(1)));
+        let came_due = !times.is_empty();
+        *times = later;
+        if came_due {
+            return Duration::ZERO;
         }
+        times.first().and_then(|next| (*next - now).to_std().ok()).map_or(POLL_EVERY, |d| d.min(POLL_EVERY))
     }
 }
 
@@ -68,12 +73,15 @@ impl DeliveryQueue for LocalQueue {
     async fn schedule(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
         let now = Utc::now();
         let mut due_now = false;
-        if let Ok(mut earliest) = self.earliest.lock() {
+        if let Ok(mut times) = self.times.lock() {
             for at in deliveries.iter().filter_map(|d| d.next_attempt_at) {
                 if at <= now {
                     due_now = true;
-                } else if earliest.is_none_or(|e| at < e) {
-                    *earliest = Some(at);
+                } else {
+                    times.insert(at);
+                    if times.len() > MAX_TIMERS {
+                        times.pop_last();
+                    }
                 }
             }
         }
