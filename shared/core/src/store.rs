@@ -337,17 +337,3 @@ impl MinuteCounts {
         *n
     }
 }
-
-/// One lead change as the SQLite store's outbox keeps it for the webhook worker (the DynamoDB stream carries the
-/// same before/after images): written in the same transaction as the lead, while any webhook is enabled.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeadChange {
-    /// Position in the outbox (increasing); acknowledge up to it once handled.
-    pub seq: i64,
-    /// When the change was written.
-    pub at: DateTime<Utc>,
-    /// The lead before the change (`None`: it was created).
-    pub before: Option<Lead>,
-    /// The lead after the change (`None`: it was deleted).
-    pub after: Option<Lead>,
-}
