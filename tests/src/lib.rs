@@ -1,9 +1,10 @@
 //! Shared helpers for Leadpipe's integration tests: store constructors for both implementations, `spawn_app()`
-//! (the real router on a real socket), API Gateway event helpers, and the store conformance suite.
+//! (the real router on a real socket), API Gateway event helpers, and the store conformance suites (leads, webhooks).
 //!
 //! DynamoDB tests need DynamoDB Local: `scripts/test.sh` starts it and sets `LEADPIPE_TEST_DYNAMODB` to its URL.
 
 pub mod conformance;
+pub mod webhook_conformance;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
