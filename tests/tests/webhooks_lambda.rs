@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, TimeDelta, Utc};
 use leadpipe_core::store::StoreError;
 use leadpipe_core::{Leadpipe, Settings};
-use leadpipe_delivery::{Deliverer, Policies, Sender, WebhookCache};
+use leadpipe_delivery::{Deliverer, Policies, Reach, Sender, WebhookCache};
 use leadpipe_dynamo::StreamRecord;
 use leadpipe_sqs::QueuedDelivery;
 use leadpipe_tests::conformance::post;
@@ -95,13 +95,14 @@ async fn setup(receiver_url: &str, events: serde_json::Value) -> Setup {
         .expect("a valid webhook");
     let secret = Secret::generate().expect("a secret");
     let webhook_id = Uuid::new_v4();
-    let stored = StoredWebhook { webhook: Webhook::new(webhook_id, spec, secret.clone()), health: Default::default(), created_at: Utc::now() };
+    let stored =
+        StoredWebhook { webhook: Webhook::new(webhook_id, spec, secret.clone()), health: Default::default(), created_at: Utc::now() };
     store.create_webhook(&stored).await.expect("store the webhook");
     let queue = Arc::new(RecordingQueue::default());
     let deliverer = Deliverer::new(
         Arc::new(store),
         queue.clone(),
-        Sender::with_timeout(Duration::from_secs(5)).expect("an HTTP client"),
+        Sender::with_timeout(Reach::Local, Duration::from_secs(5)).expect("an HTTP client"),
         Policies::scaled(1.0),
         WebhookCache::new(Duration::from_secs(30)),
     );

@@ -15,7 +15,7 @@ use aws_lambda_events::event::dynamodb::{TimeWindowEvent, TimeWindowEventRespons
 use chrono::{DateTime, Utc};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::store::StoreError;
-use leadpipe_delivery::{deliveries_for, Deliverer, DeliveryError};
+use leadpipe_delivery::{Change, Deliverer, DeliveryError};
 use leadpipe_dynamo::codec::{is_lead_item, lead_from_item, Item};
 use leadpipe_dynamo::{Consumer, StreamRecord};
 
@@ -53,7 +53,11 @@ fn image(item: &serde_dynamo::Item) -> Option<Item> {
 }
 
 /// Applies one event's batch, then fans it out to webhooks when `deliverer` is given.
-pub async fn handle(consumer: &Consumer, deliverer: Option<&Deliverer>, event: &TimeWindowEvent) -> Result<TimeWindowEventResponse, HandleError> {
+pub async fn handle(
+    consumer: &Consumer,
+    deliverer: Option<&Deliverer>,
+    event: &TimeWindowEvent,
+) -> Result<TimeWindowEventResponse, HandleError> {
     let shard = event.time_window_properties.shard_id.as_deref().ok_or(HandleError::MissingShard)?;
     let records = records_of(event);
     // Boxed: the consumer's future is deep enough to overflow the layout query of the runtime's future.
@@ -70,24 +74,18 @@ fn lead_of(image: &Option<Item>) -> Result<Option<Lead>, StoreError> {
     image.as_ref().filter(|item| is_lead_item(item)).map(lead_from_item).transpose()
 }
 
-/// Stores and queues the webhook deliveries a batch of lead changes triggers, all at once (one cached webhook
-/// list, then the store's and the queue's batch calls). Returns how many were queued; 0 without any enabled
-/// webhook, at no cost. `now` dates deletions (a stream record's old image carries no deletion time).
+/// Stores and queues the webhook deliveries a batch of lead changes triggers, all at once
+/// ([`Deliverer::fan_out_all`]: one read of the cached webhook list, then the store's and the queue's batch calls).
+/// Returns how many were queued; 0 without any enabled webhook, at no cost. `now` dates deletions (a stream
+/// record's old image carries no deletion time).
 pub async fn fan_out(deliverer: &Deliverer, records: &[StreamRecord], now: DateTime<Utc>) -> Result<usize, DeliveryError> {
-    let webhooks = deliverer.webhooks().enabled(deliverer.store().as_ref()).await?;
-    if webhooks.is_empty() {
-        return Ok(0);
-    }
-    let mut deliveries = Vec::new();
+    let mut leads = Vec::with_capacity(records.len());
     for record in records {
-        let (before, after) = (lead_of(&record.old_image)?, lead_of(&record.new_image)?);
-        deliveries.extend(deliveries_for(&webhooks, before.as_ref(), after.as_ref(), now, now)?);
+        leads.push((lead_of(&record.old_image)?, lead_of(&record.new_image)?));
     }
-    if !deliveries.is_empty() {
-        deliverer.store().enqueue_deliveries(&deliveries).await?;
-        deliverer.queue().schedule(&deliveries).await?;
-    }
-    Ok(deliveries.len())
+    let changes: Vec<Change<'_>> =
+        leads.iter().map(|(before, after)| Change { before: before.as_ref(), after: after.as_ref(), observed_at: now }).collect();
+    Ok(deliverer.fan_out_all(&changes, now).await?.len())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leadpipe_core::config::ConfigError;
 use leadpipe_core::Settings;
-use leadpipe_delivery::{Deliverer, Policies, Sender, WebhookCache};
+use leadpipe_delivery::{Deliverer, Policies, Reach, Sender, WebhookCache};
 use leadpipe_dynamo::{Consumer, DynamoStore};
 use leadpipe_sqs::SqsDeliveryQueue;
 
@@ -21,7 +21,7 @@ async fn main() -> Result<(), leadpipe_http::LambdaError> {
         Some(queue) => Some(Deliverer::new(
             Arc::new(store.clone()),
             Arc::new(queue),
-            Sender::new()?,
+            Sender::new(Reach::Public)?,
             Policies::from_env()?,
             WebhookCache::new(Duration::from_secs(30)),
         )),

@@ -64,7 +64,10 @@ fn failure(message: &SqsMessage) -> BatchItemFailure {
 pub async fn handle(deliverer: &Deliverer, event: &SqsEvent) -> SqsBatchResponse {
     let now = Utc::now();
     let results = futures_util::future::join_all(
-        event.records.iter().map(|message| async move { (message, handle_message(deliverer, message.body.as_deref().unwrap_or(""), now).await) }),
+        event
+            .records
+            .iter()
+            .map(|message| async move { (message, handle_message(deliverer, message.body.as_deref().unwrap_or(""), now).await) }),
     )
     .await;
     let mut response = SqsBatchResponse::default();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leadpipe_core::config::ConfigError;
 use leadpipe_core::Settings;
-use leadpipe_delivery::{Deliverer, Policies, Sender, WebhookCache};
+use leadpipe_delivery::{Deliverer, Policies, Reach, Sender, WebhookCache};
 use leadpipe_dynamo::DynamoStore;
 use leadpipe_sqs::SqsDeliveryQueue;
 
@@ -18,8 +18,13 @@ async fn main() -> Result<(), leadpipe_http::LambdaError> {
     let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
     let queue = SqsDeliveryQueue::from_env(&sdk).ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))?;
     let store = DynamoStore::new(leadpipe_dynamo::client::client(&sdk), table, settings.counter_rules());
-    let deliverer =
-        Deliverer::new(Arc::new(store), Arc::new(queue), Sender::new()?, Policies::from_env()?, WebhookCache::new(Duration::from_secs(30)));
+    let deliverer = Deliverer::new(
+        Arc::new(store),
+        Arc::new(queue),
+        Sender::new(Reach::Public)?,
+        Policies::from_env()?,
+        WebhookCache::new(Duration::from_secs(30)),
+    );
     let deliverer = &deliverer;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<_>| async move {
         Ok::<_, lambda_runtime::Error>(webhooks::handle(deliverer, &event.payload).await)
