@@ -11,6 +11,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use leadpipe_core::store::LeadStore;
 use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_delivery::Worker;
 use leadpipe_dynamo::{table_definition, DynamoStore};
 use leadpipe_http::{app, init_tracing};
 use leadpipe_sqlite::SqliteStore;
@@ -89,7 +90,13 @@ fn default_static_dir() -> PathBuf {
     }
 }
 
-async fn open_store(db: &std::path::Path, dynamodb: bool, settings: &Settings) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
+/// The store a command works on, and the webhook worker over it (SQLite: it drains the store's outbox; DynamoDB:
+/// none yet). Only `serve` runs its attempt loop; other commands leave SQLite's outbox for the next `serve`.
+async fn open_store(
+    db: &std::path::Path,
+    dynamodb: bool,
+    settings: &Settings,
+) -> Result<(Arc<dyn LeadStore>, Option<Arc<Worker>>), Box<dyn std::error::Error>> {
     if dynamodb {
         let sdk = leadpipe_dynamo::client::config_for_local_use().await;
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
@@ -102,11 +109,12 @@ async fn open_store(db: &std::path::Path, dynamodb: bool, settings: &Settings) -
         store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {table}: {e}"))?;
         poller.spawn(STREAM_POLL_EVERY);
         tracing::info!(table = store.table(), "using DynamoDB, with its stream consumer in this process");
-        Ok(Arc::new(store))
+        Ok((Arc::new(store), None))
     } else {
         let store = SqliteStore::open(db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        let worker = Arc::new(leadpipe::webhooks::sqlite_worker(&store)?);
         tracing::info!(db = %db.display(), "using SQLite");
-        Ok(Arc::new(store))
+        Ok((Arc::new(store), Some(worker)))
     }
 }
 
@@ -180,7 +188,7 @@ async fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let reader = std::io::BufReader::with_capacity(256 * 1024, Counting { inner: source, read: read.clone() });
     let rows = Rows::new(reader, format)?;
-    let store = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
+    let (store, _webhooks) = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
     let app = Leadpipe::new(store.clone(), settings);
     let tty = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
@@ -238,7 +246,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    let store = open_store(&args.db, args.dynamodb, &settings).await?;
+    let (store, worker) = open_store(&args.db, args.dynamodb, &settings).await?;
     let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
     let mut router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
     if keys_off {
@@ -248,7 +256,24 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     eprintln!("Leadpipe is running: dashboard http://{addr}/  API http://{addr}/api");
-    leadpipe::server::serve(listener, router, leadpipe::server::Limits::from_env(), shutdown_signal()).await?;
+    // The webhook worker stops with the server, finishing its attempts in flight (briefly); when the server fails,
+    // the dropped sender stops it too.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let deliveries = worker.map(|worker| {
+        tokio::spawn(worker.run(async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }))
+    });
+    let served = leadpipe::server::serve(listener, router, leadpipe::server::Limits::from_env(), async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await;
+    if let Some(deliveries) = deliveries {
+        let _ = deliveries.await;
+    }
+    served?;
     eprintln!("Leadpipe stopped.");
     Ok(())
 }
