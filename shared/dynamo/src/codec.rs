@@ -46,6 +46,10 @@ pub mod attr {
     pub const QUARANTINED: &str = "qr";
     /// The lead id an email claim points to.
     pub const CLAIM_ID: &str = "id";
+    /// A pending delivery's `due` partition (present only while it is pending).
+    pub const DUE_SHARD: &str = "du";
+    /// A pending delivery's `due` sort key (present only while it is pending).
+    pub const DUE_KEY: &str = "dt";
     /// What `by_created` projects besides its keys: exactly what listing filters read.
     pub const LISTED: [&str; 7] = [STAGE, STAGE_ENTERED, SOURCE, CAMPAIGN, SEARCH, EMAIL, QUARANTINED];
 }
