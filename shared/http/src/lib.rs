@@ -8,6 +8,7 @@
 //! - [`app`]: the complete application around a function's router (JSON 404/405, CORS, request log, dashboard);
 //! - [`logging`]: log set-up and the one-line-per-request log;
 //! - [`secrets`]: the keys, read once at start-up from SSM Parameter Store;
+//! - [`webhooks`]: the webhook store and delivery queue the `/api/webhooks` handlers extract;
 //! - [`run_lambda`]: the `main` of every Lambda.
 #![warn(missing_docs)]
 
@@ -17,12 +18,14 @@ pub mod extract;
 pub mod logging;
 pub mod routes;
 pub mod secrets;
+pub mod webhooks;
 
 pub use app::app;
 pub use error::ApiError;
 pub use extract::{read_limited_body, AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER};
 pub use lambda_http::Error as LambdaError;
 pub use logging::init_tracing;
+pub use webhooks::{PolledQueue, WebhookServices};
 
 use axum::Router;
 use leadpipe_core::config::ConfigError;
