@@ -1,10 +1,11 @@
-//! Webhook delivery end to end: the real `leadpipe serve` process delivering to a receiver in this test.
+//! Webhook delivery end to end: the real `leadpipe serve` process delivering to a receiver in this test, webhooks
+//! created through `POST /api/webhooks`.
 //!
 //! - A receiver that fails the first attempts of every message sees each event (`lead.created`,
 //!   `lead.stage_changed`, `lead.deleted`) exactly once after dedup by `webhook-id`, every signature valid, the
-//!   first attempt within seconds of the postback (printed).
+//!   first attempt within seconds of the postback (printed) — on SQLite (outbox) and on DynamoDB Local (stream).
 //! - A receiver down for longer sees the retries: the same `webhook-id` every time, later timestamps, the stored
-//!   attempt count matching.
+//!   attempt count (`GET /api/webhooks/{id}/deliveries`) matching.
 //! - `leadpipe serve` killed (SIGKILL) while deliveries are pending loses none: the next start delivers them.
 //! - The README's Python verifier accepts a real delivery and refuses tampered ones.
 //!
@@ -15,18 +16,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use common::{temp_dir, Server};
-use leadpipe_core::domain::Pipeline;
-use leadpipe_sqlite::SqliteStore;
-use leadpipe_webhooks::{
-    DeliveryQuery, DeliveryState, ReceivedHeaders, Secret, StoredWebhook, Verifier, Webhook, WebhookSpec, WebhookStore,
-};
+use leadpipe_webhooks::{ReceivedHeaders, Secret, Verifier};
 use uuid::Uuid;
 
 /// Every test waits at most this long for a state (a debug build on a busy 2-core machine).
@@ -50,6 +46,8 @@ struct Hit {
 
 #[derive(Default)]
 struct ReceiverState {
+    /// Checks signatures with the webhook's secret (known once the webhook is created, before any delivery).
+    verifier: Option<Verifier>,
     hits: Vec<Hit>,
     /// Answer 503 to this many attempts of each message before answering 200.
     fail_first: usize,
@@ -64,14 +62,13 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start(secret: Secret, fail_first: usize, down: bool) -> Self {
+    async fn start(fail_first: usize, down: bool) -> Self {
         let state = Arc::new(Mutex::new(ReceiverState { fail_first, down, ..Default::default() }));
         let shared = state.clone();
-        let verifier = Verifier::new(secret);
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-                let (state, verifier) = (shared.clone(), verifier.clone());
+                let state = shared.clone();
                 async move {
                     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
                     let received = ReceivedHeaders {
@@ -79,7 +76,8 @@ impl Receiver {
                         timestamp: header("webhook-timestamp"),
                         signature: header("webhook-signature"),
                     };
-                    let valid = verifier.verify(&received, &body, Utc::now()).is_ok();
+                    let verifier = state.lock().unwrap().verifier.clone();
+                    let valid = verifier.is_some_and(|v| v.verify(&received, &body, Utc::now()).is_ok());
                     let id = header("webhook-id").unwrap_or_default().to_string();
                     let timestamp = header("webhook-timestamp").and_then(|t| t.parse().ok()).unwrap_or_default();
                     let text = String::from_utf8_lossy(&body).into_owned();
@@ -115,6 +113,10 @@ impl Receiver {
         self.state.lock().unwrap().hits.clone()
     }
 
+    fn set_secret(&self, secret: &Secret) {
+        self.state.lock().unwrap().verifier = Some(Verifier::new(secret.clone()));
+    }
+
     fn set_down(&self, down: bool) {
         self.state.lock().unwrap().down = down;
     }
@@ -138,17 +140,16 @@ impl Receiver {
     }
 }
 
-/// A stored webhook for every event type, delivering to `url` with `secret`.
-fn webhook(url: &str, secret: &Secret) -> StoredWebhook {
-    let body = serde_json::json!({"url": url, "events": ["lead.created", "lead.stage_changed", "lead.deleted"]});
-    let spec = WebhookSpec::parse(body.to_string().as_bytes(), &Pipeline::default()).unwrap();
-    StoredWebhook { webhook: Webhook::new(Uuid::new_v4(), spec, secret.clone()), health: Default::default(), created_at: Utc::now() }
-}
-
-/// Stores a webhook in a SQLite database before `leadpipe serve` opens it.
-async fn add_webhook_to_sqlite(db: &Path, webhook: &StoredWebhook) {
-    let store = SqliteStore::open(db, Default::default()).unwrap();
-    store.create_webhook(webhook).await.unwrap();
+/// Creates a webhook for every event type delivering to `receiver` through `POST /api/webhooks` (the key checks
+/// are off), hands its secret to the receiver and returns its id and secret.
+async fn add_webhook(server: &Server, receiver: &Receiver) -> (Uuid, Secret) {
+    let body = serde_json::json!({"url": receiver.url, "events": ["lead.created", "lead.stage_changed", "lead.deleted"]});
+    let response = reqwest::Client::new().post(format!("{}/api/webhooks", server.base)).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 201, "POST /api/webhooks");
+    let created: serde_json::Value = response.json().await.unwrap();
+    let secret = Secret::parse(created["secret"].as_str().unwrap()).unwrap();
+    receiver.set_secret(&secret);
+    (created["id"].as_str().unwrap().parse().unwrap(), secret)
 }
 
 /// A postback; returns the lead id.
@@ -167,13 +168,13 @@ async fn delete_lead(client: &reqwest::Client, base: &str, id: &str) {
 
 /// Creates, moves and deletes one lead against a server whose webhook goes to `receiver` (which fails the first
 /// two attempts of each message), then checks what the receiver saw.
-async fn every_event_once_after_dedup(server: &Server, receiver: &Receiver) {
+async fn every_event_once_after_dedup(store: &str, server: &Server, receiver: &Receiver) {
     let client = reqwest::Client::new();
     let started = Instant::now();
     let id = postback(&client, &server.base, "flaky@example.com", "New").await;
     receiver.wait_until("a first attempt", |hits| !hits.is_empty()).await;
     let first = receiver.hits()[0].at - started;
-    println!("first delivery attempt {} ms after the postback", first.as_millis());
+    println!("{store}: first delivery attempt {} ms after the postback", first.as_millis());
     postback(&client, &server.base, "flaky@example.com", "Paid").await;
     // The deletion comes after the stage change was delivered, so the receiver sees them in order.
     receiver
@@ -205,11 +206,22 @@ async fn every_event_once_after_dedup(server: &Server, receiver: &Receiver) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_receiver_sees_every_event_once_on_sqlite() {
     let db = temp_dir("webhooks-flaky").join("leads.db");
-    let secret = Secret::generate().unwrap();
-    let receiver = Receiver::start(secret.clone(), 2, false).await;
-    add_webhook_to_sqlite(&db, &webhook(&receiver.url, &secret)).await;
+    let receiver = Receiver::start(2, false).await;
     let server = Server::start(&["--db", db.to_str().unwrap()], &[FAST_RETRIES]);
-    every_event_once_after_dedup(&server, &receiver).await;
+    add_webhook(&server, &receiver).await;
+    every_event_once_after_dedup("SQLite", &server, &receiver).await;
+    let stderr = server.terminate();
+    assert!(stderr.contains("Leadpipe stopped."), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_receiver_sees_every_event_once_on_dynamodb_local() {
+    let endpoint = std::env::var("LEADPIPE_TEST_DYNAMODB").expect("LEADPIPE_TEST_DYNAMODB is not set: run scripts/test.sh");
+    let table = format!("leadpipe-webhooks-{}-{}", std::process::id(), Uuid::new_v4().simple());
+    let receiver = Receiver::start(2, false).await;
+    let server = Server::start(&["--dynamodb"], &[("TABLE_NAME", &table), ("AWS_ENDPOINT_URL", &endpoint), FAST_RETRIES]);
+    add_webhook(&server, &receiver).await;
+    every_event_once_after_dedup("DynamoDB Local", &server, &receiver).await;
     let stderr = server.terminate();
     assert!(stderr.contains("Leadpipe stopped."), "{stderr}");
 }
@@ -217,16 +229,27 @@ async fn a_flaky_receiver_sees_every_event_once_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_down_for_longer_sees_the_retries_with_one_webhook_id() {
     let db = temp_dir("webhooks-down").join("leads.db");
-    let secret = Secret::generate().unwrap();
-    let receiver = Receiver::start(secret.clone(), 0, true).await;
-    let hook = webhook(&receiver.url, &secret);
-    add_webhook_to_sqlite(&db, &hook).await;
+    let receiver = Receiver::start(0, true).await;
     // Faster still: 5 attempts in about 1.5 s (20 ms, 60 ms, 240 ms, 1.2 s apart, plus jitter).
     let server = Server::start(&["--db", db.to_str().unwrap()], &[("LEADPIPE_WEBHOOK_RETRY_SCALE", "0.002")]);
+    let (webhook_id, _) = add_webhook(&server, &receiver).await;
     postback(&reqwest::Client::new(), &server.base, "down@example.com", "New").await;
     receiver.wait_until("5 failed attempts", |hits| hits.len() >= 5).await;
     receiver.set_down(false);
     receiver.wait_until("the delivery", |hits| hits.iter().any(|h| h.answered == 200)).await;
+    // The stored delivery, as GET /api/webhooks/{id}/deliveries shows it once the success is recorded.
+    let url = format!("{}/api/webhooks/{webhook_id}/deliveries", server.base);
+    let deadline = Instant::now() + DEADLINE;
+    let stored = loop {
+        let page: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        let delivery = page["deliveries"][0].clone();
+        if delivery["state"] == "delivered" {
+            assert_eq!(page["deliveries"].as_array().map(Vec::len), Some(1), "{page}");
+            break delivery;
+        }
+        assert!(Instant::now() < deadline, "the delivery was not recorded as delivered: {page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let stderr = server.terminate();
     assert!(stderr.contains("Leadpipe stopped."), "{stderr}");
 
@@ -238,23 +261,18 @@ async fn a_receiver_down_for_longer_sees_the_retries_with_one_webhook_id() {
     assert_eq!(hits.iter().filter(|h| h.answered == 200).count(), 1, "delivered once: {hits:#?}");
     let gaps: Vec<u128> = hits.windows(2).map(|w| (w[1].at - w[0].at).as_millis()).collect();
     println!("{} attempts; gaps between them (ms): {gaps:?}", hits.len());
-    // The stored delivery counts every attempt.
-    let store = SqliteStore::open(&db, Default::default()).unwrap();
-    let page = store.deliveries(&DeliveryQuery { webhook_id: hook.webhook.id, limit: 10, after: None }).await.unwrap();
-    assert_eq!(page.deliveries.len(), 1);
-    let stored = &page.deliveries[0];
-    assert_eq!((stored.state, stored.attempts as usize, stored.last_response_code), (DeliveryState::Delivered, hits.len(), Some(200)));
-    assert_eq!(stored.message_id, hits[0].id);
+    assert_eq!(stored["attempts"], hits.len(), "the stored attempt count: {stored}");
+    assert_eq!(stored["last_response_code"], 200);
+    assert_eq!(stored["message_id"], hits[0].id.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_with_deliveries_pending_loses_none() {
     const LEADS: usize = 5;
     let db = temp_dir("webhooks-restart").join("leads.db");
-    let secret = Secret::generate().unwrap();
-    let receiver = Receiver::start(secret.clone(), 0, true).await;
-    add_webhook_to_sqlite(&db, &webhook(&receiver.url, &secret)).await;
+    let receiver = Receiver::start(0, true).await;
     let mut server = Server::start(&["--db", db.to_str().unwrap()], &[FAST_RETRIES]);
+    add_webhook(&server, &receiver).await;
     let client = reqwest::Client::new();
     for i in 0..LEADS {
         postback(&client, &server.base, &format!("restart{i}@example.com"), "New").await;
@@ -281,10 +299,9 @@ async fn a_restart_with_deliveries_pending_loses_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_python_verifier_accepts_a_real_delivery() {
     let db = temp_dir("webhooks-readme").join("leads.db");
-    let secret = Secret::generate().unwrap();
-    let receiver = Receiver::start(secret.clone(), 0, false).await;
-    add_webhook_to_sqlite(&db, &webhook(&receiver.url, &secret)).await;
+    let receiver = Receiver::start(0, false).await;
     let server = Server::start(&["--db", db.to_str().unwrap()], &[FAST_RETRIES]);
+    let (_, secret) = add_webhook(&server, &receiver).await;
     postback(&reqwest::Client::new(), &server.base, "readme@example.com", "New").await;
     receiver.wait_until("a delivery", |hits| hits.iter().any(|h| h.answered == 200)).await;
     server.terminate();
