@@ -153,6 +153,14 @@ pub async fn enqueue_is_idempotent<S: WebhookStore>(store: S) {
     assert_eq!(store.delivery(w, d.id).await.unwrap(), Some(attempted.clone()), "state untouched by the replay");
     assert_eq!(all_deliveries(&store, w, 10).await, vec![other, attempted]);
     store.enqueue_deliveries(&[]).await.unwrap();
+
+    // Concurrent enqueues of one batch (two stream consumers replaying the same records) queue each delivery once.
+    let batch: Vec<Delivery> = (0..5).map(|i| delivery(w, &format!("msg_c{i}"), t(10 + i))).collect();
+    let (r1, r2, r3) = tokio::join!(store.enqueue_deliveries(&batch), store.enqueue_deliveries(&batch), store.enqueue_deliveries(&batch));
+    for r in [r1, r2, r3] {
+        r.expect("a concurrent enqueue");
+    }
+    assert_eq!(all_deliveries(&store, w, 100).await.len(), 7);
 }
 
 /// What `save_delivery` stores is what `delivery` reads, only under its own webhook.
@@ -200,6 +208,10 @@ pub async fn deliveries_list_newest_first_in_pages_per_webhook<S: WebhookStore>(
     theirs_expected.reverse();
     assert_eq!(all_deliveries(&store, b, 2).await, theirs_expected);
     assert!(all_deliveries(&store, Uuid::new_v4(), 5).await.is_empty());
+    for bad in ["garbage", "~", "2026-03-01T12:00:00Z", "zzz#not-a-uuid"] {
+        let page = store.deliveries(&DeliveryQuery { webhook_id: a, limit: 5, after: Some(bad.into()) }).await.unwrap();
+        assert_eq!(page, Default::default(), "a cursor the store never handed out ({bad}) matches nothing");
+    }
 }
 
 /// Only pending deliveries due by `now`, earliest first, at most `limit`, none of disabled or deleted webhooks.

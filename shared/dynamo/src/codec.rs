@@ -105,7 +105,8 @@ const MAX_RECORD_BYTES: usize = 1 << 20;
 /// never change it; add a new one under a new format byte.
 const DICTIONARY: &[u8] = include_bytes!("lead_dictionary_1.txt");
 
-fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
+/// Raw deflate of `json` with the preset dictionary, behind the format byte (lead data, webhook payloads).
+pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Compress, Compression, FlushCompress, Status};
     let mut c = Compress::new(Compression::best(), false);
     c.set_dictionary(DICTIONARY).map_err(internal)?;
@@ -121,7 +122,8 @@ fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     }
 }
 
-fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+/// The bytes [`compress`] compressed.
+pub(crate) fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Decompress, FlushDecompress, Status};
     let Some((&FORMAT_DEFLATE_DICTIONARY_1, rest)) = data.split_first() else { return Err(internal("lead data has an unknown format")) };
     let mut d = Decompress::new(false);

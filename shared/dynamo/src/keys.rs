@@ -21,8 +21,8 @@
 //! key is shared by the write traffic of many leads. The listing index is write-sharded by [`listing_shard`].
 //! The one shared partition, `W`, holds at most `MAX_WEBHOOKS` (25) webhook items, read whole and written only by
 //! admin requests and endpoint health changes. A delivery is listed under its webhook in `by_created` (partition
-//! [`delivery_list_shard`], 8 per webhook, sort key [`delivery_list_key`]) and, while pending, in the sparse `due`
-//! index (partition [`due_shard`], 16 in all, sort key [`due_sort_key`]).
+//! [`delivery_list_shard`], 16 per webhook, sort key [`delivery_list_key`]) and, while pending, in the sparse `due`
+//! index (partition [`due_shard`], 32 in all, sort key [`due_sort_key`]).
 
 use std::collections::HashMap;
 
@@ -135,9 +135,9 @@ pub const WEBHOOKS_PK: &str = "W";
 /// Sort key of a delivery item.
 pub const DELIVERY_SK: &str = "WD";
 /// Listing shards of one webhook's deliveries in `by_created`.
-pub const DELIVERY_LIST_SHARDS: u8 = 8;
+pub const DELIVERY_LIST_SHARDS: u8 = 16;
 /// Shards of the `due` index.
-pub const DUE_SHARDS: u8 = 16;
+pub const DUE_SHARDS: u8 = 32;
 
 /// The key of a webhook item.
 pub fn webhook_key(id: Uuid) -> Key {
@@ -154,7 +154,7 @@ pub fn delivery_id_of(pk: &str) -> Option<Uuid> {
     pk.strip_prefix("WD#")?.parse().ok()
 }
 
-/// The `by_created` partition a delivery of `webhook` is listed in: `WL#<webhook>#<0–7>`, from the delivery's
+/// The `by_created` partition a delivery of `webhook` is listed in: `WL#<webhook>#<0–15>`, from the delivery's
 /// (hash-derived) id. Lead listing shards are `00`–`15`, so the two never meet.
 pub fn delivery_list_shard(webhook: Uuid, delivery: Uuid) -> String {
     format!("WL#{webhook}#{}", delivery.as_bytes()[0] % DELIVERY_LIST_SHARDS)
@@ -176,7 +176,7 @@ pub fn is_delivery_list_key(cursor: &str) -> bool {
     cursor.split_once('#').is_some_and(|(time, id)| DateTime::parse_from_rfc3339(time).is_ok() && id.parse::<Uuid>().is_ok())
 }
 
-/// The `due` partition of a pending delivery: `WQ#<00–15>`, from its id.
+/// The `due` partition of a pending delivery: `WQ#<00–31>`, from its id.
 pub fn due_shard(delivery: Uuid) -> String {
     format!("WQ#{:02}", delivery.as_bytes()[1] % DUE_SHARDS)
 }

@@ -3,32 +3,69 @@
 //! - **Webhooks**: one item each in the partition `W` (at most `MAX_WEBHOOKS`, read whole with one strongly
 //!   consistent Query), the [`StoredWebhook`] as JSON in `d`. Written by admin requests and when an endpoint's
 //!   health changes (the worker saves health only on material changes), so the shared partition stays cold.
-//! - **Deliveries**: one item per delivery, keyed by its id (`WD#<id>`), the [`Delivery`] as JSON in `d`, expiring
+//! - **Deliveries**: one item per delivery, keyed by its id (`WD#<id>`): the [`Delivery`]'s state as JSON in `d`
+//!   and its payload in `p`, deflated with the lead data's preset dictionary (the standard payload carries the whole
+//!   lead: a realistic one is 2.6 KB of JSON, 0.7 KB deflated, so its item is 1.3–1.4 KB and a save 2 write units,
+//!   not 4), expiring
 //!   [`DELIVERY_TTL_DAYS`] after creation through the table's TTL. Enqueueing is a put conditioned on
 //!   `attribute_not_exists(pk)`, so a replayed change leaves the stored delivery untouched. Each delivery is
-//!   listed once in `by_created` under its webhook's shard (`WL#<webhook>#<0–7>`, keys fixed at creation, so later
-//!   saves write no index entry), and, only while pending, in the sparse `due` index (`WQ#<00–15>`, next attempt
+//!   listed once in `by_created` under its webhook's shard (`WL#<webhook>#<0–15>`, keys fixed at creation, so later
+//!   saves write no index entry), and, only while pending, in the sparse `due` index (`WQ#<00–31>`, next attempt
 //!   time first).
 //! - **Deletes**: deleting a webhook deletes only its item. Its deliveries expire by TTL; meanwhile
 //!   [`WebhookStore::delivery`] and [`WebhookStore::deliveries`] answer nothing for a webhook that does not exist,
 //!   and [`WebhookStore::due_deliveries`] skips their pending ones and takes them out of the `due` index as it meets
 //!   them. So a delivery saved after its webhook's deletion is never seen.
+//! - **No hot reads**: [`WebhookStore::delivery`] is called once per attempt, so it must not read the shared `W`
+//!   partition each time (thousands of attempts a second would exceed its 3,000 read units/s). It checks the
+//!   webhook against the set of existing webhook ids this store read at most [`WEBHOOK_IDS_TTL`] ago ([`WebhookIds`];
+//!   this process's own creates, saves and deletes refresh it at once): a deletion made by another process is seen
+//!   within that time.
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, TimeDelta, Utc};
 use leadpipe_core::store::StoreError;
 use leadpipe_webhooks::{Delivery, DeliveryPage, DeliveryQuery, DeliveryState, StoredWebhook, WebhookStore};
 use uuid::Uuid;
 
-use crate::codec::{attr, s, Item};
+use crate::codec::{attr, compress, decompress, s, Item};
 use crate::error::{internal, sdk_error};
 use crate::keys::{self, PK};
 use crate::schema::{index, TTL_ATTRIBUTE};
 use crate::DynamoStore;
 
+/// How long [`WebhookIds`] trusts its last read of the webhook partition.
+pub const WEBHOOK_IDS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The ids of the existing webhooks, as last read (at most [`WEBHOOK_IDS_TTL`] ago), shared by a store's clones.
+#[derive(Debug, Default)]
+pub struct WebhookIds(std::sync::Mutex<Option<(std::time::Instant, HashSet<Uuid>)>>);
+
+impl WebhookIds {
+    fn fresh(&self) -> Option<HashSet<Uuid>> {
+        let guard = self.0.lock().ok()?;
+        guard.as_ref().filter(|(at, _)| at.elapsed() < WEBHOOK_IDS_TTL).map(|(_, ids)| ids.clone())
+    }
+
+    fn set(&self, ids: HashSet<Uuid>) {
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some((std::time::Instant::now(), ids));
+        }
+    }
+
+    fn forget(&self) {
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = None;
+        }
+    }
+}
+
+/// A delivery item's payload attribute (deflated).
+const PAYLOAD: &str = "p";
 /// Days a delivery is kept after its creation (then DynamoDB's TTL deletes it).
 pub const DELIVERY_TTL_DAYS: i64 = 30;
 /// Most `due` index entries one [`WebhookStore::due_deliveries`] call reads past (entries of disabled webhooks).
@@ -56,10 +93,13 @@ pub fn webhook_item(webhook: &StoredWebhook) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-/// A delivery's item: its data, its `by_created` listing entry, its `due` entry while pending, and its expiry.
+/// A delivery's item: its state and payload, its `by_created` listing entry, its `due` entry while pending, and
+/// its expiry.
 pub fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
     let mut item = keys::delivery_key(delivery.id);
-    item.insert(attr::DATA.into(), encoded(delivery)?);
+    let payload = compress(delivery.payload.as_bytes())?;
+    item.insert(attr::DATA.into(), encoded(&Delivery { payload: String::new(), ..delivery.clone() })?);
+    item.insert(PAYLOAD.into(), AttributeValue::B(Blob::new(payload)));
     item.insert(attr::LISTING_SHARD.into(), s(keys::delivery_list_shard(delivery.webhook_id, delivery.id)));
     item.insert(attr::CREATED_KEY.into(), s(keys::delivery_list_key(delivery.created_at, delivery.id)));
     let expires = delivery.created_at + TimeDelta::days(DELIVERY_TTL_DAYS);
@@ -71,6 +111,14 @@ pub fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// A delivery from its item.
+pub fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
+    let mut delivery: Delivery = data(item)?;
+    let payload = item.get(PAYLOAD).and_then(|v| v.as_b().ok()).ok_or_else(|| internal("a delivery item without its payload"))?;
+    delivery.payload = String::from_utf8(decompress(payload.as_ref())?).map_err(internal)?;
+    Ok(delivery)
+}
+
 /// One `due` index entry.
 struct DueEntry {
     sort_key: String,
@@ -79,6 +127,15 @@ struct DueEntry {
 }
 
 impl DynamoStore {
+    /// The ids of the existing webhooks, from [`WebhookIds`] or read now.
+    async fn existing_webhooks(&self) -> Result<HashSet<Uuid>, StoreError> {
+        if let Some(ids) = self.webhook_ids.fresh() {
+            return Ok(ids);
+        }
+        let ids: HashSet<Uuid> = self.webhooks().await?.iter().map(|w| w.webhook.id).collect();
+        Ok(ids)
+    }
+
     /// Whether the webhook exists (a strongly consistent read of its item).
     async fn webhook_exists(&self, id: Uuid) -> Result<bool, StoreError> {
         Ok(self.get_item(keys::webhook_key(id), true).await?.is_some())
@@ -198,7 +255,7 @@ impl DynamoStore {
         items
             .iter()
             .filter_map(|item| string(item, PK).and_then(|pk| keys::delivery_id_of(&pk)).map(|id| (id, item)))
-            .map(|(id, item)| Ok((id, data::<Delivery>(item)?)))
+            .map(|(id, item)| Ok((id, delivery_from_item(item)?)))
             .collect()
     }
 }
@@ -206,7 +263,9 @@ impl DynamoStore {
 #[async_trait]
 impl WebhookStore for DynamoStore {
     async fn create_webhook(&self, webhook: &StoredWebhook) -> Result<(), StoreError> {
-        if self.put_if(webhook_item(webhook)?, "attribute_not_exists(pk)").await? {
+        let created = self.put_if(webhook_item(webhook)?, "attribute_not_exists(pk)").await;
+        self.webhook_ids.forget();
+        if created? {
             Ok(())
         } else {
             Err(StoreError::Internal(format!("webhook {} already exists", webhook.webhook.id)))
@@ -217,6 +276,7 @@ impl WebhookStore for DynamoStore {
         let items = self.query_partition(keys::WEBHOOKS_PK).await?;
         let mut webhooks = items.iter().map(data::<StoredWebhook>).collect::<Result<Vec<_>, _>>()?;
         webhooks.sort_by_key(|w| (w.created_at, w.webhook.id));
+        self.webhook_ids.set(webhooks.iter().map(|w| w.webhook.id).collect());
         Ok(webhooks)
     }
 
@@ -226,7 +286,9 @@ impl WebhookStore for DynamoStore {
 
     async fn save_webhook(&self, webhook: &StoredWebhook) -> Result<(), StoreError> {
         // Conditioned on the item existing: a webhook deleted meanwhile stays deleted.
-        self.put_if(webhook_item(webhook)?, "attribute_exists(pk)").await.map(|_| ())
+        let saved = self.put_if(webhook_item(webhook)?, "attribute_exists(pk)").await;
+        self.webhook_ids.forget();
+        saved.map(|_| ())
     }
 
     async fn delete_webhook(&self, id: Uuid) -> Result<bool, StoreError> {
@@ -237,9 +299,9 @@ impl WebhookStore for DynamoStore {
             .set_key(Some(keys::webhook_key(id)))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+            .await;
+        self.webhook_ids.forget();
+        Ok(out.map_err(sdk_error)?.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn enqueue_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
@@ -256,11 +318,11 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn delivery(&self, webhook_id: Uuid, id: Uuid) -> Result<Option<Delivery>, StoreError> {
-        let (item, exists) = tokio::join!(self.get_item(keys::delivery_key(id), true), self.webhook_exists(webhook_id));
-        if !exists? {
+        let (item, existing) = tokio::join!(self.get_item(keys::delivery_key(id), true), self.existing_webhooks());
+        if !existing?.contains(&webhook_id) {
             return Ok(None);
         }
-        let delivery = item?.as_ref().map(data::<Delivery>).transpose()?;
+        let delivery = item?.as_ref().map(delivery_from_item).transpose()?;
         Ok(delivery.filter(|d| d.webhook_id == webhook_id))
     }
 
@@ -325,5 +387,65 @@ impl WebhookStore for DynamoStore {
             .zip(&due)
             .filter_map(|(id, entry)| found.remove(id).filter(|d| d.webhook_id == entry.webhook && d.is_due(now)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leadpipe_core::domain::merge::{new_lead, Access};
+    use leadpipe_core::domain::{Pipeline, Postback};
+    use leadpipe_webhooks::{delivery_id, dispatch, event_for, Format, Secret, Webhook, WebhookSpec};
+
+    use super::*;
+    use crate::size::{item_size, read_units, write_units};
+
+    fn realistic_delivery(format: Format) -> Delivery {
+        let pipeline = Pipeline::default();
+        let body = crate::codec::realistic_body().to_string();
+        let pb = Postback::parse(body.as_bytes(), &pipeline, None).map(|p| p.postback).expect("the realistic body parses");
+        let now = leadpipe_core::service::now();
+        let lead = new_lead(&pb, &pipeline, Uuid::new_v4(), now, &Access::Full).lead;
+        let event = event_for(None, Some(&lead), now).ok().flatten().expect("a creation is an event");
+        let mut spec = serde_json::json!({"url": "https://hooks.example.com/leadpipe", "events": ["lead.created"], "format": format});
+        if format != Format::Standard {
+            spec["event_names"] = serde_json::json!({"Form Started": "Lead"});
+        }
+        if format == Format::TikTok {
+            spec["event_source_id"] = "C0FFEE1234567890ABCD".into();
+        }
+        let spec = WebhookSpec::parse(spec.to_string().as_bytes(), &pipeline).expect("a valid webhook");
+        let webhook = Webhook::new(Uuid::new_v4(), spec, Secret::generate().expect("a secret"));
+        let d = dispatch(std::slice::from_ref(&webhook), &event).pop().expect("one dispatch");
+        Delivery::new(delivery_id(webhook.id, &d.message_id), d, now)
+    }
+
+    #[test]
+    fn a_realistic_delivery_round_trips_and_costs_two_write_units() {
+        for format in [Format::Standard, Format::MetaCapi, Format::Ga4, Format::TikTok] {
+            let mut delivery = realistic_delivery(format);
+            let item = delivery_item(&delivery).unwrap();
+            assert_eq!(delivery_from_item(&item).unwrap(), delivery);
+            let pending = item_size(&item);
+            delivery.record_attempt(
+                &leadpipe_webhooks::AttemptOutcome::Response { status: 200, retry_after: None },
+                delivery.created_at,
+                &Default::default(),
+                &mut fastrand_rng(),
+            );
+            let done = item_size(&delivery_item(&delivery).unwrap());
+
+            eprintln!(
+                "{format:?}: payload {} B, item pending {pending} B ({} WRU), delivered {done} B ({} WRU), read {} RRU",
+                delivery.payload.len(),
+                write_units(pending),
+                write_units(done),
+                read_units(done, true)
+            );
+            assert!(write_units(pending) <= 2 && write_units(done) <= 2, "{format:?}: {pending} / {done} B");
+        }
+    }
+
+    fn fastrand_rng() -> fastrand::Rng {
+        fastrand::Rng::with_seed(1)
     }
 }

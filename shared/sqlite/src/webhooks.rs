@@ -32,6 +32,11 @@ fn list_key(d: &Delivery) -> String {
     format!("{}#{}", key_time(d.created_at), d.id)
 }
 
+/// Whether `cursor` has the shape of a [`list_key`] (cursors come from clients).
+fn is_list_key(cursor: &str) -> bool {
+    cursor.split_once('#').is_some_and(|(time, id)| DateTime::parse_from_rfc3339(time).is_ok() && id.parse::<Uuid>().is_ok())
+}
+
 /// A pending delivery's due time; `None` once delivered or failed.
 fn due_key(d: &Delivery) -> Option<String> {
     match d.state {
@@ -182,6 +187,10 @@ impl WebhookStore for SqliteStore {
 
     async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage, StoreError> {
         let (webhook_id, limit) = (query.webhook_id.to_string(), query.limit);
+        // A cursor is a listing key this store handed out; anything else matches nothing.
+        if query.after.as_deref().is_some_and(|a| !is_list_key(a)) {
+            return Ok(DeliveryPage::default());
+        }
         // '~' sorts after every listing key (they start with a digit).
         let after = query.after.clone().unwrap_or_else(|| "~".into());
         self.read(move |c| {
