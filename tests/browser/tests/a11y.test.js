@@ -1,4 +1,4 @@
-// Accessibility: axe-core on every screen (Overview with a range message, Campaigns and Form Abandonment too), desktop and phone, light and dark colour scheme.
+// Accessibility: axe-core on every screen (Overview with a range message, Campaigns and Form Abandonment too, Settings with a webhook, its deliveries and a new secret), desktop and phone, light and dark colour scheme.
 // Fails on any `critical` or `serious` violation and prints every violation it found.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +28,9 @@ before(async () => {
   const q = await server.api.listAll({ quarantine: 'only' });
   assert.equal(q.length, 1, 'one quarantined lead');
   quarantinedId = q[0].id;
+  // A webhook, so Settings lists one (with its deliveries panel opened below).
+  const hook = await server.api.call('POST', '/api/webhooks', { key: ADMIN, body: { url: 'https://hooks.example.com/a11y', events: ['lead.created'] } });
+  assert.equal(hook.status, 201);
   browser = await launchBrowser();
 });
 
@@ -61,6 +64,19 @@ const SCREENS = [
   { name: 'postbacks', open: (p) => go(p, server.base, '#/postbacks', ADMIN) },
   { name: 'postbacks-quarantined', open: (p) => go(p, server.base, '#/postbacks?status=quarantined', ADMIN) },
   { name: 'leads-quarantine', open: (p) => go(p, server.base, '#/leads?quarantine=only', ADMIN) },
+  { name: 'settings', open: async (p) => {
+    await go(p, server.base, '#/settings', ADMIN);
+    await p.locator('[data-action="toggle-deliveries"]').first().click();
+    await p.locator('.deliveries-panel .state-empty').first().waitFor();
+  } },
+  { name: 'settings-secret', open: async (p) => {
+    await go(p, server.base, '#/settings', ADMIN);
+    await p.getByLabel('Endpoint URL').fill('https://hooks.example.com/a11y-form');
+    await p.getByLabel('Format').selectOption('tiktok');
+    await p.getByLabel(/TikTok pixel code/).fill('C4A11Y');
+    await p.locator('[data-action="add-webhook"]').click();
+    await p.locator('[data-testid="webhook-secret-card"]').waitFor();
+  } },
   { name: 'lead-drawer-quarantined', open: async (p) => { await go(p, server.base, `#/leads/${quarantinedId}?quarantine=only`, ADMIN); await waitDrawer(p, quarantinedId); } },
 ];
 
