@@ -81,10 +81,11 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     "analytics": {TABLE_ACTIONS: {"dynamodb:BatchGetItem"}},
     # the stream consumer: stage-change items and leftovers (BatchWriteItem, Query, DeleteItem), registries
     # (BatchGetItem, UpdateItem, GetItem), checkpoints and counters (GetItem, TransactWriteItems of Updates)
+    # webhook fan-out: the webhook list (Query of its partition) and one conditional PutItem per delivery
     "counters": {
         TABLE_ACTIONS: {
             "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem",
         },
         STREAM: {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
         STREAMS: {"dynamodb:ListStreams"},
@@ -94,8 +95,11 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     },
     # webhook delivery: reads its queue (the event source mapping polls with the function's role), reads and
     # updates deliveries and webhooks, and queues retries
+    # (delivery and webhook: GetItem, the webhook ids: Query of their partition, saves: PutItem; abandoning a
+    # disabled webhook's pending deliveries lists them: Query by_created + BatchGetItem)
     "webhooks": {
-        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
+        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
+        index("by_created"): {"dynamodb:Query"},
         WEBHOOK_QUEUE: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"},
     },
 }
