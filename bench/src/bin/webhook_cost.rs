@@ -173,8 +173,12 @@ async fn main() {
     {
         let meter = Arc::new(Meter::default());
         let table = table_name("webhooks");
-        let (app_store, poller) =
-            leadpipe::dynamo_with_local_consumer(client(&ddb.endpoint, None), streams_client(&ddb.endpoint), &table, settings.counter_rules());
+        let (app_store, poller) = leadpipe::dynamo_with_local_consumer(
+            client(&ddb.endpoint, None),
+            streams_client(&ddb.endpoint),
+            &table,
+            settings.counter_rules(),
+        );
         app_store.ensure_table().await.expect("create the benchmark table in DynamoDB Local");
         let metered = DynamoStore::new(client(&ddb.endpoint, Some(meter.clone())), table.clone(), settings.counter_rules());
         let app = Leadpipe::new(Arc::new(app_store.clone()), settings.clone());

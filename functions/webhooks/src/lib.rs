@@ -7,7 +7,7 @@
 //!   rescheduled since the message was sent (a duplicate or stale message: [`QueuedDelivery::is_current_for`]);
 //! - sends it back with the remaining delay when the delivery is not due yet (SQS delays a message by at most
 //!   15 minutes, so long retry delays hop through the queue);
-//! - otherwise attempts it ([`Deliverer::attempt`]), which records the outcome, schedules the retry on the queue
+//! - otherwise attempts it ([`Deliverer::attempt_loaded`], without reading it again), which records the outcome, schedules the retry on the queue
 //!   and disables a failing endpoint.
 //!
 //! The messages of a batch are handled concurrently (each attempt may wait up to the sender's timeout). A message
@@ -48,7 +48,7 @@ pub async fn handle_message(deliverer: &Deliverer, body: &str, now: DateTime<Utc
         return Ok(Handled::Requeued);
     }
     let mut rng = fastrand::Rng::new();
-    match deliverer.attempt(message.webhook_id, message.delivery_id, now, &mut rng).await? {
+    match deliverer.attempt_loaded(delivery, now, &mut rng).await? {
         Attempted::Missing | Attempted::NotDue(_) => Ok(Handled::Dropped("finished or rescheduled since")),
         Attempted::Abandoned(_) | Attempted::Sent { .. } => Ok(Handled::Attempted),
     }

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use leadpipe_webhooks::{
-    AttemptOutcome, Delivery, DeliveryQuery, DeliveryState, DisablePolicy, EndpointHealth, Next, RetryPolicy, WebhookStore,
+    AttemptOutcome, Delivery, DeliveryQuery, DeliveryState, DisablePolicy, EndpointHealth, Next, OutcomeClass, RetryPolicy, StoredWebhook,
+    WebhookStore,
 };
 use uuid::Uuid;
 
@@ -12,6 +13,12 @@ use crate::{Deliverer, DeliveryError};
 /// How long a healthy endpoint's `last_success_at` may lag before a success is written to the webhook again.
 /// Saving the webhook on every success would make it a hot item (one write per delivery on DynamoDB).
 pub const SUCCESS_REFRESH: TimeDelta = TimeDelta::minutes(5);
+
+/// After a failure, how long a process waits before recording another failure of the same endpoint on its
+/// stored health: an endpoint that is down while thousands of deliveries a second fail would otherwise get one
+/// read and one write of its webhook item per attempt (a hot key). Failures in between are not counted, so the
+/// disable-after-rejections rule may act a little later; the time-based rule is unaffected.
+pub const HEALTH_WRITE_INTERVAL: TimeDelta = TimeDelta::seconds(5);
 
 /// Deliveries abandoned per page when a webhook is disabled.
 const ABANDON_PAGE: usize = 100;
@@ -100,24 +107,49 @@ impl Deliverer {
         now: DateTime<Utc>,
         rng: &mut fastrand::Rng,
     ) -> Result<Attempted, DeliveryError> {
-        let store = self.store.as_ref();
-        let Some(mut delivery) = store.delivery(webhook_id, delivery_id).await? else {
+        let Some(delivery) = self.store.delivery(webhook_id, delivery_id).await? else {
             return Ok(Attempted::Missing);
         };
+        self.attempt_loaded(delivery, now, rng).await
+    }
+
+    /// [`attempt`](Self::attempt) of a delivery the caller has just read (the `webhooks` Lambda reads it to
+    /// check its queue message first), without reading it again.
+    ///
+    /// The webhook comes from the cached list ([`WebhookCache::stored`](crate::WebhookCache::stored)) when it is
+    /// there, else from the store: at thousands of deliveries a second, reading the webhook's item per attempt
+    /// would make it a hot key. Its health is read and written only when it matters: not for a success while the
+    /// cached health is healthy and recent, and after a failure at most once per [`HEALTH_WRITE_INTERVAL`] per
+    /// webhook and process (unless the endpoint just started failing or is to be disabled).
+    pub async fn attempt_loaded(
+        &self,
+        mut delivery: Delivery,
+        now: DateTime<Utc>,
+        rng: &mut fastrand::Rng,
+    ) -> Result<Attempted, DeliveryError> {
+        let store = self.store.as_ref();
         if !delivery.is_due(now) {
             return Ok(Attempted::NotDue(delivery));
         }
-        let webhook = match store.webhook(webhook_id).await? {
-            Some(webhook) if webhook.webhook.enabled => webhook,
-            other => {
-                let reason = match other.and_then(|w| w.webhook.disabled_reason) {
-                    Some(why) => format!("webhook disabled: {why}"),
-                    None => "webhook deleted or disabled".to_string(),
-                };
-                delivery.abandon(&reason);
-                store.save_delivery(&delivery).await?;
-                return Ok(Attempted::Abandoned(delivery));
-            }
+        let webhook_id = delivery.webhook_id;
+        let webhook = match self.webhooks.stored(store, webhook_id).await? {
+            Some(webhook) => webhook,
+            None => match store.webhook(webhook_id).await? {
+                Some(webhook) if webhook.webhook.enabled => {
+                    // Created (or re-enabled) since the list was read.
+                    self.webhooks.invalidate().await;
+                    webhook
+                }
+                other => {
+                    let reason = match other.and_then(|w| w.webhook.disabled_reason) {
+                        Some(why) => format!("webhook disabled: {why}"),
+                        None => "webhook deleted or disabled".to_string(),
+                    };
+                    delivery.abandon(&reason);
+                    store.save_delivery(&delivery).await?;
+                    return Ok(Attempted::Abandoned(delivery));
+                }
+            },
         };
         let outcome = self.sender.send(&webhook, &delivery, now).await;
         let next = delivery.record_attempt(&outcome, now, &self.policies.retry, rng);
@@ -125,8 +157,33 @@ impl Deliverer {
         if let Next::RetryAt(_) = next {
             self.queue.schedule(std::slice::from_ref(&delivery)).await?;
         }
-        let disabled = record_health(store, webhook_id, &outcome, now, &self.policies.disable).await?;
+        let disabled = if self.health_needs_writing(&webhook, &outcome, now).await {
+            record_health(store, webhook_id, &outcome, now, &self.policies.disable).await?
+        } else {
+            None
+        };
         Ok(Attempted::Sent { delivery, outcome, disabled })
+    }
+
+    /// Whether this outcome should be recorded on the stored health (a read and maybe a write of the webhook),
+    /// judged from the cached health; remembers the time when it says yes for a failure.
+    async fn health_needs_writing(&self, webhook: &StoredWebhook, outcome: &AttemptOutcome, now: DateTime<Utc>) -> bool {
+        let mut after = webhook.health.clone();
+        let verdict = after.record(outcome, now, &self.policies.disable);
+        if !health_changed(&webhook.health, &after, now) {
+            return false;
+        }
+        if outcome.class() == OutcomeClass::Success || verdict.is_some() {
+            return true;
+        }
+        let mut written = self.health_written.lock().await;
+        // The first failure after a success is always recorded (it starts the failing period).
+        let recent = webhook.health.failing_since.is_some()
+            && written.get(&webhook.webhook.id).is_some_and(|at| now - *at < HEALTH_WRITE_INTERVAL && now >= *at);
+        if !recent {
+            written.insert(webhook.webhook.id, now);
+        }
+        !recent
     }
 }
 

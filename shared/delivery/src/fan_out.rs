@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::store::StoreError;
-use leadpipe_webhooks::{delivery_id, dispatch, event_for, Delivery, Webhook, WebhookStore};
+use leadpipe_webhooks::{delivery_id, dispatch, event_for, Delivery, StoredWebhook, Webhook, WebhookStore};
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
 use crate::{Deliverer, DeliveryError};
 
@@ -18,7 +19,15 @@ use crate::{Deliverer, DeliveryError};
 #[derive(Debug)]
 pub struct WebhookCache {
     ttl: Duration,
-    cached: Mutex<Option<(Instant, Arc<Vec<Webhook>>)>>,
+    cached: Mutex<Option<Cached>>,
+}
+
+/// One read of the webhook list: the enabled webhooks, as fan-out matches them and as attempts send to them.
+#[derive(Debug)]
+struct Cached {
+    read_at: Instant,
+    webhooks: Arc<Vec<Webhook>>,
+    stored: Arc<Vec<StoredWebhook>>,
 }
 
 impl WebhookCache {
@@ -27,17 +36,29 @@ impl WebhookCache {
         Self { ttl, cached: Mutex::new(None) }
     }
 
-    /// The enabled webhooks, from the cache while it is fresh, else from `store`.
-    pub async fn enabled(&self, store: &dyn WebhookStore) -> Result<Arc<Vec<Webhook>>, StoreError> {
+    async fn read(&self, store: &dyn WebhookStore) -> Result<(Arc<Vec<Webhook>>, Arc<Vec<StoredWebhook>>), StoreError> {
         let mut cached = self.cached.lock().await;
-        if let Some((read_at, list)) = cached.as_ref() {
-            if !self.ttl.is_zero() && read_at.elapsed() < self.ttl {
-                return Ok(list.clone());
+        if let Some(c) = cached.as_ref() {
+            if !self.ttl.is_zero() && c.read_at.elapsed() < self.ttl {
+                return Ok((c.webhooks.clone(), c.stored.clone()));
             }
         }
-        let list: Arc<Vec<Webhook>> = Arc::new(store.webhooks().await?.into_iter().map(|w| w.webhook).filter(|w| w.enabled).collect());
-        *cached = Some((Instant::now(), list.clone()));
-        Ok(list)
+        let stored: Vec<StoredWebhook> = store.webhooks().await?.into_iter().filter(|w| w.webhook.enabled).collect();
+        let webhooks = Arc::new(stored.iter().map(|w| w.webhook.clone()).collect::<Vec<_>>());
+        let stored = Arc::new(stored);
+        *cached = Some(Cached { read_at: Instant::now(), webhooks: webhooks.clone(), stored: stored.clone() });
+        Ok((webhooks, stored))
+    }
+
+    /// The enabled webhooks, from the cache while it is fresh, else from `store`.
+    pub async fn enabled(&self, store: &dyn WebhookStore) -> Result<Arc<Vec<Webhook>>, StoreError> {
+        Ok(self.read(store).await?.0)
+    }
+
+    /// The enabled webhook `id` as stored (with its health) when the cached list has it — at most the cache's
+    /// TTL old — else `None` (deleted, disabled, or created since the list was read).
+    pub async fn stored(&self, store: &dyn WebhookStore, id: Uuid) -> Result<Option<StoredWebhook>, StoreError> {
+        Ok(self.read(store).await?.1.iter().find(|w| w.webhook.id == id).cloned())
     }
 
     /// Forgets the cached list (a webhook was created, changed or deleted in this process).

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use leadpipe_core::store::StoreError;
 use leadpipe_webhooks::{DeliveryQueue, EventError, WebhookStore};
 
-pub use attempt::{health_changed, Attempted, Policies, PolicyError, RETRY_SCALE_ENV};
+pub use attempt::{health_changed, Attempted, Policies, PolicyError, HEALTH_WRITE_INTERVAL, RETRY_SCALE_ENV};
 pub use fan_out::{deliveries_for, Change, WebhookCache};
 pub use sender::{Reach, Sender, SenderError};
 pub use worker::{LocalQueue, Outbox, Pass, Worker};
@@ -58,6 +58,9 @@ pub struct Deliverer {
     sender: Sender,
     policies: Policies,
     webhooks: WebhookCache,
+    /// When this process last recorded a failure on each webhook's stored health (see
+    /// [`attempt::HEALTH_WRITE_INTERVAL`]).
+    health_written: tokio::sync::Mutex<std::collections::HashMap<uuid::Uuid, chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Deliverer {
@@ -69,7 +72,7 @@ impl Deliverer {
         policies: Policies,
         webhooks: WebhookCache,
     ) -> Self {
-        Self { store, queue, sender, policies, webhooks }
+        Self { store, queue, sender, policies, webhooks, health_written: Default::default() }
     }
 
     /// The store.

@@ -438,3 +438,30 @@ async fn only_public_addresses_are_reached_unless_local() {
         deliveries_for(std::slice::from_ref(&webhook.webhook), None, Some(&lead("New")), Utc::now(), Utc::now()).unwrap().remove(0);
     assert!(matches!(local.send(&webhook, &delivery, Utc::now()).await, AttemptOutcome::Network(why) if why.contains("169.254.169.254")));
 }
+
+#[tokio::test]
+async fn failures_of_one_endpoint_are_recorded_at_most_every_few_seconds() {
+    let (url, seen) = receiver(StatusCode::SERVICE_UNAVAILABLE, &[]).await;
+    let (store, _queue, d, webhook, first) = setup(&url).await;
+    let mut more = Vec::new();
+    for version in 2..5 {
+        let (mut before, mut after) = (lead("New"), lead("Paid"));
+        (before.version, after.version) = (version - 1, version);
+        more.extend(d.fan_out(Some(&before), Some(&after), Utc::now(), Utc::now()).await.unwrap());
+    }
+    assert_eq!(more.len(), 3, "three stage changes, three deliveries");
+    let failures = || async { store.webhook(webhook.webhook.id).await.unwrap().unwrap().health.failures };
+    let t0 = Utc::now() + TimeDelta::seconds(1);
+    let attempt = |delivery: Delivery, at| {
+        let d = &d;
+        async move { d.attempt(delivery.webhook_id, delivery.id, at, &mut fastrand::Rng::with_seed(1)).await.unwrap() }
+    };
+    attempt(first, t0).await;
+    assert_eq!(failures().await, 1, "the first failure starts the failing period: recorded");
+    attempt(more[0].clone(), t0 + TimeDelta::seconds(1)).await;
+    attempt(more[1].clone(), t0 + TimeDelta::seconds(2)).await;
+    assert_eq!(failures().await, 1, "failures within HEALTH_WRITE_INTERVAL of the last recorded one are not written");
+    attempt(more[2].clone(), t0 + HEALTH_WRITE_INTERVAL + TimeDelta::seconds(1)).await;
+    assert_eq!(failures().await, 2, "after the interval the next failure is recorded");
+    assert_eq!(lock(&seen).len(), 4, "every delivery was attempted");
+}
