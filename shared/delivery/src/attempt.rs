@@ -158,7 +158,11 @@ impl Deliverer {
             self.queue.schedule(std::slice::from_ref(&delivery)).await?;
         }
         let disabled = if self.health_needs_writing(&webhook, &outcome, now).await {
-            record_health(store, webhook_id, &outcome, now, &self.policies.disable).await?
+            let (disabled, health) = record_health(store, webhook_id, &outcome, now, &self.policies.disable).await?;
+            if let Some(health) = health {
+                self.webhooks.note_health(webhook_id, &health).await;
+            }
+            disabled
         } else {
             None
         };
@@ -188,32 +192,34 @@ impl Deliverer {
 }
 
 /// Records `outcome` on the stored webhook's health; disables it (and abandons its pending deliveries) when told.
+/// Returns why it was disabled, if it was, and the health as stored now (`None`: the webhook is gone).
 async fn record_health(
     store: &dyn WebhookStore,
     webhook_id: Uuid,
     outcome: &AttemptOutcome,
     now: DateTime<Utc>,
     policy: &DisablePolicy,
-) -> Result<Option<String>, DeliveryError> {
-    let Some(mut webhook) = store.webhook(webhook_id).await? else { return Ok(None) };
+) -> Result<(Option<String>, Option<EndpointHealth>), DeliveryError> {
+    let Some(mut webhook) = store.webhook(webhook_id).await? else { return Ok((None, None)) };
     let before = webhook.health.clone();
     let verdict = webhook.health.record(outcome, now, policy);
     let Some(reason) = verdict.map(|r| r.to_string()) else {
         if health_changed(&before, &webhook.health, now) {
             store.save_webhook(&webhook).await?;
+            return Ok((None, Some(webhook.health)));
         }
-        return Ok(None);
+        return Ok((None, Some(before)));
     };
     if !webhook.webhook.enabled {
         // Disabled meanwhile (by its owner or another attempt): keep that reason.
         store.save_webhook(&webhook).await?;
-        return Ok(None);
+        return Ok((None, Some(webhook.health)));
     }
     webhook.webhook.disable(reason.clone());
     store.save_webhook(&webhook).await?;
     tracing::warn!(webhook = %webhook_id, reason = %reason, "webhook disabled");
     abandon_pending(store, webhook_id, &format!("webhook disabled: {reason}")).await?;
-    Ok(Some(reason))
+    Ok((Some(reason), Some(webhook.health)))
 }
 
 /// Whether a health update is worth a write: any failure (the counters move toward disabling), a recovery, or a

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::store::StoreError;
-use leadpipe_webhooks::{delivery_id, dispatch, event_for, Delivery, StoredWebhook, Webhook, WebhookStore};
+use leadpipe_webhooks::{delivery_id, dispatch, event_for, Delivery, EndpointHealth, StoredWebhook, Webhook, WebhookStore};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -59,6 +59,18 @@ impl WebhookCache {
     /// TTL old — else `None` (deleted, disabled, or created since the list was read).
     pub async fn stored(&self, store: &dyn WebhookStore, id: Uuid) -> Result<Option<StoredWebhook>, StoreError> {
         Ok(self.read(store).await?.1.iter().find(|w| w.webhook.id == id).cloned())
+    }
+
+    /// Puts the health just read from the store into the cached copy of webhook `id`, so later attempts judge
+    /// from it (and do not read the webhook again for the rest of the TTL).
+    pub async fn note_health(&self, id: Uuid, health: &EndpointHealth) {
+        let mut cached = self.cached.lock().await;
+        let Some(c) = cached.as_mut() else { return };
+        if c.stored.iter().any(|w| w.webhook.id == id && w.health != *health) {
+            let mut stored = (*c.stored).clone();
+            stored.iter_mut().filter(|w| w.webhook.id == id).for_each(|w| w.health = health.clone());
+            c.stored = Arc::new(stored);
+        }
     }
 
     /// Forgets the cached list (a webhook was created, changed or deleted in this process).
