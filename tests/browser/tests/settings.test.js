@@ -91,9 +91,8 @@ test('a webhook is added with its secret shown once, listed without it, and dele
   assert.deepEqual(after.json.webhooks, []);
 });
 
-// Needs the local delivery worker in `leadpipe serve` (branch h-local): until it is merged nothing sends
-// deliveries, so this is skipped, with its reason in the output; remove the skip at merge time.
-test('a lead event is delivered to the receiver and the deliveries panel lists it', { skip: 'needs the local delivery worker (h-local) merged' }, async () => {
+// The local delivery worker in `leadpipe serve` sends the lead's event to a receiver in this test.
+test('a lead event is delivered to the receiver and the deliveries panel lists it', async () => {
   const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
   const stages = await server.api.stages();
   await go(page, server.base, '#/settings', ADMIN);
