@@ -202,8 +202,10 @@ export function renderBoard(root, ctx, params = {}) {
       leadsById.set(lead.id, lead);
     }
     col.cursor = res.next_cursor || null;
-    // total counts the stage from counters only when no other filter is on; else it is null.
-    col.total = typeof res.total === 'number' && !filtered() ? res.total : null;
+    // total is exact when total_exact (servers before it sent null for a filtered column); else a lower bound.
+    const exact = typeof res.total === 'number' && (res.total_exact === true || (res.total_exact === undefined && !filtered()));
+    col.total = exact ? res.total : null;
+    col.atLeast = typeof res.total === 'number' ? res.total : 0;
     col.loaded = true;
     col.more.before(...added.map((l) => card(l)));
     renderColumnChrome(col);
@@ -216,11 +218,12 @@ export function renderBoard(root, ctx, params = {}) {
   }
 
   function renderColumnChrome(col) {
-    const shown = col.leads.length;
     const exact = col.total !== null;
+    // Not exact: what is loaded, or the server's lower bound when it is larger.
+    const shown = exact ? col.leads.length : Math.max(col.leads.length, col.atLeast || 0);
     col.count.textContent = exact ? num(col.total) : `${num(shown)}${col.cursor ? '+' : ''}`;
     col.count.dataset.count = exact ? String(col.total) : String(shown);
-    col.count.title = exact ? `${num(col.total)} leads in ${col.stage}` : `${num(shown)} loaded${col.cursor ? ', more to load' : ''}`;
+    col.count.title = exact ? `${num(col.total)} leads in ${col.stage}` : `At least ${num(shown)} leads${col.cursor ? ', more to load' : ''}`;
     col.count.setAttribute('aria-hidden', 'true');
     col.countLabel.textContent = `${exact ? num(col.total) : num(shown)}${!exact && col.cursor ? ' or more' : ''} leads`;
     const left = exact ? Math.max(0, col.total - shown) : null;

@@ -84,6 +84,7 @@ export function renderLeads(root, ctx, params = {}) {
     page: 1,
     next: null,
     total: null,
+    totalExact: true,
     rows: [],
     stages: [],
     seq: 0,
@@ -264,6 +265,8 @@ export function renderLeads(root, ctx, params = {}) {
       state.rows = res.leads || [];
       state.next = res.next_cursor || null;
       state.total = typeof res.total === 'number' ? res.total : null;
+      // total_exact false: counting stopped at the server's read budget and total is a lower bound ("1,000+").
+      state.totalExact = res.total_exact !== false;
       state.loaded = true;
       state.fresh = { added: 0, changed: false };
       renderLiveBanner();
@@ -309,7 +312,7 @@ export function renderLeads(root, ctx, params = {}) {
     }
     setContent(summary,
       h('strong', {}, `${num(start)}–${num(start + rows.length - 1)}`),
-      state.total !== null ? ` of ${num(state.total)} leads` : ' leads',
+      state.total !== null ? ` of ${num(Math.max(state.total, start + rows.length - 1))}${state.totalExact ? '' : '+'} leads` : ' leads',
       filtered ? h('span', { class: 'badge' }, icon('filter'), 'filtered') : null);
 
     const cols = visibleColumns();
