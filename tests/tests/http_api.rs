@@ -229,6 +229,14 @@ async fn leads_endpoints(kind: StoreKind) {
     assert_eq!(analytics["total_leads"], 6);
     assert_eq!(analytics["new_leads_by_day"].as_array().unwrap().len(), 30);
     assert_eq!(analytics["top_sources"][0], json!({"source": "bing", "count": 4}));
+    let (s, sources) = call(&app, Method::GET, "/api/analytics/values?by=source", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sources, json!({"by": "source", "values": [{"value": "bing", "leads": 4}, {"value": "google", "leads": 2}], "other": 0}));
+    let (_, campaigns) = call(&app, Method::GET, "/api/analytics/values?by=campaign", None, None).await;
+    assert_eq!(campaigns, json!({"by": "campaign", "values": [], "other": 0}), "leads without a campaign are not a value");
+    let (s, v) = call(&app, Method::GET, "/api/analytics/values?by=domain", None, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "invalid_field", Some("by"));
 }
 
 /// Every endpoint × {no key, ingest key, admin key, wrong key}, with both keys configured.

@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::domain::analytics::{analytics_query, breakdown_query, Abandonment, Analytics, Breakdown, DayRange};
+use crate::domain::analytics::{analytics_query, breakdown_query, values_query, Abandonment, Analytics, Breakdown, DayRange, ValueCounts};
 use crate::domain::counters::{Dim, Touch};
 use crate::domain::merge::{apply_manual_move, Applied};
 use crate::domain::{Email, Lead, Stage, StageChange};
@@ -145,6 +145,12 @@ impl Leadpipe {
     pub async fn abandonment(&self, by: Dim, range: DayRange) -> Result<Abandonment, ServiceError> {
         let counters = self.store.counters(&breakdown_query(by, Touch::Latest, range)).await?;
         Ok(Abandonment::from_counters(&counters, by, range))
+    }
+
+    /// Every source (or campaign) the counters name, with its leads, all time (see [`ValueCounts`]).
+    pub async fn value_counts(&self, by: Dim) -> Result<ValueCounts, ServiceError> {
+        let counters = self.store.counters(&values_query(by)).await?;
+        Ok(ValueCounts::from_counters(&counters, by))
     }
 
     /// The default analytics range at `now`: the last 30 days in the reporting time zone.

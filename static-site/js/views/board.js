@@ -7,6 +7,7 @@ import { leadName, ago, num, stageColor, dateTime, duration } from '../format.js
 import { loading, errorState, setContent, toast } from '../ui.js';
 import { moveLead, stageSelect } from '../actions.js';
 import { openLead } from './lead.js';
+import { valuePicker } from '../pickers.js';
 
 export const PAGE = 100;
 const FILTER_KEYS = ['search', 'source', 'campaign', 'from', 'to'];
@@ -36,11 +37,11 @@ export function renderBoard(root, ctx, params = {}) {
     for (const el of [search, source, campaign, from, to]) el.value = '';
     applyFilters();
   } }, 'Clear');
-  const field = (label, id, control, cls = '') => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control);
+  const field = (label, id, control, cls = '', extra = null) => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control, extra);
   const form = h('form', { class: 'filters filters-board card', role: 'search', 'aria-label': 'Filter the board', onsubmit: (e) => { e.preventDefault(); applyFilters(); } },
     field('Search', 'b-search', h('div', { class: 'input-icon' }, icon('search'), search), 'filter-search'),
-    field('Source', 'b-source', source),
-    field('Campaign', 'b-campaign', campaign),
+    field('Source', 'b-source', source, '', valuePicker(source, 'source')),
+    field('Campaign', 'b-campaign', campaign, '', valuePicker(campaign, 'campaign')),
     field('From', 'b-from', from),
     field('To', 'b-to', to),
     h('div', { class: 'filter filter-buttons' }, clearBtn),
