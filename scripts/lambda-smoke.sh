@@ -29,7 +29,12 @@ fi
 export TABLE_NAME="lambda-smoke-$$" AWS_ENDPOINT_URL="$LEADPIPE_TEST_DYNAMODB" AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 SERVER_KEY="smoke-server-key-$$" ADMIN_KEY="smoke-admin-key-$$"
-cargo build --quiet -p leadpipe -p postback -p leads -p stage -p analytics
+cargo build --quiet -p leadpipe
+# `cargo lambda watch` starts each function with `cargo run --bin <name>`, whose features are that package's alone
+# (resolver 2): build each one the same way first, so no function is compiled while a request waits for it.
+for fn in postback leads stage analytics; do
+  cargo build --quiet --bin "$fn"
+done
 "$TARGET_DIR/debug/leadpipe" create-table
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -39,6 +44,11 @@ cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$PORT" \
   >"$LOG" 2>&1 &
 WATCH=$!
 cleanup() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "lambda smoke failed (exit $rc); cargo lambda watch log:" >&2
+    tail -n 60 "$LOG" >&2
+  fi
   kill "$WATCH" 2>/dev/null || true
   wait "$WATCH" 2>/dev/null || true
   rm -f "$LOG"
@@ -48,6 +58,19 @@ trap cleanup EXIT
 for _ in $(seq 1 100); do
   curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
   sleep 0.2
+done
+# Each function starts on its first request (and is built then if the build above left anything to do): wait
+# until every one answers its health route, up to a deadline, so the checks below never race a start-up.
+for fn in postback leads stage analytics; do
+  started=$(date +%s)
+  until [ "$(curl -s -m 600 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/lambda-url/$fn/api/health")" = 200 ]; do
+    if [ $(( $(date +%s) - started )) -ge 900 ]; then
+      echo "FAIL $fn did not answer GET /api/health within 900 s" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+  echo "     $fn answers (started in $(( $(date +%s) - started )) s)" >&2
 done
 
 FAILED=0

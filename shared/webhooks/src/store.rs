@@ -95,6 +95,16 @@ pub trait WebhookStore: Send + Sync + 'static {
     async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 }
 
+/// Where stored deliveries go to be attempted when due: in `leadpipe serve` a wake-up of the local worker (which
+/// then reads [`WebhookStore::due_deliveries`]); in AWS the SQS queue the `webhooks` Lambda reads, with each
+/// message delayed until its delivery's `next_attempt_at`.
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync + 'static {
+    /// Asks for each delivery (already stored) to be attempted at its `next_attempt_at`, or now when that has
+    /// passed. A delivery may be queued more than once; the attempt skips one that is no longer due.
+    async fn schedule(&self, deliveries: &[Delivery]) -> Result<(), StoreError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
