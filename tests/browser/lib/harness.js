@@ -41,7 +41,7 @@ export async function startServer({ adminKey, ingestKey, publicKey, timeZone, db
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'leadpipe-browser-'));
   const port = await freePort();
-  if (db) copyFileSync(db, path.join(dir, 't.db'));
+  if (db) for (const ext of ['', '-wal']) if (existsSync(db + ext)) copyFileSync(db + ext, path.join(dir, `t.db${ext}`));
   const logPath = path.join(dir, 'server.log');
   const log = openSync(logPath, 'a');
   const env = { ...process.env };
