@@ -44,6 +44,8 @@ TABLE_ACTIONS = "table"
 STREAM = "stream"            # !GetAtt <table>.StreamArn
 STREAMS = "streams"          # "*", for dynamodb:ListStreams only: it supports no resource-level permission
 DLQ = "dlq"                  # !GetAtt <the consumer's on-failure queue>.Arn
+WEBHOOK_QUEUE_ID = "WebhookQueue"
+WEBHOOK_QUEUE = f"queue:{WEBHOOK_QUEUE_ID}"  # !GetAtt WebhookQueue.Arn: scheduled webhook deliveries
 
 
 def index(name: str) -> str:
@@ -66,10 +68,12 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     # partition; delete: GetItem, DeleteItem (claim, lead); postback log: Query of its day partitions;
     # import (POST /api/import): change() as for postbacks — GetItem, Query by_email, PutItem (claim, lead),
     # TransactWriteItems (Put claim, Put lead, Delete old claim), DeleteItem (stale claim)
+    # webhooks (/api/webhooks…): the webhook items and deliveries as above; retry and enable queue deliveries
     "leads": {
         TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem"},
         index("by_created"): {"dynamodb:Query"},
         index("by_email"): {"dynamodb:Query"},
+        WEBHOOK_QUEUE: {"sqs:SendMessage"},
     },
     # move and release: GetItem, PutItem (conditioned on the version)
     "stage": {TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem"}},
@@ -77,14 +81,26 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     "analytics": {TABLE_ACTIONS: {"dynamodb:BatchGetItem"}},
     # the stream consumer: stage-change items and leftovers (BatchWriteItem, Query, DeleteItem), registries
     # (BatchGetItem, UpdateItem, GetItem), checkpoints and counters (GetItem, TransactWriteItems of Updates)
+    # webhook fan-out: the webhook list (Query of its partition) and one conditional PutItem per delivery
     "counters": {
         TABLE_ACTIONS: {
             "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem",
         },
         STREAM: {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
         STREAMS: {"dynamodb:ListStreams"},
         DLQ: {"sqs:SendMessage"},
+        # webhook fan-out: the deliveries a batch triggers are queued (SendMessageBatch is sqs:SendMessage)
+        WEBHOOK_QUEUE: {"sqs:SendMessage"},
+    },
+    # webhook delivery: reads its queue (the event source mapping polls with the function's role), reads and
+    # updates deliveries and webhooks, and queues retries
+    # (delivery and webhook: GetItem, the webhook ids: Query of their partition, saves: PutItem; abandoning a
+    # disabled webhook's pending deliveries lists them: Query by_created + BatchGetItem)
+    "webhooks": {
+        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
+        index("by_created"): {"dynamodb:Query"},
+        WEBHOOK_QUEUE: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"},
     },
 }
 
@@ -105,6 +121,13 @@ ESM_SETTINGS: dict[str, Any] = {
     "MaximumRetryAttempts": 10,
     "MaximumRecordAgeInSeconds": 86400,
 }
+#: The webhook delivery function and its queue.
+WEBHOOK_FUNCTION = "webhooks"
+#: Functions that schedule webhook deliveries and so need the queue's URL.
+WEBHOOK_QUEUE_USERS = {"counters", "leads", "webhooks"}
+WEBHOOK_BATCH_MAX = 10
+WEBHOOK_MAX_RECEIVES = 5
+
 #: Only lead items (sk = "L") reach the consumer.
 ESM_FILTER = {"dynamodb": {"Keys": {"sk": {"S": ["L"]}}}}
 CONSUMER_TIMEOUT = 60
@@ -1289,6 +1312,78 @@ class Checker:
                        f"no alarm on AWS/SQS ApproximateNumberOfMessagesVisible of {queue} (QueueName !GetAtt "
                        f"{queue}.QueueName, GreaterThanThreshold 0)")
 
+    # ------------------------------------------------------------------ webhook delivery
+    def check_webhook_delivery(self, binaries: dict[str, str]) -> None:
+        self.section("webhook delivery: queue, dead-letter queue, event source mapping, alarm")
+        queues = self.of_type("AWS::SQS::Queue")
+        q = queues.get(WEBHOOK_QUEUE_ID)
+        if q is None:
+            self.fail(f"no AWS::SQS::Queue {WEBHOOK_QUEUE_ID} (scheduled webhook deliveries)")
+            return
+        fns = [lid for lid, b in binaries.items() if b == WEBHOOK_FUNCTION]
+        if not fns:
+            self.fail(f"no function builds {WEBHOOK_FUNCTION!r}")
+            return
+        flid = fns[0]
+        self.check(flid not in self.http_functions(), f"{flid}: serves no route",
+                   f"{flid}: the webhook delivery function must not serve HTTP routes")
+        for lid, b in sorted(binaries.items()):
+            if b in WEBHOOK_QUEUE_USERS:
+                got = self.env(self.functions()[lid]).get("WEBHOOK_QUEUE_URL")
+                self.check(got == {"Ref": WEBHOOK_QUEUE_ID}, f"{lid}: WEBHOOK_QUEUE_URL is !Ref {WEBHOOK_QUEUE_ID}",
+                           f"{lid}: WEBHOOK_QUEUE_URL must be !Ref {WEBHOOK_QUEUE_ID} (the {b} function schedules "
+                           f"deliveries on it), found {got!r}")
+        qp = q.get("Properties") or {}
+        self.check(qp.get("SqsManagedSseEnabled") is True or bool(qp.get("KmsMasterKeyId")),
+                   f"{WEBHOOK_QUEUE_ID}: encrypted", f"{WEBHOOK_QUEUE_ID}: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
+        timeout = _num(self.default_of(self.effective_props(self.functions()[flid]).get("Timeout")))
+        vis = _num(self.default_of(qp.get("VisibilityTimeout")))
+        self.check(timeout is not None and vis is not None and vis >= 6 * timeout,
+                   f"{WEBHOOK_QUEUE_ID}: VisibilityTimeout {vis:g} s >= 6 x {flid}'s timeout" if vis else "",
+                   f"{WEBHOOK_QUEUE_ID}: VisibilityTimeout must be at least 6 times {flid}'s Timeout ({timeout!r}) so a "
+                   f"message is not handed out again while an attempt runs, found {qp.get('VisibilityTimeout')!r}")
+        redrive = qp.get("RedrivePolicy") or {}
+        dlq = _getatt(redrive.get("deadLetterTargetArn"), "Arn")
+        receives = _num(self.default_of(redrive.get("maxReceiveCount")))
+        if dlq not in queues or dlq == WEBHOOK_QUEUE_ID:
+            self.fail(f"{WEBHOOK_QUEUE_ID}: RedrivePolicy.deadLetterTargetArn must be !GetAtt <another queue of this "
+                      f"template>.Arn (messages the function keeps failing on), found {redrive.get('deadLetterTargetArn')!r}")
+        else:
+            self.check(receives == WEBHOOK_MAX_RECEIVES,
+                       f"{WEBHOOK_QUEUE_ID}: to {dlq} after {WEBHOOK_MAX_RECEIVES} receives",
+                       f"{WEBHOOK_QUEUE_ID}: RedrivePolicy.maxReceiveCount must be {WEBHOOK_MAX_RECEIVES}, found {receives!r}")
+            dp = queues[dlq].get("Properties") or {}
+            self.check(dp.get("SqsManagedSseEnabled") is True or bool(dp.get("KmsMasterKeyId")),
+                       f"{dlq}: encrypted", f"{dlq}: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
+            self.check(self.default_of(dp.get("MessageRetentionPeriod")) == DLQ_RETENTION_SECONDS,
+                       f"{dlq}: keeps messages 14 days",
+                       f"{dlq}: MessageRetentionPeriod must be {DLQ_RETENTION_SECONDS} (14 days), found "
+                       f"{dp.get('MessageRetentionPeriod')!r}")
+            alarms = [aid for aid, a in sorted(self.of_type("AWS::CloudWatch::Alarm").items())
+                      if (a.get("Properties") or {}).get("MetricName") == "ApproximateNumberOfMessagesVisible"
+                      and any(d.get("Value") in ({"Fn::GetAtt": [dlq, "QueueName"]}, {"Fn::GetAtt": f"{dlq}.QueueName"})
+                              for d in (a.get("Properties") or {}).get("Dimensions") or [])
+                      and _num(self.default_of((a.get("Properties") or {}).get("Threshold"))) == 0]
+            self.check(bool(alarms), f"{alarms[0] if alarms else ''}: messages in {dlq}",
+                       f"no alarm on AWS/SQS ApproximateNumberOfMessagesVisible of {dlq} (Threshold 0)")
+        mappings = {k: v for k, v in self.of_type("AWS::Lambda::EventSourceMapping").items()
+                    if _getatt((v.get("Properties") or {}).get("EventSourceArn"), "Arn") == WEBHOOK_QUEUE_ID}
+        if len(mappings) != 1:
+            self.fail(f"expected one AWS::Lambda::EventSourceMapping on {WEBHOOK_QUEUE_ID}, found {sorted(mappings)}")
+            return
+        mid, esm = next(iter(mappings.items()))
+        ep = esm.get("Properties") or {}
+        self.check(ep.get("FunctionName") in ({"Ref": flid}, {"Fn::GetAtt": [flid, "Arn"]}, {"Fn::GetAtt": f"{flid}.Arn"}),
+                   f"{mid}: invokes {flid}", f"{mid}: FunctionName must be !Ref {flid}, found {ep.get('FunctionName')!r}")
+        self.check("ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or []),
+                   f"{mid}: ReportBatchItemFailures (only unhandled messages come back)",
+                   f"{mid}: FunctionResponseTypes must include ReportBatchItemFailures, or one failed message "
+                   f"re-runs the attempts of the whole batch")
+        batch = _num(self.default_of(ep.get("BatchSize")))
+        self.check(batch is not None and batch <= WEBHOOK_BATCH_MAX, f"{mid}: BatchSize {batch:g}" if batch else "",
+                   f"{mid}: BatchSize must be at most {WEBHOOK_BATCH_MAX} (a batch's attempts share one invocation), "
+                   f"found {ep.get('BatchSize')!r}")
+
     # ------------------------------------------------------------------ logs and cost
     def check_logs(self) -> None:
         self.section("logs and cost: JSON at WARN, no platform lines, retention; postback at 128 MB")
@@ -1453,6 +1548,7 @@ class Checker:
             self.check_code_inventory()
             self.check_stream_consumer(binaries)
             self.check_alarms()
+            self.check_webhook_delivery(binaries)
             self.check_logs()
             self.check_edge_and_budget()
             self.check_dashboard()

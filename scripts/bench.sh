@@ -3,6 +3,7 @@
 # (under CARGO_TARGET_DIR when it is set):
 #   cold_start  binary sizes; exec -> first poll / first response against a local Lambda Runtime API stand-in; peak RSS
 #   dynamo_cost DynamoDB round trips and units per operation (DynamoDB Local) with the stream consumer's share
+#   webhook_cost what webhooks add per million postbacks in AWS: fan-out, attempts, retries (DynamoDB Local + SQS count)
 #   heat        partition heat and cost at 10,000 postbacks/s of the DynamoDB design (DynamoDB Local + the consumer)
 #   scaling     analytics and a list page with 1,000 and 100,000 leads, on SQLite and DynamoDB Local
 #   loadgen     `leadpipe serve` on SQLite under a postback mix over loopback: req/s, p50/p99, ratio to /api/health,
@@ -114,6 +115,7 @@ if [ "$MODE" = smoke ]; then
 fi
 run cold_start
 run dynamo_cost --cold-start-json "$OUT/cold_start.json"
+run webhook_cost
 if [ "$MODE" = full ]; then
   run heat --cold-start-json "$OUT/cold_start.json"
 fi

@@ -7,7 +7,7 @@
 # `cargo lambda build --release --arm64 --bin <name>` at the workspace root, so building the same way
 # here gives the same dependency features, and `sam build` after this script finds nothing to rebuild.
 #
-# Usage: scripts/lambda-build.sh [FUNCTION...]     (default: all five: the four endpoint groups and the stream consumer)
+# Usage: scripts/lambda-build.sh [FUNCTION...]     (default: all six: the four endpoint groups, the stream consumer and the webhook delivery function)
 #
 # Installs what is missing: cargo-lambda from PyPI into the project's venv .cache/venv (`pip install
 # cargo-lambda`, which pulls in zig through the `ziglang` package) and the Rust target
@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
 TARGET=aarch64-unknown-linux-gnu
-ALL_FUNCTIONS=(postback leads stage analytics counters)
+ALL_FUNCTIONS=(postback leads stage analytics counters webhooks)
 
 say() { printf '[lambda-build] %s\n' "$*"; }
 die() { printf '[lambda-build] error: %s\n' "$*" >&2; exit 1; }

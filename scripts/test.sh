@@ -58,7 +58,7 @@ if [ -x scripts/check-infra.sh ]; then
   scripts/check-infra.sh
 fi
 
-step "release arm64 build of the five Lambdas (four endpoint groups + the counters consumer) with cargo lambda (sizes below)"
+step "release arm64 build of the six Lambdas (four endpoint groups, the counters stream consumer, the webhooks delivery function) with cargo lambda (sizes below)"
 scripts/lambda-build.sh
 
 step "all tests passed"

@@ -40,7 +40,9 @@ def test_real_template_passes(tree, capsys):
     # it says what it checked
     for fragment in (
         "PostbackFunction: Metadata.BuildMethod is rust-cargolambda",
-        "all 5 functions present: analytics, counters, leads, postback, stage",
+        "all 6 functions present: analytics, counters, leads, postback, stage, webhooks",
+        "WebhookQueue: to WebhookDeadLetterQueue after 5 receives",
+        "WebhooksEventSourceMapping: ReportBatchItemFailures (only unhandled messages come back)",
         "PUT /api/leads/{id}/stage -> StageFunction",
         "GET /api/analytics/breakdown -> AnalyticsFunction",
         "GSI by_created projection INCLUDE ['cmp', 'em', 'q', 'qr', 'se', 'src', 'st']",
@@ -807,3 +809,37 @@ def test_missing_output_fails(tree, capsys, key):
     outputs = ("\n" + outputs).replace(f"\n  {key}:\n", f"\n  {key}Renamed:\n")
     tree.template.write_text(head + "\nOutputs:" + outputs)
     assert_fails(tree, capsys, f"output {key} is missing")
+
+
+# ---------------------------------------------------------------- webhook delivery
+
+def test_webhook_queue_without_dead_letter_queue_fails(tree, capsys):
+    tree.mutate("        deadLetterTargetArn: !GetAtt WebhookDeadLetterQueue.Arn\n", "        deadLetterTargetArn: !GetAtt WebhookQueue.Arn\n")
+    assert_fails(tree, capsys, "WebhookQueue: RedrivePolicy.deadLetterTargetArn must be")
+
+
+def test_webhook_visibility_shorter_than_the_function_fails(tree, capsys):
+    tree.mutate("      VisibilityTimeout: 360\n", "      VisibilityTimeout: 30\n")
+    assert_fails(tree, capsys, "WebhookQueue: VisibilityTimeout must be at least 6 times")
+
+
+def test_webhook_mapping_without_partial_batch_failures_fails(tree, capsys):
+    tree.mutate("      FunctionResponseTypes: [ReportBatchItemFailures]\n", "")
+    assert_fails(tree, capsys, "WebhooksEventSourceMapping: FunctionResponseTypes must include ReportBatchItemFailures")
+
+
+def test_webhook_queue_url_missing_on_the_consumer_fails(tree, capsys):
+    tree.mutate("          # Fan-out: the deliveries a batch's lead changes trigger are queued here (docs/DYNAMODB.md, \"Webhooks\").\n"
+                "          WEBHOOK_QUEUE_URL: !Ref WebhookQueue\n", "")
+    assert_fails(tree, capsys, "CountersFunction: WEBHOOK_QUEUE_URL must be !Ref WebhookQueue")
+
+
+def test_webhook_dead_letter_alarm_missing_fails(tree, capsys):
+    cut(tree, "  WebhookDeadLetterAlarm:", "  # ---------------------------------------------------------------- abuse limits")
+    assert_fails(tree, capsys, "no alarm on AWS/SQS ApproximateNumberOfMessagesVisible of WebhookDeadLetterQueue")
+
+
+def test_webhook_function_reading_another_queue_fails(tree, capsys):
+    tree.mutate("                - sqs:GetQueueAttributes\n                - sqs:SendMessage\n              Resource: !GetAtt WebhookQueue.Arn",
+                "                - sqs:GetQueueAttributes\n                - sqs:SendMessage\n              Resource: !GetAtt CountersDeadLetterQueue.Arn")
+    assert_fails(tree, capsys, "WebhooksFunction: policy lacks")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FUNCTIONS = ["postback", "leads", "stage", "analytics", "counters"]
+FUNCTIONS = ["postback", "leads", "stage", "analytics", "counters", "webhooks"]
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com"
 KEY_NAMES = ["/leadpipe/leadpipe/api-key", "/leadpipe/leadpipe/admin-api-key", "/leadpipe/leadpipe/public-api-key"]
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:leadpipe/keys-AbCdEf"

@@ -1,8 +1,10 @@
-//! The local runner's library half: the merged router that `leadpipe serve` (and the HTTP tests) run, and the
-//! local stream consumer that keeps a DynamoDB (Local) table's derived data up to date.
+//! The local runner's library half: the merged router that `leadpipe serve` (and the HTTP tests) run, the
+//! local stream consumer that keeps a DynamoDB (Local) table's derived data up to date, and the webhook worker's
+//! wiring ([`webhooks`]).
 
 pub mod server;
 pub mod streams;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use leadpipe_core::store::LeadStore;
 use leadpipe_core::{Leadpipe, Settings};
+use leadpipe_delivery::Worker;
 use leadpipe_dynamo::{table_definition, DynamoStore};
-use leadpipe_http::{app, init_tracing};
+use leadpipe_http::{app, init_tracing, WebhookServices};
 use leadpipe_sqlite::SqliteStore;
 
 #[derive(Parser)]
@@ -89,7 +90,15 @@ fn default_static_dir() -> PathBuf {
     }
 }
 
-async fn open_store(db: &std::path::Path, dynamodb: bool, settings: &Settings) -> Result<Arc<dyn LeadStore>, Box<dyn std::error::Error>> {
+/// The store a command works on, and the webhook worker over it (the same store is its webhook store): on SQLite
+/// it drains the store's outbox; on DynamoDB the in-process stream consumer fans each batch out through it. Only
+/// `serve` runs its attempt loop; other commands leave the stored deliveries (and SQLite's outbox) to the next
+/// `serve`.
+async fn open_store(
+    db: &std::path::Path,
+    dynamodb: bool,
+    settings: &Settings,
+) -> Result<(Arc<dyn LeadStore>, Arc<Worker>), Box<dyn std::error::Error>> {
     if dynamodb {
         let sdk = leadpipe_dynamo::client::config_for_local_use().await;
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
@@ -100,13 +109,16 @@ async fn open_store(db: &std::path::Path, dynamodb: bool, settings: &Settings) -
             settings.counter_rules(),
         );
         store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {table}: {e}"))?;
+        let worker = Arc::new(leadpipe::webhooks::worker(Arc::new(store.clone()))?);
+        poller.deliver_webhooks(worker.clone());
         poller.spawn(STREAM_POLL_EVERY);
         tracing::info!(table = store.table(), "using DynamoDB, with its stream consumer in this process");
-        Ok(Arc::new(store))
+        Ok((Arc::new(store), worker))
     } else {
         let store = SqliteStore::open(db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        let worker = Arc::new(leadpipe::webhooks::sqlite_worker(&store)?);
         tracing::info!(db = %db.display(), "using SQLite");
-        Ok(Arc::new(store))
+        Ok((Arc::new(store), worker))
     }
 }
 
@@ -180,7 +192,7 @@ async fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let reader = std::io::BufReader::with_capacity(256 * 1024, Counting { inner: source, read: read.clone() });
     let rows = Rows::new(reader, format)?;
-    let store = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
+    let (store, _webhooks) = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
     let app = Leadpipe::new(store.clone(), settings);
     let tty = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
@@ -238,9 +250,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    let store = open_store(&args.db, args.dynamodb, &settings).await?;
+    let (store, worker) = open_store(&args.db, args.dynamodb, &settings).await?;
     let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
-    let mut router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir));
+    // The /api/webhooks handlers use the worker's store and wake it when they set a delivery due.
+    let webhooks = WebhookServices::new(worker.deliverer().store().clone(), worker.queue());
+    let mut router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir)).layer(axum::Extension(webhooks));
     if keys_off {
         // With the key checks off, answer only requests addressed to this machine (no DNS rebinding).
         router = router.layer(axum::middleware::from_fn(local_hosts_only));
@@ -248,7 +262,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     eprintln!("Leadpipe is running: dashboard http://{addr}/  API http://{addr}/api");
-    leadpipe::server::serve(listener, router, leadpipe::server::Limits::from_env(), shutdown_signal()).await?;
+    // The webhook worker stops with the server, finishing its attempts in flight (briefly); when the server fails,
+    // the dropped sender stops it too.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let deliveries = tokio::spawn(worker.run(async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    let served = leadpipe::server::serve(listener, router, leadpipe::server::Limits::from_env(), async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await;
+    let _ = deliveries.await;
+    served?;
     eprintln!("Leadpipe stopped.");
     Ok(())
 }

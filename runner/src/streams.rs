@@ -4,15 +4,21 @@
 //!
 //! Shards are read parents first; a shard resumes after its checkpoint (the last sequence number whose counters
 //! were applied), so a restart re-reads at most the records after it — which the consumer applies exactly once.
+//!
+//! With a webhook worker attached ([`LocalStreamConsumer::deliver_webhooks`]), each batch's lead writes are fanned
+//! out into stored deliveries *before* the batch is applied (and the checkpoint moves): a crash in between re-reads
+//! the batch, and enqueueing the same change again stores nothing new.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
+use leadpipe_core::domain::Lead;
 use leadpipe_core::store::StoreError;
-use leadpipe_dynamo::codec::Item;
+use leadpipe_delivery::{Change, Worker};
+use leadpipe_dynamo::codec::{is_lead_item, lead_from_item, Item};
 use leadpipe_dynamo::{Consumer, Settle, StreamRecord};
 
 use aws_sdk_dynamodb::primitives::Blob;
@@ -28,6 +34,7 @@ pub struct LocalStreamConsumer {
     consumer: Consumer,
     streams: aws_sdk_dynamodbstreams::Client,
     state: tokio::sync::Mutex<PollState>,
+    webhooks: OnceLock<Arc<Worker>>,
 }
 
 #[derive(Default)]
@@ -48,7 +55,13 @@ const MARKER_PK: &str = "S#settle";
 impl LocalStreamConsumer {
     /// A poller for `consumer`'s table through `streams` (built from the same AWS configuration).
     pub fn new(consumer: Consumer, streams: aws_sdk_dynamodbstreams::Client) -> Self {
-        Self { consumer, streams, state: tokio::sync::Mutex::new(PollState::default()) }
+        Self { consumer, streams, state: tokio::sync::Mutex::new(PollState::default()), webhooks: OnceLock::new() }
+    }
+
+    /// From now on, fans every batch's lead writes out to `worker`'s webhooks before applying the batch (set once;
+    /// later calls are ignored).
+    pub fn deliver_webhooks(&self, worker: Arc<Worker>) {
+        let _ = self.webhooks.set(worker);
     }
 
     /// The consumer it feeds.
@@ -207,6 +220,7 @@ impl LocalStreamConsumer {
                 }
             }
             if !batch.is_empty() {
+                self.fan_out(&batch).await?;
                 self.consumer.apply(shard, &batch).await?;
             }
             total += batch.len();
@@ -220,6 +234,37 @@ impl LocalStreamConsumer {
             }
         }
     }
+}
+
+impl LocalStreamConsumer {
+    /// Stores the webhook deliveries of a batch's lead writes (nothing without an attached worker).
+    async fn fan_out(&self, batch: &[StreamRecord]) -> Result<(), StoreError> {
+        let Some(worker) = self.webhooks.get() else { return Ok(()) };
+        let images: Vec<(Option<Lead>, Option<Lead>)> = batch.iter().filter_map(lead_images).collect();
+        let now = chrono::Utc::now();
+        let changes: Vec<Change<'_>> =
+            images.iter().map(|(before, after)| Change { before: before.as_ref(), after: after.as_ref(), observed_at: now }).collect();
+        match worker.deliverer().fan_out_all(&changes, now).await {
+            Ok(_) => Ok(()),
+            Err(leadpipe_delivery::DeliveryError::Store(e)) => Err(e),
+            Err(e) => Err(StoreError::Internal(e.to_string())),
+        }
+    }
+}
+
+/// A record's lead before and after, when it is a lead write (an image that does not decode is logged and left out).
+fn lead_images(record: &StreamRecord) -> Option<(Option<Lead>, Option<Lead>)> {
+    let decode = |image: &Option<Item>| {
+        image.as_ref().filter(|i| is_lead_item(i)).and_then(|i| match lead_from_item(i) {
+            Ok(lead) => Some(lead),
+            Err(e) => {
+                tracing::warn!(error = %e, sequence = %record.sequence_number, "webhooks: a lead image does not decode");
+                None
+            }
+        })
+    };
+    let (before, after) = (decode(&record.old_image), decode(&record.new_image));
+    (before.is_some() || after.is_some()).then_some((before, after))
 }
 
 #[async_trait]

@@ -97,6 +97,14 @@ export const api = {
   releaseLead: (id) => request('POST', `/api/leads/${encodeURIComponent(id)}/release`),
   /** The postback log (admin): status rejected | quarantined, paged by cursor. */
   postbacks: (query, opts = {}) => request('GET', '/api/postbacks', { ...opts, query }),
+  /** Webhooks (admin): list, create (answers the secret, once), delete, re-enable. */
+  webhooks: () => request('GET', '/api/webhooks'),
+  createWebhook: (body) => request('POST', '/api/webhooks', { body }),
+  deleteWebhook: (id) => request('DELETE', `/api/webhooks/${encodeURIComponent(id)}`),
+  enableWebhook: (id) => request('POST', `/api/webhooks/${encodeURIComponent(id)}/enable`),
+  /** A webhook's deliveries, newest first, paged by next_after. */
+  deliveries: (id, query) => request('GET', `/api/webhooks/${encodeURIComponent(id)}/deliveries`, { query }),
+  retryDelivery: (id, deliveryId) => request('POST', `/api/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/retry`),
 };
 
 // Stages are small and public; cache them for the page's lifetime (refreshable).

@@ -12,6 +12,7 @@ import { renderDocs } from './views/docs.js';
 import { renderImport } from './views/import.js';
 import { renderPostbacks } from './views/postbacks.js';
 import { renderSignin } from './views/signin.js';
+import { renderSettings } from './views/settings.js';
 import { startLive, stopLive } from './live.js';
 
 const app = document.getElementById('app');
@@ -23,6 +24,7 @@ const NAV = [
   { route: 'leads', label: 'All Leads', icon: 'leads' },
   { route: 'import', label: 'Import', icon: 'upload' },
   { route: 'postbacks', label: 'Postback Log', icon: 'inbox' },
+  { route: 'settings', label: 'Settings', icon: 'settings' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
 ];
 
@@ -178,6 +180,7 @@ function route() {
     else if (name === 'postbacks') renderPostbacks(content, ctx, { query });
     else if (name === 'docs') renderDocs(content, ctx);
     else if (name === 'import') renderImport(content, ctx);
+    else if (name === 'settings') renderSettings(content, ctx);
     else {
       ctx.setTitle('Page not found');
       content.append(empty('This page does not exist', 'Pick a screen from the menu.', h('a', { class: 'btn btn-primary', href: '#/overview' }, 'Go to Overview')));

@@ -1,9 +1,10 @@
 //! Shared helpers for Leadpipe's integration tests: store constructors for both implementations, `spawn_app()`
-//! (the real router on a real socket), API Gateway event helpers, and the store conformance suite.
+//! (the real router on a real socket), API Gateway event helpers, and the store conformance suites (leads, webhooks).
 //!
 //! DynamoDB tests need DynamoDB Local: `scripts/test.sh` starts it and sets `LEADPIPE_TEST_DYNAMODB` to its URL.
 
 pub mod conformance;
+pub mod webhook_conformance;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use leadpipe_core::store::LeadStore;
 use leadpipe_core::{Leadpipe, Settings};
 use leadpipe_dynamo::DynamoStore;
 use leadpipe_sqlite::SqliteStore;
+use leadpipe_webhooks::WebhookStore;
 
 /// The DynamoDB Local endpoint; panics with instructions when the test runs without one.
 pub fn dynamodb_endpoint() -> String {
@@ -120,9 +122,20 @@ pub enum StoreKind {
 impl StoreKind {
     /// A fresh, empty store of this kind, counting by the counter rules of `settings`.
     pub async fn make(self, settings: &Settings) -> Arc<dyn LeadStore> {
+        self.make_with_webhooks(settings).await.0
+    }
+
+    /// Like [`StoreKind::make`], with the same store as a webhook store where this kind keeps webhooks.
+    pub async fn make_with_webhooks(self, settings: &Settings) -> (Arc<dyn LeadStore>, Option<Arc<dyn WebhookStore>>) {
         match self {
-            Self::Sqlite => Arc::new(sqlite_store(settings.counter_rules())),
-            Self::Dynamo => Arc::new(dynamodb_store(settings.counter_rules()).await),
+            Self::Sqlite => {
+                let store = Arc::new(sqlite_store(settings.counter_rules()));
+                (store.clone(), Some(store))
+            }
+            Self::Dynamo => {
+                let store = Arc::new(dynamodb_store(settings.counter_rules()).await);
+                (store.clone(), Some(store))
+            }
         }
     }
 }
@@ -143,6 +156,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The application core behind it (for direct checks).
     pub core: Leadpipe,
+    /// The same store as a webhook store (for direct checks and for enqueueing deliveries), where the store kind
+    /// keeps webhooks.
+    pub webhooks: Option<Arc<dyn WebhookStore>>,
 }
 
 impl TestApp {
@@ -158,15 +174,20 @@ impl TestApp {
 }
 
 /// Serves the merged router of all four functions (what `leadpipe serve` runs) on a free loopback port.
+/// Its `/api/webhooks` routes use the same store, with a queue that only stores (nothing attempts deliveries).
 pub async fn spawn_app(kind: StoreKind, settings: Settings) -> TestApp {
-    let core = Leadpipe::new(kind.make(&settings).await, settings);
-    let router = leadpipe_http::app(leadpipe::all_routes(), core.clone(), None);
+    let (store, webhooks) = kind.make_with_webhooks(&settings).await;
+    let core = Leadpipe::new(store, settings);
+    let mut router = leadpipe_http::app(leadpipe::all_routes(), core.clone(), None);
+    if let Some(w) = &webhooks {
+        router = router.layer(axum::Extension(leadpipe_http::WebhookServices::new(w.clone(), Arc::new(leadpipe_http::PolledQueue))));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
     });
-    TestApp { base: format!("http://{addr}"), addr, client: reqwest::Client::new(), core }
+    TestApp { base: format!("http://{addr}"), addr, client: reqwest::Client::new(), core, webhooks }
 }
 
 /// Generates, for each named `async fn case(kind: StoreKind)` in the calling file, one test per store:

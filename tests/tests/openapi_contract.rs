@@ -32,6 +32,7 @@ fn registered_operations() -> BTreeSet<(String, String)> {
     let sources = [
         include_str!("../../functions/postback/src/lib.rs"),
         include_str!("../../functions/leads/src/lib.rs"),
+        include_str!("../../functions/leads/src/webhooks.rs"),
         include_str!("../../functions/stage/src/lib.rs"),
         include_str!("../../functions/analytics/src/lib.rs"),
         include_str!("../../shared/http/src/routes.rs"),

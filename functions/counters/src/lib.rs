@@ -4,10 +4,19 @@
 //! names the shard; every batch goes to [`leadpipe_dynamo::Consumer::apply`], which writes the stage-change items
 //! and applies the counter deltas exactly once per shard. A failed batch is returned as an error: Lambda retries
 //! it (bisecting it on repeated failure), and the consumer's checkpoint makes the retry harmless.
+//!
+//! When webhooks are deployed (`WEBHOOK_QUEUE_URL` set), the same batch is then fanned out to them
+//! ([`fan_out`]): the deliveries its lead changes trigger are stored and queued for the `webhooks` Lambda. The
+//! webhook list is cached for 30 s per instance, so with no webhook configured this costs no request per
+//! postback. Fan-out is idempotent (a delivery's id derives from its webhook and the change), so a retried batch
+//! queues nothing twice.
 
 use aws_lambda_events::event::dynamodb::{TimeWindowEvent, TimeWindowEventResponse};
+use chrono::{DateTime, Utc};
+use leadpipe_core::domain::Lead;
 use leadpipe_core::store::StoreError;
-use leadpipe_dynamo::codec::Item;
+use leadpipe_delivery::{Change, Deliverer, DeliveryError};
+use leadpipe_dynamo::codec::{is_lead_item, lead_from_item, Item};
 use leadpipe_dynamo::{Consumer, StreamRecord};
 
 /// Why an event could not be handled.
@@ -19,6 +28,10 @@ pub enum HandleError {
     /// The store failed (the batch is retried).
     #[error(transparent)]
     Store(StoreError),
+    /// Storing or queueing the batch's webhook deliveries failed (the batch is retried; counters are not applied
+    /// twice, thanks to the checkpoint, and deliveries are not queued twice, thanks to their ids).
+    #[error("webhook fan-out: {0}")]
+    FanOut(#[from] DeliveryError),
 }
 
 /// The stream records of an event, in order, as the consumer takes them.
@@ -39,14 +52,40 @@ fn image(item: &serde_dynamo::Item) -> Option<Item> {
     (!item.is_empty()).then(|| item.clone().into())
 }
 
-/// Applies one event's batch.
-pub async fn handle(consumer: &Consumer, event: &TimeWindowEvent) -> Result<TimeWindowEventResponse, HandleError> {
+/// Applies one event's batch, then fans it out to webhooks when `deliverer` is given.
+pub async fn handle(
+    consumer: &Consumer,
+    deliverer: Option<&Deliverer>,
+    event: &TimeWindowEvent,
+) -> Result<TimeWindowEventResponse, HandleError> {
     let shard = event.time_window_properties.shard_id.as_deref().ok_or(HandleError::MissingShard)?;
     let records = records_of(event);
     // Boxed: the consumer's future is deep enough to overflow the layout query of the runtime's future.
     let report = Box::pin(consumer.apply(shard, &records)).await.map_err(HandleError::Store)?;
     tracing::debug!(?report, "batch applied");
+    if let Some(deliverer) = deliverer {
+        let queued = Box::pin(fan_out(deliverer, &records, Utc::now())).await?;
+        tracing::debug!(queued, "webhook deliveries queued");
+    }
     Ok(TimeWindowEventResponse::default())
+}
+
+fn lead_of(image: &Option<Item>) -> Result<Option<Lead>, StoreError> {
+    image.as_ref().filter(|item| is_lead_item(item)).map(lead_from_item).transpose()
+}
+
+/// Stores and queues the webhook deliveries a batch of lead changes triggers, all at once
+/// ([`Deliverer::fan_out_all`]: one read of the cached webhook list, then the store's and the queue's batch calls).
+/// Returns how many were queued; 0 without any enabled webhook, at no cost. `now` dates deletions (a stream
+/// record's old image carries no deletion time).
+pub async fn fan_out(deliverer: &Deliverer, records: &[StreamRecord], now: DateTime<Utc>) -> Result<usize, DeliveryError> {
+    let mut leads = Vec::with_capacity(records.len());
+    for record in records {
+        leads.push((lead_of(&record.old_image)?, lead_of(&record.new_image)?));
+    }
+    let changes: Vec<Change<'_>> =
+        leads.iter().map(|(before, after)| Change { before: before.as_ref(), after: after.as_ref(), observed_at: now }).collect();
+    Ok(deliverer.fan_out_all(&changes, now).await?.len())
 }
 
 #[cfg(test)]

@@ -9,11 +9,13 @@
 //! - `POST /api/import` — imports a CSV (header row) or JSON-lines file of leads, at most [`MAX_IMPORT_BYTES`]
 //!   (API Gateway and Lambda cap a request near 6 MB, and an HTTP API answers within 30 s: larger files go through
 //!   `leadpipe import FILE`); answers the [`ImportReport`].
+//! - `/api/webhooks…` — webhooks and their deliveries (see [`webhooks`]).
 //!
 //! Every answer stays under [`MAX_RESPONSE_BYTES`]: a page of large leads is cut short (with its cursor), far
 //! from Lambda's 6 MB response limit.
 
 pub mod query;
+pub mod webhooks;
 
 use axum::extract::Request;
 use axum::extract::State;
@@ -40,6 +42,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/leads/{id}", get(get_lead).delete(delete_lead))
         .route("/api/postbacks", get(postback_log))
         .route("/api/import", post(import))
+        .merge(webhooks::router())
 }
 
 /// Largest `POST /api/import` body, in bytes (5 MiB: under Lambda's 6 MB request limit).

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request conflicts with stored data (e.g. an email held by another lead).
     Conflict,
+    /// `POST /api/webhooks` when the deployment already has the most webhooks it keeps.
+    TooManyWebhooks,
+    /// The webhook is disabled: enable it before retrying its deliveries.
+    WebhookDisabled,
     /// The store is unreachable or contention persisted; retry shortly.
     Unavailable,
     /// Anything unexpected (details are logged, never sent).
@@ -61,6 +65,8 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::TooManyWebhooks => "too_many_webhooks",
+            Self::WebhookDisabled => "webhook_disabled",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }

@@ -214,6 +214,20 @@ pub struct PostbackLogQuery {
     pub since: chrono::NaiveDate,
 }
 
+/// One lead change as an outbox records it (the SQLite store's `lead_changes`, drained by the local webhook
+/// worker): the lead before and after the write, like a DynamoDB stream record's old and new images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadChange {
+    /// Position in the outbox: increasing in commit order, never reused.
+    pub seq: i64,
+    /// When the change was written.
+    pub at: DateTime<Utc>,
+    /// The lead before the write (`None`: it was created).
+    pub before: Option<Lead>,
+    /// The lead after the write (`None`: it was deleted).
+    pub after: Option<Lead>,
+}
+
 /// What claiming an idempotency key found (see [`crate::idempotency`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {

@@ -46,6 +46,10 @@ pub mod attr {
     pub const QUARANTINED: &str = "qr";
     /// The lead id an email claim points to.
     pub const CLAIM_ID: &str = "id";
+    /// A pending delivery's `due` partition (present only while it is pending).
+    pub const DUE_SHARD: &str = "du";
+    /// A pending delivery's `due` sort key (present only while it is pending).
+    pub const DUE_KEY: &str = "dt";
     /// What `by_created` projects besides its keys: exactly what listing filters read.
     pub const LISTED: [&str; 7] = [STAGE, STAGE_ENTERED, SOURCE, CAMPAIGN, SEARCH, EMAIL, QUARANTINED];
 }
@@ -101,7 +105,8 @@ const MAX_RECORD_BYTES: usize = 1 << 20;
 /// never change it; add a new one under a new format byte.
 const DICTIONARY: &[u8] = include_bytes!("lead_dictionary_1.txt");
 
-fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
+/// Raw deflate of `json` with the preset dictionary, behind the format byte (lead data, webhook payloads).
+pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Compress, Compression, FlushCompress, Status};
     let mut c = Compress::new(Compression::best(), false);
     c.set_dictionary(DICTIONARY).map_err(internal)?;
@@ -117,7 +122,8 @@ fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     }
 }
 
-fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+/// The bytes [`compress`] compressed.
+pub(crate) fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Decompress, FlushDecompress, Status};
     let Some((&FORMAT_DEFLATE_DICTIONARY_1, rest)) = data.split_first() else { return Err(internal("lead data has an unknown format")) };
     let mut d = Decompress::new(false);

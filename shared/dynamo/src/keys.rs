@@ -14,15 +14,23 @@
 //! | postback log entry | `P#<status>#<day>#<shard>` | `<time>#<id>` | the postback path (refusals, quarantine) |
 //! | client rate | `I#<client>#<minute>` | `I` | the postback path (repeating browser-key clients) |
 //! | idempotency key | `D#<tier>#<key>` | `D` | the postback path (postbacks with `event_id` / `Idempotency-Key`) |
+//! | webhook | `W` | `W#<id>` | the admin API; the delivery worker when the endpoint's health changes |
+//! | webhook delivery | `WD#<id>` | `WD` | the fan-out (enqueue) and the delivery worker (each attempt) |
 //!
 //! Every partition key value names one lead, one email, one counter bucket, one scope or one stream shard, so no
 //! key is shared by the write traffic of many leads. The listing index is write-sharded by [`listing_shard`].
+//! The one shared partition, `W`, holds at most `MAX_WEBHOOKS` (25) webhook items, read whole and written only by
+//! admin requests and endpoint health changes. A delivery is listed under its webhook in `by_created` (partition
+//! [`delivery_list_shard`], 16 per webhook, sort key [`delivery_list_key`]) and, while pending, in the sparse `due`
+//! index (partition [`due_shard`], 32 in all, sort key [`due_sort_key`]).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
+use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::Email;
 use uuid::Uuid;
 
@@ -122,6 +130,78 @@ pub fn listing_shards() -> impl Iterator<Item = String> {
     (0..LISTING_SHARDS).map(|s| format!("{s:02}"))
 }
 
+/// The partition of every webhook item.
+pub const WEBHOOKS_PK: &str = "W";
+/// Sort key of a delivery item.
+pub const DELIVERY_SK: &str = "WD";
+/// Listing shards of one webhook's deliveries in `by_created`.
+pub const DELIVERY_LIST_SHARDS: u8 = 16;
+/// Shards of the `due` index.
+pub const DUE_SHARDS: u8 = 32;
+
+/// The key of a webhook item.
+pub fn webhook_key(id: Uuid) -> Key {
+    key(WEBHOOKS_PK, format!("W#{id}"))
+}
+
+/// The key of a delivery item.
+pub fn delivery_key(id: Uuid) -> Key {
+    key(format!("WD#{id}"), DELIVERY_SK)
+}
+
+/// The delivery id of a `WD#<id>` partition key.
+pub fn delivery_id_of(pk: &str) -> Option<Uuid> {
+    pk.strip_prefix("WD#")?.parse().ok()
+}
+
+/// The `by_created` partition a delivery of `webhook` is listed in: `WL#<webhook>#<0–15>`, from the delivery's
+/// (hash-derived) id. Lead listing shards are `00`–`15`, so the two never meet.
+pub fn delivery_list_shard(webhook: Uuid, delivery: Uuid) -> String {
+    format!("WL#{webhook}#{}", delivery.as_bytes()[0] % DELIVERY_LIST_SHARDS)
+}
+
+/// Every `by_created` partition of `webhook`'s deliveries.
+pub fn delivery_list_shards(webhook: Uuid) -> impl Iterator<Item = String> {
+    (0..DELIVERY_LIST_SHARDS).map(move |s| format!("WL#{webhook}#{s}"))
+}
+
+/// A delivery's `by_created` sort key, which is also the listing cursor: `<creation time>#<id>` (newest first =
+/// descending).
+pub fn delivery_list_key(created_at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}#{id}", key_time(created_at))
+}
+
+/// Whether `cursor` has the shape of a [`delivery_list_key`] (cursors come from clients).
+pub fn is_delivery_list_key(cursor: &str) -> bool {
+    cursor.split_once('#').is_some_and(|(time, id)| DateTime::parse_from_rfc3339(time).is_ok() && id.parse::<Uuid>().is_ok())
+}
+
+/// The `due` partition of a pending delivery: `WQ#<00–31>`, from its id.
+pub fn due_shard(delivery: Uuid) -> String {
+    format!("WQ#{:02}", delivery.as_bytes()[1] % DUE_SHARDS)
+}
+
+/// Every `due` partition.
+pub fn due_shards() -> impl Iterator<Item = String> {
+    (0..DUE_SHARDS).map(|s| format!("WQ#{s:02}"))
+}
+
+/// A pending delivery's `due` sort key: `<next attempt time>#<delivery id>#<webhook id>` (earliest first).
+pub fn due_sort_key(next_attempt_at: DateTime<Utc>, delivery: Uuid, webhook: Uuid) -> String {
+    format!("{}#{delivery}#{webhook}", key_time(next_attempt_at))
+}
+
+/// The upper bound of `due` sort keys due at `now`.
+pub fn due_until(now: DateTime<Utc>) -> String {
+    format!("{}#~", key_time(now))
+}
+
+/// The delivery and webhook ids of a `due` sort key.
+pub fn due_ids(sort_key: &str) -> Option<(Uuid, Uuid)> {
+    let mut parts = sort_key.splitn(3, '#').skip(1);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// The key of a lead item.
 pub fn lead_key(id: Uuid) -> Key {
     key(lead_pk(id), LEAD_SK)
@@ -149,5 +229,22 @@ mod tests {
         assert_eq!(history_version(&history_sk(42)), Some(42));
         assert_eq!(listing_shards().count(), 16);
         assert!(listing_shards().any(|s| s == listing_shard(id)));
+    }
+
+    #[test]
+    fn delivery_keys_round_trip_and_sort() {
+        let (webhook, delivery) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(delivery_id_of(&delivery_key(delivery)[PK].as_s().cloned().unwrap_or_default()), Some(delivery));
+        assert!(delivery_list_shards(webhook).any(|s| s == delivery_list_shard(webhook, delivery)));
+        assert!(!listing_shards().any(|s| s == delivery_list_shard(webhook, delivery)));
+        assert!(due_shards().any(|s| s == due_shard(delivery)));
+        let t0: DateTime<Utc> = "2026-03-01T12:00:00Z".parse().unwrap_or_default();
+        let later = t0 + chrono::TimeDelta::microseconds(1);
+        let key = due_sort_key(t0, delivery, webhook);
+        assert_eq!(due_ids(&key), Some((delivery, webhook)));
+        assert!(key <= due_until(t0) && due_until(t0) < due_sort_key(later, delivery, webhook));
+        assert!(delivery_list_key(t0, delivery) < delivery_list_key(later, Uuid::nil()));
+        assert!(is_delivery_list_key(&delivery_list_key(t0, delivery)));
+        assert!(!is_delivery_list_key("2026-03-01T12:00:00Z") && !is_delivery_list_key("x#y"));
     }
 }

@@ -11,6 +11,7 @@
 //! - [`consumer`]: the stream consumer (the `counters` Lambda, and `leadpipe serve --dynamodb` locally).
 //! - [`recount`]: rebuilding every counter from the leads.
 //! - [`size`]: DynamoDB's item-size and capacity-unit rules.
+//! - [`webhooks`]: webhooks and their deliveries ([`leadpipe_webhooks::WebhookStore`]).
 //!
 //! Design and capacity model: `docs/DYNAMODB.md`.
 #![warn(missing_docs)]
@@ -26,6 +27,7 @@ pub mod recount;
 pub mod schema;
 pub mod size;
 mod store;
+pub mod webhooks;
 
 pub use consumer::{Consumer, StreamRecord};
 pub use listing::LIST_READ_BUDGET;

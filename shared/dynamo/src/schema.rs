@@ -4,7 +4,12 @@
 //! - `by_email` (`em`, KEYS_ONLY): finds a lead by email for dedup. Only a lead's creation and email changes write it.
 //! - `by_created` (`ls` = listing shard `00`–`15`, `ck` = creation key): newest-first listings, merged over the
 //!   16 shards on read. It projects only what listing filters read (stage, stage entry time, latest source and
-//!   campaign, search text, quarantine), so an update that changes none of them writes nothing to it.
+//!   campaign, search text, quarantine), so an update that changes none of them writes nothing to it. Webhook
+//!   deliveries are listed in it too, under partitions of their own (`WL#<webhook>#<shard>`, see
+//!   [`crate::keys::delivery_list_shard`]): they have none of the projected attributes, and their keys never
+//!   change, so a delivery writes its entry once.
+//! - `due` (`du` = `WQ#<shard>`, `dt` = next attempt time; KEYS_ONLY, sparse): pending webhook deliveries, earliest
+//!   first. Only pending deliveries carry `du`/`dt`.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
@@ -22,8 +27,10 @@ use crate::keys::{PK, SK};
 pub mod index {
     /// Lead by email.
     pub const BY_EMAIL: &str = "by_email";
-    /// Leads newest first, write-sharded.
+    /// Leads newest first, write-sharded (and each webhook's deliveries, newest first).
     pub const BY_CREATED: &str = "by_created";
+    /// Pending webhook deliveries by next attempt time, write-sharded (sparse).
+    pub const DUE: &str = "due";
 }
 
 /// The attribute DynamoDB's TTL deletes expired items by.
@@ -107,7 +114,7 @@ fn range(name: &'static str) -> KeyDef {
 /// The table definition the code relies on.
 pub fn table_definition() -> TableDefinition {
     TableDefinition {
-        attribute_definitions: [PK, SK, attr::EMAIL, attr::LISTING_SHARD, attr::CREATED_KEY]
+        attribute_definitions: [PK, SK, attr::EMAIL, attr::LISTING_SHARD, attr::CREATED_KEY, attr::DUE_SHARD, attr::DUE_KEY]
             .into_iter()
             .map(|n| AttributeDef { attribute_name: n, attribute_type: "S" })
             .collect(),
@@ -122,6 +129,11 @@ pub fn table_definition() -> TableDefinition {
                 index_name: index::BY_CREATED,
                 key_schema: vec![hash(attr::LISTING_SHARD), range(attr::CREATED_KEY)],
                 projection: ProjectionDef { projection_type: "INCLUDE", non_key_attributes: attr::LISTED.to_vec() },
+            },
+            IndexDef {
+                index_name: index::DUE,
+                key_schema: vec![hash(attr::DUE_SHARD), range(attr::DUE_KEY)],
+                projection: ProjectionDef { projection_type: "KEYS_ONLY", non_key_attributes: vec![] },
             },
         ],
         stream_specification: StreamDef { stream_enabled: true, stream_view_type: "NEW_AND_OLD_IMAGES" },

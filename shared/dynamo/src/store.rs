@@ -45,6 +45,8 @@ pub struct DynamoStore {
     pub(crate) rules: Arc<CounterRules>,
     settle: Option<Arc<dyn Settle>>,
     new_leads: Arc<MinuteCounts>,
+    /// Which webhooks exist, read at most every few seconds (see [`crate::webhooks`]).
+    pub(crate) webhook_ids: Arc<crate::webhooks::WebhookIds>,
 }
 
 /// Something that brings derived data (stage changes, counters) up to date: the local stream consumer.
@@ -75,7 +77,7 @@ struct Resolved {
 impl DynamoStore {
     /// Wraps an SDK client (built once, in `main`), the table name and the counter rules.
     pub fn new(client: Client, table: impl Into<String>, rules: CounterRules) -> Self {
-        Self { client, table: table.into(), rules: Arc::new(rules), settle: None, new_leads: Arc::default() }
+        Self { client, table: table.into(), rules: Arc::new(rules), settle: None, new_leads: Arc::default(), webhook_ids: Arc::default() }
     }
 
     /// The same store, whose [`LeadStore::settle`] waits for `settle` (a local stream consumer).

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use leadpipe_core::service::ServiceError;
+use leadpipe_core::store::StoreError;
 use leadpipe_core::{ErrorCode, ValidationError};
 use serde_json::json;
 
@@ -32,6 +33,15 @@ pub enum ApiError {
     /// Conflicts with stored data (409).
     #[error("{0}")]
     Conflict(String),
+    /// A valid request that the stored state refuses with its own code (`too_many_webhooks`, `webhook_disabled`:
+    /// both 409).
+    #[error("{message}")]
+    Refused {
+        /// The machine-readable code.
+        code: ErrorCode,
+        /// What the client is told.
+        message: String,
+    },
     /// Retries exhausted or the store is unreachable (503); `detail` is logged only.
     #[error("{message}")]
     Unavailable {
@@ -61,7 +71,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Conflict | ErrorCode::TooManyWebhooks | ErrorCode::WebhookDisabled => StatusCode::CONFLICT,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -78,6 +88,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unavailable(detail) => Self::Unavailable { message, detail },
             ServiceError::Internal(detail) => Self::Internal(detail),
         }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 
@@ -98,6 +114,7 @@ impl ApiError {
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Refused { code, .. } => *code,
             Self::Unavailable { .. } => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }

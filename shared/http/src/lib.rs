@@ -8,6 +8,7 @@
 //! - [`app`]: the complete application around a function's router (JSON 404/405, CORS, request log, dashboard);
 //! - [`logging`]: log set-up and the one-line-per-request log;
 //! - [`secrets`]: the keys, read once at start-up from SSM Parameter Store;
+//! - [`webhooks`]: the webhook store and delivery queue the `/api/webhooks` handlers extract;
 //! - [`run_lambda`]: the `main` of every Lambda.
 #![warn(missing_docs)]
 
@@ -17,24 +18,40 @@ pub mod extract;
 pub mod logging;
 pub mod routes;
 pub mod secrets;
+pub mod webhooks;
 
 pub use app::app;
 pub use error::ApiError;
 pub use extract::{read_limited_body, AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER};
 pub use lambda_http::Error as LambdaError;
 pub use logging::init_tracing;
+pub use webhooks::{PolledQueue, WebhookServices};
 
 use axum::Router;
 use leadpipe_core::config::ConfigError;
 use leadpipe_core::Leadpipe;
 use leadpipe_dynamo::DynamoStore;
+use leadpipe_webhooks::DeliveryQueue;
+use std::sync::Arc;
 
 /// The `main` of every endpoint Lambda: reads settings — the keys from SSM Parameter Store (see [`secrets`]) — and
 /// builds the AWS clients once, then serves `routes` through the Lambda runtime until it shuts the process down.
 ///
 /// Fails closed: without both the server key and the admin key (or with two equal keys) the function refuses to
 /// start, with one clear log line, and Lambda reports an init error.
+///
+/// The `/api/webhooks` routes get the same DynamoDB store as their webhook store and a [`PolledQueue`]: use
+/// [`run_lambda_with_queue`] where retried deliveries must be handed to a queue (SQS in AWS).
 pub async fn run_lambda(routes: Router<Leadpipe>) -> Result<(), LambdaError> {
+    run_lambda_with_queue(routes, |_| Arc::new(PolledQueue)).await
+}
+
+/// [`run_lambda`], with the delivery queue the `/api/webhooks` routes schedule retried deliveries on built once
+/// from the SDK configuration.
+pub async fn run_lambda_with_queue(
+    routes: Router<Leadpipe>,
+    make_queue: impl FnOnce(&aws_config::SdkConfig) -> Arc<dyn DeliveryQueue>,
+) -> Result<(), LambdaError> {
     init_tracing();
     let sdk = leadpipe_dynamo::client::config_from_env().await;
     let settings = match secrets::settings_with_keys(&sdk).await {
@@ -46,6 +63,8 @@ pub async fn run_lambda(routes: Router<Leadpipe>) -> Result<(), LambdaError> {
     };
     let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
     let store = DynamoStore::new(leadpipe_dynamo::client::client(&sdk), table, settings.counter_rules());
-    let state = Leadpipe::new(std::sync::Arc::new(store), settings);
-    lambda_http::run(app(routes, state, None)).await
+    let store = Arc::new(store);
+    let webhooks = WebhookServices::new(store.clone(), make_queue(&sdk));
+    let state = Leadpipe::new(store, settings);
+    lambda_http::run(app(routes, state, None).layer(axum::Extension(webhooks))).await
 }

@@ -14,9 +14,17 @@
 //! Tables: `leads` (the lead as JSON plus the columns listings filter on), `history` (cascade-deleted with its
 //! lead) and `counters` (updated in the same transaction as the lead). The unique index on `leads.email` is the
 //! email claim.
+//!
+//! Webhooks ([`leadpipe_webhooks::WebhookStore`], in [`webhooks`]): `webhooks` and `deliveries`, and the lead-change
+//! outbox `lead_changes`: while at least one enabled webhook exists, every lead write also records the lead's
+//! before and after images there, in the write's own transaction, for the local webhook worker to drain
+//! ([`SqliteStore::lead_changes`], [`SqliteStore::ack_lead_changes`]). With no enabled webhook nothing is recorded.
 #![warn(missing_docs)]
 
+pub mod webhooks;
+
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -28,8 +36,8 @@ use leadpipe_core::domain::counters::{all_bucket, field, split_bucket, value_lim
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::store::{
-    Changed, Decide, Decision, FilterColumns, IdempotencyClaim, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry,
-    PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError, StoredResponse,
+    Changed, Decide, Decision, FilterColumns, IdempotencyClaim, LeadChange, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts,
+    PostbackLogEntry, PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError, StoredResponse,
 };
 
 const SCHEMA: &str = r#"
@@ -80,6 +88,27 @@ CREATE TABLE IF NOT EXISTS counter_values (
     value TEXT NOT NULL,
     PRIMARY KEY (scope, value)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS webhooks (
+    id          TEXT PRIMARY KEY,
+    created_key TEXT NOT NULL,
+    enabled     INTEGER NOT NULL,
+    data        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          TEXT PRIMARY KEY,
+    webhook_id  TEXT NOT NULL,
+    list_key    TEXT NOT NULL,
+    due         TEXT,
+    data        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, list_key);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (due, id) WHERE due IS NOT NULL;
+CREATE TABLE IF NOT EXISTS lead_changes (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    before_json TEXT,
+    after_json  TEXT
+);
 "#;
 
 /// The SQLite lead store.
@@ -97,6 +126,9 @@ pub struct SqliteStore {
     rules: Arc<CounterRules>,
     /// New leads per client and minute (this process is the only writer).
     new_leads: Arc<MinuteCounts>,
+    /// Whether an enabled webhook exists: lead writes record their change in `lead_changes` only then. Read and
+    /// set only while holding the writing connection, so a write sees the webhooks committed before it.
+    webhooks_on: Arc<AtomicBool>,
 }
 
 /// Least time between two background checkpoints.
@@ -223,7 +255,10 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
+        // New tables (webhooks, deliveries, lead_changes) are created by `CREATE TABLE IF NOT EXISTS` on older
+        // databases too: they need no migration of existing rows.
         conn.execute_batch(SCHEMA).map_err(internal)?;
+        let webhooks_on = webhooks::any_enabled(&conn)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(internal)?;
         if version < SCHEMA_VERSION {
             // Version 1 kept flat `<kind>#<name>` counters and fewer listing columns: add the columns, fill
@@ -240,7 +275,45 @@ impl SqliteStore {
             checkpoints: None,
             rules: Arc::new(rules),
             new_leads: Arc::default(),
+            webhooks_on: Arc::new(AtomicBool::new(webhooks_on)),
         })
+    }
+
+    /// Up to `limit` recorded lead changes, oldest first (they stay until [`Self::ack_lead_changes`]).
+    pub async fn lead_changes(&self, limit: usize) -> Result<Vec<LeadChange>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let mut st =
+                c.prepare_cached("SELECT seq, at, before_json, after_json FROM lead_changes ORDER BY seq LIMIT ?1").map_err(internal)?;
+            let rows = st
+                .query_map([limit], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?))
+                })
+                .map_err(internal)?;
+            rows.map(|row| {
+                let (seq, at, before, after) = row.map_err(internal)?;
+                let at = chrono::DateTime::parse_from_rfc3339(&at)
+                    .map_err(|e| StoreError::Internal(format!("stored change time does not parse: {e}")))?
+                    .with_timezone(&chrono::Utc);
+                Ok(LeadChange {
+                    seq,
+                    at,
+                    before: before.as_deref().map(decode).transpose()?,
+                    after: after.as_deref().map(decode).transpose()?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Forgets every recorded lead change up to and including `up_to_seq` (once they are handled).
+    pub async fn ack_lead_changes(&self, up_to_seq: i64) -> Result<(), StoreError> {
+        self.with_conn(move |c| {
+            c.prepare_cached("DELETE FROM lead_changes WHERE seq <= ?1").and_then(|mut st| st.execute([up_to_seq])).map_err(internal)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Rebuilds every counter from the stored leads (for repair, and after changing `PIPELINE_STAGES` or
@@ -616,6 +689,16 @@ fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&S
     Ok(())
 }
 
+/// Records a lead change in the outbox (`lead_changes`), inside the write's transaction.
+fn record_change(tx: &Connection, before: Option<&Lead>, after: Option<&Lead>) -> Result<(), StoreError> {
+    let (before, after) = (before.map(encode).transpose()?, after.map(encode).transpose()?);
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    tx.prepare_cached("INSERT INTO lead_changes (at, before_json, after_json) VALUES (?1, ?2, ?3)")
+        .and_then(|mut st| st.execute(params![at, before, after]))
+        .map_err(internal)?;
+    Ok(())
+}
+
 fn read_lead(conn: &Connection, sql: &str, arg: &str) -> Result<Option<Lead>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
     let json: Option<String> = stmt.query_row([arg], |r| r.get(0)).optional().map_err(internal)?;
@@ -636,19 +719,27 @@ impl LeadStore for SqliteStore {
     async fn change(&self, target: &LeadRef, decide: Arc<Decide>) -> Result<Changed, StoreError> {
         let target = target.clone();
         let rules = Arc::clone(&self.rules);
+        let webhooks_on = Arc::clone(&self.webhooks_on);
         self.write_job(Box::new(move |tx| {
             let before = resolve(tx, &target)?;
             let decision = decide(before.as_ref());
+            let record = webhooks_on.load(Ordering::Acquire);
             match (&decision, &before) {
                 (Decision::Apply(applied), _) if applied.modified => {
                     save(tx, before.as_ref(), &applied.lead, applied.history.as_ref())?;
                     apply_counters(tx, &counter_delta(tx, &rules, before.as_ref(), Some(&applied.lead))?)?;
+                    if record {
+                        record_change(tx, before.as_ref(), Some(&applied.lead))?;
+                    }
                 }
                 (Decision::Delete, Some(lead)) => {
                     tx.prepare_cached("DELETE FROM leads WHERE id = ?1")
                         .and_then(|mut st| st.execute([lead.id.to_string()]))
                         .map_err(internal)?;
                     apply_counters(tx, &counter_delta(tx, &rules, Some(lead), None)?)?;
+                    if record {
+                        record_change(tx, Some(lead), None)?;
+                    }
                 }
                 _ => {}
             }

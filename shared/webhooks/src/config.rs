@@ -175,8 +175,9 @@ pub fn check_url(raw: &str) -> Result<Url, ValidationError> {
     Ok(url)
 }
 
-/// Whether an address is publicly routable (conservatively: anything special-purpose is not).
-fn is_public(ip: IpAddr) -> bool {
+/// Whether an address is publicly routable (conservatively: anything special-purpose is not). The delivery layer
+/// applies it to the addresses a webhook's host name resolves to, at connection time.
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();

@@ -191,7 +191,7 @@ function render(spec, stages) {
   out.push(h('section', { class: 'card docs-section', id: 'endpoints' },
     h('h2', {}, 'Other Endpoints'),
     others.length
-      ? h('div', { class: 'table-scroll' }, h('table', { class: 'table docs-table endpoints-table' },
+      ? h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Other endpoints' }, h('table', { class: 'table docs-table endpoints-table' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Method'), h('th', {}, 'Path'), h('th', {}, 'Description'))),
         h('tbody', {}, others.map((o) => {
           const params = [...o.shared, ...(o.op.parameters || [])].map((p) => deref(spec, p)).filter((p) => p.in === 'query');

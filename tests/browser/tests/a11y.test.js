@@ -1,4 +1,4 @@
-// Accessibility: axe-core on every screen (Overview with a range message, Campaigns and Form Abandonment too), desktop and phone, light and dark colour scheme.
+// Accessibility: axe-core on every screen (Overview with a range message, Campaigns and Form Abandonment too), desktop and phone, light and dark colour scheme (Settings: a11y-settings.test.js).
 // Fails on any `critical` or `serious` violation and prints every violation it found.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
