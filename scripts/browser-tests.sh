@@ -68,8 +68,13 @@ fi
 
 # --- run ---
 export LEADPIPE_BIN="$BIN" CHROMIUM_PATH="$CHROMIUM"
-log "running browser tests against $BIN"
 cd "$TESTS_DIR"
+# The 100,000-lead database of tests/volume.test.js, built once through `leadpipe import` and cached in
+# artifacts/volume/ (about 3.5 min with a debug binary the first time; nothing afterwards). Outside the timeout
+# below. LEADPIPE_VOLUME=0 skips it and the volume test.
+log "volume database (LEADPIPE_VOLUME=${LEADPIPE_VOLUME:-100000} leads)"
+node lib/volume-db.js
+log "running browser tests against $BIN"
 status=0
 # Deadlines against a hung browser, not waits: every test waits for state. They are generous because this 2-core
 # machine often runs builds beside the suite (the axe file alone took ~90 s under such load).

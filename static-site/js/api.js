@@ -85,6 +85,8 @@ export const api = {
   analyticsRange: (from, to, opts = {}) => request('GET', '/api/analytics', { ...opts, query: { from, to } }).then(noteZone),
   breakdown: (query, opts = {}) => request('GET', '/api/analytics/breakdown', { ...opts, query }),
   abandonment: (query, opts = {}) => request('GET', '/api/analytics/abandonment', { ...opts, query }),
+  /** Every source or campaign with its leads, all time: {by, values: [{value, leads}], other}. */
+  valueCounts: (by, opts = {}) => request('GET', '/api/analytics/values', { ...opts, query: { by } }),
   leads: (query, opts = {}) => request('GET', '/api/leads', { ...opts, query }),
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),

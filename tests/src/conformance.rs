@@ -12,6 +12,7 @@ use leadpipe_core::ingest::{Caller, Origin, PostbackOutcome};
 use leadpipe_core::service::ServiceError;
 use leadpipe_core::store::{IdempotencyClaim, StoredResponse};
 use leadpipe_core::store::{LeadRef, ListQuery};
+use leadpipe_core::totals::{Total, COUNT_BUDGET};
 use leadpipe_core::{Leadpipe, ValidationError};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -27,7 +28,7 @@ macro_rules! conformance_suite {
             fifty_concurrent_first_postbacks_make_one_lead, concurrent_postbacks_on_different_fields_all_persist,
             manual_moves_and_deletes, listing_filters_and_pages, counters_equal_a_full_recount,
             idempotent_postbacks_apply_once_per_tier, idempotency_claims_expire_lease_and_release,
-            concurrent_repeats_of_one_event_apply_once);
+            concurrent_repeats_of_one_event_apply_once, listing_totals_exact_from_counters_else_bounded);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -355,9 +356,79 @@ pub async fn listing_filters_and_pages(app: Leadpipe) {
     let third = app.store.list(&ListQuery { limit: 5, skip: 10, ..Default::default() }).await.unwrap();
     assert_eq!(third.leads.iter().map(|l| l.id).collect::<Vec<_>>(), all[10..15].iter().map(|l| l.id).collect::<Vec<_>>());
     let (_, total) = settled(&app).await.list_leads(&ListQuery { limit: 1, ..Default::default() }).await.unwrap();
-    assert_eq!(total, Some(25));
+    assert_eq!(total, Total { count: 25, exact: true });
     let (_, paid_total) = app.list_leads(&ListQuery { stage: Some(stage("Paid")), limit: 1, ..Default::default() }).await.unwrap();
-    assert_eq!(paid_total, Some(5));
+    assert_eq!(paid_total, Total { count: 5, exact: true });
+}
+
+/// `GET /api/leads` totals: exact from counters for the combinations they hold (whole-day ranges, one source or
+/// campaign, a stage), exact from the listing when it ends within the read budget, else a lower bound.
+pub async fn listing_totals_exact_from_counters_else_bounded(app: Leadpipe) {
+    use leadpipe_core::domain::import::{Format, Rows};
+    let tz = app.settings.time_zone.clone();
+    let today = tz.local_date(Utc::now());
+    let day = |back: u64| today.checked_sub_days(chrono::Days::new(back)).expect("a day");
+    let (a, b, c) = (day(5), day(4), day(3));
+    let mut file = String::new();
+    for (d, source, stage, campaign) in [
+        (a, "google", "Paid", "c1"),
+        (a, "google", "New", "c1"),
+        (a, "facebook", "Paid", "c2"),
+        (a, "", "New", ""),
+        (b, "Google", "Paid", "c1"),
+        (b, "facebook", "New", "c1"),
+        (b, "google", "New", "c2"),
+        (c, "google", "Paid", "c2"),
+        (c, "facebook", "New", "c1"),
+    ] {
+        let n = file.lines().count();
+        let mut row = json!({"email": format!("dated{n}@example.com"), "stage": stage, "created_at": format!("{d}T12:00:00Z")});
+        for (k, v) in [("source", source), ("campaign", campaign)] {
+            if !v.is_empty() {
+                row[k] = json!(v);
+            }
+        }
+        file.push_str(&format!("{row}\n"));
+    }
+    let bulk = COUNT_BUDGET + 50;
+    for i in 0..bulk {
+        file.push_str(&format!("{}\n", json!({"email": format!("bulk{i}@example.com"), "source": "bulk"})));
+    }
+    let rows = Rows::new(file.as_bytes(), Some(Format::JsonLines)).expect("rows");
+    let report = app.import(rows, |_| {}).await.expect("import");
+    assert_eq!((report.imported, report.rejected_total), (9 + bulk as u64, 0), "{:?}", report.rejected);
+    settled(&app).await;
+    let start = |d: chrono::NaiveDate| Some(tz.start_of_day(d).expect("a day start"));
+    let next = |d: chrono::NaiveDate| d.checked_add_days(chrono::Days::new(1)).expect("a day");
+    let total = |q: ListQuery| {
+        let app = app.clone();
+        async move { app.list_leads(&ListQuery { limit: 1, ..q }).await.expect("list").1 }
+    };
+    let exact = |count: usize| Total { count: i64::try_from(count).expect("small"), exact: true };
+    let google = || Some("google".to_string());
+    // From counters.
+    assert_eq!(total(ListQuery::default()).await, exact(9 + bulk));
+    assert_eq!(total(ListQuery { source: google(), ..Default::default() }).await, exact(5), "google and Google");
+    assert_eq!(total(ListQuery { campaign: Some("c1".into()), ..Default::default() }).await, exact(5));
+    let range = ListQuery { created_from: start(a), created_before: start(next(b)), ..Default::default() };
+    assert_eq!(total(range.clone()).await, exact(7));
+    assert_eq!(total(ListQuery { stage: Some(stage("Paid")), source: google(), ..range.clone() }).await, exact(2));
+    assert_eq!(total(ListQuery { created_from: start(b), campaign: Some("c1".into()), ..Default::default() }).await, exact(3));
+    assert_eq!(total(ListQuery { created_before: start(next(b)), ..Default::default() }).await, exact(7), "to alone");
+    assert_eq!(total(ListQuery { created_before: start(next(b)), source: google(), ..Default::default() }).await, exact(4));
+    assert_eq!(total(ListQuery { created_from: start(today), ..Default::default() }).await, exact(bulk));
+    // Through the listing, within the budget: exact.
+    assert_eq!(total(ListQuery { source: google(), campaign: Some("c1".into()), ..Default::default() }).await, exact(3));
+    assert_eq!(total(ListQuery { source: google(), stage: Some(stage("New")), ..Default::default() }).await, exact(2));
+    let midday = ListQuery { created_from: start(b).map(|t| t + chrono::Duration::hours(1)), ..Default::default() };
+    assert_eq!(total(ListQuery { stage: Some(stage("Paid")), ..midday }).await, exact(2), "a range that is not whole days");
+    assert_eq!(total(ListQuery { search: Some("dated".into()), ..Default::default() }).await, exact(9));
+    // Past the budget: a lower bound.
+    let over = total(ListQuery { search: Some("bulk".into()), ..Default::default() }).await;
+    assert_eq!(over, Total { count: i64::try_from(COUNT_BUDGET).expect("small"), exact: false });
+    // The first page of a small listing is its whole total, whatever the filter.
+    let (page, whole) = app.list_leads(&ListQuery { search: Some("dated".into()), limit: 50, ..Default::default() }).await.expect("list");
+    assert_eq!((page.leads.len(), whole), (9, exact(9)));
 }
 
 async fn collect(app: &Leadpipe, mut q: ListQuery) -> Vec<Lead> {

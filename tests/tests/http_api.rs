@@ -180,7 +180,9 @@ async fn leads_endpoints(kind: StoreKind) {
     assert_eq!(by_page["leads"][0]["id"], json!(ids[0]));
     let (_, google) = call(&app, Method::GET, "/api/leads?source=GOOGLE", None, None).await;
     assert_eq!(google["leads"].as_array().unwrap().len(), 3);
-    assert_eq!(google["total"], Value::Null, "not known cheaply with a source filter");
+    assert_eq!((google["total"].clone(), google["total_exact"].clone()), (json!(3), json!(true)), "from the source's counters");
+    let (_, google_new) = call(&app, Method::GET, "/api/leads?source=google&stage=New&limit=1", None, None).await;
+    assert_eq!((google_new["total"].clone(), google_new["total_exact"].clone()), (json!(2), json!(true)), "counted through the listing");
     let (_, paid) = call(&app, Method::GET, "/api/leads?stage=paid", None, None).await;
     assert_eq!((paid["leads"].as_array().unwrap().len(), paid["total"].clone()), (1, json!(1)));
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
@@ -227,6 +229,14 @@ async fn leads_endpoints(kind: StoreKind) {
     assert_eq!(analytics["total_leads"], 6);
     assert_eq!(analytics["new_leads_by_day"].as_array().unwrap().len(), 30);
     assert_eq!(analytics["top_sources"][0], json!({"source": "bing", "count": 4}));
+    let (s, sources) = call(&app, Method::GET, "/api/analytics/values?by=source", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sources, json!({"by": "source", "values": [{"value": "bing", "leads": 4}, {"value": "google", "leads": 2}], "other": 0}));
+    let (_, campaigns) = call(&app, Method::GET, "/api/analytics/values?by=campaign", None, None).await;
+    assert_eq!(campaigns, json!({"by": "campaign", "values": [], "other": 0}), "leads without a campaign are not a value");
+    let (s, v) = call(&app, Method::GET, "/api/analytics/values?by=domain", None, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "invalid_field", Some("by"));
 }
 
 /// Every endpoint × {no key, ingest key, admin key, wrong key}, with both keys configured.

@@ -156,7 +156,36 @@ async fn back_dated_leads_count_on_their_days(kind: StoreKind) {
     assert_eq!(today["total_leads"], 2);
 }
 
+/// Rows are applied 16 at a time, but rows about one lead keep their file order, and the report keeps line order.
+async fn concurrent_rows_keep_order_per_lead_and_report_lines_in_order(kind: StoreKind) {
+    let app = spawn_app(kind, Settings::default()).await;
+    let mut body = String::new();
+    let mut bad_lines = Vec::new();
+    for i in 0..120 {
+        let line = i + 1;
+        if i % 25 == 7 {
+            body.push_str("{\"email\": \"not an email\"}\n");
+            bad_lines.push(line);
+        } else if i % 3 == 0 {
+            // The same lead, again and again: its latest source must be the last row's.
+            body.push_str(&format!("{{\"email\": \"same@example.com\", \"source\": \"s{i}\"}}\n"));
+        } else {
+            body.push_str(&format!("{{\"email\": \"row{i}@example.com\", \"source\": \"r\"}}\n"));
+        }
+    }
+    let (status, report) = import(&app, "application/x-ndjson", body, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let lines: Vec<u64> = report["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, bad_lines.iter().map(|l| *l as u64).collect::<Vec<_>>(), "rejected lines, in order");
+    let same_rows = (0..120).filter(|i| i % 3 == 0 && i % 25 != 7).count() as u64;
+    let others = 120 - same_rows - bad_lines.len() as u64;
+    assert_eq!((report["imported"].as_u64(), report["updated"].as_u64()), (Some(others + 1), Some(same_rows - 1)), "{report}");
+    let last = (0..120).rev().find(|i| i % 3 == 0 && i % 25 != 7).unwrap();
+    assert_eq!(lead_by_email(&app, "same@example.com").await["source"], format!("s{last}"), "the last row about a lead wins");
+}
+
 on_both_stores!(
+    concurrent_rows_keep_order_per_lead_and_report_lines_in_order,
     csv_import_creates_back_dated_leads,
     jsonl_import_reads_stage_objects,
     importing_twice_changes_nothing,

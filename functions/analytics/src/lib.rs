@@ -7,14 +7,16 @@
 //! - `GET /api/analytics/breakdown?by=source|campaign|domain|device_type&touch=first|latest&from=&to=` —
 //!   leads, stages reached, conversions and times per value.
 //! - `GET /api/analytics/abandonment?by=campaign|device_type&from=&to=` — how far forms that stopped got.
+//! - `GET /api/analytics/values?by=source|campaign` — every source or campaign with its leads, all time (the All
+//!   Leads pickers).
 
 pub mod query;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use leadpipe_core::domain::analytics::{Abandonment, Analytics, Breakdown};
-use leadpipe_core::Leadpipe;
+use leadpipe_core::domain::analytics::{has_value_counts, Abandonment, Analytics, Breakdown, ValueCounts};
+use leadpipe_core::{Leadpipe, ValidationError};
 use leadpipe_http::{AdminAccess, ApiError, QueryParams};
 
 /// The routes this function serves.
@@ -23,6 +25,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/analytics", get(analytics))
         .route("/api/analytics/breakdown", get(breakdown))
         .route("/api/analytics/abandonment", get(abandonment))
+        .route("/api/analytics/values", get(values))
 }
 
 async fn analytics(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Analytics>, ApiError> {
@@ -39,4 +42,12 @@ async fn breakdown(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(para
 async fn abandonment(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Abandonment>, ApiError> {
     let q = query::parse(&params, &["from", "to", "by"], app.default_range(chrono::Utc::now()))?;
     Ok(Json(app.abandonment(q.by, q.range).await?))
+}
+
+async fn values(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<ValueCounts>, ApiError> {
+    let q = query::parse(&params, &["by"], app.default_range(chrono::Utc::now()))?;
+    if !has_value_counts(q.by) {
+        return Err(ValidationError::field("by", "by must be source or campaign").into());
+    }
+    Ok(Json(app.value_counts(q.by).await?))
 }

@@ -1,6 +1,7 @@
 //! The `leads` Lambda: listing, reading and deleting leads (admin key).
 //!
-//! - `GET /api/leads` — newest first, filtered, paginated by an opaque cursor (see [`query`]).
+//! - `GET /api/leads` — newest first, filtered, paginated by an opaque cursor (see [`query`]), with the listing's
+//!   total: exact from counters where they allow, else counted within a read budget (`total_exact: false`).
 //! - `GET /api/leads/{id}` — the lead and its stage history.
 //! - `DELETE /api/leads/{id}` — removes the lead, its history and its email claim; 204.
 //! - `GET /api/postbacks?status=rejected|quarantined` — the postback log: what was refused or quarantined, why,
@@ -65,8 +66,11 @@ pub struct LeadList {
     pub leads: Vec<Lead>,
     /// Pass as `cursor` for the next page; `null` at the end.
     pub next_cursor: Option<String>,
-    /// All matching leads, when known from counters (no filter but stage); else `null`.
-    pub total: Option<i64>,
+    /// All matching leads when `total_exact`, else a lower bound (see [`leadpipe_core::totals`]).
+    pub total: i64,
+    /// Whether `total` is exact (from counters, or the whole listing was counted) or a lower bound (counting
+    /// stopped at its read budget).
+    pub total_exact: bool,
 }
 
 /// `GET /api/leads/{id}` answer.
@@ -91,7 +95,7 @@ async fn list_leads(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(par
         page.next_after = page.leads.last().map(Lead::created_key);
     }
     let next_cursor = page.next_after.as_deref().map(|k| query::encode_cursor(k, q.oldest_first));
-    Ok(Json(LeadList { leads: page.leads, next_cursor, total }))
+    Ok(Json(LeadList { leads: page.leads, next_cursor, total: total.count, total_exact: total.exact }))
 }
 
 /// `GET /api/postbacks` answer.

@@ -1,14 +1,18 @@
 //! Importing leads from another tool (`POST /api/import`, `leadpipe import`): the service side of
 //! [`crate::domain::import`], which holds the file format and the merge rules.
 //!
-//! Rows are read and applied one at a time through [`crate::store::LeadStore::change`], like postbacks, so memory
-//! stays flat whatever the file's size and every row is atomic on both stores. Analytics need nothing special:
+//! Rows are read one at a time and applied through [`crate::store::LeadStore::change`], like postbacks, up to
+//! [`IMPORT_CONCURRENCY`] in flight (rows about the same lead in file order), so memory stays flat whatever the
+//! file's size and every row is atomic on both stores. Analytics need nothing special:
 //! counters are a function of each lead's state, bucketed by its `created_at` day (and stage times), so a back-dated
 //! lead counts on its real day on SQLite (in the write's transaction) and on DynamoDB (in the stream consumer,
 //! from the item's images).
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;
+
+use futures_util::stream::{FuturesOrdered, StreamExt};
 
 use uuid::Uuid;
 
@@ -16,6 +20,10 @@ use crate::domain::import::{import_into, import_new, ImportRecord, ImportReport,
 use crate::domain::Lead;
 use crate::service::{now, Leadpipe, ServiceError};
 use crate::store::{Decision, LeadRef, StoreError};
+
+/// Rows applied at once by [`Leadpipe::import`]: enough to hide DynamoDB's round trips, few enough to stay far from
+/// a table's throughput and keep memory flat.
+pub const IMPORT_CONCURRENCY: usize = 16;
 
 /// What one imported row did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,25 +63,80 @@ impl Leadpipe {
         }
     }
 
-    /// Imports every row of `rows`, one at a time; a bad row is rejected (with its line) and the rest goes on.
-    /// `progress` is called after each row with the report so far. Stops with an error only when the store fails.
+    /// Imports every row of `rows`, up to [`IMPORT_CONCURRENCY`] at a time; a bad row is rejected (with its line)
+    /// and the rest goes on. Rows about the same lead (same `lead_id` or email) are applied in file order: a row
+    /// waits while an earlier row with its id or email is in flight. Outcomes are counted in file order, so the
+    /// report (and its rejected lines) reads as for a one-at-a-time import. `progress` is called after each row with
+    /// the report so far. Stops with an error only when the store fails (rows already in flight finish first).
     pub async fn import<R: BufRead>(&self, rows: Rows<R>, mut progress: impl FnMut(&ImportReport)) -> Result<ImportReport, ServiceError> {
         let mut report = ImportReport::default();
         let (pipeline, zone) = (&self.settings.pipeline, &self.settings.time_zone);
+        let mut in_flight = FuturesOrdered::new();
+        let mut busy: HashMap<String, usize> = HashMap::new();
+        let mut failed = None;
+        let mut settle = |(line, keys, result): (usize, Vec<String>, RowResult),
+                          report: &mut ImportReport,
+                          busy: &mut HashMap<String, usize>,
+                          failed: &mut Option<ServiceError>| {
+            for key in keys {
+                if let Some(n) = busy.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        busy.remove(&key);
+                    }
+                }
+            }
+            match result {
+                Ok(RowOutcome::Imported) => report.imported += 1,
+                Ok(RowOutcome::Updated) => report.updated += 1,
+                Ok(RowOutcome::Unchanged) => report.unchanged += 1,
+                Err(Ok(why)) => report.reject(line, why),
+                Err(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
+            }
+            progress(report);
+        };
         for (line, row) in rows {
             let rec = row.and_then(|obj| ImportRecord::parse(obj, pipeline, zone, now()));
-            match rec {
-                Err(e) => report.reject(line, e),
-                Ok(rec) => match self.import_record(rec).await {
-                    Ok(RowOutcome::Imported) => report.imported += 1,
-                    Ok(RowOutcome::Updated) => report.updated += 1,
-                    Ok(RowOutcome::Unchanged) => report.unchanged += 1,
-                    Err(Ok(why)) => report.reject(line, why),
-                    Err(Err(e)) => return Err(e),
-                },
+            let keys = match &rec {
+                Ok(rec) => row_keys(rec),
+                Err(_) => Vec::new(),
+            };
+            while in_flight.len() >= IMPORT_CONCURRENCY || keys.iter().any(|k| busy.contains_key(k)) {
+                let Some(done) = in_flight.next().await else { break };
+                settle(done, &mut report, &mut busy, &mut failed);
             }
-            progress(&report);
+            if failed.is_some() {
+                break;
+            }
+            for key in &keys {
+                *busy.entry(key.clone()).or_insert(0) += 1;
+            }
+            in_flight.push_back(async move {
+                let result = match rec {
+                    Err(e) => Err(Ok(e)),
+                    Ok(rec) => self.import_record(rec).await,
+                };
+                (line, keys, result)
+            });
         }
-        Ok(report)
+        while let Some(done) = in_flight.next().await {
+            settle(done, &mut report, &mut busy, &mut failed);
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
+}
+
+/// What one row's import gave: its outcome, a rejection (`Err(Ok(why))`) or a store failure.
+type RowResult = Result<RowOutcome, Result<String, ServiceError>>;
+
+/// The keys a row is matched by (its `lead_id` and email): rows sharing one are applied one after another.
+fn row_keys(rec: &ImportRecord) -> Vec<String> {
+    let id = rec.postback.lead_id.map(|id| format!("id:{id}"));
+    let email = rec.postback.email.as_ref().map(|e| format!("email:{}", e.as_str()));
+    id.into_iter().chain(email).collect()
 }

@@ -11,6 +11,7 @@
 //! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
 //! - [`error`]: error codes and client-input errors; [`config`]: settings read from the environment.
 //! - [`token`]: continuation tokens that let the browser key continue a lead without learning its id.
+//! - [`totals`]: listing totals, exact from counters where they allow, else counted within a read budget.
 //!
 //! Layout of the workspace, one way only: `functions/*` and `runner` → `leadpipe-http` → adapters → this crate.
 #![warn(missing_docs)]
@@ -26,6 +27,7 @@ pub mod retry;
 pub mod service;
 pub mod store;
 pub mod token;
+pub mod totals;
 
 pub use config::Settings;
 pub use error::{ErrorCode, ValidationError};

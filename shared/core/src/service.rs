@@ -9,12 +9,13 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::domain::analytics::{analytics_query, breakdown_query, Abandonment, Analytics, Breakdown, DayRange};
-use crate::domain::counters::{all_bucket, field, CounterQuery, Dim, Touch};
+use crate::domain::analytics::{analytics_query, breakdown_query, values_query, Abandonment, Analytics, Breakdown, DayRange, ValueCounts};
+use crate::domain::counters::{Dim, Touch};
 use crate::domain::merge::{apply_manual_move, Applied};
 use crate::domain::{Email, Lead, Stage, StageChange};
 use crate::store::{Changed, Decision, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
 use crate::token::TokenSealer;
+use crate::totals::{CounterTotal, Total};
 
 /// Why an operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,19 +109,21 @@ impl Leadpipe {
         self.store.get_with_history(id).await?.ok_or(ServiceError::NotFound)
     }
 
-    /// A page of leads, with the total when counters know it cheaply.
-    pub async fn list_leads(&self, q: &ListQuery) -> Result<(LeadPage, Option<i64>), ServiceError> {
+    /// A page of leads with the listing's total (see [`crate::totals`]): exact from counters where they allow,
+    /// else the page itself when it is the whole listing, else counted within a read budget.
+    pub async fn list_leads(&self, q: &ListQuery) -> Result<(LeadPage, Total), ServiceError> {
         let page = self.store.list(q).await?;
-        let total = if q.total_from_counters() {
-            let everyone = all_bucket(None);
-            let counters = self.store.counters(&CounterQuery { buckets: [everyone.clone()].into(), ..Default::default() }).await?;
-            Some(match &q.stage {
-                Some(stage) => counters.get(&everyone, &field::of(field::IN, stage.as_str())).n,
-                None => counters.get(&everyone, field::LEADS).n,
-            })
-        } else {
-            None
-        };
+        let tz = &self.settings.time_zone;
+        if let Some(plan) = CounterTotal::plan(q, tz, tz.local_date(Utc::now())) {
+            if let Some(count) = plan.total(&self.store.counters(&plan.query()).await?) {
+                return Ok((page, Total { count, exact: true }));
+            }
+        }
+        if q.after.is_none() && page.next_after.is_none() && (q.skip == 0 || !page.leads.is_empty()) {
+            let count = i64::try_from(q.skip + page.leads.len()).unwrap_or(i64::MAX);
+            return Ok((page, Total { count, exact: true }));
+        }
+        let total = self.store.count(q).await?;
         Ok((page, total))
     }
 
@@ -142,6 +145,12 @@ impl Leadpipe {
     pub async fn abandonment(&self, by: Dim, range: DayRange) -> Result<Abandonment, ServiceError> {
         let counters = self.store.counters(&breakdown_query(by, Touch::Latest, range)).await?;
         Ok(Abandonment::from_counters(&counters, by, range))
+    }
+
+    /// Every source (or campaign) the counters name, with its leads, all time (see [`ValueCounts`]).
+    pub async fn value_counts(&self, by: Dim) -> Result<ValueCounts, ServiceError> {
+        let counters = self.store.counters(&values_query(by)).await?;
+        Ok(ValueCounts::from_counters(&counters, by))
     }
 
     /// The default analytics range at `now`: the last 30 days in the reporting time zone.

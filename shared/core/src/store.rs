@@ -16,6 +16,7 @@ use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
 use crate::domain::{Email, Lead, Stage, StageChange};
 pub use crate::idempotency::StoredResponse;
+use crate::totals::{Total, COUNT_PAGES, COUNT_PAGE_SIZE};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -121,17 +122,6 @@ impl ListQuery {
         self.search.as_deref().is_none_or(|s| search_text.contains(s))
             && self.source.as_deref().is_none_or(|s| source_lc == Some(s))
             && self.campaign.as_deref().is_none_or(|c| campaign_lc == Some(c))
-    }
-
-    /// True when only the stage (or nothing) filters, so the total is known from counters.
-    pub fn total_from_counters(&self) -> bool {
-        self.search.is_none()
-            && self.source.is_none()
-            && self.campaign.is_none()
-            && self.created_from.is_none()
-            && self.created_before.is_none()
-            && self.entered_before.is_none()
-            && self.quarantine == QuarantineFilter::Exclude
     }
 
     /// Whether a lead is past `after` in this listing's order (`key` is its listing key).
@@ -264,6 +254,22 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn get_with_history(&self, id: Uuid) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError>;
     /// A page of leads in the listing's order.
     async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError>;
+    /// Counts the leads `q` lists (its cursor, skip and limit ignored) by paging through [`Self::list`]: at most
+    /// [`COUNT_PAGES`] pages of [`COUNT_PAGE_SIZE`]. The count is exact when the listing ends within them, else a
+    /// lower bound.
+    async fn count(&self, q: &ListQuery) -> Result<Total, StoreError> {
+        let mut q = ListQuery { after: None, skip: 0, limit: COUNT_PAGE_SIZE, ..q.clone() };
+        let mut count = 0i64;
+        for _ in 0..COUNT_PAGES {
+            let page = self.list(&q).await?;
+            count += i64::try_from(page.leads.len()).unwrap_or(i64::MAX);
+            match page.next_after {
+                None => return Ok(Total { count, exact: true }),
+                after => q.after = after,
+            }
+        }
+        Ok(Total { count, exact: false })
+    }
     /// The counter buckets `query` asks for (absent buckets are simply missing: zero).
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError>;
     /// Adds an entry to the postback log (kept until `expires_at`).

@@ -139,7 +139,8 @@ export function renderAbandonment(root, ctx, params = {}) {
       if (mine !== idle.seq || !root.isConnected) return;
       idle.rows = more ? [...idle.rows, ...(res.leads || [])] : (res.leads || []);
       idle.next = res.next_cursor || null;
-      idle.total = typeof res.total === 'number' ? res.total : null;
+      idle.total = typeof res.total === 'number' && res.total_exact === true ? res.total : null;
+      idle.atLeast = typeof res.total === 'number' ? res.total : 0;
       renderIdle();
     } catch (e) {
       if (e.status === 401 || mine !== idle.seq) return;
@@ -151,8 +152,8 @@ export function renderAbandonment(root, ctx, params = {}) {
 
   function renderIdle() {
     const what = `in ${idle.stage} for more than ${num(idle.hours)} hour${idle.hours === 1 ? '' : 's'}, created ${dayRange(range.from, range.to)}`;
-    // The API counts a listing only sometimes (not with idle_hours): "50+" until the last page is in.
-    const n = idle.total ?? idle.rows.length;
+    // The API counts an idle listing within a read budget: exact, or a lower bound shown as "1,000+".
+    const n = idle.total ?? Math.max(idle.rows.length, idle.atLeast || 0);
     const more = idle.total === null && idle.next ? '+' : '';
     setContent(idleSummary, h('strong', {}, `${num(n)}${more} lead${n === 1 && !more ? '' : 's'}`), ` ${what}`,
       idle.rows.length < n ? ` · showing ${num(idle.rows.length)}` : '');

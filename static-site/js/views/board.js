@@ -7,6 +7,7 @@ import { leadName, ago, num, stageColor, dateTime, duration } from '../format.js
 import { loading, errorState, setContent, toast } from '../ui.js';
 import { moveLead, stageSelect } from '../actions.js';
 import { openLead } from './lead.js';
+import { valuePicker } from '../pickers.js';
 
 export const PAGE = 100;
 const FILTER_KEYS = ['search', 'source', 'campaign', 'from', 'to'];
@@ -36,11 +37,11 @@ export function renderBoard(root, ctx, params = {}) {
     for (const el of [search, source, campaign, from, to]) el.value = '';
     applyFilters();
   } }, 'Clear');
-  const field = (label, id, control, cls = '') => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control);
+  const field = (label, id, control, cls = '', extra = null) => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control, extra);
   const form = h('form', { class: 'filters filters-board card', role: 'search', 'aria-label': 'Filter the board', onsubmit: (e) => { e.preventDefault(); applyFilters(); } },
     field('Search', 'b-search', h('div', { class: 'input-icon' }, icon('search'), search), 'filter-search'),
-    field('Source', 'b-source', source),
-    field('Campaign', 'b-campaign', campaign),
+    field('Source', 'b-source', source, '', valuePicker(source, 'source')),
+    field('Campaign', 'b-campaign', campaign, '', valuePicker(campaign, 'campaign')),
     field('From', 'b-from', from),
     field('To', 'b-to', to),
     h('div', { class: 'filter filter-buttons' }, clearBtn),
@@ -202,8 +203,10 @@ export function renderBoard(root, ctx, params = {}) {
       leadsById.set(lead.id, lead);
     }
     col.cursor = res.next_cursor || null;
-    // total counts the stage from counters only when no other filter is on; else it is null.
-    col.total = typeof res.total === 'number' && !filtered() ? res.total : null;
+    // total is exact when total_exact (servers before it sent null for a filtered column); else a lower bound.
+    const exact = typeof res.total === 'number' && (res.total_exact === true || (res.total_exact === undefined && !filtered()));
+    col.total = exact ? res.total : null;
+    col.atLeast = typeof res.total === 'number' ? res.total : 0;
     col.loaded = true;
     col.more.before(...added.map((l) => card(l)));
     renderColumnChrome(col);
@@ -216,11 +219,12 @@ export function renderBoard(root, ctx, params = {}) {
   }
 
   function renderColumnChrome(col) {
-    const shown = col.leads.length;
     const exact = col.total !== null;
+    // Not exact: what is loaded, or the server's lower bound when it is larger.
+    const shown = exact ? col.leads.length : Math.max(col.leads.length, col.atLeast || 0);
     col.count.textContent = exact ? num(col.total) : `${num(shown)}${col.cursor ? '+' : ''}`;
     col.count.dataset.count = exact ? String(col.total) : String(shown);
-    col.count.title = exact ? `${num(col.total)} leads in ${col.stage}` : `${num(shown)} loaded${col.cursor ? ', more to load' : ''}`;
+    col.count.title = exact ? `${num(col.total)} leads in ${col.stage}` : `At least ${num(shown)} leads${col.cursor ? ', more to load' : ''}`;
     col.count.setAttribute('aria-hidden', 'true');
     col.countLabel.textContent = `${exact ? num(col.total) : num(shown)}${!exact && col.cursor ? ' or more' : ''} leads`;
     const left = exact ? Math.max(0, col.total - shown) : null;

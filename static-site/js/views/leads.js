@@ -8,6 +8,7 @@ import { moveLead, deleteLead, releaseLead, quarantineBadge, stageSelect, isBack
 import { toCsv, csvColumns, downloadText, exportFileName } from '../csv.js';
 import { noteLocalChange } from '../live.js';
 import { openLead } from './lead.js';
+import { valuePicker } from '../pickers.js';
 
 const FILTER_KEYS = ['stage', 'search', 'source', 'campaign', 'from', 'to', 'quarantine'];
 const PAGE_SIZES = [10, 25, 50, 100];
@@ -84,6 +85,7 @@ export function renderLeads(root, ctx, params = {}) {
     page: 1,
     next: null,
     total: null,
+    totalExact: true,
     rows: [],
     stages: [],
     seq: 0,
@@ -113,6 +115,9 @@ export function renderLeads(root, ctx, params = {}) {
   });
   const source = h('input', { class: 'input', type: 'text', name: 'source', id: 'f-source', placeholder: 'Any source', value: state.filters.source });
   const campaign = h('input', { class: 'input', type: 'text', name: 'campaign', id: 'f-campaign', placeholder: 'Any campaign', value: state.filters.campaign });
+  // Pickers: every known source / campaign with its leads (typed values still filter).
+  const sourceList = valuePicker(source, 'source');
+  const campaignList = valuePicker(campaign, 'campaign');
   const from = h('input', { class: 'input', type: 'date', name: 'from', id: 'f-from', value: state.filters.from, 'aria-describedby': 'date-error' });
   const to = h('input', { class: 'input', type: 'date', name: 'to', id: 'f-to', value: state.filters.to, 'aria-describedby': 'date-error' });
   // Quarantined leads (likely bots) are left out by default; the server lists them with quarantine=only.
@@ -130,13 +135,13 @@ export function renderLeads(root, ctx, params = {}) {
     applyFilters();
   } }, 'Clear');
 
-  const field = (label, id, control, cls = '') => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control);
+  const field = (label, id, control, cls = '', extra = null) => h('div', { class: `filter ${cls}` }, h('label', { class: 'filter-label', for: id }, label), control, extra);
   const searchWrap = h('div', { class: 'input-icon' }, icon('search'), search);
   const filters = h('form', { class: 'filters filters-leads card', role: 'search', 'aria-label': 'Filter leads', onsubmit: (e) => { e.preventDefault(); applyFilters(); } },
     field('Search', 'f-search', searchWrap, 'filter-search'),
     field('Stage', 'f-stage', stageSel),
-    field('Source', 'f-source', source),
-    field('Campaign', 'f-campaign', campaign),
+    field('Source', 'f-source', source, '', sourceList),
+    field('Campaign', 'f-campaign', campaign, '', campaignList),
     field('From', 'f-from', from),
     field('To', 'f-to', to),
     field('Leads', 'f-quarantine', quarSel),
@@ -264,6 +269,8 @@ export function renderLeads(root, ctx, params = {}) {
       state.rows = res.leads || [];
       state.next = res.next_cursor || null;
       state.total = typeof res.total === 'number' ? res.total : null;
+      // total_exact false: counting stopped at the server's read budget and total is a lower bound ("1,000+").
+      state.totalExact = res.total_exact !== false;
       state.loaded = true;
       state.fresh = { added: 0, changed: false };
       renderLiveBanner();
@@ -309,7 +316,7 @@ export function renderLeads(root, ctx, params = {}) {
     }
     setContent(summary,
       h('strong', {}, `${num(start)}–${num(start + rows.length - 1)}`),
-      state.total !== null ? ` of ${num(state.total)} leads` : ' leads',
+      state.total !== null ? ` of ${num(Math.max(state.total, start + rows.length - 1))}${state.totalExact ? '' : '+'} leads` : ' leads',
       filtered ? h('span', { class: 'badge' }, icon('filter'), 'filtered') : null);
 
     const cols = visibleColumns();

@@ -1,6 +1,6 @@
 // Test harness: starts the real `leadpipe serve`, drives Debian Chromium through playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, existsSync, rmSync, openSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, existsSync, rmSync, openSync, readFileSync, copyFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,14 +33,15 @@ async function freePort() {
 /**
  * Start `leadpipe serve` on a free port with a fresh database.
  * adminKey → ADMIN_API_KEY, ingestKey → API_KEY, publicKey → PUBLIC_API_KEY (omit a key to leave it unset);
- * timeZone sets REPORTING_TIMEZONE.
+ * timeZone sets REPORTING_TIMEZONE; db: an SQLite database file to start from (copied, never changed).
  */
-export async function startServer({ adminKey, ingestKey, publicKey, timeZone } = {}) {
+export async function startServer({ adminKey, ingestKey, publicKey, timeZone, db } = {}) {
   if (!existsSync(LEADPIPE_BIN)) {
     throw new Error(`leadpipe binary not found at ${LEADPIPE_BIN}. Build it first (cargo build) or set LEADPIPE_BIN.`);
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'leadpipe-browser-'));
   const port = await freePort();
+  if (db) for (const ext of ['', '-wal']) if (existsSync(db + ext)) copyFileSync(db + ext, path.join(dir, `t.db${ext}`));
   const logPath = path.join(dir, 'server.log');
   const log = openSync(logPath, 'a');
   const env = { ...process.env };

@@ -80,7 +80,7 @@ test('board: without IntersectionObserver the keyboard-reachable "Load more" but
   }
 });
 
-test('board: search/source/campaign/date filters apply to every column; counts show loaded + "+" when totals are unknown', async () => {
+test('board: search/source/campaign/date filters apply to every column; counts are the API\'s totals', async () => {
   await go('#/board');
   await page.locator('#b-source').fill('bing');
   await page.locator('#b-source').press('Enter');
@@ -89,9 +89,9 @@ test('board: search/source/campaign/date filters apply to every column; counts s
   await waitReady(page, 'board');
   const big = col(stages[1]);
   const expectBig = await server.api.page({ stage: stages[1], source: 'bing', limit: 100 });
-  assert.equal(expectBig.total, null, 'the API has no total with other filters');
+  assert.equal(expectBig.total_exact, true, 'stage and source: counted through the listing within its budget');
   assert.ok(expectBig.next_cursor, 'more than a page of bing leads');
-  assert.equal(await big.locator('.col-count').innerText(), '100+');
+  assert.equal(await big.locator('.col-count').innerText(), expectBig.total.toLocaleString('en-US'), 'the exact total, not "100+"');
   const small = col(stages[2]);
   const expectSmall = await server.api.listAll({ stage: stages[2], source: 'bing' });
   assert.equal(await small.locator('.col-count').innerText(), String(expectSmall.length), 'all loaded: no "+"');
@@ -125,7 +125,7 @@ test('board: search/source/campaign/date filters apply to every column; counts s
   await page.locator('#b-to').dispatchEvent('change');
   await page.waitForFunction(() => location.hash.includes('from='));
   await waitReady(page, 'board');
-  assert.equal(await big.locator('.col-count').innerText(), '100+');
+  assert.equal(await big.locator('.col-count').innerText(), BIG.toLocaleString('en-US'), 'stage and a whole-day range: exact from counters');
   // Reloading keeps the filters (they are in the URL).
   await go(`#/board?source=google&from=${addDays(today(), -1)}`);
   assert.equal(await page.locator('#b-source').inputValue(), 'google');
@@ -140,4 +140,18 @@ test('board: cards show form completion and time in the current stage', async ()
   await card.locator('.card-in-stage').getByText(/^\S+ in stage$/).waitFor();
   assert.match(await card.locator('.card-in-stage').getAttribute('title'), new RegExp(`In ${stages[2]} since`));
   await screenshot(page, 'desktop-board-cards', { fullPage: false });
+});
+
+test('All Leads totals: exact from counters for a source ("of 354"), "1,000+" for a search past the read budget', async () => {
+  await go('#/leads?source=google');
+  await waitReady(page, 'leads');
+  const google = await server.api.page({ source: 'google', limit: 1 });
+  assert.deepEqual([google.total, google.total_exact], [354, true], '350 big + 4 small google leads');
+  await page.locator('.summary', { hasText: '1–25 of 354 leads' }).waitFor();
+  await go('#/leads?search=big');
+  await waitReady(page, 'leads');
+  const big = await server.api.page({ search: 'big', limit: 1 });
+  assert.deepEqual([big.total, big.total_exact], [1000, false], 'counting stopped at its budget');
+  await page.locator('.summary', { hasText: '1–25 of 1,000+ leads' }).waitFor();
+  await screenshot(page, 'desktop-leads-lower-bound', { fullPage: false });
 });

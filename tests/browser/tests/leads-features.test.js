@@ -66,6 +66,31 @@ test('every lead has a URL: opening from the table sets it, pasting another lead
   assert.deepEqual(events.pageErrors, []);
 });
 
+test('source and campaign pickers list every known value with its leads (from counters); picking one filters, with an exact total', async () => {
+  await go('#/leads');
+  await page.waitForFunction(() => document.querySelector('#f-source')?.dataset.values && document.querySelector('#f-campaign')?.dataset.values);
+  const all = await server.api.listAll();
+  const expected = (key) => {
+    const counts = new Map();
+    for (const l of all) counts.set(l[key].toLowerCase(), (counts.get(l[key].toLowerCase()) || 0) + 1);
+    return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([v, n]) => [v, `${n} lead${n === 1 ? '' : 's'}`]);
+  };
+  const options = (id) => page.locator(`#${id} option`).evaluateAll((os) => os.map((o) => [o.value, o.label]));
+  assert.equal(await page.locator('#f-source').getAttribute('list'), 'f-source-values');
+  assert.deepEqual(await options('f-source-values'), expected('source'));
+  assert.deepEqual(await options('f-campaign-values'), expected('campaign'));
+  // Picking a value (what choosing a datalist option does: the value is filled in) filters the table.
+  const [value, label] = (await options('f-campaign-values'))[0];
+  await page.locator('#f-campaign').fill(value);
+  await page.waitForFunction((v) => location.hash.includes(`campaign=${v}`), value);
+  const want = all.filter((l) => l.campaign.toLowerCase() === value).map((l) => l.id);
+  await expectTableIds(page, want.slice(0, 25), 'filtered by the picked campaign');
+  await page.locator('.summary', { hasText: `of ${want.length} leads` }).waitFor();
+  assert.equal(label, `${want.length} leads`);
+  await screenshot(page, 'desktop-leads-pickers', { fullPage: false });
+  await page.locator('[data-action=clear-filters]').click();
+});
+
 test('keyboard: "/" focuses the search box (not while typing), Esc closes the drawer and focus returns to the opener', async () => {
   await go('#/leads');
   await page.keyboard.press('/');

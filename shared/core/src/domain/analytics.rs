@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::counters::{all_bucket, field, scope, CounterQuery, Counters, Dim, Fields, Tally, Touch, OTHER};
+use super::counters::{all_bucket, field, scope, CounterQuery, Counters, Dim, Fields, Tally, Touch, NONE_VALUE, OTHER};
 use super::stage::{Pipeline, Stage};
 
 /// Days in the default range (today and the 29 days before).
@@ -358,6 +358,59 @@ fn sum_by_value(counters: &Counters, by: Dim, touch: Touch, range: DayRange) -> 
     }
     per_value.retain(|_, f| tally(f, field::LEADS).n != 0);
     per_value
+}
+
+/// `GET /api/analytics/values`: every source (or campaign) the counters name, with its leads (latest touch, all
+/// time): what the All Leads pickers list. Read from the all-time `*|srcL` / `*|cmpL` buckets: at most
+/// [`super::counters::MAX_VALUES_ALL_TIME`] values, whatever the number of leads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueCounts {
+    /// The dimension (source or campaign).
+    pub by: Dim,
+    /// Values with leads, busiest first (ties by value); leads without a value and `(other)` are left out.
+    pub values: Vec<ValueCount>,
+    /// Leads whose value is counted as `(other)` (past the value limit), so not listed by name.
+    pub other: i64,
+}
+
+/// One value and its leads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueCount {
+    /// The value as counted (lower-case, trimmed): what the `source` / `campaign` filters match.
+    pub value: String,
+    /// Leads whose latest value it is.
+    pub leads: i64,
+}
+
+/// Whether `by` has all-time value counts (source and campaign do).
+pub fn has_value_counts(by: Dim) -> bool {
+    matches!(by, Dim::Source | Dim::Campaign)
+}
+
+/// The counter query of [`ValueCounts`]: the all-time latest-touch scope of `by`.
+pub fn values_query(by: Dim) -> CounterQuery {
+    let mut q = CounterQuery::default();
+    q.scopes.insert(scope(None, by.code(Touch::Latest)));
+    q
+}
+
+impl ValueCounts {
+    /// Builds the value counts from counters read with [`values_query`].
+    pub fn from_counters(counters: &Counters, by: Dim) -> Self {
+        let sc = scope(None, by.code(Touch::Latest));
+        let mut other = 0;
+        let mut values = Vec::new();
+        for (value, fields) in counters.values_in(&sc) {
+            let leads = tally(fields, field::LEADS).n;
+            if value == OTHER {
+                other += leads;
+            } else if value != NONE_VALUE && leads > 0 {
+                values.push(ValueCount { value: value.to_string(), leads });
+            }
+        }
+        values.sort_by(|a, b| b.leads.cmp(&a.leads).then_with(|| a.value.cmp(&b.value)));
+        Self { by, values, other }
+    }
 }
 
 /// `GET /api/analytics/abandonment`: how far leads that stopped before the form's end got, per value.
