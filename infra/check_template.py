@@ -1255,14 +1255,18 @@ class Checker:
                       f"template>.Arn (the dead-letter queue for batches given up on), found {dest!r}")
             return
         self.ok(f"{mid}: failed batches go to {queue}")
-        qp = queues[queue].get("Properties") or {}
-        self.check(qp.get("SqsManagedSseEnabled") is True or bool(qp.get("KmsMasterKeyId")),
-                   f"{queue}: encrypted", f"{queue}: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
-        self.check(self.default_of(qp.get("MessageRetentionPeriod")) == DLQ_RETENTION_SECONDS,
-                   f"{queue}: keeps messages 14 days",
-                   f"{queue}: MessageRetentionPeriod must be {DLQ_RETENTION_SECONDS} (14 days), found "
-                   f"{qp.get('MessageRetentionPeriod')!r}")
+        self._check_dead_letter_queue(queue, queues[queue])
         self.consumer_lid, self.dlq_lid = clid, queue
+
+    def _check_dead_letter_queue(self, qid: str, queue: dict[str, Any]) -> None:
+        """A dead-letter queue: encrypted, and keeping its messages 14 days."""
+        qp = queue.get("Properties") or {}
+        self.check(qp.get("SqsManagedSseEnabled") is True or bool(qp.get("KmsMasterKeyId")),
+                   f"{qid}: encrypted", f"{qid}: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
+        self.check(self.default_of(qp.get("MessageRetentionPeriod")) == DLQ_RETENTION_SECONDS,
+                   f"{qid}: keeps messages 14 days",
+                   f"{qid}: MessageRetentionPeriod must be {DLQ_RETENTION_SECONDS} (14 days), found "
+                   f"{qp.get('MessageRetentionPeriod')!r}")
 
     # ------------------------------------------------------------------ alarms
     def check_alarms(self) -> None:
@@ -1352,13 +1356,7 @@ class Checker:
             self.check(receives == WEBHOOK_MAX_RECEIVES,
                        f"{WEBHOOK_QUEUE_ID}: to {dlq} after {WEBHOOK_MAX_RECEIVES} receives",
                        f"{WEBHOOK_QUEUE_ID}: RedrivePolicy.maxReceiveCount must be {WEBHOOK_MAX_RECEIVES}, found {receives!r}")
-            dp = queues[dlq].get("Properties") or {}
-            self.check(dp.get("SqsManagedSseEnabled") is True or bool(dp.get("KmsMasterKeyId")),
-                       f"{dlq}: encrypted", f"{dlq}: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
-            self.check(self.default_of(dp.get("MessageRetentionPeriod")) == DLQ_RETENTION_SECONDS,
-                       f"{dlq}: keeps messages 14 days",
-                       f"{dlq}: MessageRetentionPeriod must be {DLQ_RETENTION_SECONDS} (14 days), found "
-                       f"{dp.get('MessageRetentionPeriod')!r}")
+            self._check_dead_letter_queue(dlq, queues[dlq])
             alarms = [aid for aid, a in sorted(self.of_type("AWS::CloudWatch::Alarm").items())
                       if (a.get("Properties") or {}).get("MetricName") == "ApproximateNumberOfMessagesVisible"
                       and any(d.get("Value") in ({"Fn::GetAtt": [dlq, "QueueName"]}, {"Fn::GetAtt": f"{dlq}.QueueName"})

@@ -25,6 +25,9 @@ def contract_openapi() -> dict:
         ("put", "/api/leads/{id}/stage"), ("delete", "/api/leads/{id}"), ("get", "/api/analytics"),
         ("get", "/api/analytics/breakdown"), ("get", "/api/analytics/abandonment"),
         ("get", "/api/postbacks"), ("post", "/api/leads/{id}/release"), ("post", "/api/import"),
+        ("get", "/api/analytics/values"), ("post", "/api/webhooks"), ("get", "/api/webhooks"),
+        ("delete", "/api/webhooks/{id}"), ("post", "/api/webhooks/{id}/enable"), ("get", "/api/webhooks/{id}/deliveries"),
+        ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/retry"),
     ]
     paths: dict = {}
     for method, path in routes:

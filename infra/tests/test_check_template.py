@@ -611,8 +611,8 @@ def test_code_calling_an_ungranted_operation_fails(tree, capsys):
 
 def test_consumer_calling_an_ungranted_operation_fails(tree, capsys):
     tree.edit("shared/dynamo/src/consumer.rs", "impl Consumer {",
-              "fn put(c: &aws_sdk_dynamodb::Client) { let _ = c.put_item()\n    .table_name(\"t\"); }\n\nimpl Consumer {")
-    assert_fails(tree, capsys, "consumer.rs calls ['dynamodb:PutItem'], which the counters function is not granted")
+              "fn scan(c: &aws_sdk_dynamodb::Client) { let _ = c.scan()\n    .table_name(\"t\"); }\n\nimpl Consumer {")
+    assert_fails(tree, capsys, "consumer.rs calls ['dynamodb:Scan'], which the counters function is not granted")
 
 
 def test_unknown_sdk_call_fails(tree, capsys):
@@ -634,8 +634,8 @@ def test_operations_in_tests_do_not_count(tree, capsys):
 
 @pytest.mark.parametrize("old,new,message", [
     ("      BatchSize: 10000\n", "      BatchSize: 100\n", "BatchSize must be 10000, found 100"),
-    ("      MaximumBatchingWindowInSeconds: 5\n", "      MaximumBatchingWindowInSeconds: 0\n",
-     "MaximumBatchingWindowInSeconds must be 5"),
+    ("      MaximumBatchingWindowInSeconds: !Ref StreamBatchingWindowSeconds\n", "      MaximumBatchingWindowInSeconds: 1\n",
+     "MaximumBatchingWindowInSeconds must be 5, found 1"),
     ("      TumblingWindowInSeconds: 60\n", "", "TumblingWindowInSeconds must be 60, found None"),
     ("      ParallelizationFactor: 1\n", "      ParallelizationFactor: 4\n", "ParallelizationFactor must be 1, found 4"),
     ("      BisectBatchOnFunctionError: true\n", "      BisectBatchOnFunctionError: false\n",

@@ -43,13 +43,16 @@ def test_environment_after_the_globals_merge_is_what_the_checker_sees(cfn, check
 
 def test_consumer_gets_no_key_variable_and_no_broad_managed_policy(cfn):
     res = cfn["Resources"]
-    variables = res["CountersFunction"]["Properties"]["Environment"]["Variables"]
-    for var in check_template.KEY_ENV + ["ALLOWED_ORIGINS"]:
-        assert variables.get(var) == {"Ref": "AWS::NoValue"}, var
-    role = res["CountersFunctionRole"]["Properties"]
-    assert role["ManagedPolicyArns"] == [sam_transform.MANAGED_POLICIES["AWSLambdaBasicExecutionRole"]]
-    assert all(r["Type"] != "AWS::Lambda::EventSourceMapping" or lid == "CountersEventSourceMapping"
-               for lid, r in res.items())
+    # the stream consumer and the webhook delivery function serve no route and check no key
+    for fn in ("CountersFunction", "WebhooksFunction"):
+        variables = res[fn]["Properties"]["Environment"]["Variables"]
+        for var in check_template.KEY_ENV + ["ALLOWED_ORIGINS"]:
+            assert variables.get(var) == {"Ref": "AWS::NoValue"}, (fn, var)
+        role = res[f"{fn}Role"]["Properties"]
+        assert role["ManagedPolicyArns"] == [sam_transform.MANAGED_POLICIES["AWSLambdaBasicExecutionRole"]], fn
+    # only the template's own event source mappings (no SAM event adding a managed policy with Resource "*")
+    mappings = {lid for lid, r in res.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+    assert mappings == {"CountersEventSourceMapping", "WebhooksEventSourceMapping"}
 
 
 def test_http_functions_get_the_keys_policy(cfn, checker):
