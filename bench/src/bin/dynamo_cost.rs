@@ -23,18 +23,9 @@ use leadpipe_core::{Leadpipe, Settings};
 use serde_json::json;
 use uuid::Uuid;
 
-/// Public on-demand list prices used (us-east-1), as docs/DYNAMODB.md states them.
+/// The list prices ([`leadpipe_bench::heat::price`], as docs/DYNAMODB.md states them) and the cost model's memory.
 mod price {
-    /// API Gateway HTTP API, per million requests (first 300 million a month).
-    pub const APIGW_HTTP_PER_M: f64 = 1.00;
-    /// Lambda requests, per million.
-    pub const LAMBDA_REQ_PER_M: f64 = 0.20;
-    /// Lambda arm64 duration, per GB-second (first 7.5 billion GB-s a month).
-    pub const LAMBDA_ARM_GB_S: f64 = 0.000_013_333_4;
-    /// DynamoDB on-demand, per million write request units.
-    pub const DDB_WRU_PER_M: f64 = 0.625;
-    /// DynamoDB on-demand, per million read request units.
-    pub const DDB_RRU_PER_M: f64 = 0.125;
+    pub use leadpipe_bench::heat::price::*;
     /// Memory of the postback function in the cost model (docs/DYNAMODB.md; infra/template.yaml's Globals say 256).
     pub const LAMBDA_MEMORY_MB: f64 = 128.0;
 }
@@ -298,10 +289,10 @@ async fn main() {
     let [req, rcu, wcu, rru, wru, consumer_wru, consumer_rru] = m;
     let billed_ms = lambda_ms.ceil().max(1.0);
     let gb_s = price::LAMBDA_MEMORY_MB / 1024.0 * billed_ms / 1000.0;
-    let apigw = price::APIGW_HTTP_PER_M;
-    let lambda = price::LAMBDA_REQ_PER_M + gb_s * 1e6 * price::LAMBDA_ARM_GB_S;
-    let dynamo_reported = wcu * price::DDB_WRU_PER_M + rcu * price::DDB_RRU_PER_M;
-    let dynamo_model = (wru + consumer_wru) * price::DDB_WRU_PER_M + (rru + consumer_rru) * price::DDB_RRU_PER_M;
+    let apigw = price::APIGW_PER_M;
+    let lambda = price::LAMBDA_REQ_PER_M + gb_s * 1e6 * price::LAMBDA_GB_S;
+    let dynamo_reported = wcu * price::WRU_PER_M + rcu * price::RRU_PER_M;
+    let dynamo_model = (wru + consumer_wru) * price::WRU_PER_M + (rru + consumer_rru) * price::RRU_PER_M;
     let total = apigw + lambda + dynamo_model;
     println!("\n# mix: {}", MIX.iter().map(|(n, w)| format!("{:.0} % {n}", w * 100.0)).collect::<Vec<_>>().join(", "));
     println!(
@@ -345,9 +336,9 @@ async fn main() {
                                             "dynamodb": (dynamo_model * 1000.0).round() / 1000.0,
                                             "dynamodb_from_local_figures": (dynamo_reported * 1000.0).round() / 1000.0,
                                             "total_before_counters": (total * 1000.0).round() / 1000.0},
-        "prices": {"apigw_http_per_million": price::APIGW_HTTP_PER_M, "lambda_requests_per_million": price::LAMBDA_REQ_PER_M,
-                   "lambda_arm64_per_gb_s": price::LAMBDA_ARM_GB_S, "dynamodb_wru_per_million": price::DDB_WRU_PER_M,
-                   "dynamodb_rru_per_million": price::DDB_RRU_PER_M},
+        "prices": {"apigw_http_per_million": price::APIGW_PER_M, "lambda_requests_per_million": price::LAMBDA_REQ_PER_M,
+                   "lambda_arm64_per_gb_s": price::LAMBDA_GB_S, "dynamodb_wru_per_million": price::WRU_PER_M,
+                   "dynamodb_rru_per_million": price::RRU_PER_M},
         "targets": {"max_round_trips_per_postback": max_pb, "repeat_write_requests": repeat_writes, "repeat_wcu": repeat_wcu},
     });
     leadpipe_bench::write_json(arg_value(&args, "--json").as_deref(), &out);

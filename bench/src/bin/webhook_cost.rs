@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use chrono::Utc;
 use leadpipe_bench::ddb::{client, streams_client, table_name, DynamoLocal, Meter, Usage};
+use leadpipe_bench::heat::price as listed;
 use leadpipe_bench::{arg_flag, arg_parse, arg_value, postback_body, STAGES};
 use leadpipe_core::domain::Postback;
 use leadpipe_core::store::StoreError;
@@ -36,18 +37,10 @@ use leadpipe_webhooks::{Delivery, DeliveryQueue, Secret, StoredWebhook, Webhook,
 use serde_json::json;
 use uuid::Uuid;
 
-/// Public on-demand list prices used (us-east-1), as docs/DYNAMODB.md states them, plus SQS and Lambda.
+/// Prices beyond the shared list prices of [`leadpipe_bench::heat::price`].
 mod price {
-    /// DynamoDB on-demand, per million write request units.
-    pub const DDB_WRU_PER_M: f64 = 0.625;
-    /// DynamoDB on-demand, per million read request units.
-    pub const DDB_RRU_PER_M: f64 = 0.125;
     /// SQS standard queue, per million requests (each up to 64 KB) after the free tier.
     pub const SQS_PER_M: f64 = 0.40;
-    /// Lambda requests, per million.
-    pub const LAMBDA_REQ_PER_M: f64 = 0.20;
-    /// Lambda arm64 duration, per GB-second.
-    pub const LAMBDA_ARM_GB_S: f64 = 0.000_013_333_4;
     /// Memory of the webhooks function (infra/template.yaml).
     pub const WEBHOOKS_MEMORY_GB: f64 = 0.125;
 }
@@ -151,10 +144,10 @@ impl Case {
     fn dollars(&self, invoke_ms: f64) -> f64 {
         let wru = self.fan_out.model_wru + self.attempts.model_wru;
         let rru = self.fan_out.model_rru + self.attempts.model_rru;
-        let ddb = self.per_m_postbacks(wru) * price::DDB_WRU_PER_M / 1e6 + self.per_m_postbacks(rru) * price::DDB_RRU_PER_M / 1e6;
+        let ddb = self.per_m_postbacks(wru) * listed::WRU_PER_M / 1e6 + self.per_m_postbacks(rru) * listed::RRU_PER_M / 1e6;
         let sqs = self.per_m_postbacks(self.sqs_requests) * price::SQS_PER_M / 1e6;
         let lambda = self.per_m_postbacks(self.invocations)
-            * (price::LAMBDA_REQ_PER_M / 1e6 + price::WEBHOOKS_MEMORY_GB * invoke_ms / 1000.0 * price::LAMBDA_ARM_GB_S);
+            * (listed::LAMBDA_REQ_PER_M / 1e6 + price::WEBHOOKS_MEMORY_GB * invoke_ms / 1000.0 * listed::LAMBDA_GB_S);
         ddb + sqs + lambda
     }
 }
