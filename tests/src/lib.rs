@@ -173,6 +173,30 @@ impl TestApp {
     }
 }
 
+/// Sends `method path` to `app` with the key (`x-api-key`) and JSON body given; returns the status and the JSON
+/// answer (`null` for an empty body). Panics on a transport error or an answer that is not JSON.
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    let value =
+        if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+    (status, value)
+}
+
 /// Serves the merged router of all four functions (what `leadpipe serve` runs) on a free loopback port.
 /// Its `/api/webhooks` routes use the same store, with a queue that only stores (nothing attempts deliveries).
 pub async fn spawn_app(kind: StoreKind, settings: Settings) -> TestApp {

@@ -1,24 +1,9 @@
 //! The API over HTTP through the merged router `leadpipe serve` runs, on both stores.
 
 use leadpipe_core::Settings;
-use leadpipe_tests::{keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY};
+use leadpipe_tests::{call, keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn call(app: &TestApp, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(k) = key {
-        req = req.header("x-api-key", k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
-    (status, value)
-}
 
 async fn raw_post(app: &TestApp, content_type: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
     let mut req = app.client.post(app.url("/api/postback")).body(body);

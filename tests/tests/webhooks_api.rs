@@ -4,26 +4,11 @@
 
 use chrono::{TimeDelta, Utc};
 use leadpipe_core::Settings;
-use leadpipe_tests::{keyed_settings, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY, PUBLIC_KEY};
+use leadpipe_tests::{call, keyed_settings, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY, PUBLIC_KEY};
 use leadpipe_webhooks::{Delivery, DeliveryState, Dispatch, EventType, WebhookStore, MAX_WEBHOOKS};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-async fn call(app: &TestApp, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(k) = key {
-        req = req.header("x-api-key", k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
-    (status, value)
-}
 
 async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     call(app, method, path, Some(ADMIN_KEY), body).await

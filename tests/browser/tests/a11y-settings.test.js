@@ -3,11 +3,9 @@
 // desktop and phone, light and dark colour scheme. Fails on any `critical` or `serious` violation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { startServer, launchBrowser, newPage, screenshot, go, DESKTOP, PHONE } from '../lib/harness.js';
+import { axe, describe } from '../lib/axe.js';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const ADMIN = 'a11y-settings-admin-key';
 const INGEST = 'a11y-settings-ingest-key';
 
@@ -24,16 +22,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function axe(page) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations;
-}
-
-function describe(violations) {
-  return violations.map((v) => `  [${v.impact}] ${v.id} ×${v.nodes.length}: ${v.help}\n${v.nodes.slice(0, 4).map((n) => `      ${n.target.join(' ')}`).join('\n')}`).join('\n');
-}
 
 const SCREENS = [
   { name: 'settings', open: async (p) => {

@@ -2,14 +2,12 @@
 // Fails on any `critical` or `serious` violation and prints every violation it found.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import {
   startServer, launchBrowser, newPage, screenshot, go, waitDrawer, DESKTOP, PHONE,
 } from '../lib/harness.js';
 import { seed } from '../lib/seed.js';
+import { axe, describe } from '../lib/axe.js';
 
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
 const ADMIN = 'a11y-admin-key';
 const INGEST = 'a11y-ingest-key';
 const PUBLIC = 'a11y-public-key';
@@ -35,17 +33,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-/** Run axe on the page as it is; return the violations. */
-async function axe(page) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations;
-}
-
-function describe(violations) {
-  return violations.map((v) => `  [${v.impact}] ${v.id} ×${v.nodes.length}: ${v.help}\n${v.nodes.slice(0, 4).map((n) => `      ${n.target.join(' ')}\n        ${(n.failureSummary || '').split('\n').join('\n        ')}`).join('\n')}`).join('\n');
-}
 
 const SCREENS = [
   { name: 'signin', open: async (p) => { await p.goto(`${server.base}/#/overview`); await p.locator('#admin-key').waitFor(); } },
