@@ -1,6 +1,7 @@
 // Pipeline Board: one column per stage. Search/source/campaign/date filters apply to every column.
-// Columns load 100 leads a page and fetch the next page when their end scrolls into view
-// (IntersectionObserver), with a keyboard-reachable "Load more" button as the fallback.
+// Columns first load FIRST_PAGE leads (enough to fill a tall screen, so the board paints fast with any volume), then
+// PAGE more whenever their end scrolls into view (IntersectionObserver), with a keyboard-reachable "Load more" button
+// as the fallback.
 import { h, icon } from '../dom.js';
 import { api, loadStages } from '../api.js';
 import { leadName, ago, num, stageColor, dateTime, duration } from '../format.js';
@@ -9,6 +10,9 @@ import { moveLead, stageSelect } from '../actions.js';
 import { openLead } from './lead.js';
 import { valuePicker } from '../pickers.js';
 
+/** Cards per column on first paint. */
+export const FIRST_PAGE = 25;
+/** Cards per further page of a column. */
 export const PAGE = 100;
 const FILTER_KEYS = ['search', 'source', 'campaign', 'from', 'to'];
 
@@ -99,11 +103,11 @@ export function renderBoard(root, ctx, params = {}) {
     }
     if (!root.isConnected || gen !== generation) return;
     if (!stages.length) { setContent(body, errorState(new Error('No pipeline stages are configured on the server.'), () => start())); ctx.ready(); return; }
-    const keep = quiet && columns.size ? new Map([...columns].map(([st, c]) => [st, Math.max(PAGE, c.leads.length)])) : new Map();
+    const keep = quiet && columns.size ? new Map([...columns].map(([st, c]) => [st, Math.max(FIRST_PAGE, c.leads.length)])) : new Map();
     const fresh = new Map();
     for (const stage of stages) fresh.set(stage, makeColumn(stage));
     // Load every column's first page (as deep as it was, for live refreshes) before swapping, so nothing flickers.
-    const results = await Promise.all([...fresh.values()].map((col) => fetchPage(col, Math.min(200, keep.get(col.stage) || PAGE)).then(
+    const results = await Promise.all([...fresh.values()].map((col) => fetchPage(col, Math.min(200, keep.get(col.stage) || FIRST_PAGE)).then(
       (res) => ({ col, res }), (error) => ({ col, error }))));
     if (!root.isConnected || gen !== generation) return;
     if (results.some((r) => r.error && r.error.status === 401)) return;

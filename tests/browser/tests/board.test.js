@@ -8,7 +8,9 @@ import { seedMany } from '../lib/seed.js';
 
 const ADMIN = 'board-admin-key';
 const INGEST = 'board-ingest-key';
-const BIG = 1050; // leads in the big column: 11 pages of 100
+const BIG = 1050; // leads in the big column: a first page of 25, then 11 pages of 100
+const FIRST = 25; // static-site/js/views/board.js FIRST_PAGE
+const PAGE = 100; // and PAGE
 
 let server; let browser; let page; let stages;
 
@@ -36,14 +38,14 @@ after(async () => {
 const go = (hash, p = page) => goTo(p, server.base, hash, ADMIN);
 const col = (st, p = page) => p.locator(`.column[data-stage="${st}"]`);
 
-test('board: a column of 1,050 leads loads 100 at a time as its end scrolls into view (no clicks), with the exact count', async () => {
+test('board: a column of 1,050 leads paints 25 cards, then loads 100 at a time as its end scrolls into view (no clicks), with the exact count', async () => {
   await go('#/board');
   const big = col(stages[1]);
   assert.equal(await big.locator('.col-count').innerText(), '1,050');
-  assert.equal(await big.locator('.lead-card').count(), 100, 'first page: 100 cards');
+  assert.equal(await big.locator('.lead-card').count(), FIRST, 'first page: 25 cards');
   const list = big.locator('.col-cards');
-  for (let loaded = 100; loaded < BIG;) {
-    const want = Math.min(BIG, loaded + 100);
+  for (let loaded = FIRST; loaded < BIG;) {
+    const want = Math.min(BIG, loaded + PAGE);
     await list.evaluate((el) => { el.scrollTop = el.scrollHeight; }); // the user scrolls to the column's end
     await big.locator('.lead-card').nth(want - 1).waitFor();
     loaded = await big.locator('.lead-card').count();
@@ -63,18 +65,18 @@ test('board: without IntersectionObserver the keyboard-reachable "Load more" but
     await p.addInitScript(() => { delete window.IntersectionObserver; });
     await go('#/board', p);
     const big = col(stages[1], p);
-    assert.equal(await big.locator('.lead-card').count(), 100);
+    assert.equal(await big.locator('.lead-card').count(), FIRST);
     const more = big.locator('.load-more');
-    assert.equal(await more.innerText(), 'Load more (950 left)');
+    assert.equal(await more.innerText(), 'Load more (1,025 left)');
     await more.focus();
     await p.keyboard.press('Enter');
-    await big.locator('.lead-card').nth(199).waitFor();
-    assert.equal(await big.locator('.lead-card').count(), 200);
+    await big.locator('.lead-card').nth(FIRST + PAGE - 1).waitFor();
+    assert.equal(await big.locator('.lead-card').count(), FIRST + PAGE);
     const focused = await p.evaluate(() => document.activeElement.closest('.lead-card')?.dataset.leadId);
     const ids = await big.locator('.lead-card').evaluateAll((els) => els.map((e) => e.dataset.leadId));
-    assert.equal(focused, ids[100], 'focus moves to the first card of the new page');
+    assert.equal(focused, ids[FIRST], 'focus moves to the first card of the new page');
     // Tab order reaches the button again.
-    await big.locator('.load-more').getByText('Load more (850 left)').waitFor();
+    await big.locator('.load-more').getByText('Load more (925 left)').waitFor();
   } finally {
     await context.close();
   }
