@@ -28,7 +28,8 @@ macro_rules! conformance_suite {
             fifty_concurrent_first_postbacks_make_one_lead, concurrent_postbacks_on_different_fields_all_persist,
             manual_moves_and_deletes, listing_filters_and_pages, counters_equal_a_full_recount,
             idempotent_postbacks_apply_once_per_tier, idempotency_claims_expire_lease_and_release,
-            concurrent_repeats_of_one_event_apply_once, listing_totals_exact_from_counters_else_bounded);
+            concurrent_repeats_of_one_event_apply_once, listing_totals_exact_from_counters_else_bounded,
+            search_follows_edits_and_deletes_with_any_characters);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -429,6 +430,41 @@ pub async fn listing_totals_exact_from_counters_else_bounded(app: Leadpipe) {
     // The first page of a small listing is its whole total, whatever the filter.
     let (page, whole) = app.list_leads(&ListQuery { search: Some("dated".into()), limit: 50, ..Default::default() }).await.expect("list");
     assert_eq!((page.leads.len(), whole), (9, exact(9)));
+}
+
+/// `search` is a plain substring of name, email, phone or company: punctuation and quotes are literal, short terms
+/// work, and edits and deletes show at once (stores that index the text keep the index in step).
+pub async fn search_follows_edits_and_deletes_with_any_characters(app: Leadpipe) {
+    let rockets = ok(&app, json!({"email": "r1@example.com", "company": "Acme \"Rockets\" (UK) *beta* -x OR y"})).await;
+    let zoe = ok(&app, json!({"email": "zoe@example.com", "first_name": "Zoë", "last_name": "Ünal", "phone": "+1 555-0100"})).await;
+    let filler = ok(&app, json!({"email": "f1@example.com", "company": "Rocket Science"})).await;
+    let found = |term: &str| {
+        let app = app.clone();
+        let q = ListQuery { search: Some(term.to_string()), limit: 10, ..Default::default() };
+        async move { collect(&app, q).await.into_iter().map(|l| l.id).collect::<BTreeSet<_>>() }
+    };
+    let set = |ids: &[Uuid]| ids.iter().copied().collect::<BTreeSet<_>>();
+    for term in ["\"rockets\"", "(uk)", "*beta*", "-x or y", "acme \"", "\""] {
+        assert_eq!(found(term).await, set(&[rockets.lead_id]), "{term}");
+    }
+    assert_eq!(found("rocket").await, set(&[rockets.lead_id, filler.lead_id]));
+    assert_eq!(found("zoë ünal").await, set(&[zoe.lead_id]), "first and last name together");
+    assert_eq!(found("ün").await, set(&[zoe.lead_id]), "two characters");
+    assert_eq!(found("e").await.len(), 3, "one character");
+    assert_eq!(found("555-0100").await, set(&[zoe.lead_id]));
+    assert!(found("rocketsx").await.is_empty());
+    assert!(found("zoe ").await.is_empty(), "ë is not e");
+
+    // An edit replaces the old text; a delete removes it.
+    ok(&app, json!({"email": "r1@example.com", "company": "Globex"})).await;
+    assert!(found("acme").await.is_empty(), "the old company is gone");
+    assert_eq!(found("globex").await, set(&[rockets.lead_id]));
+    assert_eq!(found("rocket").await, set(&[filler.lead_id]));
+    app.delete_lead(filler.lead_id).await.expect("delete");
+    assert!(found("rocket").await.is_empty());
+    assert!(found("science").await.is_empty());
+    let (_, total) = app.list_leads(&ListQuery { search: Some("globex".into()), limit: 1, ..Default::default() }).await.expect("list");
+    assert_eq!(total, Total { count: 1, exact: true });
 }
 
 async fn collect(app: &Leadpipe, mut q: ListQuery) -> Vec<Lead> {

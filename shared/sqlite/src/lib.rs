@@ -39,6 +39,7 @@ use leadpipe_core::store::{
     Changed, Decide, Decision, FilterColumns, IdempotencyClaim, LeadChange, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts,
     PostbackLogEntry, PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError, StoredResponse,
 };
+use leadpipe_core::totals::{Total, COUNT_BUDGET};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS leads (
@@ -103,6 +104,22 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, list_key);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (due, id) WHERE due IS NOT NULL;
+-- Substring search (`search`): a trigram index over leads.search_text, kept in step by triggers. It only narrows
+-- the candidates; `instr` on search_text still decides, so matching is exactly the in-memory rule.
+-- (The index is keyed by the leads' implicit rowid, which only VACUUM renumbers; after a VACUUM, run
+-- INSERT INTO leads_search(leads_search) VALUES ('rebuild').)
+CREATE VIRTUAL TABLE IF NOT EXISTS leads_search USING fts5(search_text, content = 'leads', tokenize = 'trigram');
+CREATE TRIGGER IF NOT EXISTS leads_search_insert AFTER INSERT ON leads BEGIN
+    INSERT INTO leads_search (rowid, search_text) VALUES (new.rowid, new.search_text);
+END;
+CREATE TRIGGER IF NOT EXISTS leads_search_delete AFTER DELETE ON leads BEGIN
+    INSERT INTO leads_search (leads_search, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+END;
+CREATE TRIGGER IF NOT EXISTS leads_search_update AFTER UPDATE OF search_text ON leads
+WHEN old.search_text IS NOT new.search_text BEGIN
+    INSERT INTO leads_search (leads_search, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+    INSERT INTO leads_search (rowid, search_text) VALUES (new.rowid, new.search_text);
+END;
 CREATE TABLE IF NOT EXISTS lead_changes (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     at          TEXT NOT NULL,
@@ -257,7 +274,15 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
         // New tables (webhooks, deliveries, lead_changes) are created by `CREATE TABLE IF NOT EXISTS` on older
         // databases too: they need no migration of existing rows.
+        let search_indexed = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'leads_search'", [], |r| r.get::<_, i64>(0))
+            .map_err(internal)?
+            > 0;
         conn.execute_batch(SCHEMA).map_err(internal)?;
+        if !search_indexed {
+            // A database from before the search index: index the leads it already holds.
+            conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')").map_err(internal)?;
+        }
         let webhooks_on = webhooks::any_enabled(&conn)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(internal)?;
         if version < SCHEMA_VERSION {
@@ -484,6 +509,82 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 
 fn is_unique_violation(e: &rusqlite::Error, column: &str) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg)) if f.code == ErrorCode::ConstraintViolation && msg.contains(column))
+}
+
+/// A search term matching fewer leads than this is looked up in the trigram index; a more common one is found
+/// faster by reading leads in the listing's order until the page is full.
+const SEARCH_INDEX_MAX_MATCHES: i64 = 5_000;
+
+/// How `search` is answered: through the trigram index (rare terms), or by checking leads in the listing's order.
+#[derive(Clone, Copy, PartialEq)]
+enum SearchPlan {
+    Index,
+    Scan,
+}
+
+/// The plan for `q`'s search term: the index when it has at most [`SEARCH_INDEX_MAX_MATCHES`] candidates (counting
+/// them stops there, so the probe stays cheap for common terms).
+fn search_plan(c: &Connection, q: &ListQuery) -> Result<SearchPlan, StoreError> {
+    let Some(term) = q.search.as_deref().filter(|s| indexable(s)) else { return Ok(SearchPlan::Scan) };
+    let candidates: i64 = c
+        .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM leads_search WHERE leads_search MATCH ?1 LIMIT ?2)")
+        .and_then(|mut st| st.query_row(params![fts_phrase(term), SEARCH_INDEX_MAX_MATCHES], |r| r.get(0)))
+        .map_err(internal)?;
+    Ok(if candidates < SEARCH_INDEX_MAX_MATCHES { SearchPlan::Index } else { SearchPlan::Scan })
+}
+
+/// Whether the trigram index can find `term`: three characters or more.
+fn indexable(term: &str) -> bool {
+    term.chars().nth(2).is_some()
+}
+
+/// `term` as one FTS5 phrase, which the trigram tokenizer matches as a substring.
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// The WHERE clause of a listing (its cursor included) and its parameters, numbered from `?1`.
+fn list_filter(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut sql = String::new();
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    // `clause` holds one `?`, which becomes the parameter's number.
+    let mut push = |clause: &str, arg: Box<dyn rusqlite::ToSql>| {
+        args.push(arg);
+        if !sql.is_empty() {
+            sql.push_str(" AND ");
+        }
+        sql.push_str(&clause.replacen('?', &format!("?{}", args.len()), 1));
+    };
+    push("quarantined = ?", Box::new(q.quarantine == QuarantineFilter::Only));
+    if let Some(s) = &q.stage {
+        push("stage = ?", Box::new(s.as_str().to_string()));
+    }
+    if let Some(from) = q.created_from {
+        push("created_key >= ?", Box::new(key_time(from)));
+    }
+    if let Some(before) = q.created_before {
+        push("created_key < ?", Box::new(key_time(before)));
+    }
+    if let Some(after) = &q.after {
+        push(if q.oldest_first { "created_key > ?" } else { "created_key < ?" }, Box::new(after.clone()));
+    }
+    if let Some(t) = q.entered_before {
+        push("stage_entered < ?", Box::new(key_time(t)));
+    }
+    if let Some(s) = &q.source {
+        push("source_lc = ?", Box::new(s.clone()));
+    }
+    if let Some(s) = &q.campaign {
+        push("campaign_lc = ?", Box::new(s.clone()));
+    }
+    if let Some(s) = &q.search {
+        // The trigram index narrows a rare term to its candidates; instr decides either way.
+        if plan == SearchPlan::Index && indexable(s) {
+            push("rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH ?)", Box::new(fts_phrase(s)));
+        }
+        push("instr(search_text, ?) > 0", Box::new(s.clone()));
+    }
+    (sql, args)
 }
 
 /// The counters' schema version (`PRAGMA user_version`): 2 = bucketed counters with a value registry.
@@ -774,44 +875,19 @@ impl LeadStore for SqliteStore {
     async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError> {
         let q = q.clone();
         self.read(move |c| {
-            let mut sql = String::from("SELECT data, created_key FROM leads WHERE 1 = 1");
-            let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-            let mut push = |clause: &str, arg: Box<dyn rusqlite::ToSql>, sql: &mut String| {
-                args.push(arg);
-                sql.push_str(&format!(" AND {clause} ?{}", args.len()));
-            };
-            if let Some(s) = &q.stage {
-                push("stage =", Box::new(s.as_str().to_string()), &mut sql);
-            }
-            if let Some(from) = q.created_from {
-                push("created_key >=", Box::new(key_time(from)), &mut sql);
-            }
-            if let Some(before) = q.created_before {
-                push("created_key <", Box::new(key_time(before)), &mut sql);
-            }
-            if let Some(after) = &q.after {
-                push(if q.oldest_first { "created_key >" } else { "created_key <" }, Box::new(after.clone()), &mut sql);
-            }
-            if let Some(t) = q.entered_before {
-                push("stage_entered <", Box::new(key_time(t)), &mut sql);
-            }
-            push("quarantined =", Box::new(q.quarantine == QuarantineFilter::Only), &mut sql);
-            if let Some(s) = &q.source {
-                push("source_lc =", Box::new(s.clone()), &mut sql);
-            }
-            if let Some(s) = &q.campaign {
-                push("campaign_lc =", Box::new(s.clone()), &mut sql);
-            }
-            if let Some(s) = &q.search {
-                push("0 < instr(search_text,", Box::new(s.clone()), &mut sql);
-                sql.push(')');
-            }
-            let fetch = q.limit + 1;
+            let (filter, args) = list_filter(&q, search_plan(c, &q)?);
             let order = if q.oldest_first { "ASC" } else { "DESC" };
-            sql.push_str(&format!(" ORDER BY created_key {order} LIMIT {fetch} OFFSET {}", q.skip));
+            let sql = format!(
+                "SELECT data, created_key FROM leads WHERE {filter} ORDER BY created_key {order} LIMIT ?{} OFFSET ?{}",
+                args.len() + 1,
+                args.len() + 2
+            );
+            let fetch = i64::try_from(q.limit + 1).unwrap_or(i64::MAX);
+            let skip = i64::try_from(q.skip).unwrap_or(i64::MAX);
             let mut stmt = c.prepare_cached(&sql).map_err(internal)?;
+            let params = args.iter().map(|a| a.as_ref()).chain([&fetch as &dyn rusqlite::ToSql, &skip]);
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map(rusqlite::params_from_iter(params), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .map_err(internal)?;
             let mut page = LeadPage::default();
             let mut last_key = None;
@@ -825,6 +901,24 @@ impl LeadStore for SqliteStore {
                 last_key = Some(key);
             }
             Ok(page)
+        })
+        .await
+    }
+
+    /// Counts in SQL, without reading the leads, within the same budget as the listing count.
+    async fn count(&self, q: &ListQuery) -> Result<Total, StoreError> {
+        let q = ListQuery { after: None, skip: 0, ..q.clone() };
+        self.read(move |c| {
+            let (filter, args) = list_filter(&q, search_plan(c, &q)?);
+            let sql = format!("SELECT count(*) FROM (SELECT 1 FROM leads WHERE {filter} LIMIT ?{})", args.len() + 1);
+            let budget = i64::try_from(COUNT_BUDGET).unwrap_or(i64::MAX);
+            let limit = budget.saturating_add(1);
+            let params = args.iter().map(|a| a.as_ref()).chain([&limit as &dyn rusqlite::ToSql]);
+            let found: i64 = c
+                .prepare_cached(&sql)
+                .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
+                .map_err(internal)?;
+            Ok(Total { count: found.min(budget), exact: found <= budget })
         })
         .await
     }
@@ -973,5 +1067,83 @@ impl LeadStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids of the leads `q` lists under `plan`, newest first, straight from SQL (the rows here are not real leads).
+    fn ids(c: &Connection, q: &ListQuery, plan: SearchPlan) -> Vec<String> {
+        let (filter, args) = list_filter(q, plan);
+        let sql = format!("SELECT id FROM leads WHERE {filter} ORDER BY created_key DESC");
+        let mut st = c.prepare(&sql).expect("prepare");
+        let rows = st.query_map(rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())), |r| r.get(0)).expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+
+    /// `n` bare rows: every one says "common"; every 1,000th also "rare needle"; every 7th has stage Paid.
+    fn insert_rows(c: &Connection, n: i64) {
+        c.execute(
+            "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1)
+             INSERT INTO leads (id, stage, created_key, search_text, version, data)
+             SELECT printf('lead%05d', i), CASE WHEN i % 7 = 0 THEN 'Paid' ELSE 'New' END, printf('%08d', i),
+                    CASE WHEN i % 1000 = 0 THEN 'a rare needle, common' ELSE 'common' END, 1, '{}' FROM seq",
+            [n],
+        )
+        .expect("insert");
+    }
+
+    fn search(term: &str) -> ListQuery {
+        ListQuery { search: Some(term.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn rare_terms_use_the_index_common_ones_the_scan_and_both_plans_agree() {
+        let store = SqliteStore::in_memory(CounterRules::default()).expect("store");
+        let c = store.conn.lock().expect("conn");
+        insert_rows(&c, SEARCH_INDEX_MAX_MATCHES + 1_000);
+        assert!(search_plan(&c, &search("needle")).expect("plan") == SearchPlan::Index);
+        assert!(search_plan(&c, &search("common")).expect("plan") == SearchPlan::Scan, "more candidates than the index is used for");
+        assert!(search_plan(&c, &search("ne")).expect("plan") == SearchPlan::Scan, "too short for trigrams");
+        for term in ["needle", "common", "rare needle", "le, c", "ne", "nope"] {
+            for stage in [None, Some(leadpipe_core::domain::Pipeline::default().stage("Paid").expect("a default stage"))] {
+                let q = ListQuery { stage, ..search(term) };
+                assert_eq!(ids(&c, &q, SearchPlan::Index), ids(&c, &q, SearchPlan::Scan), "{term} {:?}", q.stage);
+            }
+        }
+        assert_eq!(ids(&c, &search("needle"), SearchPlan::Index).len(), 6);
+        assert_eq!(ids(&c, &search("common"), SearchPlan::Scan).len(), 6_000);
+    }
+
+    #[test]
+    fn the_index_follows_updates_and_a_database_without_it_is_indexed_on_open() {
+        let path = std::env::temp_dir().join(format!("leadpipe-search-{}.db", Uuid::new_v4()));
+        {
+            let store = SqliteStore::open(&path, CounterRules::default()).expect("open");
+            let c = store.conn.lock().expect("conn");
+            insert_rows(&c, 2_000);
+            c.execute("UPDATE leads SET search_text = 'moved haystack' WHERE id = 'lead01000'", []).expect("update");
+            assert_eq!(ids(&c, &search("needle"), SearchPlan::Index), ["lead02000"]);
+            assert_eq!(ids(&c, &search("haystack"), SearchPlan::Index), ["lead01000"]);
+            // As a database from before the index.
+            c.execute_batch(
+                "DROP TRIGGER leads_search_insert; DROP TRIGGER leads_search_delete; DROP TRIGGER leads_search_update;
+                 DROP TABLE leads_search;",
+            )
+            .expect("drop the index");
+            c.execute("UPDATE leads SET search_text = 'a later needle' WHERE id = 'lead00001'", []).expect("update");
+        }
+        let store = SqliteStore::open(&path, CounterRules::default()).expect("reopen");
+        {
+            let c = store.conn.lock().expect("conn");
+            assert_eq!(ids(&c, &search("needle"), SearchPlan::Index), ["lead02000", "lead00001"]);
+            assert!(search_plan(&c, &search("needle")).expect("plan") == SearchPlan::Index);
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -47,6 +47,8 @@ test(`fast with volume: paint time of every screen with ${N.toLocaleString('en-U
     ['All Leads, source + stage (counted: 1,000+)', '#/leads?source=google&stage=New'],
     ['All Leads, campaign + 30 days (from counters)', `#/leads?campaign=ein-fast-track&from=${from}`],
     ['All Leads, searched (search=vol12)', '#/leads?search=vol12'],
+    ['All Leads, searched, no match', '#/leads?search=no-such-lead'],
+    ['Board, searched (search=vol12)', '#/board?search=vol12'],
     ['Lead drawer', `#/leads/${lead.id}`, () => waitDrawer(page, lead.id)],
     ['Campaigns', '#/campaigns'],
     ['Abandonment', '#/abandonment'],
