@@ -5,14 +5,17 @@
 //! (stage, latest source and campaign, search text, quarantine, stage idle time) as a filter expression on the
 //! projected attributes. An entry is emitted only when no shard that still has unread entries could hold a
 //! later one, so the merged order is exact. Filtered listings stop after [`LIST_READ_BUDGET`] evaluated entries
-//! and return a cursor; the page's leads are then read with BatchGetItem.
+//! and return a cursor; the page's leads are then read with BatchGetItem. Counts ([`count`]) read the same
+//! entries with `Select: COUNT` and never read a lead.
 
 use std::collections::VecDeque;
 
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::store::{LeadPage, ListQuery, PostbackLogEntry, PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use leadpipe_core::totals::{Total, COUNT_BUDGET, COUNT_PAGES, COUNT_PAGE_SIZE};
 
 use crate::codec::{attr, lead_from_item, n, s, Item};
 use crate::error::sdk_error;
@@ -23,6 +26,13 @@ use crate::store::DynamoStore;
 /// Most index entries a listing evaluates per request (beyond the rows it skips and returns) before it answers
 /// with what it found and a cursor.
 pub const LIST_READ_BUDGET: usize = 2000;
+
+/// Most index entries a count evaluates before it answers with a lower bound: as many as paging through the
+/// listing for [`COUNT_PAGES`] pages could.
+pub const COUNT_READ_BUDGET: usize = COUNT_PAGES * (LIST_READ_BUDGET + COUNT_PAGE_SIZE);
+
+/// Index entries a count evaluates per shard and round.
+const COUNT_CHUNK: usize = 250;
 
 struct Shard {
     name: String,
@@ -150,6 +160,44 @@ async fn query_shard(
     shard: &Shard,
     chunk: usize,
 ) -> Result<(Vec<Item>, Option<Item>, usize), StoreError> {
+    let out = shard_query(store, q, &shard.name, shard.start.clone(), chunk).send().await.map_err(sdk_error)?;
+    let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+    let scanned = usize::try_from(out.scanned_count).unwrap_or(0);
+    Ok((out.items.unwrap_or_default(), next, scanned))
+}
+
+/// Counts the leads `q` lists from the index entries alone (`Select: COUNT`, so no lead is read): every shard is
+/// queried in rounds of [`COUNT_CHUNK`] entries until all are read (exact), more than [`COUNT_BUDGET`] match, or
+/// [`COUNT_READ_BUDGET`] entries were evaluated (a lower bound), the same answer as paging through the listing.
+pub(crate) async fn count(store: &DynamoStore, q: &ListQuery) -> Result<Total, StoreError> {
+    let q = ListQuery { after: None, skip: 0, ..q.clone() };
+    let mut pending: Vec<(String, Option<Item>)> = keys::listing_shards().map(|name| (name, None)).collect();
+    let (mut found, mut evaluated) = (0usize, 0usize);
+    let total = |found: usize, exact: bool| Total { count: i64::try_from(found.min(COUNT_BUDGET)).unwrap_or(i64::MAX), exact };
+    while !pending.is_empty() {
+        if found > COUNT_BUDGET || evaluated >= COUNT_READ_BUDGET {
+            return Ok(total(found, false));
+        }
+        let reads =
+            pending.iter().map(|(name, start)| shard_query(store, &q, name, start.clone(), COUNT_CHUNK).select(Select::Count).send());
+        let results = futures_util::future::join_all(reads).await;
+        let mut next_round = Vec::with_capacity(pending.len());
+        for ((name, _), result) in pending.into_iter().zip(results) {
+            let out = result.map_err(sdk_error)?;
+            found += usize::try_from(out.count).unwrap_or(0);
+            evaluated += usize::try_from(out.scanned_count).unwrap_or(0);
+            if let Some(next) = out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                next_round.push((name, Some(next)));
+            }
+        }
+        pending = next_round;
+    }
+    Ok(total(found, found <= COUNT_BUDGET))
+}
+
+/// The query of one listing shard for `q`: date range and cursor as the key condition, the other filters as a
+/// filter expression on the projected attributes, `limit` entries evaluated from `start`.
+fn shard_query(store: &DynamoStore, q: &ListQuery, shard: &str, start: Option<Item>, limit: usize) -> QueryFluentBuilder {
     let (lo, hi) = bounds(q);
     let condition = match (&lo, &hi) {
         (Some(_), Some(_)) => "#ls = :ls AND #ck BETWEEN :lo AND :hi",
@@ -164,10 +212,10 @@ async fn query_shard(
         .index_name(index::BY_CREATED)
         .key_condition_expression(condition)
         .expression_attribute_names("#ls", attr::LISTING_SHARD)
-        .expression_attribute_values(":ls", s(&shard.name))
+        .expression_attribute_values(":ls", s(shard))
         .scan_index_forward(q.oldest_first)
-        .limit(i32::try_from(chunk).unwrap_or(200))
-        .set_exclusive_start_key(shard.start.clone());
+        .limit(i32::try_from(limit).unwrap_or(200))
+        .set_exclusive_start_key(start);
     if lo.is_some() || hi.is_some() {
         req = req.expression_attribute_names("#ck", attr::CREATED_KEY);
     }
@@ -205,11 +253,7 @@ async fn query_shard(
         }
     }
     let clauses: Vec<&str> = filters.iter().map(|f| f.clause).filter(|c| !c.is_empty()).collect();
-    req = req.filter_expression(clauses.join(" AND "));
-    let out = req.send().await.map_err(sdk_error)?;
-    let next = out.last_evaluated_key.filter(|k| !k.is_empty());
-    let scanned = usize::try_from(out.scanned_count).unwrap_or(0);
-    Ok((out.items.unwrap_or_default(), next, scanned))
+    req.filter_expression(clauses.join(" AND "))
 }
 
 /// The leads of the page, in the page's order (a lead deleted meanwhile is left out).

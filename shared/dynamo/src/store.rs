@@ -438,6 +438,11 @@ impl LeadStore for DynamoStore {
         crate::listing::list(self, q).await
     }
 
+    /// Counts from the listing index's entries alone (see [`crate::listing::count`]).
+    async fn count(&self, q: &ListQuery) -> Result<leadpipe_core::totals::Total, StoreError> {
+        crate::listing::count(self, q).await
+    }
+
     /// Counter buckets by key with BatchGetItem; for scopes, first the scope's registry of admitted values.
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError> {
         let mut buckets: Vec<String> = query.buckets.iter().cloned().collect();
