@@ -17,6 +17,9 @@ use crate::store::{Changed, Decision, LeadPage, LeadRef, LeadStore, ListQuery, S
 use crate::token::TokenSealer;
 use crate::totals::{CounterTotal, Total};
 
+/// How many more store pages [`Leadpipe::list_leads`] reads when the store ended a page early, short of its limit.
+pub const LIST_CONTINUATIONS: usize = 4;
+
 /// Why an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -112,7 +115,15 @@ impl Leadpipe {
     /// A page of leads with the listing's total (see [`crate::totals`]): exact from counters where they allow,
     /// else the page itself when it is the whole listing, else counted within a read budget.
     pub async fn list_leads(&self, q: &ListQuery) -> Result<(LeadPage, Total), ServiceError> {
-        let page = self.store.list(q).await?;
+        let mut page = self.store.list(q).await?;
+        // A store may end a filtered page early at its read budget (DynamoDB, past 2,000 index entries): continue
+        // it a few times, so that a rare match still fills the page instead of answering an empty one.
+        for _ in 0..LIST_CONTINUATIONS {
+            let Some(after) = page.next_after.clone().filter(|_| page.leads.len() < q.limit && q.skip == 0) else { break };
+            let more = self.store.list(&ListQuery { after: Some(after), limit: q.limit - page.leads.len(), ..q.clone() }).await?;
+            page.leads.extend(more.leads);
+            page.next_after = more.next_after;
+        }
         let tz = &self.settings.time_zone;
         if let Some(plan) = CounterTotal::plan(q, tz, tz.local_date(Utc::now())) {
             if let Some(count) = plan.total(&self.store.counters(&plan.query()).await?) {
