@@ -14,6 +14,8 @@ const FILTER_KEYS = ['stage', 'search', 'source', 'campaign', 'from', 'to', 'qua
 const PAGE_SIZES = [10, 25, 50, 100];
 const EXPORT_PAGE = 200;
 const BULK_CONCURRENCY = 4;
+/** Empty pages with a cursor followed before showing one (each is one bounded read on the server). */
+const FOLLOW_EMPTY_PAGES = 10;
 const COLUMNS_KEY = 'leadpipe.leads.columns';
 
 const pctCell = (lead) => {
@@ -264,7 +266,14 @@ export function renderLeads(root, ctx, params = {}) {
     if (!state.rows.length) setContent(tableHost, loading('Loading leads…'));
     else tableHost.classList.add('is-loading');
     try {
-      const res = await api.leads(query({ cursor: state.cursor || undefined }));
+      let res = await api.leads(query({ cursor: state.cursor || undefined }));
+      // A store that reads within a budget (DynamoDB) answers an empty page with a cursor when every match is
+      // older than what it read: keep reading (bounded) rather than show "no leads" next to a Next button.
+      for (let hops = 0; !(res.leads || []).length && res.next_cursor && hops < FOLLOW_EMPTY_PAGES; hops += 1) {
+        if (seq !== state.seq || !root.isConnected) return;
+        setContent(summary, 'Searching older leads…');
+        res = await api.leads(query({ cursor: res.next_cursor }));
+      }
       if (seq !== state.seq || !root.isConnected) return;
       state.rows = res.leads || [];
       state.next = res.next_cursor || null;

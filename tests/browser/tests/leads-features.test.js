@@ -301,3 +301,30 @@ test('export names the active filter: leads_stage-…_source-…_<from>_to_<to>.
   assert.equal(csv.length - 1, expected.length);
   for (const st of stages) assert.ok(csv[0].includes(`reached ${st} at`), `column for ${st}`);
 });
+
+test('an empty page with a cursor (a budget-bounded store passing only older leads) is followed, not shown as "no leads"', async () => {
+  // DynamoDB answers such pages when every match is older than its read budget; SQLite never does, so the first
+  // two answers are replaced by empty pages with cursors, and the third request goes to the server unchanged.
+  const want = await server.api.page({ search: 'example', limit: 25 });
+  assert.equal(want.leads.length, 25, 'a full page of matches');
+  let served = 0;
+  const seen = [];
+  await page.route(/\/api\/leads\?/, async (route) => {
+    const url = new URL(route.request().url());
+    seen.push(url.searchParams.get('cursor'));
+    if (url.searchParams.get('search') !== 'example' || served >= 2) {
+      if (url.searchParams.get('cursor')?.startsWith('empty-')) url.searchParams.delete('cursor');
+      return route.continue({ url: url.toString() });
+    }
+    served += 1;
+    return route.fulfill({ json: { leads: [], next_cursor: `empty-${served}`, total: want.total, total_exact: want.total_exact } });
+  });
+  try {
+    await go('#/leads?search=example');
+    await expectTableIds(page, want.leads.map((l) => l.id), 'the first leads after the empty pages');
+    assert.deepEqual(seen.slice(0, 3), [null, 'empty-1', 'empty-2'], 'each empty page\'s cursor was followed');
+    assert.doesNotMatch(await page.locator('.summary').innerText(), /No leads/);
+  } finally {
+    await page.unroute(/\/api\/leads\?/);
+  }
+});
