@@ -453,6 +453,7 @@ pub async fn search_follows_edits_and_deletes_with_any_characters(app: Leadpipe)
     assert_eq!(found("e").await.len(), 3, "one character");
     assert_eq!(found("555-0100").await, set(&[zoe.lead_id]));
     assert!(found("rocketsx").await.is_empty());
+    assert!(found("rock\0ets").await.is_empty(), "a NUL is a character like any other");
     assert!(found("zoe ").await.is_empty(), "ë is not e");
 
     // An edit replaces the old text; a delete removes it.

@@ -189,6 +189,21 @@ fn extreme_fixed_cases() {
     }
 }
 
+/// Search terms that mean something to a text index (quotes, operators, NUL, which ends an FTS5 string) are plain
+/// text: a 200 on both stores, never a query error.
+#[test]
+fn search_terms_with_index_syntax_and_control_characters() {
+    for term in
+        ["ab\0cd", "\0\0\0", "\"abc", "abc\"", "a\"\"b", "NEAR(abc def)", "abc OR def", "-abc", "abc*", "^abc", "{a}: b", "\u{1b}[0m"]
+    {
+        let query = serde_urlencoded::to_string([("search", term)]).expect("encodes");
+        for kind in [StoreKind::Sqlite, StoreKind::Dynamo] {
+            let (status, body) = send(kind, Request::get(format!("/api/leads?{query}")).body(Body::empty()).expect("request"));
+            assert_eq!(status, StatusCode::OK, "{term:?}: {}", String::from_utf8_lossy(&body));
+        }
+    }
+}
+
 #[test]
 fn static_files_do_not_escape_their_folder() {
     for path in [

@@ -533,9 +533,10 @@ fn search_plan(c: &Connection, q: &ListQuery) -> Result<SearchPlan, StoreError> 
     Ok(if candidates < SEARCH_INDEX_MAX_MATCHES { SearchPlan::Index } else { SearchPlan::Scan })
 }
 
-/// Whether the trigram index can find `term`: three characters or more.
+/// Whether the trigram index can find `term`: three characters or more, and no NUL (which would end the FTS5
+/// query string early).
 fn indexable(term: &str) -> bool {
-    term.chars().nth(2).is_some()
+    term.chars().nth(2).is_some() && !term.contains('\0')
 }
 
 /// `term` as one FTS5 phrase, which the trigram tokenizer matches as a substring.
@@ -1107,7 +1108,8 @@ mod tests {
         assert!(search_plan(&c, &search("needle")).expect("plan") == SearchPlan::Index);
         assert!(search_plan(&c, &search("common")).expect("plan") == SearchPlan::Scan, "more candidates than the index is used for");
         assert!(search_plan(&c, &search("ne")).expect("plan") == SearchPlan::Scan, "too short for trigrams");
-        for term in ["needle", "common", "rare needle", "le, c", "ne", "nope"] {
+        assert!(search_plan(&c, &search("nee\0dle")).expect("a NUL is no query error") == SearchPlan::Scan);
+        for term in ["needle", "common", "rare needle", "le, c", "ne", "nope", "nee\0dle", "\"needle", "ne\u{1b}[0m"] {
             for stage in [None, Some(leadpipe_core::domain::Pipeline::default().stage("Paid").expect("a default stage"))] {
                 let q = ListQuery { stage, ..search(term) };
                 assert_eq!(ids(&c, &q, SearchPlan::Index), ids(&c, &q, SearchPlan::Scan), "{term} {:?}", q.stage);
