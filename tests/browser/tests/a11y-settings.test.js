@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, newPage, screenshot, go, DESKTOP, PHONE } from '../lib/harness.js';
-import { axe, describe } from '../lib/axe.js';
+import { auditScreen } from '../lib/axe.js';
 
 const ADMIN = 'a11y-settings-admin-key';
 const INGEST = 'a11y-settings-ingest-key';
@@ -48,12 +48,7 @@ for (const [vpName, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
       try {
         for (const screen of SCREENS) {
           await screen.open(page);
-          const dark = await page.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches);
-          assert.equal(dark, colorScheme === 'dark', 'the colour scheme is emulated');
-          const violations = await axe(page);
-          if (violations.length) report.push(`${screen.name}:\n${describe(violations)}`);
-          const bad = violations.filter((v) => v.impact === 'critical' || v.impact === 'serious');
-          if (bad.length) failures.push(`${screen.name} (${vpName}, ${colorScheme}):\n${describe(bad)}`);
+          await auditScreen(page, screen.name, { vpName, colorScheme }, { report, failures });
           await screenshot(page, `${vpName}-${colorScheme}-${screen.name}`);
         }
       } finally {

@@ -6,7 +6,7 @@ import {
   startServer, launchBrowser, newPage, screenshot, go, waitDrawer, DESKTOP, PHONE,
 } from '../lib/harness.js';
 import { seed } from '../lib/seed.js';
-import { axe, describe } from '../lib/axe.js';
+import { auditScreen } from '../lib/axe.js';
 
 const ADMIN = 'a11y-admin-key';
 const INGEST = 'a11y-ingest-key';
@@ -62,12 +62,7 @@ for (const [vpName, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
         for (const screen of SCREENS) {
           if (screen.name === 'signin') await page.evaluate(() => sessionStorage.clear()).catch(() => {});
           await screen.open(page);
-          const dark = await page.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches);
-          assert.equal(dark, colorScheme === 'dark', 'the colour scheme is emulated');
-          const violations = await axe(page);
-          if (violations.length) report.push(`${screen.name}:\n${describe(violations)}`);
-          const bad = violations.filter((v) => v.impact === 'critical' || v.impact === 'serious');
-          if (bad.length) failures.push(`${screen.name} (${vpName}, ${colorScheme}):\n${describe(bad)}`);
+          await auditScreen(page, screen.name, { vpName, colorScheme }, { report, failures });
           if (colorScheme === 'dark' || screen.name.startsWith('lead-drawer')) {
             await screenshot(page, `${vpName}-${colorScheme}-${screen.name}`, { fullPage: !screen.name.startsWith('lead-drawer') });
           }
