@@ -5,8 +5,8 @@
 //! (stage, latest source and campaign, search text, quarantine, stage idle time) as a filter expression on the
 //! projected attributes. An entry is emitted only when no shard that still has unread entries could hold a
 //! later one, so the merged order is exact. Filtered listings stop after [`LIST_READ_BUDGET`] evaluated entries
-//! and return a cursor (`Leadpipe::list_leads` continues such a page a few times); the page's leads are then read with BatchGetItem. Counts ([`count`]) read the same
-//! entries with `Select: COUNT` and never read a lead.
+//! and return a cursor (`Leadpipe::list_leads` continues such a page a few times); the page's leads are then read
+//! with BatchGetItem. Counts ([`count`]) read the same entries with `Select: COUNT` and never read a lead.
 
 use std::collections::VecDeque;
 
