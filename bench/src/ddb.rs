@@ -31,7 +31,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::{AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut};
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -90,12 +92,26 @@ pub struct Ctx {
 impl Ctx {
     /// A write-path context.
     pub fn write(kind: &'static str, lead: u64, op: u64) -> Self {
-        Self { phase: Phase::WritePath, kind, lead, shard: 0, batch: 0, op }
+        Self {
+            phase: Phase::WritePath,
+            kind,
+            lead,
+            shard: 0,
+            batch: 0,
+            op,
+        }
     }
 
     /// A consumer context.
     pub fn consumer(kind: &'static str, shard: u32, batch: u32) -> Self {
-        Self { phase: Phase::Consumer, kind, lead: 0, shard, batch, op: 0 }
+        Self {
+            phase: Phase::Consumer,
+            kind,
+            lead: 0,
+            shard,
+            batch,
+            op: 0,
+        }
     }
 }
 
@@ -154,7 +170,11 @@ impl Usage {
         if self.requests.is_empty() {
             return "none".into();
         }
-        self.requests.iter().map(|(op, n)| format!("{op}×{n}")).collect::<Vec<_>>().join(" + ")
+        self.requests
+            .iter()
+            .map(|(op, n)| format!("{op}×{n}"))
+            .collect::<Vec<_>>()
+            .join(" + ")
     }
 
     /// As JSON.
@@ -188,7 +208,12 @@ struct State {
 impl State {
     /// The item a PutItem or DeleteItem replaced: from its `ALL_OLD` answer (counting a mismatch with the shadow
     /// copy), or the shadow copy when the condition failed and nothing was written.
-    fn old_item(&mut self, key: &(String, String), resp: &Value, condition_failed: bool) -> Option<Item> {
+    fn old_item(
+        &mut self,
+        key: &(String, String),
+        resp: &Value,
+        condition_failed: bool,
+    ) -> Option<Item> {
         let shadow_old = self.shadow.get(key).cloned();
         if condition_failed {
             return shadow_old;
@@ -229,7 +254,10 @@ impl Meter {
     /// The events and requests recorded since the last call.
     pub fn take_events(&self) -> (Vec<Event>, Vec<RequestRecord>) {
         let mut s = self.lock();
-        (std::mem::take(&mut s.events), std::mem::take(&mut s.requests))
+        (
+            std::mem::take(&mut s.events),
+            std::mem::take(&mut s.requests),
+        )
     }
 
     /// Shadow-copy disagreements with DynamoDB's `ALL_OLD` answers, and update expressions it could not follow.
@@ -239,7 +267,9 @@ impl Meter {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -264,8 +294,15 @@ impl Storable for InFlight {
 }
 
 fn operation(target: Option<&str>) -> &'static str {
-    let op = target.and_then(|t| t.rsplit_once('.')).map(|(_, op)| op).unwrap_or("?");
-    METERED.iter().map(|(name, _)| *name).find(|n| *n == op).unwrap_or("other")
+    let op = target
+        .and_then(|t| t.rsplit_once('.'))
+        .map(|(_, op)| op)
+        .unwrap_or("?");
+    METERED
+        .iter()
+        .map(|(name, _)| *name)
+        .find(|n| *n == op)
+        .unwrap_or("other")
 }
 
 impl Intercept for Recorder {
@@ -284,7 +321,9 @@ impl Intercept for Recorder {
         let Some(&(_, reads)) = METERED.iter().find(|(name, _)| *name == op) else {
             return Ok(());
         };
-        let Some(bytes) = req.body().bytes() else { return Ok(()) };
+        let Some(bytes) = req.body().bytes() else {
+            return Ok(());
+        };
         let mut json: Value = serde_json::from_slice(bytes)?;
         if is_settle_marker(op, &json) {
             return Ok(());
@@ -296,17 +335,26 @@ impl Intercept for Recorder {
             }
         }
         let body = serde_json::to_vec(&json)?;
-        req.headers_mut().insert("content-length", body.len().to_string());
+        req.headers_mut()
+            .insert("content-length", body.len().to_string());
         *req.body_mut() = SdkBody::from(body);
         let task = CTX.try_with(Clone::clone).ok();
         {
             let mut s = self.meter.lock();
             *s.usage.requests.entry(op.to_string()).or_default() += 1;
             if self.meter.keep.load(Ordering::Relaxed) {
-                s.requests.push(RequestRecord { ctx: task.clone(), op });
+                s.requests.push(RequestRecord {
+                    ctx: task.clone(),
+                    op,
+                });
             }
         }
-        cfg.interceptor_state().store_put(InFlight { op, ctx: task, body: json, reads });
+        cfg.interceptor_state().store_put(InFlight {
+            op,
+            ctx: task,
+            body: json,
+            reads,
+        });
         Ok(())
     }
 
@@ -316,9 +364,13 @@ impl Intercept for Recorder {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(flight) = cfg.load::<InFlight>().cloned() else { return Ok(()) };
+        let Some(flight) = cfg.load::<InFlight>().cloned() else {
+            return Ok(());
+        };
         let status = ctx.response().status().as_u16();
-        let Some(bytes) = ctx.response().body().bytes() else { return Ok(()) };
+        let Some(bytes) = ctx.response().body().bytes() else {
+            return Ok(());
+        };
         let resp: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
         let mut s = self.meter.lock();
         if let Some(consumed) = resp.get("ConsumedCapacity") {
@@ -343,7 +395,12 @@ impl Intercept for Recorder {
                 s.usage.wcu += write;
             }
         }
-        let error = (status >= 300).then(|| resp.get("__type").and_then(Value::as_str).unwrap_or("").to_string());
+        let error = (status >= 300).then(|| {
+            resp.get("__type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        });
         let events = account(&mut s, &self.indexes, &flight, &resp, error.as_deref());
         for e in &events {
             s.usage.model_wru += e.wru;
@@ -365,14 +422,30 @@ fn is_settle_marker(op: &str, body: &Value) -> bool {
 
 /// An item from its JSON wire form (`{"attr": {"S": "…"}, …}`).
 pub fn item_from_json(v: &Value) -> Item {
-    v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), attr_from_json(v))).collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), attr_from_json(v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn attr_from_json(v: &Value) -> AttributeValue {
-    let Some((t, inner)) = v.as_object().and_then(|o| o.iter().next()) else { return AttributeValue::Null(true) };
+    let Some((t, inner)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return AttributeValue::Null(true);
+    };
     let string = || inner.as_str().unwrap_or_default().to_string();
-    let strings =
-        || inner.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect::<Vec<_>>()).unwrap_or_default();
+    let strings = || {
+        inner
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
     let blob = |s: &str| Blob::new(aws_smithy_types::base64::decode(s).unwrap_or_default());
     match t.as_str() {
         "S" => AttributeValue::S(string()),
@@ -383,13 +456,23 @@ fn attr_from_json(v: &Value) -> AttributeValue {
         "NS" => AttributeValue::Ns(strings()),
         "BS" => AttributeValue::Bs(strings().iter().map(|s| blob(s)).collect()),
         "M" => AttributeValue::M(item_from_json(inner)),
-        "L" => AttributeValue::L(inner.as_array().map(|a| a.iter().map(attr_from_json).collect()).unwrap_or_default()),
+        "L" => AttributeValue::L(
+            inner
+                .as_array()
+                .map(|a| a.iter().map(attr_from_json).collect())
+                .unwrap_or_default(),
+        ),
         _ => AttributeValue::Null(true),
     }
 }
 
 fn key_of(item: &Item) -> (String, String) {
-    let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let s = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
     (s("pk"), s("sk"))
 }
 
@@ -411,11 +494,26 @@ fn index_shapes() -> Vec<IndexShape> {
         .iter()
         .map(|g| IndexShape {
             name: g.index_name.to_string(),
-            hash: g.key_schema.iter().find(|k| k.key_type == "HASH").map(|k| k.attribute_name.to_string()).unwrap_or_default(),
-            range: g.key_schema.iter().find(|k| k.key_type == "RANGE").map(|k| k.attribute_name.to_string()),
+            hash: g
+                .key_schema
+                .iter()
+                .find(|k| k.key_type == "HASH")
+                .map(|k| k.attribute_name.to_string())
+                .unwrap_or_default(),
+            range: g
+                .key_schema
+                .iter()
+                .find(|k| k.key_type == "RANGE")
+                .map(|k| k.attribute_name.to_string()),
             projected: match g.projection.projection_type {
                 "ALL" => None,
-                _ => Some(g.projection.non_key_attributes.iter().map(|a| a.to_string()).collect()),
+                _ => Some(
+                    g.projection
+                        .non_key_attributes
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect(),
+                ),
             },
         })
         .collect()
@@ -436,11 +534,19 @@ impl IndexShape {
             None => return Some(item.clone()),
             Some(list) => names.extend(list.iter().map(String::as_str)),
         }
-        Some(names.into_iter().filter_map(|n| item.get(n).map(|v| (n.to_string(), v.clone()))).collect())
+        Some(
+            names
+                .into_iter()
+                .filter_map(|n| item.get(n).map(|v| (n.to_string(), v.clone())))
+                .collect(),
+        )
     }
 
     fn entry_key(&self, entry: &Item) -> (Option<AttributeValue>, Option<AttributeValue>) {
-        (entry.get(&self.hash).cloned(), self.range.as_ref().and_then(|r| entry.get(r).cloned()))
+        (
+            entry.get(&self.hash).cloned(),
+            self.range.as_ref().and_then(|r| entry.get(r).cloned()),
+        )
     }
 
     fn partition(&self, entry: &Item) -> String {
@@ -450,7 +556,13 @@ impl IndexShape {
 
 /// Storage an index entry takes: its attributes plus DynamoDB's 100 bytes of per-entry overhead.
 pub fn index_entry_storage(item: &Item) -> Vec<(String, usize)> {
-    index_shapes().iter().filter_map(|ix| ix.entry(item).map(|e| (ix.name.clone(), item_size(&e) + 100))).collect()
+    index_shapes()
+        .iter()
+        .filter_map(|ix| {
+            ix.entry(item)
+                .map(|e| (ix.name.clone(), item_size(&e) + 100))
+        })
+        .collect()
 }
 
 fn attr_text(v: &AttributeValue) -> String {
@@ -464,8 +576,25 @@ fn attr_text(v: &AttributeValue) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // The accounting.
 
-fn event(flight: &InFlight, target: &str, pk: String, item: Option<(String, String)>, wru: f64, rru: f64, failed: bool) -> Event {
-    Event { ctx: flight.ctx.clone(), op: flight.op, target: target.to_string(), pk, item, wru, rru, failed }
+fn event(
+    flight: &InFlight,
+    target: &str,
+    pk: String,
+    item: Option<(String, String)>,
+    wru: f64,
+    rru: f64,
+    failed: bool,
+) -> Event {
+    Event {
+        ctx: flight.ctx.clone(),
+        op: flight.op,
+        target: target.to_string(),
+        pk,
+        item,
+        wru,
+        rru,
+        failed,
+    }
 }
 
 /// Units of one table write from `old` to `new` (either may be absent), plus its index entries' writes.
@@ -481,13 +610,31 @@ fn write_events(
     failed: bool,
 ) {
     let size = old.map_or(0, item_size).max(new.map_or(0, item_size));
-    out.push(event(flight, TABLE, key.0.clone(), Some(key), factor * write_units(size) as f64, 0.0, failed));
+    out.push(event(
+        flight,
+        TABLE,
+        key.0.clone(),
+        Some(key),
+        factor * write_units(size) as f64,
+        0.0,
+        failed,
+    ));
     if failed {
         return;
     }
     for ix in indexes {
         let (eo, en) = (old.and_then(|o| ix.entry(o)), new.and_then(|n| ix.entry(n)));
-        let mut put = |e: &Item| out.push(event(flight, &ix.name, ix.partition(e), None, write_units(item_size(e)) as f64, 0.0, false));
+        let mut put = |e: &Item| {
+            out.push(event(
+                flight,
+                &ix.name,
+                ix.partition(e),
+                None,
+                write_units(item_size(e)) as f64,
+                0.0,
+                false,
+            ))
+        };
         match (&eo, &en) {
             (None, None) => {}
             (Some(o), None) => put(o),
@@ -498,26 +645,63 @@ fn write_events(
             }
             (Some(o), Some(n)) if o != n => {
                 let size = item_size(o).max(item_size(n));
-                out.push(event(flight, &ix.name, ix.partition(n), None, write_units(size) as f64, 0.0, false));
+                out.push(event(
+                    flight,
+                    &ix.name,
+                    ix.partition(n),
+                    None,
+                    write_units(size) as f64,
+                    0.0,
+                    false,
+                ));
             }
             _ => {}
         }
     }
 }
 
-fn read_event(flight: &InFlight, target: &str, pk: String, bytes: usize, consistent: bool) -> Event {
-    event(flight, target, pk, None, 0.0, read_units(bytes, consistent), false)
+fn read_event(
+    flight: &InFlight,
+    target: &str,
+    pk: String,
+    bytes: usize,
+    consistent: bool,
+) -> Event {
+    event(
+        flight,
+        target,
+        pk,
+        None,
+        0.0,
+        read_units(bytes, consistent),
+        false,
+    )
 }
 
 /// The value the key condition of a Query fixes its partition key to (`#x = :v` or `pk = :v`: the first equality).
 fn query_partition(body: &Value) -> String {
     let cond = body["KeyConditionExpression"].as_str().unwrap_or_default();
-    let Some(eq) = cond.find('=') else { return "?".into() };
-    let placeholder: String = cond[eq + 1..].trim_start().chars().take_while(|c| *c == ':' || c.is_alphanumeric() || *c == '_').collect();
-    body["ExpressionAttributeValues"].get(&placeholder).map(|v| attr_text(&attr_from_json(v))).unwrap_or_else(|| "?".into())
+    let Some(eq) = cond.find('=') else {
+        return "?".into();
+    };
+    let placeholder: String = cond[eq + 1..]
+        .trim_start()
+        .chars()
+        .take_while(|c| *c == ':' || c.is_alphanumeric() || *c == '_')
+        .collect();
+    body["ExpressionAttributeValues"]
+        .get(&placeholder)
+        .map(|v| attr_text(&attr_from_json(v)))
+        .unwrap_or_else(|| "?".into())
 }
 
-fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Value, error: Option<&str>) -> Vec<Event> {
+fn account(
+    s: &mut State,
+    indexes: &[IndexShape],
+    flight: &InFlight,
+    resp: &Value,
+    error: Option<&str>,
+) -> Vec<Event> {
     let body = &flight.body;
     let mut out = Vec::new();
     let condition_failed = error.is_some_and(|e| e.contains("ConditionalCheckFailed"));
@@ -529,7 +713,10 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
     match flight.op {
         "GetItem" => {
             let key = item_from_json(&body["Key"]);
-            let size = resp.get("Item").map(|i| item_size(&item_from_json(i))).unwrap_or(0);
+            let size = resp
+                .get("Item")
+                .map(|i| item_size(&item_from_json(i)))
+                .unwrap_or(0);
             out.push(read_event(flight, TABLE, key_of(&key).0, size, consistent));
         }
         "Query" | "Scan" => {
@@ -538,8 +725,16 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
             let returned: usize = items.iter().map(|i| item_size(&item_from_json(i))).sum();
             let count = resp["Count"].as_u64().unwrap_or(items.len() as u64);
             let scanned = resp["ScannedCount"].as_u64().unwrap_or(count);
-            let bytes = if count > 0 && scanned > count { returned * scanned as usize / count as usize } else { returned };
-            let pk = if flight.op == "Scan" { "(scan)".to_string() } else { query_partition(body) };
+            let bytes = if count > 0 && scanned > count {
+                returned * scanned as usize / count as usize
+            } else {
+                returned
+            };
+            let pk = if flight.op == "Scan" {
+                "(scan)".to_string()
+            } else {
+                query_partition(body)
+            };
             out.push(read_event(flight, target, pk, bytes, consistent));
         }
         "BatchGetItem" => {
@@ -554,8 +749,12 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
                         (key_of(&item), item_size(&item))
                     })
                     .collect();
-                let unprocessed: Vec<(String, String)> =
-                    resp["UnprocessedKeys"][table]["Keys"].as_array().into_iter().flatten().map(|k| key_of(&item_from_json(k))).collect();
+                let unprocessed: Vec<(String, String)> = resp["UnprocessedKeys"][table]["Keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|k| key_of(&item_from_json(k)))
+                    .collect();
                 for k in request["Keys"].as_array().into_iter().flatten() {
                     let key = key_of(&item_from_json(k));
                     if unprocessed.contains(&key) {
@@ -570,7 +769,16 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
             let new = item_from_json(&body["Item"]);
             let key = key_of(&new);
             let old = s.old_item(&key, resp, condition_failed);
-            write_events(&mut out, indexes, flight, key.clone(), old.as_ref(), Some(&new), 1.0, condition_failed);
+            write_events(
+                &mut out,
+                indexes,
+                flight,
+                key.clone(),
+                old.as_ref(),
+                Some(&new),
+                1.0,
+                condition_failed,
+            );
             if !condition_failed {
                 s.shadow.insert(key, new);
             }
@@ -578,7 +786,16 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
         "DeleteItem" => {
             let key = key_of(&item_from_json(&body["Key"]));
             let old = s.old_item(&key, resp, condition_failed);
-            write_events(&mut out, indexes, flight, key.clone(), old.as_ref(), None, 1.0, condition_failed);
+            write_events(
+                &mut out,
+                indexes,
+                flight,
+                key.clone(),
+                old.as_ref(),
+                None,
+                1.0,
+                condition_failed,
+            );
             if !condition_failed {
                 s.shadow.remove(&key);
             }
@@ -590,7 +807,16 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
                 (Some(a), Some("ALL_NEW")) if !condition_failed => Some(item_from_json(a)),
                 _ => apply_update(s, old.as_ref(), &key, body),
             };
-            write_events(&mut out, indexes, flight, key.clone(), old.as_ref(), new.as_ref(), 1.0, condition_failed);
+            write_events(
+                &mut out,
+                indexes,
+                flight,
+                key.clone(),
+                old.as_ref(),
+                new.as_ref(),
+                1.0,
+                condition_failed,
+            );
             if let (false, Some(new)) = (condition_failed, new) {
                 s.shadow.insert(key, new);
             }
@@ -621,7 +847,16 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
                         continue;
                     }
                     let old = s.shadow.get(&key).cloned();
-                    write_events(&mut out, indexes, flight, key.clone(), old.as_ref(), new.as_ref(), 1.0, false);
+                    write_events(
+                        &mut out,
+                        indexes,
+                        flight,
+                        key.clone(),
+                        old.as_ref(),
+                        new.as_ref(),
+                        1.0,
+                        false,
+                    );
                     match new {
                         Some(n) => s.shadow.insert(key, n),
                         None => s.shadow.remove(&key),
@@ -648,7 +883,16 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
                     (key, old)
                 };
                 let old = s.shadow.get(&key).cloned();
-                write_events(&mut out, indexes, flight, key.clone(), old.as_ref(), new.as_ref(), 2.0, transaction_canceled);
+                write_events(
+                    &mut out,
+                    indexes,
+                    flight,
+                    key.clone(),
+                    old.as_ref(),
+                    new.as_ref(),
+                    2.0,
+                    transaction_canceled,
+                );
                 applied.push((key, new));
             }
             if !transaction_canceled {
@@ -668,12 +912,24 @@ fn account(s: &mut State, indexes: &[IndexShape], flight: &InFlight, resp: &Valu
 /// Follows an update expression (`SET a = :v, …`, `ADD a :v, …`, `REMOVE a, …`, `DELETE a :v`) on a copy of the
 /// old item; `None` when the item would not exist. Expressions it cannot follow leave the item as it was
 /// (counted in `unsupported_updates`).
-fn apply_update(s: &mut State, old: Option<&Item>, key: &(String, String), req: &Value) -> Option<Item> {
-    let mut item = old.cloned().unwrap_or_else(|| leadpipe_dynamo::keys::key(key.0.clone(), key.1.clone()));
+fn apply_update(
+    s: &mut State,
+    old: Option<&Item>,
+    key: &(String, String),
+    req: &Value,
+) -> Option<Item> {
+    let mut item = old
+        .cloned()
+        .unwrap_or_else(|| leadpipe_dynamo::keys::key(key.0.clone(), key.1.clone()));
     let expr = req["UpdateExpression"].as_str().unwrap_or_default();
     let names = &req["ExpressionAttributeNames"];
     let values = &req["ExpressionAttributeValues"];
-    let name = |t: &str| -> String { names.get(t.trim()).and_then(Value::as_str).map_or_else(|| t.trim().to_string(), str::to_string) };
+    let name = |t: &str| -> String {
+        names
+            .get(t.trim())
+            .and_then(Value::as_str)
+            .map_or_else(|| t.trim().to_string(), str::to_string)
+    };
     let value = |t: &str| values.get(t.trim()).map(attr_from_json);
     let mut ok = true;
     for (clause, body) in clauses(expr) {
@@ -690,18 +946,29 @@ fn apply_update(s: &mut State, old: Option<&Item>, key: &(String, String), req: 
                 }
                 "ADD" | "DELETE" => {
                     let mut parts = action.split_whitespace();
-                    let (Some(p), Some(v)) = (parts.next().map(&name), parts.next().and_then(&value)) else {
+                    let (Some(p), Some(v)) =
+                        (parts.next().map(&name), parts.next().and_then(&value))
+                    else {
                         ok = false;
                         continue;
                     };
                     let merged = match (item.get(&p), v, clause.as_str()) {
                         (None, v, "ADD") => Some(v),
-                        (Some(AttributeValue::N(a)), AttributeValue::N(b), "ADD") => Some(AttributeValue::N(add_numbers(a, &b))),
+                        (Some(AttributeValue::N(a)), AttributeValue::N(b), "ADD") => {
+                            Some(AttributeValue::N(add_numbers(a, &b)))
+                        }
                         (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b), "ADD") => {
-                            Some(AttributeValue::Ss(a.iter().chain(b.iter().filter(|x| !a.contains(x))).cloned().collect()))
+                            Some(AttributeValue::Ss(
+                                a.iter()
+                                    .chain(b.iter().filter(|x| !a.contains(x)))
+                                    .cloned()
+                                    .collect(),
+                            ))
                         }
                         (Some(AttributeValue::Ss(a)), AttributeValue::Ss(b), "DELETE") => {
-                            Some(AttributeValue::Ss(a.iter().filter(|x| !b.contains(x)).cloned().collect()))
+                            Some(AttributeValue::Ss(
+                                a.iter().filter(|x| !b.contains(x)).cloned().collect(),
+                            ))
                         }
                         _ => None,
                     };
@@ -753,7 +1020,13 @@ pub fn client(endpoint: &str, meter: Option<Arc<Meter>>) -> aws_sdk_dynamodb::Cl
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("bench", "bench", None, None, "leadpipe-bench"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "bench",
+            "bench",
+            None,
+            None,
+            "leadpipe-bench",
+        ))
         .endpoint_url(endpoint);
     if let Some(meter) = meter {
         // TOTAL by default; LEADPIPE_BENCH_CAPACITY=INDEXES for DynamoDB Local's per-index breakdown.
@@ -761,7 +1034,11 @@ pub fn client(endpoint: &str, meter: Option<Arc<Meter>>) -> aws_sdk_dynamodb::Cl
             Ok("INDEXES") => "INDEXES",
             _ => "TOTAL",
         };
-        config = config.interceptor(Recorder { meter, mode, indexes: Arc::new(index_shapes()) });
+        config = config.interceptor(Recorder {
+            meter,
+            mode,
+            indexes: Arc::new(index_shapes()),
+        });
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
@@ -771,7 +1048,13 @@ pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
     let config = aws_sdk_dynamodbstreams::Config::builder()
         .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new("bench", "bench", None, None, "leadpipe-bench"))
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "bench",
+            "bench",
+            None,
+            None,
+            "leadpipe-bench",
+        ))
         .endpoint_url(endpoint)
         .build();
     aws_sdk_dynamodbstreams::Client::from_conf(config)
@@ -785,8 +1068,15 @@ pub fn table_name(suffix: &str) -> String {
 /// A store on a fresh table `leadpipe-bench-<suffix>` (created), with a meter on its client.
 pub async fn metered_store(endpoint: &str, suffix: &str) -> (DynamoStore, Arc<Meter>) {
     let meter = Arc::new(Meter::default());
-    let store = DynamoStore::new(client(endpoint, Some(Arc::clone(&meter))), table_name(suffix), Default::default());
-    store.ensure_table().await.expect("create the benchmark table in DynamoDB Local");
+    let store = DynamoStore::new(
+        client(endpoint, Some(Arc::clone(&meter))),
+        table_name(suffix),
+        Default::default(),
+    );
+    store
+        .ensure_table()
+        .await
+        .expect("create the benchmark table in DynamoDB Local");
     meter.take();
     (store, meter)
 }
@@ -803,7 +1093,10 @@ impl DynamoLocal {
     /// Finds or starts DynamoDB Local.
     pub fn obtain() -> Self {
         if let Ok(endpoint) = std::env::var("LEADPIPE_TEST_DYNAMODB") {
-            return Self { endpoint, cache: None };
+            return Self {
+                endpoint,
+                cache: None,
+            };
         }
         let root = crate::workspace_root();
         let cache = root.join("target/bench/dynamodb-cache");
@@ -821,19 +1114,27 @@ impl DynamoLocal {
             .output()
             .expect("run scripts/dynamodb-local.sh");
         if !out.status.success() {
-            panic!("DynamoDB Local did not start: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "DynamoDB Local did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let endpoint = String::from_utf8_lossy(&out.stdout).trim().to_string();
         eprintln!("DynamoDB Local at {endpoint}");
-        Self { endpoint, cache: Some(cache) }
+        Self {
+            endpoint,
+            cache: Some(cache),
+        }
     }
 }
 
 impl Drop for DynamoLocal {
     fn drop(&mut self) {
         if let Some(cache) = &self.cache {
-            let _ =
-                Command::new(crate::workspace_root().join("scripts/dynamodb-local.sh")).arg("stop").env("LEADPIPE_CACHE", cache).status();
+            let _ = Command::new(crate::workspace_root().join("scripts/dynamodb-local.sh"))
+                .arg("stop")
+                .env("LEADPIPE_CACHE", cache)
+                .status();
         }
     }
 }
@@ -844,7 +1145,12 @@ mod tests {
     use serde_json::json;
 
     fn flight(op: &'static str, body: Value) -> InFlight {
-        InFlight { op, ctx: None, body, reads: false }
+        InFlight {
+            op,
+            ctx: None,
+            body,
+            reads: false,
+        }
     }
 
     fn lead(stage: &str, extra: usize) -> Value {
@@ -859,23 +1165,56 @@ mod tests {
         // Creation: table + by_email + by_created.
         let put = flight("PutItem", json!({"Item": lead("New", 10)}));
         let e = account(&mut s, &indexes, &put, &json!({}), None);
-        assert_eq!(e.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["table", "by_email", "by_created"]);
+        assert_eq!(
+            e.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(),
+            ["table", "by_email", "by_created"]
+        );
         // Only `d` changes: table only (neither index projects it).
         let put = flight("PutItem", json!({"Item": lead("New", 20)}));
-        let e = account(&mut s, &indexes, &put, &json!({"Attributes": lead("New", 10)}), None);
+        let e = account(
+            &mut s,
+            &indexes,
+            &put,
+            &json!({"Attributes": lead("New", 10)}),
+            None,
+        );
         assert_eq!(e.len(), 1);
         assert_eq!(s.shadow_mismatches, 0);
         // The stage changes: by_created (projected) is rewritten, by_email (KEYS_ONLY) is not.
         let put = flight("PutItem", json!({"Item": lead("Paid", 20)}));
-        let e = account(&mut s, &indexes, &put, &json!({"Attributes": lead("New", 20)}), None);
-        assert_eq!(e.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["table", "by_created"]);
+        let e = account(
+            &mut s,
+            &indexes,
+            &put,
+            &json!({"Attributes": lead("New", 20)}),
+            None,
+        );
+        assert_eq!(
+            e.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(),
+            ["table", "by_created"]
+        );
         // A 1,500-byte item costs 2 units.
         let put = flight("PutItem", json!({"Item": lead("Paid", 1500)}));
-        let e = account(&mut s, &indexes, &put, &json!({"Attributes": lead("Paid", 20)}), None);
+        let e = account(
+            &mut s,
+            &indexes,
+            &put,
+            &json!({"Attributes": lead("Paid", 20)}),
+            None,
+        );
         assert_eq!(e[0].wru, 2.0);
         // A delete removes both entries.
-        let del = flight("DeleteItem", json!({"Key": {"pk": {"S": "L#abc"}, "sk": {"S": "L"}}}));
-        let e = account(&mut s, &indexes, &del, &json!({"Attributes": lead("Paid", 1500)}), None);
+        let del = flight(
+            "DeleteItem",
+            json!({"Key": {"pk": {"S": "L#abc"}, "sk": {"S": "L"}}}),
+        );
+        let e = account(
+            &mut s,
+            &indexes,
+            &del,
+            &json!({"Attributes": lead("Paid", 1500)}),
+            None,
+        );
         assert_eq!(e.len(), 3);
         assert!(s.shadow.is_empty());
     }
@@ -886,7 +1225,10 @@ mod tests {
         let mut s = State::default();
         let update = json!({"Update": {"Key": {"pk": {"S": "C#x"}, "sk": {"S": "C"}}, "UpdateExpression": "ADD #a :v, #b :w",
             "ExpressionAttributeNames": {"#a": "n:leads", "#b": "n:in:New"}, "ExpressionAttributeValues": {":v": {"N": "2"}, ":w": {"N": "1"}}}});
-        let tx = flight("TransactWriteItems", json!({"TransactItems": [update.clone()]}));
+        let tx = flight(
+            "TransactWriteItems",
+            json!({"TransactItems": [update.clone()]}),
+        );
         let e = account(&mut s, &indexes, &tx, &json!({}), None);
         assert_eq!(e[0].wru, 2.0);
         account(&mut s, &indexes, &tx, &json!({}), None);
@@ -899,9 +1241,17 @@ mod tests {
     fn reads_round_per_item_and_per_query() {
         let indexes = index_shapes();
         let mut s = State::default();
-        let get =
-            InFlight { reads: true, ..flight("GetItem", json!({"Key": {"pk": {"S": "L#x"}, "sk": {"S": "L"}}, "ConsistentRead": true})) };
-        assert_eq!(account(&mut s, &indexes, &get, &json!({}), None)[0].rru, 1.0);
+        let get = InFlight {
+            reads: true,
+            ..flight(
+                "GetItem",
+                json!({"Key": {"pk": {"S": "L#x"}, "sk": {"S": "L"}}, "ConsistentRead": true}),
+            )
+        };
+        assert_eq!(
+            account(&mut s, &indexes, &get, &json!({}), None)[0].rru,
+            1.0
+        );
         let q = InFlight {
             reads: true,
             ..flight(
@@ -909,7 +1259,16 @@ mod tests {
                 json!({"IndexName": "by_email", "KeyConditionExpression": "#e = :e", "ExpressionAttributeValues": {":e": {"S": "a@b.c"}}}),
             )
         };
-        let e = account(&mut s, &indexes, &q, &json!({"Items": [], "Count": 0, "ScannedCount": 0}), None);
-        assert_eq!((e[0].pk.as_str(), e[0].rru, e[0].target.as_str()), ("a@b.c", 0.5, "by_email"));
+        let e = account(
+            &mut s,
+            &indexes,
+            &q,
+            &json!({"Items": [], "Count": 0, "ScannedCount": 0}),
+            None,
+        );
+        assert_eq!(
+            (e[0].pk.as_str(), e[0].rru, e[0].target.as_str()),
+            ("a@b.c", 0.5, "by_email")
+        );
     }
 }

@@ -71,7 +71,16 @@ impl BodyStyle {
 }
 
 /// Sources of realistic leads.
-pub const SOURCES_R: &[&str] = &["google", "facebook", "bing", "instagram", "tiktok", "linkedin", "newsletter", "partner"];
+pub const SOURCES_R: &[&str] = &[
+    "google",
+    "facebook",
+    "bing",
+    "instagram",
+    "tiktok",
+    "linkedin",
+    "newsletter",
+    "partner",
+];
 /// Distinct campaigns of realistic leads.
 pub const CAMPAIGNS_R: usize = 60;
 /// Domains of realistic leads.
@@ -92,7 +101,18 @@ pub const DOMAINS_R: &[&str] = &[
 /// Devices of realistic leads.
 pub const DEVICES_R: &[&str] = &["desktop", "mobile", "tablet"];
 
-const FIRST: &[&str] = &["María José", "Jonathan", "Aisha", "Guillermo", "Siobhán", "Wei", "Olusegun", "Anneliese", "Krzysztof", "Priya"];
+const FIRST: &[&str] = &[
+    "María José",
+    "Jonathan",
+    "Aisha",
+    "Guillermo",
+    "Siobhán",
+    "Wei",
+    "Olusegun",
+    "Anneliese",
+    "Krzysztof",
+    "Priya",
+];
 const LAST: &[&str] = &[
     "González Hernández",
     "Fitzgerald",
@@ -107,7 +127,13 @@ const LAST: &[&str] = &[
 ];
 
 /// Postback kinds, in report order.
-pub const KINDS: [&str; 5] = ["new", "progress by lead_id", "progress by email", "repeat", "backward (refused)"];
+pub const KINDS: [&str; 5] = [
+    "new",
+    "progress by lead_id",
+    "progress by email",
+    "repeat",
+    "backward (refused)",
+];
 
 struct SimLead {
     email: String,
@@ -141,7 +167,13 @@ enum Op {
 
 impl Lane {
     fn new(lane: u64, seed: u64, style: BodyStyle) -> Self {
-        Self { lane, seq: 0, leads: Vec::new(), rng: fastrand::Rng::with_seed(seed.wrapping_mul(1_000_003).wrapping_add(lane)), style }
+        Self {
+            lane,
+            seq: 0,
+            leads: Vec::new(),
+            rng: fastrand::Rng::with_seed(seed.wrapping_mul(1_000_003).wrapping_add(lane)),
+            style,
+        }
     }
 
     /// The stated mix: 30 % new, 35 % progress, 25 % repeat, 10 % backward. A progress goes to a lead that can
@@ -153,7 +185,11 @@ impl Lane {
             return Op::New;
         }
         let n = self.leads.len();
-        let find = |rng: &mut fastrand::Rng, ok: &dyn Fn(&SimLead) -> bool| (0..32).map(|_| rng.usize(0..n)).find(|i| ok(&self.leads[*i]));
+        let find = |rng: &mut fastrand::Rng, ok: &dyn Fn(&SimLead) -> bool| {
+            (0..32)
+                .map(|_| rng.usize(0..n))
+                .find(|i| ok(&self.leads[*i]))
+        };
         match roll {
             30..=64 => match find(&mut self.rng, &|l| l.stage + 1 < STAGES.len()) {
                 Some(i) => Op::Progress(i),
@@ -221,8 +257,16 @@ impl Lane {
                 let first = FIRST[self.rng.usize(0..FIRST.len())];
                 let last = LAST[self.rng.usize(0..LAST.len())];
                 let email = match self.style {
-                    BodyStyle::Benchmark => format!("c{}-{}-bench@bench.example", self.lane, self.seq),
-                    _ => format!("{}.{}.{}x{}@example-mail.com", ascii(first), ascii(last), self.lane, self.seq),
+                    BodyStyle::Benchmark => {
+                        format!("c{}-{}-bench@bench.example", self.lane, self.seq)
+                    }
+                    _ => format!(
+                        "{}.{}.{}x{}@example-mail.com",
+                        ascii(first),
+                        ascii(last),
+                        self.lane,
+                        self.seq
+                    ),
                 };
                 let lead = SimLead {
                     email,
@@ -233,7 +277,10 @@ impl Lane {
                     percent: if self.style.realistic() { 25 } else { 10 },
                     last_body: Value::Null,
                     source: SOURCES_R[self.rng.usize(0..SOURCES_R.len())],
-                    campaign: format!("llc-formation-spring-2026-{:02}", self.rng.usize(0..CAMPAIGNS_R)),
+                    campaign: format!(
+                        "llc-formation-spring-2026-{:02}",
+                        self.rng.usize(0..CAMPAIGNS_R)
+                    ),
                     domain: DOMAINS_R[self.rng.usize(0..DOMAINS_R.len())],
                     device: DEVICES_R[self.rng.usize(0..DEVICES_R.len())],
                 };
@@ -304,7 +351,13 @@ pub struct Workload {
 
 /// Sends `postbacks` postbacks of the mix through `app` from `lanes` concurrent lanes (each on its own leads, so
 /// no two requests race on one lead: the request counts are deterministic), seeded.
-pub async fn drive(app: &Leadpipe, style: BodyStyle, postbacks: usize, lanes: usize, seed: u64) -> Workload {
+pub async fn drive(
+    app: &Leadpipe,
+    style: BodyStyle,
+    postbacks: usize,
+    lanes: usize,
+    seed: u64,
+) -> Workload {
     let started = Instant::now();
     let tasks: Vec<_> = (0..lanes)
         .map(|lane| {
@@ -322,9 +375,14 @@ pub async fn drive(app: &Leadpipe, style: BodyStyle, postbacks: usize, lanes: us
                     if kind == "new" {
                         body_bytes += text.len();
                     }
-                    let pb = Postback::parse(text.as_bytes(), &app.settings.pipeline, None).expect("a valid postback").postback;
+                    let pb = Postback::parse(text.as_bytes(), &app.settings.pipeline, None)
+                        .expect("a valid postback")
+                        .postback;
                     let t = Instant::now();
-                    let outcome = CTX.scope(Ctx::write(kind, lead_no, op_id), app.ingest_postback(&pb)).await.expect("postback");
+                    let outcome = CTX
+                        .scope(Ctx::write(kind, lead_no, op_id), app.ingest_postback(&pb))
+                        .await
+                        .expect("postback");
                     w.latencies_us.push(crate::micros(t.elapsed()));
                     let expected = match kind {
                         "new" => outcome.created,
@@ -377,7 +435,12 @@ pub struct Production {
 
 impl Default for Production {
     fn default() -> Self {
-        Self { rate: 10_000.0, shards: 12.0, window_s: 5.0, lead_rate: 1.0 }
+        Self {
+            rate: 10_000.0,
+            shards: 12.0,
+            window_s: 5.0,
+            lead_rate: 1.0,
+        }
     }
 }
 
@@ -428,12 +491,19 @@ impl ConsumerRun {
 }
 
 fn is_lead_record(r: &StreamRecord) -> bool {
-    let is_lead = |i: &Option<Item>| i.as_ref().and_then(|i| i.get("sk")).and_then(|v| v.as_s().ok()).is_some_and(|s| s == "L");
+    let is_lead = |i: &Option<Item>| {
+        i.as_ref()
+            .and_then(|i| i.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|s| s == "L")
+    };
     is_lead(&r.new_image) || is_lead(&r.old_image)
 }
 
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Reads the whole stream and keeps the lead records (what the `sk = L` filter lets through). The first records
@@ -444,31 +514,62 @@ fn fnv(s: &str) -> u64 {
 /// again under new, higher sequence numbers (the consumer's cost depends on what a batch holds, not on whose lead
 /// it is; per-lead items written by such copies are weighted down by [`analyse`]). Every batch is applied by the
 /// real consumer under a consumer [`Ctx`].
-pub async fn run_consumer(store: &DynamoStore, streams: aws_sdk_dynamodbstreams::Client, postbacks: u64, p: &Production) -> ConsumerRun {
-    let poller = leadpipe::streams::LocalStreamConsumer::new(leadpipe_dynamo::Consumer::new(store.clone()), streams);
-    let all: Vec<StreamRecord> = poller.read_all().await.expect("read the stream").into_iter().flat_map(|(_, r)| r).collect();
-    let (leads, others): (Vec<StreamRecord>, Vec<StreamRecord>) = all.into_iter().partition(is_lead_record);
+pub async fn run_consumer(
+    store: &DynamoStore,
+    streams: aws_sdk_dynamodbstreams::Client,
+    postbacks: u64,
+    p: &Production,
+) -> ConsumerRun {
+    let poller = leadpipe::streams::LocalStreamConsumer::new(
+        leadpipe_dynamo::Consumer::new(store.clone()),
+        streams,
+    );
+    let all: Vec<StreamRecord> = poller
+        .read_all()
+        .await
+        .expect("read the stream")
+        .into_iter()
+        .flat_map(|(_, r)| r)
+        .collect();
+    let (leads, others): (Vec<StreamRecord>, Vec<StreamRecord>) =
+        all.into_iter().partition(is_lead_record);
     let per_postback = leads.len() as f64 / postbacks.max(1) as f64;
     let production_batch = per_postback * p.rate * p.window_s / p.shards;
     let target = production_batch.round().max(1.0) as usize;
     let first = target.min(leads.len() / 2).max(1).min(leads.len());
     let (day_start, steady) = leads.split_at(first);
-    let sim_shards = ((steady.len() as f64 / production_batch).floor() as u32).clamp(1, p.shards as u32);
+    let sim_shards =
+        ((steady.len() as f64 / production_batch).floor() as u32).clamp(1, p.shards as u32);
     let mut shards: Vec<Vec<StreamRecord>> = vec![Vec::new(); sim_shards as usize];
     for r in steady {
         let image = r.new_image.as_ref().or(r.old_image.as_ref());
-        let pk = image.and_then(|i| i.get("pk")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let pk = image
+            .and_then(|i| i.get("pk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
         shards[(fnv(&pk) % u64::from(sim_shards)) as usize].push(r.clone());
     }
-    let mut run = ConsumerRun { lead_records: leads.len(), other_records: others.len(), production_batch, sim_shards, batches: Vec::new() };
-    let mut plan: Vec<(u32, bool, Vec<StreamRecord>, usize)> = vec![(sim_shards, true, day_start.to_vec(), day_start.len())];
+    let mut run = ConsumerRun {
+        lead_records: leads.len(),
+        other_records: others.len(),
+        production_batch,
+        sim_shards,
+        batches: Vec::new(),
+    };
+    let mut plan: Vec<(u32, bool, Vec<StreamRecord>, usize)> =
+        vec![(sim_shards, true, day_start.to_vec(), day_start.len())];
     for (s, records) in shards.into_iter().enumerate() {
         if records.is_empty() {
             continue;
         }
         if records.len() < target {
             let real = records.len();
-            let mut seq: u128 = records.iter().filter_map(|r| r.sequence_number.parse::<u128>().ok()).max().unwrap_or(0);
+            let mut seq: u128 = records
+                .iter()
+                .filter_map(|r| r.sequence_number.parse::<u128>().ok())
+                .max()
+                .unwrap_or(0);
             let filled: Vec<StreamRecord> = records
                 .iter()
                 .cycle()
@@ -479,13 +580,20 @@ pub async fn run_consumer(store: &DynamoStore, streams: aws_sdk_dynamodbstreams:
                         return r.clone();
                     }
                     seq += 1;
-                    StreamRecord { sequence_number: seq.to_string(), ..r.clone() }
+                    StreamRecord {
+                        sequence_number: seq.to_string(),
+                        ..r.clone()
+                    }
                 })
                 .collect();
             plan.push((s as u32, false, filled, real));
         } else {
             let k = (records.len() as f64 / production_batch).round().max(1.0) as usize;
-            plan.extend(records.chunks(records.len().div_ceil(k)).map(|c| (s as u32, false, c.to_vec(), c.len())));
+            plan.extend(
+                records
+                    .chunks(records.len().div_ceil(k))
+                    .map(|c| (s as u32, false, c.to_vec(), c.len())),
+            );
         }
     }
     for (i, (shard, day, chunk, real)) in plan.into_iter().enumerate() {
@@ -494,7 +602,10 @@ pub async fn run_consumer(store: &DynamoStore, streams: aws_sdk_dynamodbstreams:
         // The day-start batch has a shard of its own: its checkpoint is not a steady shard's.
         let shard_id = format!("sim-{shard:02}");
         let report = CTX
-            .scope(Ctx::consumer(if day { "day start" } else { "steady" }, shard, number), poller.consumer().apply(&shard_id, &chunk))
+            .scope(
+                Ctx::consumer(if day { "day start" } else { "steady" }, shard, number),
+                poller.consumer().apply(&shard_id, &chunk),
+            )
             .await
             .expect("consumer batch");
         run.batches.push(BatchStat {
@@ -647,7 +758,9 @@ pub struct HeatReport {
 impl HeatReport {
     /// Consumer (WRU, RRU) per postback, all kinds.
     pub fn consumer_units(&self) -> (f64, f64) {
-        self.consumer.values().fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+        self.consumer
+            .values()
+            .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
     }
 
     /// The hottest keys of one target.
@@ -707,13 +820,19 @@ pub fn analyse(
     // Which leads touch each key on the write path.
     let mut leads_of: HashMap<(String, String), BTreeSet<u64>> = HashMap::new();
     for e in events.iter().filter(|e| is_write(e)) {
-        leads_of.entry((e.target.clone(), e.pk.clone())).or_default().insert(e.ctx.as_ref().map_or(0, |c| c.lead));
+        leads_of
+            .entry((e.target.clone(), e.pk.clone()))
+            .or_default()
+            .insert(e.ctx.as_ref().map_or(0, |c| c.lead));
     }
     let only_lead = |target: &str, pk: &str| -> Option<u64> {
         let leads = leads_of.get(&(target.to_string(), pk.to_string()))?;
-        (leads.len() == 1).then(|| *leads.iter().next().unwrap_or(&0)).filter(|l| *l != 0)
+        (leads.len() == 1)
+            .then(|| *leads.iter().next().unwrap_or(&0))
+            .filter(|l| *l != 0)
     };
-    let own_postbacks = |lead: u64| workload.per_lead.get(&lead).copied().unwrap_or(1).max(1) as f64;
+    let own_postbacks =
+        |lead: u64| workload.per_lead.get(&lead).copied().unwrap_or(1).max(1) as f64;
 
     let mut keys: HashMap<(String, String), KeyHeat> = HashMap::new();
     let mut items: HashMap<(String, String), ItemHeat> = HashMap::new();
@@ -729,7 +848,8 @@ pub fn analyse(
         if ctx.phase == Phase::Consumer && batch.is_some_and(|b| b.day_start) {
             *day_wru.entry(kind).or_default() += e.wru;
             // Items every shard's first batch of the day writes (not its own checkpoint, not a lead's items).
-            let own = e.pk == format!("K#sim-{:02}", ctx.shard) || only_lead(&e.target, &e.pk).is_some();
+            let own =
+                e.pk == format!("K#sim-{:02}", ctx.shard) || only_lead(&e.target, &e.pk).is_some();
             if let (Some(item), false) = (&e.item, own) {
                 *day_items.entry(item.clone()).or_default() += 1.0;
             }
@@ -738,23 +858,33 @@ pub fn analyse(
         // (class, factor from recorded units to units per second, factor to writes per "unit" of the class)
         let (class, k, per) = if let Some(lead) = only_lead(&e.target, &e.pk) {
             let real = batch.map_or(1.0, |b| b.real_records as f64 / b.records.max(1) as f64);
-            (Class::PerLead, real * p.lead_rate / own_postbacks(lead), real / own_postbacks(lead))
+            (
+                Class::PerLead,
+                real * p.lead_rate / own_postbacks(lead),
+                real / own_postbacks(lead),
+            )
         } else if ctx.phase == Phase::WritePath {
             (Class::Shared, p.rate / n, 1.0 / n)
         } else if e.pk == format!("K#sim-{:02}", ctx.shard) {
             let own = steady_per_shard.get(&ctx.shard).copied().unwrap_or(1.0);
             (Class::PerShard, 1.0 / own / p.window_s, 1.0 / own)
         } else {
-            (Class::Shared, p.shards / p.window_s / steady_batches, 1.0 / steady_batches)
+            (
+                Class::Shared,
+                p.shards / p.window_s / steady_batches,
+                1.0 / steady_batches,
+            )
         };
-        let entry = keys.entry((e.target.clone(), e.pk.clone())).or_insert_with(|| KeyHeat {
-            target: e.target.clone(),
-            pk: e.pk.clone(),
-            class,
-            wru_s: 0.0,
-            rru_s: 0.0,
-            write_path_wru_s: 0.0,
-        });
+        let entry = keys
+            .entry((e.target.clone(), e.pk.clone()))
+            .or_insert_with(|| KeyHeat {
+                target: e.target.clone(),
+                pk: e.pk.clone(),
+                class,
+                wru_s: 0.0,
+                rru_s: 0.0,
+                write_path_wru_s: 0.0,
+            });
         entry.class = entry.class.min(class);
         entry.wru_s += e.wru * k;
         entry.rru_s += e.rru * k;
@@ -766,13 +896,15 @@ pub fn analyse(
             slot.1 += e.rru * consumer_per_postback;
         }
         if let Some((pk, sk)) = &e.item {
-            let it = items.entry((pk.clone(), sk.clone())).or_insert_with(|| ItemHeat {
-                pk: pk.clone(),
-                sk: sk.clone(),
-                class,
-                writes_s: 0.0,
-                writes_per_unit: 0.0,
-            });
+            let it = items
+                .entry((pk.clone(), sk.clone()))
+                .or_insert_with(|| ItemHeat {
+                    pk: pk.clone(),
+                    sk: sk.clone(),
+                    class,
+                    writes_s: 0.0,
+                    writes_per_unit: 0.0,
+                });
             it.class = it.class.min(class);
             it.writes_s += k;
             it.writes_per_unit += per;
@@ -783,7 +915,10 @@ pub fn analyse(
     let mut items: Vec<ItemHeat> = items.into_values().collect();
     items.sort_by(|a, b| b.writes_s.total_cmp(&a.writes_s));
     let burst = p.shards / p.window_s;
-    let mut day_start_items: Vec<(String, String, f64, f64)> = day_items.into_iter().map(|((pk, sk), w)| (pk, sk, w, w * burst)).collect();
+    let mut day_start_items: Vec<(String, String, f64, f64)> = day_items
+        .into_iter()
+        .map(|((pk, sk), w)| (pk, sk, w, w * burst))
+        .collect();
     day_start_items.sort_by(|a, b| b.2.total_cmp(&a.2));
 
     // Per postback kind (write path).
@@ -802,7 +937,11 @@ pub fn analyse(
         match &r.ctx {
             Some(c) if c.phase == Phase::WritePath => {
                 kinds.entry(c.kind).or_default().requests += 1.0;
-                *patterns.entry((c.kind, c.op)).or_default().entry(r.op).or_default() += 1;
+                *patterns
+                    .entry((c.kind, c.op))
+                    .or_default()
+                    .entry(r.op)
+                    .or_default() += 1;
                 write_requests += 1.0;
             }
             Some(c) if batch_of.get(&c.batch).is_some_and(|b| b.day_start) => {}
@@ -812,7 +951,11 @@ pub fn analyse(
     // The request pattern seen most often per kind.
     let mut typical: HashMap<&'static str, HashMap<String, u64>> = HashMap::new();
     for ((kind, _), ops) in &patterns {
-        let desc = ops.iter().map(|(op, c)| format!("{op}×{c}")).collect::<Vec<_>>().join(" + ");
+        let desc = ops
+            .iter()
+            .map(|(op, c)| format!("{op}×{c}"))
+            .collect::<Vec<_>>()
+            .join(" + ");
         *typical.entry(kind).or_default().entry(desc).or_default() += 1;
     }
     let mut out_kinds = Vec::new();
@@ -827,11 +970,24 @@ pub fn analyse(
         for v in k.wru_by_target.values_mut() {
             *v /= c;
         }
-        k.typical = typical.get(kind).and_then(|m| m.iter().max_by_key(|(_, n)| **n).map(|(d, _)| d.clone())).unwrap_or_default();
+        k.typical = typical
+            .get(kind)
+            .and_then(|m| m.iter().max_by_key(|(_, n)| **n).map(|(d, _)| d.clone()))
+            .unwrap_or_default();
         out_kinds.push((kind, k));
     }
-    let write_wru = events.iter().filter(|e| is_write(e)).map(|e| e.wru).sum::<f64>() / n;
-    let write_rru = events.iter().filter(|e| is_write(e)).map(|e| e.rru).sum::<f64>() / n;
+    let write_wru = events
+        .iter()
+        .filter(|e| is_write(e))
+        .map(|e| e.wru)
+        .sum::<f64>()
+        / n;
+    let write_rru = events
+        .iter()
+        .filter(|e| is_write(e))
+        .map(|e| e.rru)
+        .sum::<f64>()
+        / n;
     HeatReport {
         body,
         postbacks: workload.postbacks,
@@ -856,7 +1012,13 @@ pub async fn storage(client: &aws_sdk_dynamodb::Client, table: &str) -> Storage 
     let mut items: Vec<Item> = Vec::new();
     let mut start = None;
     loop {
-        let out = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+        let out = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
         items.extend(out.items.unwrap_or_default());
         start = out.last_evaluated_key.filter(|k| !k.is_empty());
         if start.is_none() {
@@ -867,15 +1029,27 @@ pub async fn storage(client: &aws_sdk_dynamodb::Client, table: &str) -> Storage 
     let mut sums: BTreeMap<&'static str, f64> = BTreeMap::new();
     let mut lead_sizes = Vec::new();
     for item in &items {
-        let pk = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let pk = item
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        let sk = item
+            .get("sk")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
         let size = item_size(item);
         match item_kind(&pk, Some(&sk)) {
             "lead items" => {
                 lead_sizes.push(size);
                 *sums.entry("lead item").or_default() += (size + 100) as f64;
                 for (index, bytes) in crate::ddb::index_entry_storage(item) {
-                    let label = if index == "by_email" { "by_email entry" } else { "by_created entry" };
+                    let label = if index == "by_email" {
+                        "by_email entry"
+                    } else {
+                        "by_created entry"
+                    };
                     *sums.entry(label).or_default() += bytes as f64;
                 }
             }
@@ -921,31 +1095,77 @@ pub struct Cost {
 
 /// Costs a report: `postback_ms` billed per invocation at `postback_mb`; the consumer's batches at `consumer_mb`
 /// for `consumer_ms_per_batch` each.
-pub fn cost(r: &HeatReport, postback_ms: f64, postback_mb: f64, consumer_mb: f64, consumer_ms_per_batch: f64) -> Cost {
+pub fn cost(
+    r: &HeatReport,
+    postback_ms: f64,
+    postback_mb: f64,
+    consumer_mb: f64,
+    consumer_ms_per_batch: f64,
+) -> Cost {
     let mut lines = Vec::new();
     let (cw, cr) = r.consumer_units();
     let dw = r.write_wru * price::WRU_PER_M;
-    lines.push(("DynamoDB writes, write path".into(), format!("{:.3} WRU × $0.625", r.write_wru), dw));
+    lines.push((
+        "DynamoDB writes, write path".into(),
+        format!("{:.3} WRU × $0.625", r.write_wru),
+        dw,
+    ));
     let dr = r.write_rru * price::RRU_PER_M;
-    lines.push(("DynamoDB reads, write path".into(), format!("{:.3} RRU × $0.125", r.write_rru), dr));
+    lines.push((
+        "DynamoDB reads, write path".into(),
+        format!("{:.3} RRU × $0.125", r.write_rru),
+        dr,
+    ));
     let cdw = cw * price::WRU_PER_M;
-    let detail = r.consumer.iter().filter(|(_, v)| v.0 > 0.0).map(|(k, v)| format!("{k} {:.3}", v.0)).collect::<Vec<_>>().join(" + ");
-    lines.push(("DynamoDB writes, stream consumer".into(), format!("{cw:.3} WRU ({detail}) × $0.625"), cdw));
+    let detail = r
+        .consumer
+        .iter()
+        .filter(|(_, v)| v.0 > 0.0)
+        .map(|(k, v)| format!("{k} {:.3}", v.0))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    lines.push((
+        "DynamoDB writes, stream consumer".into(),
+        format!("{cw:.3} WRU ({detail}) × $0.625"),
+        cdw,
+    ));
     let cdr = cr * price::RRU_PER_M;
-    lines.push(("DynamoDB reads, stream consumer".into(), format!("{cr:.3} RRU × $0.125"), cdr));
-    lines.push(("API Gateway HTTP API".into(), "1 request × $1.00".into(), price::APIGW_PER_M));
+    lines.push((
+        "DynamoDB reads, stream consumer".into(),
+        format!("{cr:.3} RRU × $0.125"),
+        cdr,
+    ));
+    lines.push((
+        "API Gateway HTTP API".into(),
+        "1 request × $1.00".into(),
+        price::APIGW_PER_M,
+    ));
     let billed = postback_ms.ceil().max(1.0);
-    let lp = price::LAMBDA_REQ_PER_M + postback_mb / 1024.0 * billed / 1000.0 * price::LAMBDA_GB_S * 1e6;
-    lines.push(("Lambda postback (arm64)".into(), format!("$0.20 + {postback_mb:.0} MB × {billed:.0} ms × $0.0000133334/GB-s"), lp));
+    let lp =
+        price::LAMBDA_REQ_PER_M + postback_mb / 1024.0 * billed / 1000.0 * price::LAMBDA_GB_S * 1e6;
+    lines.push((
+        "Lambda postback (arm64)".into(),
+        format!("$0.20 + {postback_mb:.0} MB × {billed:.0} ms × $0.0000133334/GB-s"),
+        lp,
+    ));
     let records_per_postback = r.consumer_run.lead_records as f64 / r.postbacks.max(1) as f64;
     let invocations = 1e6 * records_per_postback / r.consumer_run.production_batch.max(1.0);
-    let lc = invocations * (price::LAMBDA_REQ_PER_M / 1e6 + consumer_mb / 1024.0 * consumer_ms_per_batch / 1000.0 * price::LAMBDA_GB_S);
+    let lc = invocations
+        * (price::LAMBDA_REQ_PER_M / 1e6
+            + consumer_mb / 1024.0 * consumer_ms_per_batch / 1000.0 * price::LAMBDA_GB_S);
     lines.push((
         "Lambda counters (stream consumer)".into(),
-        format!("{invocations:.0} invocations × ($0.20/M + {consumer_mb:.0} MB × {:.2} s)", consumer_ms_per_batch / 1000.0),
+        format!(
+            "{invocations:.0} invocations × ($0.20/M + {consumer_mb:.0} MB × {:.2} s)",
+            consumer_ms_per_batch / 1000.0
+        ),
         lc,
     ));
-    lines.push(("CloudWatch Logs".into(), "JSON logs at WARN: no per-request line".into(), 0.0));
+    lines.push((
+        "CloudWatch Logs".into(),
+        "JSON logs at WARN: no per-request line".into(),
+        0.0,
+    ));
     let total = lines.iter().map(|l| l.2).sum();
     Cost { lines, total }
 }
@@ -967,31 +1187,57 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { wru_s: 1000.0, rru_s: 3000.0, item_writes_s: 100.0, lead_item_bytes: 1024, cost_per_m: 3.00 }
+        Self {
+            wru_s: 1000.0,
+            rru_s: 3000.0,
+            item_writes_s: 100.0,
+            lead_item_bytes: 1024,
+            cost_per_m: 3.00,
+        }
     }
 }
 
 /// What breaks a limit, one line each.
-pub fn violations(r: &HeatReport, cost: &Cost, limits: &Limits, check_item_size: bool) -> Vec<String> {
+pub fn violations(
+    r: &HeatReport,
+    cost: &Cost,
+    limits: &Limits,
+    check_item_size: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     for k in &r.keys {
         if k.wru_s > limits.wru_s {
-            out.push(format!("{}: {} {} at {:.0} WRU/s > {:.0}", r.body, k.target, k.pk, k.wru_s, limits.wru_s));
+            out.push(format!(
+                "{}: {} {} at {:.0} WRU/s > {:.0}",
+                r.body, k.target, k.pk, k.wru_s, limits.wru_s
+            ));
         }
         if k.rru_s > limits.rru_s {
-            out.push(format!("{}: {} {} at {:.0} RRU/s > {:.0}", r.body, k.target, k.pk, k.rru_s, limits.rru_s));
+            out.push(format!(
+                "{}: {} {} at {:.0} RRU/s > {:.0}",
+                r.body, k.target, k.pk, k.rru_s, limits.rru_s
+            ));
         }
     }
     for i in &r.items {
         if i.writes_s > limits.item_writes_s {
-            out.push(format!("{}: item {} / {} written {:.0} times/s > {:.0}", r.body, i.pk, i.sk, i.writes_s, limits.item_writes_s));
+            out.push(format!(
+                "{}: item {} / {} written {:.0} times/s > {:.0}",
+                r.body, i.pk, i.sk, i.writes_s, limits.item_writes_s
+            ));
         }
     }
     if check_item_size && r.storage.lead_item_max >= limits.lead_item_bytes {
-        out.push(format!("{}: a lead item is {} B (limit < {} B)", r.body, r.storage.lead_item_max, limits.lead_item_bytes));
+        out.push(format!(
+            "{}: a lead item is {} B (limit < {} B)",
+            r.body, r.storage.lead_item_max, limits.lead_item_bytes
+        ));
     }
     if cost.total > limits.cost_per_m {
-        out.push(format!("{}: ${:.2} per million postbacks > ${:.2}", r.body, cost.total, limits.cost_per_m));
+        out.push(format!(
+            "{}: ${:.2} per million postbacks > ${:.2}",
+            r.body, cost.total, limits.cost_per_m
+        ));
     }
     out
 }
@@ -1026,20 +1272,52 @@ impl Bench {
         let meter = Arc::new(Meter::default());
         let table = crate::ddb::table_name("heat");
         let settings = leadpipe_core::Settings::default();
-        let store = DynamoStore::new(crate::ddb::client(&self.endpoint, Some(meter.clone())), table.clone(), settings.counter_rules());
-        store.ensure_table().await.expect("create the table in DynamoDB Local");
+        let store = DynamoStore::new(
+            crate::ddb::client(&self.endpoint, Some(meter.clone())),
+            table.clone(),
+            settings.counter_rules(),
+        );
+        store
+            .ensure_table()
+            .await
+            .expect("create the table in DynamoDB Local");
         meter.take();
         meter.record_events(true);
         let app = Leadpipe::new(Arc::new(store.clone()), settings);
         let workload = drive(&app, style, self.postbacks, self.lanes, self.seed).await;
         let t = Instant::now();
-        let run = run_consumer(&store, crate::ddb::streams_client(&self.endpoint), workload.postbacks, &self.production).await;
+        let run = run_consumer(
+            &store,
+            crate::ddb::streams_client(&self.endpoint),
+            workload.postbacks,
+            &self.production,
+        )
+        .await;
         let consumer_seconds = t.elapsed().as_secs_f64();
         let (events, requests) = meter.take_events();
-        let mut report = analyse(style.name(), &workload, &events, &requests, &run, &self.production);
+        let mut report = analyse(
+            style.name(),
+            &workload,
+            &events,
+            &requests,
+            &run,
+            &self.production,
+        );
         report.storage = storage(&crate::ddb::client(&self.endpoint, None), &table).await;
-        let _ = store.client().delete_table().table_name(&table).send().await;
-        (report, RunInfo { workload, shadow: meter.shadow_health(), consumer_seconds })
+        let _ = store
+            .client()
+            .delete_table()
+            .table_name(&table)
+            .send()
+            .await;
+        (
+            report,
+            RunInfo {
+                workload,
+                shadow: meter.shadow_health(),
+                consumer_seconds,
+            },
+        )
     }
 }
 

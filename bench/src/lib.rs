@@ -38,7 +38,9 @@ impl Latency {
             return Self::default();
         }
         samples.sort_unstable();
-        let q = |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1];
+        let q = |p: f64| {
+            samples[((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1]
+        };
         Self {
             count: samples.len(),
             mean_us: samples.iter().sum::<u64>() as f64 / samples.len() as f64,
@@ -86,12 +88,18 @@ pub fn micros(d: Duration) -> u64 {
 
 /// A free loopback port (bound then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind a free loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a free loopback port")
 }
 
 /// The workspace root (bench/..).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// The binary `name` under test: in `LEADPIPE_BENCH_BIN_DIR` when set (scripts/bench.sh --smoke uses the debug
@@ -100,13 +108,17 @@ pub fn release_binary(name: &str) -> PathBuf {
     if let Some(dir) = std::env::var_os("LEADPIPE_BENCH_BIN_DIR") {
         return PathBuf::from(dir).join(name);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
     target.join("release").join(name)
 }
 
 /// Reads `--name value` style options: the value following `name`, if present.
 pub fn arg_value(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 /// Whether `--name` is among the args.
@@ -148,7 +160,13 @@ pub fn vm_rss_kib(pid: u32) -> Option<u64> {
 
 fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Total CPU time (user + system) a live process has used, from /proc/PID/stat, in seconds.
@@ -164,19 +182,40 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// A short description of this machine: CPU model, cores, memory, kernel.
 pub fn machine_description() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("?").trim().to_string();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
         .map(|kib| format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0))
         .unwrap_or_default();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     format!("{model}, {cores} cores, {mem}, Linux {kernel}")
 }
 
 /// One realistic landing-page postback body, as sent by the load generator and the cost benchmark.
-pub fn postback_body(email: &str, stage: &str, percent: u32, extra: &[(&str, serde_json::Value)]) -> serde_json::Value {
+pub fn postback_body(
+    email: &str,
+    stage: &str,
+    percent: u32,
+    extra: &[(&str, serde_json::Value)],
+) -> serde_json::Value {
     let mut body = serde_json::json!({
         "email": email,
         "stage": stage,
@@ -199,7 +238,22 @@ pub fn postback_body(email: &str, stage: &str, percent: u32, extra: &[(&str, ser
 }
 
 /// First-touch sources used by generated leads.
-pub const SOURCES: &[&str] = &["google", "facebook", "bing", "newsletter", "partner", "tiktok", "direct", "linkedin"];
+pub const SOURCES: &[&str] = &[
+    "google",
+    "facebook",
+    "bing",
+    "newsletter",
+    "partner",
+    "tiktok",
+    "direct",
+    "linkedin",
+];
 
 /// The default pipeline, in order.
-pub const STAGES: &[&str] = &["New", "Form Started", "Application Submitted", "Paid", "Completed"];
+pub const STAGES: &[&str] = &[
+    "New",
+    "Form Started",
+    "Application Submitted",
+    "Paid",
+    "Completed",
+];

@@ -15,7 +15,10 @@ use leadpipe_dynamo::{Consumer, DynamoStore};
 
 /// Every route of every function (postback, leads, stage, analytics), merged: the same code the Lambdas run.
 pub fn all_routes() -> Router<Leadpipe> {
-    postback::router().merge(leads::router()).merge(stage::router()).merge(analytics::router())
+    postback::router()
+        .merge(leads::router())
+        .merge(stage::router())
+        .merge(analytics::router())
 }
 
 /// A DynamoDB store whose stream is consumed in this process: the store (its `settle` waits for the consumer)
@@ -27,6 +30,9 @@ pub fn dynamo_with_local_consumer(
     rules: CounterRules,
 ) -> (DynamoStore, Arc<streams::LocalStreamConsumer>) {
     let plain = DynamoStore::new(client, table, rules);
-    let poller = Arc::new(streams::LocalStreamConsumer::new(Consumer::new(plain.clone()), streams));
+    let poller = Arc::new(streams::LocalStreamConsumer::new(
+        Consumer::new(plain.clone()),
+        streams,
+    ));
     (plain.with_settle(poller.clone()), poller)
 }

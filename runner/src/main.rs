@@ -17,7 +17,11 @@ use leadpipe_http::{app, init_tracing, WebhookServices};
 use leadpipe_sqlite::SqliteStore;
 
 #[derive(Parser)]
-#[command(name = "leadpipe", version, about = "Leadpipe: lead tracking for high-traffic landing pages")]
+#[command(
+    name = "leadpipe",
+    version,
+    about = "Leadpipe: lead tracking for high-traffic landing pages"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -108,14 +112,21 @@ async fn open_store(
             &table,
             settings.counter_rules(),
         );
-        store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {table}: {e}"))?;
+        store
+            .ensure_table()
+            .await
+            .map_err(|e| format!("cannot reach or create DynamoDB table {table}: {e}"))?;
         let worker = Arc::new(leadpipe::webhooks::worker(Arc::new(store.clone()))?);
         poller.deliver_webhooks(worker.clone());
         poller.spawn(STREAM_POLL_EVERY);
-        tracing::info!(table = store.table(), "using DynamoDB, with its stream consumer in this process");
+        tracing::info!(
+            table = store.table(),
+            "using DynamoDB, with its stream consumer in this process"
+        );
         Ok((Arc::new(store), worker))
     } else {
-        let store = SqliteStore::open(db, settings.counter_rules()).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        let store = SqliteStore::open(db, settings.counter_rules())
+            .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
         let worker = Arc::new(leadpipe::webhooks::sqlite_worker(&store)?);
         tracing::info!(db = %db.display(), "using SQLite");
         Ok((Arc::new(store), worker))
@@ -128,8 +139,17 @@ const STREAM_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(
 async fn dynamo_from_env(settings: &Settings) -> Result<DynamoStore, Box<dyn std::error::Error>> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME must be set")?;
     let sdk = leadpipe_dynamo::client::config_for_local_use().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, settings.counter_rules());
-    store.ensure_table().await.map_err(|e| format!("cannot reach or create DynamoDB table {}: {e}", store.table()))?;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+        settings.counter_rules(),
+    );
+    store.ensure_table().await.map_err(|e| {
+        format!(
+            "cannot reach or create DynamoDB table {}: {e}",
+            store.table()
+        )
+    })?;
     Ok(store)
 }
 
@@ -139,7 +159,9 @@ async fn recount(args: StoreArgs) -> Result<(), Box<dyn std::error::Error>> {
         let store = dynamo_from_env(&settings).await?;
         leadpipe_dynamo::recount::recount(&store).await?.leads
     } else {
-        SqliteStore::open(&args.db, settings.counter_rules())?.recount().await?
+        SqliteStore::open(&args.db, settings.counter_rules())?
+            .recount()
+            .await?
     };
     eprintln!("recounted {leads} leads");
     Ok(())
@@ -154,7 +176,8 @@ struct Counting<R> {
 impl<R: std::io::Read> std::io::Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -177,20 +200,32 @@ async fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     use std::io::IsTerminal;
     let settings = Settings::from_env()?;
     let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let (source, total): (Box<dyn std::io::Read + Send>, Option<u64>) = if args.file.as_os_str() == "-" {
-        (Box::new(std::io::stdin()), None)
-    } else {
-        let file = std::fs::File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
-        let size = file.metadata().ok().map(|m| m.len());
-        (Box::new(file), size)
-    };
-    let extension = args.file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let (source, total): (Box<dyn std::io::Read + Send>, Option<u64>) =
+        if args.file.as_os_str() == "-" {
+            (Box::new(std::io::stdin()), None)
+        } else {
+            let file = std::fs::File::open(&args.file)
+                .map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (Box::new(file), size)
+        };
+    let extension = args
+        .file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     let format = match (args.format.as_deref(), extension.as_deref()) {
         (Some("csv"), _) | (None, Some("csv")) => Some(Format::Csv),
         (Some("jsonl"), _) | (None, Some("jsonl" | "ndjson")) => Some(Format::JsonLines),
         _ => None,
     };
-    let reader = std::io::BufReader::with_capacity(256 * 1024, Counting { inner: source, read: read.clone() });
+    let reader = std::io::BufReader::with_capacity(
+        256 * 1024,
+        Counting {
+            inner: source,
+            read: read.clone(),
+        },
+    );
     let rows = Rows::new(reader, format)?;
     let (store, _webhooks) = open_store(&args.store.db, args.store.dynamodb, &settings).await?;
     let app = Leadpipe::new(store.clone(), settings);
@@ -199,16 +234,27 @@ async fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut last = std::time::Instant::now();
     let show = |rows: u64, done: bool| {
         let bytes = read.load(std::sync::atomic::Ordering::Relaxed);
-        let share = total.filter(|t| *t > 0).map(|t| format!(" ({}%)", (bytes.min(t) * 100 / t))).unwrap_or_default();
+        let share = total
+            .filter(|t| *t > 0)
+            .map(|t| format!(" ({}%)", (bytes.min(t) * 100 / t)))
+            .unwrap_or_default();
         let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
-        let text = format!("{} rows{share}, {} rows/s", thousands(rows), thousands(rate as u64));
+        let text = format!(
+            "{} rows{share}, {} rows/s",
+            thousands(rows),
+            thousands(rate as u64)
+        );
         if tty {
             eprint!("\r{text}   {}", if done { "\n" } else { "" });
         } else {
             eprintln!("{text}");
         }
     };
-    let every = if tty { std::time::Duration::from_millis(100) } else { std::time::Duration::from_secs(5) };
+    let every = if tty {
+        std::time::Duration::from_millis(100)
+    } else {
+        std::time::Duration::from_secs(5)
+    };
     let report = app
         .import(rows, |report| {
             if last.elapsed() >= every {
@@ -243,7 +289,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    for (key, missing) in [("API_KEY", settings.api_key.is_none()), ("ADMIN_API_KEY", settings.admin_api_key.is_none())] {
+    for (key, missing) in [
+        ("API_KEY", settings.api_key.is_none()),
+        ("ADMIN_API_KEY", settings.admin_api_key.is_none()),
+    ] {
         if missing {
             eprintln!(
                 "WARNING: {key} is unset or \"changeme\": its check is OFF. Fine on this machine; set it before exposing the server."
@@ -254,13 +303,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let static_dir = args.static_dir.clone().unwrap_or_else(default_static_dir);
     // The /api/webhooks handlers use the worker's store and wake it when they set a delivery due.
     let webhooks = WebhookServices::new(worker.deliverer().store().clone(), worker.queue());
-    let mut router = app(leadpipe::all_routes(), Leadpipe::new(store, settings), Some(static_dir)).layer(axum::Extension(webhooks));
+    let mut router = app(
+        leadpipe::all_routes(),
+        Leadpipe::new(store, settings),
+        Some(static_dir),
+    )
+    .layer(axum::Extension(webhooks));
     if keys_off {
         // With the key checks off, answer only requests addressed to this machine (no DNS rebinding).
         router = router.layer(axum::middleware::from_fn(local_hosts_only));
     }
     let addr = SocketAddr::new(args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     eprintln!("Leadpipe is running: dashboard http://{addr}/  API http://{addr}/api");
     // The webhook worker stops with the server, finishing its attempts in flight (briefly); when the server fails,
     // the dropped sender stops it too.
@@ -269,10 +325,15 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let mut stopped = stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     }));
-    let served = leadpipe::server::serve(listener, router, leadpipe::server::Limits::from_env(), async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
-    })
+    let served = leadpipe::server::serve(
+        listener,
+        router,
+        leadpipe::server::Limits::from_env(),
+        async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        },
+    )
     .await;
     let _ = deliveries.await;
     served?;
@@ -281,9 +342,16 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Refuses requests whose `Host` is not this machine.
-async fn local_hosts_only(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn local_hosts_only(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     if leadpipe::server::is_local_host(host) {
         return next.run(req).await;
     }
@@ -317,7 +385,9 @@ async fn main() {
     init_tracing();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
-        Command::TableDefinition => serde_json::to_string_pretty(&table_definition()).map(|j| println!("{j}")).map_err(Into::into),
+        Command::TableDefinition => serde_json::to_string_pretty(&table_definition())
+            .map(|j| println!("{j}"))
+            .map_err(Into::into),
         Command::CreateTable => create_table().await,
         Command::Recount(args) => recount(args).await,
         Command::Import(args) => import(args).await,

@@ -52,7 +52,12 @@ impl Limits {
     /// The defaults, with `LEADPIPE_MAX_CONNECTIONS` and `LEADPIPE_HEADER_TIMEOUT_SECS` applied when set.
     pub fn from_env() -> Self {
         let mut limits = Self::default();
-        let number = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|n| *n > 0);
+        let number = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|n| *n > 0)
+        };
         if let Some(n) = number("LEADPIPE_MAX_CONNECTIONS") {
             limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
         }
@@ -97,7 +102,9 @@ impl Connections {
     fn admit(&self, max: usize) -> Option<(u64, Arc<AtomicBool>, oneshot::Receiver<()>)> {
         let mut open = self.open.lock().ok()?;
         if open.len() >= max {
-            let idle = open.iter().position(|c| !c.active.load(Ordering::Acquire))?;
+            let idle = open
+                .iter()
+                .position(|c| !c.active.load(Ordering::Acquire))?;
             if let Some(mut oldest) = open.remove(idle) {
                 if let Some(evict) = oldest.evict.take() {
                     let _ = evict.send(());
@@ -107,7 +114,11 @@ impl Connections {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let active = Arc::new(AtomicBool::new(false));
         let (evict, evicted) = oneshot::channel();
-        open.push_back(Tracked { id, active: Arc::clone(&active), evict: Some(evict) });
+        open.push_back(Tracked {
+            id,
+            active: Arc::clone(&active),
+            evict: Some(evict),
+        });
         Some((id, active, evicted))
     }
 
@@ -123,9 +134,16 @@ impl Connections {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then waits for in-flight requests (up to the grace).
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-    let router =
-        router.layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request_timeout));
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        limits.request_timeout,
+    ));
     let connections = Arc::new(Connections::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -147,13 +165,16 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (router, connections, mut stop) = (router.clone(), Arc::clone(&connections), stop_rx.clone());
+        let (router, connections, mut stop) =
+            (router.clone(), Arc::clone(&connections), stop_rx.clone());
         tokio::spawn(async move {
-            let service = tower::service_fn(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                active.store(true, Ordering::Release);
-                req.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(req.map(axum::body::Body::new))
-            });
+            let service = tower::service_fn(
+                move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                    active.store(true, Ordering::Release);
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
@@ -184,9 +205,18 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
 pub fn is_local_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host }),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
     };
-    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "::1") || name.ends_with(".localhost")
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "::1"
+    ) || name.ends_with(".localhost")
 }
 
 #[cfg(test)]
@@ -195,10 +225,22 @@ mod tests {
 
     #[test]
     fn only_this_machine_is_a_local_host() {
-        for ok in ["localhost", "localhost:3000", "127.0.0.1:3000", "[::1]:3000", "app.localhost:8080"] {
+        for ok in [
+            "localhost",
+            "localhost:3000",
+            "127.0.0.1:3000",
+            "[::1]:3000",
+            "app.localhost:8080",
+        ] {
             assert!(is_local_host(ok), "{ok}");
         }
-        for bad in ["evil.example", "evil.example:3000", "127.0.0.1.evil.example", "192.168.1.5:3000", "[2001:db8::1]:3000"] {
+        for bad in [
+            "evil.example",
+            "evil.example:3000",
+            "127.0.0.1.evil.example",
+            "192.168.1.5:3000",
+            "[2001:db8::1]:3000",
+        ] {
             assert!(!is_local_host(bad), "{bad}");
         }
     }
@@ -210,7 +252,10 @@ mod tests {
         let (_b, _, mut b_evicted) = c.admit(2).unwrap();
         a_active.store(true, Ordering::Release);
         let (_c, _, _) = c.admit(2).expect("room made by closing the idle one");
-        assert!(b_evicted.try_recv().is_ok(), "b never sent a request: closed");
+        assert!(
+            b_evicted.try_recv().is_ok(),
+            "b never sent a request: closed"
+        );
         assert_eq!(c.count(), 2);
         c.close(a);
         assert_eq!(c.count(), 1);

@@ -55,7 +55,12 @@ const MARKER_PK: &str = "S#settle";
 impl LocalStreamConsumer {
     /// A poller for `consumer`'s table through `streams` (built from the same AWS configuration).
     pub fn new(consumer: Consumer, streams: aws_sdk_dynamodbstreams::Client) -> Self {
-        Self { consumer, streams, state: tokio::sync::Mutex::new(PollState::default()), webhooks: OnceLock::new() }
+        Self {
+            consumer,
+            streams,
+            state: tokio::sync::Mutex::new(PollState::default()),
+            webhooks: OnceLock::new(),
+        }
     }
 
     /// From now on, fans every batch's lead writes out to `worker`'s webhooks before applying the batch (set once;
@@ -89,11 +94,26 @@ impl LocalStreamConsumer {
             let mut records = Vec::new();
             let mut iterator = it;
             while let Some(current) = iterator {
-                let page = self.streams.get_records().shard_iterator(&current).limit(PAGE).send().await.map_err(unavailable)?;
+                let page = self
+                    .streams
+                    .get_records()
+                    .shard_iterator(&current)
+                    .limit(PAGE)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
                 let got = page.records.unwrap_or_default();
                 let empty = got.is_empty();
-                records.extend(got.iter().filter_map(|r| r.dynamodb.as_ref()).map(stream_record));
-                iterator = if empty { None } else { page.next_shard_iterator };
+                records.extend(
+                    got.iter()
+                        .filter_map(|r| r.dynamodb.as_ref())
+                        .map(stream_record),
+                );
+                iterator = if empty {
+                    None
+                } else {
+                    page.next_shard_iterator
+                };
             }
             out.push((id, records));
         }
@@ -102,11 +122,25 @@ impl LocalStreamConsumer {
 
     async fn stream_arn(&self) -> Result<String, StoreError> {
         let table = self.consumer.store().table().to_string();
-        let described = self.consumer.store().client().describe_table().table_name(&table).send().await.map_err(unavailable)?;
-        described.table.and_then(|t| t.latest_stream_arn).ok_or_else(|| StoreError::Internal(format!("table {table} has no stream")))
+        let described = self
+            .consumer
+            .store()
+            .client()
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        described
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| StoreError::Internal(format!("table {table} has no stream")))
     }
 
-    async fn shards(&self, arn: &str) -> Result<Vec<aws_sdk_dynamodbstreams::types::Shard>, StoreError> {
+    async fn shards(
+        &self,
+        arn: &str,
+    ) -> Result<Vec<aws_sdk_dynamodbstreams::types::Shard>, StoreError> {
         let mut shards = Vec::new();
         let mut start = None;
         loop {
@@ -118,7 +152,9 @@ impl LocalStreamConsumer {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            let Some(desc) = out.stream_description else { break };
+            let Some(desc) = out.stream_description else {
+                break;
+            };
             shards.extend(desc.shards.unwrap_or_default());
             match desc.last_evaluated_shard_id {
                 Some(id) => start = Some(id),
@@ -144,7 +180,15 @@ impl LocalStreamConsumer {
     pub async fn drain(&self) -> Result<usize, StoreError> {
         let mut state = self.state.lock().await;
         let table = self.consumer.store().table().to_string();
-        let described = self.consumer.store().client().describe_table().table_name(&table).send().await.map_err(unavailable)?;
+        let described = self
+            .consumer
+            .store()
+            .client()
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .map_err(unavailable)?;
         let Some(arn) = described.table.and_then(|t| t.latest_stream_arn) else {
             return Err(StoreError::Internal(format!("table {table} has no stream")));
         };
@@ -159,7 +203,9 @@ impl LocalStreamConsumer {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            let Some(desc) = out.stream_description else { break };
+            let Some(desc) = out.stream_description else {
+                break;
+            };
             shards.extend(desc.shards.unwrap_or_default());
             match desc.last_evaluated_shard_id {
                 Some(id) => start = Some(id),
@@ -173,7 +219,9 @@ impl LocalStreamConsumer {
         while progress {
             progress = false;
             for shard in &shards {
-                let Some(id) = shard.shard_id.clone() else { continue };
+                let Some(id) = shard.shard_id.clone() else {
+                    continue;
+                };
                 if state.finished.contains(&id) {
                     continue;
                 }
@@ -194,13 +242,24 @@ impl LocalStreamConsumer {
         Ok(total)
     }
 
-    async fn read_shard(&self, state: &mut PollState, arn: &str, shard: &str) -> Result<(usize, bool), StoreError> {
+    async fn read_shard(
+        &self,
+        state: &mut PollState,
+        arn: &str,
+        shard: &str,
+    ) -> Result<(usize, bool), StoreError> {
         let mut iterator = match state.iterators.remove(shard) {
             Some(it) => it,
             None => {
-                let req = self.streams.get_shard_iterator().stream_arn(arn).shard_id(shard);
+                let req = self
+                    .streams
+                    .get_shard_iterator()
+                    .stream_arn(arn)
+                    .shard_id(shard);
                 let req = match self.consumer.checkpoint(shard).await? {
-                    Some(seq) if !seq.is_empty() => req.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(seq),
+                    Some(seq) if !seq.is_empty() => req
+                        .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                        .sequence_number(seq),
                     _ => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
                 };
                 match req.send().await.map_err(unavailable)?.shard_iterator {
@@ -211,9 +270,20 @@ impl LocalStreamConsumer {
         };
         let mut total = 0;
         loop {
-            let out = self.streams.get_records().shard_iterator(&iterator).limit(PAGE).send().await.map_err(unavailable)?;
+            let out = self
+                .streams
+                .get_records()
+                .shard_iterator(&iterator)
+                .limit(PAGE)
+                .send()
+                .await
+                .map_err(unavailable)?;
             let records = out.records.unwrap_or_default();
-            let batch: Vec<StreamRecord> = records.iter().filter_map(|r| r.dynamodb.as_ref()).map(stream_record).collect();
+            let batch: Vec<StreamRecord> = records
+                .iter()
+                .filter_map(|r| r.dynamodb.as_ref())
+                .map(stream_record)
+                .collect();
             for r in &batch {
                 if let Some(nonce) = r.new_image.as_ref().and_then(marker_nonce) {
                     state.markers.insert(nonce);
@@ -239,11 +309,20 @@ impl LocalStreamConsumer {
 impl LocalStreamConsumer {
     /// Stores the webhook deliveries of a batch's lead writes (nothing without an attached worker).
     async fn fan_out(&self, batch: &[StreamRecord]) -> Result<(), StoreError> {
-        let Some(worker) = self.webhooks.get() else { return Ok(()) };
-        let images: Vec<(Option<Lead>, Option<Lead>)> = batch.iter().filter_map(lead_images).collect();
+        let Some(worker) = self.webhooks.get() else {
+            return Ok(());
+        };
+        let images: Vec<(Option<Lead>, Option<Lead>)> =
+            batch.iter().filter_map(lead_images).collect();
         let now = chrono::Utc::now();
-        let changes: Vec<Change<'_>> =
-            images.iter().map(|(before, after)| Change { before: before.as_ref(), after: after.as_ref(), observed_at: now }).collect();
+        let changes: Vec<Change<'_>> = images
+            .iter()
+            .map(|(before, after)| Change {
+                before: before.as_ref(),
+                after: after.as_ref(),
+                observed_at: now,
+            })
+            .collect();
         match worker.deliverer().fan_out_all(&changes, now).await {
             Ok(_) => Ok(()),
             Err(leadpipe_delivery::DeliveryError::Store(e)) => Err(e),
@@ -277,7 +356,14 @@ impl Settle for LocalStreamConsumer {
         let store = self.consumer.store();
         let mut marker: Item = leadpipe_dynamo::keys::key(MARKER_PK, "S");
         marker.insert("nonce".into(), AttributeValue::S(nonce.clone()));
-        store.client().put_item().table_name(store.table()).set_item(Some(marker)).send().await.map_err(unavailable)?;
+        store
+            .client()
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(marker))
+            .send()
+            .await
+            .map_err(unavailable)?;
         let mut deadline = tokio::time::Instant::now() + SETTLE_STALL;
         let mut seen = usize::MAX;
         loop {
@@ -292,7 +378,9 @@ impl Settle for LocalStreamConsumer {
             }
             drop(state);
             if tokio::time::Instant::now() > deadline {
-                return Err(StoreError::Unavailable("the stream consumer read nothing new for 30 s".into()));
+                return Err(StoreError::Unavailable(
+                    "the stream consumer read nothing new for 30 s".into(),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -309,7 +397,9 @@ fn stream_record(d: &aws_sdk_dynamodbstreams::types::StreamRecord) -> StreamReco
 
 fn marker_nonce(item: &Item) -> Option<String> {
     match (item.get("pk"), item.get("nonce")) {
-        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(nonce))) if pk == MARKER_PK => Some(nonce.clone()),
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(nonce))) if pk == MARKER_PK => {
+            Some(nonce.clone())
+        }
         _ => None,
     }
 }
@@ -320,7 +410,9 @@ fn unavailable(e: impl std::error::Error) -> StoreError {
 
 /// A Streams API item as a DynamoDB API item.
 fn item_from_stream(item: &HashMap<String, StreamValue>) -> Item {
-    item.iter().map(|(k, v)| (k.clone(), value_from_stream(v))).collect()
+    item.iter()
+        .map(|(k, v)| (k.clone(), value_from_stream(v)))
+        .collect()
 }
 
 fn value_from_stream(v: &StreamValue) -> AttributeValue {
@@ -330,7 +422,9 @@ fn value_from_stream(v: &StreamValue) -> AttributeValue {
         StreamValue::B(b) => AttributeValue::B(Blob::new(b.as_ref().to_vec())),
         StreamValue::Ss(s) => AttributeValue::Ss(s.clone()),
         StreamValue::Ns(s) => AttributeValue::Ns(s.clone()),
-        StreamValue::Bs(s) => AttributeValue::Bs(s.iter().map(|b| Blob::new(b.as_ref().to_vec())).collect()),
+        StreamValue::Bs(s) => {
+            AttributeValue::Bs(s.iter().map(|b| Blob::new(b.as_ref().to_vec())).collect())
+        }
         StreamValue::M(m) => AttributeValue::M(item_from_stream(m)),
         StreamValue::L(l) => AttributeValue::L(l.iter().map(value_from_stream).collect()),
         StreamValue::Bool(b) => AttributeValue::Bool(*b),

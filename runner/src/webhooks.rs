@@ -34,7 +34,11 @@ impl Outbox for SqliteOutbox {
 /// sender that may reach this machine (a local receiver: `WebhookSpec` accepts `http://localhost` and
 /// `http://127.0.0.1`) besides public addresses.
 pub fn worker(store: Arc<dyn WebhookStore>) -> Result<Worker, Box<dyn std::error::Error>> {
-    Ok(Worker::new(store, Sender::new(Reach::Local)?, Policies::from_env()?))
+    Ok(Worker::new(
+        store,
+        Sender::new(Reach::Local)?,
+        Policies::from_env()?,
+    ))
 }
 
 /// The worker of a SQLite store: it drains the store's outbox too.

@@ -74,7 +74,12 @@ impl Load {
                 })
             })
             .collect();
-        Load { acked, problems, stopping, tasks }
+        Load {
+            acked,
+            problems,
+            stopping,
+            tasks,
+        }
     }
 
     fn acked_count(&self) -> usize {
@@ -91,7 +96,11 @@ impl Load {
                 "every load worker quit after {} acknowledged postbacks: {problems:#?}",
                 self.acked_count()
             );
-            assert!(Instant::now() < deadline, "only {} postbacks acknowledged after 30 s: {problems:#?}", self.acked_count());
+            assert!(
+                Instant::now() < deadline,
+                "only {} postbacks acknowledged after 30 s: {problems:#?}",
+                self.acked_count()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -141,13 +150,25 @@ async fn sigkill_mid_load_loses_no_acknowledged_postback() {
     server.kill(); // SIGKILL mid-load
     let (acked, problems) = load.finish().await;
     assert!(problems.is_empty(), "{problems:#?}");
-    assert!(acked.len() >= ACKS_BEFORE_STOP, "the load ran ({} acknowledged)", acked.len());
+    assert!(
+        acked.len() >= ACKS_BEFORE_STOP,
+        "the load ran ({} acknowledged)",
+        acked.len()
+    );
     let store = SqliteStore::open(&db, Default::default()).unwrap();
-    store.integrity_check().await.expect("database passes integrity and foreign-key checks after SIGKILL");
+    store
+        .integrity_check()
+        .await
+        .expect("database passes integrity and foreign-key checks after SIGKILL");
     drop(store);
     let stored = stored_emails(&db).await;
     let lost: Vec<_> = acked.difference(&stored).collect();
-    assert!(lost.is_empty(), "{} acknowledged postbacks lost, e.g. {:?}", lost.len(), lost.iter().take(3).collect::<Vec<_>>());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged postbacks lost, e.g. {:?}",
+        lost.len(),
+        lost.iter().take(3).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -165,15 +186,24 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     let (acked, problems) = load.finish().await;
     assert!(problems.is_empty(), "{problems:#?}");
     let stored = stored_emails(&db).await;
-    assert!(acked.is_subset(&stored), "every acknowledged postback was stored before exit");
+    assert!(
+        acked.is_subset(&stored),
+        "every acknowledged postback was stored before exit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_never_reach_the_logs() {
     let (ingest, admin) = ("ingest-secret-7c1d9a", "admin-secret-4b8e2f");
     let db = temp_db("logs");
-    let mut server =
-        Server::start(&["--db", db.to_str().unwrap()], &[("API_KEY", ingest), ("ADMIN_API_KEY", admin), ("RUST_LOG", "trace")]);
+    let mut server = Server::start(
+        &["--db", db.to_str().unwrap()],
+        &[
+            ("API_KEY", ingest),
+            ("ADMIN_API_KEY", admin),
+            ("RUST_LOG", "trace"),
+        ],
+    );
     let client = reqwest::Client::new();
     for key in [ingest, admin, "wrong-secret-000"] {
         let base = &server.base;
@@ -183,8 +213,17 @@ async fn api_keys_never_reach_the_logs() {
             .json(&serde_json::json!({"email": "k@example.com"}))
             .send()
             .await;
-        let _ = client.get(format!("{base}/api/leads")).header("x-api-key", key).send().await;
-        let _ = client.post(format!("{base}/api/postback")).header("x-api-key", key).body("{broken").send().await;
+        let _ = client
+            .get(format!("{base}/api/leads"))
+            .header("x-api-key", key)
+            .send()
+            .await;
+        let _ = client
+            .post(format!("{base}/api/postback"))
+            .header("x-api-key", key)
+            .body("{broken")
+            .send()
+            .await;
     }
     server.send_sigterm();
     server.wait_exit(Duration::from_secs(15));

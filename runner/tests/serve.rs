@@ -29,7 +29,14 @@ fn curl_post(base: &str, body: &str) -> (u16, serde_json::Value) {
 }
 
 fn curl_get(url: &str) -> String {
-    String::from_utf8(Command::new("curl").args(["-s", url]).output().unwrap().stdout).unwrap()
+    String::from_utf8(
+        Command::new("curl")
+            .args(["-s", url])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
 }
 
 fn seed_examples(base: &str) {
@@ -48,9 +55,17 @@ fn seed_examples(base: &str) {
     );
     assert_eq!(s2, 200, "{b2}");
     assert_eq!(b1["lead_id"], b2["lead_id"]);
-    let detail: serde_json::Value =
-        serde_json::from_str(&curl_get(&format!("{base}/api/leads/{}", b1["lead_id"].as_str().unwrap()))).unwrap();
-    let moves: Vec<&str> = detail["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap()).collect();
+    let detail: serde_json::Value = serde_json::from_str(&curl_get(&format!(
+        "{base}/api/leads/{}",
+        b1["lead_id"].as_str().unwrap()
+    )))
+    .unwrap();
+    let moves: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to"].as_str().unwrap())
+        .collect();
     assert_eq!(moves, ["Form Started", "Application Submitted"]);
 }
 
@@ -59,22 +74,33 @@ fn serve_on_sqlite_runs_the_seed_examples_and_stops_cleanly() {
     let db = temp_dir("serve").join("serve.db");
     let server = Server::start(&["--db", db.to_str().unwrap()], &[]);
     seed_examples(&server.base);
-    assert!(curl_get(&format!("{}/", server.base)).contains("<html"), "the dashboard is served at /");
+    assert!(
+        curl_get(&format!("{}/", server.base)).contains("<html"),
+        "the dashboard is served at /"
+    );
     let stderr = server.terminate();
-    assert!(stderr.contains("API_KEY is unset"), "warns about open keys: {stderr}");
+    assert!(
+        stderr.contains("API_KEY is unset"),
+        "warns about open keys: {stderr}"
+    );
     assert!(stderr.contains("Leadpipe stopped."), "{stderr}");
     // Data survives a restart.
     let again = Server::start(&["--db", db.to_str().unwrap()], &[]);
-    let list: serde_json::Value = serde_json::from_str(&curl_get(&format!("{}/api/leads", again.base))).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&curl_get(&format!("{}/api/leads", again.base))).unwrap();
     assert_eq!(list["leads"][0]["stage"], "Application Submitted");
     again.terminate();
 }
 
 #[test]
 fn serve_on_dynamodb_local_runs_the_seed_examples() {
-    let endpoint = std::env::var("LEADPIPE_TEST_DYNAMODB").expect("LEADPIPE_TEST_DYNAMODB is not set: run scripts/test.sh");
+    let endpoint = std::env::var("LEADPIPE_TEST_DYNAMODB")
+        .expect("LEADPIPE_TEST_DYNAMODB is not set: run scripts/test.sh");
     let table = format!("leadpipe-serve-{}", std::process::id());
-    let server = Server::start(&["--dynamodb"], &[("TABLE_NAME", &table), ("AWS_ENDPOINT_URL", &endpoint)]);
+    let server = Server::start(
+        &["--dynamodb"],
+        &[("TABLE_NAME", &table), ("AWS_ENDPOINT_URL", &endpoint)],
+    );
     seed_examples(&server.base);
     server.terminate();
 }

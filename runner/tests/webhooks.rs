@@ -63,7 +63,11 @@ struct Receiver {
 
 impl Receiver {
     async fn start(fail_first: usize, down: bool) -> Self {
-        let state = Arc::new(Mutex::new(ReceiverState { fail_first, down, ..Default::default() }));
+        let state = Arc::new(Mutex::new(ReceiverState {
+            fail_first,
+            down,
+            ..Default::default()
+        }));
         let shared = state.clone();
         let app = axum::Router::new().route(
             "/hook",
@@ -77,18 +81,28 @@ impl Receiver {
                         signature: header("webhook-signature"),
                     };
                     let verifier = state.lock().unwrap().verifier.clone();
-                    let valid = verifier.is_some_and(|v| v.verify(&received, &body, Utc::now()).is_ok());
+                    let valid =
+                        verifier.is_some_and(|v| v.verify(&received, &body, Utc::now()).is_ok());
                     let id = header("webhook-id").unwrap_or_default().to_string();
-                    let timestamp = header("webhook-timestamp").and_then(|t| t.parse().ok()).unwrap_or_default();
+                    let timestamp = header("webhook-timestamp")
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or_default();
                     let text = String::from_utf8_lossy(&body).into_owned();
                     let event_type = serde_json::from_str::<serde_json::Value>(&text)
                         .ok()
                         .and_then(|v| v["type"].as_str().map(str::to_string))
                         .unwrap_or_default();
-                    let all = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+                    let all = headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                        .collect();
                     let mut state = state.lock().unwrap();
                     let earlier = state.hits.iter().filter(|h| h.id == id).count();
-                    let status = if state.down || earlier < state.fail_first { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+                    let status = if state.down || earlier < state.fail_first {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::OK
+                    };
                     state.hits.push(Hit {
                         id,
                         timestamp,
@@ -104,7 +118,10 @@ impl Receiver {
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+        let url = format!(
+            "http://127.0.0.1:{}/hook",
+            listener.local_addr().unwrap().port()
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { url, state }
     }
@@ -123,7 +140,11 @@ impl Receiver {
 
     /// Message ids answered 200, with their event types.
     fn delivered(&self) -> BTreeMap<String, String> {
-        self.hits().into_iter().filter(|h| h.answered == 200).map(|h| (h.id, h.event_type)).collect()
+        self.hits()
+            .into_iter()
+            .filter(|h| h.answered == 200)
+            .map(|h| (h.id, h.event_type))
+            .collect()
     }
 
     /// Waits until `done` holds for the hits so far; panics with them after [`DEADLINE`].
@@ -134,7 +155,10 @@ impl Receiver {
             if done(&hits) {
                 return;
             }
-            assert!(Instant::now() < deadline, "receiver: {what} did not happen within {DEADLINE:?}; hits so far: {hits:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "receiver: {what} did not happen within {DEADLINE:?}; hits so far: {hits:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -144,7 +168,12 @@ impl Receiver {
 /// are off), hands its secret to the receiver and returns its id and secret.
 async fn add_webhook(server: &Server, receiver: &Receiver) -> (Uuid, Secret) {
     let body = serde_json::json!({"url": receiver.url, "events": ["lead.created", "lead.stage_changed", "lead.deleted"]});
-    let response = reqwest::Client::new().post(format!("{}/api/webhooks", server.base)).json(&body).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/webhooks", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201, "POST /api/webhooks");
     let created: serde_json::Value = response.json().await.unwrap();
     let secret = Secret::parse(created["secret"].as_str().unwrap()).unwrap();
@@ -154,16 +183,32 @@ async fn add_webhook(server: &Server, receiver: &Receiver) -> (Uuid, Secret) {
 
 /// A postback; returns the lead id.
 async fn postback(client: &reqwest::Client, base: &str, email: &str, stage: &str) -> String {
-    let response =
-        client.post(format!("{base}/api/postback")).json(&serde_json::json!({"email": email, "stage": stage})).send().await.unwrap();
-    assert!(response.status().is_success(), "postback answered {}", response.status());
+    let response = client
+        .post(format!("{base}/api/postback"))
+        .json(&serde_json::json!({"email": email, "stage": stage}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "postback answered {}",
+        response.status()
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     body["lead_id"].as_str().unwrap().to_string()
 }
 
 async fn delete_lead(client: &reqwest::Client, base: &str, id: &str) {
-    let response = client.delete(format!("{base}/api/leads/{id}")).send().await.unwrap();
-    assert!(response.status().is_success(), "delete answered {}", response.status());
+    let response = client
+        .delete(format!("{base}/api/leads/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "delete answered {}",
+        response.status()
+    );
 }
 
 /// Creates, moves and deletes one lead against a server whose webhook goes to `receiver` (which fails the first
@@ -172,35 +217,71 @@ async fn every_event_once_after_dedup(store: &str, server: &Server, receiver: &R
     let client = reqwest::Client::new();
     let started = Instant::now();
     let id = postback(&client, &server.base, "flaky@example.com", "New").await;
-    receiver.wait_until("a first attempt", |hits| !hits.is_empty()).await;
+    receiver
+        .wait_until("a first attempt", |hits| !hits.is_empty())
+        .await;
     let first = receiver.hits()[0].at - started;
-    println!("{store}: first delivery attempt {} ms after the postback", first.as_millis());
+    println!(
+        "{store}: first delivery attempt {} ms after the postback",
+        first.as_millis()
+    );
     postback(&client, &server.base, "flaky@example.com", "Paid").await;
     // The deletion comes after the stage change was delivered, so the receiver sees them in order.
     receiver
-        .wait_until("lead.stage_changed delivered", |hits| hits.iter().any(|h| h.answered == 200 && h.event_type == "lead.stage_changed"))
+        .wait_until("lead.stage_changed delivered", |hits| {
+            hits.iter()
+                .any(|h| h.answered == 200 && h.event_type == "lead.stage_changed")
+        })
         .await;
     delete_lead(&client, &server.base, &id).await;
-    receiver.wait_until("three events delivered", |hits| hits.iter().filter(|h| h.answered == 200).count() >= 3).await;
+    receiver
+        .wait_until("three events delivered", |hits| {
+            hits.iter().filter(|h| h.answered == 200).count() >= 3
+        })
+        .await;
 
     let hits = receiver.hits();
-    assert!(hits.iter().all(|h| h.valid), "every signature verifies: {hits:#?}");
+    assert!(
+        hits.iter().all(|h| h.valid),
+        "every signature verifies: {hits:#?}"
+    );
     let delivered = receiver.delivered();
     let types: BTreeSet<&str> = delivered.values().map(String::as_str).collect();
-    assert_eq!(types, BTreeSet::from(["lead.created", "lead.deleted", "lead.stage_changed"]), "{hits:#?}");
+    assert_eq!(
+        types,
+        BTreeSet::from(["lead.created", "lead.deleted", "lead.stage_changed"]),
+        "{hits:#?}"
+    );
     assert_eq!(delivered.len(), 3, "one message per event: {hits:#?}");
     for (id, event_type) in &delivered {
         let attempts: Vec<&Hit> = hits.iter().filter(|h| &h.id == id).collect();
-        assert_eq!(attempts.len(), 3, "{event_type}: two failures, then the success: {attempts:#?}");
-        assert_eq!(attempts.iter().filter(|h| h.answered == 200).count(), 1, "{event_type} delivered once");
-        assert!(attempts.iter().all(|h| h.body == attempts[0].body), "{event_type}: the same body on every attempt");
+        assert_eq!(
+            attempts.len(),
+            3,
+            "{event_type}: two failures, then the success: {attempts:#?}"
+        );
+        assert_eq!(
+            attempts.iter().filter(|h| h.answered == 200).count(),
+            1,
+            "{event_type} delivered once"
+        );
+        assert!(
+            attempts.iter().all(|h| h.body == attempts[0].body),
+            "{event_type}: the same body on every attempt"
+        );
         let body: serde_json::Value = serde_json::from_str(&attempts[0].body).unwrap();
         assert_eq!(body["type"], event_type.as_str());
         assert_eq!(body["data"]["lead"]["email"], "flaky@example.com", "{body}");
     }
     let sample = &hits[0];
-    assert_eq!(sample.headers.get("content-type").map(String::as_str), Some("application/json"));
-    assert!(sample.headers.get("user-agent").is_some_and(|ua| ua.starts_with("Leadpipe-Webhooks/")));
+    assert_eq!(
+        sample.headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+    assert!(sample
+        .headers
+        .get("user-agent")
+        .is_some_and(|ua| ua.starts_with("Leadpipe-Webhooks/")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,10 +297,22 @@ async fn a_flaky_receiver_sees_every_event_once_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_receiver_sees_every_event_once_on_dynamodb_local() {
-    let endpoint = std::env::var("LEADPIPE_TEST_DYNAMODB").expect("LEADPIPE_TEST_DYNAMODB is not set: run scripts/test.sh");
-    let table = format!("leadpipe-webhooks-{}-{}", std::process::id(), Uuid::new_v4().simple());
+    let endpoint = std::env::var("LEADPIPE_TEST_DYNAMODB")
+        .expect("LEADPIPE_TEST_DYNAMODB is not set: run scripts/test.sh");
+    let table = format!(
+        "leadpipe-webhooks-{}-{}",
+        std::process::id(),
+        Uuid::new_v4().simple()
+    );
     let receiver = Receiver::start(2, false).await;
-    let server = Server::start(&["--dynamodb"], &[("TABLE_NAME", &table), ("AWS_ENDPOINT_URL", &endpoint), FAST_RETRIES]);
+    let server = Server::start(
+        &["--dynamodb"],
+        &[
+            ("TABLE_NAME", &table),
+            ("AWS_ENDPOINT_URL", &endpoint),
+            FAST_RETRIES,
+        ],
+    );
     add_webhook(&server, &receiver).await;
     every_event_once_after_dedup("DynamoDB Local", &server, &receiver).await;
     let stderr = server.terminate();
@@ -231,12 +324,27 @@ async fn a_receiver_down_for_longer_sees_the_retries_with_one_webhook_id() {
     let db = temp_dir("webhooks-down").join("leads.db");
     let receiver = Receiver::start(0, true).await;
     // Faster still: 5 attempts in about 1.5 s (20 ms, 60 ms, 240 ms, 1.2 s apart, plus jitter).
-    let server = Server::start(&["--db", db.to_str().unwrap()], &[("LEADPIPE_WEBHOOK_RETRY_SCALE", "0.002")]);
+    let server = Server::start(
+        &["--db", db.to_str().unwrap()],
+        &[("LEADPIPE_WEBHOOK_RETRY_SCALE", "0.002")],
+    );
     let (webhook_id, _) = add_webhook(&server, &receiver).await;
-    postback(&reqwest::Client::new(), &server.base, "down@example.com", "New").await;
-    receiver.wait_until("5 failed attempts", |hits| hits.len() >= 5).await;
+    postback(
+        &reqwest::Client::new(),
+        &server.base,
+        "down@example.com",
+        "New",
+    )
+    .await;
+    receiver
+        .wait_until("5 failed attempts", |hits| hits.len() >= 5)
+        .await;
     receiver.set_down(false);
-    receiver.wait_until("the delivery", |hits| hits.iter().any(|h| h.answered == 200)).await;
+    receiver
+        .wait_until("the delivery", |hits| {
+            hits.iter().any(|h| h.answered == 200)
+        })
+        .await;
     // The stored delivery, as GET /api/webhooks/{id}/deliveries shows it once the success is recorded.
     let url = format!("{}/api/webhooks/{webhook_id}/deliveries", server.base);
     let deadline = Instant::now() + DEADLINE;
@@ -244,10 +352,17 @@ async fn a_receiver_down_for_longer_sees_the_retries_with_one_webhook_id() {
         let page: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
         let delivery = page["deliveries"][0].clone();
         if delivery["state"] == "delivered" {
-            assert_eq!(page["deliveries"].as_array().map(Vec::len), Some(1), "{page}");
+            assert_eq!(
+                page["deliveries"].as_array().map(Vec::len),
+                Some(1),
+                "{page}"
+            );
             break delivery;
         }
-        assert!(Instant::now() < deadline, "the delivery was not recorded as delivered: {page}");
+        assert!(
+            Instant::now() < deadline,
+            "the delivery was not recorded as delivered: {page}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let stderr = server.terminate();
@@ -255,13 +370,35 @@ async fn a_receiver_down_for_longer_sees_the_retries_with_one_webhook_id() {
 
     let hits = receiver.hits();
     let ids: BTreeSet<&str> = hits.iter().map(|h| h.id.as_str()).collect();
-    assert_eq!(ids.len(), 1, "one message, the same webhook-id on every retry: {hits:#?}");
-    assert!(hits.iter().all(|h| h.valid && h.event_type == "lead.created"), "{hits:#?}");
-    assert!(hits.windows(2).all(|w| w[0].timestamp <= w[1].timestamp), "each attempt is signed at its own time: {hits:#?}");
-    assert_eq!(hits.iter().filter(|h| h.answered == 200).count(), 1, "delivered once: {hits:#?}");
-    let gaps: Vec<u128> = hits.windows(2).map(|w| (w[1].at - w[0].at).as_millis()).collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "one message, the same webhook-id on every retry: {hits:#?}"
+    );
+    assert!(
+        hits.iter()
+            .all(|h| h.valid && h.event_type == "lead.created"),
+        "{hits:#?}"
+    );
+    assert!(
+        hits.windows(2).all(|w| w[0].timestamp <= w[1].timestamp),
+        "each attempt is signed at its own time: {hits:#?}"
+    );
+    assert_eq!(
+        hits.iter().filter(|h| h.answered == 200).count(),
+        1,
+        "delivered once: {hits:#?}"
+    );
+    let gaps: Vec<u128> = hits
+        .windows(2)
+        .map(|w| (w[1].at - w[0].at).as_millis())
+        .collect();
     println!("{} attempts; gaps between them (ms): {gaps:?}", hits.len());
-    assert_eq!(stored["attempts"], hits.len(), "the stored attempt count: {stored}");
+    assert_eq!(
+        stored["attempts"],
+        hits.len(),
+        "the stored attempt count: {stored}"
+    );
     assert_eq!(stored["last_response_code"], 200);
     assert_eq!(stored["message_id"], hits[0].id.as_str());
 }
@@ -275,17 +412,29 @@ async fn a_restart_with_deliveries_pending_loses_none() {
     add_webhook(&server, &receiver).await;
     let client = reqwest::Client::new();
     for i in 0..LEADS {
-        postback(&client, &server.base, &format!("restart{i}@example.com"), "New").await;
+        postback(
+            &client,
+            &server.base,
+            &format!("restart{i}@example.com"),
+            "New",
+        )
+        .await;
     }
     // Every delivery was attempted (so it is stored, pending, with a retry scheduled), none delivered.
     receiver
-        .wait_until("a failed attempt of every delivery", |hits| hits.iter().map(|h| &h.id).collect::<BTreeSet<_>>().len() == LEADS)
+        .wait_until("a failed attempt of every delivery", |hits| {
+            hits.iter().map(|h| &h.id).collect::<BTreeSet<_>>().len() == LEADS
+        })
         .await;
     server.kill(); // SIGKILL: no chance to finish anything
     receiver.set_down(false);
     let before_restart = receiver.hits().len();
     let again = Server::start(&["--db", db.to_str().unwrap()], &[FAST_RETRIES]);
-    receiver.wait_until("every delivery after the restart", |hits| hits.iter().filter(|h| h.answered == 200).count() >= LEADS).await;
+    receiver
+        .wait_until("every delivery after the restart", |hits| {
+            hits.iter().filter(|h| h.answered == 200).count() >= LEADS
+        })
+        .await;
     let stderr = again.terminate();
     assert!(stderr.contains("Leadpipe stopped."), "{stderr}");
     let hits = receiver.hits();
@@ -293,7 +442,10 @@ async fn a_restart_with_deliveries_pending_loses_none() {
     assert_eq!(delivered.len(), LEADS, "{hits:#?}");
     assert!(delivered.values().all(|t| t == "lead.created"));
     assert!(hits.iter().all(|h| h.valid));
-    assert!(hits[before_restart..].iter().all(|h| h.answered == 200), "after the restart every attempt succeeded");
+    assert!(
+        hits[before_restart..].iter().all(|h| h.answered == 200),
+        "after the restart every attempt succeeded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,16 +454,34 @@ async fn the_readme_python_verifier_accepts_a_real_delivery() {
     let receiver = Receiver::start(0, false).await;
     let server = Server::start(&["--db", db.to_str().unwrap()], &[FAST_RETRIES]);
     let (_, secret) = add_webhook(&server, &receiver).await;
-    postback(&reqwest::Client::new(), &server.base, "readme@example.com", "New").await;
-    receiver.wait_until("a delivery", |hits| hits.iter().any(|h| h.answered == 200)).await;
+    postback(
+        &reqwest::Client::new(),
+        &server.base,
+        "readme@example.com",
+        "New",
+    )
+    .await;
+    receiver
+        .wait_until("a delivery", |hits| hits.iter().any(|h| h.answered == 200))
+        .await;
     server.terminate();
-    let hit = receiver.hits().into_iter().find(|h| h.answered == 200).unwrap();
+    let hit = receiver
+        .hits()
+        .into_iter()
+        .find(|h| h.answered == 200)
+        .unwrap();
     assert!(hit.valid, "leadpipe_webhooks::Verifier accepts it");
 
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let marker = readme.find("<!-- webhook-verify-python").expect("the README marks its Python verifier");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let marker = readme
+        .find("<!-- webhook-verify-python")
+        .expect("the README marks its Python verifier");
     let after = &readme[marker..];
-    let start = after.find("```python\n").expect("a python block after the marker") + "```python\n".len();
+    let start = after
+        .find("```python\n")
+        .expect("a python block after the marker")
+        + "```python\n".len();
     let snippet = &after[start..start + after[start..].find("```").unwrap()];
     let dir = temp_dir("webhooks-readme-py");
     let harness = format!(
@@ -334,11 +504,19 @@ print(json.dumps({{
 "#
     );
     std::fs::write(dir.join("verify.py"), harness).unwrap();
-    let capture = serde_json::json!({"headers": hit.headers, "body": hit.body, "secret": secret.to_whsec()});
+    let capture =
+        serde_json::json!({"headers": hit.headers, "body": hit.body, "secret": secret.to_whsec()});
     std::fs::write(dir.join("delivery.json"), capture.to_string()).unwrap();
-    let out =
-        std::process::Command::new("python3").arg(dir.join("verify.py")).arg(dir.join("delivery.json")).output().expect("python3 runs");
-    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("python3")
+        .arg(dir.join("verify.py"))
+        .arg(dir.join("delivery.json"))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let results: BTreeMap<String, bool> = serde_json::from_slice(&out.stdout).unwrap();
     let expected: BTreeMap<String, bool> = [
         ("valid_now", true),

@@ -71,18 +71,26 @@ pub fn stage(name: &str) -> Stage {
 
 /// The lead holding `email`, if any.
 pub async fn by_email(app: &Leadpipe, email: &str) -> Option<Lead> {
-    let target = LeadRef { id: None, email: Some(Email::parse(email).expect("email")) };
+    let target = LeadRef {
+        id: None,
+        email: Some(Email::parse(email).expect("email")),
+    };
     app.store.find(&target).await.expect("find")
 }
 
 async fn ok(app: &Leadpipe, body: Value) -> PostbackOutcome {
-    post(app, body.clone()).await.unwrap_or_else(|e| panic!("postback {body} failed: {e}"))
+    post(app, body.clone())
+        .await
+        .unwrap_or_else(|e| panic!("postback {body} failed: {e}"))
 }
 
 /// Every lead in the store, read page by page through `list`.
 pub async fn all_leads(app: &Leadpipe) -> Vec<Lead> {
     let mut out = Vec::new();
-    let mut q = ListQuery { limit: 200, ..Default::default() };
+    let mut q = ListQuery {
+        limit: 200,
+        ..Default::default()
+    };
     loop {
         let page = app.store.list(&q).await.expect("list");
         out.extend(page.leads);
@@ -104,11 +112,31 @@ pub async fn assert_counters_exact(app: &Leadpipe) {
 pub async fn assert_counters_match_recount(app: &Leadpipe) {
     let mut leads = all_leads(app).await;
     leads.sort_by_key(Lead::created_key);
-    let recount = app.settings.counter_rules().recount(&leads, &mut Registry::default());
-    let mut query = CounterQuery { buckets: recount.0.keys().cloned().collect(), ..Default::default() };
-    query.scopes = recount.0.keys().filter_map(|b| split_bucket(b).map(|(scope, _)| scope.to_string())).collect();
-    let stored = app.store.counters(&query).await.expect("counters").without_watermark();
-    assert_eq!(stored, recount, "stored counters differ from a recount of {} leads", leads.len());
+    let recount = app
+        .settings
+        .counter_rules()
+        .recount(&leads, &mut Registry::default());
+    let mut query = CounterQuery {
+        buckets: recount.0.keys().cloned().collect(),
+        ..Default::default()
+    };
+    query.scopes = recount
+        .0
+        .keys()
+        .filter_map(|b| split_bucket(b).map(|(scope, _)| scope.to_string()))
+        .collect();
+    let stored = app
+        .store
+        .counters(&query)
+        .await
+        .expect("counters")
+        .without_watermark();
+    assert_eq!(
+        stored,
+        recount,
+        "stored counters differ from a recount of {} leads",
+        leads.len()
+    );
 }
 
 /// The seed's two curl examples: one lead moves from Form Started to Application Submitted, history kept.
@@ -135,16 +163,37 @@ pub async fn seed_examples_create_then_advance_a_lead(app: Leadpipe) {
     .await;
     assert_eq!(second.lead_id, first.lead_id);
     assert!(!second.created && second.stage_changed);
-    let (lead, history) = settled(&app).await.lead_with_history(first.lead_id).await.expect("lead");
+    let (lead, history) = settled(&app)
+        .await
+        .lead_with_history(first.lead_id)
+        .await
+        .expect("lead");
     assert_eq!(lead.stage, "Application Submitted");
-    assert_eq!(lead.text.first_name.as_deref(), Some("John"), "absent fields keep their value");
+    assert_eq!(
+        lead.text.first_name.as_deref(),
+        Some("John"),
+        "absent fields keep their value"
+    );
     assert_eq!(lead.form_completion_percent, Some(100.0));
     assert_eq!(lead.form_fields_completed, Some(12));
-    assert_eq!(lead.first_touch.campaign.as_deref(), Some("llc-spring-2026"));
-    let moves: Vec<_> = history.iter().map(|h| (h.from.clone(), h.to.clone(), h.via)).collect();
+    assert_eq!(
+        lead.first_touch.campaign.as_deref(),
+        Some("llc-spring-2026")
+    );
+    let moves: Vec<_> = history
+        .iter()
+        .map(|h| (h.from.clone(), h.to.clone(), h.via))
+        .collect();
     assert_eq!(
         moves,
-        [(None, stage("Form Started"), Via::Postback), (Some(stage("Form Started")), stage("Application Submitted"), Via::Postback)]
+        [
+            (None, stage("Form Started"), Via::Postback),
+            (
+                Some(stage("Form Started")),
+                stage("Application Submitted"),
+                Via::Postback
+            )
+        ]
     );
     assert!(history[0].at <= history[1].at);
     assert_counters_exact(&app).await;
@@ -154,20 +203,37 @@ pub async fn seed_examples_create_then_advance_a_lead(app: Leadpipe) {
 pub async fn matching_uses_lead_id_then_email(app: Leadpipe) {
     let a = ok(&app, json!({"email": "a@example.com"})).await;
     let b = ok(&app, json!({"email": "b@example.com"})).await;
-    let by_id = ok(&app, json!({"lead_id": a.lead_id.to_string(), "phone": "111"})).await;
+    let by_id = ok(
+        &app,
+        json!({"lead_id": a.lead_id.to_string(), "phone": "111"}),
+    )
+    .await;
     assert_eq!(by_id.lead_id, a.lead_id);
     let by_email = ok(&app, json!({"email": "  B@Example.COM ", "phone": "222"})).await;
-    assert_eq!(by_email.lead_id, b.lead_id, "emails match trimmed and case-insensitively");
+    assert_eq!(
+        by_email.lead_id, b.lead_id,
+        "emails match trimmed and case-insensitively"
+    );
     let unknown = Uuid::new_v4();
-    let fallback = ok(&app, json!({"lead_id": unknown.to_string(), "email": "a@example.com", "company": "Acme"})).await;
-    assert_eq!(fallback.lead_id, a.lead_id, "an unknown lead_id falls back to email");
+    let fallback = ok(
+        &app,
+        json!({"lead_id": unknown.to_string(), "email": "a@example.com", "company": "Acme"}),
+    )
+    .await;
+    assert_eq!(
+        fallback.lead_id, a.lead_id,
+        "an unknown lead_id falls back to email"
+    );
     let fresh = ok(&app, json!({"lead_id": unknown.to_string()})).await;
     assert!(fresh.created);
     assert_ne!(fresh.lead_id, unknown, "the server chooses lead ids");
     let anonymous = ok(&app, json!({"stage": "Form Started"})).await;
     assert!(anonymous.created);
     let a_lead = app.store.get(a.lead_id).await.unwrap().unwrap();
-    assert_eq!((a_lead.text.phone.as_deref(), a_lead.text.company.as_deref()), (Some("111"), Some("Acme")));
+    assert_eq!(
+        (a_lead.text.phone.as_deref(), a_lead.text.company.as_deref()),
+        (Some("111"), Some("Acme"))
+    );
     assert_eq!(all_leads(&app).await.len(), 4);
     assert_counters_exact(&app).await;
 }
@@ -175,19 +241,38 @@ pub async fn matching_uses_lead_id_then_email(app: Leadpipe) {
 /// Forward moves, backward attempts (kept stage, other fields updated), forced moves, repeats without history.
 pub async fn postback_rules_for_stages(app: Leadpipe) {
     let lead = ok(&app, json!({"email": "s@example.com", "stage": "Paid"})).await;
-    let back = ok(&app, json!({"email": "s@example.com", "stage": "Form Started", "phone": "5"})).await;
+    let back = ok(
+        &app,
+        json!({"email": "s@example.com", "stage": "Form Started", "phone": "5"}),
+    )
+    .await;
     assert!(!back.stage_changed);
     assert_eq!(back.stage, "Paid");
     let repeat = ok(&app, json!({"email": "s@example.com", "stage": "Paid"})).await;
     assert!(!repeat.stage_changed);
     let before_noop = app.store.get(lead.lead_id).await.unwrap().unwrap();
-    ok(&app, json!({"email": "s@example.com", "stage": "paid", "phone": "5"})).await;
+    ok(
+        &app,
+        json!({"email": "s@example.com", "stage": "paid", "phone": "5"}),
+    )
+    .await;
     let after_noop = app.store.get(lead.lead_id).await.unwrap().unwrap();
-    assert_eq!(before_noop, after_noop, "a repeat that changes nothing writes nothing");
-    let forced = ok(&app, json!({"email": "s@example.com", "stage": "Form Started", "force_stage": true})).await;
+    assert_eq!(
+        before_noop, after_noop,
+        "a repeat that changes nothing writes nothing"
+    );
+    let forced = ok(
+        &app,
+        json!({"email": "s@example.com", "stage": "Form Started", "force_stage": true}),
+    )
+    .await;
     assert!(forced.stage_changed);
     assert_eq!(forced.stage, "Form Started");
-    let (stored, history) = settled(&app).await.lead_with_history(lead.lead_id).await.unwrap();
+    let (stored, history) = settled(&app)
+        .await
+        .lead_with_history(lead.lead_id)
+        .await
+        .unwrap();
     assert_eq!(stored.text.phone.as_deref(), Some("5"));
     assert_eq!(history.len(), 2, "creation and the forced move only");
     assert!(history[1].forced);
@@ -199,7 +284,11 @@ pub async fn custom_data_round_trips_any_json(app: Leadpipe) {
     let data = json!({"n": 1e300, "neg": -0.5, "big": 12345678901234567u64, "s": "", "nested": {"a": [1, {"b": null}]},
         "unicode": "ünïcødé ✓ <script>", "t": true});
     let lead = ok(&app, json!({"custom_data": data})).await;
-    ok(&app, json!({"lead_id": lead.lead_id.to_string(), "custom_data": {"t": false, "extra": "x"}})).await;
+    ok(
+        &app,
+        json!({"lead_id": lead.lead_id.to_string(), "custom_data": {"t": false, "extra": "x"}}),
+    )
+    .await;
     let stored = app.store.get(lead.lead_id).await.unwrap().unwrap();
     let mut expected = data.as_object().unwrap().clone();
     expected.insert("t".into(), json!(false));
@@ -211,20 +300,43 @@ pub async fn custom_data_round_trips_any_json(app: Leadpipe) {
 pub async fn email_stays_unique(app: Leadpipe) {
     let a = ok(&app, json!({"email": "one@example.com", "phone": "1"})).await;
     let b = ok(&app, json!({"email": "two@example.com"})).await;
-    let out = ok(&app, json!({"lead_id": a.lead_id.to_string(), "email": "TWO@example.com", "phone": "2"})).await;
+    let out = ok(
+        &app,
+        json!({"lead_id": a.lead_id.to_string(), "email": "TWO@example.com", "phone": "2"}),
+    )
+    .await;
     assert_eq!(out.lead_id, a.lead_id);
-    assert_eq!((out.warnings[0].field.as_str(), out.warnings[0].code), ("email", leadpipe_core::domain::WarningCode::Conflict));
+    assert_eq!(
+        (out.warnings[0].field.as_str(), out.warnings[0].code),
+        ("email", leadpipe_core::domain::WarningCode::Conflict)
+    );
     let stored = app.store.get(a.lead_id).await.unwrap().unwrap();
-    assert_eq!(stored.email.as_ref().map(Email::as_str), Some("one@example.com"), "the lead keeps its email");
-    assert_eq!(stored.text.phone.as_deref(), Some("2"), "the rest of the postback is stored");
-    assert_eq!(by_email(&app, "two@example.com").await.map(|l| l.id), Some(b.lead_id), "the other lead keeps its email");
+    assert_eq!(
+        stored.email.as_ref().map(Email::as_str),
+        Some("one@example.com"),
+        "the lead keeps its email"
+    );
+    assert_eq!(
+        stored.text.phone.as_deref(),
+        Some("2"),
+        "the rest of the postback is stored"
+    );
+    assert_eq!(
+        by_email(&app, "two@example.com").await.map(|l| l.id),
+        Some(b.lead_id),
+        "the other lead keeps its email"
+    );
     assert_counters_exact(&app).await;
 }
 
 /// Changing a lead's email releases the old address for new leads.
 pub async fn email_change_frees_the_old_address(app: Leadpipe) {
     let a = ok(&app, json!({"email": "old@example.com"})).await;
-    let moved = ok(&app, json!({"lead_id": a.lead_id.to_string(), "email": "new@example.com"})).await;
+    let moved = ok(
+        &app,
+        json!({"lead_id": a.lead_id.to_string(), "email": "new@example.com"}),
+    )
+    .await;
     assert_eq!(moved.lead_id, a.lead_id);
     let found = by_email(&app, "new@example.com").await.unwrap();
     assert_eq!(found.id, a.lead_id);
@@ -239,7 +351,13 @@ pub async fn fifty_concurrent_first_postbacks_make_one_lead(app: Leadpipe) {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let app = Arc::clone(&app);
-            tokio::spawn(async move { post(&app, json!({"email": "race@example.com", "custom_data": {format!("k{i}"): i}})).await })
+            tokio::spawn(async move {
+                post(
+                    &app,
+                    json!({"email": "race@example.com", "custom_data": {format!("k{i}"): i}}),
+                )
+                .await
+            })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -248,7 +366,11 @@ pub async fn fifty_concurrent_first_postbacks_make_one_lead(app: Leadpipe) {
     }
     let ids: BTreeSet<Uuid> = outcomes.iter().map(|o| o.lead_id).collect();
     assert_eq!(ids.len(), 1, "all postbacks resolved to one lead");
-    assert_eq!(outcomes.iter().filter(|o| o.created).count(), 1, "exactly one postback created it");
+    assert_eq!(
+        outcomes.iter().filter(|o| o.created).count(),
+        1,
+        "exactly one postback created it"
+    );
     let leads = all_leads(&app).await;
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0].custom_data.len(), 50, "no postback was lost");
@@ -259,7 +381,16 @@ pub async fn fifty_concurrent_first_postbacks_make_one_lead(app: Leadpipe) {
 pub async fn concurrent_postbacks_on_different_fields_all_persist(app: Leadpipe) {
     let lead = ok(&app, json!({"email": "busy@example.com"})).await;
     let app = Arc::new(app);
-    let fields = ["first_name", "last_name", "phone", "company", "browser", "device_type", "user_agent", "ip_address"];
+    let fields = [
+        "first_name",
+        "last_name",
+        "phone",
+        "company",
+        "browser",
+        "device_type",
+        "user_agent",
+        "ip_address",
+    ];
     let tasks: Vec<_> = fields
         .iter()
         .map(|f| {
@@ -286,17 +417,40 @@ pub async fn manual_moves_and_deletes(app: Leadpipe) {
     assert_eq!(moved.stage, "New");
     let (_, unchanged) = app.move_stage(lead.lead_id, &stage("New")).await.unwrap();
     assert!(!unchanged);
-    assert!(matches!(app.move_stage(Uuid::new_v4(), &stage("New")).await, Err(ServiceError::NotFound)));
-    let (_, history) = settled(&app).await.lead_with_history(lead.lead_id).await.unwrap();
+    assert!(matches!(
+        app.move_stage(Uuid::new_v4(), &stage("New")).await,
+        Err(ServiceError::NotFound)
+    ));
+    let (_, history) = settled(&app)
+        .await
+        .lead_with_history(lead.lead_id)
+        .await
+        .unwrap();
     let last = history.last().unwrap();
-    assert_eq!((last.via, last.forced, last.to.as_str()), (Via::Manual, true, "New"));
+    assert_eq!(
+        (last.via, last.forced, last.to.as_str()),
+        (Via::Manual, true, "New")
+    );
     assert_counters_exact(&app).await;
 
     app.delete_lead(lead.lead_id).await.unwrap();
     assert!(app.store.get(lead.lead_id).await.unwrap().is_none());
-    assert!(app.store.get_with_history(lead.lead_id).await.unwrap().is_none(), "no orphan history");
-    assert!(matches!(app.delete_lead(lead.lead_id).await, Err(ServiceError::NotFound)));
-    assert!(by_email(&app, "m@example.com").await.is_none(), "claim released");
+    assert!(
+        app.store
+            .get_with_history(lead.lead_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "no orphan history"
+    );
+    assert!(matches!(
+        app.delete_lead(lead.lead_id).await,
+        Err(ServiceError::NotFound)
+    ));
+    assert!(
+        by_email(&app, "m@example.com").await.is_none(),
+        "claim released"
+    );
     let again = ok(&app, json!({"email": "m@example.com"})).await;
     assert!(again.created, "the email can be used again");
     assert_counters_exact(&app).await;
@@ -317,31 +471,84 @@ pub async fn listing_filters_and_pages(app: Leadpipe) {
         ids.push(o.lead_id);
     }
     let all = all_leads(&app).await;
-    assert_eq!(all.iter().map(|l| l.id).collect::<Vec<_>>(), ids.iter().rev().copied().collect::<Vec<_>>(), "newest first");
+    assert_eq!(
+        all.iter().map(|l| l.id).collect::<Vec<_>>(),
+        ids.iter().rev().copied().collect::<Vec<_>>(),
+        "newest first"
+    );
 
     let page = |q: ListQuery| {
         let app = app.clone();
         async move { collect(&app, q).await }
     };
-    let paid = page(ListQuery { stage: Some(stage("Paid")), limit: 2, ..Default::default() }).await;
+    let paid = page(ListQuery {
+        stage: Some(stage("Paid")),
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
     assert_eq!(paid.len(), 5);
     assert!(paid.iter().all(|l| l.stage == "Paid"));
-    let google = page(ListQuery { source: Some("google".into()), limit: 4, ..Default::default() }).await;
+    let google = page(ListQuery {
+        source: Some("google".into()),
+        limit: 4,
+        ..Default::default()
+    })
+    .await;
     assert_eq!(google.len(), 13);
-    let c1_fb = page(ListQuery { source: Some("facebook".into()), campaign: Some("c1".into()), limit: 3, ..Default::default() }).await;
-    assert_eq!(c1_fb.iter().map(|l| l.text.first_name.clone().unwrap()).collect::<BTreeSet<_>>().len(), c1_fb.len());
-    assert!(c1_fb.iter().all(|l| l.text.campaign.as_deref() == Some("c1") && l.text.source.as_deref() == Some("facebook")));
-    assert_eq!(c1_fb.len(), (0..25).filter(|i| i % 2 == 1 && i % 3 == 1).count());
-    let needle = page(ListQuery { search: Some("needle".into()), limit: 10, ..Default::default() }).await;
+    let c1_fb = page(ListQuery {
+        source: Some("facebook".into()),
+        campaign: Some("c1".into()),
+        limit: 3,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        c1_fb
+            .iter()
+            .map(|l| l.text.first_name.clone().unwrap())
+            .collect::<BTreeSet<_>>()
+            .len(),
+        c1_fb.len()
+    );
+    assert!(c1_fb
+        .iter()
+        .all(|l| l.text.campaign.as_deref() == Some("c1")
+            && l.text.source.as_deref() == Some("facebook")));
+    assert_eq!(
+        c1_fb.len(),
+        (0..25).filter(|i| i % 2 == 1 && i % 3 == 1).count()
+    );
+    let needle = page(ListQuery {
+        search: Some("needle".into()),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
     assert_eq!(needle.len(), 1);
     assert_eq!(needle[0].id, ids[7]);
-    let by_email = page(ListQuery { search: Some("list1".into()), limit: 10, ..Default::default() }).await;
+    let by_email = page(ListQuery {
+        search: Some("list1".into()),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
     assert_eq!(by_email.len(), 11, "list1, list10..list19");
 
     let mid = all[10].created_at;
-    let recent = page(ListQuery { created_from: Some(mid), limit: 3, ..Default::default() }).await;
+    let recent = page(ListQuery {
+        created_from: Some(mid),
+        limit: 3,
+        ..Default::default()
+    })
+    .await;
     assert_eq!(recent.len(), 11);
-    let older = page(ListQuery { created_before: Some(mid), limit: 3, ..Default::default() }).await;
+    let older = page(ListQuery {
+        created_before: Some(mid),
+        limit: 3,
+        ..Default::default()
+    })
+    .await;
     assert_eq!(older.len(), 14);
     let window = page(ListQuery {
         created_from: Some(all[20].created_at),
@@ -351,15 +558,60 @@ pub async fn listing_filters_and_pages(app: Leadpipe) {
         ..Default::default()
     })
     .await;
-    assert!(window.iter().all(|l| l.created_at >= all[20].created_at && l.created_at < mid && l.stage == "Form Started"));
-    assert_eq!(window.len(), all[11..=20].iter().filter(|l| l.stage == "Form Started").count());
+    assert!(window.iter().all(|l| l.created_at >= all[20].created_at
+        && l.created_at < mid
+        && l.stage == "Form Started"));
+    assert_eq!(
+        window.len(),
+        all[11..=20]
+            .iter()
+            .filter(|l| l.stage == "Form Started")
+            .count()
+    );
 
-    let third = app.store.list(&ListQuery { limit: 5, skip: 10, ..Default::default() }).await.unwrap();
-    assert_eq!(third.leads.iter().map(|l| l.id).collect::<Vec<_>>(), all[10..15].iter().map(|l| l.id).collect::<Vec<_>>());
-    let (_, total) = settled(&app).await.list_leads(&ListQuery { limit: 1, ..Default::default() }).await.unwrap();
-    assert_eq!(total, Total { count: 25, exact: true });
-    let (_, paid_total) = app.list_leads(&ListQuery { stage: Some(stage("Paid")), limit: 1, ..Default::default() }).await.unwrap();
-    assert_eq!(paid_total, Total { count: 5, exact: true });
+    let third = app
+        .store
+        .list(&ListQuery {
+            limit: 5,
+            skip: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        third.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
+        all[10..15].iter().map(|l| l.id).collect::<Vec<_>>()
+    );
+    let (_, total) = settled(&app)
+        .await
+        .list_leads(&ListQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        total,
+        Total {
+            count: 25,
+            exact: true
+        }
+    );
+    let (_, paid_total) = app
+        .list_leads(&ListQuery {
+            stage: Some(stage("Paid")),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        paid_total,
+        Total {
+            count: 5,
+            exact: true
+        }
+    );
 }
 
 /// `GET /api/leads` totals: exact from counters for the combinations they hold (whole-day ranges, one source or
@@ -368,7 +620,11 @@ pub async fn listing_totals_exact_from_counters_else_bounded(app: Leadpipe) {
     use leadpipe_core::domain::import::{Format, Rows};
     let tz = app.settings.time_zone.clone();
     let today = tz.local_date(Utc::now());
-    let day = |back: u64| today.checked_sub_days(chrono::Days::new(back)).expect("a day");
+    let day = |back: u64| {
+        today
+            .checked_sub_days(chrono::Days::new(back))
+            .expect("a day")
+    };
     let (a, b, c) = (day(5), day(4), day(3));
     let mut file = String::new();
     for (d, source, stage, campaign) in [
@@ -393,79 +649,249 @@ pub async fn listing_totals_exact_from_counters_else_bounded(app: Leadpipe) {
     }
     let bulk = COUNT_BUDGET + 50;
     for i in 0..bulk {
-        file.push_str(&format!("{}\n", json!({"email": format!("bulk{i}@example.com"), "source": "bulk"})));
+        file.push_str(&format!(
+            "{}\n",
+            json!({"email": format!("bulk{i}@example.com"), "source": "bulk"})
+        ));
     }
     let rows = Rows::new(file.as_bytes(), Some(Format::JsonLines)).expect("rows");
     let report = app.import(rows, |_| {}).await.expect("import");
-    assert_eq!((report.imported, report.rejected_total), (9 + bulk as u64, 0), "{:?}", report.rejected);
+    assert_eq!(
+        (report.imported, report.rejected_total),
+        (9 + bulk as u64, 0),
+        "{:?}",
+        report.rejected
+    );
     settled(&app).await;
     let start = |d: chrono::NaiveDate| Some(tz.start_of_day(d).expect("a day start"));
     let next = |d: chrono::NaiveDate| d.checked_add_days(chrono::Days::new(1)).expect("a day");
     let total = |q: ListQuery| {
         let app = app.clone();
-        async move { app.list_leads(&ListQuery { limit: 1, ..q }).await.expect("list").1 }
+        async move {
+            app.list_leads(&ListQuery { limit: 1, ..q })
+                .await
+                .expect("list")
+                .1
+        }
     };
-    let exact = |count: usize| Total { count: i64::try_from(count).expect("small"), exact: true };
+    let exact = |count: usize| Total {
+        count: i64::try_from(count).expect("small"),
+        exact: true,
+    };
     let google = || Some("google".to_string());
     // From counters.
     assert_eq!(total(ListQuery::default()).await, exact(9 + bulk));
-    assert_eq!(total(ListQuery { source: google(), ..Default::default() }).await, exact(5), "google and Google");
-    assert_eq!(total(ListQuery { campaign: Some("c1".into()), ..Default::default() }).await, exact(5));
-    let range = ListQuery { created_from: start(a), created_before: start(next(b)), ..Default::default() };
+    assert_eq!(
+        total(ListQuery {
+            source: google(),
+            ..Default::default()
+        })
+        .await,
+        exact(5),
+        "google and Google"
+    );
+    assert_eq!(
+        total(ListQuery {
+            campaign: Some("c1".into()),
+            ..Default::default()
+        })
+        .await,
+        exact(5)
+    );
+    let range = ListQuery {
+        created_from: start(a),
+        created_before: start(next(b)),
+        ..Default::default()
+    };
     assert_eq!(total(range.clone()).await, exact(7));
-    assert_eq!(total(ListQuery { stage: Some(stage("Paid")), source: google(), ..range.clone() }).await, exact(2));
-    assert_eq!(total(ListQuery { created_from: start(b), campaign: Some("c1".into()), ..Default::default() }).await, exact(3));
-    assert_eq!(total(ListQuery { created_before: start(next(b)), ..Default::default() }).await, exact(7), "to alone");
-    assert_eq!(total(ListQuery { created_before: start(next(b)), source: google(), ..Default::default() }).await, exact(4));
-    assert_eq!(total(ListQuery { created_from: start(today), ..Default::default() }).await, exact(bulk));
+    assert_eq!(
+        total(ListQuery {
+            stage: Some(stage("Paid")),
+            source: google(),
+            ..range.clone()
+        })
+        .await,
+        exact(2)
+    );
+    assert_eq!(
+        total(ListQuery {
+            created_from: start(b),
+            campaign: Some("c1".into()),
+            ..Default::default()
+        })
+        .await,
+        exact(3)
+    );
+    assert_eq!(
+        total(ListQuery {
+            created_before: start(next(b)),
+            ..Default::default()
+        })
+        .await,
+        exact(7),
+        "to alone"
+    );
+    assert_eq!(
+        total(ListQuery {
+            created_before: start(next(b)),
+            source: google(),
+            ..Default::default()
+        })
+        .await,
+        exact(4)
+    );
+    assert_eq!(
+        total(ListQuery {
+            created_from: start(today),
+            ..Default::default()
+        })
+        .await,
+        exact(bulk)
+    );
     // Through the listing, within the budget: exact.
-    assert_eq!(total(ListQuery { source: google(), campaign: Some("c1".into()), ..Default::default() }).await, exact(3));
-    assert_eq!(total(ListQuery { source: google(), stage: Some(stage("New")), ..Default::default() }).await, exact(2));
-    let midday = ListQuery { created_from: start(b).map(|t| t + chrono::Duration::hours(1)), ..Default::default() };
-    assert_eq!(total(ListQuery { stage: Some(stage("Paid")), ..midday }).await, exact(2), "a range that is not whole days");
-    assert_eq!(total(ListQuery { search: Some("dated".into()), ..Default::default() }).await, exact(9));
+    assert_eq!(
+        total(ListQuery {
+            source: google(),
+            campaign: Some("c1".into()),
+            ..Default::default()
+        })
+        .await,
+        exact(3)
+    );
+    assert_eq!(
+        total(ListQuery {
+            source: google(),
+            stage: Some(stage("New")),
+            ..Default::default()
+        })
+        .await,
+        exact(2)
+    );
+    let midday = ListQuery {
+        created_from: start(b).map(|t| t + chrono::Duration::hours(1)),
+        ..Default::default()
+    };
+    assert_eq!(
+        total(ListQuery {
+            stage: Some(stage("Paid")),
+            ..midday
+        })
+        .await,
+        exact(2),
+        "a range that is not whole days"
+    );
+    assert_eq!(
+        total(ListQuery {
+            search: Some("dated".into()),
+            ..Default::default()
+        })
+        .await,
+        exact(9)
+    );
     // Past the budget: a lower bound.
-    let over = total(ListQuery { search: Some("bulk".into()), ..Default::default() }).await;
-    assert_eq!(over, Total { count: i64::try_from(COUNT_BUDGET).expect("small"), exact: false });
+    let over = total(ListQuery {
+        search: Some("bulk".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        over,
+        Total {
+            count: i64::try_from(COUNT_BUDGET).expect("small"),
+            exact: false
+        }
+    );
     // The first page of a small listing is its whole total, whatever the filter.
-    let (page, whole) = app.list_leads(&ListQuery { search: Some("dated".into()), limit: 50, ..Default::default() }).await.expect("list");
+    let (page, whole) = app
+        .list_leads(&ListQuery {
+            search: Some("dated".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     assert_eq!((page.leads.len(), whole), (9, exact(9)));
 }
 
 /// `search` is a plain substring of name, email, phone or company: punctuation and quotes are literal, short terms
 /// work, and edits and deletes show at once (stores that index the text keep the index in step).
 pub async fn search_follows_edits_and_deletes_with_any_characters(app: Leadpipe) {
-    let rockets = ok(&app, json!({"email": "r1@example.com", "company": "Acme \"Rockets\" (UK) *beta* -x OR y"})).await;
+    let rockets = ok(
+        &app,
+        json!({"email": "r1@example.com", "company": "Acme \"Rockets\" (UK) *beta* -x OR y"}),
+    )
+    .await;
     let zoe = ok(&app, json!({"email": "zoe@example.com", "first_name": "Zoë", "last_name": "Ünal", "phone": "+1 555-0100"})).await;
-    let filler = ok(&app, json!({"email": "f1@example.com", "company": "Rocket Science"})).await;
+    let filler = ok(
+        &app,
+        json!({"email": "f1@example.com", "company": "Rocket Science"}),
+    )
+    .await;
     let found = |term: &str| {
         let app = app.clone();
-        let q = ListQuery { search: Some(term.to_string()), limit: 10, ..Default::default() };
-        async move { collect(&app, q).await.into_iter().map(|l| l.id).collect::<BTreeSet<_>>() }
+        let q = ListQuery {
+            search: Some(term.to_string()),
+            limit: 10,
+            ..Default::default()
+        };
+        async move {
+            collect(&app, q)
+                .await
+                .into_iter()
+                .map(|l| l.id)
+                .collect::<BTreeSet<_>>()
+        }
     };
     let set = |ids: &[Uuid]| ids.iter().copied().collect::<BTreeSet<_>>();
     for term in ["\"rockets\"", "(uk)", "*beta*", "-x or y", "acme \"", "\""] {
         assert_eq!(found(term).await, set(&[rockets.lead_id]), "{term}");
     }
-    assert_eq!(found("rocket").await, set(&[rockets.lead_id, filler.lead_id]));
-    assert_eq!(found("zoë ünal").await, set(&[zoe.lead_id]), "first and last name together");
+    assert_eq!(
+        found("rocket").await,
+        set(&[rockets.lead_id, filler.lead_id])
+    );
+    assert_eq!(
+        found("zoë ünal").await,
+        set(&[zoe.lead_id]),
+        "first and last name together"
+    );
     assert_eq!(found("ün").await, set(&[zoe.lead_id]), "two characters");
     assert_eq!(found("e").await.len(), 3, "one character");
     assert_eq!(found("555-0100").await, set(&[zoe.lead_id]));
     assert!(found("rocketsx").await.is_empty());
-    assert!(found("rock\0ets").await.is_empty(), "a NUL is a character like any other");
+    assert!(
+        found("rock\0ets").await.is_empty(),
+        "a NUL is a character like any other"
+    );
     assert!(found("zoe ").await.is_empty(), "ë is not e");
 
     // An edit replaces the old text; a delete removes it.
-    ok(&app, json!({"email": "r1@example.com", "company": "Globex"})).await;
+    ok(
+        &app,
+        json!({"email": "r1@example.com", "company": "Globex"}),
+    )
+    .await;
     assert!(found("acme").await.is_empty(), "the old company is gone");
     assert_eq!(found("globex").await, set(&[rockets.lead_id]));
     assert_eq!(found("rocket").await, set(&[filler.lead_id]));
     app.delete_lead(filler.lead_id).await.expect("delete");
     assert!(found("rocket").await.is_empty());
     assert!(found("science").await.is_empty());
-    let (_, total) = app.list_leads(&ListQuery { search: Some("globex".into()), limit: 1, ..Default::default() }).await.expect("list");
-    assert_eq!(total, Total { count: 1, exact: true });
+    let (_, total) = app
+        .list_leads(&ListQuery {
+            search: Some("globex".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        total,
+        Total {
+            count: 1,
+            exact: true
+        }
+    );
 }
 
 async fn collect(app: &Leadpipe, mut q: ListQuery) -> Vec<Lead> {
@@ -479,7 +905,11 @@ async fn collect(app: &Leadpipe, mut q: ListQuery) -> Vec<Lead> {
             None => {
                 let unique: BTreeSet<Uuid> = out.iter().map(|l| l.id).collect();
                 assert_eq!(unique.len(), out.len(), "a lead appeared on two pages");
-                assert!(out.windows(2).all(|w| w[0].created_key() > w[1].created_key()), "pages are newest first");
+                assert!(
+                    out.windows(2)
+                        .all(|w| w[0].created_key() > w[1].created_key()),
+                    "pages are newest first"
+                );
                 return out;
             }
         }
@@ -495,17 +925,27 @@ pub async fn counters_equal_a_full_recount(app: Leadpipe) {
     let sources = ["google", "fb", "x"];
     for i in 0..12 {
         let (source, stage) = (sources[i % 3], &stages[i % 4]);
-        let o = ok(&app, json!({"email": format!("c{i}@example.com"), "source": source, "stage": stage})).await;
+        let o = ok(
+            &app,
+            json!({"email": format!("c{i}@example.com"), "source": source, "stage": stage}),
+        )
+        .await;
         ids.push(o.lead_id);
     }
     for (i, id) in ids.iter().enumerate() {
         let target = &stages[(i * 7) % stages.len()];
         ok(&app, json!({"lead_id": id.to_string(), "stage": target, "force_stage": i % 2 == 0, "source": "later"})).await;
         if i % 3 == 0 {
-            app.move_stage(*id, &stages[i % stages.len()]).await.unwrap();
+            app.move_stage(*id, &stages[i % stages.len()])
+                .await
+                .unwrap();
         }
         if i % 4 == 1 {
-            ok(&app, json!({"lead_id": id.to_string(), "email": format!("changed{i}@example.com")})).await;
+            ok(
+                &app,
+                json!({"lead_id": id.to_string(), "email": format!("changed{i}@example.com")}),
+            )
+            .await;
         }
     }
     for id in ids.iter().step_by(5) {
@@ -516,46 +956,112 @@ pub async fn counters_equal_a_full_recount(app: Leadpipe) {
     let leads = all_leads(&app).await;
     assert_eq!(analytics.total_leads, leads.len() as i64);
     for f in &analytics.current.funnel {
-        assert_eq!(f.count, leads.iter().filter(|l| l.stage == f.stage).count() as i64, "{}", f.stage);
+        assert_eq!(
+            f.count,
+            leads.iter().filter(|l| l.stage == f.stage).count() as i64,
+            "{}",
+            f.stage
+        );
     }
     assert_eq!(analytics.new_today, leads.len() as i64);
     assert!(analytics.changes > 0, "the watermark moved");
-    let google = analytics.current.top_sources.iter().find(|s| s.source == "google").map(|s| s.count);
-    assert_eq!(google, Some(leads.iter().filter(|l| l.first_touch.source.as_deref() == Some("google")).count() as i64));
+    let google = analytics
+        .current
+        .top_sources
+        .iter()
+        .find(|s| s.source == "google")
+        .map(|s| s.count);
+    assert_eq!(
+        google,
+        Some(
+            leads
+                .iter()
+                .filter(|l| l.first_touch.source.as_deref() == Some("google"))
+                .count() as i64
+        )
+    );
 }
 
 /// Posts a JSON body with an idempotency key, as the handler does.
-pub async fn post_once(app: &Leadpipe, body: Value, caller: Caller, key: &str) -> Result<Answer, ServiceError> {
-    let parsed = Postback::parse(body.to_string().as_bytes(), &app.settings.pipeline, None).expect("valid body");
+pub async fn post_once(
+    app: &Leadpipe,
+    body: Value,
+    caller: Caller,
+    key: &str,
+) -> Result<Answer, ServiceError> {
+    let parsed = Postback::parse(body.to_string().as_bytes(), &app.settings.pipeline, None)
+        .expect("valid body");
     let key = IdempotencyKey::parse(key, "event_id").expect("valid key");
-    app.ingest_once(parsed, caller, &Origin::default(), Some(&key)).await
+    app.ingest_once(parsed, caller, &Origin::default(), Some(&key))
+        .await
 }
 
 /// A repeat answers the first response and changes nothing; the other tier's same key is its own key.
 pub async fn idempotent_postbacks_apply_once_per_tier(app: Leadpipe) {
-    let first =
-        post_once(&app, json!({"email": "once@example.com", "stage": "Form Started"}), Caller::Server, "evt-1").await.expect("first");
+    let first = post_once(
+        &app,
+        json!({"email": "once@example.com", "stage": "Form Started"}),
+        Caller::Server,
+        "evt-1",
+    )
+    .await
+    .expect("first");
     assert!(!first.replayed);
     assert_eq!(first.response.status, 201);
-    let repeat = post_once(&app, json!({"email": "once@example.com", "stage": "Paid", "first_name": "Changed"}), Caller::Server, "evt-1")
-        .await
-        .expect("repeat");
+    let repeat = post_once(
+        &app,
+        json!({"email": "once@example.com", "stage": "Paid", "first_name": "Changed"}),
+        Caller::Server,
+        "evt-1",
+    )
+    .await
+    .expect("repeat");
     assert!(repeat.replayed);
-    assert_eq!(repeat.response, first.response, "the first response, byte for byte");
+    assert_eq!(
+        repeat.response, first.response,
+        "the first response, byte for byte"
+    );
     let lead = by_email(&app, "once@example.com").await.expect("lead");
-    assert_eq!(lead.stage, stage("Form Started"), "the repeat changed nothing");
+    assert_eq!(
+        lead.stage,
+        stage("Form Started"),
+        "the repeat changed nothing"
+    );
     assert_eq!(lead.text.first_name, None);
     assert_eq!(lead.version, 1);
     // The browser key's "evt-1" is not the server key's: it is applied, and answered in its own shape.
-    let public = post_once(&app, json!({"email": "other@example.com"}), Caller::Public, "evt-1").await.expect("public");
+    let public = post_once(
+        &app,
+        json!({"email": "other@example.com"}),
+        Caller::Public,
+        "evt-1",
+    )
+    .await
+    .expect("public");
     assert!(!public.replayed);
     assert_eq!(public.response.status, 202);
-    assert!(!public.response.body.contains(&lead.id.to_string()), "never the server response");
+    assert!(
+        !public.response.body.contains(&lead.id.to_string()),
+        "never the server response"
+    );
     // A new key applies.
-    let next = post_once(&app, json!({"email": "once@example.com", "stage": "Paid"}), Caller::Server, "evt-2").await.expect("next");
+    let next = post_once(
+        &app,
+        json!({"email": "once@example.com", "stage": "Paid"}),
+        Caller::Server,
+        "evt-2",
+    )
+    .await
+    .expect("next");
     assert!(!next.replayed);
     assert_eq!(next.response.status, 200);
-    assert_eq!(by_email(&app, "once@example.com").await.expect("lead").stage, stage("Paid"));
+    assert_eq!(
+        by_email(&app, "once@example.com")
+            .await
+            .expect("lead")
+            .stage,
+        stage("Paid")
+    );
     assert_counters_exact(&app).await;
 }
 
@@ -566,28 +1072,82 @@ pub async fn idempotency_claims_expire_lease_and_release(app: Leadpipe) {
     let t0 = Utc::now();
     let s = |secs: i64| t0 + chrono::Duration::seconds(secs);
     let day = 86_400;
-    assert_eq!(store.claim_idempotency("server#k", t0, s(30), s(day)).await.expect("claim"), IdempotencyClaim::Claimed);
-    assert_eq!(store.claim_idempotency("server#k", s(1), s(31), s(day + 1)).await.expect("claim"), IdempotencyClaim::InProgress);
-    // The claimant died: once its lease ran out another request takes the key over.
-    assert_eq!(store.claim_idempotency("server#k", s(31), s(61), s(day + 31)).await.expect("claim"), IdempotencyClaim::Claimed);
-    let response = StoredResponse { status: 201, body: r#"{"lead_id":"x"}"#.into() };
-    store.complete_idempotency("server#k", &response, s(day + 31)).await.expect("complete");
     assert_eq!(
-        store.claim_idempotency("server#k", s(100), s(130), s(day + 100)).await.expect("claim"),
+        store
+            .claim_idempotency("server#k", t0, s(30), s(day))
+            .await
+            .expect("claim"),
+        IdempotencyClaim::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_idempotency("server#k", s(1), s(31), s(day + 1))
+            .await
+            .expect("claim"),
+        IdempotencyClaim::InProgress
+    );
+    // The claimant died: once its lease ran out another request takes the key over.
+    assert_eq!(
+        store
+            .claim_idempotency("server#k", s(31), s(61), s(day + 31))
+            .await
+            .expect("claim"),
+        IdempotencyClaim::Claimed
+    );
+    let response = StoredResponse {
+        status: 201,
+        body: r#"{"lead_id":"x"}"#.into(),
+    };
+    store
+        .complete_idempotency("server#k", &response, s(day + 31))
+        .await
+        .expect("complete");
+    assert_eq!(
+        store
+            .claim_idempotency("server#k", s(100), s(130), s(day + 100))
+            .await
+            .expect("claim"),
         IdempotencyClaim::Done(response.clone())
     );
     // A response stays however old its lease; a release does not remove it.
-    store.release_idempotency("server#k").await.expect("release");
+    store
+        .release_idempotency("server#k")
+        .await
+        .expect("release");
     assert_eq!(
-        store.claim_idempotency("server#k", s(5000), s(5030), s(day + 5000)).await.expect("claim"),
+        store
+            .claim_idempotency("server#k", s(5000), s(5030), s(day + 5000))
+            .await
+            .expect("claim"),
         IdempotencyClaim::Done(response)
     );
     // After a day the key is new again.
-    assert_eq!(store.claim_idempotency("server#k", s(day + 32), s(day + 62), s(2 * day)).await.expect("claim"), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store
+            .claim_idempotency("server#k", s(day + 32), s(day + 62), s(2 * day))
+            .await
+            .expect("claim"),
+        IdempotencyClaim::Claimed
+    );
     // Another tier's key is another key; a released claim is free at once.
-    assert_eq!(store.claim_idempotency("public#k", t0, s(30), s(day)).await.expect("claim"), IdempotencyClaim::Claimed);
-    store.release_idempotency("public#k").await.expect("release");
-    assert_eq!(store.claim_idempotency("public#k", s(1), s(31), s(day)).await.expect("claim"), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store
+            .claim_idempotency("public#k", t0, s(30), s(day))
+            .await
+            .expect("claim"),
+        IdempotencyClaim::Claimed
+    );
+    store
+        .release_idempotency("public#k")
+        .await
+        .expect("release");
+    assert_eq!(
+        store
+            .claim_idempotency("public#k", s(1), s(31), s(day))
+            .await
+            .expect("claim"),
+        IdempotencyClaim::Claimed
+    );
 }
 
 /// 40 simultaneous repeats of one event (each would create a lead: no email) create exactly one lead; every
@@ -597,7 +1157,15 @@ pub async fn concurrent_repeats_of_one_event_apply_once(app: Leadpipe) {
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let app = Arc::clone(&app);
-            tokio::spawn(async move { post_once(&app, json!({"first_name": format!("Try {i}")}), Caller::Server, "evt-race").await })
+            tokio::spawn(async move {
+                post_once(
+                    &app,
+                    json!({"first_name": format!("Try {i}")}),
+                    Caller::Server,
+                    "evt-race",
+                )
+                .await
+            })
         })
         .collect();
     let mut answers = Vec::new();
@@ -608,8 +1176,21 @@ pub async fn concurrent_repeats_of_one_event_apply_once(app: Leadpipe) {
             Err(e) => panic!("a repeat failed: {e}"),
         }
     }
-    answers.push(post_once(&app, json!({"first_name": "Later"}), Caller::Server, "evt-race").await.expect("a later repeat"));
-    assert_eq!(answers.iter().filter(|a| !a.replayed).count(), 1, "applied exactly once");
+    answers.push(
+        post_once(
+            &app,
+            json!({"first_name": "Later"}),
+            Caller::Server,
+            "evt-race",
+        )
+        .await
+        .expect("a later repeat"),
+    );
+    assert_eq!(
+        answers.iter().filter(|a| !a.replayed).count(),
+        1,
+        "applied exactly once"
+    );
     let bodies: BTreeSet<&str> = answers.iter().map(|a| a.response.body.as_str()).collect();
     assert_eq!(bodies.len(), 1, "every repeat answers the first response");
     assert!(answers.iter().all(|a| a.response.status == 201));

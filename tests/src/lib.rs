@@ -53,7 +53,9 @@ pub const SEED_POSTBACK_FIELDS: &[&str] = &[
 
 /// An SDK client for a DynamoDB Local at `endpoint` (dummy region and credentials, short connect timeout).
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region};
+    use aws_sdk_dynamodb::config::{
+        retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
+    };
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -93,12 +95,21 @@ pub async fn dynamodb_store(rules: CounterRules) -> DynamoStore {
 }
 
 /// Like [`dynamodb_store`], also returning the stream poller (to drive or inspect the consumer directly).
-pub async fn dynamodb_store_with_consumer(rules: CounterRules) -> (DynamoStore, Arc<leadpipe::streams::LocalStreamConsumer>) {
+pub async fn dynamodb_store_with_consumer(
+    rules: CounterRules,
+) -> (DynamoStore, Arc<leadpipe::streams::LocalStreamConsumer>) {
     let endpoint = dynamodb_endpoint();
     let table = format!("leadpipe-test-{}", uuid::Uuid::new_v4());
-    let (store, poller) =
-        leadpipe::dynamo_with_local_consumer(dynamodb_client(&endpoint), dynamodb_streams_client(&endpoint), &table, rules);
-    store.ensure_table().await.expect("create the test table in DynamoDB Local");
+    let (store, poller) = leadpipe::dynamo_with_local_consumer(
+        dynamodb_client(&endpoint),
+        dynamodb_streams_client(&endpoint),
+        &table,
+        rules,
+    );
+    store
+        .ensure_table()
+        .await
+        .expect("create the test table in DynamoDB Local");
     (store, poller)
 }
 
@@ -126,7 +137,10 @@ impl StoreKind {
     }
 
     /// Like [`StoreKind::make`], with the same store as a webhook store where this kind keeps webhooks.
-    pub async fn make_with_webhooks(self, settings: &Settings) -> (Arc<dyn LeadStore>, Option<Arc<dyn WebhookStore>>) {
+    pub async fn make_with_webhooks(
+        self,
+        settings: &Settings,
+    ) -> (Arc<dyn LeadStore>, Option<Arc<dyn WebhookStore>>) {
         match self {
             Self::Sqlite => {
                 let store = Arc::new(sqlite_store(settings.counter_rules()));
@@ -164,7 +178,11 @@ pub struct TestApp {
 impl TestApp {
     /// Waits until derived data (stage-change items, counters) reflects every earlier write.
     pub async fn settle(&self) {
-        self.core.store.settle().await.expect("derived data catches up");
+        self.core
+            .store
+            .settle()
+            .await
+            .expect("derived data catches up");
     }
 
     /// `base` + `path`.
@@ -192,8 +210,11 @@ pub async fn call(
     let resp = req.send().await.expect("request");
     let status = resp.status();
     let text = resp.text().await.expect("body");
-    let value =
-        if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+    let value = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    };
     (status, value)
 }
 
@@ -204,14 +225,30 @@ pub async fn spawn_app(kind: StoreKind, settings: Settings) -> TestApp {
     let core = Leadpipe::new(store, settings);
     let mut router = leadpipe_http::app(leadpipe::all_routes(), core.clone(), None);
     if let Some(w) = &webhooks {
-        router = router.layer(axum::Extension(leadpipe_http::WebhookServices::new(w.clone(), Arc::new(leadpipe_http::PolledQueue))));
+        router = router.layer(axum::Extension(leadpipe_http::WebhookServices::new(
+            w.clone(),
+            Arc::new(leadpipe_http::PolledQueue),
+        )));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("serve");
     });
-    TestApp { base: format!("http://{addr}"), addr, client: reqwest::Client::new(), core, webhooks }
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        client: reqwest::Client::new(),
+        core,
+        webhooks,
+    }
 }
 
 /// Generates, for each named `async fn case(kind: StoreKind)` in the calling file, one test per store:
@@ -262,7 +299,9 @@ pub fn apigw_v2_event(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> serde_json::Value {
-    let mut event: serde_json::Value = serde_json::from_str(include_str!("../fixtures/apigw-v2-event.json")).expect("fixture parses");
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/apigw-v2-event.json"))
+            .expect("fixture parses");
     let route_key = format!("{method} {route_key_path}");
     event["routeKey"] = route_key.clone().into();
     event["rawPath"] = path.into();
@@ -275,11 +314,17 @@ pub fn apigw_v2_event(
         hdrs.insert(k.to_string(), (*v).into());
     }
     if query.is_empty() {
-        event.as_object_mut().expect("event").remove("queryStringParameters");
+        event
+            .as_object_mut()
+            .expect("event")
+            .remove("queryStringParameters");
     } else {
         let params: Vec<(String, String)> = serde_urlencoded::from_str(query).expect("query");
-        event["queryStringParameters"] =
-            params.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>().into();
+        event["queryStringParameters"] = params
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::from(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
     }
     // Path parameters exactly as API Gateway extracts them from the route key ({id}).
     let mut path_params = serde_json::Map::new();
@@ -289,7 +334,10 @@ pub fn apigw_v2_event(
         }
     }
     if path_params.is_empty() {
-        event.as_object_mut().expect("event").remove("pathParameters");
+        event
+            .as_object_mut()
+            .expect("event")
+            .remove("pathParameters");
     } else {
         event["pathParameters"] = path_params.into();
     }
@@ -304,12 +352,23 @@ pub fn apigw_v2_event(
 
 /// Feeds an API Gateway event through `routes` exactly as the Lambda runtime does (`lambda_http`'s adapter: event
 /// → `http::Request` → router → API Gateway response), and returns the response event as JSON.
-pub async fn invoke_lambda(routes: axum::Router<Leadpipe>, core: Leadpipe, event: serde_json::Value) -> serde_json::Value {
+pub async fn invoke_lambda(
+    routes: axum::Router<Leadpipe>,
+    core: Leadpipe,
+    event: serde_json::Value,
+) -> serde_json::Value {
     use lambda_http::Service;
     let app = leadpipe_http::app(routes, core, None);
     let mut adapter = lambda_http::Adapter::from(app);
-    let request: lambda_http::request::LambdaRequest = serde_json::from_value(event).expect("event deserialises as a Lambda HTTP request");
-    let response = adapter.call(lambda_http::LambdaEvent::new(request, lambda_http::Context::default())).await.expect("handler");
+    let request: lambda_http::request::LambdaRequest =
+        serde_json::from_value(event).expect("event deserialises as a Lambda HTTP request");
+    let response = adapter
+        .call(lambda_http::LambdaEvent::new(
+            request,
+            lambda_http::Context::default(),
+        ))
+        .await
+        .expect("handler");
     serde_json::to_value(response).expect("response serialises")
 }
 
@@ -330,8 +389,15 @@ pub async fn dynamodb_orphans(store: &DynamoStore) -> Orphans {
     use aws_sdk_dynamodb::types::AttributeValue;
     use leadpipe_core::store::LeadStore;
     use leadpipe_dynamo::codec::{attr, is_lead_item};
-    store.settle().await.expect("the stream consumer catches up");
-    let lead_id = |pk: &str| leadpipe_dynamo::keys::lead_id_of(pk).map(|id| id.to_string()).unwrap_or_default();
+    store
+        .settle()
+        .await
+        .expect("the stream consumer catches up");
+    let lead_id = |pk: &str| {
+        leadpipe_dynamo::keys::lead_id_of(pk)
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    };
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -351,21 +417,41 @@ pub async fn dynamodb_orphans(store: &DynamoStore) -> Orphans {
         }
     }
     let s = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
-        item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
     };
-    let leads: std::collections::HashMap<String, String> =
-        items.iter().filter(|i| is_lead_item(i)).map(|i| (lead_id(&s(i, "pk")), s(i, attr::EMAIL))).collect();
+    let leads: std::collections::HashMap<String, String> = items
+        .iter()
+        .filter(|i| is_lead_item(i))
+        .map(|i| (lead_id(&s(i, "pk")), s(i, attr::EMAIL)))
+        .collect();
     let claims: std::collections::HashMap<String, String> = items
         .iter()
         .filter(|i| s(i, "sk") == leadpipe_dynamo::keys::CLAIM_SK)
-        .map(|i| (s(i, "pk").trim_start_matches("E#").to_string(), s(i, attr::CLAIM_ID)))
+        .map(|i| {
+            (
+                s(i, "pk").trim_start_matches("E#").to_string(),
+                s(i, attr::CLAIM_ID),
+            )
+        })
         .collect();
     Orphans {
         history: items
             .iter()
-            .filter(|i| s(i, "sk").starts_with(leadpipe_dynamo::keys::HISTORY_PREFIX) && !leads.contains_key(&lead_id(&s(i, "pk"))))
+            .filter(|i| {
+                s(i, "sk").starts_with(leadpipe_dynamo::keys::HISTORY_PREFIX)
+                    && !leads.contains_key(&lead_id(&s(i, "pk")))
+            })
             .count(),
-        claims: claims.iter().filter(|(email, id)| leads.get(*id) != Some(*email)).count(),
-        unclaimed_leads: leads.iter().filter(|(id, email)| !email.is_empty() && claims.get(*email) != Some(*id)).count(),
+        claims: claims
+            .iter()
+            .filter(|(email, id)| leads.get(*id) != Some(*email))
+            .count(),
+        unclaimed_leads: leads
+            .iter()
+            .filter(|(id, email)| !email.is_empty() && claims.get(*email) != Some(*id))
+            .count(),
     }
 }

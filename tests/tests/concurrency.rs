@@ -7,11 +7,18 @@ use std::sync::Arc;
 use leadpipe_core::domain::Pipeline;
 use leadpipe_core::{Leadpipe, Settings};
 use leadpipe_tests::conformance::{all_leads, assert_counters_exact, post, settled, PostError};
-use leadpipe_tests::{dynamodb_orphans, dynamodb_store, on_both_stores, sqlite_store, Orphans, StoreKind};
+use leadpipe_tests::{
+    dynamodb_orphans, dynamodb_store, on_both_stores, sqlite_store, Orphans, StoreKind,
+};
 use serde_json::json;
 
 /// The store plus an audit of its raw contents.
-async fn store_with_audit(kind: StoreKind) -> (Leadpipe, Box<dyn Fn() -> futures_audit::AuditFuture + Send + Sync>) {
+async fn store_with_audit(
+    kind: StoreKind,
+) -> (
+    Leadpipe,
+    Box<dyn Fn() -> futures_audit::AuditFuture + Send + Sync>,
+) {
     match kind {
         StoreKind::Sqlite => {
             let store = sqlite_store(Default::default());
@@ -20,7 +27,10 @@ async fn store_with_audit(kind: StoreKind) -> (Leadpipe, Box<dyn Fn() -> futures
                 Box::new(move || {
                     let store = store.clone();
                     Box::pin(async move {
-                        store.integrity_check().await.expect("sqlite integrity and foreign keys");
+                        store
+                            .integrity_check()
+                            .await
+                            .expect("sqlite integrity and foreign keys");
                         Orphans::default()
                     })
                 }),
@@ -41,7 +51,8 @@ async fn store_with_audit(kind: StoreKind) -> (Leadpipe, Box<dyn Fn() -> futures
 
 mod futures_audit {
     /// A boxed audit future.
-    pub type AuditFuture = std::pin::Pin<Box<dyn std::future::Future<Output = leadpipe_tests::Orphans> + Send>>;
+    pub type AuditFuture =
+        std::pin::Pin<Box<dyn std::future::Future<Output = leadpipe_tests::Orphans> + Send>>;
 }
 
 /// 400 concurrent postbacks over 20 emails, each with a random stage and no force.
@@ -71,14 +82,34 @@ async fn four_hundred_postbacks_over_twenty_emails(kind: StoreKind) {
     for lead in &leads {
         let email = lead.email.as_ref().unwrap().as_str();
         let highest = *sent[email].iter().max().unwrap();
-        assert_eq!(lead.stage, stages[highest], "{email} ends at the highest stage it was sent");
-        assert_eq!(lead.custom_data.len(), sent[email].len(), "{email}: every postback's data arrived");
-        let (_, history) = settled(&app).await.lead_with_history(lead.id).await.unwrap();
-        let path: Vec<usize> = history.iter().map(|h| Pipeline::default().index_of(&h.to).unwrap()).collect();
-        assert!(path.windows(2).all(|w| w[0] < w[1]), "{email}: history holds only forward moves: {path:?}");
+        assert_eq!(
+            lead.stage, stages[highest],
+            "{email} ends at the highest stage it was sent"
+        );
+        assert_eq!(
+            lead.custom_data.len(),
+            sent[email].len(),
+            "{email}: every postback's data arrived"
+        );
+        let (_, history) = settled(&app)
+            .await
+            .lead_with_history(lead.id)
+            .await
+            .unwrap();
+        let path: Vec<usize> = history
+            .iter()
+            .map(|h| Pipeline::default().index_of(&h.to).unwrap())
+            .collect();
+        assert!(
+            path.windows(2).all(|w| w[0] < w[1]),
+            "{email}: history holds only forward moves: {path:?}"
+        );
         assert!(history.iter().all(|h| !h.forced));
         let sent_set: BTreeSet<usize> = sent[email].iter().copied().collect();
-        assert!(path.iter().all(|s| sent_set.contains(s)), "{email}: history names only stages that were sent");
+        assert!(
+            path.iter().all(|s| sent_set.contains(s)),
+            "{email}: history names only stages that were sent"
+        );
         assert_eq!(path.last(), Some(&highest));
     }
     assert_counters_exact(&app).await;
@@ -91,7 +122,15 @@ async fn concurrent_moves_and_deletes(kind: StoreKind) {
     let app = Arc::new(app);
     let mut ids = Vec::new();
     for i in 0..10 {
-        ids.push(post(&app, json!({"email": format!("md{i}@example.com"), "stage": "Form Started"})).await.unwrap().lead_id);
+        ids.push(
+            post(
+                &app,
+                json!({"email": format!("md{i}@example.com"), "stage": "Form Started"}),
+            )
+            .await
+            .unwrap()
+            .lead_id,
+        );
     }
     let stages = Pipeline::default().stages().to_vec();
     let mut tasks = Vec::new();
@@ -102,7 +141,12 @@ async fn concurrent_moves_and_deletes(kind: StoreKind) {
             tasks.push(tokio::spawn(async move {
                 match k {
                     0 if n % 2 == 0 => app.delete_lead(id).await.map(|_| ()),
-                    1 => match post(&app, json!({"lead_id": id.to_string(), "stage": stage, "phone": format!("{k}")})).await {
+                    1 => match post(
+                        &app,
+                        json!({"lead_id": id.to_string(), "stage": stage, "phone": format!("{k}")}),
+                    )
+                    .await
+                    {
                         Ok(_) => Ok(()),
                         Err(PostError::Service(e)) => Err(e),
                         Err(PostError::Invalid(e)) => panic!("refused: {e}"),
@@ -129,9 +173,15 @@ async fn concurrent_moves_and_deletes(kind: StoreKind) {
     }
     // A postback for a deleted lead_id creates a new (anonymous) lead; emails stay unique all the same.
     let with_email: Vec<_> = leads.iter().filter_map(|l| l.email.clone()).collect();
-    assert_eq!(with_email.iter().collect::<BTreeSet<_>>().len(), with_email.len());
+    assert_eq!(
+        with_email.iter().collect::<BTreeSet<_>>().len(),
+        with_email.len()
+    );
     assert_counters_exact(&app).await;
     assert_eq!(audit().await, Orphans::default());
 }
 
-on_both_stores!(four_hundred_postbacks_over_twenty_emails, concurrent_moves_and_deletes);
+on_both_stores!(
+    four_hundred_postbacks_over_twenty_emails,
+    concurrent_moves_and_deletes
+);

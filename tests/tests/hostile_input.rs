@@ -16,16 +16,29 @@ use tower::ServiceExt;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 fn router(kind: StoreKind) -> Router {
     static SQLITE: OnceLock<Router> = OnceLock::new();
     static DYNAMO: OnceLock<Router> = OnceLock::new();
-    let cell = if kind == StoreKind::Sqlite { &SQLITE } else { &DYNAMO };
+    let cell = if kind == StoreKind::Sqlite {
+        &SQLITE
+    } else {
+        &DYNAMO
+    };
     cell.get_or_init(|| {
-        let core = runtime().block_on(async { Leadpipe::new(kind.make(&Settings::default()).await, Settings::default()) });
-        let static_dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static-site"));
+        let core = runtime().block_on(async {
+            Leadpipe::new(kind.make(&Settings::default()).await, Settings::default())
+        });
+        let static_dir =
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static-site"));
         leadpipe_http::app(leadpipe::all_routes(), core, Some(static_dir))
     })
     .clone()
@@ -38,14 +51,33 @@ fn send(kind: StoreKind, req: Request<Body>) -> (StatusCode, Vec<u8>) {
     runtime().block_on(async move {
         let resp = router.oneshot(req).await.expect("router is infallible");
         let status = resp.status();
-        let is_json = resp.headers().get("content-type").is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/json"));
-        let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
-        assert!(!status.is_server_error(), "{what} answered {status}: {}", String::from_utf8_lossy(&body));
+        let is_json = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/json"));
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        assert!(
+            !status.is_server_error(),
+            "{what} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
         if status.is_client_error() && what.contains(" /api") {
             assert!(is_json, "{what}: error without JSON content type");
             let v: Value = serde_json::from_slice(&body).expect("error body is JSON");
-            assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string(), "{what}: {v}");
-            assert!(!v.to_string().contains("rusqlite") && !v.to_string().contains("DynamoDB"), "{what} leaks internals: {v}");
+            assert!(
+                v["error"]["code"].is_string() && v["error"]["message"].is_string(),
+                "{what}: {v}"
+            );
+            assert!(
+                !v.to_string().contains("rusqlite") && !v.to_string().contains("DynamoDB"),
+                "{what} leaks internals: {v}"
+            );
         }
         (status, body)
     })
@@ -66,7 +98,9 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         Just(json!(1e308)),
         Just(json!(-0.0)),
         ".{0,40}".prop_map(Value::from),
@@ -84,7 +118,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     json_leaf().prop_recursive(8, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-            prop::collection::btree_map(".{0,12}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(".{0,12}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -92,14 +127,19 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// A postback-shaped object: known field names (and some unknown ones) with arbitrary values.
 fn postback_body() -> impl Strategy<Value = Value> {
     let key = prop_oneof![4 => prop::sample::select(SEED_POSTBACK_FIELDS).prop_map(str::to_string), 1 => "[a-z_]{1,12}"];
-    prop::collection::btree_map(key, json_value(), 0..10).prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>()))
+    prop::collection::btree_map(key, json_value(), 0..10)
+        .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>()))
 }
 
 fn check_postback_answer(status: StatusCode, body: &[u8]) {
     if status.is_success() {
         let v: Value = serde_json::from_slice(body).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["created", "lead_id", "stage", "stage_changed", "warnings"], "a postback answer carries no lead data");
+        assert_eq!(
+            keys,
+            ["created", "lead_id", "stage", "stage_changed", "warnings"],
+            "a postback answer carries no lead data"
+        );
     }
 }
 
@@ -167,25 +207,60 @@ proptest! {
 fn extreme_fixed_cases() {
     let deep = "[".repeat(10_000) + &"]".repeat(10_000);
     for kind in [StoreKind::Sqlite, StoreKind::Dynamo] {
-        let (s, _) = post(kind, Some("application/json"), format!("{{\"custom_data\": {{\"a\": {deep}}}}}").into_bytes());
+        let (s, _) = post(
+            kind,
+            Some("application/json"),
+            format!("{{\"custom_data\": {{\"a\": {deep}}}}}").into_bytes(),
+        );
         assert_eq!(s, StatusCode::BAD_REQUEST);
         let (s, _) = post(kind, Some("application/json"), vec![b'{'; 1 << 20]);
         assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-        let (s, b) = post(kind, Some("application/json"), br#"{"email": "a\u0000@example.com"}"#.to_vec());
-        assert_eq!(s, StatusCode::CREATED, "stored without the NUL: {}", String::from_utf8_lossy(&b));
+        let (s, b) = post(
+            kind,
+            Some("application/json"),
+            br#"{"email": "a\u0000@example.com"}"#.to_vec(),
+        );
+        assert_eq!(
+            s,
+            StatusCode::CREATED,
+            "stored without the NUL: {}",
+            String::from_utf8_lossy(&b)
+        );
         assert!(String::from_utf8_lossy(&b).contains("cleaned"));
-        let (s, _) = post(kind, Some("application/json"), br#"{"form_completion_percent": 1e999}"#.to_vec());
+        let (s, _) = post(
+            kind,
+            Some("application/json"),
+            br#"{"form_completion_percent": 1e999}"#.to_vec(),
+        );
         assert_eq!(s, StatusCode::BAD_REQUEST);
         let unicode = "\u{1F600}".repeat(200);
         let body = json!({"email": format!("{}@example.com", "\u{00e9}".repeat(30)), "source": unicode, "campaign": unicode, "stage": "Paid",
             "custom_data": {"": 1, "k": "x".repeat(15_000)}});
-        let (s, b) = post(kind, Some("application/json"), body.to_string().into_bytes());
-        assert_eq!(s, StatusCode::CREATED, "stored, the empty custom_data key left out: {}", String::from_utf8_lossy(&b));
+        let (s, b) = post(
+            kind,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        );
+        assert_eq!(
+            s,
+            StatusCode::CREATED,
+            "stored, the empty custom_data key left out: {}",
+            String::from_utf8_lossy(&b)
+        );
         assert!(String::from_utf8_lossy(&b).contains("custom_data key(s) left out"));
         let body = json!({"email": format!("{}@example.org", "\u{00e9}".repeat(30)), "source": unicode, "campaign": unicode, "stage": "Paid",
             "custom_data": {"n": 1e300, "big": u64::MAX, "k": "x".repeat(15_000)}});
-        let (s, b) = post(kind, Some("application/json"), body.to_string().into_bytes());
-        assert_eq!(s, StatusCode::CREATED, "{kind:?}: {}", String::from_utf8_lossy(&b));
+        let (s, b) = post(
+            kind,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        );
+        assert_eq!(
+            s,
+            StatusCode::CREATED,
+            "{kind:?}: {}",
+            String::from_utf8_lossy(&b)
+        );
     }
 }
 
@@ -193,13 +268,34 @@ fn extreme_fixed_cases() {
 /// text: a 200 on both stores, never a query error.
 #[test]
 fn search_terms_with_index_syntax_and_control_characters() {
-    for term in
-        ["ab\0cd", "\0\0\0", "\"abc", "abc\"", "a\"\"b", "NEAR(abc def)", "abc OR def", "-abc", "abc*", "^abc", "{a}: b", "\u{1b}[0m"]
-    {
+    for term in [
+        "ab\0cd",
+        "\0\0\0",
+        "\"abc",
+        "abc\"",
+        "a\"\"b",
+        "NEAR(abc def)",
+        "abc OR def",
+        "-abc",
+        "abc*",
+        "^abc",
+        "{a}: b",
+        "\u{1b}[0m",
+    ] {
         let query = serde_urlencoded::to_string([("search", term)]).expect("encodes");
         for kind in [StoreKind::Sqlite, StoreKind::Dynamo] {
-            let (status, body) = send(kind, Request::get(format!("/api/leads?{query}")).body(Body::empty()).expect("request"));
-            assert_eq!(status, StatusCode::OK, "{term:?}: {}", String::from_utf8_lossy(&body));
+            let (status, body) = send(
+                kind,
+                Request::get(format!("/api/leads?{query}"))
+                    .body(Body::empty())
+                    .expect("request"),
+            );
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{term:?}: {}",
+                String::from_utf8_lossy(&body)
+            );
         }
     }
 }
@@ -214,9 +310,16 @@ fn static_files_do_not_escape_their_folder() {
         "/%00",
         "/.git/config",
     ] {
-        let Ok(req) = Request::get(path).body(Body::empty()) else { continue };
+        let Ok(req) = Request::get(path).body(Body::empty()) else {
+            continue;
+        };
         let (status, body) = send(StoreKind::Sqlite, req);
         let text = String::from_utf8_lossy(&body);
-        assert!(!text.contains("root:x:0:0") && !text.contains("[workspace]") && !text.contains("[core]"), "{path} escaped: {status}");
+        assert!(
+            !text.contains("root:x:0:0")
+                && !text.contains("[workspace]")
+                && !text.contains("[core]"),
+            "{path} escaped: {status}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The API over HTTP through the merged router `leadpipe serve` runs, on both stores.
 
 use leadpipe_core::Settings;
-use leadpipe_tests::{call, keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY};
+use leadpipe_tests::{
+    call, keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -17,7 +19,12 @@ async fn raw_post(app: &TestApp, content_type: Option<&str>, body: Vec<u8>) -> (
 
 fn assert_error(v: &Value, code: &str, field: Option<&str>) {
     assert_eq!(v["error"]["code"], json!(code), "{v}");
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
     if let Some(f) = field {
         assert_eq!(v["error"]["field"], json!(f), "{v}");
     }
@@ -39,7 +46,10 @@ async fn seed_curl_examples(kind: StoreKind) {
     )
     .await;
     assert_eq!(s1, StatusCode::CREATED);
-    assert_eq!(b1.as_object().unwrap().keys().collect::<Vec<_>>(), ["created", "lead_id", "stage", "stage_changed", "warnings"]);
+    assert_eq!(
+        b1.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["created", "lead_id", "stage", "stage_changed", "warnings"]
+    );
     let (s2, b2) = call(
         &app,
         Method::POST,
@@ -73,7 +83,12 @@ async fn bad_postbacks_keep_the_lead_and_say_why(kind: StoreKind) {
     let (s, v) = raw_post(&app, Some("application/json"), b"{\"email\": ".to_vec()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_error(&v, "invalid_json", None);
-    let (s, v) = raw_post(&app, Some("application/x-www-form-urlencoded"), b"email=a@b.co".to_vec()).await;
+    let (s, v) = raw_post(
+        &app,
+        Some("application/x-www-form-urlencoded"),
+        b"email=a@b.co".to_vec(),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_error(&v, "unsupported_media_type", None);
     let (s, v) = raw_post(&app, Some("application/json"), vec![b' '; 70 * 1024]).await;
@@ -82,11 +97,28 @@ async fn bad_postbacks_keep_the_lead_and_say_why(kind: StoreKind) {
     let (s, v) = raw_post(&app, Some("application/json"), vec![0xff, 0xfe, 0x00]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_error(&v, "invalid_json", None);
-    let (_, log) = call(&app, Method::GET, "/api/postbacks?status=rejected", None, None).await;
-    let reasons: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    let (_, log) = call(
+        &app,
+        Method::GET,
+        "/api/postbacks?status=rejected",
+        None,
+        None,
+    )
+    .await;
+    let reasons: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
     assert_eq!(
         reasons,
-        ["invalid_json", "payload_too_large", "unsupported_media_type", "invalid_json"],
+        [
+            "invalid_json",
+            "payload_too_large",
+            "unsupported_media_type",
+            "invalid_json"
+        ],
         "each refusal is kept, newest first"
     );
     assert_eq!(log["entries"][2]["body"], "email=a@b.co");
@@ -94,11 +126,27 @@ async fn bad_postbacks_keep_the_lead_and_say_why(kind: StoreKind) {
         (json!({"email": "nope"}), "email", "dropped"),
         (json!({"email": 12}), "email", "dropped"),
         (json!({"stage": "Won"}), "stage", "dropped"),
-        (json!({"form_completion_percent": 101}), "form_completion_percent", "dropped"),
-        (json!({"form_fields_completed": -3}), "form_fields_completed", "dropped"),
-        (json!({"form_fields_completed": 5, "form_fields_total": 4}), "form_fields_completed", "dropped"),
+        (
+            json!({"form_completion_percent": 101}),
+            "form_completion_percent",
+            "dropped",
+        ),
+        (
+            json!({"form_fields_completed": -3}),
+            "form_fields_completed",
+            "dropped",
+        ),
+        (
+            json!({"form_fields_completed": 5, "form_fields_total": 4}),
+            "form_fields_completed",
+            "dropped",
+        ),
         (json!({"custom_data": [1, 2]}), "custom_data", "dropped"),
-        (json!({"first_name": "x".repeat(201)}), "first_name", "truncated"),
+        (
+            json!({"first_name": "x".repeat(201)}),
+            "first_name",
+            "truncated",
+        ),
         (json!({"lead_id": "../../etc/passwd"}), "lead_id", "dropped"),
         (json!({"nickname": "x"}), "nickname", "moved_to_custom_data"),
         (json!({"company": "Ac\u{0}me"}), "company", "cleaned"),
@@ -108,31 +156,80 @@ async fn bad_postbacks_keep_the_lead_and_say_why(kind: StoreKind) {
     {
         let mut body = body;
         body["phone"] = json!(format!("+1 555 01{i:02}"));
-        let (s, v) = call(&app, Method::POST, "/api/postback", None, Some(body.clone())).await;
+        let (s, v) = call(
+            &app,
+            Method::POST,
+            "/api/postback",
+            None,
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED, "{body}: stored");
         let w = v["warnings"].as_array().unwrap();
-        assert!(w.iter().any(|w| w["field"] == field && w["code"] == code), "{body}: {v}");
+        assert!(
+            w.iter().any(|w| w["field"] == field && w["code"] == code),
+            "{body}: {v}"
+        );
     }
     let (_, list) = call(&app, Method::GET, "/api/leads?limit=50", None, None).await;
-    assert_eq!(list["leads"].as_array().unwrap().len(), 11, "every postback that could be a lead made one");
+    assert_eq!(
+        list["leads"].as_array().unwrap().len(),
+        11,
+        "every postback that could be a lead made one"
+    );
     // text/plain bodies (navigator.sendBeacon) are accepted.
-    let (s, _) = raw_post(&app, Some("text/plain;charset=UTF-8"), br#"{"email": "beacon@example.com"}"#.to_vec()).await;
+    let (s, _) = raw_post(
+        &app,
+        Some("text/plain;charset=UTF-8"),
+        br#"{"email": "beacon@example.com"}"#.to_vec(),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
 }
 
 /// Giving a lead another lead's email keeps the lead's own email and stores the rest, with a warning.
 async fn email_conflict_keeps_the_rest(kind: StoreKind) {
     let app = spawn_app(kind, Settings::default()).await;
-    let (_, a) = call(&app, Method::POST, "/api/postback", None, Some(json!({"email": "a@example.com"}))).await;
-    call(&app, Method::POST, "/api/postback", None, Some(json!({"email": "b@example.com"}))).await;
+    let (_, a) = call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        None,
+        Some(json!({"email": "a@example.com"})),
+    )
+    .await;
+    call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        None,
+        Some(json!({"email": "b@example.com"})),
+    )
+    .await;
     let body = json!({"lead_id": a["lead_id"], "email": "b@example.com", "phone": "+1 555 0100"});
     let (s, v) = call(&app, Method::POST, "/api/postback", None, Some(body)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["warnings"][0]["field"], "email");
     assert_eq!(v["warnings"][0]["code"], "conflict");
-    assert!(v["warnings"][0]["message"].as_str().unwrap().contains("b@example.com"));
-    let (_, detail) = call(&app, Method::GET, &format!("/api/leads/{}", a["lead_id"].as_str().unwrap()), None, None).await;
-    assert_eq!((detail["lead"]["email"].clone(), detail["lead"]["phone"].clone()), (json!("a@example.com"), json!("+1 555 0100")));
+    assert!(v["warnings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("b@example.com"));
+    let (_, detail) = call(
+        &app,
+        Method::GET,
+        &format!("/api/leads/{}", a["lead_id"].as_str().unwrap()),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            detail["lead"]["email"].clone(),
+            detail["lead"]["phone"].clone()
+        ),
+        (json!("a@example.com"), json!("+1 555 0100"))
+    );
 }
 
 /// Listing, filters, cursors, pages, bad filters, manual moves and deletes over HTTP.
@@ -155,23 +252,66 @@ async fn leads_endpoints(kind: StoreKind) {
     let (s, page1) = call(&app, Method::GET, "/api/leads?limit=3", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(page1["total"], 7);
-    let got: Vec<&str> = page1["leads"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let got: Vec<&str> = page1["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
     assert_eq!(got, [&ids[6], &ids[5], &ids[4]]);
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let (_, page2) = call(&app, Method::GET, &format!("/api/leads?limit=3&cursor={cursor}"), None, None).await;
+    let (_, page2) = call(
+        &app,
+        Method::GET,
+        &format!("/api/leads?limit=3&cursor={cursor}"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(page2["leads"][0]["id"], json!(ids[3]));
     let (_, by_page) = call(&app, Method::GET, "/api/leads?limit=3&page=3", None, None).await;
     assert_eq!(by_page["leads"].as_array().unwrap().len(), 1);
     assert_eq!(by_page["leads"][0]["id"], json!(ids[0]));
     let (_, google) = call(&app, Method::GET, "/api/leads?source=GOOGLE", None, None).await;
     assert_eq!(google["leads"].as_array().unwrap().len(), 3);
-    assert_eq!((google["total"].clone(), google["total_exact"].clone()), (json!(3), json!(true)), "from the source's counters");
-    let (_, google_new) = call(&app, Method::GET, "/api/leads?source=google&stage=New&limit=1", None, None).await;
-    assert_eq!((google_new["total"].clone(), google_new["total_exact"].clone()), (json!(2), json!(true)), "counted through the listing");
+    assert_eq!(
+        (google["total"].clone(), google["total_exact"].clone()),
+        (json!(3), json!(true)),
+        "from the source's counters"
+    );
+    let (_, google_new) = call(
+        &app,
+        Method::GET,
+        "/api/leads?source=google&stage=New&limit=1",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            google_new["total"].clone(),
+            google_new["total_exact"].clone()
+        ),
+        (json!(2), json!(true)),
+        "counted through the listing"
+    );
     let (_, paid) = call(&app, Method::GET, "/api/leads?stage=paid", None, None).await;
-    assert_eq!((paid["leads"].as_array().unwrap().len(), paid["total"].clone()), (1, json!(1)));
+    assert_eq!(
+        (
+            paid["leads"].as_array().unwrap().len(),
+            paid["total"].clone()
+        ),
+        (1, json!(1))
+    );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let (_, dated) = call(&app, Method::GET, &format!("/api/leads?from={today}&to={today}&search=L1%40"), None, None).await;
+    let (_, dated) = call(
+        &app,
+        Method::GET,
+        &format!("/api/leads?from={today}&to={today}&search=L1%40"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(dated["leads"].as_array().unwrap().len(), 1);
     for (query, field) in [
         ("stage=Won", "stage"),
@@ -181,29 +321,97 @@ async fn leads_endpoints(kind: StoreKind) {
         ("cursor=xyz", "cursor"),
         ("sort=asc", "sort"),
     ] {
-        let (s, v) = call(&app, Method::GET, &format!("/api/leads?{query}"), None, None).await;
+        let (s, v) = call(
+            &app,
+            Method::GET,
+            &format!("/api/leads?{query}"),
+            None,
+            None,
+        )
+        .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{query}");
         assert_error(&v, v["error"]["code"].as_str().unwrap(), Some(field));
     }
 
-    let (s, moved) = call(&app, Method::PUT, &format!("/api/leads/{}/stage", ids[0]), None, Some(json!({"stage": "form started"}))).await;
+    let (s, moved) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/leads/{}/stage", ids[0]),
+        None,
+        Some(json!({"stage": "form started"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!((moved["lead"]["stage"].clone(), moved["stage_changed"].clone()), (json!("Form Started"), json!(true)));
-    let (_, detail) = call(&app, Method::GET, &format!("/api/leads/{}", ids[0]), None, None).await;
-    assert_eq!(detail["history"].as_array().unwrap().last().unwrap()["via"], "manual");
-    let (s, v) = call(&app, Method::PUT, &format!("/api/leads/{}/stage", ids[0]), None, Some(json!({"stage": "Won"}))).await;
+    assert_eq!(
+        (
+            moved["lead"]["stage"].clone(),
+            moved["stage_changed"].clone()
+        ),
+        (json!("Form Started"), json!(true))
+    );
+    let (_, detail) = call(
+        &app,
+        Method::GET,
+        &format!("/api/leads/{}", ids[0]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        detail["history"].as_array().unwrap().last().unwrap()["via"],
+        "manual"
+    );
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/leads/{}/stage", ids[0]),
+        None,
+        Some(json!({"stage": "Won"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(v["error"]["message"].as_str().unwrap().contains("New, Form Started, Application Submitted, Paid, Completed"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("New, Form Started, Application Submitted, Paid, Completed"));
     let unknown = uuid::Uuid::new_v4();
-    let (s, _) = call(&app, Method::PUT, &format!("/api/leads/{unknown}/stage"), None, Some(json!({"stage": "Paid"}))).await;
+    let (s, _) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/leads/{unknown}/stage"),
+        None,
+        Some(json!({"stage": "Paid"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    let (s, body) = call(&app, Method::DELETE, &format!("/api/leads/{}", ids[1]), None, None).await;
+    let (s, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/leads/{}", ids[1]),
+        None,
+        None,
+    )
+    .await;
     assert_eq!((s, body), (StatusCode::NO_CONTENT, Value::Null));
-    let (s, v) = call(&app, Method::GET, &format!("/api/leads/{}", ids[1]), None, None).await;
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        &format!("/api/leads/{}", ids[1]),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_error(&v, "not_found", None);
-    let (s, _) = call(&app, Method::DELETE, &format!("/api/leads/{}", ids[1]), None, None).await;
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/leads/{}", ids[1]),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, v) = call(&app, Method::GET, "/api/leads/not-a-uuid", None, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -213,13 +421,44 @@ async fn leads_endpoints(kind: StoreKind) {
     let (_, analytics) = call(&app, Method::GET, "/api/analytics", None, None).await;
     assert_eq!(analytics["total_leads"], 6);
     assert_eq!(analytics["new_leads_by_day"].as_array().unwrap().len(), 30);
-    assert_eq!(analytics["top_sources"][0], json!({"source": "bing", "count": 4}));
-    let (s, sources) = call(&app, Method::GET, "/api/analytics/values?by=source", None, None).await;
+    assert_eq!(
+        analytics["top_sources"][0],
+        json!({"source": "bing", "count": 4})
+    );
+    let (s, sources) = call(
+        &app,
+        Method::GET,
+        "/api/analytics/values?by=source",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(sources, json!({"by": "source", "values": [{"value": "bing", "leads": 4}, {"value": "google", "leads": 2}], "other": 0}));
-    let (_, campaigns) = call(&app, Method::GET, "/api/analytics/values?by=campaign", None, None).await;
-    assert_eq!(campaigns, json!({"by": "campaign", "values": [], "other": 0}), "leads without a campaign are not a value");
-    let (s, v) = call(&app, Method::GET, "/api/analytics/values?by=domain", None, None).await;
+    assert_eq!(
+        sources,
+        json!({"by": "source", "values": [{"value": "bing", "leads": 4}, {"value": "google", "leads": 2}], "other": 0})
+    );
+    let (_, campaigns) = call(
+        &app,
+        Method::GET,
+        "/api/analytics/values?by=campaign",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        campaigns,
+        json!({"by": "campaign", "values": [], "other": 0}),
+        "leads without a campaign are not a value"
+    );
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/analytics/values?by=domain",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_error(&v, "invalid_field", Some("by"));
 }
@@ -227,25 +466,48 @@ async fn leads_endpoints(kind: StoreKind) {
 /// Every endpoint × {no key, ingest key, admin key, wrong key}, with both keys configured.
 async fn auth_matrix(kind: StoreKind) {
     let app = spawn_app(kind, keyed_settings()).await;
-    let (_, created) = call(&app, Method::POST, "/api/postback", Some(INGEST_KEY), Some(json!({"email": "auth@example.com"}))).await;
-    let id = created["lead_id"].as_str().expect("ingest key may post").to_string();
+    let (_, created) = call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        Some(INGEST_KEY),
+        Some(json!({"email": "auth@example.com"})),
+    )
+    .await;
+    let id = created["lead_id"]
+        .as_str()
+        .expect("ingest key may post")
+        .to_string();
     let other = uuid::Uuid::new_v4();
     // (method, path, body, who may: "public" | "ingest" | "admin")
     let endpoints: Vec<(Method, String, Option<Value>, &str)> = vec![
         (Method::GET, "/api/health".into(), None, "public"),
         (Method::GET, "/api/stages".into(), None, "public"),
         (Method::GET, "/api/openapi.json".into(), None, "public"),
-        (Method::POST, "/api/postback".into(), Some(json!({"email": "auth@example.com"})), "ingest"),
+        (
+            Method::POST,
+            "/api/postback".into(),
+            Some(json!({"email": "auth@example.com"})),
+            "ingest",
+        ),
         (Method::GET, "/api/leads".into(), None, "admin"),
         (Method::GET, format!("/api/leads/{id}"), None, "admin"),
-        (Method::PUT, format!("/api/leads/{id}/stage"), Some(json!({"stage": "Paid"})), "admin"),
+        (
+            Method::PUT,
+            format!("/api/leads/{id}/stage"),
+            Some(json!({"stage": "Paid"})),
+            "admin",
+        ),
         (Method::GET, "/api/analytics".into(), None, "admin"),
         (Method::DELETE, format!("/api/leads/{other}"), None, "admin"),
     ];
     for (method, path, body, who) in &endpoints {
-        for (key, label) in
-            [(None, "no key"), (Some(INGEST_KEY), "ingest"), (Some(ADMIN_KEY), "admin"), (Some("wrong-key-000000"), "wrong")]
-        {
+        for (key, label) in [
+            (None, "no key"),
+            (Some(INGEST_KEY), "ingest"),
+            (Some(ADMIN_KEY), "admin"),
+            (Some("wrong-key-000000"), "wrong"),
+        ] {
             let (status, v) = call(&app, method.clone(), path, key, body.clone()).await;
             let allowed = match *who {
                 "public" => true,
@@ -254,7 +516,10 @@ async fn auth_matrix(kind: StoreKind) {
             };
             let ctx = format!("{method} {path} with {label}");
             if allowed {
-                assert!(status.is_success() || status == StatusCode::NOT_FOUND, "{ctx}: {status} {v}");
+                assert!(
+                    status.is_success() || status == StatusCode::NOT_FOUND,
+                    "{ctx}: {status} {v}"
+                );
             } else if label == "ingest" {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{ctx}");
                 assert_error(&v, "forbidden", None);
@@ -263,22 +528,48 @@ async fn auth_matrix(kind: StoreKind) {
                 assert_error(&v, "unauthorized", None);
             }
             if !allowed {
-                assert!(!v.to_string().contains("auth@example.com"), "{ctx}: a refused request revealed lead data");
+                assert!(
+                    !v.to_string().contains("auth@example.com"),
+                    "{ctx}: a refused request revealed lead data"
+                );
             }
         }
     }
-    let (s, _) = call(&app, Method::DELETE, &format!("/api/leads/{id}"), Some(ADMIN_KEY), None).await;
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/leads/{id}"),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
 
-on_both_stores!(seed_curl_examples, bad_postbacks_keep_the_lead_and_say_why, email_conflict_keeps_the_rest, leads_endpoints, auth_matrix);
+on_both_stores!(
+    seed_curl_examples,
+    bad_postbacks_keep_the_lead_and_say_why,
+    email_conflict_keeps_the_rest,
+    leads_endpoints,
+    auth_matrix
+);
 
 /// With keys unset (or `changeme`) every route is open, as the seed says for local use.
 #[tokio::test]
 async fn keys_off_means_open() {
-    let settings = Settings::from_lookup(|k| (k == "API_KEY" || k == "ADMIN_API_KEY").then(|| "changeme".to_string())).unwrap();
+    let settings = Settings::from_lookup(|k| {
+        (k == "API_KEY" || k == "ADMIN_API_KEY").then(|| "changeme".to_string())
+    })
+    .unwrap();
     let app = spawn_app(StoreKind::Sqlite, settings).await;
-    let (s, _) = call(&app, Method::POST, "/api/postback", None, Some(json!({"email": "open@example.com"}))).await;
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        None,
+        Some(json!({"email": "open@example.com"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = call(&app, Method::GET, "/api/analytics", None, None).await;
     assert_eq!(s, StatusCode::OK);
@@ -297,7 +588,10 @@ async fn cors_preflight() {
         .send()
         .await
         .unwrap();
-    assert_eq!(any_page.headers()["access-control-allow-origin"], "https://some-landing-page.example");
+    assert_eq!(
+        any_page.headers()["access-control-allow-origin"],
+        "https://some-landing-page.example"
+    );
     let preflight = |origin: &'static str| {
         app.client
             .request(Method::OPTIONS, app.url("/api/leads"))
@@ -310,14 +604,32 @@ async fn cors_preflight() {
     assert!(ok.status().is_success());
     let h = ok.headers();
     assert_eq!(h["access-control-allow-origin"], "https://landing.example");
-    let methods = h["access-control-allow-methods"].to_str().unwrap().to_uppercase();
+    let methods = h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_uppercase();
     assert!(methods.contains("POST") && methods.contains("PUT") && methods.contains("DELETE"));
-    let headers = h["access-control-allow-headers"].to_str().unwrap().to_lowercase();
+    let headers = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
     assert!(headers.contains("x-api-key") && headers.contains("content-type"));
     let denied = preflight("https://evil.example").await.unwrap();
-    assert!(denied.headers().get("access-control-allow-origin").is_none());
-    let simple = app.client.get(app.url("/api/health")).header("origin", "https://landing.example").send().await.unwrap();
-    assert_eq!(simple.headers()["access-control-allow-origin"], "https://landing.example");
+    assert!(denied
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    let simple = app
+        .client
+        .get(app.url("/api/health"))
+        .header("origin", "https://landing.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simple.headers()["access-control-allow-origin"],
+        "https://landing.example"
+    );
 }
 
 /// Unknown API paths and methods are JSON 404/405.
@@ -332,7 +644,16 @@ async fn unknown_routes_are_json() {
     assert_error(&v, "method_not_allowed", None);
     let (s, v) = call(&app, Method::GET, "/api/stages", None, None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["stages"], json!(["New", "Form Started", "Application Submitted", "Paid", "Completed"]));
+    assert_eq!(
+        v["stages"],
+        json!([
+            "New",
+            "Form Started",
+            "Application Submitted",
+            "Paid",
+            "Completed"
+        ])
+    );
     let (s, v) = call(&app, Method::GET, "/api/health", None, None).await;
     assert_eq!((s, v["status"].clone()), (StatusCode::OK, json!("ok")));
 }

@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use leadpipe_tests::{keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY, PUBLIC_KEY};
+use leadpipe_tests::{
+    keyed_settings, on_both_stores, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY,
+    PUBLIC_KEY,
+};
 use serde_json::{json, Value};
 
 struct Answer {
@@ -14,73 +17,171 @@ struct Answer {
 }
 
 async fn post(app: &TestApp, key: &str, idempotency_key: Option<&str>, body: Value) -> Answer {
-    let mut r = app.client.post(app.url("/api/postback")).header("x-api-key", key).json(&body);
+    let mut r = app
+        .client
+        .post(app.url("/api/postback"))
+        .header("x-api-key", key)
+        .json(&body);
     if let Some(k) = idempotency_key {
         r = r.header("idempotency-key", k);
     }
     let r = r.send().await.expect("request");
     let status = r.status();
-    let replayed = r.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
-    Answer { status, replayed, body: r.text().await.expect("body") }
+    let replayed = r
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v == "true");
+    Answer {
+        status,
+        replayed,
+        body: r.text().await.expect("body"),
+    }
 }
 
 async fn leads(app: &TestApp, search: &str) -> Vec<Value> {
     app.settle().await;
-    let r = app.client.get(app.url(&format!("/api/leads?search={search}"))).header("x-api-key", ADMIN_KEY).send().await.expect("list");
+    let r = app
+        .client
+        .get(app.url(&format!("/api/leads?search={search}")))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("list");
     let v: Value = r.json().await.expect("json");
     v["leads"].as_array().cloned().unwrap_or_default()
 }
 
 async fn a_repeated_header_key_answers_the_first_response(kind: StoreKind) {
     let app = spawn_app(kind, keyed_settings()).await;
-    let first = post(&app, INGEST_KEY, Some("order-1001"), json!({"email": "idem@corp.com", "stage": "Form Started"})).await;
+    let first = post(
+        &app,
+        INGEST_KEY,
+        Some("order-1001"),
+        json!({"email": "idem@corp.com", "stage": "Form Started"}),
+    )
+    .await;
     assert_eq!(first.status, StatusCode::CREATED);
     assert!(!first.replayed);
-    let repeat =
-        post(&app, INGEST_KEY, Some("order-1001"), json!({"email": "idem@corp.com", "stage": "Paid", "first_name": "Twice"})).await;
-    assert_eq!((repeat.status, repeat.replayed), (StatusCode::CREATED, true));
+    let repeat = post(
+        &app,
+        INGEST_KEY,
+        Some("order-1001"),
+        json!({"email": "idem@corp.com", "stage": "Paid", "first_name": "Twice"}),
+    )
+    .await;
+    assert_eq!(
+        (repeat.status, repeat.replayed),
+        (StatusCode::CREATED, true)
+    );
     assert_eq!(repeat.body, first.body, "the first response, byte for byte");
     let found = leads(&app, "idem@corp.com").await;
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0]["stage"], "Form Started", "the repeat changed nothing");
+    assert_eq!(
+        found[0]["stage"], "Form Started",
+        "the repeat changed nothing"
+    );
     assert_eq!(found[0]["first_name"], Value::Null);
     // The header wins over event_id; another key applies.
-    let next =
-        post(&app, INGEST_KEY, Some("order-1002"), json!({"email": "idem@corp.com", "stage": "Paid", "event_id": "order-1001"})).await;
+    let next = post(
+        &app,
+        INGEST_KEY,
+        Some("order-1002"),
+        json!({"email": "idem@corp.com", "stage": "Paid", "event_id": "order-1001"}),
+    )
+    .await;
     assert_eq!((next.status, next.replayed), (StatusCode::OK, false));
     assert_eq!(leads(&app, "idem@corp.com").await[0]["stage"], "Paid");
 }
 
 async fn event_ids_are_per_key_tier(kind: StoreKind) {
     let app = spawn_app(kind, keyed_settings()).await;
-    let server = post(&app, INGEST_KEY, None, json!({"email": "tier@corp.com", "event_id": "evt-7"})).await;
+    let server = post(
+        &app,
+        INGEST_KEY,
+        None,
+        json!({"email": "tier@corp.com", "event_id": "evt-7"}),
+    )
+    .await;
     assert_eq!(server.status, StatusCode::CREATED);
-    let again = post(&app, INGEST_KEY, None, json!({"email": "tier@corp.com", "event_id": "evt-7", "stage": "Paid"})).await;
-    assert_eq!((again.status, again.replayed, &again.body), (StatusCode::CREATED, true, &server.body));
+    let again = post(
+        &app,
+        INGEST_KEY,
+        None,
+        json!({"email": "tier@corp.com", "event_id": "evt-7", "stage": "Paid"}),
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.replayed, &again.body),
+        (StatusCode::CREATED, true, &server.body)
+    );
     // The browser key sending the same event id neither replays nor reads the server key's response.
-    let public = post(&app, PUBLIC_KEY, None, json!({"email": "someone@corp.com", "event_id": "evt-7"})).await;
-    assert_eq!((public.status, public.replayed), (StatusCode::ACCEPTED, false));
+    let public = post(
+        &app,
+        PUBLIC_KEY,
+        None,
+        json!({"email": "someone@corp.com", "event_id": "evt-7"}),
+    )
+    .await;
+    assert_eq!(
+        (public.status, public.replayed),
+        (StatusCode::ACCEPTED, false)
+    );
     assert!(!public.body.contains("lead_id"), "{}", public.body);
-    let public_again = post(&app, PUBLIC_KEY, None, json!({"email": "someone@corp.com", "event_id": "evt-7"})).await;
-    assert_eq!((public_again.status, public_again.replayed, &public_again.body), (StatusCode::ACCEPTED, true, &public.body));
+    let public_again = post(
+        &app,
+        PUBLIC_KEY,
+        None,
+        json!({"email": "someone@corp.com", "event_id": "evt-7"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            public_again.status,
+            public_again.replayed,
+            &public_again.body
+        ),
+        (StatusCode::ACCEPTED, true, &public.body)
+    );
 }
 
 async fn bad_keys_are_refused_or_reported(kind: StoreKind) {
     let app = spawn_app(kind, keyed_settings()).await;
     let long = "k".repeat(256);
     for bad in [long.as_str(), "tab\tinside"] {
-        let r = post(&app, INGEST_KEY, Some(bad), json!({"email": "bad-key@corp.com"})).await;
+        let r = post(
+            &app,
+            INGEST_KEY,
+            Some(bad),
+            json!({"email": "bad-key@corp.com"}),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}");
         let v: Value = serde_json::from_str(&r.body).expect("json");
         assert_eq!(v["error"]["field"], "Idempotency-Key");
     }
-    assert!(leads(&app, "bad-key@corp.com").await.is_empty(), "a refused postback stores nothing");
+    assert!(
+        leads(&app, "bad-key@corp.com").await.is_empty(),
+        "a refused postback stores nothing"
+    );
     // A bad event_id never loses the lead: it is stored, not deduplicated, with a warning.
     for _ in 0..2 {
-        let r = post(&app, INGEST_KEY, None, json!({"first_name": "NoDedup", "event_id": 42})).await;
+        let r = post(
+            &app,
+            INGEST_KEY,
+            None,
+            json!({"first_name": "NoDedup", "event_id": 42}),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::CREATED);
         let v: Value = serde_json::from_str(&r.body).expect("json");
-        assert!(v["warnings"].as_array().expect("warnings").iter().any(|w| w["field"] == "event_id" && w["code"] == "dropped"), "{v}");
+        assert!(
+            v["warnings"]
+                .as_array()
+                .expect("warnings")
+                .iter()
+                .any(|w| w["field"] == "event_id" && w["code"] == "dropped"),
+            "{v}"
+        );
     }
     assert_eq!(leads(&app, "nodedup").await.len(), 2);
 }

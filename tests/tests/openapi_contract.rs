@@ -22,7 +22,11 @@ fn documented_operations() -> BTreeSet<(String, String)> {
         .unwrap()
         .iter()
         .flat_map(|(path, ops)| {
-            ops.as_object().unwrap().keys().filter(|m| METHODS.contains(&m.as_str())).map(move |m| (m.to_uppercase(), path.clone()))
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| METHODS.contains(&m.as_str()))
+                .map(move |m| (m.to_uppercase(), path.clone()))
         })
         .collect()
 }
@@ -40,11 +44,16 @@ fn registered_operations() -> BTreeSet<(String, String)> {
     let mut ops = BTreeSet::new();
     for src in sources {
         for part in src.split(".route(\"").skip(1) {
-            let Some((path, rest)) = part.split_once('"') else { continue };
+            let Some((path, rest)) = part.split_once('"') else {
+                continue;
+            };
             if path.contains('*') || path == "/api" {
                 continue; // the JSON 404 catch-alls
             }
-            let call = &rest[..rest.find(")\n").or_else(|| rest.find("))")).unwrap_or(rest.len())];
+            let call = &rest[..rest
+                .find(")\n")
+                .or_else(|| rest.find("))"))
+                .unwrap_or(rest.len())];
             for m in METHODS {
                 if call.contains(&format!("{m}(")) {
                     ops.insert((m.to_uppercase(), path.to_string()));
@@ -58,7 +67,10 @@ fn registered_operations() -> BTreeSet<(String, String)> {
 #[test]
 fn every_registered_route_is_documented_and_vice_versa() {
     let registered = registered_operations();
-    assert!(registered.len() >= 9, "route scan found too little: {registered:?}");
+    assert!(
+        registered.len() >= 9,
+        "route scan found too little: {registered:?}"
+    );
     assert_eq!(registered, documented_operations());
 }
 
@@ -68,21 +80,38 @@ fn every_operation_documents_its_errors_and_security() {
     for (method, path) in documented_operations() {
         let op = &d["paths"][&path][method.to_lowercase()];
         assert!(op["summary"].is_string(), "{method} {path} has no summary");
-        assert!(op["security"].is_array(), "{method} {path} does not state its security");
+        assert!(
+            op["security"].is_array(),
+            "{method} {path} does not state its security"
+        );
         let admin = op["security"] == json!([{"adminKey": []}]);
         for code in if admin { vec!["401", "403"] } else { vec![] } {
-            assert!(op["responses"][code].is_object(), "{method} {path} does not document {code}");
+            assert!(
+                op["responses"][code].is_object(),
+                "{method} {path} does not document {code}"
+            );
         }
         for (code, r) in op["responses"].as_object().unwrap() {
             if code.starts_with('4') || code.starts_with('5') {
-                assert_eq!(r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error", "{method} {path} {code}");
+                assert_eq!(
+                    r["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/Error",
+                    "{method} {path} {code}"
+                );
             }
         }
     }
-    let fields: BTreeSet<&str> =
-        d["components"]["schemas"]["Postback"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let fields: BTreeSet<&str> = d["components"]["schemas"]["Postback"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     for seed_field in leadpipe_tests::SEED_POSTBACK_FIELDS {
-        assert!(fields.contains(seed_field), "postback field {seed_field} is not documented");
+        assert!(
+            fields.contains(seed_field),
+            "postback field {seed_field} is not documented"
+        );
     }
 }
 
@@ -93,12 +122,17 @@ fn check_against_schema(d: &Value, schema: &Value, value: &Value, at: &str) {
     };
     if let Some(required) = schema["required"].as_array() {
         for key in required {
-            assert!(value.get(key.as_str().unwrap()).is_some(), "{at}: required key {key} missing in {value}");
+            assert!(
+                value.get(key.as_str().unwrap()).is_some(),
+                "{at}: required key {key} missing in {value}"
+            );
         }
     }
     if let (Some(props), Some(obj)) = (schema["properties"].as_object(), value.as_object()) {
         for (k, v) in obj {
-            let prop = props.get(k).unwrap_or_else(|| panic!("{at}: key {k} is not in the documented schema"));
+            let prop = props
+                .get(k)
+                .unwrap_or_else(|| panic!("{at}: key {k} is not in the documented schema"));
             check_against_schema(d, prop, v, &format!("{at}.{k}"));
         }
     }
@@ -114,11 +148,29 @@ fn check_against_schema(d: &Value, schema: &Value, value: &Value, at: &str) {
 #[tokio::test]
 async fn every_documented_operation_answers_as_documented() {
     let app = spawn_app(StoreKind::Sqlite, Settings::default()).await;
-    let served: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let served: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(served, doc(), "the served document is docs/openapi.json");
     let d = doc();
-    let example = &d["paths"]["/api/postback"]["post"]["requestBody"]["content"]["application/json"]["examples"]["formStarted"]["value"];
-    let created: Value = app.client.post(app.url("/api/postback")).json(example).send().await.unwrap().json().await.unwrap();
+    let example = &d["paths"]["/api/postback"]["post"]["requestBody"]["content"]
+        ["application/json"]["examples"]["formStarted"]["value"];
+    let created: Value = app
+        .client
+        .post(app.url("/api/postback"))
+        .json(example)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = created["lead_id"].as_str().unwrap().to_string();
     // DELETE runs last so the other calls see the lead.
     let mut ops: Vec<_> = documented_operations().into_iter().collect();
@@ -126,7 +178,9 @@ async fn every_documented_operation_answers_as_documented() {
     for (method, path) in ops {
         let op = &d["paths"][&path][method.to_lowercase()];
         let url = app.url(&path.replace("{id}", &id));
-        let mut req = app.client.request(Method::from_bytes(method.as_bytes()).unwrap(), &url);
+        let mut req = app
+            .client
+            .request(Method::from_bytes(method.as_bytes()).unwrap(), &url);
         if let Some(ex) = op["requestBody"]["content"]["application/json"]["example"].as_object() {
             req = req.json(ex);
         } else if op["requestBody"].is_object() {
@@ -135,15 +189,34 @@ async fn every_documented_operation_answers_as_documented() {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16().to_string();
         let documented = &op["responses"][&status];
-        assert!(documented.is_object(), "{method} {path} answered {status}, which it does not document");
+        assert!(
+            documented.is_object(),
+            "{method} {path} answered {status}, which it does not document"
+        );
         let text = resp.text().await.unwrap();
         if let Some(schema) = documented["content"]["application/json"].get("schema") {
             let body: Value = serde_json::from_str(&text).unwrap();
             check_against_schema(&d, schema, &body, &format!("{method} {path}"));
         }
-        for other in METHODS.iter().filter(|m| d["paths"][&path].get(**m).is_none()) {
-            let s = app.client.request(Method::from_bytes(other.to_uppercase().as_bytes()).unwrap(), &url).send().await.unwrap().status();
-            assert_eq!(s.as_u16(), 405, "{other} {path} is routed but not documented");
+        for other in METHODS
+            .iter()
+            .filter(|m| d["paths"][&path].get(**m).is_none())
+        {
+            let s = app
+                .client
+                .request(
+                    Method::from_bytes(other.to_uppercase().as_bytes()).unwrap(),
+                    &url,
+                )
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(
+                s.as_u16(),
+                405,
+                "{other} {path} is routed but not documented"
+            );
         }
     }
 }

@@ -19,7 +19,11 @@ use uuid::Uuid;
 async fn setup() -> (Leadpipe, Arc<LocalStreamConsumer>, DynamoStore) {
     let settings = Settings::default();
     let (store, poller) = dynamodb_store_with_consumer(settings.counter_rules()).await;
-    (Leadpipe::new(Arc::new(store.clone()), settings), poller, store)
+    (
+        Leadpipe::new(Arc::new(store.clone()), settings),
+        poller,
+        store,
+    )
 }
 
 /// Creates, progress, forced backward moves, manual moves (both ways), email changes and deletes; returns how many
@@ -41,16 +45,28 @@ async fn workload(app: &Leadpipe, leads: usize) -> BTreeMap<Uuid, usize> {
     for (i, id) in ids.iter().enumerate() {
         let mut moved = |n| *changes.get_mut(id).unwrap() += n;
         if i % 2 == 0 {
-            post(app, json!({"lead_id": id.to_string(), "stage": "Paid", "form_completion_percent": 100})).await.unwrap();
+            post(
+                app,
+                json!({"lead_id": id.to_string(), "stage": "Paid", "form_completion_percent": 100}),
+            )
+            .await
+            .unwrap();
             moved(1);
         }
         if i % 4 == 0 {
-            post(app, json!({"lead_id": id.to_string(), "stage": "New", "force_stage": true})).await.unwrap();
+            post(
+                app,
+                json!({"lead_id": id.to_string(), "stage": "New", "force_stage": true}),
+            )
+            .await
+            .unwrap();
             moved(1);
         }
         if i % 3 == 0 {
             app.move_stage(*id, &stage("Completed")).await.unwrap();
-            app.move_stage(*id, &stage("Application Submitted")).await.unwrap();
+            app.move_stage(*id, &stage("Application Submitted"))
+                .await
+                .unwrap();
             moved(2);
         }
         if i % 5 == 1 {
@@ -69,16 +85,28 @@ async fn workload(app: &Leadpipe, leads: usize) -> BTreeMap<Uuid, usize> {
 async fn assert_history(app: &Leadpipe, expected: &BTreeMap<Uuid, usize>) {
     for (id, n) in expected {
         let (_, history) = app.lead_with_history(*id).await.unwrap();
-        assert_eq!(history.len(), 1 + n, "lead {id}: creation plus every stage change");
+        assert_eq!(
+            history.len(),
+            1 + n,
+            "lead {id}: creation plus every stage change"
+        );
         let p = Pipeline::default();
-        assert!(history.windows(2).all(|w| w[0].at <= w[1].at && w[1].from.as_ref() == Some(&w[0].to)), "a chain: {history:?}");
+        assert!(
+            history
+                .windows(2)
+                .all(|w| w[0].at <= w[1].at && w[1].from.as_ref() == Some(&w[0].to)),
+            "a chain: {history:?}"
+        );
         assert!(history.iter().all(|h| p.index_of(&h.to).is_some()));
     }
 }
 
 async fn records(poller: &LocalStreamConsumer) -> Vec<(String, Vec<StreamRecord>)> {
     let shards = poller.read_all().await.expect("read the stream");
-    assert!(shards.iter().map(|(_, r)| r.len()).sum::<usize>() > 0, "the stream has records");
+    assert!(
+        shards.iter().map(|(_, r)| r.len()).sum::<usize>() > 0,
+        "the stream has records"
+    );
     shards
 }
 
@@ -90,7 +118,11 @@ async fn the_same_batch_applied_twice_counts_once() {
         let first = poller.consumer().apply(&shard, &batch).await.unwrap();
         assert!(first.transactions > 0 && first.replayed == 0, "{first:?}");
         let again = poller.consumer().apply(&shard, &batch).await.unwrap();
-        assert_eq!((again.transactions, again.replayed), (0, again.lead_writes), "a replay changes nothing: {again:?}");
+        assert_eq!(
+            (again.transactions, again.replayed),
+            (0, again.lead_writes),
+            "a replay changes nothing: {again:?}"
+        );
     }
     assert_counters_match_recount(&app).await;
     assert_history(&app, &expected).await;
@@ -104,10 +136,16 @@ async fn a_crash_between_stage_changes_and_counters_is_caught_up_exactly() {
     let consumer = poller.consumer();
     consumer.fail_after_transactions(Some(0)).await;
     for (shard, batch) in records(&poller).await {
-        assert!(consumer.apply(&shard, &batch).await.is_err(), "the injected crash");
+        assert!(
+            consumer.apply(&shard, &batch).await.is_err(),
+            "the injected crash"
+        );
     }
     let analytics = app.analytics(None, chrono::Utc::now()).await.unwrap();
-    assert_eq!(analytics.total_leads, 0, "no counter was written before the crash");
+    assert_eq!(
+        analytics.total_leads, 0,
+        "no counter was written before the crash"
+    );
     assert_history(&app, &expected).await;
     consumer.fail_after_transactions(None).await;
     for (shard, batch) in records(&poller).await {
@@ -124,13 +162,19 @@ async fn a_crash_between_transactions_and_overlapping_retries_count_each_write_o
     let consumer = poller.consumer();
     for (shard, batch) in records(&poller).await {
         consumer.fail_after_transactions(Some(1)).await;
-        assert!(consumer.apply(&shard, &batch).await.is_err(), "crashes after one transaction");
+        assert!(
+            consumer.apply(&shard, &batch).await.is_err(),
+            "crashes after one transaction"
+        );
         consumer.fail_after_transactions(None).await;
         // Lambda bisects a failing batch: the first half, then the whole batch again (overlapping both).
         let half = &batch[..batch.len() / 2];
         consumer.apply(&shard, half).await.unwrap();
         let whole = consumer.apply(&shard, &batch).await.unwrap();
-        assert!(whole.replayed > 0, "the retry skipped what was applied: {whole:?}");
+        assert!(
+            whole.replayed > 0,
+            "the retry skipped what was applied: {whole:?}"
+        );
         assert!(whole.transactions > 0);
     }
     assert_counters_match_recount(&app).await;
@@ -146,7 +190,11 @@ async fn several_stream_shards_each_keep_their_checkpoint() {
         for r in batch {
             let image = r.new_image.as_ref().or(r.old_image.as_ref()).unwrap();
             let pk = image["pk"].as_s().unwrap();
-            let shard = if pk.bytes().map(u32::from).sum::<u32>() % 2 == 0 { "shard-a" } else { "shard-b" };
+            let shard = if pk.bytes().map(u32::from).sum::<u32>() % 2 == 0 {
+                "shard-a"
+            } else {
+                "shard-b"
+            };
             shards.entry(shard.into()).or_default().push(r);
         }
     }

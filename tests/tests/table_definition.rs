@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 
 #[test]
 fn infra_file_equals_the_code() {
-    let file: Value = serde_json::from_str(include_str!("../../infra/table-definition.json")).expect("infra/table-definition.json parses");
+    let file: Value = serde_json::from_str(include_str!("../../infra/table-definition.json"))
+        .expect("infra/table-definition.json parses");
     let code = serde_json::to_value(table_definition()).unwrap();
     assert_eq!(file, code, "regenerate with: cargo run --bin leadpipe -- table-definition > infra/table-definition.json");
 }
@@ -14,9 +15,19 @@ fn infra_file_equals_the_code() {
 #[tokio::test]
 async fn created_table_matches_the_definition() {
     let store = leadpipe_tests::dynamodb_store(Default::default()).await;
-    let table = store.client().describe_table().table_name(store.table()).send().await.unwrap().table.unwrap();
+    let table = store
+        .client()
+        .describe_table()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
     let keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<Value> {
-        ks.iter().map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()})).collect()
+        ks.iter()
+            .map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()}))
+            .collect()
     };
     let mut attrs: Vec<Value> = table
         .attribute_definitions()
@@ -40,13 +51,21 @@ async fn created_table_matches_the_definition() {
     sort(&mut gsis);
     let mut expected = serde_json::to_value(table_definition()).unwrap();
     let mut want_attrs = expected["AttributeDefinitions"].as_array().unwrap().clone();
-    let mut want_gsis = expected["GlobalSecondaryIndexes"].as_array_mut().unwrap().clone();
+    let mut want_gsis = expected["GlobalSecondaryIndexes"]
+        .as_array_mut()
+        .unwrap()
+        .clone();
     sort(&mut want_attrs);
     sort(&mut want_gsis);
     assert_eq!(attrs, want_attrs);
     assert_eq!(json!(keys(table.key_schema())), expected["KeySchema"]);
     assert_eq!(gsis, want_gsis);
-    let stream = table.stream_specification().expect("the table has a stream");
+    let stream = table
+        .stream_specification()
+        .expect("the table has a stream");
     assert!(stream.stream_enabled());
-    assert_eq!(stream.stream_view_type().map(|v| v.as_str()), expected["StreamSpecification"]["StreamViewType"].as_str());
+    assert_eq!(
+        stream.stream_view_type().map(|v| v.as_str()),
+        expected["StreamSpecification"]["StreamViewType"].as_str()
+    );
 }

@@ -25,7 +25,8 @@ use leadpipe_sqs::QueuedDelivery;
 use leadpipe_tests::conformance::post;
 use leadpipe_tests::dynamodb_store_with_consumer;
 use leadpipe_webhooks::{
-    Delivery, DeliveryQueue, DeliveryState, ReceivedHeaders, Secret, StoredWebhook, Verifier, Webhook, WebhookSpec, WebhookStore,
+    Delivery, DeliveryQueue, DeliveryState, ReceivedHeaders, Secret, StoredWebhook, Verifier,
+    Webhook, WebhookSpec, WebhookStore,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -44,7 +45,10 @@ impl RecordingQueue {
 #[async_trait]
 impl DeliveryQueue for RecordingQueue {
     async fn schedule(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
-        self.0.lock().expect("queue lock").extend(deliveries.iter().map(QueuedDelivery::of));
+        self.0
+            .lock()
+            .expect("queue lock")
+            .extend(deliveries.iter().map(QueuedDelivery::of));
         Ok(())
     }
 }
@@ -60,7 +64,10 @@ struct Receiver {
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let mut got = receiver.got.lock().expect("receiver lock");
     let id = headers.get("webhook-id").cloned();
-    let seen = got.iter().filter(|(h, _)| h.get("webhook-id") == id.as_ref()).count();
+    let seen = got
+        .iter()
+        .filter(|(h, _)| h.get("webhook-id") == id.as_ref())
+        .count();
     got.push((headers, body));
     if seen < receiver.fail_first {
         StatusCode::SERVICE_UNAVAILABLE
@@ -70,9 +77,16 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
 }
 
 async fn spawn_receiver(fail_first: usize) -> (String, Receiver) {
-    let receiver = Receiver { fail_first, ..Receiver::default() };
-    let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+    let receiver = Receiver {
+        fail_first,
+        ..Receiver::default()
+    };
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
     let addr = listener.local_addr().expect("receiver address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/hook"), receiver)
@@ -91,13 +105,24 @@ async fn setup(receiver_url: &str, events: serde_json::Value) -> Setup {
     let settings = Settings::default();
     let (store, poller) = dynamodb_store_with_consumer(settings.counter_rules()).await;
     let app = Leadpipe::new(Arc::new(store.clone()), settings.clone());
-    let spec = WebhookSpec::parse(json!({"url": receiver_url, "events": events}).to_string().as_bytes(), &settings.pipeline)
-        .expect("a valid webhook");
+    let spec = WebhookSpec::parse(
+        json!({"url": receiver_url, "events": events})
+            .to_string()
+            .as_bytes(),
+        &settings.pipeline,
+    )
+    .expect("a valid webhook");
     let secret = Secret::generate().expect("a secret");
     let webhook_id = Uuid::new_v4();
-    let stored =
-        StoredWebhook { webhook: Webhook::new(webhook_id, spec, secret.clone()), health: Default::default(), created_at: Utc::now() };
-    store.create_webhook(&stored).await.expect("store the webhook");
+    let stored = StoredWebhook {
+        webhook: Webhook::new(webhook_id, spec, secret.clone()),
+        health: Default::default(),
+        created_at: Utc::now(),
+    };
+    store
+        .create_webhook(&stored)
+        .await
+        .expect("store the webhook");
     let queue = Arc::new(RecordingQueue::default());
     let deliverer = Deliverer::new(
         Arc::new(store),
@@ -106,16 +131,31 @@ async fn setup(receiver_url: &str, events: serde_json::Value) -> Setup {
         Policies::scaled(1.0),
         WebhookCache::new(Duration::from_secs(30)),
     );
-    Setup { app, deliverer, queue, poller, secret, webhook_id }
+    Setup {
+        app,
+        deliverer,
+        queue,
+        poller,
+        secret,
+        webhook_id,
+    }
 }
 
 async fn stream_records(poller: &leadpipe::streams::LocalStreamConsumer) -> Vec<StreamRecord> {
-    poller.read_all().await.expect("read DynamoDB Local's stream").into_iter().flat_map(|(_, records)| records).collect()
+    poller
+        .read_all()
+        .await
+        .expect("read DynamoDB Local's stream")
+        .into_iter()
+        .flat_map(|(_, records)| records)
+        .collect()
 }
 
 async fn handle(s: &Setup, message: &QueuedDelivery, now: DateTime<Utc>) -> Handled {
     let body = serde_json::to_string(message).expect("a message body");
-    webhooks::handle_message(&s.deliverer, &body, now).await.expect("the message is handled")
+    webhooks::handle_message(&s.deliverer, &body, now)
+        .await
+        .expect("the message is handled")
 }
 
 fn verified_ids(receiver: &Receiver, secret: &Secret) -> Vec<String> {
@@ -123,10 +163,26 @@ fn verified_ids(receiver: &Receiver, secret: &Secret) -> Vec<String> {
     let got = receiver.got.lock().expect("receiver lock");
     got.iter()
         .map(|(headers, body)| {
-            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-            let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
-            let received = ReceivedHeaders { id: Some(&id), timestamp: Some(&timestamp), signature: Some(&signature) };
-            verifier.verify(&received, body, Utc::now()).expect("a valid Standard Webhooks signature");
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let (id, timestamp, signature) = (
+                header("webhook-id"),
+                header("webhook-timestamp"),
+                header("webhook-signature"),
+            );
+            let received = ReceivedHeaders {
+                id: Some(&id),
+                timestamp: Some(&timestamp),
+                signature: Some(&signature),
+            };
+            verifier
+                .verify(&received, body, Utc::now())
+                .expect("a valid Standard Webhooks signature");
             id
         })
         .collect()
@@ -135,25 +191,59 @@ fn verified_ids(receiver: &Receiver, secret: &Secret) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stream_fan_out_then_queue_attempts_retries_and_delivers_each_event_once() {
     let (url, receiver) = spawn_receiver(1).await;
-    let s = setup(&url, json!(["lead.created", "lead.stage_changed", "lead.deleted"])).await;
+    let s = setup(
+        &url,
+        json!(["lead.created", "lead.stage_changed", "lead.deleted"]),
+    )
+    .await;
 
     // Three lead changes that are events (created, moved, deleted) and one that is not (a field update).
-    let created = post(&s.app, json!({"email": "hook@example.com", "stage": "Form Started"})).await.expect("create");
+    let created = post(
+        &s.app,
+        json!({"email": "hook@example.com", "stage": "Form Started"}),
+    )
+    .await
+    .expect("create");
     let lead = created.lead_id;
-    post(&s.app, json!({"lead_id": lead.to_string(), "phone": "+1 555 0100"})).await.expect("update");
-    post(&s.app, json!({"lead_id": lead.to_string(), "stage": "Paid"})).await.expect("move");
+    post(
+        &s.app,
+        json!({"lead_id": lead.to_string(), "phone": "+1 555 0100"}),
+    )
+    .await
+    .expect("update");
+    post(
+        &s.app,
+        json!({"lead_id": lead.to_string(), "stage": "Paid"}),
+    )
+    .await
+    .expect("move");
     s.app.delete_lead(lead).await.expect("delete");
 
     let records = stream_records(&s.poller).await;
     let now = Utc::now();
-    let queued = counters::fan_out(&s.deliverer, &records, now).await.expect("fan-out");
-    assert_eq!(queued, 3, "created, stage_changed, deleted; the field update is no event");
+    let queued = counters::fan_out(&s.deliverer, &records, now)
+        .await
+        .expect("fan-out");
+    assert_eq!(
+        queued, 3,
+        "created, stage_changed, deleted; the field update is no event"
+    );
     let first = s.queue.take();
     assert_eq!(first.len(), 3);
-    assert!(first.iter().all(|m| m.webhook_id == s.webhook_id && m.due == Some(now)), "due at once: {first:?}");
+    assert!(
+        first
+            .iter()
+            .all(|m| m.webhook_id == s.webhook_id && m.due == Some(now)),
+        "due at once: {first:?}"
+    );
 
     // A redelivered batch (Lambda retries a failed batch) stores nothing new: the messages it sends are stale.
-    assert_eq!(counters::fan_out(&s.deliverer, &records, now + TimeDelta::seconds(1)).await.expect("replay"), 3);
+    assert_eq!(
+        counters::fan_out(&s.deliverer, &records, now + TimeDelta::seconds(1))
+            .await
+            .expect("replay"),
+        3
+    );
     let replayed = s.queue.take();
 
     // First attempts: the receiver answers 503 to each event's first request.
@@ -165,14 +255,23 @@ async fn stream_fan_out_then_queue_attempts_retries_and_delivers_each_event_once
     for (retry, message) in retries.iter().zip(&first) {
         assert_eq!(retry.delivery_id, message.delivery_id);
         let delay = retry.due.expect("a retry time") - now;
-        assert!(delay >= TimeDelta::seconds(10) && delay <= TimeDelta::seconds(12), "the first retry comes after ~10 s: {delay}");
+        assert!(
+            delay >= TimeDelta::seconds(10) && delay <= TimeDelta::seconds(12),
+            "the first retry comes after ~10 s: {delay}"
+        );
     }
     // The replayed messages name the old schedule: dropped, never attempted.
     for message in &replayed {
-        assert_eq!(handle(&s, message, now + TimeDelta::seconds(2)).await, Handled::Dropped("finished or rescheduled since"));
+        assert_eq!(
+            handle(&s, message, now + TimeDelta::seconds(2)).await,
+            Handled::Dropped("finished or rescheduled since")
+        );
     }
     // A retry message that SQS hands out early goes back to the queue.
-    assert_eq!(handle(&s, &retries[0], now + TimeDelta::seconds(3)).await, Handled::Requeued);
+    assert_eq!(
+        handle(&s, &retries[0], now + TimeDelta::seconds(3)).await,
+        Handled::Requeued
+    );
     assert_eq!(s.queue.take().len(), 1);
     // At their time, the retries are delivered.
     for retry in &retries {
@@ -181,11 +280,27 @@ async fn stream_fan_out_then_queue_attempts_retries_and_delivers_each_event_once
     }
     assert!(s.queue.take().is_empty(), "nothing left to schedule");
     // The same retry message again (SQS delivers at least once): the delivery is finished, so it is dropped.
-    assert_eq!(handle(&s, &retries[0], Utc::now() + TimeDelta::minutes(1)).await, Handled::Dropped("finished or rescheduled since"));
+    assert_eq!(
+        handle(&s, &retries[0], Utc::now() + TimeDelta::minutes(1)).await,
+        Handled::Dropped("finished or rescheduled since")
+    );
 
     for message in &first {
-        let delivery = s.deliverer.store().delivery(s.webhook_id, message.delivery_id).await.expect("read").expect("stored");
-        assert_eq!((delivery.state, delivery.attempts, delivery.last_response_code), (DeliveryState::Delivered, 2, Some(200)));
+        let delivery = s
+            .deliverer
+            .store()
+            .delivery(s.webhook_id, message.delivery_id)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            (
+                delivery.state,
+                delivery.attempts,
+                delivery.last_response_code
+            ),
+            (DeliveryState::Delivered, 2, Some(200))
+        );
     }
     let ids = verified_ids(&receiver, &s.secret);
     assert_eq!(ids.len(), 6, "two attempts per event");
@@ -193,7 +308,11 @@ async fn stream_fan_out_then_queue_attempts_retries_and_delivers_each_event_once
     for id in &ids {
         *per_id.entry(id.as_str()).or_default() += 1;
     }
-    assert_eq!(per_id.len(), 3, "three events, each with one webhook-id kept across its retry: {per_id:?}");
+    assert_eq!(
+        per_id.len(),
+        3,
+        "three events, each with one webhook-id kept across its retry: {per_id:?}"
+    );
     assert!(per_id.values().all(|n| *n == 2));
     let bodies: Vec<serde_json::Value> = {
         let got = receiver.got.lock().expect("receiver lock");
@@ -204,17 +323,32 @@ async fn stream_fan_out_then_queue_attempts_retries_and_delivers_each_event_once
             .collect()
     };
     let types: Vec<&str> = bodies.iter().filter_map(|b| b["type"].as_str()).collect();
-    assert_eq!(types, ["lead.created", "lead.stage_changed", "lead.deleted"], "after dedup by webhook-id, each event once, in order");
+    assert_eq!(
+        types,
+        ["lead.created", "lead.stage_changed", "lead.deleted"],
+        "after dedup by webhook-id, each event once, in order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_webhook_means_no_delivery_and_no_message() {
     let (url, receiver) = spawn_receiver(0).await;
     let s = setup(&url, json!(["lead.deleted"])).await;
-    post(&s.app, json!({"email": "quiet@example.com", "stage": "Form Started"})).await.expect("create");
+    post(
+        &s.app,
+        json!({"email": "quiet@example.com", "stage": "Form Started"}),
+    )
+    .await
+    .expect("create");
     let records = stream_records(&s.poller).await;
     assert!(!records.is_empty());
-    assert_eq!(counters::fan_out(&s.deliverer, &records, Utc::now()).await.expect("fan-out"), 0, "only deletions are subscribed");
+    assert_eq!(
+        counters::fan_out(&s.deliverer, &records, Utc::now())
+            .await
+            .expect("fan-out"),
+        0,
+        "only deletions are subscribed"
+    );
     assert!(s.queue.take().is_empty());
     assert!(receiver.got.lock().expect("receiver lock").is_empty());
 }

@@ -1,5 +1,7 @@
 //! The webhook store conformance suite on the SQLite store, and its lead-change outbox.
-leadpipe_tests::webhook_conformance_suite!(async { leadpipe_tests::sqlite_store(leadpipe_core::Settings::default().counter_rules()) });
+leadpipe_tests::webhook_conformance_suite!(async {
+    leadpipe_tests::sqlite_store(leadpipe_core::Settings::default().counter_rules())
+});
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outbox_records_lead_changes() {

@@ -23,7 +23,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use leadpipe_bench::ddb::{client, DynamoLocal};
-use leadpipe_bench::{arg_flag, arg_parse, arg_value, median, postback_body, release_binary, vm_hwm_kib, STAGES};
+use leadpipe_bench::{
+    arg_flag, arg_parse, arg_value, median, postback_body, release_binary, vm_hwm_kib, STAGES,
+};
 use leadpipe_core::{Leadpipe, Settings};
 use leadpipe_dynamo::DynamoStore;
 use serde_json::{json, Value};
@@ -52,7 +54,10 @@ struct RuntimeApi {
 
 impl RuntimeApi {
     fn push(&self, id: &str, event: &Value) {
-        self.queue.lock().expect("queue").push_back((id.to_string(), Bytes::from(event.to_string())));
+        self.queue
+            .lock()
+            .expect("queue")
+            .push_back((id.to_string(), Bytes::from(event.to_string())));
         self.ready.notify_one();
     }
 }
@@ -64,13 +69,24 @@ async fn next_invocation(State(api): State<RuntimeApi>) -> (StatusCode, HeaderMa
         if let Some((id, body)) = api.queue.lock().expect("queue").pop_front() {
             let mut h = HeaderMap::new();
             let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
-            h.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).expect("id"));
-            h.insert("lambda-runtime-deadline-ms", HeaderValue::from_str(&deadline.to_string()).expect("deadline"));
+            h.insert(
+                "lambda-runtime-aws-request-id",
+                HeaderValue::from_str(&id).expect("id"),
+            );
+            h.insert(
+                "lambda-runtime-deadline-ms",
+                HeaderValue::from_str(&deadline.to_string()).expect("deadline"),
+            );
             h.insert(
                 "lambda-runtime-invoked-function-arn",
-                HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:leadpipe-bench"),
+                HeaderValue::from_static(
+                    "arn:aws:lambda:us-east-1:123456789012:function:leadpipe-bench",
+                ),
             );
-            h.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-67891233-abcdef012345678912345678;Sampled=0"));
+            h.insert(
+                "lambda-runtime-trace-id",
+                HeaderValue::from_static("Root=1-67891233-abcdef012345678912345678;Sampled=0"),
+            );
             h.insert("content-type", HeaderValue::from_static("application/json"));
             return (StatusCode::OK, h, body);
         }
@@ -78,12 +94,20 @@ async fn next_invocation(State(api): State<RuntimeApi>) -> (StatusCode, HeaderMa
     }
 }
 
-async fn invocation_response(State(api): State<RuntimeApi>, Path(_id): Path<String>, body: Bytes) -> StatusCode {
+async fn invocation_response(
+    State(api): State<RuntimeApi>,
+    Path(_id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     let _ = api.seen.send((Instant::now(), Seen::Response(body)));
     StatusCode::ACCEPTED
 }
 
-async fn invocation_error(State(api): State<RuntimeApi>, Path(_id): Path<String>, body: Bytes) -> StatusCode {
+async fn invocation_error(
+    State(api): State<RuntimeApi>,
+    Path(_id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     let _ = api.seen.send((Instant::now(), Seen::Error(body)));
     StatusCode::ACCEPTED
 }
@@ -105,7 +129,11 @@ fn event(method: &str, route: &str, path: &str, body: Option<&Value>) -> Value {
     e["requestContext"]["requestId"] = uuid::Uuid::new_v4().to_string().into();
     let obj = e.as_object_mut().expect("event");
     obj.remove("queryStringParameters");
-    let key = if route == "/api/postback" { SERVER_KEY } else { ADMIN_KEY };
+    let key = if route == "/api/postback" {
+        SERVER_KEY
+    } else {
+        ADMIN_KEY
+    };
     if let Some(headers) = obj.get_mut("headers").and_then(Value::as_object_mut) {
         headers.insert("x-api-key".into(), key.into());
     } else {
@@ -136,12 +164,22 @@ fn event_for(name: &str, n: usize, lead: &str) -> Value {
     match name {
         "postback" => {
             let email = format!("cold{n}-{}@bench.example", uuid::Uuid::new_v4().simple());
-            event("POST", "/api/postback", "/api/postback", Some(&postback_body(&email, STAGES[1], 10, &[])))
+            event(
+                "POST",
+                "/api/postback",
+                "/api/postback",
+                Some(&postback_body(&email, STAGES[1], 10, &[])),
+            )
         }
         "leads" => event("GET", "/api/leads", "/api/leads", None),
         "stage" => {
             let path = format!("/api/leads/{lead}/stage");
-            event("PUT", "/api/leads/{id}/stage", &path, Some(&json!({"stage": STAGES[2 + n % 2]})))
+            event(
+                "PUT",
+                "/api/leads/{id}/stage",
+                &path,
+                Some(&json!({"stage": STAGES[2 + n % 2]})),
+            )
         }
         _ => event("GET", "/api/analytics", "/api/analytics", None),
     }
@@ -165,8 +203,12 @@ async fn wait_for(
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Err(_) => return Err("timed out".into()),
             Ok(None) => return Err("runtime API closed".into()),
-            Ok(Some((_, Seen::InitError(b)))) => return Err(format!("init error: {}", String::from_utf8_lossy(&b))),
-            Ok(Some((_, Seen::Error(b)))) => return Err(format!("invocation error: {}", String::from_utf8_lossy(&b))),
+            Ok(Some((_, Seen::InitError(b)))) => {
+                return Err(format!("init error: {}", String::from_utf8_lossy(&b)))
+            }
+            Ok(Some((_, Seen::Error(b)))) => {
+                return Err(format!("invocation error: {}", String::from_utf8_lossy(&b)))
+            }
             Ok(Some((t, s))) if want(&s) => return Ok((t, s)),
             Ok(Some(_)) => {}
         }
@@ -174,7 +216,10 @@ async fn wait_for(
 }
 
 fn status_of(body: &Bytes) -> u64 {
-    serde_json::from_slice::<Value>(body).ok().and_then(|v| v["statusCode"].as_u64()).unwrap_or(0)
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["statusCode"].as_u64())
+        .unwrap_or(0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -199,7 +244,10 @@ async fn trial(
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/27/[$LATEST]bench")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/leadpipe-{name}"))
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/leadpipe-{name}"),
+        )
         .env("TABLE_NAME", table)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "bench")
@@ -214,8 +262,14 @@ async fn trial(
         .map_err(|e| format!("exec {}: {e}", bin.display()))?;
     let pid = child.id();
     let result = async {
-        let (t_poll, _) = wait_for(rx, |s| matches!(s, Seen::Poll), Duration::from_secs(20)).await?;
-        let (t_resp, s) = wait_for(rx, |s| matches!(s, Seen::Response(..)), Duration::from_secs(20)).await?;
+        let (t_poll, _) =
+            wait_for(rx, |s| matches!(s, Seen::Poll), Duration::from_secs(20)).await?;
+        let (t_resp, s) = wait_for(
+            rx,
+            |s| matches!(s, Seen::Response(..)),
+            Duration::from_secs(20),
+        )
+        .await?;
         let mut ok = matches!(&s, Seen::Response(b) if (200..300).contains(&status_of(b)));
         let mut warm_ms = Vec::new();
         for n in 1..=warm {
@@ -223,7 +277,12 @@ async fn trial(
             wait_for(rx, |s| matches!(s, Seen::Poll), Duration::from_secs(20)).await?;
             let t = Instant::now();
             api.push(&format!("inv-{n}"), &event_for(name, n, lead));
-            let (tr, s) = wait_for(rx, |s| matches!(s, Seen::Response(..)), Duration::from_secs(20)).await?;
+            let (tr, s) = wait_for(
+                rx,
+                |s| matches!(s, Seen::Response(..)),
+                Duration::from_secs(20),
+            )
+            .await?;
             ok &= matches!(&s, Seen::Response(b) if (200..300).contains(&status_of(b)));
             warm_ms.push(tr.duration_since(t).as_secs_f64() * 1000.0);
         }
@@ -248,42 +307,77 @@ async fn main() {
     let smoke = arg_flag(&args, "--smoke");
     let trials: usize = arg_parse(&args, "--trials", if smoke { 2 } else { 10 });
     let warm: usize = arg_parse(&args, "--warm", if smoke { 3 } else { 30 });
-    let functions: Vec<String> =
-        arg_value(&args, "--functions").unwrap_or_else(|| "postback,leads,stage,analytics".into()).split(',').map(str::to_string).collect();
+    let functions: Vec<String> = arg_value(&args, "--functions")
+        .unwrap_or_else(|| "postback,leads,stage,analytics".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
 
     let ddb = DynamoLocal::obtain();
     let table = format!("leadpipe-bench-cold-{}", uuid::Uuid::new_v4().simple());
-    let store = DynamoStore::new(client(&ddb.endpoint, None), table.clone(), Default::default());
+    let store = DynamoStore::new(
+        client(&ddb.endpoint, None),
+        table.clone(),
+        Default::default(),
+    );
     store.ensure_table().await.expect("create table");
     let app = Leadpipe::new(Arc::new(store), Settings::default());
     let mut lead = String::new();
     for i in 0..60 {
         let pb = leadpipe_core::domain::Postback::parse(
-            postback_body(&format!("coldseed{i}@bench.example"), STAGES[1], 10, &[]).to_string().as_bytes(),
+            postback_body(&format!("coldseed{i}@bench.example"), STAGES[1], 10, &[])
+                .to_string()
+                .as_bytes(),
             &app.settings.pipeline,
             None,
         )
         .expect("postback")
         .postback;
-        lead = app.ingest_postback(&pb).await.expect("seed").lead_id.to_string();
+        lead = app
+            .ingest_postback(&pb)
+            .await
+            .expect("seed")
+            .lead_id
+            .to_string();
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let api = RuntimeApi { queue: Arc::default(), ready: Arc::new(Notify::new()), seen: tx };
+    let api = RuntimeApi {
+        queue: Arc::default(),
+        ready: Arc::new(Notify::new()),
+        seen: tx,
+    };
     let router = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(invocation_response))
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(invocation_response),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            post(invocation_error),
+        )
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind runtime API");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind runtime API");
     let api_addr = listener.local_addr().expect("addr").to_string();
     tokio::spawn(async move { axum::serve(listener, router).await.expect("runtime API") });
 
-    println!("# cold start proxy: {} ({trials} trials, {warm} warm invocations each; medians)", leadpipe_bench::machine_description());
+    println!(
+        "# cold start proxy: {} ({trials} trials, {warm} warm invocations each; medians)",
+        leadpipe_bench::machine_description()
+    );
     println!(
         "{:<10} {:>10} {:>14} {:>17} {:>12} {:>12} {:>10} ok",
-        "function", "size MB", "first poll ms", "first response ms", "warm p50 ms", "warm p99 ms", "peak RSS MB"
+        "function",
+        "size MB",
+        "first poll ms",
+        "first response ms",
+        "warm p50 ms",
+        "warm p99 ms",
+        "peak RSS MB"
     );
     let mut rows = Vec::new();
     let mut postback_warm = f64::NAN;
@@ -294,7 +388,19 @@ async fn main() {
             .unwrap_or_else(|_| panic!("{} is missing: cargo build --release -p postback -p leads -p stage -p analytics", bin.display()));
         let mut done = Vec::new();
         for _ in 0..trials {
-            match trial(name, &bin, &api, &mut rx, &api_addr, &ddb.endpoint, &table, &lead, warm).await {
+            match trial(
+                name,
+                &bin,
+                &api,
+                &mut rx,
+                &api_addr,
+                &ddb.endpoint,
+                &table,
+                &lead,
+                warm,
+            )
+            .await
+            {
                 Ok(t) => done.push(t),
                 Err(e) => eprintln!("{name}: trial failed: {e}"),
             }
@@ -303,7 +409,10 @@ async fn main() {
         }
         let poll = median(&done.iter().map(|t| t.first_poll_ms).collect::<Vec<_>>());
         let resp = median(&done.iter().map(|t| t.first_response_ms).collect::<Vec<_>>());
-        let mut warm_all: Vec<u64> = done.iter().flat_map(|t| t.warm_ms.iter().map(|ms| (ms * 1000.0) as u64)).collect();
+        let mut warm_all: Vec<u64> = done
+            .iter()
+            .flat_map(|t| t.warm_ms.iter().map(|ms| (ms * 1000.0) as u64))
+            .collect();
         let wl = leadpipe_bench::Latency::of(&mut warm_all);
         let hwm = median(&done.iter().map(|t| t.hwm_kib as f64).collect::<Vec<_>>()) / 1024.0;
         let ok = !done.is_empty() && done.iter().all(|t| t.ok);
@@ -331,7 +440,11 @@ async fn main() {
         "postback_warm_invoke_ms_p50": postback_warm,
     });
     leadpipe_bench::write_json(arg_value(&args, "--json").as_deref(), &out);
-    let failed: Vec<&str> = rows.iter().filter(|r| r["all_responses_2xx"] != true).filter_map(|r| r["function"].as_str()).collect();
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["all_responses_2xx"] != true)
+        .filter_map(|r| r["function"].as_str())
+        .collect();
     if !failed.is_empty() {
         eprintln!(
             "cold_start: no 2xx from every invocation of {} (a function that cannot start or answer fails the run)",

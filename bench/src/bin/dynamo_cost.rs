@@ -15,7 +15,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use leadpipe_bench::ddb::{client, streams_client, table_name, Ctx, DynamoLocal, Event, Meter, Usage, CTX};
+use leadpipe_bench::ddb::{
+    client, streams_client, table_name, Ctx, DynamoLocal, Event, Meter, Usage, CTX,
+};
 use leadpipe_bench::{arg_flag, arg_parse, arg_value, median, postback_body, STAGES};
 use leadpipe_core::domain::Postback;
 use leadpipe_core::store::{LeadStore, ListQuery};
@@ -35,10 +37,17 @@ mod price {
 const V1_LIST_PAGE: (u64, f64) = (2, 7.0);
 
 /// The stated postback mix (same as the load generator): new, progress, repeat, backward.
-const MIX: [(&str, f64); 4] = [("new lead", 0.30), ("progress update", 0.35), ("repeat (no change)", 0.25), ("backward attempt", 0.10)];
+const MIX: [(&str, f64); 4] = [
+    ("new lead", 0.30),
+    ("progress update", 0.35),
+    ("repeat (no change)", 0.25),
+    ("backward attempt", 0.10),
+];
 
 fn postback(v: serde_json::Value, app: &Leadpipe) -> Postback {
-    Postback::parse(v.to_string().as_bytes(), &app.settings.pipeline, None).expect("valid postback").postback
+    Postback::parse(v.to_string().as_bytes(), &app.settings.pipeline, None)
+        .expect("valid postback")
+        .postback
 }
 
 /// The stream consumer's share of one operation.
@@ -66,10 +75,20 @@ impl Samples {
     }
 
     fn requests(&self) -> f64 {
-        median(&self.usages.iter().map(|u| u.total_requests() as f64).collect::<Vec<_>>())
+        median(
+            &self
+                .usages
+                .iter()
+                .map(|u| u.total_requests() as f64)
+                .collect::<Vec<_>>(),
+        )
     }
     fn max_requests(&self) -> u64 {
-        self.usages.iter().map(Usage::total_requests).max().unwrap_or(0)
+        self.usages
+            .iter()
+            .map(Usage::total_requests)
+            .max()
+            .unwrap_or(0)
     }
     fn rcu(&self) -> f64 {
         median(&self.usages.iter().map(|u| u.rcu).collect::<Vec<_>>())
@@ -96,17 +115,31 @@ impl Samples {
                 None => seen.push((d, 1)),
             }
         }
-        seen.into_iter().max_by_key(|(_, n)| *n).map(|(d, _)| d).unwrap_or_default()
+        seen.into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(d, _)| d)
+            .unwrap_or_default()
     }
 }
 
 fn share_of(usage: &Usage, events: &[Event]) -> Share {
-    let counters = |e: &Event| e.pk.starts_with("C#") || e.pk.starts_with("K#") || e.pk.starts_with("R#");
+    let counters =
+        |e: &Event| e.pk.starts_with("C#") || e.pk.starts_with("K#") || e.pk.starts_with("R#");
     // (`+ 0.0`: an empty f64 sum is -0.0.)
     Share {
         requests: usage.total_requests(),
-        per_write_wru: events.iter().filter(|e| !counters(e)).map(|e| e.wru).sum::<f64>() + 0.0,
-        counters_wru: events.iter().filter(|e| counters(e)).map(|e| e.wru).sum::<f64>() + 0.0,
+        per_write_wru: events
+            .iter()
+            .filter(|e| !counters(e))
+            .map(|e| e.wru)
+            .sum::<f64>()
+            + 0.0,
+        counters_wru: events
+            .iter()
+            .filter(|e| counters(e))
+            .map(|e| e.wru)
+            .sum::<f64>()
+            + 0.0,
         rru: events.iter().map(|e| e.rru).sum::<f64>() + 0.0,
     }
 }
@@ -121,7 +154,9 @@ macro_rules! measure {
         let v = CTX.scope(Ctx::write(OPS[$i], 0, 0), async { $body }).await;
         $samples[$i].push($meter.take(), t);
         $meter.take_events();
-        CTX.scope(Ctx::consumer(OPS[$i], 0, 0), $store.settle()).await.expect("the stream consumer catches up");
+        CTX.scope(Ctx::consumer(OPS[$i], 0, 0), $store.settle())
+            .await
+            .expect("the stream consumer catches up");
         let usage = $meter.take();
         let (events, _) = $meter.take_events();
         $samples[$i].shares.push(share_of(&usage, &events));
@@ -149,7 +184,10 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = arg_flag(&args, "--smoke");
     let repeats: usize = arg_parse(&args, "--repeats", if smoke { 3 } else { 10 });
-    let lambda_ms: f64 = match (arg_value(&args, "--lambda-ms"), arg_value(&args, "--cold-start-json")) {
+    let lambda_ms: f64 = match (
+        arg_value(&args, "--lambda-ms"),
+        arg_value(&args, "--cold-start-json"),
+    ) {
         (Some(ms), _) => ms.parse().expect("--lambda-ms"),
         (None, Some(path)) => std::fs::read_to_string(&path)
             .ok()
@@ -167,59 +205,186 @@ async fn main() {
         &table_name("cost"),
         settings.counter_rules(),
     );
-    store.ensure_table().await.expect("create the benchmark table in DynamoDB Local");
+    store
+        .ensure_table()
+        .await
+        .expect("create the benchmark table in DynamoDB Local");
     meter.record_events(true);
     let app = Leadpipe::new(Arc::new(store.clone()), settings);
     let ops = OPS;
     let mut samples: Vec<Samples> = ops.iter().map(|_| Samples::default()).collect();
     // Some leads so listings have pages to fill.
     for i in 0..60 {
-        let pb = postback(postback_body(&format!("filler{i}@bench.example"), STAGES[1], 10, &[]), &app);
+        let pb = postback(
+            postback_body(&format!("filler{i}@bench.example"), STAGES[1], 10, &[]),
+            &app,
+        );
         app.ingest_postback(&pb).await.expect("filler");
     }
-    store.settle().await.expect("the stream consumer catches up");
+    store
+        .settle()
+        .await
+        .expect("the stream consumer catches up");
     for r in 0..repeats {
         let email = format!("cost{r}-{}@bench.example", Uuid::new_v4().simple());
         let first = postback(postback_body(&email, STAGES[1], 10, &[]), &app);
-        let id = measure!(meter, store, samples, 0, app.ingest_postback(&first).await.expect("new").lead_id);
+        let id = measure!(
+            meter,
+            store,
+            samples,
+            0,
+            app.ingest_postback(&first).await.expect("new").lead_id
+        );
         let by_id = postback(
             json!({"lead_id": id.to_string(), "stage": STAGES[2], "form_completion_percent": 60, "form_fields_completed": 7}),
             &app,
         );
-        measure!(meter, store, samples, 1, assert!(app.ingest_postback(&by_id).await.expect("progress").stage_changed));
-        let by_email =
-            postback(json!({"email": email, "stage": STAGES[3], "form_completion_percent": 100, "form_fields_completed": 12}), &app);
-        measure!(meter, store, samples, 2, assert!(app.ingest_postback(&by_email).await.expect("progress").stage_changed));
+        measure!(
+            meter,
+            store,
+            samples,
+            1,
+            assert!(
+                app.ingest_postback(&by_id)
+                    .await
+                    .expect("progress")
+                    .stage_changed
+            )
+        );
+        let by_email = postback(
+            json!({"email": email, "stage": STAGES[3], "form_completion_percent": 100, "form_fields_completed": 12}),
+            &app,
+        );
+        measure!(
+            meter,
+            store,
+            samples,
+            2,
+            assert!(
+                app.ingest_postback(&by_email)
+                    .await
+                    .expect("progress")
+                    .stage_changed
+            )
+        );
         measure!(
             meter,
             store,
             samples,
             3,
-            assert!(!app.ingest_postback(&by_email_as_id(&by_email, id)).await.expect("repeat").stage_changed)
+            assert!(
+                !app.ingest_postback(&by_email_as_id(&by_email, id))
+                    .await
+                    .expect("repeat")
+                    .stage_changed
+            )
         );
-        measure!(meter, store, samples, 4, assert!(!app.ingest_postback(&by_email).await.expect("repeat").stage_changed));
+        measure!(
+            meter,
+            store,
+            samples,
+            4,
+            assert!(
+                !app.ingest_postback(&by_email)
+                    .await
+                    .expect("repeat")
+                    .stage_changed
+            )
+        );
         let backward = postback(json!({"lead_id": id.to_string(), "stage": STAGES[1]}), &app);
-        measure!(meter, store, samples, 5, assert!(!app.ingest_postback(&backward).await.expect("backward").stage_changed));
+        measure!(
+            meter,
+            store,
+            samples,
+            5,
+            assert!(
+                !app.ingest_postback(&backward)
+                    .await
+                    .expect("backward")
+                    .stage_changed
+            )
+        );
         measure!(
             meter,
             store,
             samples,
             6,
-            assert!(app.move_stage(id, &app.settings.pipeline.stage(STAGES[4]).expect("stage")).await.expect("move").1)
+            assert!(
+                app.move_stage(id, &app.settings.pipeline.stage(STAGES[4]).expect("stage"))
+                    .await
+                    .expect("move")
+                    .1
+            )
         );
-        measure!(meter, store, samples, 7, app.lead_with_history(id).await.expect("get"));
-        let q = ListQuery { limit: 50, ..Default::default() };
-        measure!(meter, store, samples, 8, app.list_leads(&q).await.expect("list"));
-        let qs = ListQuery { limit: 50, stage: Some(app.settings.pipeline.stage(STAGES[1]).expect("stage")), ..Default::default() };
-        measure!(meter, store, samples, 9, app.list_leads(&qs).await.expect("list"));
-        measure!(meter, store, samples, 10, app.analytics(None, chrono::Utc::now()).await.expect("analytics"));
+        measure!(
+            meter,
+            store,
+            samples,
+            7,
+            app.lead_with_history(id).await.expect("get")
+        );
+        let q = ListQuery {
+            limit: 50,
+            ..Default::default()
+        };
+        measure!(
+            meter,
+            store,
+            samples,
+            8,
+            app.list_leads(&q).await.expect("list")
+        );
+        let qs = ListQuery {
+            limit: 50,
+            stage: Some(app.settings.pipeline.stage(STAGES[1]).expect("stage")),
+            ..Default::default()
+        };
+        measure!(
+            meter,
+            store,
+            samples,
+            9,
+            app.list_leads(&qs).await.expect("list")
+        );
+        measure!(
+            meter,
+            store,
+            samples,
+            10,
+            app.analytics(None, chrono::Utc::now())
+                .await
+                .expect("analytics")
+        );
         // A lead with exactly 3 history entries (created, progress, submitted) to delete.
         let e2 = format!("del{r}-{}@bench.example", Uuid::new_v4().simple());
-        let d = app.ingest_postback(&postback(postback_body(&e2, STAGES[1], 10, &[]), &app)).await.expect("new").lead_id;
-        app.ingest_postback(&postback(json!({"lead_id": d.to_string(), "stage": STAGES[2]}), &app)).await.expect("move");
-        app.ingest_postback(&postback(json!({"lead_id": d.to_string(), "stage": STAGES[3]}), &app)).await.expect("move");
-        store.settle().await.expect("the stream consumer catches up");
-        measure!(meter, store, samples, 11, app.delete_lead(d).await.expect("delete"));
+        let d = app
+            .ingest_postback(&postback(postback_body(&e2, STAGES[1], 10, &[]), &app))
+            .await
+            .expect("new")
+            .lead_id;
+        app.ingest_postback(&postback(
+            json!({"lead_id": d.to_string(), "stage": STAGES[2]}),
+            &app,
+        ))
+        .await
+        .expect("move");
+        app.ingest_postback(&postback(
+            json!({"lead_id": d.to_string(), "stage": STAGES[3]}),
+            &app,
+        ))
+        .await
+        .expect("move");
+        store
+            .settle()
+            .await
+            .expect("the stream consumer catches up");
+        measure!(
+            meter,
+            store,
+            samples,
+            11,
+            app.delete_lead(d).await.expect("delete")
+        );
     }
 
     println!("# DynamoDB cost per operation, table design v2 (DynamoDB Local {}, {repeats} repeats, medians)", ddb.endpoint);
@@ -227,12 +392,26 @@ async fn main() {
     println!("# consumer: the stream consumer run after the operation: requests, WRU of items that follow from the write, WRU of a counter transaction for a batch of this write alone");
     println!(
         "{:<32} {:>8} {:>4} {:>6} {:>6} {:>6} {:>6} {:>9} | {:>8} {:>8} {:>9}  round trips",
-        "operation", "requests", "max", "RCU", "WCU", "RRU", "WRU", "local ms", "consumer", "per-write", "counters"
+        "operation",
+        "requests",
+        "max",
+        "RCU",
+        "WCU",
+        "RRU",
+        "WRU",
+        "local ms",
+        "consumer",
+        "per-write",
+        "counters"
     );
     let mut rows = Vec::new();
     for (op, s) in ops.iter().zip(&samples) {
-        let (creq, cper, ccnt, crru) =
-            (s.share(|x| x.requests as f64), s.share(|x| x.per_write_wru), s.share(|x| x.counters_wru), s.share(|x| x.rru));
+        let (creq, cper, ccnt, crru) = (
+            s.share(|x| x.requests as f64),
+            s.share(|x| x.per_write_wru),
+            s.share(|x| x.counters_wru),
+            s.share(|x| x.rru),
+        );
         println!(
             "{op:<32} {:>8} {:>4} {:>6.2} {:>6.2} {:>6.2} {:>6.2} {:>9.2} | {:>8} {:>8.2} {:>9.2}  {}",
             s.requests(),
@@ -292,29 +471,55 @@ async fn main() {
     let apigw = price::APIGW_PER_M;
     let lambda = price::LAMBDA_REQ_PER_M + gb_s * 1e6 * price::LAMBDA_GB_S;
     let dynamo_reported = wcu * price::WRU_PER_M + rcu * price::RRU_PER_M;
-    let dynamo_model = (wru + consumer_wru) * price::WRU_PER_M + (rru + consumer_rru) * price::RRU_PER_M;
+    let dynamo_model =
+        (wru + consumer_wru) * price::WRU_PER_M + (rru + consumer_rru) * price::RRU_PER_M;
     let total = apigw + lambda + dynamo_model;
-    println!("\n# mix: {}", MIX.iter().map(|(n, w)| format!("{:.0} % {n}", w * 100.0)).collect::<Vec<_>>().join(", "));
+    println!(
+        "\n# mix: {}",
+        MIX.iter()
+            .map(|(n, w)| format!("{:.0} % {n}", w * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "per postback: {req:.2} DynamoDB requests; DynamoDB Local reports {rcu:.2} RCU + {wcu:.2} WCU; by the rules {rru:.2} RRU + {wru:.2} WRU on the write path, + {consumer_wru:.2} WRU for the consumer's per-write items"
     );
     println!(
         "Lambda: {lambda_ms:.2} ms ({}) -> {billed_ms} ms billed at {} MB arm64",
-        if arg_value(&args, "--lambda-ms").is_some() || arg_value(&args, "--cold-start-json").is_some() { "given" } else { "default" },
+        if arg_value(&args, "--lambda-ms").is_some()
+            || arg_value(&args, "--cold-start-json").is_some()
+        {
+            "given"
+        } else {
+            "default"
+        },
         price::LAMBDA_MEMORY_MB
     );
     println!(
         "per million postbacks: API Gateway ${apigw:.2} + Lambda ${lambda:.2} + DynamoDB ${dynamo_model:.2} (by the rules; ${dynamo_reported:.2} from Local's write-path figures) = ${total:.2}, before the counter transactions (shared by a batch; `heat` prices them)"
     );
-    let max_pb = [0, 1, 2, 3, 4, 5].iter().map(|&i| samples[i].max_requests()).max().unwrap_or(0);
-    let repeat_wcu = samples[3].wcu().max(samples[4].wcu()).max(samples[3].model_wru()).max(samples[4].model_wru());
+    let max_pb = [0, 1, 2, 3, 4, 5]
+        .iter()
+        .map(|&i| samples[i].max_requests())
+        .max()
+        .unwrap_or(0);
+    let repeat_wcu = samples[3]
+        .wcu()
+        .max(samples[4].wcu())
+        .max(samples[3].model_wru())
+        .max(samples[4].model_wru());
     let repeat_writes: u64 = samples[3..=5]
         .iter()
         .flat_map(|s| &s.usages)
         .map(|u| {
             u.requests
                 .iter()
-                .filter(|(op, _)| op.contains("Write") || op.contains("Put") || op.contains("Update") || op.contains("Delete"))
+                .filter(|(op, _)| {
+                    op.contains("Write")
+                        || op.contains("Put")
+                        || op.contains("Update")
+                        || op.contains("Delete")
+                })
                 .map(|(_, n)| n)
                 .sum::<u64>()
         })
@@ -346,5 +551,9 @@ async fn main() {
 
 /// The same postback addressed by `lead_id` instead of email.
 fn by_email_as_id(pb: &Postback, id: Uuid) -> Postback {
-    Postback { lead_id: Some(id), email: None, ..pb.clone() }
+    Postback {
+        lead_id: Some(id),
+        email: None,
+        ..pb.clone()
+    }
 }

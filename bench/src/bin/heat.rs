@@ -18,7 +18,10 @@
 //! DynamoDB Local: `LEADPIPE_TEST_DYNAMODB`, else started with `scripts/dynamodb-local.sh`.
 
 use leadpipe_bench::ddb::{DynamoLocal, TABLE};
-use leadpipe_bench::heat::{cost, show_key, violations, Bench, BodyStyle, Class, Cost, HeatReport, Limits, Production, RunInfo};
+use leadpipe_bench::heat::{
+    cost, show_key, violations, Bench, BodyStyle, Class, Cost, HeatReport, Limits, Production,
+    RunInfo,
+};
 use leadpipe_bench::{arg_flag, arg_parse, arg_value, median};
 use serde_json::json;
 
@@ -31,7 +34,11 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let check = arg_flag(&args, "--check");
     let smoke = arg_flag(&args, "--smoke");
-    let postbacks: usize = arg_parse(&args, "--postbacks", if check || smoke { 1600 } else { 8000 });
+    let postbacks: usize = arg_parse(
+        &args,
+        "--postbacks",
+        if check || smoke { 1600 } else { 8000 },
+    );
     let lanes: usize = arg_parse(&args, "--lanes", 8);
     let seed: u64 = arg_parse(&args, "--seed", 7);
     let production = Production {
@@ -40,21 +47,41 @@ async fn main() {
         window_s: arg_parse(&args, "--window-s", 5.0),
         lead_rate: arg_parse(&args, "--lead-rate", 1.0),
     };
-    let (lambda_ms, lambda_source) = match (arg_value(&args, "--lambda-ms"), arg_value(&args, "--cold-start-json")) {
-        (Some(ms), _) => (ms.parse().expect("--lambda-ms"), "given with --lambda-ms".to_string()),
+    let (lambda_ms, lambda_source) = match (
+        arg_value(&args, "--lambda-ms"),
+        arg_value(&args, "--cold-start-json"),
+    ) {
+        (Some(ms), _) => (
+            ms.parse().expect("--lambda-ms"),
+            "given with --lambda-ms".to_string(),
+        ),
         (None, Some(path)) => match std::fs::read_to_string(&path)
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
             .and_then(|v| v["postback_warm_invoke_ms_p50"].as_f64())
         {
-            Some(ms) => (ms, format!("measured: median warm postback invocation against DynamoDB Local ({path})")),
-            None => (12.0, "stated (docs/DYNAMODB.md); no figure in the cold-start JSON".to_string()),
+            Some(ms) => (
+                ms,
+                format!(
+                    "measured: median warm postback invocation against DynamoDB Local ({path})"
+                ),
+            ),
+            None => (
+                12.0,
+                "stated (docs/DYNAMODB.md); no figure in the cold-start JSON".to_string(),
+            ),
         },
         (None, None) => (12.0, "stated (docs/DYNAMODB.md)".to_string()),
     };
     // The check runs the two bodies the limits are stated for; the full run adds the varied attribution.
     let bodies: Vec<BodyStyle> = arg_value(&args, "--bodies")
-        .unwrap_or_else(|| if check || smoke { "benchmark,realistic".into() } else { "benchmark,realistic,varied".into() })
+        .unwrap_or_else(|| {
+            if check || smoke {
+                "benchmark,realistic".into()
+            } else {
+                "benchmark,realistic,varied".into()
+            }
+        })
         .split(',')
         .map(|b| match b.trim() {
             "benchmark" => BodyStyle::Benchmark,
@@ -64,10 +91,19 @@ async fn main() {
         })
         .collect();
     let ddb = DynamoLocal::obtain();
-    let bench = Bench { endpoint: ddb.endpoint.clone(), postbacks, lanes, seed, production };
+    let bench = Bench {
+        endpoint: ddb.endpoint.clone(),
+        postbacks,
+        lanes,
+        seed,
+        production,
+    };
     let limits = Limits::default();
 
-    println!("# partition heat and cost, DynamoDB design v2 (`heat{}`)", if check { " --check" } else { "" });
+    println!(
+        "# partition heat and cost, DynamoDB design v2 (`heat{}`)",
+        if check { " --check" } else { "" }
+    );
     println!(
         "# {postbacks} postbacks per body through leadpipe_core::Leadpipe on DynamoStore (DynamoDB Local {}), {lanes} lanes, seed {seed};",
         ddb.endpoint
@@ -81,10 +117,30 @@ async fn main() {
     for style in bodies {
         let (report, info) = bench.run(style).await;
         let consumer_ms_per_record = report.consumer_run.steady().map(|b| b.ms).sum::<f64>()
-            / report.consumer_run.steady().map(|b| b.records).sum::<usize>().max(1) as f64;
+            / report
+                .consumer_run
+                .steady()
+                .map(|b| b.records)
+                .sum::<usize>()
+                .max(1) as f64;
         let consumer_ms_per_batch = consumer_ms_per_record * report.consumer_run.production_batch;
-        let c = cost(&report, lambda_ms, POSTBACK_MB, CONSUMER_MB, consumer_ms_per_batch);
-        print_report(&report, &info, &c, &production, &limits, lambda_ms, &lambda_source, consumer_ms_per_batch);
+        let c = cost(
+            &report,
+            lambda_ms,
+            POSTBACK_MB,
+            CONSUMER_MB,
+            consumer_ms_per_batch,
+        );
+        print_report(
+            &report,
+            &info,
+            &c,
+            &production,
+            &limits,
+            lambda_ms,
+            &lambda_source,
+            consumer_ms_per_batch,
+        );
         let v = violations(&report, &c, &limits, style != BodyStyle::Benchmark);
         all_violations.extend(v.clone());
         out_bodies.push(report_json(&report, &info, &c, &v));
@@ -159,7 +215,12 @@ fn print_report(
             k.count,
             k.requests,
             k.wru,
-            format!("{:.2}/{:.2}/{:.2}", t(TABLE), t("by_email"), t("by_created")),
+            format!(
+                "{:.2}/{:.2}/{:.2}",
+                t(TABLE),
+                t("by_email"),
+                t("by_created")
+            ),
             k.rru,
             k.typical
         );
@@ -172,9 +233,12 @@ fn print_report(
 
     let run = &r.consumer_run;
     let steady: Vec<&leadpipe_bench::heat::BatchStat> = run.steady().collect();
-    let per_batch = |f: &dyn Fn(&leadpipe_bench::heat::BatchStat) -> f64| median(&steady.iter().map(|b| f(b)).collect::<Vec<_>>());
+    let per_batch = |f: &dyn Fn(&leadpipe_bench::heat::BatchStat) -> f64| {
+        median(&steady.iter().map(|b| f(b)).collect::<Vec<_>>())
+    };
     let per_record = |f: &dyn Fn(&leadpipe_bench::heat::BatchStat) -> f64| {
-        steady.iter().map(|b| f(b)).sum::<f64>() / steady.iter().map(|b| b.records).sum::<usize>().max(1) as f64
+        steady.iter().map(|b| f(b)).sum::<f64>()
+            / steady.iter().map(|b| b.records).sum::<usize>().max(1) as f64
     };
     println!("\n## stream consumer (Consumer::apply over the recorded stream)");
     println!(
@@ -224,7 +288,11 @@ fn print_report(
     );
     println!(
         "consumer units per postback (steady state): {}",
-        r.consumer.iter().map(|(k, v)| format!("{k} {:.3} WRU / {:.3} RRU", v.0, v.1)).collect::<Vec<_>>().join("; ")
+        r.consumer
+            .iter()
+            .map(|(k, v)| format!("{k} {:.3} WRU / {:.3} RRU", v.0, v.1))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     if let Some(top) = r.day_start_items.first() {
         println!(
@@ -242,14 +310,29 @@ fn print_report(
         "\n## hottest partition key values at {:.0} postbacks/s (limits {:.0} WRU/s, {:.0} RRU/s)",
         p.rate, limits.wru_s, limits.rru_s
     );
-    println!("{:<11} {:<46} {:<17} {:>9} {:>9} {:>7}", "where", "partition key value", "traffic", "WRU/s", "RRU/s", "% limit");
+    println!(
+        "{:<11} {:<46} {:<17} {:>9} {:>9} {:>7}",
+        "where", "partition key value", "traffic", "WRU/s", "RRU/s", "% limit"
+    );
     for target in [TABLE, "by_email", "by_created"] {
         for k in r.hottest(target, if target == "by_created" { 16 } else { 6 }) {
             let pct = (k.wru_s / limits.wru_s).max(k.rru_s / limits.rru_s) * 100.0;
-            println!("{target:<11} {:<46} {:<17} {:>9.1} {:>9.1} {:>6.1}%", show_key(&k.pk), class_label(k.class), k.wru_s, k.rru_s, pct);
+            println!(
+                "{target:<11} {:<46} {:<17} {:>9.1} {:>9.1} {:>6.1}%",
+                show_key(&k.pk),
+                class_label(k.class),
+                k.wru_s,
+                k.rru_s,
+                pct
+            );
         }
     }
-    let shards: Vec<f64> = r.keys.iter().filter(|k| k.target == "by_created").map(|k| k.wru_s).collect();
+    let shards: Vec<f64> = r
+        .keys
+        .iter()
+        .filter(|k| k.target == "by_created")
+        .map(|k| k.wru_s)
+        .collect();
     if !shards.is_empty() {
         println!(
             "by_created: {} shard key values; WRU/s mean {:.0}, max {:.0} (max/mean {:.2}: the sample's spread of random ids over 16 shards)",
@@ -261,11 +344,23 @@ fn print_report(
     }
     println!("hottest by reads:");
     for k in r.hottest_reads(5) {
-        println!("  {:<10} {:<46} {:<17} {:>9.1} RRU/s", k.target, show_key(&k.pk), class_label(k.class), k.rru_s);
+        println!(
+            "  {:<10} {:<46} {:<17} {:>9.1} RRU/s",
+            k.target,
+            show_key(&k.pk),
+            class_label(k.class),
+            k.rru_s
+        );
     }
 
-    println!("\n## hottest items (writes/s; limit {:.0})", limits.item_writes_s);
-    println!("{:<48} {:<22} {:<17} {:>9} {:>12}", "pk", "sk", "traffic", "writes/s", "writes per");
+    println!(
+        "\n## hottest items (writes/s; limit {:.0})",
+        limits.item_writes_s
+    );
+    println!(
+        "{:<48} {:<22} {:<17} {:>9} {:>12}",
+        "pk", "sk", "traffic", "writes/s", "writes per"
+    );
     for i in r.items.iter().take(10) {
         let per = match i.class {
             Class::PerLead => "own postback",
@@ -280,7 +375,12 @@ fn print_report(
             i.writes_per_unit
         );
     }
-    let lead_max = r.items.iter().filter(|i| i.class == Class::PerLead).map(|i| i.writes_per_unit).fold(0.0, f64::max);
+    let lead_max = r
+        .items
+        .iter()
+        .filter(|i| i.class == Class::PerLead)
+        .map(|i| i.writes_per_unit)
+        .fold(0.0, f64::max);
     println!(
         "per-lead items: at most {lead_max:.2} writes per postback of their own lead, so one lead would need {:.0} postbacks/s of its own to pass {:.0} writes/s",
         limits.item_writes_s / lead_max.max(1e-9),
@@ -317,51 +417,164 @@ fn print_report(
 
 /// docs/DYNAMODB.md's figures beside the measured ones.
 fn compare_with_model(r: &HeatReport, c: &Cost, p: &Production) {
-    let kind = |k: &str| r.kinds.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    let by_created_max = r.keys.iter().filter(|k| k.target == "by_created").map(|k| k.wru_s).fold(0.0, f64::max);
+    let kind = |k: &str| {
+        r.kinds
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let by_created_max = r
+        .keys
+        .iter()
+        .filter(|k| k.target == "by_created")
+        .map(|k| k.wru_s)
+        .fold(0.0, f64::max);
     let by_created_mean = {
-        let v: Vec<f64> = r.keys.iter().filter(|k| k.target == "by_created").map(|k| k.wru_s).collect();
+        let v: Vec<f64> = r
+            .keys
+            .iter()
+            .filter(|k| k.target == "by_created")
+            .map(|k| k.wru_s)
+            .collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
-    let bucket = |prefix: &str| r.items.iter().filter(|i| i.pk.starts_with(prefix)).map(|i| i.writes_s).fold(0.0, f64::max);
-    let bucket_wru = |prefix: &str| r.keys.iter().filter(|k| k.pk.starts_with(prefix)).map(|k| k.wru_s).fold(0.0, f64::max);
+    let bucket = |prefix: &str| {
+        r.items
+            .iter()
+            .filter(|i| i.pk.starts_with(prefix))
+            .map(|i| i.writes_s)
+            .fold(0.0, f64::max)
+    };
+    let bucket_wru = |prefix: &str| {
+        r.keys
+            .iter()
+            .filter(|k| k.pk.starts_with(prefix))
+            .map(|k| k.wru_s)
+            .fold(0.0, f64::max)
+    };
     let stage = r.consumer.get("stage changes").map_or(0.0, |v| v.0);
-    let counters: f64 = ["counter buckets", "checkpoints", "value registries"].iter().filter_map(|k| r.consumer.get(k)).map(|v| v.0).sum();
-    println!("\n## docs/DYNAMODB.md model vs measured ({}, at {:.0} postbacks/s)", r.body, p.rate);
+    let counters: f64 = ["counter buckets", "checkpoints", "value registries"]
+        .iter()
+        .filter_map(|k| r.consumer.get(k))
+        .map(|v| v.0)
+        .sum();
+    println!(
+        "\n## docs/DYNAMODB.md model vs measured ({}, at {:.0} postbacks/s)",
+        r.body, p.rate
+    );
     println!("{:<52} {:>14} {:>14}", "figure", "model", "measured");
-    let row = |name: &str, model: String, measured: String| println!("{name:<52} {model:>14} {measured:>14}");
-    row("new lead: WRU / RRU", "4 / 0.5".into(), format!("{:.2} / {:.2}", kind("new").wru, kind("new").rru));
+    let row = |name: &str, model: String, measured: String| {
+        println!("{name:<52} {model:>14} {measured:>14}")
+    };
+    row(
+        "new lead: WRU / RRU",
+        "4 / 0.5".into(),
+        format!("{:.2} / {:.2}", kind("new").wru, kind("new").rru),
+    );
     row(
         "progress by lead_id: WRU / RRU",
         "2 / 1".into(),
-        format!("{:.2} / {:.2}", kind("progress by lead_id").wru, kind("progress by lead_id").rru),
+        format!(
+            "{:.2} / {:.2}",
+            kind("progress by lead_id").wru,
+            kind("progress by lead_id").rru
+        ),
     );
     row(
         "progress by email: WRU / RRU",
         "2 / 1.5".into(),
-        format!("{:.2} / {:.2}", kind("progress by email").wru, kind("progress by email").rru),
+        format!(
+            "{:.2} / {:.2}",
+            kind("progress by email").wru,
+            kind("progress by email").rru
+        ),
     );
-    row("repeat: WRU / RRU", "0 / 1-1.5".into(), format!("{:.2} / {:.2}", kind("repeat").wru, kind("repeat").rru));
+    row(
+        "repeat: WRU / RRU",
+        "0 / 1-1.5".into(),
+        format!("{:.2} / {:.2}", kind("repeat").wru, kind("repeat").rru),
+    );
     row(
         "refused backward: WRU / RRU",
         "0 / 1-1.5".into(),
-        format!("{:.2} / {:.2}", kind("backward (refused)").wru, kind("backward (refused)").rru),
+        format!(
+            "{:.2} / {:.2}",
+            kind("backward (refused)").wru,
+            kind("backward (refused)").rru
+        ),
     );
-    row("write path WRU per postback", "1.90".into(), format!("{:.3}", r.write_wru));
-    row("write path RRU per postback", "1.03".into(), format!("{:.3}", r.write_rru));
-    row("stage-change items WRU per postback", "0.35".into(), format!("{stage:.3}"));
-    row("counters (+checkpoints, registries) WRU per postback", "0.19".into(), format!("{counters:.3}"));
-    row("by_created shard WRU/s (mean / max)", "406".into(), format!("{by_created_mean:.0} / {by_created_max:.0}"));
-    row("hottest counter bucket writes/s", "2.4".into(), format!("{:.1}", bucket("C#")));
-    row("hottest counter bucket WRU/s", "4.8".into(), format!("{:.1}", bucket_wru("C#")));
-    row("checkpoint writes/s", "0.8".into(), format!("{:.1}", bucket("K#")));
-    row("checkpoint WRU/s", "1.6".into(), format!("{:.1}", bucket_wru("K#")));
-    row("lead item bytes (realistic body)", "941".into(), format!("{:.0} (max {})", r.storage.lead_item_mean, r.storage.lead_item_max));
-    row("stored bytes per lead (all in)", "~2,000".into(), format!("{:.0}", r.storage.total_per_lead()));
-    row("$ per million postbacks (realistic body)", "2.88".into(), format!("{:.2}", c.total));
+    row(
+        "write path WRU per postback",
+        "1.90".into(),
+        format!("{:.3}", r.write_wru),
+    );
+    row(
+        "write path RRU per postback",
+        "1.03".into(),
+        format!("{:.3}", r.write_rru),
+    );
+    row(
+        "stage-change items WRU per postback",
+        "0.35".into(),
+        format!("{stage:.3}"),
+    );
+    row(
+        "counters (+checkpoints, registries) WRU per postback",
+        "0.19".into(),
+        format!("{counters:.3}"),
+    );
+    row(
+        "by_created shard WRU/s (mean / max)",
+        "406".into(),
+        format!("{by_created_mean:.0} / {by_created_max:.0}"),
+    );
+    row(
+        "hottest counter bucket writes/s",
+        "2.4".into(),
+        format!("{:.1}", bucket("C#")),
+    );
+    row(
+        "hottest counter bucket WRU/s",
+        "4.8".into(),
+        format!("{:.1}", bucket_wru("C#")),
+    );
+    row(
+        "checkpoint writes/s",
+        "0.8".into(),
+        format!("{:.1}", bucket("K#")),
+    );
+    row(
+        "checkpoint WRU/s",
+        "1.6".into(),
+        format!("{:.1}", bucket_wru("K#")),
+    );
+    row(
+        "lead item bytes (realistic body)",
+        "941".into(),
+        format!(
+            "{:.0} (max {})",
+            r.storage.lead_item_mean, r.storage.lead_item_max
+        ),
+    );
+    row(
+        "stored bytes per lead (all in)",
+        "~2,000".into(),
+        format!("{:.0}", r.storage.total_per_lead()),
+    );
+    row(
+        "$ per million postbacks (realistic body)",
+        "2.88".into(),
+        format!("{:.2}", c.total),
+    );
 }
 
-fn report_json(r: &HeatReport, info: &RunInfo, c: &Cost, violations: &[String]) -> serde_json::Value {
+fn report_json(
+    r: &HeatReport,
+    info: &RunInfo,
+    c: &Cost,
+    violations: &[String],
+) -> serde_json::Value {
     let keys = |target: &str| {
         r.hottest(target, 16)
             .iter()

@@ -35,7 +35,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use leadpipe_bench::{arg_flag, arg_parse, arg_value, cpu_seconds, free_port, median, micros, Latency, STAGES};
+use leadpipe_bench::{
+    arg_flag, arg_parse, arg_value, cpu_seconds, free_port, median, micros, Latency, STAGES,
+};
 use serde_json::json;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -62,7 +64,10 @@ struct Server {
 impl Server {
     fn start(bin: &str) -> Self {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("leadpipe-loadgen-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!(
+            "leadpipe-loadgen-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let child = if let Some(peer) = bin.strip_prefix("node:") {
             let mut cmd = Command::new("node");
@@ -75,7 +80,10 @@ impl Server {
             if let Some(modules) = std::env::var_os("LEADPIPE_PEER_NODE_MODULES") {
                 cmd.env("NODE_PATH", modules);
             }
-            cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("start the peer in {peer}: {e}"))
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start the peer in {peer}: {e}"))
         } else {
             Command::new(bin)
                 .args(["serve", "--port", &port.to_string(), "--db"])
@@ -86,20 +94,41 @@ impl Server {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("start {bin}: {e} (build it with: cargo build --release -p leadpipe)"))
+                .unwrap_or_else(|e| {
+                    panic!("start {bin}: {e} (build it with: cargo build --release -p leadpipe)")
+                })
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "{bin} did not listen on port {port} within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "{bin} did not listen on port {port} within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { base_host: format!("127.0.0.1:{port}"), port, child: Some(child), dir: Some(dir) }
+        Self {
+            base_host: format!("127.0.0.1:{port}"),
+            port,
+            child: Some(child),
+            dir: Some(dir),
+        }
     }
 
     fn target(url: &str) -> Self {
-        let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-        let port = host.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(80);
-        Self { base_host: host, port, child: None, dir: None }
+        let host = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let port = host
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(80);
+        Self {
+            base_host: host,
+            port,
+            child: None,
+            dir: None,
+        }
     }
 
     fn cpu(&self) -> Option<f64> {
@@ -108,7 +137,9 @@ impl Server {
 
     /// Peak resident set size so far, KiB.
     fn peak_rss_kib(&self) -> Option<u64> {
-        self.child.as_ref().and_then(|c| leadpipe_bench::vm_hwm_kib(c.id()))
+        self.child
+            .as_ref()
+            .and_then(|c| leadpipe_bench::vm_hwm_kib(c.id()))
     }
 
     fn stop(&mut self) {
@@ -158,7 +189,13 @@ const MAX_LEADS_PER_CONN: usize = 512;
 
 impl Mix {
     fn new(conn: usize, run: &str) -> Self {
-        Self { conn, run: run.to_string(), seq: 0, leads: Vec::new(), rng: fastrand::Rng::with_seed(conn as u64 * 7919 + 17) }
+        Self {
+            conn,
+            run: run.to_string(),
+            seq: 0,
+            leads: Vec::new(),
+            rng: fastrand::Rng::with_seed(conn as u64 * 7919 + 17),
+        }
     }
 
     fn pick(&mut self) -> Op {
@@ -182,12 +219,20 @@ impl Mix {
             Op::New => {
                 self.seq += 1;
                 let email = format!("c{}-{}-{}@bench.example", self.conn, self.seq, self.run);
-                let body = Bytes::from(leadpipe_bench::postback_body(&email, STAGES[1], 10, &[]).to_string());
+                let body = Bytes::from(
+                    leadpipe_bench::postback_body(&email, STAGES[1], 10, &[]).to_string(),
+                );
                 if self.leads.len() >= MAX_LEADS_PER_CONN {
                     let evict = self.rng.usize(0..self.leads.len());
                     self.leads.swap_remove(evict);
                 }
-                self.leads.push(SimLead { email, id: None, stage: 1, percent: 10, last_body: body.clone() });
+                self.leads.push(SimLead {
+                    email,
+                    id: None,
+                    stage: 1,
+                    percent: 10,
+                    last_body: body.clone(),
+                });
                 (body, Some(self.leads.len() - 1))
             }
             Op::Progress(i) => {
@@ -223,9 +268,13 @@ impl Mix {
 }
 
 async fn connect(host: &str) -> SendRequest<Full<Bytes>> {
-    let stream = tokio::net::TcpStream::connect(host).await.expect("connect to the server");
+    let stream = tokio::net::TcpStream::connect(host)
+        .await
+        .expect("connect to the server");
     stream.set_nodelay(true).expect("nodelay");
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("http1 handshake");
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("http1 handshake");
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -235,10 +284,15 @@ async fn connect(host: &str) -> SendRequest<Full<Bytes>> {
 fn request(kind: Kind, host: &str, body: Bytes) -> Request<Full<Bytes>> {
     let builder = Request::builder().header("host", host);
     match kind {
-        Kind::Health => builder.method(Method::GET).uri("/api/health").body(Full::new(Bytes::new())),
-        Kind::Postback | Kind::HotLead => {
-            builder.method(Method::POST).uri("/api/postback").header("content-type", "application/json").body(Full::new(body))
-        }
+        Kind::Health => builder
+            .method(Method::GET)
+            .uri("/api/health")
+            .body(Full::new(Bytes::new())),
+        Kind::Postback | Kind::HotLead => builder
+            .method(Method::POST)
+            .uri("/api/postback")
+            .header("content-type", "application/json")
+            .body(Full::new(body)),
     }
     .expect("request")
 }
@@ -275,13 +329,18 @@ async fn conn_loop(
 ) -> ConnResult {
     let mut sender = connect(&host).await;
     let mut mix = Mix::new(conn, &run);
-    let mut out = ConnResult { samples: Vec::with_capacity(4096), ..Default::default() };
+    let mut out = ConnResult {
+        samples: Vec::with_capacity(4096),
+        ..Default::default()
+    };
     let mut i: u64 = 0;
     loop {
         if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
             break;
         }
-        let planned = schedule.map(|s| s.start + Duration::from_secs_f64((i as f64 * s.conns as f64 + conn as f64) / s.rate));
+        let planned = schedule.map(|s| {
+            s.start + Duration::from_secs_f64((i as f64 * s.conns as f64 + conn as f64) / s.rate)
+        });
         if let Some(at) = planned {
             if at.into_std() >= deadline {
                 break;
@@ -318,7 +377,9 @@ async fn conn_loop(
                 let elapsed = t0.elapsed();
                 out.samples.push(micros(elapsed));
                 if let Some(at) = planned {
-                    out.scheduled_samples.push(micros(Instant::now().saturating_duration_since(at.into_std())));
+                    out.scheduled_samples.push(micros(
+                        Instant::now().saturating_duration_since(at.into_std()),
+                    ));
                 }
                 out.statuses[usize::from(status / 100).min(5)] += 1;
                 if status >= 300 {
@@ -328,7 +389,9 @@ async fn conn_loop(
                     if status == 201 {
                         let bytes = body.to_bytes();
                         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-                            if let (Some(id), Some(lead)) = (v["lead_id"].as_str(), mix.leads.get_mut(idx)) {
+                            if let (Some(id), Some(lead)) =
+                                (v["lead_id"].as_str(), mix.leads.get_mut(idx))
+                            {
                                 lead.id = Some(id.to_string());
                             }
                         }
@@ -374,22 +437,52 @@ async fn create_hot_lead(server: &Server) -> Arc<HotTarget> {
     let email = format!("hot-{}@bench.example", uuid::Uuid::new_v4().simple());
     let body = leadpipe_bench::postback_body(&email, STAGES[1], 10, &[]).to_string();
     let mut sender = connect(&server.base_host).await;
-    let resp = sender.send_request(request(Kind::Postback, &server.base_host, Bytes::from(body))).await.expect("create the hot lead");
-    let bytes = resp.into_body().collect().await.expect("hot lead response").to_bytes();
+    let resp = sender
+        .send_request(request(
+            Kind::Postback,
+            &server.base_host,
+            Bytes::from(body),
+        ))
+        .await
+        .expect("create the hot lead");
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("hot lead response")
+        .to_bytes();
     let v: serde_json::Value = serde_json::from_slice(&bytes).expect("hot lead response is JSON");
-    let id = v["lead_id"].as_str().expect("the hot lead's id").to_string();
+    let id = v["lead_id"]
+        .as_str()
+        .expect("the hot lead's id")
+        .to_string();
     Arc::new(HotTarget { id, email })
 }
 
-async fn run_step(server: &Server, kind: Kind, conns: usize, secs: f64, max: u64, schedule_rate: Option<f64>) -> Step {
-    let hot = if kind == Kind::HotLead { Some(create_hot_lead(server).await) } else { None };
+async fn run_step(
+    server: &Server,
+    kind: Kind,
+    conns: usize,
+    secs: f64,
+    max: u64,
+    schedule_rate: Option<f64>,
+) -> Step {
+    let hot = if kind == Kind::HotLead {
+        Some(create_hot_lead(server).await)
+    } else {
+        None
+    };
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let issued = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let cpu0 = server.cpu();
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
-    let schedule = schedule_rate.map(|rate| Schedule { start: tokio::time::Instant::now() + Duration::from_millis(5), rate, conns });
+    let schedule = schedule_rate.map(|rate| Schedule {
+        start: tokio::time::Instant::now() + Duration::from_millis(5),
+        rate,
+        conns,
+    });
     let tasks: Vec<_> = (0..conns)
         .map(|c| {
             tokio::spawn(conn_loop(
@@ -449,7 +542,11 @@ async fn main() {
     let threads: usize = arg_parse(&args, "--threads", 1);
     if threads > 1 {
         // Re-run the body on a multi-thread runtime with the requested worker count.
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let handle = rt.spawn(run(args));
         rt.block_on(handle).expect("run");
     } else {
@@ -460,9 +557,19 @@ async fn main() {
 async fn run(args: Vec<String>) {
     let smoke = arg_flag(&args, "--smoke");
     let conc: Vec<usize> = arg_value(&args, "--concurrency")
-        .unwrap_or_else(|| if smoke { "1,16".into() } else { "1,2,4,8,16,32,64".into() })
+        .unwrap_or_else(|| {
+            if smoke {
+                "1,16".into()
+            } else {
+                "1,2,4,8,16,32,64".into()
+            }
+        })
         .split(',')
-        .map(|c| c.trim().parse().expect("--concurrency: comma-separated numbers"))
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("--concurrency: comma-separated numbers")
+        })
         .collect();
     let step_secs: f64 = arg_parse(&args, "--step-secs", if smoke { 0.5 } else { 3.0 });
     let step_max: u64 = arg_parse(&args, "--step-max", 200_000);
@@ -470,21 +577,36 @@ async fn run(args: Vec<String>) {
     let fixed_conns: usize = arg_parse(&args, "--fixed-connections", 32);
     let fraction: f64 = arg_parse(&args, "--rate-fraction", 0.5);
     // An absolute rate instead (to compare servers at the same rate).
-    let fixed_rate: Option<f64> = arg_value(&args, "--fixed-rate").map(|r| r.parse().expect("--fixed-rate"));
+    let fixed_rate: Option<f64> =
+        arg_value(&args, "--fixed-rate").map(|r| r.parse().expect("--fixed-rate"));
     let rounds: usize = arg_parse(&args, "--rounds", if smoke { 1 } else { 3 });
     let hot_lead = arg_flag(&args, "--hot-lead");
     let target = arg_value(&args, "--target");
     let servers: Vec<String> = match &target {
         Some(t) => vec![t.clone()],
         None => arg_value(&args, "--server")
-            .unwrap_or_else(|| leadpipe_bench::release_binary("leadpipe").display().to_string())
+            .unwrap_or_else(|| {
+                leadpipe_bench::release_binary("leadpipe")
+                    .display()
+                    .to_string()
+            })
             .split(',')
             .map(str::to_string)
             .collect(),
     };
     let labels: Vec<String> = arg_value(&args, "--labels")
         .map(|l| l.split(',').map(str::to_string).collect())
-        .unwrap_or_else(|| (0..servers.len()).map(|i| if servers.len() == 1 { "leadpipe".into() } else { format!("server{i}") }).collect());
+        .unwrap_or_else(|| {
+            (0..servers.len())
+                .map(|i| {
+                    if servers.len() == 1 {
+                        "leadpipe".into()
+                    } else {
+                        format!("server{i}")
+                    }
+                })
+                .collect()
+        });
     assert_eq!(labels.len(), servers.len(), "one label per server");
 
     println!("# loadgen: {}", leadpipe_bench::machine_description());
@@ -493,7 +615,16 @@ async fn run(args: Vec<String>) {
     );
     println!(
         "{:<10} {:>5} {:<9} {:>5} {:>10} {:>8} {:>8} {:>8} {:>7} {:>9} postback/health",
-        "server", "round", "kind", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "srv µs/req"
+        "server",
+        "round",
+        "kind",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "srv µs/req"
     );
     let mut results: Vec<Vec<RoundResult>> = (0..servers.len()).map(|_| Vec::new()).collect();
     for round in 0..rounds {
@@ -511,10 +642,24 @@ async fn run(args: Vec<String>) {
                 let h = run_step(&server, Kind::Health, c, step_secs, step_max, None).await;
                 print_step(&labels[si], round + 1, "health", c, &h, None);
                 let p = run_step(&server, Kind::Postback, c, step_secs, step_max, None).await;
-                print_step(&labels[si], round + 1, "postback", c, &p, Some(p.rps / h.rps));
+                print_step(
+                    &labels[si],
+                    round + 1,
+                    "postback",
+                    c,
+                    &p,
+                    Some(p.rps / h.rps),
+                );
                 if hot_lead {
                     let hl = run_step(&server, Kind::HotLead, c, step_secs, step_max, None).await;
-                    print_step(&labels[si], round + 1, "hot lead", c, &hl, Some(hl.rps / h.rps));
+                    print_step(
+                        &labels[si],
+                        round + 1,
+                        "hot lead",
+                        c,
+                        &hl,
+                        Some(hl.rps / h.rps),
+                    );
                     println!(
                         "{:<10} {:>5} hot-lead p99 {:.3} ms = {:.2} x the mix's p99 ({:.3} ms), {:.2} x health's ({:.3} ms)",
                         labels[si],
@@ -534,7 +679,15 @@ async fn run(args: Vec<String>) {
             let best = steps.iter().map(|(_, p)| p.rps).fold(0.0, f64::max);
             let rate = fixed_rate.unwrap_or(best * fraction).max(1.0);
             let fixed = if fixed_secs > 0.0 {
-                run_step(&server, Kind::Postback, fixed_conns, fixed_secs, step_max, Some(rate)).await
+                run_step(
+                    &server,
+                    Kind::Postback,
+                    fixed_conns,
+                    fixed_secs,
+                    step_max,
+                    Some(rate),
+                )
+                .await
             } else {
                 Step::default()
             };
@@ -553,7 +706,12 @@ async fn run(args: Vec<String>) {
                 );
             }
             if let Some(kib) = rss {
-                println!("{:<10} {:>5} peak RSS {:.1} MB", labels[si], round + 1, kib as f64 / 1024.0);
+                println!(
+                    "{:<10} {:>5} peak RSS {:.1} MB",
+                    labels[si],
+                    round + 1,
+                    kib as f64 / 1024.0
+                );
             }
             server.stop();
             results[si].push((steps, fixed, rate, hots, rss));
@@ -564,13 +722,22 @@ async fn run(args: Vec<String>) {
     println!("\n# medians over {rounds} round(s)");
     println!(
         "{:<10} {:>5} {:>12} {:>12} {:>10} {:>10} {:>12} {:>10}",
-        "server", "conns", "health req/s", "postback r/s", "pb p50 ms", "pb p99 ms", "pb/health", "errors"
+        "server",
+        "conns",
+        "health req/s",
+        "postback r/s",
+        "pb p50 ms",
+        "pb p99 ms",
+        "pb/health",
+        "errors"
     );
     let mut summary = Vec::new();
     for (si, rounds_of) in results.iter().enumerate() {
         let mut per_conc = Vec::new();
         for (ci, &c) in conc.iter().enumerate() {
-            let pick = |f: &dyn Fn(&(Step, Step)) -> f64| median(&rounds_of.iter().map(|r| f(&r.0[ci])).collect::<Vec<_>>());
+            let pick = |f: &dyn Fn(&(Step, Step)) -> f64| {
+                median(&rounds_of.iter().map(|r| f(&r.0[ci])).collect::<Vec<_>>())
+            };
             let h = pick(&|s| s.0.rps);
             let p = pick(&|s| s.1.rps);
             let p50 = pick(&|s| s.1.lat.p50_us as f64 / 1000.0);
@@ -579,13 +746,21 @@ async fn run(args: Vec<String>) {
             let hp99 = pick(&|s| s.0.lat.p99_us as f64 / 1000.0);
             let cpu = pick(&|s| s.1.server_cpu_us_per_req);
             let hcpu = pick(&|s| s.0.server_cpu_us_per_req);
-            let errors: u64 = rounds_of.iter().map(|r| r.0[ci].1.errors + r.0[ci].0.errors).sum();
+            let errors: u64 = rounds_of
+                .iter()
+                .map(|r| r.0[ci].1.errors + r.0[ci].0.errors)
+                .sum();
             println!("{:<10} {c:>5} {h:>12.0} {p:>12.0} {p50:>10.3} {p99:>10.3} {ratio:>12.2} {errors:>10}", labels[si]);
-            let hot: Vec<&Step> = rounds_of.iter().filter_map(|r| r.3.get(ci).and_then(Option::as_ref)).collect();
+            let hot: Vec<&Step> = rounds_of
+                .iter()
+                .filter_map(|r| r.3.get(ci).and_then(Option::as_ref))
+                .collect();
             let hot_json = if hot.is_empty() {
                 json!(null)
             } else {
-                let hp = |f: &dyn Fn(&Step) -> f64| median(&hot.iter().map(|s| f(s)).collect::<Vec<_>>());
+                let hp = |f: &dyn Fn(&Step) -> f64| {
+                    median(&hot.iter().map(|s| f(s)).collect::<Vec<_>>())
+                };
                 // The hot lead's p99 over the same round's mix p99 (`against_mix`) or health p99, median over rounds.
                 let hot_ratio = |against_mix: bool| {
                     median(
@@ -594,7 +769,9 @@ async fn run(args: Vec<String>) {
                             .filter_map(|r| {
                                 let (health, mix) = &r.0[ci];
                                 let base = if against_mix { mix } else { health };
-                                r.3.get(ci).and_then(Option::as_ref).map(|hs| hs.lat.p99_us as f64 / base.lat.p99_us.max(1) as f64)
+                                r.3.get(ci)
+                                    .and_then(Option::as_ref)
+                                    .map(|hs| hs.lat.p99_us as f64 / base.lat.p99_us.max(1) as f64)
                             })
                             .collect::<Vec<_>>(),
                     )
@@ -619,16 +796,45 @@ async fn run(args: Vec<String>) {
                 "hot_lead": hot_json,
             }));
         }
-        let best: Vec<f64> = rounds_of.iter().map(|r| r.0.iter().map(|(_, p)| p.rps).fold(0.0, f64::max)).collect();
-        let best_health: Vec<f64> = rounds_of.iter().map(|r| r.0.iter().map(|(h, _)| h.rps).fold(0.0, f64::max)).collect();
+        let best: Vec<f64> = rounds_of
+            .iter()
+            .map(|r| r.0.iter().map(|(_, p)| p.rps).fold(0.0, f64::max))
+            .collect();
+        let best_health: Vec<f64> = rounds_of
+            .iter()
+            .map(|r| r.0.iter().map(|(h, _)| h.rps).fold(0.0, f64::max))
+            .collect();
         let ratio_best: Vec<f64> = best.iter().zip(&best_health).map(|(p, h)| p / h).collect();
         let fixed_rate = median(&rounds_of.iter().map(|r| r.2).collect::<Vec<_>>());
         let fixed_achieved = median(&rounds_of.iter().map(|r| r.1.rps).collect::<Vec<_>>());
-        let fixed_p50 = median(&rounds_of.iter().map(|r| r.1.lat.p50_us as f64 / 1000.0).collect::<Vec<_>>());
-        let fixed_p99 = median(&rounds_of.iter().map(|r| r.1.lat.p99_us as f64 / 1000.0).collect::<Vec<_>>());
-        let fixed_sched_p99 = median(&rounds_of.iter().map(|r| r.1.sched.p99_us as f64 / 1000.0).collect::<Vec<_>>());
-        let rss: Vec<f64> = rounds_of.iter().filter_map(|r| r.4).map(|k| k as f64 / 1024.0).collect();
-        let peak_rss_mb = if rss.is_empty() { f64::NAN } else { median(&rss) };
+        let fixed_p50 = median(
+            &rounds_of
+                .iter()
+                .map(|r| r.1.lat.p50_us as f64 / 1000.0)
+                .collect::<Vec<_>>(),
+        );
+        let fixed_p99 = median(
+            &rounds_of
+                .iter()
+                .map(|r| r.1.lat.p99_us as f64 / 1000.0)
+                .collect::<Vec<_>>(),
+        );
+        let fixed_sched_p99 = median(
+            &rounds_of
+                .iter()
+                .map(|r| r.1.sched.p99_us as f64 / 1000.0)
+                .collect::<Vec<_>>(),
+        );
+        let rss: Vec<f64> = rounds_of
+            .iter()
+            .filter_map(|r| r.4)
+            .map(|k| k as f64 / 1024.0)
+            .collect();
+        let peak_rss_mb = if rss.is_empty() {
+            f64::NAN
+        } else {
+            median(&rss)
+        };
         println!(
             "{:<10} best postback {:.0}/s (health {:.0}/s, ratio {:.2}); peak RSS {peak_rss_mb:.1} MB; fixed {:.0}/s (achieved {:.0}/s): p50 {:.3} ms, p99 {:.3} ms (from schedule {:.3} ms)   [targets: >= 10000/s; p99 < 10 ms at half rate]",
             labels[si],

@@ -36,7 +36,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 fn sizes(args: &[String], name: &str, default: &str) -> Vec<usize> {
-    arg_value(args, name).unwrap_or_else(|| default.into()).split(',').filter(|s| !s.is_empty()).map(|s| s.parse().expect(name)).collect()
+    arg_value(args, name)
+        .unwrap_or_else(|| default.into())
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect(name))
+        .collect()
 }
 
 /// Seeds leads `from..to` into `store` from `conc` tasks; returns the seconds it took.
@@ -46,7 +51,12 @@ async fn seed(store: Arc<dyn LeadStore>, from: usize, to: usize, conc: usize, ru
     let pipeline = Pipeline::default();
     let tasks: Vec<_> = (0..conc)
         .map(|_| {
-            let (store, next, pipeline, run) = (store.clone(), next.clone(), pipeline.clone(), run.to_string());
+            let (store, next, pipeline, run) = (
+                store.clone(),
+                next.clone(),
+                pipeline.clone(),
+                run.to_string(),
+            );
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -55,7 +65,9 @@ async fn seed(store: Arc<dyn LeadStore>, from: usize, to: usize, conc: usize, ru
                     }
                     let (applied, _) = generated_lead(i, &run, &pipeline);
                     let target = LeadRef::id(applied.lead.id);
-                    let decide = Arc::new(move |_: Option<&leadpipe_core::domain::Lead>| Decision::Apply(Box::new(applied.clone())));
+                    let decide = Arc::new(move |_: Option<&leadpipe_core::domain::Lead>| {
+                        Decision::Apply(Box::new(applied.clone()))
+                    });
                     let result = retry(
                         RetryPolicy::CONFLICTS,
                         |e| matches!(e, StoreError::Unavailable(_)),
@@ -83,14 +95,25 @@ async fn seed(store: Arc<dyn LeadStore>, from: usize, to: usize, conc: usize, ru
 /// `leadpipe_dynamo::recount`. The end state is what the store's own writes and its stream consumer produce.
 /// Used above the size where seeding through the store (about 30 writes a second on DynamoDB Local) would take
 /// too long.
-async fn bulk_seed_dynamo(store: &DynamoStore, from: usize, to: usize, conc: usize, run: &str) -> f64 {
+async fn bulk_seed_dynamo(
+    store: &DynamoStore,
+    from: usize,
+    to: usize,
+    conc: usize,
+    run: &str,
+) -> f64 {
     let t = Instant::now();
     let pipeline = Pipeline::default();
     let next = Arc::new(AtomicUsize::new(from));
     let tasks: Vec<_> = (0..conc)
         .map(|_| {
-            let (client, table, next, pipeline, run) =
-                (store.client().clone(), store.table().to_string(), next.clone(), pipeline.clone(), run.to_string());
+            let (client, table, next, pipeline, run) = (
+                store.client().clone(),
+                store.table().to_string(),
+                next.clone(),
+                pipeline.clone(),
+                run.to_string(),
+            );
             tokio::spawn(async move {
                 loop {
                     let start = next.fetch_add(12, Ordering::Relaxed);
@@ -101,28 +124,46 @@ async fn bulk_seed_dynamo(store: &DynamoStore, from: usize, to: usize, conc: usi
                     for i in start..(start + 12).min(to) {
                         let (applied, _) = generated_lead(i, &run, &pipeline);
                         let created = applied.history.clone().expect("creation entry");
-                        let record = LeadRecord { lead: applied.lead, created, last_change: None };
-                        let claim = claim_item(record.lead.email.as_ref().expect("email"), record.lead.id);
+                        let record = LeadRecord {
+                            lead: applied.lead,
+                            created,
+                            last_change: None,
+                        };
+                        let claim =
+                            claim_item(record.lead.email.as_ref().expect("email"), record.lead.id);
                         for item in [lead_item(&record).expect("lead item"), claim] {
                             requests.push(
                                 WriteRequest::builder()
-                                    .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put"))
+                                    .put_request(
+                                        PutRequest::builder()
+                                            .set_item(Some(item))
+                                            .build()
+                                            .expect("put"),
+                                    )
                                     .build(),
                             );
                         }
                     }
                     for attempt in 0..50u64 {
-                        let out = client.batch_write_item().request_items(&table, std::mem::take(&mut requests)).send().await;
+                        let out = client
+                            .batch_write_item()
+                            .request_items(&table, std::mem::take(&mut requests))
+                            .send()
+                            .await;
                         match out {
                             Ok(o) => {
-                                requests = o.unprocessed_items.and_then(|mut m| m.remove(&table)).unwrap_or_default();
+                                requests = o
+                                    .unprocessed_items
+                                    .and_then(|mut m| m.remove(&table))
+                                    .unwrap_or_default();
                                 if requests.is_empty() {
                                     break;
                                 }
                             }
                             Err(e) => panic!("bulk write failed: {e:?}"),
                         }
-                        tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt + 1))).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt + 1)))
+                            .await;
                     }
                 }
             })
@@ -131,7 +172,9 @@ async fn bulk_seed_dynamo(store: &DynamoStore, from: usize, to: usize, conc: usi
     for t in tasks {
         t.await.expect("bulk task");
     }
-    leadpipe_dynamo::recount::recount(store).await.expect("recount");
+    leadpipe_dynamo::recount::recount(store)
+        .await
+        .expect("recount");
     t.elapsed().as_secs_f64()
 }
 
@@ -139,11 +182,24 @@ async fn bulk_seed_dynamo(store: &DynamoStore, from: usize, to: usize, conc: usi
 fn generated_lead(i: usize, run: &str, pipeline: &Pipeline) -> (Applied, Counters) {
     let mut rng = fastrand::Rng::with_seed(i as u64);
     let stage = STAGES[rng.usize(1..STAGES.len())];
-    let mut body = postback_body(&format!("seed{i}-{run}@bench.example"), stage, rng.u32(10..=100), &[]);
+    let mut body = postback_body(
+        &format!("seed{i}-{run}@bench.example"),
+        stage,
+        rng.u32(10..=100),
+        &[],
+    );
     body["source"] = SOURCES[rng.usize(0..SOURCES.len())].into();
-    let pb = Postback::parse(body.to_string().as_bytes(), pipeline, None).expect("seed postback").postback;
+    let pb = Postback::parse(body.to_string().as_bytes(), pipeline, None)
+        .expect("seed postback")
+        .postback;
     let created = (Utc::now() - ChronoDuration::seconds(rng.i64(0..90 * 86_400))).trunc_subsecs(6);
-    let applied = new_lead(&pb, pipeline, Uuid::new_v4(), created, &leadpipe_core::domain::merge::Access::Full);
+    let applied = new_lead(
+        &pb,
+        pipeline,
+        Uuid::new_v4(),
+        created,
+        &leadpipe_core::domain::merge::Access::Full,
+    );
     (applied, Counters::default())
 }
 
@@ -163,10 +219,25 @@ struct Point {
     list_stage_rcu: Option<f64>,
 }
 
-async fn measure(app: &Leadpipe, meter: Option<&Meter>, repeats: usize) -> [(f64, Option<u64>, Option<f64>); 3] {
-    let q = ListQuery { limit: 50, ..Default::default() };
-    let qs = ListQuery { limit: 50, stage: Some(Pipeline::default().stage(STAGES[2]).expect("stage")), ..Default::default() };
-    let mut out = [(Vec::new(), None, None), (Vec::new(), None, None), (Vec::new(), None, None)];
+async fn measure(
+    app: &Leadpipe,
+    meter: Option<&Meter>,
+    repeats: usize,
+) -> [(f64, Option<u64>, Option<f64>); 3] {
+    let q = ListQuery {
+        limit: 50,
+        ..Default::default()
+    };
+    let qs = ListQuery {
+        limit: 50,
+        stage: Some(Pipeline::default().stage(STAGES[2]).expect("stage")),
+        ..Default::default()
+    };
+    let mut out = [
+        (Vec::new(), None, None),
+        (Vec::new(), None, None),
+        (Vec::new(), None, None),
+    ];
     // One untimed warm-up of each.
     app.analytics(None, Utc::now()).await.expect("analytics");
     app.list_leads(&q).await.expect("list");
@@ -197,8 +268,16 @@ async fn measure(app: &Leadpipe, meter: Option<&Meter>, repeats: usize) -> [(f64
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = arg_flag(&args, "--smoke");
-    let sqlite_sizes = sizes(&args, "--sizes", if smoke { "200,2000" } else { "1000,100000" });
-    let dynamo_sizes = sizes(&args, "--dynamo-sizes", if smoke { "60,300" } else { "1000,100000" });
+    let sqlite_sizes = sizes(
+        &args,
+        "--sizes",
+        if smoke { "200,2000" } else { "1000,100000" },
+    );
+    let dynamo_sizes = sizes(
+        &args,
+        "--dynamo-sizes",
+        if smoke { "60,300" } else { "1000,100000" },
+    );
     let conc: usize = arg_parse(&args, "--concurrency", 16);
     let repeats: usize = arg_parse(&args, "--repeats", if smoke { 3 } else { 15 });
     // Above this many new leads in one step, DynamoDB is seeded in bulk (see bulk_seed_dynamo).
@@ -210,7 +289,8 @@ async fn main() {
     if !sqlite_sizes.is_empty() {
         let dir = std::env::temp_dir().join(format!("leadpipe-scaling-{run}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let store: Arc<dyn LeadStore> = Arc::new(SqliteStore::open(&dir.join("leads.db"), Default::default()).expect("sqlite"));
+        let store: Arc<dyn LeadStore> =
+            Arc::new(SqliteStore::open(&dir.join("leads.db"), Default::default()).expect("sqlite"));
         let app = Leadpipe::new(store.clone(), Settings::default());
         let mut have = 0;
         for &n in &sqlite_sizes {
@@ -240,7 +320,11 @@ async fn main() {
     if !dynamo_sizes.is_empty() {
         let ddb = DynamoLocal::obtain();
         let (store, meter) = metered_store(&ddb.endpoint, "scaling").await;
-        let raw = DynamoStore::new(leadpipe_bench::ddb::client(&ddb.endpoint, None), store.table(), Default::default());
+        let raw = DynamoStore::new(
+            leadpipe_bench::ddb::client(&ddb.endpoint, None),
+            store.table(),
+            Default::default(),
+        );
         let store: Arc<dyn LeadStore> = Arc::new(store);
         let app = Leadpipe::new(store.clone(), Settings::default());
         let mut have = 0;
@@ -251,13 +335,19 @@ async fn main() {
             } else {
                 let secs = seed(store.clone(), have, n, conc, &run).await;
                 // No stream consumer runs here: rebuild the counters the consumer would have written.
-                leadpipe_dynamo::recount::recount(&raw).await.expect("recount");
+                leadpipe_dynamo::recount::recount(&raw)
+                    .await
+                    .expect("recount");
                 secs
             };
             eprintln!(
                 "dynamodb: seeded {} leads {} in {secs:.1} s ({:.0}/s)",
                 n - have,
-                if bulk { "in bulk (BatchWriteItem)" } else { "through LeadStore::write" },
+                if bulk {
+                    "in bulk (BatchWriteItem)"
+                } else {
+                    "through LeadStore::write"
+                },
                 (n - have) as f64 / secs
             );
             meter.take();
@@ -283,9 +373,20 @@ async fn main() {
     println!("# scaling ({repeats} repeats, medians; list page = 50 leads newest first, with the total from counters)");
     println!(
         "{:<15} {:>8} {:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>14}",
-        "store", "leads", "seed s", "analytics ms", "list ms", "list/stage ms", "analytics req", "list req", "list/stage req"
+        "store",
+        "leads",
+        "seed s",
+        "analytics ms",
+        "list ms",
+        "list/stage ms",
+        "analytics req",
+        "list req",
+        "list/stage req"
     );
-    let fmt_req = |r: Option<u64>, c: Option<f64>| r.map(|r| format!("{r} ({:.1} RCU)", c.unwrap_or(0.0))).unwrap_or_else(|| "-".into());
+    let fmt_req = |r: Option<u64>, c: Option<f64>| {
+        r.map(|r| format!("{r} ({:.1} RCU)", c.unwrap_or(0.0)))
+            .unwrap_or_else(|| "-".into())
+    };
     for p in &points {
         println!(
             "{:<15} {:>8} {:>9.1} {:>13.3} {:>13.3} {:>13.3} {:>14} {:>14} {:>14}",

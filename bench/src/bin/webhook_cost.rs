@@ -33,7 +33,9 @@ use leadpipe_core::{Leadpipe, Settings};
 use leadpipe_delivery::{Deliverer, Policies, Reach, Sender, WebhookCache};
 use leadpipe_dynamo::{DynamoStore, StreamRecord};
 use leadpipe_sqs::QueuedDelivery;
-use leadpipe_webhooks::{Delivery, DeliveryQueue, Secret, StoredWebhook, Webhook, WebhookSpec, WebhookStore};
+use leadpipe_webhooks::{
+    Delivery, DeliveryQueue, Secret, StoredWebhook, Webhook, WebhookSpec, WebhookStore,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -56,9 +58,14 @@ struct CountingQueue {
 #[async_trait]
 impl DeliveryQueue for CountingQueue {
     async fn schedule(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
-        self.messages.fetch_add(deliveries.len() as u64, Ordering::Relaxed);
-        self.batches.fetch_add(deliveries.len().div_ceil(10) as u64, Ordering::Relaxed);
-        self.last.lock().map_err(|_| StoreError::Internal("queue lock".into()))?.extend(deliveries.iter().map(QueuedDelivery::of));
+        self.messages
+            .fetch_add(deliveries.len() as u64, Ordering::Relaxed);
+        self.batches
+            .fetch_add(deliveries.len().div_ceil(10) as u64, Ordering::Relaxed);
+        self.last
+            .lock()
+            .map_err(|_| StoreError::Internal("queue lock".into()))?
+            .extend(deliveries.iter().map(QueuedDelivery::of));
         Ok(())
     }
 }
@@ -67,20 +74,30 @@ impl CountingQueue {
     fn take(&self) -> (u64, u64, Vec<QueuedDelivery>) {
         let messages = self.messages.swap(0, Ordering::Relaxed);
         let batches = self.batches.swap(0, Ordering::Relaxed);
-        let last = self.last.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+        let last = self
+            .last
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
         (messages, batches, last)
     }
 }
 
 /// A receiver answering 503 to the first request of each webhook-id when `fail_first`, else 200.
 async fn spawn_receiver(fail_first: bool) -> String {
-    let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::<String>::new()));
+    let seen = Arc::new(std::sync::Mutex::new(
+        std::collections::HashSet::<String>::new(),
+    ));
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |headers: axum::http::HeaderMap| {
             let seen = seen.clone();
             async move {
-                let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
                 let first = seen.lock().map(|mut s| s.insert(id)).unwrap_or(false);
                 if fail_first && first {
                     StatusCode::SERVICE_UNAVAILABLE
@@ -90,14 +107,18 @@ async fn spawn_receiver(fail_first: bool) -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
     let addr = listener.local_addr().expect("receiver address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/hook")
 }
 
 fn postback(v: serde_json::Value, app: &Leadpipe) -> Postback {
-    Postback::parse(v.to_string().as_bytes(), &app.settings.pipeline, None).expect("valid postback").postback
+    Postback::parse(v.to_string().as_bytes(), &app.settings.pipeline, None)
+        .expect("valid postback")
+        .postback
 }
 
 /// Writes `leads` leads' worth of the postback mix; returns how many postbacks were sent.
@@ -106,20 +127,39 @@ async fn mix(app: &Leadpipe, leads: usize, tag: &str) -> usize {
     for i in 0..leads {
         let email = format!("{tag}{i}-{}@bench.example", Uuid::new_v4().simple());
         // Per lead: 3 new : 3.5 progress : 2.5 repeat : 1 backward, as 10 postbacks over 3 leads ≈ the mix.
-        let id = app.ingest_postback(&postback(postback_body(&email, STAGES[1], 10, &[]), app)).await.expect("new").lead_id;
+        let id = app
+            .ingest_postback(&postback(postback_body(&email, STAGES[1], 10, &[]), app))
+            .await
+            .expect("new")
+            .lead_id;
         sent += 1;
         let progress = if i % 2 == 0 { 1 } else { 2 };
         for step in 0..progress {
             let stage = STAGES[2 + step];
-            app.ingest_postback(&postback(json!({"lead_id": id.to_string(), "stage": stage}), app)).await.expect("progress");
+            app.ingest_postback(&postback(
+                json!({"lead_id": id.to_string(), "stage": stage}),
+                app,
+            ))
+            .await
+            .expect("progress");
             sent += 1;
         }
         if i % 6 < 5 {
-            app.ingest_postback(&postback(json!({"lead_id": id.to_string(), "stage": STAGES[2]}), app)).await.expect("repeat");
+            app.ingest_postback(&postback(
+                json!({"lead_id": id.to_string(), "stage": STAGES[2]}),
+                app,
+            ))
+            .await
+            .expect("repeat");
             sent += 1;
         }
         if i % 3 == 0 {
-            app.ingest_postback(&postback(json!({"lead_id": id.to_string(), "stage": STAGES[1]}), app)).await.expect("backward");
+            app.ingest_postback(&postback(
+                json!({"lead_id": id.to_string(), "stage": STAGES[1]}),
+                app,
+            ))
+            .await
+            .expect("backward");
             sent += 1;
         }
     }
@@ -144,10 +184,12 @@ impl Case {
     fn dollars(&self, invoke_ms: f64) -> f64 {
         let wru = self.fan_out.model_wru + self.attempts.model_wru;
         let rru = self.fan_out.model_rru + self.attempts.model_rru;
-        let ddb = self.per_m_postbacks(wru) * listed::WRU_PER_M / 1e6 + self.per_m_postbacks(rru) * listed::RRU_PER_M / 1e6;
+        let ddb = self.per_m_postbacks(wru) * listed::WRU_PER_M / 1e6
+            + self.per_m_postbacks(rru) * listed::RRU_PER_M / 1e6;
         let sqs = self.per_m_postbacks(self.sqs_requests) * price::SQS_PER_M / 1e6;
         let lambda = self.per_m_postbacks(self.invocations)
-            * (listed::LAMBDA_REQ_PER_M / 1e6 + price::WEBHOOKS_MEMORY_GB * invoke_ms / 1000.0 * listed::LAMBDA_GB_S);
+            * (listed::LAMBDA_REQ_PER_M / 1e6
+                + price::WEBHOOKS_MEMORY_GB * invoke_ms / 1000.0 * listed::LAMBDA_GB_S);
         ddb + sqs + lambda
     }
 }
@@ -161,9 +203,11 @@ async fn main() {
     let ddb = DynamoLocal::obtain();
     let settings = Settings::default();
     let mut cases = Vec::new();
-    for (name, webhook, fail_first) in
-        [("webhooks off", false, false), ("one webhook on stage changes", true, false), ("same, every first attempt fails", true, true)]
-    {
+    for (name, webhook, fail_first) in [
+        ("webhooks off", false, false),
+        ("one webhook on stage changes", true, false),
+        ("same, every first attempt fails", true, true),
+    ] {
         let meter = Arc::new(Meter::default());
         let table = table_name("webhooks");
         let (app_store, poller) = leadpipe::dynamo_with_local_consumer(
@@ -172,19 +216,34 @@ async fn main() {
             &table,
             settings.counter_rules(),
         );
-        app_store.ensure_table().await.expect("create the benchmark table in DynamoDB Local");
-        let metered = DynamoStore::new(client(&ddb.endpoint, Some(meter.clone())), table.clone(), settings.counter_rules());
+        app_store
+            .ensure_table()
+            .await
+            .expect("create the benchmark table in DynamoDB Local");
+        let metered = DynamoStore::new(
+            client(&ddb.endpoint, Some(meter.clone())),
+            table.clone(),
+            settings.counter_rules(),
+        );
         let app = Leadpipe::new(Arc::new(app_store.clone()), settings.clone());
         if webhook {
             let url = spawn_receiver(fail_first).await;
-            let spec = WebhookSpec::parse(json!({"url": url, "events": ["lead.stage_changed"]}).to_string().as_bytes(), &settings.pipeline)
-                .expect("a valid webhook");
+            let spec = WebhookSpec::parse(
+                json!({"url": url, "events": ["lead.stage_changed"]})
+                    .to_string()
+                    .as_bytes(),
+                &settings.pipeline,
+            )
+            .expect("a valid webhook");
             let stored = StoredWebhook {
                 webhook: Webhook::new(Uuid::new_v4(), spec, Secret::generate().expect("a secret")),
                 health: Default::default(),
                 created_at: Utc::now(),
             };
-            app_store.create_webhook(&stored).await.expect("store the webhook");
+            app_store
+                .create_webhook(&stored)
+                .await
+                .expect("store the webhook");
         }
         let queue = Arc::new(CountingQueue::default());
         let deliverer = Deliverer::new(
@@ -200,16 +259,25 @@ async fn main() {
         let mut measured = None;
         for batch in 0..2 {
             let sent = mix(&app, leads, &format!("b{batch}")).await;
-            let records: Vec<StreamRecord> =
-                poller.read_all().await.expect("read the stream").into_iter().flat_map(|(_, r)| r).skip(seen_records).collect();
+            let records: Vec<StreamRecord> = poller
+                .read_all()
+                .await
+                .expect("read the stream")
+                .into_iter()
+                .flat_map(|(_, r)| r)
+                .skip(seen_records)
+                .collect();
             seen_records += records.len();
             meter.take();
-            let queued = counters::fan_out(&deliverer, &records, Utc::now()).await.expect("fan-out");
+            let queued = counters::fan_out(&deliverer, &records, Utc::now())
+                .await
+                .expect("fan-out");
             let usage = meter.take();
             let (_, send_batches, messages) = queue.take();
             measured = Some((sent, queued as u64, usage, send_batches as f64, messages));
         }
-        let (postbacks, deliveries, fan_out, mut sqs_requests, mut round) = measured.expect("the second batch ran");
+        let (postbacks, deliveries, fan_out, mut sqs_requests, mut round) =
+            measured.expect("the second batch ran");
         // Attempts: each queued message as SQS would hand it to the webhooks Lambda (one message per invocation:
         // the worst case, at low traffic), then each retry at its time.
         let mut attempts = Usage::default();
@@ -220,7 +288,9 @@ async fn main() {
                 let body = serde_json::to_string(&message).expect("a message");
                 let at = message.due.unwrap_or_else(Utc::now).max(Utc::now());
                 meter.take();
-                webhooks::handle_message(&deliverer, &body, at).await.expect("handled");
+                webhooks::handle_message(&deliverer, &body, at)
+                    .await
+                    .expect("handled");
                 add(&mut attempts, &meter.take());
                 invocations += 1.0;
                 // ReceiveMessage and DeleteMessage for this message.
@@ -231,7 +301,15 @@ async fn main() {
             }
             round = next;
         }
-        cases.push(Case { name, postbacks, deliveries, fan_out, attempts, sqs_requests, invocations });
+        cases.push(Case {
+            name,
+            postbacks,
+            deliveries,
+            fan_out,
+            attempts,
+            sqs_requests,
+            invocations,
+        });
     }
     report(&cases, invoke_ms, arg_value(&args, "--json"));
 }
@@ -251,7 +329,16 @@ fn report(cases: &[Case], invoke_ms: f64, json_path: Option<String>) {
     println!("# prices: DynamoDB $0.625/M WRU, $0.125/M RRU; SQS $0.40/M requests; Lambda $0.20/M + 128 MB x {invoke_ms} ms x $0.0000133334/GB-s");
     println!(
         "{:<34} {:>9} {:>11} {:>13} {:>13} {:>13} {:>13} {:>12} {:>12} {:>10}",
-        "case", "postbacks", "deliveries", "fan-out req", "fan-out WRU", "attempt WRU", "attempt RRU", "SQS req", "invocations", "$/M pb"
+        "case",
+        "postbacks",
+        "deliveries",
+        "fan-out req",
+        "fan-out WRU",
+        "attempt WRU",
+        "attempt RRU",
+        "SQS req",
+        "invocations",
+        "$/M pb"
     );
     let mut out = Vec::new();
     for c in cases {
@@ -277,6 +364,10 @@ fn report(cases: &[Case], invoke_ms: f64, json_path: Option<String>) {
     }
     println!("(per postback columns; the first batch's read of the webhook list into the 30 s cache is left out: it is per consumer instance, not per postback)");
     if let Some(path) = json_path {
-        std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap_or_default()).expect("write the JSON");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&out).unwrap_or_default(),
+        )
+        .expect("write the JSON");
     }
 }

@@ -15,7 +15,9 @@ pub mod query;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use leadpipe_core::domain::analytics::{has_value_counts, Abandonment, Analytics, Breakdown, ValueCounts};
+use leadpipe_core::domain::analytics::{
+    has_value_counts, Abandonment, Analytics, Breakdown, ValueCounts,
+};
 use leadpipe_core::{Leadpipe, ValidationError};
 use leadpipe_http::{AdminAccess, ApiError, QueryParams};
 
@@ -28,23 +30,47 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/analytics/values", get(values))
 }
 
-async fn analytics(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Analytics>, ApiError> {
+async fn analytics(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<Analytics>, ApiError> {
     let now = chrono::Utc::now();
     let q = query::parse(&params, &["from", "to"], app.default_range(now))?;
     Ok(Json(app.analytics(Some(q.range), now).await?))
 }
 
-async fn breakdown(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Breakdown>, ApiError> {
-    let q = query::parse(&params, &["from", "to", "by", "touch"], app.default_range(chrono::Utc::now()))?;
+async fn breakdown(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<Breakdown>, ApiError> {
+    let q = query::parse(
+        &params,
+        &["from", "to", "by", "touch"],
+        app.default_range(chrono::Utc::now()),
+    )?;
     Ok(Json(app.breakdown(q.by, q.touch, q.range).await?))
 }
 
-async fn abandonment(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<Abandonment>, ApiError> {
-    let q = query::parse(&params, &["from", "to", "by"], app.default_range(chrono::Utc::now()))?;
+async fn abandonment(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<Abandonment>, ApiError> {
+    let q = query::parse(
+        &params,
+        &["from", "to", "by"],
+        app.default_range(chrono::Utc::now()),
+    )?;
     Ok(Json(app.abandonment(q.by, q.range).await?))
 }
 
-async fn values(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<ValueCounts>, ApiError> {
+async fn values(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<ValueCounts>, ApiError> {
     let q = query::parse(&params, &["by"], app.default_range(chrono::Utc::now()))?;
     if !has_value_counts(q.by) {
         return Err(ValidationError::field("by", "by must be source or campaign").into());

@@ -20,23 +20,35 @@ pub struct AnalyticsQuery {
 const YEARS: std::ops::RangeInclusive<i32> = 1970..=9998;
 
 fn day(field: &str, raw: &str) -> Result<NaiveDate, ValidationError> {
-    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| ValidationError::field(field, format!("{field} must be a date (YYYY-MM-DD)")))?;
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+        ValidationError::field(field, format!("{field} must be a date (YYYY-MM-DD)"))
+    })?;
     if !YEARS.contains(&date.year()) {
-        return Err(ValidationError::field(field, format!("{field} must be between 1970-01-01 and 9998-12-31")));
+        return Err(ValidationError::field(
+            field,
+            format!("{field} must be between 1970-01-01 and 9998-12-31"),
+        ));
     }
     Ok(date)
 }
 
 /// Parses `params`, accepting only the names in `allowed`. A missing `from` or `to` is filled so the range keeps
 /// the default length (30 days) ending on `to`, or starting on `from`; both missing is `default`.
-pub fn parse(params: &[(String, String)], allowed: &[&str], default: DayRange) -> Result<AnalyticsQuery, ValidationError> {
+pub fn parse(
+    params: &[(String, String)],
+    allowed: &[&str],
+    default: DayRange,
+) -> Result<AnalyticsQuery, ValidationError> {
     let (mut from, mut to, mut by, mut touch) = (None, None, Dim::Source, Touch::First);
     for (name, value) in params {
         if !allowed.contains(&name.as_str()) {
             return Err(ValidationError::new(
                 ErrorCode::UnknownParameter,
-                format!("unknown query parameter \"{}\"; allowed: {}", name.chars().take(64).collect::<String>(), allowed.join(", ")),
+                format!(
+                    "unknown query parameter \"{}\"; allowed: {}",
+                    name.chars().take(64).collect::<String>(),
+                    allowed.join(", ")
+                ),
             )
             .at(name));
         }
@@ -49,14 +61,24 @@ pub fn parse(params: &[(String, String)], allowed: &[&str], default: DayRange) -
                     "campaign" => Dim::Campaign,
                     "domain" => Dim::Domain,
                     "device_type" => Dim::DeviceType,
-                    _ => return Err(ValidationError::field("by", "by must be source, campaign, domain or device_type")),
+                    _ => {
+                        return Err(ValidationError::field(
+                            "by",
+                            "by must be source, campaign, domain or device_type",
+                        ))
+                    }
                 }
             }
             "touch" => {
                 touch = match value.trim() {
                     "first" => Touch::First,
                     "latest" => Touch::Latest,
-                    _ => return Err(ValidationError::field("touch", "touch must be first or latest")),
+                    _ => {
+                        return Err(ValidationError::field(
+                            "touch",
+                            "touch must be first or latest",
+                        ))
+                    }
                 }
             }
             _ => {}
@@ -65,8 +87,10 @@ pub fn parse(params: &[(String, String)], allowed: &[&str], default: DayRange) -
     let span = Days::new(DEFAULT_DAYS - 1);
     let range = match (from, to) {
         (None, None) => default,
-        (Some(f), None) => DayRange::new(f, f.checked_add_days(span).unwrap_or(f)).map_err(|m| ValidationError::field("from", m))?,
-        (None, Some(t)) => DayRange::new(t.checked_sub_days(span).unwrap_or(t), t).map_err(|m| ValidationError::field("to", m))?,
+        (Some(f), None) => DayRange::new(f, f.checked_add_days(span).unwrap_or(f))
+            .map_err(|m| ValidationError::field("from", m))?,
+        (None, Some(t)) => DayRange::new(t.checked_sub_days(span).unwrap_or(t), t)
+            .map_err(|m| ValidationError::field("to", m))?,
         (Some(f), Some(t)) => DayRange::new(f, t).map_err(|m| ValidationError::field("from", m))?,
     };
     Ok(AnalyticsQuery { range, by, touch })
@@ -77,7 +101,10 @@ mod tests {
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn default() -> DayRange {
@@ -90,15 +117,31 @@ mod tests {
     fn defaults_and_partial_ranges() {
         assert_eq!(parse(&[], ALL, default()).unwrap().range, default());
         let q = parse(&p(&[("from", "2026-01-01")]), ALL, default()).unwrap();
-        assert_eq!((q.range.from.to_string(), q.range.to.to_string()), ("2026-01-01".into(), "2026-01-30".into()));
-        let q = parse(&p(&[("to", "2026-01-30"), ("by", "campaign"), ("touch", "latest")]), ALL, default()).unwrap();
+        assert_eq!(
+            (q.range.from.to_string(), q.range.to.to_string()),
+            ("2026-01-01".into(), "2026-01-30".into())
+        );
+        let q = parse(
+            &p(&[
+                ("to", "2026-01-30"),
+                ("by", "campaign"),
+                ("touch", "latest"),
+            ]),
+            ALL,
+            default(),
+        )
+        .unwrap();
         assert_eq!(q.range.from.to_string(), "2026-01-01");
         assert_eq!((q.by, q.touch), (Dim::Campaign, Touch::Latest));
     }
 
     #[test]
     fn years_outside_1970_to_9998_are_refused() {
-        for (name, value) in [("to", "0000-01-01"), ("from", "1969-12-31"), ("to", "9999-01-01")] {
+        for (name, value) in [
+            ("to", "0000-01-01"),
+            ("from", "1969-12-31"),
+            ("to", "9999-01-01"),
+        ] {
             let e = parse(&p(&[(name, value)]), &["from", "to"], default()).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(name), "{name}={value}");
         }
@@ -120,6 +163,11 @@ mod tests {
             let err = parse(&p(&pairs), ALL, default()).unwrap_err();
             assert_eq!(err.field.as_deref(), Some(field), "{pairs:?}");
         }
-        assert_eq!(parse(&p(&[("by", "source")]), &["from", "to"], default()).unwrap_err().code, ErrorCode::UnknownParameter);
+        assert_eq!(
+            parse(&p(&[("by", "source")]), &["from", "to"], default())
+                .unwrap_err()
+                .code,
+            ErrorCode::UnknownParameter
+        );
     }
 }

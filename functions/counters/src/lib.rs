@@ -23,7 +23,9 @@ use leadpipe_dynamo::{Consumer, StreamRecord};
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     /// The event source mapping has no tumbling window, so the event does not name its shard.
-    #[error("the event names no shard: configure the event source mapping with TumblingWindowInSeconds")]
+    #[error(
+        "the event names no shard: configure the event source mapping with TumblingWindowInSeconds"
+    )]
     MissingShard,
     /// The store failed (the batch is retried).
     #[error(transparent)]
@@ -58,10 +60,16 @@ pub async fn handle(
     deliverer: Option<&Deliverer>,
     event: &TimeWindowEvent,
 ) -> Result<TimeWindowEventResponse, HandleError> {
-    let shard = event.time_window_properties.shard_id.as_deref().ok_or(HandleError::MissingShard)?;
+    let shard = event
+        .time_window_properties
+        .shard_id
+        .as_deref()
+        .ok_or(HandleError::MissingShard)?;
     let records = records_of(event);
     // Boxed: the consumer's future is deep enough to overflow the layout query of the runtime's future.
-    let report = Box::pin(consumer.apply(shard, &records)).await.map_err(HandleError::Store)?;
+    let report = Box::pin(consumer.apply(shard, &records))
+        .await
+        .map_err(HandleError::Store)?;
     tracing::debug!(?report, "batch applied");
     if let Some(deliverer) = deliverer {
         let queued = Box::pin(fan_out(deliverer, &records, Utc::now())).await?;
@@ -71,20 +79,34 @@ pub async fn handle(
 }
 
 fn lead_of(image: &Option<Item>) -> Result<Option<Lead>, StoreError> {
-    image.as_ref().filter(|item| is_lead_item(item)).map(lead_from_item).transpose()
+    image
+        .as_ref()
+        .filter(|item| is_lead_item(item))
+        .map(lead_from_item)
+        .transpose()
 }
 
 /// Stores and queues the webhook deliveries a batch of lead changes triggers, all at once
 /// ([`Deliverer::fan_out_all`]: one read of the cached webhook list, then the store's and the queue's batch calls).
 /// Returns how many were queued; 0 without any enabled webhook, at no cost. `now` dates deletions (a stream
 /// record's old image carries no deletion time).
-pub async fn fan_out(deliverer: &Deliverer, records: &[StreamRecord], now: DateTime<Utc>) -> Result<usize, DeliveryError> {
+pub async fn fan_out(
+    deliverer: &Deliverer,
+    records: &[StreamRecord],
+    now: DateTime<Utc>,
+) -> Result<usize, DeliveryError> {
     let mut leads = Vec::with_capacity(records.len());
     for record in records {
         leads.push((lead_of(&record.old_image)?, lead_of(&record.new_image)?));
     }
-    let changes: Vec<Change<'_>> =
-        leads.iter().map(|(before, after)| Change { before: before.as_ref(), after: after.as_ref(), observed_at: now }).collect();
+    let changes: Vec<Change<'_>> = leads
+        .iter()
+        .map(|(before, after)| Change {
+            before: before.as_ref(),
+            after: after.as_ref(),
+            observed_at: now,
+        })
+        .collect();
     Ok(deliverer.fan_out_all(&changes, now).await?.len())
 }
 
@@ -110,9 +132,18 @@ mod tests {
         .expect("a tumbling-window DynamoDB event");
         let records = records_of(&event);
         assert_eq!(records.len(), 2);
-        assert_eq!((records[0].sequence_number.as_str(), records[1].sequence_number.as_str()), ("111", "222"));
+        assert_eq!(
+            (
+                records[0].sequence_number.as_str(),
+                records[1].sequence_number.as_str()
+            ),
+            ("111", "222")
+        );
         assert!(records[0].old_image.is_none() && records[0].new_image.is_some());
         assert!(records[1].old_image.is_some() && records[1].new_image.is_none());
-        assert_eq!(event.time_window_properties.shard_id.as_deref(), Some("shardId-0001"));
+        assert_eq!(
+            event.time_window_properties.shard_id.as_deref(),
+            Some("shardId-0001")
+        );
     }
 }

@@ -16,7 +16,11 @@ async fn main() -> Result<(), leadpipe_http::LambdaError> {
     let settings = Settings::from_env()?;
     let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
     let sdk = leadpipe_dynamo::client::config_from_env().await;
-    let store = DynamoStore::new(leadpipe_dynamo::client::client(&sdk), table, settings.counter_rules());
+    let store = DynamoStore::new(
+        leadpipe_dynamo::client::client(&sdk),
+        table,
+        settings.counter_rules(),
+    );
     let deliverer = match SqsDeliveryQueue::from_env(&sdk) {
         Some(queue) => Some(Deliverer::new(
             Arc::new(store.clone()),
@@ -29,11 +33,17 @@ async fn main() -> Result<(), leadpipe_http::LambdaError> {
     };
     let consumer = Consumer::new(store);
     let (consumer, deliverer) = (&consumer, deliverer.as_ref());
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<_>| async move {
-        counters::handle(consumer, deliverer, &event.payload).await.map_err(|e| {
-            tracing::error!(error = %e, "stream batch failed; Lambda retries it");
-            lambda_runtime::Diagnostic::from(Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-        })
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<_>| async move {
+            counters::handle(consumer, deliverer, &event.payload)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "stream batch failed; Lambda retries it");
+                    lambda_runtime::Diagnostic::from(
+                        Box::new(e) as Box<dyn std::error::Error + Send + Sync>
+                    )
+                })
+        },
+    ))
     .await
 }

@@ -50,12 +50,21 @@ pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
 
 /// `POST /api/import`: the body as CSV (`text/csv`) or JSON lines (`application/x-ndjson`, `application/jsonl`),
 /// else sniffed; a body that is neither is a 400, a larger one than [`MAX_IMPORT_BYTES`] a 413.
-async fn import(State(app): State<Leadpipe>, _: AdminAccess, request: Request) -> Result<Json<ImportReport>, ApiError> {
+async fn import(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    request: Request,
+) -> Result<Json<ImportReport>, ApiError> {
     let (parts, body) = request.into_parts();
     let bytes = read_limited_body(&parts.headers, body, MAX_IMPORT_BYTES).await?;
-    let format = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(Format::from_content_type);
-    let rows =
-        Rows::new(&bytes[..], format).map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, e.to_string())))?;
+    let format = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Format::from_content_type);
+    let rows = Rows::new(&bytes[..], format).map_err(|e| {
+        ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, e.to_string()))
+    })?;
     Ok(Json(app.import(rows, |_| {}).await?))
 }
 
@@ -82,8 +91,17 @@ pub struct LeadDetail {
     pub history: Vec<StageChange>,
 }
 
-async fn list_leads(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(params): QueryParams) -> Result<Json<LeadList>, ApiError> {
-    let q = query::parse_list_query(&params, &app.settings.pipeline, &app.settings.time_zone, chrono::Utc::now())?;
+async fn list_leads(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<LeadList>, ApiError> {
+    let q = query::parse_list_query(
+        &params,
+        &app.settings.pipeline,
+        &app.settings.time_zone,
+        chrono::Utc::now(),
+    )?;
     let (mut page, total) = app.list_leads(&q).await?;
     // Keep the answer small whatever the leads hold: cut the page, and continue from its last lead.
     let mut size = 0usize;
@@ -94,8 +112,16 @@ async fn list_leads(State(app): State<Leadpipe>, _: AdminAccess, QueryParams(par
         page.leads.truncate(cut.max(1));
         page.next_after = page.leads.last().map(Lead::created_key);
     }
-    let next_cursor = page.next_after.as_deref().map(|k| query::encode_cursor(k, q.oldest_first));
-    Ok(Json(LeadList { leads: page.leads, next_cursor, total: total.count, total_exact: total.exact }))
+    let next_cursor = page
+        .next_after
+        .as_deref()
+        .map(|k| query::encode_cursor(k, q.oldest_first));
+    Ok(Json(LeadList {
+        leads: page.leads,
+        next_cursor,
+        total: total.count,
+        total_exact: total.exact,
+    }))
 }
 
 /// `GET /api/postbacks` answer.
@@ -112,19 +138,35 @@ async fn postback_log(
     _: AdminAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<PostbackLog>, ApiError> {
-    let since = (chrono::Utc::now() - chrono::Duration::days(i64::from(app.settings.postback_log_days))).date_naive();
+    let since = (chrono::Utc::now()
+        - chrono::Duration::days(i64::from(app.settings.postback_log_days)))
+    .date_naive();
     let q = query::parse_log_query(&params, since)?;
     let page = app.postback_log(&q).await?;
-    let next_cursor = page.next_after.as_deref().map(|k| URL_SAFE_NO_PAD.encode(k));
-    Ok(Json(PostbackLog { entries: page.entries, next_cursor }))
+    let next_cursor = page
+        .next_after
+        .as_deref()
+        .map(|k| URL_SAFE_NO_PAD.encode(k));
+    Ok(Json(PostbackLog {
+        entries: page.entries,
+        next_cursor,
+    }))
 }
 
-async fn get_lead(State(app): State<Leadpipe>, _: AdminAccess, LeadIdPath(id): LeadIdPath) -> Result<Json<LeadDetail>, ApiError> {
+async fn get_lead(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    LeadIdPath(id): LeadIdPath,
+) -> Result<Json<LeadDetail>, ApiError> {
     let (lead, history) = app.lead_with_history(id).await?;
     Ok(Json(LeadDetail { lead, history }))
 }
 
-async fn delete_lead(State(app): State<Leadpipe>, _: AdminAccess, LeadIdPath(id): LeadIdPath) -> Result<StatusCode, ApiError> {
+async fn delete_lead(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    LeadIdPath(id): LeadIdPath,
+) -> Result<StatusCode, ApiError> {
     app.delete_lead(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

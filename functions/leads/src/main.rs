@@ -10,9 +10,11 @@ use leadpipe_webhooks::DeliveryQueue;
 
 #[tokio::main]
 async fn main() -> Result<(), leadpipe_http::LambdaError> {
-    leadpipe_http::run_lambda_with_queue(leads::router(), |sdk| match SqsDeliveryQueue::from_env(sdk) {
-        Some(queue) => Arc::new(queue) as Arc<dyn DeliveryQueue>,
-        None => Arc::new(PolledQueue),
+    leadpipe_http::run_lambda_with_queue(leads::router(), |sdk| {
+        match SqsDeliveryQueue::from_env(sdk) {
+            Some(queue) => Arc::new(queue) as Arc<dyn DeliveryQueue>,
+            None => Arc::new(PolledQueue),
+        }
     })
     .await
 }

@@ -15,8 +15,20 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 /// Deepest row `page` may reach (`page * limit`): page numbers read and skip the rows before them.
 pub const MAX_PAGE_DEPTH: usize = 10_000;
-const ALLOWED: &[&str] =
-    &["stage", "search", "source", "campaign", "from", "to", "limit", "cursor", "page", "sort", "quarantine", "idle_hours"];
+const ALLOWED: &[&str] = &[
+    "stage",
+    "search",
+    "source",
+    "campaign",
+    "from",
+    "to",
+    "limit",
+    "cursor",
+    "page",
+    "sort",
+    "quarantine",
+    "idle_hours",
+];
 /// Largest `idle_hours` (a year).
 pub const MAX_IDLE_HOURS: usize = 24 * 366;
 
@@ -43,21 +55,35 @@ fn decode_cursor(cursor: &str) -> Result<(String, bool), ValidationError> {
 
 /// A `from`/`to` value: a date (whole day in `tz`) or an RFC 3339 time. Returns the first instant it covers and
 /// the first instant after it.
-fn parse_bound(field: &str, raw: &str, tz: &ReportingZone) -> Result<(DateTime<Utc>, DateTime<Utc>), ValidationError> {
-    let bad = || ValidationError::field(field, format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"));
+fn parse_bound(
+    field: &str,
+    raw: &str,
+    tz: &ReportingZone,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ValidationError> {
+    let bad = || {
+        ValidationError::field(
+            field,
+            format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 time"),
+        )
+    };
     if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
         let start = |d: NaiveDate| tz.start_of_day(d).ok_or_else(bad);
         let next = day.checked_add_days(Days::new(1)).ok_or_else(bad)?;
         return Ok((start(day)?, start(next)?));
     }
-    let at = DateTime::parse_from_rfc3339(raw).map_err(|_| bad())?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc3339(raw)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
     Ok((at, at + chrono::Duration::microseconds(1)))
 }
 
 fn text_filter(field: &str, raw: &str) -> Result<Option<String>, ValidationError> {
     let v = raw.trim();
     if v.chars().count() > 200 {
-        return Err(ValidationError::field(field, format!("{field} is longer than 200 characters")));
+        return Err(ValidationError::field(
+            field,
+            format!("{field} is longer than 200 characters"),
+        ));
     }
     Ok((!v.is_empty()).then(|| v.to_lowercase()))
 }
@@ -67,7 +93,12 @@ fn number(field: &str, raw: &str, min: usize, max: usize) -> Result<usize, Valid
         .parse::<usize>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| ValidationError::field(field, format!("{field} must be a whole number from {min} to {max}")))
+        .ok_or_else(|| {
+            ValidationError::field(
+                field,
+                format!("{field} must be a whole number from {min} to {max}"),
+            )
+        })
 }
 
 /// Parses the query parameters at `now`. Dates are whole days in the reporting time zone `tz`; `to` is inclusive.
@@ -77,7 +108,10 @@ pub fn parse_list_query(
     tz: &ReportingZone,
     now: DateTime<Utc>,
 ) -> Result<ListQuery, ValidationError> {
-    let mut q = ListQuery { limit: DEFAULT_LIMIT, ..Default::default() };
+    let mut q = ListQuery {
+        limit: DEFAULT_LIMIT,
+        ..Default::default()
+    };
     let mut page = None;
     let mut cursor_order = None;
     for (name, value) in params {
@@ -86,8 +120,12 @@ pub fn parse_list_query(
             "search" => q.search = text_filter("search", value)?,
             "source" => q.source = text_filter("source", value)?,
             "campaign" => q.campaign = text_filter("campaign", value)?,
-            "from" if !value.trim().is_empty() => q.created_from = Some(parse_bound("from", value.trim(), tz)?.0),
-            "to" if !value.trim().is_empty() => q.created_before = Some(parse_bound("to", value.trim(), tz)?.1),
+            "from" if !value.trim().is_empty() => {
+                q.created_from = Some(parse_bound("from", value.trim(), tz)?.0)
+            }
+            "to" if !value.trim().is_empty() => {
+                q.created_before = Some(parse_bound("to", value.trim(), tz)?.1)
+            }
             "limit" => q.limit = number("limit", value, 1, MAX_LIMIT)?,
             "cursor" if !value.is_empty() => {
                 let (key, oldest_first) = decode_cursor(value)?;
@@ -98,33 +136,51 @@ pub fn parse_list_query(
                 q.oldest_first = match value.trim() {
                     "" | "newest" => false,
                     "oldest" => true,
-                    _ => return Err(ValidationError::field("sort", "sort must be newest or oldest")),
+                    _ => {
+                        return Err(ValidationError::field(
+                            "sort",
+                            "sort must be newest or oldest",
+                        ))
+                    }
                 }
             }
             "quarantine" => {
                 q.quarantine = match value.trim() {
                     "" | "exclude" => QuarantineFilter::Exclude,
                     "only" => QuarantineFilter::Only,
-                    _ => return Err(ValidationError::field("quarantine", "quarantine must be exclude or only")),
+                    _ => {
+                        return Err(ValidationError::field(
+                            "quarantine",
+                            "quarantine must be exclude or only",
+                        ))
+                    }
                 }
             }
             "idle_hours" if !value.trim().is_empty() => {
                 let hours = number("idle_hours", value, 1, MAX_IDLE_HOURS)?;
-                q.entered_before = Some(now - chrono::Duration::hours(i64::try_from(hours).unwrap_or(0)));
+                q.entered_before =
+                    Some(now - chrono::Duration::hours(i64::try_from(hours).unwrap_or(0)));
             }
             "page" => page = Some(number("page", value, 1, MAX_PAGE_DEPTH)?),
             known if ALLOWED.contains(&known) => {}
             other => {
                 return Err(ValidationError::new(
                     ErrorCode::UnknownParameter,
-                    format!("unknown query parameter \"{}\"; allowed: {}", other.chars().take(64).collect::<String>(), ALLOWED.join(", ")),
+                    format!(
+                        "unknown query parameter \"{}\"; allowed: {}",
+                        other.chars().take(64).collect::<String>(),
+                        ALLOWED.join(", ")
+                    ),
                 )
                 .at(other))
             }
         }
     }
     if cursor_order.is_some_and(|o| o != q.oldest_first) {
-        return Err(ValidationError::field("cursor", "this cursor belongs to a listing in the other sort order"));
+        return Err(ValidationError::field(
+            "cursor",
+            "this cursor belongs to a listing in the other sort order",
+        ));
     }
     if let (Some(from), Some(before)) = (q.created_from, q.created_before) {
         if from >= before {
@@ -133,11 +189,17 @@ pub fn parse_list_query(
     }
     if let Some(page) = page {
         if q.after.is_some() {
-            return Err(ValidationError::field("page", "use either page or cursor, not both"));
+            return Err(ValidationError::field(
+                "page",
+                "use either page or cursor, not both",
+            ));
         }
         let skip = (page - 1) * q.limit;
         if skip + q.limit > MAX_PAGE_DEPTH {
-            return Err(ValidationError::field("page", format!("page reaches past row {MAX_PAGE_DEPTH}; use cursor to go deeper")));
+            return Err(ValidationError::field(
+                "page",
+                format!("page reaches past row {MAX_PAGE_DEPTH}; use cursor to go deeper"),
+            ));
         }
         q.skip = skip;
     }
@@ -146,20 +208,34 @@ pub fn parse_list_query(
 
 /// Parses `GET /api/postbacks` parameters: `status` (`rejected`, the default, or `quarantined`), `limit` (1–200,
 /// default 50) and `cursor`.
-pub fn parse_log_query(params: &[(String, String)], since: NaiveDate) -> Result<PostbackLogQuery, ValidationError> {
-    let mut q = PostbackLogQuery { status: LogStatus::Rejected, limit: DEFAULT_LIMIT, after: None, since };
+pub fn parse_log_query(
+    params: &[(String, String)],
+    since: NaiveDate,
+) -> Result<PostbackLogQuery, ValidationError> {
+    let mut q = PostbackLogQuery {
+        status: LogStatus::Rejected,
+        limit: DEFAULT_LIMIT,
+        after: None,
+        since,
+    };
     for (name, value) in params {
         match name.as_str() {
             "status" => {
                 q.status = match value.trim() {
                     "rejected" => LogStatus::Rejected,
                     "quarantined" => LogStatus::Quarantined,
-                    _ => return Err(ValidationError::field("status", "status must be rejected or quarantined")),
+                    _ => {
+                        return Err(ValidationError::field(
+                            "status",
+                            "status must be rejected or quarantined",
+                        ))
+                    }
                 }
             }
             "limit" => q.limit = number("limit", value, 1, MAX_LIMIT)?,
             "cursor" if !value.is_empty() => {
-                let bad = || ValidationError::field("cursor", "cursor is not one this API returned");
+                let bad =
+                    || ValidationError::field("cursor", "cursor is not one this API returned");
                 let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| bad())?;
                 q.after = Some(String::from_utf8(bytes).map_err(|_| bad())?);
             }
@@ -167,7 +243,10 @@ pub fn parse_log_query(params: &[(String, String)], since: NaiveDate) -> Result<
             other => {
                 return Err(ValidationError::new(
                     ErrorCode::UnknownParameter,
-                    format!("unknown query parameter \"{}\"; allowed: status, limit, cursor", other.chars().take(64).collect::<String>()),
+                    format!(
+                        "unknown query parameter \"{}\"; allowed: status, limit, cursor",
+                        other.chars().take(64).collect::<String>()
+                    ),
                 )
                 .at(other))
             }
@@ -184,21 +263,44 @@ mod tests {
         parse_with(pairs, &ReportingZone::utc())
     }
 
-    fn parse_with(pairs: &[(&str, &str)], tz: &ReportingZone) -> Result<ListQuery, ValidationError> {
-        let params: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        parse_list_query(&params, &Pipeline::default(), tz, "2026-11-28T12:00:00Z".parse().unwrap())
+    fn parse_with(
+        pairs: &[(&str, &str)],
+        tz: &ReportingZone,
+    ) -> Result<ListQuery, ValidationError> {
+        let params: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_list_query(
+            &params,
+            &Pipeline::default(),
+            tz,
+            "2026-11-28T12:00:00Z".parse().unwrap(),
+        )
     }
 
     #[test]
     fn defaults() {
         let q = parse(&[]).unwrap();
         assert_eq!(q.limit, 50);
-        assert_eq!(q, ListQuery { limit: 50, ..Default::default() });
+        assert_eq!(
+            q,
+            ListQuery {
+                limit: 50,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
     fn filters_are_normalised() {
-        let q = parse(&[("stage", "paid"), ("search", " John "), ("source", "Google"), ("campaign", "")]).unwrap();
+        let q = parse(&[
+            ("stage", "paid"),
+            ("search", " John "),
+            ("source", "Google"),
+            ("campaign", ""),
+        ])
+        .unwrap();
         assert_eq!(q.stage.unwrap(), "Paid");
         assert_eq!(q.search.as_deref(), Some("john"));
         assert_eq!(q.source.as_deref(), Some("google"));
@@ -208,12 +310,28 @@ mod tests {
     #[test]
     fn dates_are_whole_days_in_the_reporting_zone_and_to_is_inclusive() {
         let q = parse(&[("from", "2026-11-01"), ("to", "2026-11-30")]).unwrap();
-        assert_eq!(q.created_from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
-        assert_eq!(q.created_before.unwrap().to_rfc3339(), "2026-12-01T00:00:00+00:00");
-        let ny = parse_with(&[("from", "2026-11-01")], &ReportingZone::parse("America/New_York").unwrap()).unwrap();
-        assert_eq!(ny.created_from.unwrap().to_rfc3339(), "2026-11-01T04:00:00+00:00");
+        assert_eq!(
+            q.created_from.unwrap().to_rfc3339(),
+            "2026-11-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            q.created_before.unwrap().to_rfc3339(),
+            "2026-12-01T00:00:00+00:00"
+        );
+        let ny = parse_with(
+            &[("from", "2026-11-01")],
+            &ReportingZone::parse("America/New_York").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            ny.created_from.unwrap().to_rfc3339(),
+            "2026-11-01T04:00:00+00:00"
+        );
         let t = parse(&[("to", "2026-11-01T10:00:00+02:00")]).unwrap();
-        assert_eq!(t.created_before.unwrap().to_rfc3339(), "2026-11-01T08:00:00.000001+00:00");
+        assert_eq!(
+            t.created_before.unwrap().to_rfc3339(),
+            "2026-11-01T08:00:00.000001+00:00"
+        );
     }
 
     #[test]
@@ -247,13 +365,27 @@ mod tests {
         assert_eq!(q.after.as_deref(), Some(key));
         let q = parse(&[("cursor", &encode_cursor(key, true)), ("sort", "oldest")]).unwrap();
         assert!(q.oldest_first && q.after.as_deref() == Some(key));
-        assert_eq!(parse(&[("cursor", &encode_cursor(key, true))]).unwrap_err().field.as_deref(), Some("cursor"));
+        assert_eq!(
+            parse(&[("cursor", &encode_cursor(key, true))])
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("cursor")
+        );
     }
 
     #[test]
     fn idle_hours_and_quarantine() {
-        let q = parse(&[("idle_hours", "24"), ("quarantine", "only"), ("sort", "oldest")]).unwrap();
-        assert_eq!(q.entered_before.unwrap().to_rfc3339(), "2026-11-27T12:00:00+00:00");
+        let q = parse(&[
+            ("idle_hours", "24"),
+            ("quarantine", "only"),
+            ("sort", "oldest"),
+        ])
+        .unwrap();
+        assert_eq!(
+            q.entered_before.unwrap().to_rfc3339(),
+            "2026-11-27T12:00:00+00:00"
+        );
         assert_eq!(q.quarantine, QuarantineFilter::Only);
         assert!(q.oldest_first);
     }
@@ -264,7 +396,13 @@ mod tests {
         assert_eq!((q.skip, q.limit), (40, 20));
         assert!(parse(&[
             ("page", "2"),
-            ("cursor", &encode_cursor("2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11", false))
+            (
+                "cursor",
+                &encode_cursor(
+                    "2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11",
+                    false
+                )
+            )
         ])
         .is_err());
     }

@@ -26,8 +26,8 @@ use leadpipe_core::domain::Stage;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{AdminAccess, ApiError, JsonBody, QueryParams, WebhookServices};
 use leadpipe_webhooks::{
-    Delivery, DeliveryQuery, DeliveryState, EndpointHealth, EventNames, EventType, Format, OutcomeClass, Secret, StoredWebhook, Webhook,
-    WebhookSpec, MAX_WEBHOOKS,
+    Delivery, DeliveryQuery, DeliveryState, EndpointHealth, EventNames, EventType, Format,
+    OutcomeClass, Secret, StoredWebhook, Webhook, WebhookSpec, MAX_WEBHOOKS,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -44,7 +44,10 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/webhooks/{id}", delete(remove))
         .route("/api/webhooks/{id}/enable", post(enable))
         .route("/api/webhooks/{id}/deliveries", get(deliveries))
-        .route("/api/webhooks/{id}/deliveries/{delivery_id}/retry", post(retry))
+        .route(
+            "/api/webhooks/{id}/deliveries/{delivery_id}/retry",
+            post(retry),
+        )
 }
 
 /// An endpoint's recent record, as shown.
@@ -195,14 +198,27 @@ impl<S: Send + Sync> FromRequestParts<S> for WebhookPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let invalid = |name: &str, what: &str| ApiError::Invalid(ValidationError::field(name, format!("{what} must be a UUID")));
-        let Path(params) =
-            Path::<Vec<(String, String)>>::from_request_parts(parts, state).await.map_err(|_| invalid("id", "webhook id"))?;
+        let invalid = |name: &str, what: &str| {
+            ApiError::Invalid(ValidationError::field(
+                name,
+                format!("{what} must be a UUID"),
+            ))
+        };
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid("id", "webhook id"))?;
         let find = |name: &str, what: &str| -> Result<Option<Uuid>, ApiError> {
-            params.iter().find(|(k, _)| k == name).map(|(_, v)| Uuid::parse_str(v).map_err(|_| invalid(name, what))).transpose()
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| Uuid::parse_str(v).map_err(|_| invalid(name, what)))
+                .transpose()
         };
         let id = find("id", "webhook id")?.ok_or_else(|| invalid("id", "webhook id"))?;
-        Ok(Self { id, delivery_id: find("delivery_id", "delivery id")? })
+        Ok(Self {
+            id,
+            delivery_id: find("delivery_id", "delivery id")?,
+        })
     }
 }
 
@@ -211,7 +227,11 @@ fn webhook_not_found() -> ApiError {
 }
 
 async fn load(services: &WebhookServices, id: Uuid) -> Result<StoredWebhook, ApiError> {
-    services.store.webhook(id).await?.ok_or_else(webhook_not_found)
+    services
+        .store
+        .webhook(id)
+        .await?
+        .ok_or_else(webhook_not_found)
 }
 
 async fn create(
@@ -227,20 +247,33 @@ async fn create(
             message: format!("this deployment already has {MAX_WEBHOOKS} webhooks, the most it keeps; delete one first"),
         });
     }
-    let secret = Secret::generate().map_err(|e| ApiError::Internal(format!("cannot generate a webhook secret: {e}")))?;
-    let stored =
-        StoredWebhook { webhook: Webhook::new(Uuid::new_v4(), spec, secret), health: EndpointHealth::default(), created_at: Utc::now() };
+    let secret = Secret::generate()
+        .map_err(|e| ApiError::Internal(format!("cannot generate a webhook secret: {e}")))?;
+    let stored = StoredWebhook {
+        webhook: Webhook::new(Uuid::new_v4(), spec, secret),
+        health: EndpointHealth::default(),
+        created_at: Utc::now(),
+    };
     services.store.create_webhook(&stored).await?;
-    let created = CreatedWebhook { secret: stored.webhook.secret.to_whsec(), webhook: WebhookView::from(&stored) };
+    let created = CreatedWebhook {
+        secret: stored.webhook.secret.to_whsec(),
+        webhook: WebhookView::from(&stored),
+    };
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn list(_: AdminAccess, services: WebhookServices) -> Result<Json<WebhookList>, ApiError> {
     let webhooks = services.store.webhooks().await?;
-    Ok(Json(WebhookList { webhooks: webhooks.iter().map(WebhookView::from).collect() }))
+    Ok(Json(WebhookList {
+        webhooks: webhooks.iter().map(WebhookView::from).collect(),
+    }))
 }
 
-async fn remove(_: AdminAccess, services: WebhookServices, path: WebhookPath) -> Result<StatusCode, ApiError> {
+async fn remove(
+    _: AdminAccess,
+    services: WebhookServices,
+    path: WebhookPath,
+) -> Result<StatusCode, ApiError> {
     if services.store.delete_webhook(path.id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -248,15 +281,30 @@ async fn remove(_: AdminAccess, services: WebhookServices, path: WebhookPath) ->
     }
 }
 
-async fn enable(_: AdminAccess, services: WebhookServices, path: WebhookPath) -> Result<Json<WebhookView>, ApiError> {
+async fn enable(
+    _: AdminAccess,
+    services: WebhookServices,
+    path: WebhookPath,
+) -> Result<Json<WebhookView>, ApiError> {
     let mut stored = load(&services, path.id).await?;
     stored.webhook.enable();
     stored.health = EndpointHealth::default();
     services.store.save_webhook(&stored).await?;
     // Deliveries left pending while it was disabled (disabling abandons them, but a change may have raced it) are
     // due again: hand the newest page of them to the queue.
-    let page = services.store.deliveries(&DeliveryQuery { webhook_id: path.id, limit: MAX_DELIVERY_LIMIT, after: None }).await?;
-    let pending: Vec<Delivery> = page.deliveries.into_iter().filter(|d| d.state == DeliveryState::Pending).collect();
+    let page = services
+        .store
+        .deliveries(&DeliveryQuery {
+            webhook_id: path.id,
+            limit: MAX_DELIVERY_LIMIT,
+            after: None,
+        })
+        .await?;
+    let pending: Vec<Delivery> = page
+        .deliveries
+        .into_iter()
+        .filter(|d| d.state == DeliveryState::Pending)
+        .collect();
     if !pending.is_empty() {
         services.queue.schedule(&pending).await?;
     }
@@ -264,25 +312,48 @@ async fn enable(_: AdminAccess, services: WebhookServices, path: WebhookPath) ->
 }
 
 /// Reads `limit` and `after` of a deliveries listing.
-pub fn parse_delivery_query(webhook_id: Uuid, params: &[(String, String)]) -> Result<DeliveryQuery, ValidationError> {
-    let mut q = DeliveryQuery { webhook_id, limit: DEFAULT_DELIVERY_LIMIT, after: None };
+pub fn parse_delivery_query(
+    webhook_id: Uuid,
+    params: &[(String, String)],
+) -> Result<DeliveryQuery, ValidationError> {
+    let mut q = DeliveryQuery {
+        webhook_id,
+        limit: DEFAULT_DELIVERY_LIMIT,
+        after: None,
+    };
     for (name, value) in params {
         match name.as_str() {
             "limit" => {
-                q.limit = value.trim().parse::<usize>().ok().filter(|n| (1..=MAX_DELIVERY_LIMIT).contains(n)).ok_or_else(|| {
-                    ValidationError::field("limit", format!("limit must be a whole number from 1 to {MAX_DELIVERY_LIMIT}"))
-                })?
+                q.limit = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_DELIVERY_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ValidationError::field(
+                            "limit",
+                            format!("limit must be a whole number from 1 to {MAX_DELIVERY_LIMIT}"),
+                        )
+                    })?
             }
             "after" if value.is_empty() => q.after = None,
             "after" => {
-                let bad = || ValidationError::field("after", "after is not a next_after value this API returned");
+                let bad = || {
+                    ValidationError::field(
+                        "after",
+                        "after is not a next_after value this API returned",
+                    )
+                };
                 let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| bad())?;
                 q.after = Some(String::from_utf8(bytes).map_err(|_| bad())?);
             }
             other => {
                 return Err(ValidationError::new(
                     ErrorCode::UnknownParameter,
-                    format!("unknown query parameter \"{}\"; allowed: limit, after", other.chars().take(64).collect::<String>()),
+                    format!(
+                        "unknown query parameter \"{}\"; allowed: limit, after",
+                        other.chars().take(64).collect::<String>()
+                    ),
                 )
                 .at(other))
             }
@@ -306,11 +377,20 @@ async fn deliveries(
     }))
 }
 
-async fn retry(_: AdminAccess, services: WebhookServices, path: WebhookPath) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+async fn retry(
+    _: AdminAccess,
+    services: WebhookServices,
+    path: WebhookPath,
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
     let stored = load(&services, path.id).await?;
-    let delivery_id = path.delivery_id.ok_or_else(|| ApiError::NotFound("no delivery with this id".into()))?;
-    let mut delivery =
-        services.store.delivery(path.id, delivery_id).await?.ok_or_else(|| ApiError::NotFound("no delivery with this id".into()))?;
+    let delivery_id = path
+        .delivery_id
+        .ok_or_else(|| ApiError::NotFound("no delivery with this id".into()))?;
+    let mut delivery = services
+        .store
+        .delivery(path.id, delivery_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no delivery with this id".into()))?;
     if !stored.webhook.enabled {
         return Err(ApiError::Refused {
             code: ErrorCode::WebhookDisabled,
@@ -318,12 +398,17 @@ async fn retry(_: AdminAccess, services: WebhookServices, path: WebhookPath) -> 
         });
     }
     if delivery.state == DeliveryState::Delivered {
-        return Err(ApiError::Conflict("this delivery was delivered; there is nothing to retry".into()));
+        return Err(ApiError::Conflict(
+            "this delivery was delivered; there is nothing to retry".into(),
+        ));
     }
     delivery.state = DeliveryState::Pending;
     delivery.next_attempt_at = Some(Utc::now());
     services.store.save_delivery(&delivery).await?;
-    services.queue.schedule(std::slice::from_ref(&delivery)).await?;
+    services
+        .queue
+        .schedule(std::slice::from_ref(&delivery))
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&delivery))))
 }
 
@@ -332,29 +417,62 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn delivery_query_defaults_and_bounds() {
         let id = Uuid::from_u128(7);
         let q = parse_delivery_query(id, &[]).unwrap();
-        assert_eq!((q.webhook_id, q.limit, q.after), (id, DEFAULT_DELIVERY_LIMIT, None));
-        assert_eq!(parse_delivery_query(id, &params(&[("limit", "100")])).unwrap().limit, 100);
+        assert_eq!(
+            (q.webhook_id, q.limit, q.after),
+            (id, DEFAULT_DELIVERY_LIMIT, None)
+        );
+        assert_eq!(
+            parse_delivery_query(id, &params(&[("limit", "100")]))
+                .unwrap()
+                .limit,
+            100
+        );
         for bad in ["0", "101", "x", "-1"] {
-            assert_eq!(parse_delivery_query(id, &params(&[("limit", bad)])).unwrap_err().field.as_deref(), Some("limit"), "{bad}");
+            assert_eq!(
+                parse_delivery_query(id, &params(&[("limit", bad)]))
+                    .unwrap_err()
+                    .field
+                    .as_deref(),
+                Some("limit"),
+                "{bad}"
+            );
         }
         let e = parse_delivery_query(id, &params(&[("page", "2")])).unwrap_err();
-        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::UnknownParameter, Some("page")));
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::UnknownParameter, Some("page"))
+        );
     }
 
     #[test]
     fn after_round_trips_and_garbage_is_refused() {
         let id = Uuid::from_u128(7);
         let key = "2026-03-01T00:00:00.000000Z#0000";
-        let q = parse_delivery_query(id, &params(&[("after", &URL_SAFE_NO_PAD.encode(key))])).unwrap();
+        let q =
+            parse_delivery_query(id, &params(&[("after", &URL_SAFE_NO_PAD.encode(key))])).unwrap();
         assert_eq!(q.after.as_deref(), Some(key));
-        assert_eq!(parse_delivery_query(id, &params(&[("after", "***")])).unwrap_err().field.as_deref(), Some("after"));
-        assert_eq!(parse_delivery_query(id, &params(&[("after", "")])).unwrap().after, None);
+        assert_eq!(
+            parse_delivery_query(id, &params(&[("after", "***")]))
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("after")
+        );
+        assert_eq!(
+            parse_delivery_query(id, &params(&[("after", "")]))
+                .unwrap()
+                .after,
+            None
+        );
     }
 }

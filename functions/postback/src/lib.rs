@@ -35,15 +35,25 @@ use leadpipe_core::ingest::Origin;
 use leadpipe_core::store::LogStatus;
 use leadpipe_core::Leadpipe;
 use leadpipe_core::{ErrorCode, ValidationError};
-use leadpipe_http::extract::{get_postback_caller, postback_caller, presented_tier, read_json_body, BodyRefused, KEY_PARAMETER};
+use leadpipe_http::extract::{
+    get_postback_caller, postback_caller, presented_tier, read_json_body, BodyRefused,
+    KEY_PARAMETER,
+};
 use leadpipe_http::{ApiError, ClientOrigin};
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {
-    Router::new().route("/api/postback", post(receive_postback).get(receive_get_postback))
+    Router::new().route(
+        "/api/postback",
+        post(receive_postback).get(receive_get_postback),
+    )
 }
 
-async fn receive_postback(State(app): State<Leadpipe>, ClientOrigin(origin): ClientOrigin, req: Request) -> Response {
+async fn receive_postback(
+    State(app): State<Leadpipe>,
+    ClientOrigin(origin): ClientOrigin,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
     let tier = presented_tier(&parts, &app.settings);
     let caller = match postback_caller(&parts, &app.settings) {
@@ -58,11 +68,19 @@ async fn receive_postback(State(app): State<Leadpipe>, ClientOrigin(origin): Cli
     };
     let body = match read_json_body(&parts.headers, body).await {
         Ok(body) => body,
-        Err(BodyRefused { error, prefix }) => return refuse(&app, error, tier, &origin, &prefix).await,
+        Err(BodyRefused { error, prefix }) => {
+            return refuse(&app, error, tier, &origin, &prefix).await
+        }
     };
-    let parsed = match Postback::parse(&body, &app.settings.pipeline, app.settings.honeypot_field.as_deref()) {
+    let parsed = match Postback::parse(
+        &body,
+        &app.settings.pipeline,
+        app.settings.honeypot_field.as_deref(),
+    ) {
         Ok(parsed) => parsed,
-        Err(invalid) => return refuse(&app, ApiError::Invalid(invalid), tier, &origin, &body).await,
+        Err(invalid) => {
+            return refuse(&app, ApiError::Invalid(invalid), tier, &origin, &body).await
+        }
     };
     apply(&app, &parts, &origin, parsed, caller, tier, &body).await
 }
@@ -72,20 +90,32 @@ pub const PIXEL_PARAMETER: &str = "pixel";
 
 /// The 1×1 transparent GIF a `pixel=1` GET postback answers.
 pub const PIXEL_GIF: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04,
-    0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-async fn receive_get_postback(State(app): State<Leadpipe>, ClientOrigin(origin): ClientOrigin, req: Request) -> Response {
+async fn receive_get_postback(
+    State(app): State<Leadpipe>,
+    ClientOrigin(origin): ClientOrigin,
+    req: Request,
+) -> Response {
     let (parts, _body) = req.into_parts();
     let raw = parts.uri.query().unwrap_or("");
     let decoded = leadpipe_http::extract::decode_query(raw);
-    let pixel = decoded.as_ref().is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == PIXEL_PARAMETER && matches!(v.as_str(), "1" | "true")));
+    let pixel = decoded.as_ref().is_ok_and(|pairs| {
+        pairs
+            .iter()
+            .any(|(k, v)| k == PIXEL_PARAMETER && matches!(v.as_str(), "1" | "true"))
+    });
     let answer = get_postback(&app, &parts, &origin, raw, decoded).await;
     if pixel {
         return (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("image/gif")), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
             PIXEL_GIF,
         )
             .into_response();
@@ -104,17 +134,27 @@ async fn get_postback(
     let too_large = raw.len() > MAX_BODY_BYTES;
     // What the postback log keeps: the query without the key.
     let pairs: Vec<(String, String)> = match decoded {
-        Ok(pairs) => pairs.into_iter().filter(|(k, _)| k != KEY_PARAMETER && k != PIXEL_PARAMETER).collect(),
+        Ok(pairs) => pairs
+            .into_iter()
+            .filter(|(k, _)| k != KEY_PARAMETER && k != PIXEL_PARAMETER)
+            .collect(),
         Err(error) => return refuse(app, error, tier, origin, b"").await,
     };
-    let (parsed, object) = Postback::from_query(pairs, &app.settings.pipeline, app.settings.honeypot_field.as_deref());
+    let (parsed, object) = Postback::from_query(
+        pairs,
+        &app.settings.pipeline,
+        app.settings.honeypot_field.as_deref(),
+    );
     let logged = serde_json::to_vec(&object).unwrap_or_default();
     let caller = match get_postback_caller(parts, &app.settings) {
         Ok(caller) => caller,
         Err(error) => return refuse(app, error, tier, origin, &logged).await,
     };
     if too_large {
-        let error = ValidationError::body(ErrorCode::PayloadTooLarge, format!("query string is larger than {MAX_BODY_BYTES} bytes"));
+        let error = ValidationError::body(
+            ErrorCode::PayloadTooLarge,
+            format!("query string is larger than {MAX_BODY_BYTES} bytes"),
+        );
         return refuse(app, ApiError::Invalid(error), tier, origin, &logged).await;
     }
     apply(app, parts, origin, parsed, caller, tier, &logged).await
@@ -133,7 +173,16 @@ async fn apply(
     let header = match parts.headers.get(IDEMPOTENCY_HEADER).map(|v| v.to_str()) {
         None => None,
         Some(Ok(text)) => Some(text),
-        Some(Err(_)) => return refuse(app, ApiError::Invalid(header_not_text()), tier, origin, body).await,
+        Some(Err(_)) => {
+            return refuse(
+                app,
+                ApiError::Invalid(header_not_text()),
+                tier,
+                origin,
+                body,
+            )
+            .await
+        }
     };
     let key = match postback_key(header, parsed.postback.event_id.as_ref()) {
         Ok(key) => key,
@@ -150,17 +199,45 @@ async fn apply(
 /// The answer of an applied (or replayed) postback: its status and JSON body as stored.
 pub fn answered(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.response.status).unwrap_or(StatusCode::OK);
-    let mut response =
-        (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], answer.response.body).into_response();
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer.response.body,
+    )
+        .into_response();
     if answer.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
 }
 
 /// Answers a refused postback, after keeping it in the postback log.
-async fn refuse(app: &Leadpipe, error: ApiError, tier: &str, origin: &Origin, body: &[u8]) -> Response {
-    let tier = if matches!(error, ApiError::Unauthorized) && tier != "none" { "invalid" } else { tier };
-    app.log_postback(LogStatus::Rejected, error.code().as_str(), error.to_string(), tier, origin, None, body).await;
+async fn refuse(
+    app: &Leadpipe,
+    error: ApiError,
+    tier: &str,
+    origin: &Origin,
+    body: &[u8],
+) -> Response {
+    let tier = if matches!(error, ApiError::Unauthorized) && tier != "none" {
+        "invalid"
+    } else {
+        tier
+    };
+    app.log_postback(
+        LogStatus::Rejected,
+        error.code().as_str(),
+        error.to_string(),
+        tier,
+        origin,
+        None,
+        body,
+    )
+    .await;
     error.into_response()
 }

@@ -16,7 +16,9 @@ use serde_json::Value;
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {
-    Router::new().route("/api/leads/{id}/stage", put(move_stage)).route("/api/leads/{id}/release", post(release))
+    Router::new()
+        .route("/api/leads/{id}/stage", put(move_stage))
+        .route("/api/leads/{id}/release", post(release))
 }
 
 /// `POST /api/leads/{id}/release` answer.
@@ -26,8 +28,14 @@ pub struct Released {
     pub lead: Lead,
 }
 
-async fn release(State(app): State<Leadpipe>, _: AdminAccess, LeadIdPath(id): LeadIdPath) -> Result<Json<Released>, ApiError> {
-    Ok(Json(Released { lead: app.set_quarantine(id, None).await? }))
+async fn release(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    LeadIdPath(id): LeadIdPath,
+) -> Result<Json<Released>, ApiError> {
+    Ok(Json(Released {
+        lead: app.set_quarantine(id, None).await?,
+    }))
 }
 
 /// `PUT /api/leads/{id}/stage` answer.
@@ -41,17 +49,28 @@ pub struct StageMoved {
 
 /// Reads `{"stage": "<name>"}`; anything else is a 400 naming the problem.
 pub fn parse_stage_body(body: &[u8]) -> Result<String, ValidationError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ValidationError::body(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ValidationError::body(
+            ErrorCode::InvalidJson,
+            format!("body is not valid JSON: {e}"),
+        )
+    })?;
     let Value::Object(obj) = value else {
-        return Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object like {\"stage\": \"Paid\"}"));
+        return Err(ValidationError::body(
+            ErrorCode::InvalidJson,
+            "body must be a JSON object like {\"stage\": \"Paid\"}",
+        ));
     };
     if let Some(other) = obj.keys().find(|k| *k != "stage") {
-        return Err(ValidationError::new(ErrorCode::UnknownField, "only \"stage\" may be sent").at(other));
+        return Err(
+            ValidationError::new(ErrorCode::UnknownField, "only \"stage\" may be sent").at(other),
+        );
     }
     match obj.get("stage") {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None | Some(Value::Null) => Err(ValidationError::field("stage", "stage is required")),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err(ValidationError::field("stage", "stage is required"))
+        }
         Some(_) => Err(ValidationError::field("stage", "stage must be a string")),
     }
 }
@@ -64,7 +83,10 @@ async fn move_stage(
 ) -> Result<Json<StageMoved>, ApiError> {
     let stage = app.settings.pipeline.stage(&parse_stage_body(&body)?)?;
     let (lead, stage_changed) = app.move_stage(id, &stage).await?;
-    Ok(Json(StageMoved { lead, stage_changed }))
+    Ok(Json(StageMoved {
+        lead,
+        stage_changed,
+    }))
 }
 
 #[cfg(test)]
@@ -78,11 +100,37 @@ mod tests {
 
     #[test]
     fn refuses_everything_else() {
-        assert_eq!(parse_stage_body(b"{").unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(parse_stage_body(b"\"Paid\"").unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(parse_stage_body(b"{}").unwrap_err().field.as_deref(), Some("stage"));
-        assert_eq!(parse_stage_body(br#"{"stage": 3}"#).unwrap_err().field.as_deref(), Some("stage"));
-        assert_eq!(parse_stage_body(br#"{"stage": " "}"#).unwrap_err().field.as_deref(), Some("stage"));
-        assert_eq!(parse_stage_body(br#"{"stage": "Paid", "x": 1}"#).unwrap_err().code, ErrorCode::UnknownField);
+        assert_eq!(
+            parse_stage_body(b"{").unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            parse_stage_body(b"\"Paid\"").unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            parse_stage_body(b"{}").unwrap_err().field.as_deref(),
+            Some("stage")
+        );
+        assert_eq!(
+            parse_stage_body(br#"{"stage": 3}"#)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("stage")
+        );
+        assert_eq!(
+            parse_stage_body(br#"{"stage": " "}"#)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("stage")
+        );
+        assert_eq!(
+            parse_stage_body(br#"{"stage": "Paid", "x": 1}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::UnknownField
+        );
     }
 }

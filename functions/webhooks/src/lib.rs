@@ -35,21 +35,39 @@ pub enum Handled {
 }
 
 /// Handles one message at `now`.
-pub async fn handle_message(deliverer: &Deliverer, body: &str, now: DateTime<Utc>) -> Result<Handled, DeliveryError> {
-    let Some(message) = QueuedDelivery::parse(body) else { return Ok(Handled::Dropped("not a delivery message")) };
-    let Some(delivery) = deliverer.store().delivery(message.webhook_id, message.delivery_id).await? else {
+pub async fn handle_message(
+    deliverer: &Deliverer,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Handled, DeliveryError> {
+    let Some(message) = QueuedDelivery::parse(body) else {
+        return Ok(Handled::Dropped("not a delivery message"));
+    };
+    let Some(delivery) = deliverer
+        .store()
+        .delivery(message.webhook_id, message.delivery_id)
+        .await?
+    else {
         return Ok(Handled::Dropped("no such delivery"));
     };
     if !message.is_current_for(&delivery) {
         return Ok(Handled::Dropped("finished or rescheduled since"));
     }
-    if delivery.next_attempt_at.is_some_and(|due| due > now + EARLY_TOLERANCE) {
-        deliverer.queue().schedule(std::slice::from_ref(&delivery)).await?;
+    if delivery
+        .next_attempt_at
+        .is_some_and(|due| due > now + EARLY_TOLERANCE)
+    {
+        deliverer
+            .queue()
+            .schedule(std::slice::from_ref(&delivery))
+            .await?;
         return Ok(Handled::Requeued);
     }
     let mut rng = fastrand::Rng::new();
     match deliverer.attempt_loaded(delivery, now, &mut rng).await? {
-        Attempted::Missing | Attempted::NotDue(_) => Ok(Handled::Dropped("finished or rescheduled since")),
+        Attempted::Missing | Attempted::NotDue(_) => {
+            Ok(Handled::Dropped("finished or rescheduled since"))
+        }
         Attempted::Abandoned(_) | Attempted::Sent { .. } => Ok(Handled::Attempted),
     }
 }
@@ -63,17 +81,19 @@ fn failure(message: &SqsMessage) -> BatchItemFailure {
 /// Handles one SQS batch; the messages that could not be handled are returned for SQS to deliver again.
 pub async fn handle(deliverer: &Deliverer, event: &SqsEvent) -> SqsBatchResponse {
     let now = Utc::now();
-    let results = futures_util::future::join_all(
-        event
-            .records
-            .iter()
-            .map(|message| async move { (message, handle_message(deliverer, message.body.as_deref().unwrap_or(""), now).await) }),
-    )
+    let results = futures_util::future::join_all(event.records.iter().map(|message| async move {
+        (
+            message,
+            handle_message(deliverer, message.body.as_deref().unwrap_or(""), now).await,
+        )
+    }))
     .await;
     let mut response = SqsBatchResponse::default();
     for (message, result) in results {
         match result {
-            Ok(handled) => tracing::debug!(message = ?message.message_id, ?handled, "message handled"),
+            Ok(handled) => {
+                tracing::debug!(message = ?message.message_id, ?handled, "message handled")
+            }
             Err(e) => {
                 tracing::error!(message = ?message.message_id, error = %e, "message not handled; SQS delivers it again");
                 response.batch_item_failures.push(failure(message));

@@ -16,8 +16,13 @@ async fn main() -> Result<(), leadpipe_http::LambdaError> {
     let settings = Settings::from_env()?;
     let sdk = leadpipe_dynamo::client::config_from_env().await;
     let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
-    let queue = SqsDeliveryQueue::from_env(&sdk).ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))?;
-    let store = DynamoStore::new(leadpipe_dynamo::client::client(&sdk), table, settings.counter_rules());
+    let queue =
+        SqsDeliveryQueue::from_env(&sdk).ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))?;
+    let store = DynamoStore::new(
+        leadpipe_dynamo::client::client(&sdk),
+        table,
+        settings.counter_rules(),
+    );
     let deliverer = Deliverer::new(
         Arc::new(store),
         Arc::new(queue),
@@ -26,8 +31,10 @@ async fn main() -> Result<(), leadpipe_http::LambdaError> {
         WebhookCache::new(Duration::from_secs(30)),
     );
     let deliverer = &deliverer;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<_>| async move {
-        Ok::<_, lambda_runtime::Error>(webhooks::handle(deliverer, &event.payload).await)
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<_>| async move {
+            Ok::<_, lambda_runtime::Error>(webhooks::handle(deliverer, &event.payload).await)
+        },
+    ))
     .await
 }

@@ -22,12 +22,19 @@ const BIND_ATTEMPTS: usize = 5;
 /// A loopback port nobody listens on right now (another process may take it before it is used: [`Server::start`]
 /// draws again when its bind fails).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fresh, empty folder under the system temp dir.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let dir = std::env::temp_dir().join(format!("leadpipe-{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -53,24 +60,45 @@ impl Server {
             let stdout = std::fs::File::create(logs.join("stdout")).unwrap();
             let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadpipe"));
-            cmd.arg("serve").arg("--port").arg(port.to_string()).args(args);
+            cmd.arg("serve")
+                .arg("--port")
+                .arg(port.to_string())
+                .args(args);
             cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-            for var in ["API_KEY", "ADMIN_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_PROFILE"] {
+            for var in [
+                "API_KEY",
+                "ADMIN_API_KEY",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_REGION",
+                "AWS_PROFILE",
+            ] {
                 cmd.env_remove(var);
             }
             for (k, v) in envs {
                 cmd.env(k, v);
             }
             let child = cmd.spawn().expect("start leadpipe serve");
-            let mut server = Server { child, status: None, port, base: format!("http://127.0.0.1:{port}"), logs };
+            let mut server = Server {
+                child,
+                status: None,
+                port,
+                base: format!("http://127.0.0.1:{port}"),
+                logs,
+            };
             match server.wait_ready() {
                 Ok(()) => return server,
                 // Another process took the port after free_port() released it: draw another one.
-                Err(status) if attempt < BIND_ATTEMPTS && server.stderr().contains("cannot listen on") => {
+                Err(status)
+                    if attempt < BIND_ATTEMPTS && server.stderr().contains("cannot listen on") =>
+                {
                     eprintln!("leadpipe serve could not bind port {port} ({status}); retrying on another port");
                     server.status = Some(status);
                 }
-                Err(status) => panic!("leadpipe serve exited before it was ready ({status}).\n{}", server.logs_report()),
+                Err(status) => panic!(
+                    "leadpipe serve exited before it was ready ({status}).\n{}",
+                    server.logs_report()
+                ),
             }
         }
         unreachable!()
@@ -135,8 +163,17 @@ impl Server {
 
     /// Sends SIGTERM.
     pub fn send_sigterm(&self) {
-        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success();
-        assert!(ok, "kill -TERM {} failed.\n{}", self.child.id(), self.logs_report());
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            ok,
+            "kill -TERM {} failed.\n{}",
+            self.child.id(),
+            self.logs_report()
+        );
     }
 
     /// Waits up to `timeout` for the process to exit; panics (with its logs) when it does not.
@@ -145,7 +182,11 @@ impl Server {
         while self.status.is_none() {
             self.status = self.child.try_wait().unwrap();
             if self.status.is_none() {
-                assert!(Instant::now() < deadline, "leadpipe serve did not exit within {timeout:?}.\n{}", self.logs_report());
+                assert!(
+                    Instant::now() < deadline,
+                    "leadpipe serve did not exit within {timeout:?}.\n{}",
+                    self.logs_report()
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -156,7 +197,11 @@ impl Server {
     pub fn terminate(mut self) -> String {
         self.send_sigterm();
         let status = self.wait_exit(Duration::from_secs(15));
-        assert!(status.success(), "leadpipe serve exited with {status} after SIGTERM.\n{}", self.logs_report());
+        assert!(
+            status.success(),
+            "leadpipe serve exited with {status} after SIGTERM.\n{}",
+            self.logs_report()
+        );
         self.stderr()
     }
 }
@@ -166,7 +211,11 @@ impl Drop for Server {
         self.kill();
         if std::thread::panicking() {
             // Shown by the test harness with the failing test's output.
-            eprintln!("{}\n(logs kept in {})", self.logs_report(), self.logs.display());
+            eprintln!(
+                "{}\n(logs kept in {})",
+                self.logs_report(),
+                self.logs.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.logs);
         }
@@ -174,14 +223,20 @@ impl Drop for Server {
 }
 
 fn read_lossy(path: &Path) -> String {
-    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1:`port`: (status, body).
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2))?;
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let response = String::from_utf8_lossy(&response);
@@ -190,6 +245,9 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:?}")))?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }

@@ -89,13 +89,18 @@ impl Default for Settings {
 }
 
 fn default_public_max_stage(pipeline: &Pipeline) -> Stage {
-    pipeline.stage(DEFAULT_PUBLIC_MAX_STAGE).unwrap_or_else(|_| pipeline.first().clone())
+    pipeline
+        .stage(DEFAULT_PUBLIC_MAX_STAGE)
+        .unwrap_or_else(|_| pipeline.first().clone())
 }
 
 impl Settings {
     /// The stage order and time zone that counters follow.
     pub fn counter_rules(&self) -> CounterRules {
-        CounterRules { pipeline: self.pipeline.clone(), time_zone: self.time_zone.clone() }
+        CounterRules {
+            pipeline: self.pipeline.clone(),
+            time_zone: self.time_zone.clone(),
+        }
     }
 
     /// Reads the process environment.
@@ -109,37 +114,56 @@ impl Settings {
             Some(spec) => Pipeline::parse(&spec)?,
             None => Pipeline::default(),
         };
-        let time_zone = match lookup("REPORTING_TIMEZONE").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
+        let time_zone = match lookup("REPORTING_TIMEZONE")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+        {
             Some(name) => ReportingZone::parse(&name).ok_or(ConfigError::TimeZone(name))?,
             None => ReportingZone::utc(),
         };
-        let key = |name| lookup(name).map(|k| k.trim().to_string()).filter(|k| !k.is_empty() && k != PLACEHOLDER_KEY);
+        let key = |name| {
+            lookup(name)
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty() && k != PLACEHOLDER_KEY)
+        };
         let allowed_origins = lookup("ALLOWED_ORIGINS")
-            .map(|s| s.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let public_max_stage = match lookup("PUBLIC_MAX_STAGE").filter(|s| !s.trim().is_empty()) {
-            Some(name) => pipeline.stage(&name).map_err(|e| ConfigError::Invalid { name: "PUBLIC_MAX_STAGE", problem: e.to_string() })?,
+            Some(name) => pipeline.stage(&name).map_err(|e| ConfigError::Invalid {
+                name: "PUBLIC_MAX_STAGE",
+                problem: e.to_string(),
+            })?,
             None => default_public_max_stage(&pipeline),
         };
         let honeypot_field = match lookup("HONEYPOT_FIELD") {
             Some(f) if f.trim().is_empty() => None,
             Some(f) if crate::domain::postback::is_known_field(f.trim()) => {
-                return Err(ConfigError::Invalid { name: "HONEYPOT_FIELD", problem: format!("\"{}\" is a postback field", f.trim()) })
+                return Err(ConfigError::Invalid {
+                    name: "HONEYPOT_FIELD",
+                    problem: format!("\"{}\" is a postback field", f.trim()),
+                })
             }
             Some(f) => Some(f.trim().to_string()),
             None => Some(DEFAULT_HONEYPOT_FIELD.into()),
         };
-        let number = |name: &'static str, default: u32, min: u32| -> Result<u32, ConfigError> {
-            match lookup(name).filter(|s| !s.trim().is_empty()) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n >= min)
-                    .ok_or(ConfigError::Invalid { name, problem: format!("must be a whole number of at least {min}") }),
-            }
-        };
+        let number =
+            |name: &'static str, default: u32, min: u32| -> Result<u32, ConfigError> {
+                match lookup(name).filter(|s| !s.trim().is_empty()) {
+                    None => Ok(default),
+                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n >= min).ok_or(
+                        ConfigError::Invalid {
+                            name,
+                            problem: format!("must be a whole number of at least {min}"),
+                        },
+                    ),
+                }
+            };
         let settings = Self {
             pipeline,
             time_zone,
@@ -151,10 +175,18 @@ impl Settings {
             quarantine_ip_rate: number("QUARANTINE_IP_RATE", 20, 1)?,
             postback_log_days: number("POSTBACK_LOG_DAYS", 30, 1)?.min(400),
             allowed_origins,
-            trust_forwarded_for: match lookup("TRUST_FORWARDED_FOR").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            trust_forwarded_for: match lookup("TRUST_FORWARDED_FOR")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
                 None | Some("" | "0" | "false") => false,
                 Some("1" | "true") => true,
-                Some(_) => return Err(ConfigError::Invalid { name: "TRUST_FORWARDED_FOR", problem: "must be true or false".into() }),
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "TRUST_FORWARDED_FOR",
+                        problem: "must be true or false".into(),
+                    })
+                }
             },
         };
         settings.check_keys()?;
@@ -164,7 +196,11 @@ impl Settings {
     /// Every configured key must differ from the others (else one would grant another's power), and the browser
     /// key needs the server key (its continuation tokens are sealed with a secret derived from it).
     pub fn check_keys(&self) -> Result<(), ConfigError> {
-        let keys = [("API_KEY", &self.api_key), ("ADMIN_API_KEY", &self.admin_api_key), ("PUBLIC_API_KEY", &self.public_api_key)];
+        let keys = [
+            ("API_KEY", &self.api_key),
+            ("ADMIN_API_KEY", &self.admin_api_key),
+            ("PUBLIC_API_KEY", &self.public_api_key),
+        ];
         for (i, (a, ka)) in keys.iter().enumerate() {
             for (b, kb) in &keys[i + 1..] {
                 if ka.is_some() && ka == kb {
@@ -173,7 +209,10 @@ impl Settings {
             }
         }
         if self.public_api_key.is_some() && self.api_key.is_none() {
-            return Err(ConfigError::Invalid { name: "PUBLIC_API_KEY", problem: "needs API_KEY to be set too".into() });
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_API_KEY",
+                problem: "needs API_KEY to be set too".into(),
+            });
         }
         Ok(())
     }
@@ -201,7 +240,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -235,28 +277,62 @@ mod tests {
 
     #[test]
     fn keys_must_differ_and_the_browser_key_needs_the_server_key() {
-        assert!(matches!(settings(&[("API_KEY", "same-key-1"), ("ADMIN_API_KEY", "same-key-1")]), Err(ConfigError::SameKeys(..))));
-        assert!(matches!(settings(&[("PUBLIC_API_KEY", "pub-key-1")]), Err(ConfigError::Invalid { .. })));
-        let s = settings(&[("API_KEY", "a-key-1"), ("ADMIN_API_KEY", "b-key-1"), ("PUBLIC_API_KEY", "c-key-1")]).unwrap();
+        assert!(matches!(
+            settings(&[("API_KEY", "same-key-1"), ("ADMIN_API_KEY", "same-key-1")]),
+            Err(ConfigError::SameKeys(..))
+        ));
+        assert!(matches!(
+            settings(&[("PUBLIC_API_KEY", "pub-key-1")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        let s = settings(&[
+            ("API_KEY", "a-key-1"),
+            ("ADMIN_API_KEY", "b-key-1"),
+            ("PUBLIC_API_KEY", "c-key-1"),
+        ])
+        .unwrap();
         assert!(s.require_keys().is_ok());
-        assert!(settings(&[("API_KEY", "a-key-1")]).unwrap().require_keys().is_err(), "a deployment needs the admin key too");
+        assert!(
+            settings(&[("API_KEY", "a-key-1")])
+                .unwrap()
+                .require_keys()
+                .is_err(),
+            "a deployment needs the admin key too"
+        );
     }
 
     #[test]
     fn ingest_settings() {
-        let s = settings(&[("PUBLIC_MAX_STAGE", "paid"), ("HONEYPOT_FIELD", "website_url"), ("QUARANTINE_IP_RATE", "5")]).unwrap();
+        let s = settings(&[
+            ("PUBLIC_MAX_STAGE", "paid"),
+            ("HONEYPOT_FIELD", "website_url"),
+            ("QUARANTINE_IP_RATE", "5"),
+        ])
+        .unwrap();
         assert_eq!(s.public_max_stage, "Paid");
         assert_eq!(s.honeypot_field.as_deref(), Some("website_url"));
         assert_eq!(s.quarantine_ip_rate, 5);
-        assert_eq!(settings(&[]).unwrap().public_max_stage, "Application Submitted");
+        assert_eq!(
+            settings(&[]).unwrap().public_max_stage,
+            "Application Submitted"
+        );
         assert!(settings(&[("PUBLIC_MAX_STAGE", "Won")]).is_err());
-        assert!(settings(&[("HONEYPOT_FIELD", "email")]).is_err(), "not a real field");
-        assert!(settings(&[("HONEYPOT_FIELD", "")]).unwrap().honeypot_field.is_none());
+        assert!(
+            settings(&[("HONEYPOT_FIELD", "email")]).is_err(),
+            "not a real field"
+        );
+        assert!(settings(&[("HONEYPOT_FIELD", "")])
+            .unwrap()
+            .honeypot_field
+            .is_none());
         assert!(settings(&[("QUARANTINE_IP_RATE", "0")]).is_err());
     }
 
     #[test]
     fn refuses_bad_zone() {
-        assert!(matches!(settings(&[("REPORTING_TIMEZONE", "Mars/Base")]), Err(ConfigError::TimeZone(_))));
+        assert!(matches!(
+            settings(&[("REPORTING_TIMEZONE", "Mars/Base")]),
+            Err(ConfigError::TimeZone(_))
+        ));
     }
 }

@@ -104,7 +104,11 @@ impl ValidationError {
 
     /// An error with `code` and `message` and no field.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// The same error, naming `field` (at most 64 characters of it).
@@ -115,14 +119,26 @@ impl ValidationError {
 }
 
 /// A request body read as one JSON object of at most `max_bytes`: the first check of every JSON body the API takes.
-pub fn json_object_body(body: &[u8], max_bytes: usize) -> Result<serde_json::Map<String, serde_json::Value>, ValidationError> {
+pub fn json_object_body(
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, ValidationError> {
     if body.len() > max_bytes {
-        return Err(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {max_bytes} bytes")));
+        return Err(ValidationError::body(
+            ErrorCode::PayloadTooLarge,
+            format!("body is larger than {max_bytes} bytes"),
+        ));
     }
     match serde_json::from_slice(body) {
         Ok(serde_json::Value::Object(obj)) => Ok(obj),
-        Ok(_) => Err(ValidationError::body(ErrorCode::InvalidJson, "body must be a JSON object")),
-        Err(e) => Err(ValidationError::body(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}"))),
+        Ok(_) => Err(ValidationError::body(
+            ErrorCode::InvalidJson,
+            "body must be a JSON object",
+        )),
+        Err(e) => Err(ValidationError::body(
+            ErrorCode::InvalidJson,
+            format!("body is not valid JSON: {e}"),
+        )),
     }
 }
 

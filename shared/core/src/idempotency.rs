@@ -46,7 +46,11 @@ pub struct IdempotencyKey(String);
 impl IdempotencyKey {
     /// Validates a key as sent; `field` names where it came from in the error.
     pub fn parse(raw: &str, field: &str) -> Result<Self, ValidationError> {
-        if raw.is_empty() || raw.len() > MAX_KEY_BYTES || raw.trim() != raw || raw.chars().any(char::is_control) {
+        if raw.is_empty()
+            || raw.len() > MAX_KEY_BYTES
+            || raw.trim() != raw
+            || raw.chars().any(char::is_control)
+        {
             return Err(ValidationError::field(
                 field,
                 format!("{field} must be 1 to {MAX_KEY_BYTES} bytes of printable text without surrounding spaces"),
@@ -83,7 +87,11 @@ impl StoredResponse {
             Ingested::Server(o) => (if o.created { 201 } else { 200 }, serde_json::to_string(o)),
             Ingested::Public(o) => (202, serde_json::to_string(o)),
         };
-        Ok(Self { status, body: body.map_err(|e| ServiceError::Internal(format!("outcome does not serialise: {e}")))? })
+        Ok(Self {
+            status,
+            body: body
+                .map_err(|e| ServiceError::Internal(format!("outcome does not serialise: {e}")))?,
+        })
     }
 }
 
@@ -108,7 +116,10 @@ impl Leadpipe {
     ) -> Result<Answer, ServiceError> {
         let Some(key) = key else {
             let ingested = self.ingest(parsed, caller, origin).await?;
-            return Ok(Answer { response: StoredResponse::of(&ingested)?, replayed: false });
+            return Ok(Answer {
+                response: StoredResponse::of(&ingested)?,
+                replayed: false,
+            });
         };
         let scoped = key.scoped(caller);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(IN_PROGRESS_WAIT_MS);
@@ -119,14 +130,27 @@ impl Leadpipe {
             let at = now();
             let lease_until = at + chrono::Duration::seconds(CLAIM_LEASE_SECS);
             let expires_at = at + chrono::Duration::hours(IDEMPOTENCY_HOURS);
-            match self.store.claim_idempotency(&scoped, at, lease_until, expires_at).await? {
-                IdempotencyClaim::Done(response) => return Ok(Answer { response, replayed: true }),
+            match self
+                .store
+                .claim_idempotency(&scoped, at, lease_until, expires_at)
+                .await?
+            {
+                IdempotencyClaim::Done(response) => {
+                    return Ok(Answer {
+                        response,
+                        replayed: true,
+                    })
+                }
                 IdempotencyClaim::InProgress if tokio::time::Instant::now() + pause < deadline => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(320));
                 }
                 IdempotencyClaim::InProgress => return Err(ServiceError::InProgress),
-                IdempotencyClaim::Claimed => return self.apply_claimed(parsed, caller, origin, &scoped, expires_at).await,
+                IdempotencyClaim::Claimed => {
+                    return self
+                        .apply_claimed(parsed, caller, origin, &scoped, expires_at)
+                        .await
+                }
             }
         }
     }
@@ -139,7 +163,11 @@ impl Leadpipe {
         scoped: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<Answer, ServiceError> {
-        let response = match self.ingest(parsed, caller, origin).await.and_then(|i| StoredResponse::of(&i)) {
+        let response = match self
+            .ingest(parsed, caller, origin)
+            .await
+            .and_then(|i| StoredResponse::of(&i))
+        {
             Ok(response) => response,
             Err(e) => {
                 // Nothing was applied: free the key so the sender's retry is.
@@ -151,16 +179,26 @@ impl Leadpipe {
         };
         // The postback is applied: a response that cannot be stored must not fail it (a retry would be refused
         // as in progress until the lease ends, then applied again), so it is logged.
-        if let Err(e) = self.store.complete_idempotency(scoped, &response, expires_at).await {
+        if let Err(e) = self
+            .store
+            .complete_idempotency(scoped, &response, expires_at)
+            .await
+        {
             tracing::warn!(error = %e, "could not store an idempotent postback's response");
         }
-        Ok(Answer { response, replayed: false })
+        Ok(Answer {
+            response,
+            replayed: false,
+        })
     }
 }
 
 /// The idempotency key of a postback: the `Idempotency-Key` header if sent (a bad one is a 400), else the body's
 /// `event_id` (already checked by the parser).
-pub fn postback_key(header: Option<&str>, event_id: Option<&IdempotencyKey>) -> Result<Option<IdempotencyKey>, ValidationError> {
+pub fn postback_key(
+    header: Option<&str>,
+    event_id: Option<&IdempotencyKey>,
+) -> Result<Option<IdempotencyKey>, ValidationError> {
     match header {
         Some(h) => IdempotencyKey::parse(h, "Idempotency-Key").map(Some),
         None => Ok(event_id.cloned()),
@@ -187,8 +225,14 @@ mod tests {
         }
         assert!(IdempotencyKey::parse(&"é".repeat(MAX_KEY_BYTES / 2), "event_id").is_ok());
         let b = IdempotencyKey("b".into());
-        assert_eq!(postback_key(Some("h"), Some(&b)).expect("ok").map(|k| k.0), Some("h".into()));
-        assert_eq!(postback_key(None, Some(&b)).expect("ok").map(|k| k.0), Some("b".into()));
+        assert_eq!(
+            postback_key(Some("h"), Some(&b)).expect("ok").map(|k| k.0),
+            Some("h".into())
+        );
+        assert_eq!(
+            postback_key(None, Some(&b)).expect("ok").map(|k| k.0),
+            Some("b".into())
+        );
         assert!(postback_key(Some(" h"), Some(&b)).is_err());
         assert_eq!(postback_key(None, None).expect("ok"), None);
     }

@@ -40,8 +40,14 @@ impl Leadpipe {
     /// Applies one validated row: creates or merges its lead (see [`crate::domain::import`]). `Err(Ok(message))`
     /// rejects the row (an email held by another lead, a lead changed concurrently through every retry);
     /// `Err(Err(_))` means the store failed and the import should stop.
-    pub async fn import_record(&self, rec: ImportRecord) -> Result<RowOutcome, Result<String, ServiceError>> {
-        let target = LeadRef { id: rec.postback.lead_id, email: rec.postback.email.clone() };
+    pub async fn import_record(
+        &self,
+        rec: ImportRecord,
+    ) -> Result<RowOutcome, Result<String, ServiceError>> {
+        let target = LeadRef {
+            id: rec.postback.lead_id,
+            email: rec.postback.email.clone(),
+        };
         let pipeline = self.settings.pipeline.clone();
         let new_id = rec.postback.lead_id.unwrap_or_else(Uuid::new_v4);
         let decide = Arc::new(move |existing: Option<&Lead>| {
@@ -57,8 +63,13 @@ impl Leadpipe {
                 (Some(_), Decision::Apply(a)) if a.modified => RowOutcome::Updated,
                 _ => RowOutcome::Unchanged,
             }),
-            Err(StoreError::EmailTaken(email)) => Err(Ok(format!("email {email} already belongs to another lead than lead_id"))),
-            Err(StoreError::Conflict) => Err(Ok("the lead was changed concurrently through every retry; import the row again".into())),
+            Err(StoreError::EmailTaken(email)) => Err(Ok(format!(
+                "email {email} already belongs to another lead than lead_id"
+            ))),
+            Err(StoreError::Conflict) => Err(Ok(
+                "the lead was changed concurrently through every retry; import the row again"
+                    .into(),
+            )),
             Err(e) => Err(Err(e.into())),
         }
     }
@@ -68,7 +79,11 @@ impl Leadpipe {
     /// waits while an earlier row with its id or email is in flight. Outcomes are counted in file order, so the
     /// report (and its rejected lines) reads as for a one-at-a-time import. `progress` is called after each row with
     /// the report so far. Stops with an error only when the store fails (rows already in flight finish first).
-    pub async fn import<R: BufRead>(&self, rows: Rows<R>, mut progress: impl FnMut(&ImportReport)) -> Result<ImportReport, ServiceError> {
+    pub async fn import<R: BufRead>(
+        &self,
+        rows: Rows<R>,
+        mut progress: impl FnMut(&ImportReport),
+    ) -> Result<ImportReport, ServiceError> {
         let mut report = ImportReport::default();
         let (pipeline, zone) = (&self.settings.pipeline, &self.settings.time_zone);
         let mut in_flight = FuturesOrdered::new();
@@ -103,8 +118,11 @@ impl Leadpipe {
                 Ok(rec) => row_keys(rec),
                 Err(_) => Vec::new(),
             };
-            while in_flight.len() >= IMPORT_CONCURRENCY || keys.iter().any(|k| busy.contains_key(k)) {
-                let Some(done) = in_flight.next().await else { break };
+            while in_flight.len() >= IMPORT_CONCURRENCY || keys.iter().any(|k| busy.contains_key(k))
+            {
+                let Some(done) = in_flight.next().await else {
+                    break;
+                };
                 settle(done, &mut report, &mut busy, &mut failed);
             }
             if failed.is_some() {
@@ -137,6 +155,10 @@ type RowResult = Result<RowOutcome, Result<String, ServiceError>>;
 /// The keys a row is matched by (its `lead_id` and email): rows sharing one are applied one after another.
 fn row_keys(rec: &ImportRecord) -> Vec<String> {
     let id = rec.postback.lead_id.map(|id| format!("id:{id}"));
-    let email = rec.postback.email.as_ref().map(|e| format!("email:{}", e.as_str()));
+    let email = rec
+        .postback
+        .email
+        .as_ref()
+        .map(|e| format!("email:{}", e.as_str()));
     id.into_iter().chain(email).collect()
 }

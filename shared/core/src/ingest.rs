@@ -9,10 +9,13 @@ use uuid::Uuid;
 
 use crate::domain::merge::{apply_postback, new_lead, Access, Applied};
 use crate::domain::postback::Parsed;
-use crate::domain::{quarantine, Lead, Pipeline, Postback, Quarantine, Stage, Warning, WarningCode};
+use crate::domain::{
+    quarantine, Lead, Pipeline, Postback, Quarantine, Stage, Warning, WarningCode,
+};
 use crate::service::{now, Leadpipe, ServiceError};
 use crate::store::{
-    Decision, LeadRef, LogStatus, PostbackLogEntry, PostbackLogPage, PostbackLogQuery, StoreError, POSTBACK_LOG_BODY_BYTES,
+    Decision, LeadRef, LogStatus, PostbackLogEntry, PostbackLogPage, PostbackLogQuery, StoreError,
+    POSTBACK_LOG_BODY_BYTES,
 };
 
 /// What a postback did, as answered to a server key (never the stored lead).
@@ -84,46 +87,99 @@ impl Leadpipe {
     /// A postback that looks like a bot creates a quarantined lead and is not applied to an existing lead; a
     /// browser-key client creating more than `QUARANTINE_IP_RATE` leads a minute gets them quarantined. Both go to
     /// the postback log. An email held by another lead is left out; the rest is stored.
-    pub async fn ingest(&self, parsed: Parsed, caller: Caller, origin: &Origin) -> Result<Ingested, ServiceError> {
-        let Parsed { postback: mut pb, mut warnings } = parsed;
+    pub async fn ingest(
+        &self,
+        parsed: Parsed,
+        caller: Caller,
+        origin: &Origin,
+    ) -> Result<Ingested, ServiceError> {
+        let Parsed {
+            postback: mut pb,
+            mut warnings,
+        } = parsed;
         let settings = &self.settings;
         let access = match caller {
             Caller::Server => Access::Full,
-            Caller::Public => Access::Public { max_stage: settings.public_max_stage.clone() },
+            Caller::Public => Access::Public {
+                max_stage: settings.public_max_stage.clone(),
+            },
         };
-        let mut target = LeadRef { id: None, email: pb.email.clone() };
+        let mut target = LeadRef {
+            id: None,
+            email: pb.email.clone(),
+        };
         if let Some(token) = pb.token.take() {
             match self.tokens.open(&token) {
                 Some(id) => target.id = Some(id),
-                None => warnings.push(Warning::new("token", WarningCode::Dropped, "token is not one this API issued; it was ignored")),
+                None => warnings.push(Warning::new(
+                    "token",
+                    WarningCode::Dropped,
+                    "token is not one this API issued; it was ignored",
+                )),
             }
         }
         if caller == Caller::Public {
             let identified = target.id.is_some() || target.email.is_some();
-            public_request_warnings(&mut pb, &access, &settings.pipeline, identified, &mut warnings);
+            public_request_warnings(
+                &mut pb,
+                &access,
+                &settings.pipeline,
+                identified,
+                &mut warnings,
+            );
         } else if target.id.is_none() {
             target.id = pb.lead_id;
         }
-        let browser_agent = if caller == Caller::Public { origin.user_agent.as_deref() } else { None };
+        let browser_agent = if caller == Caller::Public {
+            origin.user_agent.as_deref()
+        } else {
+            None
+        };
         let suspicious = quarantine::suspicion(&pb, browser_agent);
-        let mut changed = self.store.change(&target, self.postback_decision(pb.clone(), access.clone(), suspicious)).await;
+        let mut changed = self
+            .store
+            .change(
+                &target,
+                self.postback_decision(pb.clone(), access.clone(), suspicious),
+            )
+            .await;
         if let Err(StoreError::EmailTaken(email)) = &changed {
             if caller == Caller::Server {
-                let message = format!("email {email} already belongs to another lead; this lead keeps its email");
+                let message = format!(
+                    "email {email} already belongs to another lead; this lead keeps its email"
+                );
                 warnings.push(Warning::new("email", WarningCode::Conflict, message));
             }
             pb.email = None;
-            changed = self.store.change(&target, self.postback_decision(pb, access, suspicious)).await;
+            changed = self
+                .store
+                .change(&target, self.postback_decision(pb, access, suspicious))
+                .await;
         }
         let changed = changed?;
         let Decision::Apply(applied) = changed.decision else {
-            return Err(ServiceError::Internal("a postback decision must apply".into()));
+            return Err(ServiceError::Internal(
+                "a postback decision must apply".into(),
+            ));
         };
         let created = changed.before.is_none();
         if let Some(reason) = suspicious {
-            let what = if created { "its new lead is quarantined" } else { "it was not applied to the existing lead" };
+            let what = if created {
+                "its new lead is quarantined"
+            } else {
+                "it was not applied to the existing lead"
+            };
             let message = format!("looks like a bot ({reason}): {what}");
-            self.log_postback(LogStatus::Quarantined, reason, message, caller.as_str(), origin, Some(applied.lead.id), b"").await;
+            self.log_postback(
+                LogStatus::Quarantined,
+                reason,
+                message,
+                caller.as_str(),
+                origin,
+                Some(applied.lead.id),
+                b"",
+            )
+            .await;
         } else if created && caller == Caller::Public {
             self.limit_client_rate(&applied.lead, origin).await?;
         }
@@ -136,26 +192,50 @@ impl Leadpipe {
                 stage_changed: applied.stage_changed(),
                 warnings,
             }),
-            Caller::Public => Ingested::Public(PublicOutcome { token: self.tokens.seal(applied.lead.id), warnings }),
+            Caller::Public => Ingested::Public(PublicOutcome {
+                token: self.tokens.seal(applied.lead.id),
+                warnings,
+            }),
         })
     }
 
     /// A server-key postback from this process (imports, tools, tests): no client origin, no parse warnings.
     pub async fn ingest_postback(&self, pb: &Postback) -> Result<PostbackOutcome, ServiceError> {
-        match self.ingest(Parsed { postback: pb.clone(), warnings: Vec::new() }, Caller::Server, &Origin::default()).await? {
+        match self
+            .ingest(
+                Parsed {
+                    postback: pb.clone(),
+                    warnings: Vec::new(),
+                },
+                Caller::Server,
+                &Origin::default(),
+            )
+            .await?
+        {
             Ingested::Server(outcome) => Ok(outcome),
-            Ingested::Public(_) => Err(ServiceError::Internal("a server postback answered as a public one".into())),
+            Ingested::Public(_) => Err(ServiceError::Internal(
+                "a server postback answered as a public one".into(),
+            )),
         }
     }
 
-    fn postback_decision(&self, pb: Postback, access: Access, suspicious: Option<&'static str>) -> Arc<crate::store::Decide> {
+    fn postback_decision(
+        &self,
+        pb: Postback,
+        access: Access,
+        suspicious: Option<&'static str>,
+    ) -> Arc<crate::store::Decide> {
         let settings = Arc::clone(&self.settings);
         Arc::new(move |existing: Option<&Lead>| {
             let now = now();
             Decision::Apply(Box::new(match (existing, suspicious) {
                 (None, _) => {
-                    let mut applied = new_lead(&pb, &settings.pipeline, Uuid::new_v4(), now, &access);
-                    applied.lead.quarantine = suspicious.map(|reason| Quarantine { reason: reason.into(), at: now });
+                    let mut applied =
+                        new_lead(&pb, &settings.pipeline, Uuid::new_v4(), now, &access);
+                    applied.lead.quarantine = suspicious.map(|reason| Quarantine {
+                        reason: reason.into(),
+                        at: now,
+                    });
                     applied
                 }
                 // A bot's postback is not applied to a real lead.
@@ -167,7 +247,9 @@ impl Leadpipe {
 
     /// Quarantines a browser-key lead when its client created more than `QUARANTINE_IP_RATE` this minute.
     async fn limit_client_rate(&self, lead: &Lead, origin: &Origin) -> Result<(), ServiceError> {
-        let Some(ip) = origin.client_ip.as_deref() else { return Ok(()) };
+        let Some(ip) = origin.client_ip.as_deref() else {
+            return Ok(());
+        };
         // The lead is stored already: a count that cannot be taken must not fail its postback (a retry would
         // create the lead twice), so it is logged and the lead stays unquarantined.
         let count = match self.store.count_new_lead(ip, lead.created_at).await {
@@ -186,20 +268,36 @@ impl Leadpipe {
             return Ok(());
         }
         let message = format!("this client created {count} leads this minute (limit {limit}): the lead is quarantined");
-        self.log_postback(LogStatus::Quarantined, "ip_rate", message, Caller::Public.as_str(), origin, Some(lead.id), b"").await;
+        self.log_postback(
+            LogStatus::Quarantined,
+            "ip_rate",
+            message,
+            Caller::Public.as_str(),
+            origin,
+            Some(lead.id),
+            b"",
+        )
+        .await;
         Ok(())
     }
 
     /// Quarantines a lead for `reason`, or releases it (`None`): a released lead counts in analytics and shows on
     /// the board again. Returns the lead.
-    pub async fn set_quarantine(&self, id: Uuid, reason: Option<&'static str>) -> Result<Lead, ServiceError> {
+    pub async fn set_quarantine(
+        &self,
+        id: Uuid,
+        reason: Option<&'static str>,
+    ) -> Result<Lead, ServiceError> {
         let decide = Arc::new(move |existing: Option<&Lead>| match existing {
             None => Decision::Nothing,
             Some(l) => {
                 let mut lead = l.clone();
                 let modified = match reason {
                     Some(r) if lead.quarantine.is_none() => {
-                        lead.quarantine = Some(Quarantine { reason: r.into(), at: now() });
+                        lead.quarantine = Some(Quarantine {
+                            reason: r.into(),
+                            at: now(),
+                        });
                         true
                     }
                     None => lead.quarantine.take().is_some(),
@@ -257,7 +355,8 @@ impl Leadpipe {
             key: key.to_string(),
             client_ip: origin.client_ip.clone(),
             lead_id,
-            body: String::from_utf8_lossy(&body[..body.len().min(POSTBACK_LOG_BODY_BYTES)]).into_owned(),
+            body: String::from_utf8_lossy(&body[..body.len().min(POSTBACK_LOG_BODY_BYTES)])
+                .into_owned(),
             expires_at: at + chrono::Duration::days(i64::from(self.settings.postback_log_days)),
         };
         if let Err(e) = self.store.log_postback(&entry).await {
@@ -268,7 +367,10 @@ impl Leadpipe {
     }
 
     /// A page of the postback log.
-    pub async fn postback_log(&self, q: &PostbackLogQuery) -> Result<PostbackLogPage, ServiceError> {
+    pub async fn postback_log(
+        &self,
+        q: &PostbackLogQuery,
+    ) -> Result<PostbackLogPage, ServiceError> {
         Ok(self.store.postback_log(q).await?)
     }
 }
@@ -276,13 +378,27 @@ impl Leadpipe {
 /// What the browser key asked for and may not do, reported whatever is stored: a `lead_id` (it never sees ids),
 /// `force_stage`, a stage past its limit; and, for a postback that identifies a lead, the rule that stored values
 /// are kept (said every time, so it tells nothing about whether a lead existed).
-fn public_request_warnings(pb: &mut Postback, access: &Access, pipeline: &Pipeline, identified: bool, warnings: &mut Vec<Warning>) {
+fn public_request_warnings(
+    pb: &mut Postback,
+    access: &Access,
+    pipeline: &Pipeline,
+    identified: bool,
+    warnings: &mut Vec<Warning>,
+) {
     if pb.lead_id.take().is_some() {
-        warnings.push(Warning::new("lead_id", WarningCode::NotAllowed, "the browser key does not take lead_id; send the token instead"));
+        warnings.push(Warning::new(
+            "lead_id",
+            WarningCode::NotAllowed,
+            "the browser key does not take lead_id; send the token instead",
+        ));
     }
     if pb.force_stage {
         pb.force_stage = false;
-        warnings.push(Warning::new("force_stage", WarningCode::NotAllowed, "the browser key never moves a lead backwards"));
+        warnings.push(Warning::new(
+            "force_stage",
+            WarningCode::NotAllowed,
+            "the browser key never moves a lead backwards",
+        ));
     }
     if let (Some(stage), Access::Public { max_stage }) = (&pb.stage, access) {
         if pipeline.index_of(stage) > pipeline.index_of(max_stage) {

@@ -33,7 +33,10 @@ pub struct LogBudget {
 impl LogBudget {
     /// A budget of `per_second` entries a second.
     pub fn new(per_second: u32) -> Self {
-        Self { per_second, state: Mutex::new((i64::MIN, 0, 0)) }
+        Self {
+            per_second,
+            state: Mutex::new((i64::MIN, 0, 0)),
+        }
     }
 
     /// The entries admitted per second.
@@ -74,8 +77,16 @@ mod tests {
         assert_eq!(budget.admit(100), Admission::Log { skipped: 0 });
         assert_eq!(budget.admit(100), Admission::Skip);
         assert_eq!(budget.admit(100), Admission::Skip);
-        assert_eq!(budget.admit(101), Admission::Log { skipped: 2 }, "the next second reports what was dropped");
-        assert_eq!(budget.admit(101), Admission::Log { skipped: 0 }, "and only once");
+        assert_eq!(
+            budget.admit(101),
+            Admission::Log { skipped: 2 },
+            "the next second reports what was dropped"
+        );
+        assert_eq!(
+            budget.admit(101),
+            Admission::Log { skipped: 0 },
+            "and only once"
+        );
         assert_eq!(budget.admit(101), Admission::Skip);
         assert_eq!(budget.admit(250), Admission::Log { skipped: 1 });
     }

@@ -19,16 +19,27 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// For optimistic writes of one lead: up to 50 attempts, about 5 s of backoff in all.
-    pub const CONFLICTS: Self = Self { max_attempts: 50, base_backoff_ms: 5, max_backoff_ms: 200 };
+    pub const CONFLICTS: Self = Self {
+        max_attempts: 50,
+        base_backoff_ms: 5,
+        max_backoff_ms: 200,
+    };
     /// For throttled batch requests: up to 8 attempts, 20 ms doubling.
-    pub const THROTTLING: Self = Self { max_attempts: 8, base_backoff_ms: 20, max_backoff_ms: 2_000 };
+    pub const THROTTLING: Self = Self {
+        max_attempts: 8,
+        base_backoff_ms: 20,
+        max_backoff_ms: 2_000,
+    };
 
     /// The longest sleep before attempt `attempt` (0-based; 0 for the first attempt).
     pub fn backoff_cap(&self, attempt: u32) -> Duration {
         if attempt == 0 {
             return Duration::ZERO;
         }
-        let ms = self.base_backoff_ms.saturating_mul(1u64 << (attempt - 1).min(20)).min(self.max_backoff_ms);
+        let ms = self
+            .base_backoff_ms
+            .saturating_mul(1u64 << (attempt - 1).min(20))
+            .min(self.max_backoff_ms);
         Duration::from_millis(ms)
     }
 }
@@ -36,7 +47,11 @@ impl RetryPolicy {
 /// Runs `op` (given the 0-based attempt number) until it succeeds, fails with an error `retryable` rejects, or
 /// the attempts run out; then the last error is returned. Sleeps a random time up to the policy's cap between
 /// attempts (full jitter), so colliding writers spread out.
-pub async fn retry<T, E, F, Fut>(policy: RetryPolicy, retryable: impl Fn(&E) -> bool, mut op: F) -> Result<T, E>
+pub async fn retry<T, E, F, Fut>(
+    policy: RetryPolicy,
+    retryable: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, E>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -61,14 +76,22 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy { max_attempts: 10, base_backoff_ms: 5, max_backoff_ms: 30 };
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_backoff_ms: 5,
+            max_backoff_ms: 30,
+        };
         let caps: Vec<u128> = (0..6).map(|a| p.backoff_cap(a).as_millis()).collect();
         assert_eq!(caps, [0, 5, 10, 20, 30, 30]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn retries_only_retryable_errors_and_stops_at_the_limit() {
-        let p = RetryPolicy { max_attempts: 4, base_backoff_ms: 1, max_backoff_ms: 1 };
+        let p = RetryPolicy {
+            max_attempts: 4,
+            base_backoff_ms: 1,
+            max_backoff_ms: 1,
+        };
         let mut calls = 0;
         let r: Result<(), &str> = retry(
             p,

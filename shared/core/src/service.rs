@@ -9,7 +9,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::domain::analytics::{analytics_query, breakdown_query, values_query, Abandonment, Analytics, Breakdown, DayRange, ValueCounts};
+use crate::domain::analytics::{
+    analytics_query, breakdown_query, values_query, Abandonment, Analytics, Breakdown, DayRange,
+    ValueCounts,
+};
 use crate::domain::counters::{Dim, Touch};
 use crate::domain::merge::{apply_manual_move, Applied};
 use crate::domain::{Email, Lead, Stage, StageChange};
@@ -71,7 +74,10 @@ pub struct Leadpipe {
 impl Leadpipe {
     /// Wraps a store and settings.
     pub fn new(store: Arc<dyn LeadStore>, settings: Settings) -> Self {
-        let tokens = settings.api_key.as_deref().map_or_else(TokenSealer::ephemeral, TokenSealer::from_secret);
+        let tokens = settings
+            .api_key
+            .as_deref()
+            .map_or_else(TokenSealer::ephemeral, TokenSealer::from_secret);
         Self {
             store,
             settings: Arc::new(settings),
@@ -86,7 +92,12 @@ impl Leadpipe {
         let target = stage.clone();
         let decide = Arc::new(move |existing: Option<&Lead>| match existing {
             None => Decision::Nothing,
-            Some(lead) => Decision::Apply(Box::new(apply_manual_move(lead, &target, &settings.pipeline, now()))),
+            Some(lead) => Decision::Apply(Box::new(apply_manual_move(
+                lead,
+                &target,
+                &settings.pipeline,
+                now(),
+            ))),
         });
         let changed = self.store.change(&LeadRef::id(id), decide).await?;
         match changed.decision {
@@ -100,16 +111,31 @@ impl Leadpipe {
 
     /// Deletes a lead with its history and email claim.
     pub async fn delete_lead(&self, id: Uuid) -> Result<(), ServiceError> {
-        let decide = Arc::new(|existing: Option<&Lead>| if existing.is_some() { Decision::Delete } else { Decision::Nothing });
+        let decide = Arc::new(|existing: Option<&Lead>| {
+            if existing.is_some() {
+                Decision::Delete
+            } else {
+                Decision::Nothing
+            }
+        });
         match self.store.change(&LeadRef::id(id), decide).await? {
-            Changed { decision: Decision::Delete, .. } => Ok(()),
+            Changed {
+                decision: Decision::Delete,
+                ..
+            } => Ok(()),
             _ => Err(ServiceError::NotFound),
         }
     }
 
     /// A lead and its stage history.
-    pub async fn lead_with_history(&self, id: Uuid) -> Result<(Lead, Vec<StageChange>), ServiceError> {
-        self.store.get_with_history(id).await?.ok_or(ServiceError::NotFound)
+    pub async fn lead_with_history(
+        &self,
+        id: Uuid,
+    ) -> Result<(Lead, Vec<StageChange>), ServiceError> {
+        self.store
+            .get_with_history(id)
+            .await?
+            .ok_or(ServiceError::NotFound)
     }
 
     /// A page of leads with the listing's total (see [`crate::totals`]): exact from counters where they allow,
@@ -119,8 +145,21 @@ impl Leadpipe {
         // A store may end a filtered page early at its read budget (DynamoDB, past 2,000 index entries): continue
         // it a few times, so that a rare match still fills the page instead of answering an empty one.
         for _ in 0..LIST_CONTINUATIONS {
-            let Some(after) = page.next_after.clone().filter(|_| page.leads.len() < q.limit && q.skip == 0) else { break };
-            let more = self.store.list(&ListQuery { after: Some(after), limit: q.limit - page.leads.len(), ..q.clone() }).await?;
+            let Some(after) = page
+                .next_after
+                .clone()
+                .filter(|_| page.leads.len() < q.limit && q.skip == 0)
+            else {
+                break;
+            };
+            let more = self
+                .store
+                .list(&ListQuery {
+                    after: Some(after),
+                    limit: q.limit - page.leads.len(),
+                    ..q.clone()
+                })
+                .await?;
             page.leads.extend(more.leads);
             page.next_after = more.next_after;
         }
@@ -130,7 +169,8 @@ impl Leadpipe {
                 return Ok((page, Total { count, exact: true }));
             }
         }
-        if q.after.is_none() && page.next_after.is_none() && (q.skip == 0 || !page.leads.is_empty()) {
+        if q.after.is_none() && page.next_after.is_none() && (q.skip == 0 || !page.leads.is_empty())
+        {
             let count = i64::try_from(q.skip + page.leads.len()).unwrap_or(i64::MAX);
             return Ok((page, Total { count, exact: true }));
         }
@@ -139,22 +179,54 @@ impl Leadpipe {
     }
 
     /// The dashboard's analytics for leads created in `range` (default: the last 30 days), at `now`.
-    pub async fn analytics(&self, range: Option<DayRange>, now: DateTime<Utc>) -> Result<Analytics, ServiceError> {
+    pub async fn analytics(
+        &self,
+        range: Option<DayRange>,
+        now: DateTime<Utc>,
+    ) -> Result<Analytics, ServiceError> {
         let tz = &self.settings.time_zone;
-        let range = range.unwrap_or_else(|| DayRange::last_days(now, tz, crate::domain::analytics::DEFAULT_DAYS));
-        let counters = self.store.counters(&analytics_query(range, tz.local_date(now))).await?;
-        Ok(Analytics::from_counters(&counters, &self.settings.pipeline, tz, range, now))
+        let range = range.unwrap_or_else(|| {
+            DayRange::last_days(now, tz, crate::domain::analytics::DEFAULT_DAYS)
+        });
+        let counters = self
+            .store
+            .counters(&analytics_query(range, tz.local_date(now)))
+            .await?;
+        Ok(Analytics::from_counters(
+            &counters,
+            &self.settings.pipeline,
+            tz,
+            range,
+            now,
+        ))
     }
 
     /// Leads and conversions per value of `by` for leads created in `range`.
-    pub async fn breakdown(&self, by: Dim, touch: Touch, range: DayRange) -> Result<Breakdown, ServiceError> {
-        let counters = self.store.counters(&breakdown_query(by, touch, range)).await?;
-        Ok(Breakdown::from_counters(&counters, &self.settings.pipeline, by, touch, range))
+    pub async fn breakdown(
+        &self,
+        by: Dim,
+        touch: Touch,
+        range: DayRange,
+    ) -> Result<Breakdown, ServiceError> {
+        let counters = self
+            .store
+            .counters(&breakdown_query(by, touch, range))
+            .await?;
+        Ok(Breakdown::from_counters(
+            &counters,
+            &self.settings.pipeline,
+            by,
+            touch,
+            range,
+        ))
     }
 
     /// Form abandonment per value of `by` (latest touch) for leads created in `range`.
     pub async fn abandonment(&self, by: Dim, range: DayRange) -> Result<Abandonment, ServiceError> {
-        let counters = self.store.counters(&breakdown_query(by, Touch::Latest, range)).await?;
+        let counters = self
+            .store
+            .counters(&breakdown_query(by, Touch::Latest, range))
+            .await?;
         Ok(Abandonment::from_counters(&counters, by, range))
     }
 
@@ -166,7 +238,11 @@ impl Leadpipe {
 
     /// The default analytics range at `now`: the last 30 days in the reporting time zone.
     pub fn default_range(&self, now: DateTime<Utc>) -> DayRange {
-        DayRange::last_days(now, &self.settings.time_zone, crate::domain::analytics::DEFAULT_DAYS)
+        DayRange::last_days(
+            now,
+            &self.settings.time_zone,
+            crate::domain::analytics::DEFAULT_DAYS,
+        )
     }
 }
 

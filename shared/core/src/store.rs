@@ -48,7 +48,10 @@ pub struct LeadRef {
 impl LeadRef {
     /// The lead with exactly this id.
     pub fn id(id: Uuid) -> Self {
-        Self { id: Some(id), email: None }
+        Self {
+            id: Some(id),
+            email: None,
+        }
     }
 }
 
@@ -118,10 +121,20 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// Whether a lead passes the text filters (stores filter stage and dates through their indexes).
-    pub fn matches_text_filters(&self, search_text: &str, source_lc: Option<&str>, campaign_lc: Option<&str>) -> bool {
-        self.search.as_deref().is_none_or(|s| search_text.contains(s))
+    pub fn matches_text_filters(
+        &self,
+        search_text: &str,
+        source_lc: Option<&str>,
+        campaign_lc: Option<&str>,
+    ) -> bool {
+        self.search
+            .as_deref()
+            .is_none_or(|s| search_text.contains(s))
             && self.source.as_deref().is_none_or(|s| source_lc == Some(s))
-            && self.campaign.as_deref().is_none_or(|c| campaign_lc == Some(c))
+            && self
+                .campaign
+                .as_deref()
+                .is_none_or(|c| campaign_lc == Some(c))
     }
 
     /// Whether a lead is past `after` in this listing's order (`key` is its listing key).
@@ -251,14 +264,22 @@ pub trait LeadStore: Send + Sync + 'static {
     /// email another lead holds; `Conflict` when an optimistic store lost every retry.
     async fn change(&self, target: &LeadRef, decide: Arc<Decide>) -> Result<Changed, StoreError>;
     /// A lead with its stage history, oldest first.
-    async fn get_with_history(&self, id: Uuid) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError>;
+    async fn get_with_history(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError>;
     /// A page of leads in the listing's order.
     async fn list(&self, q: &ListQuery) -> Result<LeadPage, StoreError>;
     /// Counts the leads `q` lists (its cursor, skip and limit ignored) by paging through [`Self::list`]: at most
     /// [`COUNT_PAGES`] pages of [`COUNT_PAGE_SIZE`]. The count is exact when the listing ends within them, else a
     /// lower bound.
     async fn count(&self, q: &ListQuery) -> Result<Total, StoreError> {
-        let mut q = ListQuery { after: None, skip: 0, limit: COUNT_PAGE_SIZE, ..q.clone() };
+        let mut q = ListQuery {
+            after: None,
+            skip: 0,
+            limit: COUNT_PAGE_SIZE,
+            ..q.clone()
+        };
         let mut count = 0i64;
         for _ in 0..COUNT_PAGES {
             let page = self.list(&q).await?;
@@ -268,7 +289,10 @@ pub trait LeadStore: Send + Sync + 'static {
                 after => q.after = after,
             }
         }
-        Ok(Total { count, exact: false })
+        Ok(Total {
+            count,
+            exact: false,
+        })
     }
     /// The counter buckets `query` asks for (absent buckets are simply missing: zero).
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError>;
@@ -291,7 +315,12 @@ pub trait LeadStore: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
     ) -> Result<IdempotencyClaim, StoreError>;
     /// Stores the response of a claimed key, kept until `expires_at`.
-    async fn complete_idempotency(&self, key: &str, response: &StoredResponse, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn complete_idempotency(
+        &self,
+        key: &str,
+        response: &StoredResponse,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Frees a claimed key that has no response (its request failed); a key with a response stays.
     async fn release_idempotency(&self, key: &str) -> Result<(), StoreError>;
     /// Returns once data derived from earlier writes (stage-change items, counters) reflects them. Stores that
@@ -334,7 +363,9 @@ impl MinuteCounts {
     /// Adds one for `client` in the minute of `at`; returns the minute's count.
     pub fn add(&self, client: &str, at: DateTime<Utc>) -> u32 {
         let minute = at.timestamp().div_euclid(60);
-        let Ok(mut counts) = self.0.lock() else { return 1 };
+        let Ok(mut counts) = self.0.lock() else {
+            return 1;
+        };
         if counts.len() > 10_000 {
             counts.retain(|(_, m), _| *m >= minute - 1);
         }

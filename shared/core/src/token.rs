@@ -28,10 +28,13 @@ impl std::fmt::Debug for TokenSealer {
 impl TokenSealer {
     /// A sealer whose key is derived from `secret` (the server key).
     pub fn from_secret(secret: &str) -> Self {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes keys of any length");
         mac.update(b"leadpipe/continuation-token/v1");
         let key = mac.finalize().into_bytes();
-        Self { cipher: XChaCha20Poly1305::new(&key) }
+        Self {
+            cipher: XChaCha20Poly1305::new(&key),
+        }
     }
 
     /// A sealer with a random key (tokens last as long as the process: for local use without keys).
@@ -44,7 +47,12 @@ impl TokenSealer {
     pub fn seal(&self, id: Uuid) -> String {
         let mut nonce = [0u8; 24];
         nonce.iter_mut().for_each(|b| *b = fastrand::u8(..));
-        let Ok(sealed) = self.cipher.encrypt(XNonce::from_slice(&nonce), id.as_bytes().as_slice()) else { return String::new() };
+        let Ok(sealed) = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), id.as_bytes().as_slice())
+        else {
+            return String::new();
+        };
         let mut out = nonce.to_vec();
         out.extend(sealed);
         URL_SAFE_NO_PAD.encode(out)
@@ -57,7 +65,10 @@ impl TokenSealer {
             return None;
         }
         let (nonce, sealed) = bytes.split_at(24);
-        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), sealed).ok()?;
+        let plain = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .ok()?;
         Uuid::from_slice(&plain).ok()
     }
 }
@@ -74,7 +85,11 @@ mod tests {
         assert_ne!(a, b, "random nonces: one lead, different tokens");
         assert_eq!((s.open(&a), s.open(&b)), (Some(id), Some(id)));
         assert!(!a.contains(&id.simple().to_string()) && !a.contains(&id.to_string()));
-        assert_eq!(TokenSealer::from_secret("another-key").open(&a), None, "another key cannot open it");
+        assert_eq!(
+            TokenSealer::from_secret("another-key").open(&a),
+            None,
+            "another key cannot open it"
+        );
         let mut forged = a.clone();
         forged.replace_range(10..11, if &a[10..11] == "A" { "B" } else { "A" });
         assert_eq!(s.open(&forged), None, "tampering is detected");

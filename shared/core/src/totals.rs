@@ -30,7 +30,10 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use crate::domain::analytics::MAX_DAYS;
-use crate::domain::counters::{all_bucket, field, normalise_value, scope, value_bucket, BucketKey, CounterQuery, Counters, Dim, Touch};
+use crate::domain::counters::{
+    all_bucket, field, normalise_value, scope, value_bucket, BucketKey, CounterQuery, Counters,
+    Dim, Touch,
+};
 use crate::domain::counters::{MAX_VALUE_CHARS, NONE_VALUE, OTHER};
 use crate::domain::ReportingZone;
 use crate::store::{ListQuery, QuarantineFilter};
@@ -88,7 +91,8 @@ impl CounterTotal {
             let alone = q.stage.is_none() && q.source.is_none() && q.campaign.is_none();
             let alone = alone && q.created_from.is_none() && q.created_before.is_none();
             return alone.then(|| {
-                plan.terms.push((all_bucket(None), field::QUARANTINED.into(), 1));
+                plan.terms
+                    .push((all_bucket(None), field::QUARANTINED.into(), 1));
                 plan
             });
         }
@@ -101,17 +105,30 @@ impl CounterTotal {
         if dim.is_some_and(|(_, v)| !counted_by_name(v)) {
             return None;
         }
-        let fld = q.stage.as_ref().map_or_else(|| field::LEADS.to_string(), |s| field::of(field::IN, s.as_str()));
+        let fld = q.stage.as_ref().map_or_else(
+            || field::LEADS.to_string(),
+            |s| field::of(field::IN, s.as_str()),
+        );
         let mut add = |day: Option<NaiveDate>, sign: i64| match dim {
             None => plan.terms.push((all_bucket(day), fld.clone(), sign)),
             Some((d, v)) => {
                 let scope = scope(day, d.code(Touch::Latest));
-                plan.terms.push((value_bucket(&scope, v), fld.clone(), sign));
-                plan.named.push((value_bucket(&scope, v), value_bucket(&scope, OTHER)));
+                plan.terms
+                    .push((value_bucket(&scope, v), fld.clone(), sign));
+                plan.named
+                    .push((value_bucket(&scope, v), value_bucket(&scope, OTHER)));
             }
         };
-        let from = q.created_from.map(|t| whole_day(t, tz).ok_or(())).transpose().ok()?;
-        let before = q.created_before.map(|t| whole_day(t, tz).ok_or(())).transpose().ok()?;
+        let from = q
+            .created_from
+            .map(|t| whole_day(t, tz).ok_or(()))
+            .transpose()
+            .ok()?;
+        let before = q
+            .created_before
+            .map(|t| whole_day(t, tz).ok_or(()))
+            .transpose()
+            .ok()?;
         // No lead is created after now; tomorrow covers clocks a little ahead of this one.
         let end = today.checked_add_days(Days::new(2))?;
         let all_time_has_field = dim.is_none() || q.stage.is_none();
@@ -145,18 +162,28 @@ impl CounterTotal {
     /// The buckets to read.
     pub fn query(&self) -> CounterQuery {
         let mut q = CounterQuery::default();
-        q.buckets.extend(self.terms.iter().map(|(b, _, _)| b.clone()));
-        q.buckets.extend(self.named.iter().flat_map(|(v, o)| [v.clone(), o.clone()]));
+        q.buckets
+            .extend(self.terms.iter().map(|(b, _, _)| b.clone()));
+        q.buckets
+            .extend(self.named.iter().flat_map(|(v, o)| [v.clone(), o.clone()]));
         q
     }
 
     /// The exact total from counters read with [`Self::query`], or `None` when a value is not counted by name.
     pub fn total(&self, counters: &Counters) -> Option<i64> {
-        let named = |v: &str, o: &str| counters.get(v, field::LEADS).n > 0 || counters.get(o, field::LEADS).n == 0;
+        let named = |v: &str, o: &str| {
+            counters.get(v, field::LEADS).n > 0 || counters.get(o, field::LEADS).n == 0
+        };
         if !self.named.iter().all(|(v, o)| named(v, o)) {
             return None;
         }
-        Some(self.terms.iter().map(|(b, f, sign)| sign * counters.get(b, f).n).sum::<i64>().max(0))
+        Some(
+            self.terms
+                .iter()
+                .map(|(b, f, sign)| sign * counters.get(b, f).n)
+                .sum::<i64>()
+                .max(0),
+        )
     }
 }
 
@@ -186,25 +213,149 @@ mod tests {
         let src = Some("google".to_string());
         for (q, exact) in [
             (ListQuery::default(), true),
-            (ListQuery { stage: paid.clone(), ..Default::default() }, true),
-            (ListQuery { source: src.clone(), ..Default::default() }, true),
-            (ListQuery { campaign: src.clone(), ..Default::default() }, true),
-            (ListQuery { source: src.clone(), stage: paid.clone(), ..Default::default() }, false),
-            (ListQuery { source: src.clone(), stage: paid.clone(), created_from: from, ..Default::default() }, true),
-            (ListQuery { source: src.clone(), campaign: src.clone(), ..Default::default() }, false),
-            (ListQuery { created_from: from, created_before: to, stage: paid.clone(), ..Default::default() }, true),
-            (ListQuery { created_before: to, ..Default::default() }, true),
-            (ListQuery { created_before: to, source: src.clone(), ..Default::default() }, true),
-            (ListQuery { created_before: to, source: src.clone(), stage: paid.clone(), ..Default::default() }, false),
-            (ListQuery { created_from: Some(utc("2026-11-01T10:00:00Z")), ..Default::default() }, false),
-            (ListQuery { created_from: Some(utc("2024-01-01T00:00:00Z")), ..Default::default() }, false),
-            (ListQuery { search: Some("x".into()), ..Default::default() }, false),
-            (ListQuery { entered_before: from, ..Default::default() }, false),
-            (ListQuery { quarantine: QuarantineFilter::Only, ..Default::default() }, true),
-            (ListQuery { quarantine: QuarantineFilter::Only, stage: paid.clone(), ..Default::default() }, false),
-            (ListQuery { source: Some("a/b".into()), ..Default::default() }, false),
-            (ListQuery { source: Some(NONE_VALUE.into()), ..Default::default() }, false),
-            (ListQuery { source: Some("x".repeat(MAX_VALUE_CHARS)), ..Default::default() }, false),
+            (
+                ListQuery {
+                    stage: paid.clone(),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    source: src.clone(),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    campaign: src.clone(),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    source: src.clone(),
+                    stage: paid.clone(),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    source: src.clone(),
+                    stage: paid.clone(),
+                    created_from: from,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    source: src.clone(),
+                    campaign: src.clone(),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    created_from: from,
+                    created_before: to,
+                    stage: paid.clone(),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    created_before: to,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    created_before: to,
+                    source: src.clone(),
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    created_before: to,
+                    source: src.clone(),
+                    stage: paid.clone(),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    created_from: Some(utc("2026-11-01T10:00:00Z")),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    created_from: Some(utc("2024-01-01T00:00:00Z")),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    search: Some("x".into()),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    entered_before: from,
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    quarantine: QuarantineFilter::Only,
+                    ..Default::default()
+                },
+                true,
+            ),
+            (
+                ListQuery {
+                    quarantine: QuarantineFilter::Only,
+                    stage: paid.clone(),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    source: Some("a/b".into()),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    source: Some(NONE_VALUE.into()),
+                    ..Default::default()
+                },
+                false,
+            ),
+            (
+                ListQuery {
+                    source: Some("x".repeat(MAX_VALUE_CHARS)),
+                    ..Default::default()
+                },
+                false,
+            ),
         ] {
             assert_eq!(plan(q.clone()).is_some(), exact, "{q:?}");
         }
@@ -218,10 +369,27 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(p.terms.iter().map(|(b, _, s)| (b.as_str(), *s)).collect::<Vec<_>>(), [("2026-11-01|all|", 1), ("2026-11-02|all|", 1)]);
-        let p = plan(ListQuery { created_before: Some(utc("2026-11-28T00:00:00Z")), ..Default::default() }).unwrap();
+        assert_eq!(
+            p.terms
+                .iter()
+                .map(|(b, _, s)| (b.as_str(), *s))
+                .collect::<Vec<_>>(),
+            [("2026-11-01|all|", 1), ("2026-11-02|all|", 1)]
+        );
+        let p = plan(ListQuery {
+            created_before: Some(utc("2026-11-28T00:00:00Z")),
+            ..Default::default()
+        })
+        .unwrap();
         let terms: Vec<_> = p.terms.iter().map(|(b, _, s)| (b.as_str(), *s)).collect();
-        assert_eq!(terms, [("*|all|", 1), ("2026-11-28|all|", -1), ("2026-11-29|all|", -1)]);
+        assert_eq!(
+            terms,
+            [
+                ("*|all|", 1),
+                ("2026-11-28|all|", -1),
+                ("2026-11-29|all|", -1)
+            ]
+        );
         let mut c = Counters::default();
         c.add("*|all|", "leads", 10, 0);
         c.add("2026-11-28|all|", "leads", 3, 0);
@@ -230,12 +398,22 @@ mod tests {
 
     #[test]
     fn a_value_that_may_be_counted_as_other_is_not_exact() {
-        let p = plan(ListQuery { source: Some("google".into()), ..Default::default() }).unwrap();
+        let p = plan(ListQuery {
+            source: Some("google".into()),
+            ..Default::default()
+        })
+        .unwrap();
         let mut c = Counters::default();
-        assert_eq!(p.total(&c), Some(0), "no (other): the value simply has no lead");
+        assert_eq!(
+            p.total(&c),
+            Some(0),
+            "no (other): the value simply has no lead"
+        );
         c.add("*|srcL|(other)", "leads", 4, 0);
         assert_eq!(p.total(&c), None, "it may be among the (other) leads");
-        c.0.entry("*|srcL|google".into()).or_default().insert("leads".into(), Tally { n: 2, ms: 0 });
+        c.0.entry("*|srcL|google".into())
+            .or_default()
+            .insert("leads".into(), Tally { n: 2, ms: 0 });
         assert_eq!(p.total(&c), Some(2), "counted by name");
     }
 }

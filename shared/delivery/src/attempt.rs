@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use leadpipe_webhooks::{
-    AttemptOutcome, Delivery, DeliveryQuery, DeliveryState, DisablePolicy, EndpointHealth, Next, OutcomeClass, RetryPolicy, StoredWebhook,
-    WebhookStore,
+    AttemptOutcome, Delivery, DeliveryQuery, DeliveryState, DisablePolicy, EndpointHealth, Next,
+    OutcomeClass, RetryPolicy, StoredWebhook, WebhookStore,
 };
 use uuid::Uuid;
 
@@ -46,8 +46,16 @@ impl Policies {
     /// disabled stay as they are.
     pub fn scaled(scale: f64) -> Self {
         let mut policies = Self::default();
-        let scale_delay = |d: TimeDelta| TimeDelta::milliseconds((d.num_milliseconds() as f64 * scale).round().max(1.0) as i64);
-        policies.retry.delays = policies.retry.delays.iter().copied().map(scale_delay).collect();
+        let scale_delay = |d: TimeDelta| {
+            TimeDelta::milliseconds((d.num_milliseconds() as f64 * scale).round().max(1.0) as i64)
+        };
+        policies.retry.delays = policies
+            .retry
+            .delays
+            .iter()
+            .copied()
+            .map(scale_delay)
+            .collect();
         policies.retry.max_retry_after = scale_delay(policies.retry.max_retry_after);
         policies
     }
@@ -60,7 +68,9 @@ impl Policies {
     /// The default policies, scaled by `scale` (the text of [`RETRY_SCALE_ENV`]) when given: a number above 0 and
     /// at most 1.
     pub fn from_scale(scale: Option<&str>) -> Result<Self, PolicyError> {
-        let Some(text) = scale else { return Ok(Self::default()) };
+        let Some(text) = scale else {
+            return Ok(Self::default());
+        };
         match text.trim().parse::<f64>() {
             Ok(scale) if scale > 0.0 && scale <= 1.0 => Ok(Self::scaled(scale)),
             _ => Err(PolicyError(text.to_string())),
@@ -158,7 +168,8 @@ impl Deliverer {
             self.queue.schedule(std::slice::from_ref(&delivery)).await?;
         }
         let disabled = if self.health_needs_writing(&webhook, &outcome, now).await {
-            let (disabled, health) = record_health(store, webhook_id, &outcome, now, &self.policies.disable).await?;
+            let (disabled, health) =
+                record_health(store, webhook_id, &outcome, now, &self.policies.disable).await?;
             if let Some(health) = health {
                 self.webhooks.note_health(webhook_id, &health).await;
             }
@@ -166,12 +177,21 @@ impl Deliverer {
         } else {
             None
         };
-        Ok(Attempted::Sent { delivery, outcome, disabled })
+        Ok(Attempted::Sent {
+            delivery,
+            outcome,
+            disabled,
+        })
     }
 
     /// Whether this outcome should be recorded on the stored health (a read and maybe a write of the webhook),
     /// judged from the cached health; remembers the time when it says yes for a failure.
-    async fn health_needs_writing(&self, webhook: &StoredWebhook, outcome: &AttemptOutcome, now: DateTime<Utc>) -> bool {
+    async fn health_needs_writing(
+        &self,
+        webhook: &StoredWebhook,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+    ) -> bool {
         let mut after = webhook.health.clone();
         let verdict = after.record(outcome, now, &self.policies.disable);
         if !health_changed(&webhook.health, &after, now) {
@@ -183,7 +203,9 @@ impl Deliverer {
         let mut written = self.health_written.lock().await;
         // The first failure after a success is always recorded (it starts the failing period).
         let recent = webhook.health.failing_since.is_some()
-            && written.get(&webhook.webhook.id).is_some_and(|at| now - *at < HEALTH_WRITE_INTERVAL && now >= *at);
+            && written
+                .get(&webhook.webhook.id)
+                .is_some_and(|at| now - *at < HEALTH_WRITE_INTERVAL && now >= *at);
         if !recent {
             written.insert(webhook.webhook.id, now);
         }
@@ -200,7 +222,9 @@ async fn record_health(
     now: DateTime<Utc>,
     policy: &DisablePolicy,
 ) -> Result<(Option<String>, Option<EndpointHealth>), DeliveryError> {
-    let Some(mut webhook) = store.webhook(webhook_id).await? else { return Ok((None, None)) };
+    let Some(mut webhook) = store.webhook(webhook_id).await? else {
+        return Ok((None, None));
+    };
     let before = webhook.health.clone();
     let verdict = webhook.health.record(outcome, now, policy);
     let Some(reason) = verdict.map(|r| r.to_string()) else {
@@ -228,15 +252,29 @@ pub fn health_changed(before: &EndpointHealth, after: &EndpointHealth, now: Date
     if after.failures > 0 || before.failures > 0 || before.failing_since.is_some() {
         return before != after;
     }
-    before.last_success_at.is_none_or(|t| now - t >= SUCCESS_REFRESH)
+    before
+        .last_success_at
+        .is_none_or(|t| now - t >= SUCCESS_REFRESH)
 }
 
 /// Gives up every pending delivery of a webhook (it was disabled).
-async fn abandon_pending(store: &dyn WebhookStore, webhook_id: Uuid, reason: &str) -> Result<(), DeliveryError> {
-    let mut query = DeliveryQuery { webhook_id, limit: ABANDON_PAGE, after: None };
+async fn abandon_pending(
+    store: &dyn WebhookStore,
+    webhook_id: Uuid,
+    reason: &str,
+) -> Result<(), DeliveryError> {
+    let mut query = DeliveryQuery {
+        webhook_id,
+        limit: ABANDON_PAGE,
+        after: None,
+    };
     loop {
         let page = store.deliveries(&query).await?;
-        for mut delivery in page.deliveries.into_iter().filter(|d| d.state == DeliveryState::Pending) {
+        for mut delivery in page
+            .deliveries
+            .into_iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+        {
             delivery.abandon(reason);
             store.save_delivery(&delivery).await?;
         }

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::store::StoreError;
-use leadpipe_webhooks::{delivery_id, dispatch, event_for, Delivery, EndpointHealth, StoredWebhook, Webhook, WebhookStore};
+use leadpipe_webhooks::{
+    delivery_id, dispatch, event_for, Delivery, EndpointHealth, StoredWebhook, Webhook,
+    WebhookStore,
+};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -33,20 +36,35 @@ struct Cached {
 impl WebhookCache {
     /// A cache keeping the list for `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, cached: Mutex::new(None) }
+        Self {
+            ttl,
+            cached: Mutex::new(None),
+        }
     }
 
-    async fn read(&self, store: &dyn WebhookStore) -> Result<(Arc<Vec<Webhook>>, Arc<Vec<StoredWebhook>>), StoreError> {
+    async fn read(
+        &self,
+        store: &dyn WebhookStore,
+    ) -> Result<(Arc<Vec<Webhook>>, Arc<Vec<StoredWebhook>>), StoreError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref() {
             if !self.ttl.is_zero() && c.read_at.elapsed() < self.ttl {
                 return Ok((c.webhooks.clone(), c.stored.clone()));
             }
         }
-        let stored: Vec<StoredWebhook> = store.webhooks().await?.into_iter().filter(|w| w.webhook.enabled).collect();
+        let stored: Vec<StoredWebhook> = store
+            .webhooks()
+            .await?
+            .into_iter()
+            .filter(|w| w.webhook.enabled)
+            .collect();
         let webhooks = Arc::new(stored.iter().map(|w| w.webhook.clone()).collect::<Vec<_>>());
         let stored = Arc::new(stored);
-        *cached = Some(Cached { read_at: Instant::now(), webhooks: webhooks.clone(), stored: stored.clone() });
+        *cached = Some(Cached {
+            read_at: Instant::now(),
+            webhooks: webhooks.clone(),
+            stored: stored.clone(),
+        });
         Ok((webhooks, stored))
     }
 
@@ -57,8 +75,18 @@ impl WebhookCache {
 
     /// The enabled webhook `id` as stored (with its health) when the cached list has it — at most the cache's
     /// TTL old — else `None` (deleted, disabled, or created since the list was read).
-    pub async fn stored(&self, store: &dyn WebhookStore, id: Uuid) -> Result<Option<StoredWebhook>, StoreError> {
-        Ok(self.read(store).await?.1.iter().find(|w| w.webhook.id == id).cloned())
+    pub async fn stored(
+        &self,
+        store: &dyn WebhookStore,
+        id: Uuid,
+    ) -> Result<Option<StoredWebhook>, StoreError> {
+        Ok(self
+            .read(store)
+            .await?
+            .1
+            .iter()
+            .find(|w| w.webhook.id == id)
+            .cloned())
     }
 
     /// Puts the health just read from the store into the cached copy of webhook `id`, so later attempts judge
@@ -66,9 +94,15 @@ impl WebhookCache {
     pub async fn note_health(&self, id: Uuid, health: &EndpointHealth) {
         let mut cached = self.cached.lock().await;
         let Some(c) = cached.as_mut() else { return };
-        if c.stored.iter().any(|w| w.webhook.id == id && w.health != *health) {
+        if c.stored
+            .iter()
+            .any(|w| w.webhook.id == id && w.health != *health)
+        {
             let mut stored = (*c.stored).clone();
-            stored.iter_mut().filter(|w| w.webhook.id == id).for_each(|w| w.health = health.clone());
+            stored
+                .iter_mut()
+                .filter(|w| w.webhook.id == id)
+                .for_each(|w| w.health = health.clone());
             c.stored = Arc::new(stored);
         }
     }
@@ -104,8 +138,13 @@ pub fn deliveries_for(
     if webhooks.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(event) = event_for(before, after, observed_at)? else { return Ok(Vec::new()) };
-    Ok(dispatch(webhooks, &event).into_iter().map(|d| Delivery::new(delivery_id(d.webhook_id, &d.message_id), d, now)).collect())
+    let Some(event) = event_for(before, after, observed_at)? else {
+        return Ok(Vec::new());
+    };
+    Ok(dispatch(webhooks, &event)
+        .into_iter()
+        .map(|d| Delivery::new(delivery_id(d.webhook_id, &d.message_id), d, now))
+        .collect())
 }
 
 impl Deliverer {
@@ -130,16 +169,28 @@ impl Deliverer {
     /// Fans out a batch of changes (an outbox batch, a stream batch) with one read of the webhook list and one
     /// enqueue: like [`fan_out`](Self::fan_out) for each, except that a change which is not a valid event is logged
     /// and skipped instead of failing the batch.
-    pub async fn fan_out_all(&self, changes: &[Change<'_>], now: DateTime<Utc>) -> Result<Vec<Delivery>, DeliveryError> {
+    pub async fn fan_out_all(
+        &self,
+        changes: &[Change<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, DeliveryError> {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
         let webhooks = self.webhooks.enabled(self.store.as_ref()).await?;
         let mut deliveries = Vec::new();
         for change in changes {
-            match deliveries_for(&webhooks, change.before, change.after, change.observed_at, now) {
+            match deliveries_for(
+                &webhooks,
+                change.before,
+                change.after,
+                change.observed_at,
+                now,
+            ) {
                 Ok(more) => deliveries.extend(more),
-                Err(e) => tracing::warn!(error = %e, "webhooks: a lead change that is no event was skipped"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: a lead change that is no event was skipped")
+                }
             }
         }
         if !deliveries.is_empty() {

@@ -34,7 +34,9 @@ use std::sync::Arc;
 use leadpipe_core::store::StoreError;
 use leadpipe_webhooks::{DeliveryQueue, EventError, WebhookStore};
 
-pub use attempt::{health_changed, Attempted, Policies, PolicyError, HEALTH_WRITE_INTERVAL, RETRY_SCALE_ENV};
+pub use attempt::{
+    health_changed, Attempted, Policies, PolicyError, HEALTH_WRITE_INTERVAL, RETRY_SCALE_ENV,
+};
 pub use fan_out::{deliveries_for, Change, WebhookCache};
 pub use sender::{Reach, Sender, SenderError};
 pub use worker::{LocalQueue, Outbox, Pass, Worker};
@@ -60,7 +62,8 @@ pub struct Deliverer {
     webhooks: WebhookCache,
     /// When this process last recorded a failure on each webhook's stored health (see
     /// [`attempt::HEALTH_WRITE_INTERVAL`]).
-    health_written: tokio::sync::Mutex<std::collections::HashMap<uuid::Uuid, chrono::DateTime<chrono::Utc>>>,
+    health_written:
+        tokio::sync::Mutex<std::collections::HashMap<uuid::Uuid, chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Deliverer {
@@ -72,7 +75,14 @@ impl Deliverer {
         policies: Policies,
         webhooks: WebhookCache,
     ) -> Self {
-        Self { store, queue, sender, policies, webhooks, health_written: Default::default() }
+        Self {
+            store,
+            queue,
+            sender,
+            policies,
+            webhooks,
+            health_written: Default::default(),
+        }
     }
 
     /// The store.

@@ -74,23 +74,43 @@ impl Sender {
     /// POSTs `delivery.payload` to `webhook`'s URL with `content-type: application/json` and the Standard Webhooks
     /// headers signed at `now`, and reports the outcome: the status and `Retry-After`, a timeout, or a network error
     /// (whose text never includes the URL, which may carry a token such as GA4's `api_secret`).
-    pub async fn send(&self, webhook: &StoredWebhook, delivery: &Delivery, now: DateTime<Utc>) -> AttemptOutcome {
+    pub async fn send(
+        &self,
+        webhook: &StoredWebhook,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+    ) -> AttemptOutcome {
         match reqwest::Url::parse(&webhook.webhook.url).map(|u| u.host().map(|h| h.to_owned())) {
-            Ok(Some(url::Host::Ipv4(ip))) if !self.reach.allows(IpAddr::V4(ip)) => return refused(IpAddr::V4(ip)),
-            Ok(Some(url::Host::Ipv6(ip))) if !self.reach.allows(IpAddr::V6(ip)) => return refused(IpAddr::V6(ip)),
+            Ok(Some(url::Host::Ipv4(ip))) if !self.reach.allows(IpAddr::V4(ip)) => {
+                return refused(IpAddr::V4(ip))
+            }
+            Ok(Some(url::Host::Ipv6(ip))) if !self.reach.allows(IpAddr::V6(ip)) => {
+                return refused(IpAddr::V6(ip))
+            }
             _ => {}
         }
         let body = delivery.payload.as_bytes();
-        let signed = SignedHeaders::new(&[&webhook.webhook.secret], &delivery.message_id, now, body);
-        let mut request =
-            self.client.post(&webhook.webhook.url).header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(body.to_vec());
+        let signed =
+            SignedHeaders::new(&[&webhook.webhook.secret], &delivery.message_id, now, body);
+        let mut request = self
+            .client
+            .post(&webhook.webhook.url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body.to_vec());
         for (name, value) in signed.pairs() {
             request = request.header(name, value);
         }
         match request.send().await {
             Ok(response) => {
-                let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| parse_retry_after(v, now));
-                AttemptOutcome::Response { status: response.status().as_u16(), retry_after }
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, now));
+                AttemptOutcome::Response {
+                    status: response.status().as_u16(),
+                    retry_after,
+                }
             }
             Err(e) if e.is_timeout() => AttemptOutcome::Timeout,
             Err(e) => AttemptOutcome::Network(describe(e)),
@@ -110,8 +130,13 @@ impl reqwest::dns::Resolve for Resolver {
         let reach = self.0;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found.iter().copied().filter(|a| reach.allows(a.ip())).collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|a| reach.allows(a.ip()))
+                .collect();
             if allowed.is_empty() {
                 let text = if found.is_empty() {
                     format!("{host} resolves to no address")

@@ -57,14 +57,19 @@ impl LocalQueue {
     /// How long the worker may sleep from `now`: no time when a scheduled attempt came due since the last call,
     /// else until the next scheduled attempt, at most [`POLL_EVERY`].
     pub(crate) fn sleep_from(&self, now: DateTime<Utc>) -> Duration {
-        let Ok(mut times) = self.times.lock() else { return POLL_EVERY };
+        let Ok(mut times) = self.times.lock() else {
+            return POLL_EVERY;
+        };
         let later = times.split_off(&(now + TimeDelta::nanoseconds(1)));
         let came_due = !times.is_empty();
         *times = later;
         if came_due {
             return Duration::ZERO;
         }
-        times.first().and_then(|next| (*next - now).to_std().ok()).map_or(POLL_EVERY, |d| d.min(POLL_EVERY))
+        times
+            .first()
+            .and_then(|next| (*next - now).to_std().ok())
+            .map_or(POLL_EVERY, |d| d.min(POLL_EVERY))
     }
 }
 
@@ -117,8 +122,18 @@ impl Worker {
     /// for every change.
     pub fn new(store: Arc<dyn WebhookStore>, sender: Sender, policies: Policies) -> Self {
         let queue = Arc::new(LocalQueue::default());
-        let deliverer = Deliverer::new(store, queue.clone(), sender, policies, WebhookCache::new(Duration::ZERO));
-        Self { deliverer, queue, outbox: None }
+        let deliverer = Deliverer::new(
+            store,
+            queue.clone(),
+            sender,
+            policies,
+            WebhookCache::new(Duration::ZERO),
+        );
+        Self {
+            deliverer,
+            queue,
+            outbox: None,
+        }
     }
 
     /// The same worker, also draining `outbox` on every pass (SQLite).
@@ -146,9 +161,17 @@ impl Worker {
         if let Some(outbox) = &self.outbox {
             loop {
                 let changes = outbox.lead_changes(OUTBOX_BATCH).await?;
-                let Some(last) = changes.last().map(|c| c.seq) else { break };
-                let batch: Vec<Change<'_>> =
-                    changes.iter().map(|c| Change { before: c.before.as_ref(), after: c.after.as_ref(), observed_at: c.at }).collect();
+                let Some(last) = changes.last().map(|c| c.seq) else {
+                    break;
+                };
+                let batch: Vec<Change<'_>> = changes
+                    .iter()
+                    .map(|c| Change {
+                        before: c.before.as_ref(),
+                        after: c.after.as_ref(),
+                        observed_at: c.at,
+                    })
+                    .collect();
                 pass.enqueued += self.deliverer.fan_out_all(&batch, Utc::now()).await?.len();
                 outbox.ack_lead_changes(last).await?;
                 pass.changes += changes.len();
@@ -157,24 +180,39 @@ impl Worker {
                 }
             }
         }
-        let due = self.deliverer.store().due_deliveries(Utc::now(), DUE_PER_PASS).await?;
+        let due = self
+            .deliverer
+            .store()
+            .due_deliveries(Utc::now(), DUE_PER_PASS)
+            .await?;
         pass.more = due.len() == DUE_PER_PASS;
         pass.attempts = due.len();
         let results: Vec<_> = stream::iter(due)
             .map(|d| async move {
                 let mut rng = fastrand::Rng::new();
-                (d.id, self.deliverer.attempt(d.webhook_id, d.id, Utc::now(), &mut rng).await)
+                (
+                    d.id,
+                    self.deliverer
+                        .attempt(d.webhook_id, d.id, Utc::now(), &mut rng)
+                        .await,
+                )
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         for (id, result) in results {
             match result {
-                Ok(Attempted::Sent { delivery, disabled: Some(reason), .. }) => {
+                Ok(Attempted::Sent {
+                    delivery,
+                    disabled: Some(reason),
+                    ..
+                }) => {
                     tracing::warn!(delivery = %id, webhook = %delivery.webhook_id, reason = %reason, "webhook disabled after an attempt")
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(delivery = %id, error = %e, "webhook delivery attempt not recorded; will retry"),
+                Err(e) => {
+                    tracing::warn!(delivery = %id, error = %e, "webhook delivery attempt not recorded; will retry")
+                }
             }
         }
         Ok(pass)

@@ -51,7 +51,15 @@ pub mod attr {
     /// A pending delivery's `due` sort key (present only while it is pending).
     pub const DUE_KEY: &str = "dt";
     /// What `by_created` projects besides its keys: exactly what listing filters read.
-    pub const LISTED: [&str; 7] = [STAGE, STAGE_ENTERED, SOURCE, CAMPAIGN, SEARCH, EMAIL, QUARANTINED];
+    pub const LISTED: [&str; 7] = [
+        STAGE,
+        STAGE_ENTERED,
+        SOURCE,
+        CAMPAIGN,
+        SEARCH,
+        EMAIL,
+        QUARANTINED,
+    ];
 }
 
 /// Longest search text copied into the listing index, in characters.
@@ -84,7 +92,10 @@ pub struct VersionedChange {
 impl LeadRecord {
     /// The stage change the write that produced this version made, if it made one.
     pub fn change_of_this_version(&self) -> Option<&StageChange> {
-        self.last_change.as_ref().filter(|c| c.version == self.lead.version).map(|c| &c.change)
+        self.last_change
+            .as_ref()
+            .filter(|c| c.version == self.lead.version)
+            .map(|c| &c.change)
     }
 }
 
@@ -115,7 +126,14 @@ pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     loop {
         let consumed = usize::try_from(c.total_in()).unwrap_or(usize::MAX);
         out.reserve(256);
-        match c.compress_vec(&json[consumed.min(json.len())..], &mut out, FlushCompress::Finish).map_err(internal)? {
+        match c
+            .compress_vec(
+                &json[consumed.min(json.len())..],
+                &mut out,
+                FlushCompress::Finish,
+            )
+            .map_err(internal)?
+        {
             Status::StreamEnd => return Ok(out),
             Status::Ok | Status::BufError => {}
         }
@@ -125,7 +143,9 @@ pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
 /// The bytes [`compress`] compressed.
 pub(crate) fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Decompress, FlushDecompress, Status};
-    let Some((&FORMAT_DEFLATE_DICTIONARY_1, rest)) = data.split_first() else { return Err(internal("lead data has an unknown format")) };
+    let Some((&FORMAT_DEFLATE_DICTIONARY_1, rest)) = data.split_first() else {
+        return Err(internal("lead data has an unknown format"));
+    };
     let mut d = Decompress::new(false);
     d.set_dictionary(DICTIONARY).map_err(internal)?;
     let mut out = Vec::with_capacity(rest.len() * 4);
@@ -135,10 +155,19 @@ pub(crate) fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
             return Err(internal("lead data inflates past 1 MiB"));
         }
         out.reserve(1024);
-        match d.decompress_vec(&rest[consumed.min(rest.len())..], &mut out, FlushDecompress::Finish).map_err(internal)? {
+        match d
+            .decompress_vec(
+                &rest[consumed.min(rest.len())..],
+                &mut out,
+                FlushDecompress::Finish,
+            )
+            .map_err(internal)?
+        {
             Status::StreamEnd => return Ok(out),
             Status::Ok => {}
-            Status::BufError if consumed >= rest.len() && out.len() < out.capacity() => return Err(internal("lead data is truncated")),
+            Status::BufError if consumed >= rest.len() && out.len() < out.capacity() => {
+                return Err(internal("lead data is truncated"))
+            }
             Status::BufError => {}
         }
     }
@@ -158,11 +187,17 @@ pub fn lead_item(record: &LeadRecord) -> Result<Item, StoreError> {
     let filters = FilterColumns::of(lead);
     let mut item = keys::lead_key(lead.id);
     item.insert(attr::VERSION.into(), n(lead.version));
-    item.insert(attr::DATA.into(), AttributeValue::B(Blob::new(compress(&json)?)));
+    item.insert(
+        attr::DATA.into(),
+        AttributeValue::B(Blob::new(compress(&json)?)),
+    );
     item.insert(attr::LISTING_SHARD.into(), s(keys::listing_shard(lead.id)));
     item.insert(attr::CREATED_KEY.into(), s(lead.created_key()));
     item.insert(attr::STAGE.into(), s(lead.stage.as_str()));
-    item.insert(attr::STAGE_ENTERED.into(), n(lead.stage_entered_at.timestamp_millis()));
+    item.insert(
+        attr::STAGE_ENTERED.into(),
+        n(lead.stage_entered_at.timestamp_millis()),
+    );
     item.insert(attr::SEARCH.into(), s(search_text(lead)));
     if let Some(email) = &lead.email {
         item.insert(attr::EMAIL.into(), s(email.as_str()));
@@ -182,8 +217,17 @@ pub fn lead_item(record: &LeadRecord) -> Result<Item, StoreError> {
 /// What the listing index's `q` holds: names, phone and company, lower-cased, one per line.
 fn search_text(lead: &Lead) -> String {
     let t = &lead.text;
-    let parts = [t.first_name.as_deref(), t.last_name.as_deref(), t.phone.as_deref(), t.company.as_deref()];
-    let mut out: String = parts.into_iter().flatten().map(|p| p.to_lowercase() + "\n").collect();
+    let parts = [
+        t.first_name.as_deref(),
+        t.last_name.as_deref(),
+        t.phone.as_deref(),
+        t.company.as_deref(),
+    ];
+    let mut out: String = parts
+        .into_iter()
+        .flatten()
+        .map(|p| p.to_lowercase() + "\n")
+        .collect();
     if let (Some(f), Some(l)) = (&t.first_name, &t.last_name) {
         out.push_str(&format!("{} {}", f.to_lowercase(), l.to_lowercase()));
     }
@@ -204,9 +248,11 @@ fn strip_nulls(v: &mut serde_json::Value) {
 
 /// Decodes a lead item into its record.
 pub fn lead_record_from_item(item: &Item) -> Result<LeadRecord, StoreError> {
-    let Some(AttributeValue::B(data)) = item.get(attr::DATA) else { return Err(internal("lead item without data")) };
-    let mut value: serde_json::Value =
-        serde_json::from_slice(&decompress(data.as_ref())?).map_err(|e| internal(format!("lead data does not decode: {e}")))?;
+    let Some(AttributeValue::B(data)) = item.get(attr::DATA) else {
+        return Err(internal("lead item without data"));
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(&decompress(data.as_ref())?)
+        .map_err(|e| internal(format!("lead data does not decode: {e}")))?;
     let id = item
         .get(keys::PK)
         .and_then(|v| v.as_s().ok())
@@ -245,7 +291,8 @@ pub fn history_item(id: Uuid, version: u64, change: &StageChange) -> Result<Item
 pub fn history_from_item(mut item: Item) -> Result<StageChange, StoreError> {
     item.remove(keys::PK);
     item.remove(keys::SK);
-    serde_dynamo::from_item(item).map_err(|e| internal(format!("history item does not decode: {e}")))
+    serde_dynamo::from_item(item)
+        .map_err(|e| internal(format!("history item does not decode: {e}")))
 }
 
 /// An email claim pointing at lead `id`.
@@ -282,8 +329,14 @@ pub fn fields_from_item(item: &Item) -> Result<Fields, StoreError> {
             (_, Some(f)) => (f, true),
             _ => continue,
         };
-        let AttributeValue::N(raw) = value else { return Err(internal(format!("counter attribute {name} is not a number"))) };
-        let v: i64 = raw.parse().map_err(|_| internal(format!("counter attribute {name} holds a non-integer")))?;
+        let AttributeValue::N(raw) = value else {
+            return Err(internal(format!(
+                "counter attribute {name} is not a number"
+            )));
+        };
+        let v: i64 = raw
+            .parse()
+            .map_err(|_| internal(format!("counter attribute {name} holds a non-integer")))?;
         let t: &mut Tally = fields.entry(field.to_string()).or_default();
         if is_ms {
             t.ms += v;
@@ -295,7 +348,11 @@ pub fn fields_from_item(item: &Item) -> Result<Fields, StoreError> {
 }
 
 /// Adds a counter item into `counters` under `bucket`.
-pub fn add_counter_item(counters: &mut Counters, bucket: &str, item: &Item) -> Result<(), StoreError> {
+pub fn add_counter_item(
+    counters: &mut Counters,
+    bucket: &str,
+    item: &Item,
+) -> Result<(), StoreError> {
     for (field, t) in fields_from_item(item)? {
         counters.add(bucket, &field, t.n, t.ms);
     }
@@ -337,17 +394,44 @@ mod tests {
     fn a_realistic_lead_item_stays_under_one_kilobyte() {
         let body = super::realistic_body();
         let json = body.to_string();
-        assert!((1500..1700).contains(&json.len()), "the realistic body is about 1.6 KB ({} B)", json.len());
+        assert!(
+            (1500..1700).contains(&json.len()),
+            "the realistic body is about 1.6 KB ({} B)",
+            json.len()
+        );
         let p = Pipeline::default();
         let pb = Postback::parse(json.as_bytes(), &p, None).unwrap().postback;
-        let applied = new_lead(&pb, &p, Uuid::new_v4(), leadpipe_core::service::now(), &leadpipe_core::domain::merge::Access::Full);
-        let change = applied.history.clone().map(|change| VersionedChange { version: 1, change });
-        let record = LeadRecord { created: applied.history.clone().unwrap(), last_change: change, lead: applied.lead };
+        let applied = new_lead(
+            &pb,
+            &p,
+            Uuid::new_v4(),
+            leadpipe_core::service::now(),
+            &leadpipe_core::domain::merge::Access::Full,
+        );
+        let change = applied
+            .history
+            .clone()
+            .map(|change| VersionedChange { version: 1, change });
+        let record = LeadRecord {
+            created: applied.history.clone().unwrap(),
+            last_change: change,
+            lead: applied.lead,
+        };
         let item = lead_item(&record).unwrap();
         let size = crate::size::item_size(&item);
-        let parts: Vec<String> = item.iter().map(|(k, v)| format!("{k}={}", k.len() + crate::size::value_size(v))).collect();
-        eprintln!("realistic lead item: {size} B (body {} B): {parts:?}", json.len());
-        assert!(size < 1024, "lead item is {size} B (body {} B): {parts:?}", json.len());
+        let parts: Vec<String> = item
+            .iter()
+            .map(|(k, v)| format!("{k}={}", k.len() + crate::size::value_size(v)))
+            .collect();
+        eprintln!(
+            "realistic lead item: {size} B (body {} B): {parts:?}",
+            json.len()
+        );
+        assert!(
+            size < 1024,
+            "lead item is {size} B (body {} B): {parts:?}",
+            json.len()
+        );
         assert_eq!(lead_record_from_item(&item).unwrap(), record, "round-trips");
     }
 }

@@ -17,14 +17,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, ReturnValue, TransactWriteItem, Update, WriteRequest};
-use leadpipe_core::domain::counters::{all_bucket, field, value_limit, Counters, Registry, ValueAdmission};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, TransactWriteItem, Update, WriteRequest,
+};
+use leadpipe_core::domain::counters::{
+    all_bucket, field, value_limit, Counters, Registry, ValueAdmission,
+};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::retry::{retry, RetryPolicy};
 use leadpipe_core::store::StoreError;
 use tokio::sync::Mutex;
 
-use crate::codec::{count_attribute, history_item, is_lead_item, lead_record_from_item, ms_attribute, n, s, Item, LeadRecord};
+use crate::codec::{
+    count_attribute, history_item, is_lead_item, lead_record_from_item, ms_attribute, n, s, Item,
+    LeadRecord,
+};
 use crate::error::{internal, sdk_error};
 use crate::keys::{self, HISTORY_PREFIX, PK, SK};
 use crate::store::DynamoStore;
@@ -107,7 +114,9 @@ impl ValueAdmission for Questions {
 
 impl Questions {
     fn lookup(&mut self, scope: &str, value: &str) {
-        self.0.entry((scope.to_string(), value.to_string())).or_insert(false);
+        self.0
+            .entry((scope.to_string(), value.to_string()))
+            .or_insert(false);
     }
 }
 
@@ -120,7 +129,11 @@ struct LeadWrite {
 impl Consumer {
     /// A consumer writing into `store`'s table with its counter rules.
     pub fn new(store: DynamoStore) -> Self {
-        Self { store, registry: Mutex::new(RegistryCache::default()), fail_after: Mutex::new(None) }
+        Self {
+            store,
+            registry: Mutex::new(RegistryCache::default()),
+            fail_after: Mutex::new(None),
+        }
     }
 
     /// The store it writes into.
@@ -130,8 +143,15 @@ impl Consumer {
 
     /// Applies one batch of records from stream shard `shard_id` (records in stream order). Safe to call again
     /// with the same batch, or with a batch overlapping one already applied.
-    pub async fn apply(&self, shard_id: &str, records: &[StreamRecord]) -> Result<BatchReport, StoreError> {
-        let mut report = BatchReport { records: records.len(), ..Default::default() };
+    pub async fn apply(
+        &self,
+        shard_id: &str,
+        records: &[StreamRecord],
+    ) -> Result<BatchReport, StoreError> {
+        let mut report = BatchReport {
+            records: records.len(),
+            ..Default::default()
+        };
         let mut writes: Vec<(String, LeadWrite)> = Vec::new();
         for r in records {
             if let Some(w) = lead_write(r)? {
@@ -159,7 +179,14 @@ impl Consumer {
             if let Some(change) = record.change_of_this_version().filter(|c| c.from.is_some()) {
                 let item = history_item(record.lead.id, record.lead.version, change)?;
                 puts.push(
-                    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().map_err(internal)?).build(),
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item))
+                                .build()
+                                .map_err(internal)?,
+                        )
+                        .build(),
                 );
             }
         }
@@ -173,10 +200,24 @@ impl Consumer {
         let items = self.store.query_partition(&keys::lead_pk(lead.id)).await?;
         let deletes: Vec<WriteRequest> = items
             .iter()
-            .filter(|i| i.get(SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with(HISTORY_PREFIX)))
+            .filter(|i| {
+                i.get(SK)
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|sk| sk.starts_with(HISTORY_PREFIX))
+            })
             .map(|i| {
-                let key: Item = [PK, SK].iter().filter_map(|k| i.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
-                Ok(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(key)).build().map_err(internal)?).build())
+                let key: Item = [PK, SK]
+                    .iter()
+                    .filter_map(|k| i.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect();
+                Ok(WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key))
+                            .build()
+                            .map_err(internal)?,
+                    )
+                    .build())
             })
             .collect::<Result<_, StoreError>>()?;
         self.store.batch_write(deletes).await?;
@@ -208,7 +249,11 @@ impl Consumer {
         Ok(writes
             .iter()
             .map(|w| {
-                let mut d = rules.delta(w.before.as_ref().map(|r| &r.lead), w.after.as_ref().map(|r| &r.lead), &mut values);
+                let mut d = rules.delta(
+                    w.before.as_ref().map(|r| &r.lead),
+                    w.after.as_ref().map(|r| &r.lead),
+                    &mut values,
+                );
                 d.add(&all_bucket(None), field::CHANGES, 1, 0);
                 d
             })
@@ -219,11 +264,26 @@ impl Consumer {
     /// does not know the answer from, then admits the new values that ask for it while their scope has room.
     async fn resolve_values(&self, questions: &Questions) -> Result<Registry, StoreError> {
         let mut cache = self.registry.lock().await;
-        let unknown: BTreeSet<&str> = questions.0.keys().filter(|(s, v)| !cache.known.is_admitted(s, v)).map(|(s, _)| s.as_str()).collect();
+        let unknown: BTreeSet<&str> = questions
+            .0
+            .keys()
+            .filter(|(s, v)| !cache.known.is_admitted(s, v))
+            .map(|(s, _)| s.as_str())
+            .collect();
         if !unknown.is_empty() {
-            let items = self.store.batch_get(unknown.iter().map(|s| keys::registry_key(s)).collect(), true).await?;
+            let items = self
+                .store
+                .batch_get(
+                    unknown.iter().map(|s| keys::registry_key(s)).collect(),
+                    true,
+                )
+                .await?;
             for item in &items {
-                if let Some(scope) = item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("R#")) {
+                if let Some(scope) = item
+                    .get(PK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("R#"))
+                {
                     remember(&mut cache, scope, item.get(REGISTRY_VALUES));
                 }
             }
@@ -237,7 +297,12 @@ impl Consumer {
         Ok(cache.known.clone())
     }
 
-    async fn admit(&self, cache: &mut RegistryCache, scope: &str, value: &str) -> Result<(), StoreError> {
+    async fn admit(
+        &self,
+        cache: &mut RegistryCache,
+        scope: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
         let limit = value_limit(scope);
         let result = self
             .store
@@ -246,7 +311,9 @@ impl Consumer {
             .table_name(&self.store.table)
             .set_key(Some(keys::registry_key(scope)))
             .update_expression("ADD #vals :v")
-            .condition_expression("attribute_not_exists(#vals) OR size(#vals) < :limit OR contains(#vals, :value)")
+            .condition_expression(
+                "attribute_not_exists(#vals) OR size(#vals) < :limit OR contains(#vals, :value)",
+            )
             .expression_attribute_names("#vals", REGISTRY_VALUES)
             .expression_attribute_values(":v", AttributeValue::Ss(vec![value.to_string()]))
             .expression_attribute_values(":value", s(value))
@@ -256,13 +323,24 @@ impl Consumer {
             .await;
         match result {
             Ok(out) => {
-                remember(cache, scope, out.attributes.as_ref().and_then(|a| a.get(REGISTRY_VALUES)));
+                remember(
+                    cache,
+                    scope,
+                    out.attributes.as_ref().and_then(|a| a.get(REGISTRY_VALUES)),
+                );
                 Ok(())
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
                 // Full: read the final set once and stop asking.
                 let item = self.store.get_item(keys::registry_key(scope), true).await?;
-                remember(cache, scope, item.as_ref().and_then(|i| i.get(REGISTRY_VALUES)));
+                remember(
+                    cache,
+                    scope,
+                    item.as_ref().and_then(|i| i.get(REGISTRY_VALUES)),
+                );
                 cache.full.insert(scope.to_string());
                 Ok(())
             }
@@ -274,10 +352,17 @@ impl Consumer {
     /// chunks of consecutive writes whose summed delta fits one transaction (99 buckets and the checkpoint). Each
     /// chunk moves the checkpoint to its last write, on condition that it is still before the chunk's first: a
     /// retried, bisected or overlapping batch applies each write exactly once.
-    async fn apply_counters(&self, shard_id: &str, writes: &[(String, LeadWrite)], report: &mut BatchReport) -> Result<(), StoreError> {
+    async fn apply_counters(
+        &self,
+        shard_id: &str,
+        writes: &[(String, LeadWrite)],
+        report: &mut BatchReport,
+    ) -> Result<(), StoreError> {
         let checkpoint = self.checkpoint_padded(shard_id).await?;
-        let todo: Vec<&(String, LeadWrite)> =
-            writes.iter().filter(|(seq, _)| checkpoint.as_ref().is_none_or(|c| padded(seq) > *c)).collect();
+        let todo: Vec<&(String, LeadWrite)> = writes
+            .iter()
+            .filter(|(seq, _)| checkpoint.as_ref().is_none_or(|c| padded(seq) > *c))
+            .collect();
         report.replayed = writes.len() - todo.len();
         let leads: Vec<&LeadWrite> = todo.iter().map(|(_, w)| w).collect();
         let deltas = self.counter_deltas(&leads).await?;
@@ -296,7 +381,10 @@ impl Consumer {
             }
             let summed = std::mem::take(&mut chunk).without_zeros();
             report.buckets += summed.0.len();
-            match self.commit(shard_id, first.take().unwrap_or(seq), seq, &summed).await? {
+            match self
+                .commit(shard_id, first.take().unwrap_or(seq), seq, &summed)
+                .await?
+            {
                 true => report.transactions += 1,
                 // The checkpoint moved past this chunk meanwhile (another invocation applied it): skip it.
                 false => report.replayed += 1,
@@ -307,14 +395,22 @@ impl Consumer {
 
     /// Commits one chunk: its bucket updates and the checkpoint move from before `first` to `last`. Returns false
     /// when the checkpoint is no longer before `first`.
-    async fn commit(&self, shard_id: &str, first: &str, last: &str, delta: &Counters) -> Result<bool, StoreError> {
+    async fn commit(
+        &self,
+        shard_id: &str,
+        first: &str,
+        last: &str,
+        delta: &Counters,
+    ) -> Result<bool, StoreError> {
         let mut items = vec![self.checkpoint_update(shard_id, &padded(first), last)?];
         for (bucket, fields) in &delta.0 {
             items.push(bucket_update(&self.store.table, bucket, fields)?);
         }
         if let Some(left) = self.fail_after.lock().await.as_mut() {
             if *left == 0 {
-                return Err(StoreError::Unavailable("injected failure before a counter transaction".into()));
+                return Err(StoreError::Unavailable(
+                    "injected failure before a counter transaction".into(),
+                ));
             }
             *left -= 1;
         }
@@ -324,7 +420,14 @@ impl Consumer {
             |_| {
                 let items = items.clone();
                 async move {
-                    match self.store.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                    match self
+                        .store
+                        .client
+                        .transact_write_items()
+                        .set_transact_items(Some(items))
+                        .send()
+                        .await
+                    {
                         Ok(_) => Ok(true),
                         Err(e) => checkpoint_outcome(e),
                     }
@@ -341,8 +444,17 @@ impl Consumer {
     }
 
     /// Moves the checkpoint to `last` (a sequence number as the stream gives it) if it is before `first_padded`.
-    fn checkpoint_update(&self, shard_id: &str, first_padded: &str, last: &str) -> Result<TransactWriteItem, StoreError> {
-        let expires = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + CHECKPOINT_TTL_SECS;
+    fn checkpoint_update(
+        &self,
+        shard_id: &str,
+        first_padded: &str,
+        last: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let expires = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            + CHECKPOINT_TTL_SECS;
         let update = Update::builder()
             .table_name(&self.store.table)
             .set_key(Some(keys::checkpoint_key(shard_id)))
@@ -361,14 +473,20 @@ impl Consumer {
     }
 
     async fn checkpoint_padded(&self, shard_id: &str) -> Result<Option<String>, StoreError> {
-        let item = self.store.get_item(keys::checkpoint_key(shard_id), true).await?;
+        let item = self
+            .store
+            .get_item(keys::checkpoint_key(shard_id), true)
+            .await?;
         Ok(item.and_then(|i| i.get("seq").and_then(|v| v.as_s().ok()).cloned()))
     }
 
     /// The last sequence number whose counters were applied for `shard_id`, as the stream gave it (where a
     /// poller resumes).
     pub async fn checkpoint(&self, shard_id: &str) -> Result<Option<String>, StoreError> {
-        let item = self.store.get_item(keys::checkpoint_key(shard_id), true).await?;
+        let item = self
+            .store
+            .get_item(keys::checkpoint_key(shard_id), true)
+            .await?;
         Ok(item.and_then(|i| i.get("raw").and_then(|v| v.as_s().ok()).cloned()))
     }
 }
@@ -382,35 +500,59 @@ fn checkpoint_outcome(
     >,
 ) -> Result<bool, StoreError> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = e.as_service_error() {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+        e.as_service_error()
+    {
         let first = cancel.cancellation_reasons().first().and_then(|r| r.code());
-        return if first == Some("ConditionalCheckFailed") { Ok(false) } else { Err(StoreError::Conflict) };
+        return if first == Some("ConditionalCheckFailed") {
+            Ok(false)
+        } else {
+            Err(StoreError::Conflict)
+        };
     }
-    if e.as_service_error().is_some_and(|s| s.is_transaction_in_progress_exception()) {
+    if e.as_service_error()
+        .is_some_and(|s| s.is_transaction_in_progress_exception())
+    {
         return Err(StoreError::Conflict);
     }
     Err(sdk_error(e))
 }
 
 /// An `ADD` of every non-zero field of a bucket.
-fn bucket_update(table: &str, bucket: &str, fields: &leadpipe_core::domain::counters::Fields) -> Result<TransactWriteItem, StoreError> {
-    let mut update = Update::builder().table_name(table).set_key(Some(keys::counter_key(bucket)));
+fn bucket_update(
+    table: &str,
+    bucket: &str,
+    fields: &leadpipe_core::domain::counters::Fields,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(keys::counter_key(bucket)));
     let mut parts = Vec::new();
     for (i, (name, t)) in fields.iter().enumerate() {
-        for (j, (attribute, value)) in [(count_attribute(name), t.n), (ms_attribute(name), t.ms)].into_iter().enumerate() {
+        for (j, (attribute, value)) in [(count_attribute(name), t.n), (ms_attribute(name), t.ms)]
+            .into_iter()
+            .enumerate()
+        {
             if value == 0 {
                 continue;
             }
             let (a, v) = (format!("#a{i}_{j}"), format!(":v{i}_{j}"));
             parts.push(format!("{a} {v}"));
-            update = update.expression_attribute_names(a, attribute).expression_attribute_values(v, n(value));
+            update = update
+                .expression_attribute_names(a, attribute)
+                .expression_attribute_values(v, n(value));
         }
     }
     if parts.is_empty() {
         parts.push("#z :z".into());
-        update = update.expression_attribute_names("#z", count_attribute(field::LEADS)).expression_attribute_values(":z", n(0));
+        update = update
+            .expression_attribute_names("#z", count_attribute(field::LEADS))
+            .expression_attribute_values(":z", n(0));
     }
-    let update = update.update_expression(format!("ADD {}", parts.join(", "))).build().map_err(internal)?;
+    let update = update
+        .update_expression(format!("ADD {}", parts.join(", ")))
+        .build()
+        .map_err(internal)?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
@@ -431,7 +573,13 @@ fn padded(sequence: &str) -> String {
 
 /// The lead write a record carries, if it is one.
 fn lead_write(record: &StreamRecord) -> Result<Option<LeadWrite>, StoreError> {
-    let decode = |image: &Option<Item>| image.as_ref().filter(|i| is_lead_item(i)).map(lead_record_from_item).transpose();
+    let decode = |image: &Option<Item>| {
+        image
+            .as_ref()
+            .filter(|i| is_lead_item(i))
+            .map(lead_record_from_item)
+            .transpose()
+    };
     let (before, after) = (decode(&record.old_image)?, decode(&record.new_image)?);
     Ok((before.is_some() || after.is_some()).then_some(LeadWrite { before, after }))
 }

@@ -22,7 +22,9 @@ where
     match &e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => StoreError::Unavailable(detail),
         _ if is_throttling(&code) => StoreError::Unavailable(detail),
-        SdkError::ServiceError(service) if service.raw().status().is_server_error() => StoreError::Unavailable(detail),
+        SdkError::ServiceError(service) if service.raw().status().is_server_error() => {
+            StoreError::Unavailable(detail)
+        }
         _ => StoreError::Internal(detail),
     }
 }
@@ -45,16 +47,29 @@ pub(crate) fn transaction_error(
     claim_index: Option<usize>,
     email: Option<&Email>,
 ) -> StoreError {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = e.as_service_error() {
-        let codes: Vec<&str> = cancel.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+        e.as_service_error()
+    {
+        let codes: Vec<&str> = cancel
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None"))
+            .collect();
         let failed = |i: usize| codes.get(i).is_some_and(|c| *c == "ConditionalCheckFailed");
-        let other_condition_failed = codes.iter().enumerate().any(|(i, c)| *c == "ConditionalCheckFailed" && Some(i) != claim_index);
+        let other_condition_failed = codes
+            .iter()
+            .enumerate()
+            .any(|(i, c)| *c == "ConditionalCheckFailed" && Some(i) != claim_index);
         return match (claim_index, email) {
-            (Some(i), Some(email)) if failed(i) && !other_condition_failed => StoreError::EmailTaken(email.clone()),
+            (Some(i), Some(email)) if failed(i) && !other_condition_failed => {
+                StoreError::EmailTaken(email.clone())
+            }
             _ => StoreError::Conflict,
         };
     }
-    if e.as_service_error().is_some_and(|s| s.is_transaction_in_progress_exception() || s.code() == Some("TransactionConflictException")) {
+    if e.as_service_error().is_some_and(|s| {
+        s.is_transaction_in_progress_exception() || s.code() == Some("TransactionConflictException")
+    }) {
         return StoreError::Conflict;
     }
     sdk_error(e)
@@ -76,9 +91,21 @@ mod tests {
 
     #[test]
     fn dynamodb_5xx_and_throttling_are_unavailable_and_client_errors_internal() {
-        assert!(matches!(answered(500, "InternalServerError"), StoreError::Unavailable(_)));
-        assert!(matches!(answered(503, "ServiceUnavailable"), StoreError::Unavailable(_)));
-        assert!(matches!(answered(400, "ThrottlingException"), StoreError::Unavailable(_)));
-        assert!(matches!(answered(400, "ValidationException"), StoreError::Internal(_)));
+        assert!(matches!(
+            answered(500, "InternalServerError"),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            answered(503, "ServiceUnavailable"),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            answered(400, "ThrottlingException"),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            answered(400, "ValidationException"),
+            StoreError::Internal(_)
+        ));
     }
 }

@@ -157,7 +157,10 @@ pub fn delivery_id_of(pk: &str) -> Option<Uuid> {
 /// The `by_created` partition a delivery of `webhook` is listed in: `WL#<webhook>#<0–15>`, from the delivery's
 /// (hash-derived) id. Lead listing shards are `00`–`15`, so the two never meet.
 pub fn delivery_list_shard(webhook: Uuid, delivery: Uuid) -> String {
-    format!("WL#{webhook}#{}", delivery.as_bytes()[0] % DELIVERY_LIST_SHARDS)
+    format!(
+        "WL#{webhook}#{}",
+        delivery.as_bytes()[0] % DELIVERY_LIST_SHARDS
+    )
 }
 
 /// Every `by_created` partition of `webhook`'s deliveries.
@@ -173,7 +176,9 @@ pub fn delivery_list_key(created_at: DateTime<Utc>, id: Uuid) -> String {
 
 /// Whether `cursor` has the shape of a [`delivery_list_key`] (cursors come from clients).
 pub fn is_delivery_list_key(cursor: &str) -> bool {
-    cursor.split_once('#').is_some_and(|(time, id)| DateTime::parse_from_rfc3339(time).is_ok() && id.parse::<Uuid>().is_ok())
+    cursor.split_once('#').is_some_and(|(time, id)| {
+        DateTime::parse_from_rfc3339(time).is_ok() && id.parse::<Uuid>().is_ok()
+    })
 }
 
 /// The `due` partition of a pending delivery: `WQ#<00–31>`, from its id.
@@ -214,7 +219,10 @@ pub fn claim_key(email: &Email) -> Key {
 
 /// A key from its two parts.
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Key {
-    HashMap::from([(PK.into(), AttributeValue::S(pk.into())), (SK.into(), AttributeValue::S(sk.into()))])
+    HashMap::from([
+        (PK.into(), AttributeValue::S(pk.into())),
+        (SK.into(), AttributeValue::S(sk.into())),
+    ])
 }
 
 #[cfg(test)]
@@ -234,7 +242,15 @@ mod tests {
     #[test]
     fn delivery_keys_round_trip_and_sort() {
         let (webhook, delivery) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(delivery_id_of(&delivery_key(delivery)[PK].as_s().cloned().unwrap_or_default()), Some(delivery));
+        assert_eq!(
+            delivery_id_of(
+                &delivery_key(delivery)[PK]
+                    .as_s()
+                    .cloned()
+                    .unwrap_or_default()
+            ),
+            Some(delivery)
+        );
         assert!(delivery_list_shards(webhook).any(|s| s == delivery_list_shard(webhook, delivery)));
         assert!(!listing_shards().any(|s| s == delivery_list_shard(webhook, delivery)));
         assert!(due_shards().any(|s| s == due_shard(delivery)));

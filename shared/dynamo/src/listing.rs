@@ -11,7 +11,10 @@
 use std::collections::VecDeque;
 
 use leadpipe_core::domain::lead::key_time;
-use leadpipe_core::store::{LeadPage, ListQuery, PostbackLogEntry, PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError};
+use leadpipe_core::store::{
+    LeadPage, ListQuery, PostbackLogEntry, PostbackLogPage, PostbackLogQuery, QuarantineFilter,
+    StoreError,
+};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
@@ -50,7 +53,11 @@ impl Shard {
 }
 
 fn created_key(entry: &Item) -> String {
-    entry.get(attr::CREATED_KEY).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+    entry
+        .get(attr::CREATED_KEY)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The key condition's bounds (inclusive) on `ck`, from the date range and the cursor.
@@ -59,7 +66,9 @@ fn bounds(q: &ListQuery) -> (Option<String>, Option<String>) {
     let hi = q.created_before.map(key_time);
     match &q.after {
         None => (lo, hi),
-        Some(after) if q.oldest_first => (Some(lo.map_or(after.clone(), |l| l.max(after.clone()))), hi),
+        Some(after) if q.oldest_first => {
+            (Some(lo.map_or(after.clone(), |l| l.max(after.clone()))), hi)
+        }
         Some(after) => (lo, Some(hi.map_or(after.clone(), |h| h.min(after.clone())))),
     }
 }
@@ -74,7 +83,12 @@ struct Filter {
 
 impl Filter {
     fn new(clause: &'static str, placeholder: &'static str, attribute: &'static str) -> Self {
-        Self { clause, placeholder, attribute, value: None }
+        Self {
+            clause,
+            placeholder,
+            attribute,
+            value: None,
+        }
     }
 
     fn value(mut self, placeholder: &'static str, value: AttributeValue) -> Self {
@@ -85,11 +99,26 @@ impl Filter {
 
 /// A page of `q` from the sharded index.
 pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage, StoreError> {
-    let mut shards: Vec<Shard> =
-        keys::listing_shards().map(|name| Shard { name, buffer: VecDeque::new(), start: None, frontier: None, done: false }).collect();
-    let filtered = q.search.is_some() || q.source.is_some() || q.campaign.is_some() || q.stage.is_some() || q.entered_before.is_some();
+    let mut shards: Vec<Shard> = keys::listing_shards()
+        .map(|name| Shard {
+            name,
+            buffer: VecDeque::new(),
+            start: None,
+            frontier: None,
+            done: false,
+        })
+        .collect();
+    let filtered = q.search.is_some()
+        || q.source.is_some()
+        || q.campaign.is_some()
+        || q.stage.is_some()
+        || q.entered_before.is_some();
     let budget = LIST_READ_BUDGET + q.skip + q.limit;
-    let chunk = if filtered { 200 } else { (q.skip + q.limit).div_ceil(usize::from(LISTING_SHARDS)) + 2 };
+    let chunk = if filtered {
+        200
+    } else {
+        (q.skip + q.limit).div_ceil(usize::from(LISTING_SHARDS)) + 2
+    };
     let later = |a: &str, b: &str| if q.oldest_first { a < b } else { a > b };
     let (mut evaluated, mut skipped) = (0usize, 0usize);
     let mut picked: Vec<String> = Vec::new();
@@ -99,15 +128,17 @@ pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage,
             break;
         }
         // The least advanced frontier among shards with unread entries: nothing unread comes before it.
-        let needy: Vec<usize> = (0..shards.len()).filter(|i| shards[*i].needs_reading()).collect();
-        let best = (0..shards.len()).filter_map(|i| shards[i].buffer.front().map(|e| (i, created_key(e)))).reduce(|a, b| {
-            if later(&b.1, &a.1) {
-                b
-            } else {
-                a
-            }
-        });
-        let safe = |ck: &str| needy.iter().all(|i| shards[*i].frontier.as_deref().is_some_and(|f| later(ck, f)));
+        let needy: Vec<usize> = (0..shards.len())
+            .filter(|i| shards[*i].needs_reading())
+            .collect();
+        let best = (0..shards.len())
+            .filter_map(|i| shards[i].buffer.front().map(|e| (i, created_key(e))))
+            .reduce(|a, b| if later(&b.1, &a.1) { b } else { a });
+        let safe = |ck: &str| {
+            needy
+                .iter()
+                .all(|i| shards[*i].frontier.as_deref().is_some_and(|f| later(ck, f)))
+        };
         match best {
             Some((i, ck)) if safe(&ck) => {
                 let entry = shards[i].buffer.pop_front().unwrap_or_default();
@@ -125,11 +156,19 @@ pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage,
             _ => {
                 if filtered && evaluated >= budget {
                     // Out of budget: continue from the least advanced shard next time.
-                    let cursor = needy.iter().filter_map(|i| shards[*i].frontier.clone()).reduce(|a, b| if later(&a, &b) { a } else { b });
+                    let cursor = needy
+                        .iter()
+                        .filter_map(|i| shards[*i].frontier.clone())
+                        .reduce(|a, b| if later(&a, &b) { a } else { b });
                     let leads = read_leads(store, &picked).await?;
-                    return Ok(LeadPage { leads, next_after: cursor.or(last_key) });
+                    return Ok(LeadPage {
+                        leads,
+                        next_after: cursor.or(last_key),
+                    });
                 }
-                let reads = needy.iter().map(|i| query_shard(store, q, &shards[*i], chunk));
+                let reads = needy
+                    .iter()
+                    .map(|i| query_shard(store, q, &shards[*i], chunk));
                 let results = futures_util::future::join_all(reads).await;
                 for (i, result) in needy.iter().zip(results) {
                     let (items, next, scanned) = result?;
@@ -150,7 +189,14 @@ pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage,
         last_key = None;
     }
     let leads = read_leads(store, &picked).await?;
-    let next_after = if more { leads.last().map(leadpipe_core::domain::Lead::created_key).or(last_key) } else { None };
+    let next_after = if more {
+        leads
+            .last()
+            .map(leadpipe_core::domain::Lead::created_key)
+            .or(last_key)
+    } else {
+        None
+    };
     Ok(LeadPage { leads, next_after })
 }
 
@@ -160,7 +206,10 @@ async fn query_shard(
     shard: &Shard,
     chunk: usize,
 ) -> Result<(Vec<Item>, Option<Item>, usize), StoreError> {
-    let out = shard_query(store, q, &shard.name, shard.start.clone(), chunk).send().await.map_err(sdk_error)?;
+    let out = shard_query(store, q, &shard.name, shard.start.clone(), chunk)
+        .send()
+        .await
+        .map_err(sdk_error)?;
     let next = out.last_evaluated_key.filter(|k| !k.is_empty());
     let scanned = usize::try_from(out.scanned_count).unwrap_or(0);
     Ok((out.items.unwrap_or_default(), next, scanned))
@@ -170,16 +219,27 @@ async fn query_shard(
 /// queried in rounds of [`COUNT_CHUNK`] entries until all are read (exact), more than [`COUNT_BUDGET`] match, or
 /// [`COUNT_READ_BUDGET`] entries were evaluated (a lower bound), the same answer as paging through the listing.
 pub(crate) async fn count(store: &DynamoStore, q: &ListQuery) -> Result<Total, StoreError> {
-    let q = ListQuery { after: None, skip: 0, ..q.clone() };
-    let mut pending: Vec<(String, Option<Item>)> = keys::listing_shards().map(|name| (name, None)).collect();
+    let q = ListQuery {
+        after: None,
+        skip: 0,
+        ..q.clone()
+    };
+    let mut pending: Vec<(String, Option<Item>)> =
+        keys::listing_shards().map(|name| (name, None)).collect();
     let (mut found, mut evaluated) = (0usize, 0usize);
-    let total = |found: usize, exact: bool| Total { count: i64::try_from(found.min(COUNT_BUDGET)).unwrap_or(i64::MAX), exact };
+    let total = |found: usize, exact: bool| Total {
+        count: i64::try_from(found.min(COUNT_BUDGET)).unwrap_or(i64::MAX),
+        exact,
+    };
     while !pending.is_empty() {
         if found > COUNT_BUDGET || evaluated >= COUNT_READ_BUDGET {
             return Ok(total(found, false));
         }
-        let reads =
-            pending.iter().map(|(name, start)| shard_query(store, &q, name, start.clone(), COUNT_CHUNK).select(Select::Count).send());
+        let reads = pending.iter().map(|(name, start)| {
+            shard_query(store, &q, name, start.clone(), COUNT_CHUNK)
+                .select(Select::Count)
+                .send()
+        });
         let results = futures_util::future::join_all(reads).await;
         let mut next_round = Vec::with_capacity(pending.len());
         for ((name, _), result) in pending.into_iter().zip(results) {
@@ -197,7 +257,13 @@ pub(crate) async fn count(store: &DynamoStore, q: &ListQuery) -> Result<Total, S
 
 /// The query of one listing shard for `q`: date range and cursor as the key condition, the other filters as a
 /// filter expression on the projected attributes, `limit` entries evaluated from `start`.
-fn shard_query(store: &DynamoStore, q: &ListQuery, shard: &str, start: Option<Item>, limit: usize) -> QueryFluentBuilder {
+fn shard_query(
+    store: &DynamoStore,
+    q: &ListQuery,
+    shard: &str,
+    start: Option<Item>,
+    limit: usize,
+) -> QueryFluentBuilder {
     let (lo, hi) = bounds(q);
     let condition = match (&lo, &hi) {
         (Some(_), Some(_)) => "#ls = :ls AND #ck BETWEEN :lo AND :hi",
@@ -236,14 +302,26 @@ fn shard_query(store: &DynamoStore, q: &ListQuery, shard: &str, start: Option<It
         filters.push(Filter::new("#cmp = :cmp", "#cmp", attr::CAMPAIGN).value(":cmp", s(v)));
     }
     if let Some(v) = &q.search {
-        filters.push(Filter::new("(contains(#q, :q) OR contains(#em, :q))", "#q", attr::SEARCH).value(":q", s(v)));
+        filters.push(
+            Filter::new(
+                "(contains(#q, :q) OR contains(#em, :q))",
+                "#q",
+                attr::SEARCH,
+            )
+            .value(":q", s(v)),
+        );
         filters.push(Filter::new("", "#em", attr::EMAIL));
     }
     if let Some(t) = q.entered_before {
-        filters.push(Filter::new("#se < :se", "#se", attr::STAGE_ENTERED).value(":se", n(t.timestamp_millis())));
+        filters.push(
+            Filter::new("#se < :se", "#se", attr::STAGE_ENTERED)
+                .value(":se", n(t.timestamp_millis())),
+        );
     }
     filters.push(match q.quarantine {
-        QuarantineFilter::Exclude => Filter::new("attribute_not_exists(#qr)", "#qr", attr::QUARANTINED),
+        QuarantineFilter::Exclude => {
+            Filter::new("attribute_not_exists(#qr)", "#qr", attr::QUARANTINED)
+        }
         QuarantineFilter::Only => Filter::new("attribute_exists(#qr)", "#qr", attr::QUARANTINED),
     });
     for f in &filters {
@@ -252,16 +330,33 @@ fn shard_query(store: &DynamoStore, q: &ListQuery, shard: &str, start: Option<It
             req = req.expression_attribute_values(*k, v.clone());
         }
     }
-    let clauses: Vec<&str> = filters.iter().map(|f| f.clause).filter(|c| !c.is_empty()).collect();
+    let clauses: Vec<&str> = filters
+        .iter()
+        .map(|f| f.clause)
+        .filter(|c| !c.is_empty())
+        .collect();
     req.filter_expression(clauses.join(" AND "))
 }
 
 /// The leads of the page, in the page's order (a lead deleted meanwhile is left out).
-async fn read_leads(store: &DynamoStore, pks: &[String]) -> Result<Vec<leadpipe_core::domain::Lead>, StoreError> {
-    let keys: Vec<keys::Key> = pks.iter().map(|pk| keys::key(pk.clone(), keys::LEAD_SK)).collect();
+async fn read_leads(
+    store: &DynamoStore,
+    pks: &[String],
+) -> Result<Vec<leadpipe_core::domain::Lead>, StoreError> {
+    let keys: Vec<keys::Key> = pks
+        .iter()
+        .map(|pk| keys::key(pk.clone(), keys::LEAD_SK))
+        .collect();
     let items = store.batch_get(keys, false).await?;
-    let mut by_pk: std::collections::HashMap<String, Item> =
-        items.into_iter().filter_map(|i| i.get(PK).and_then(|v| v.as_s().ok()).cloned().map(|pk| (pk, i))).collect();
+    let mut by_pk: std::collections::HashMap<String, Item> = items
+        .into_iter()
+        .filter_map(|i| {
+            i.get(PK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .map(|pk| (pk, i))
+        })
+        .collect();
     let mut leads = Vec::with_capacity(pks.len());
     for pk in pks {
         if let Some(item) = by_pk.remove(pk) {
@@ -273,11 +368,17 @@ async fn read_leads(store: &DynamoStore, pks: &[String]) -> Result<Vec<leadpipe_
 
 /// A page of the postback log: for each day from today back to the oldest that can hold unexpired entries, the
 /// day's [`keys::LOG_SHARDS`] partitions are queried newest first and merged.
-pub(crate) async fn postback_log(store: &DynamoStore, q: &PostbackLogQuery) -> Result<PostbackLogPage, StoreError> {
+pub(crate) async fn postback_log(
+    store: &DynamoStore,
+    q: &PostbackLogQuery,
+) -> Result<PostbackLogPage, StoreError> {
     let today = chrono::Utc::now().date_naive();
     // The cursor is `<day>|<sort key>`: continue on that day below that key, then older days.
     let (mut day, mut below) = match q.after.as_deref().and_then(|c| c.split_once('|')) {
-        Some((d, k)) => (d.parse::<chrono::NaiveDate>().unwrap_or(today), Some(k.to_string())),
+        Some((d, k)) => (
+            d.parse::<chrono::NaiveDate>().unwrap_or(today),
+            Some(k.to_string()),
+        ),
         None => (today, None),
     };
     let oldest = q.since;
@@ -293,7 +394,9 @@ pub(crate) async fn postback_log(store: &DynamoStore, q: &PostbackLogQuery) -> R
                 .scan_index_forward(false)
                 .limit(i32::try_from(q.limit + 1).unwrap_or(200));
             req = match &below {
-                Some(k) => req.key_condition_expression("pk = :pk AND sk < :below").expression_attribute_values(":below", s(k.clone())),
+                Some(k) => req
+                    .key_condition_expression("pk = :pk AND sk < :below")
+                    .expression_attribute_values(":below", s(k.clone())),
                 None => req.key_condition_expression("pk = :pk"),
             };
             req.send()
@@ -301,10 +404,17 @@ pub(crate) async fn postback_log(store: &DynamoStore, q: &PostbackLogQuery) -> R
         let mut rows: Vec<(String, PostbackLogEntry)> = Vec::new();
         for out in futures_util::future::join_all(reads).await {
             for item in out.map_err(sdk_error)?.items.unwrap_or_default() {
-                let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                let Some(AttributeValue::S(data)) = item.get(attr::DATA) else { continue };
-                let entry: PostbackLogEntry =
-                    serde_json::from_str(data).map_err(|e| crate::error::internal(format!("log entry does not decode: {e}")))?;
+                let sk = item
+                    .get(keys::SK)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let Some(AttributeValue::S(data)) = item.get(attr::DATA) else {
+                    continue;
+                };
+                let entry: PostbackLogEntry = serde_json::from_str(data).map_err(|e| {
+                    crate::error::internal(format!("log entry does not decode: {e}"))
+                })?;
                 if entry.expires_at > now {
                     rows.push((sk, entry));
                 }

@@ -29,22 +29,50 @@ pub struct RecountReport {
 /// Rebuilds the counters of `store`'s table.
 pub async fn recount(store: &DynamoStore) -> Result<RecountReport, StoreError> {
     let items = scan_all(store).await?;
-    let mut leads: Vec<Lead> = items.iter().filter(|i| is_lead_item(i)).map(lead_from_item).collect::<Result<_, _>>()?;
+    let mut leads: Vec<Lead> = items
+        .iter()
+        .filter(|i| is_lead_item(i))
+        .map(lead_from_item)
+        .collect::<Result<_, _>>()?;
     leads.sort_by_key(Lead::created_key);
     let mut registry = Registry::default();
     let mut counters: Counters = store.rules().recount(&leads, &mut registry);
-    let old_changes =
-        store.counters(&leadpipe_core::domain::counters::CounterQuery { buckets: [all_bucket(None)].into(), ..Default::default() }).await?;
-    counters.add(&all_bucket(None), field::CHANGES, old_changes.get(&all_bucket(None), field::CHANGES).n + 1, 0);
+    let old_changes = store
+        .counters(&leadpipe_core::domain::counters::CounterQuery {
+            buckets: [all_bucket(None)].into(),
+            ..Default::default()
+        })
+        .await?;
+    counters.add(
+        &all_bucket(None),
+        field::CHANGES,
+        old_changes.get(&all_bucket(None), field::CHANGES).n + 1,
+        0,
+    );
     let stale: Vec<Item> = items
         .into_iter()
-        .filter(|i| i.get(PK).and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("C#") || pk.starts_with("R#")))
+        .filter(|i| {
+            i.get(PK)
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|pk| pk.starts_with("C#") || pk.starts_with("R#"))
+        })
         .collect();
     let mut deletes = Vec::new();
     for item in &stale {
-        let key: Item = [PK, SK].iter().filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
-        deletes
-            .push(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(key)).build().map_err(internal)?).build());
+        let key: Item = [PK, SK]
+            .iter()
+            .filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        deletes.push(
+            WriteRequest::builder()
+                .delete_request(
+                    DeleteRequest::builder()
+                        .set_key(Some(key))
+                        .build()
+                        .map_err(internal)?,
+                )
+                .build(),
+        );
     }
     let mut puts = Vec::new();
     for (bucket, fields) in &counters.0 {
@@ -59,17 +87,33 @@ pub async fn recount(store: &DynamoStore) -> Result<RecountReport, StoreError> {
     }
     for (scope, values) in &registry.0 {
         let mut item = keys::registry_key(scope);
-        item.insert("vals".into(), AttributeValue::Ss(values.iter().cloned().collect()));
+        item.insert(
+            "vals".into(),
+            AttributeValue::Ss(values.iter().cloned().collect()),
+        );
         puts.push(item);
     }
     let written = puts.len();
     let puts: Vec<WriteRequest> = puts
         .into_iter()
-        .map(|item| Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().map_err(internal)?).build()))
+        .map(|item| {
+            Ok(WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map_err(internal)?,
+                )
+                .build())
+        })
         .collect::<Result<_, StoreError>>()?;
     store.batch_write(deletes).await?;
     store.batch_write(puts).await?;
-    Ok(RecountReport { leads: leads.len(), deleted: stale.len(), written })
+    Ok(RecountReport {
+        leads: leads.len(),
+        deleted: stale.len(),
+        written,
+    })
 }
 
 async fn scan_all(store: &DynamoStore) -> Result<Vec<Item>, StoreError> {

@@ -12,8 +12,9 @@
 //!   first. Only pending deliveries carry `du`/`dt`.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use leadpipe_core::store::StoreError;
@@ -104,39 +105,68 @@ pub struct StreamDef {
 }
 
 fn hash(name: &'static str) -> KeyDef {
-    KeyDef { attribute_name: name, key_type: "HASH" }
+    KeyDef {
+        attribute_name: name,
+        key_type: "HASH",
+    }
 }
 
 fn range(name: &'static str) -> KeyDef {
-    KeyDef { attribute_name: name, key_type: "RANGE" }
+    KeyDef {
+        attribute_name: name,
+        key_type: "RANGE",
+    }
 }
 
 /// The table definition the code relies on.
 pub fn table_definition() -> TableDefinition {
     TableDefinition {
-        attribute_definitions: [PK, SK, attr::EMAIL, attr::LISTING_SHARD, attr::CREATED_KEY, attr::DUE_SHARD, attr::DUE_KEY]
-            .into_iter()
-            .map(|n| AttributeDef { attribute_name: n, attribute_type: "S" })
-            .collect(),
+        attribute_definitions: [
+            PK,
+            SK,
+            attr::EMAIL,
+            attr::LISTING_SHARD,
+            attr::CREATED_KEY,
+            attr::DUE_SHARD,
+            attr::DUE_KEY,
+        ]
+        .into_iter()
+        .map(|n| AttributeDef {
+            attribute_name: n,
+            attribute_type: "S",
+        })
+        .collect(),
         key_schema: vec![hash(PK), range(SK)],
         global_secondary_indexes: vec![
             IndexDef {
                 index_name: index::BY_EMAIL,
                 key_schema: vec![hash(attr::EMAIL)],
-                projection: ProjectionDef { projection_type: "KEYS_ONLY", non_key_attributes: vec![] },
+                projection: ProjectionDef {
+                    projection_type: "KEYS_ONLY",
+                    non_key_attributes: vec![],
+                },
             },
             IndexDef {
                 index_name: index::BY_CREATED,
                 key_schema: vec![hash(attr::LISTING_SHARD), range(attr::CREATED_KEY)],
-                projection: ProjectionDef { projection_type: "INCLUDE", non_key_attributes: attr::LISTED.to_vec() },
+                projection: ProjectionDef {
+                    projection_type: "INCLUDE",
+                    non_key_attributes: attr::LISTED.to_vec(),
+                },
             },
             IndexDef {
                 index_name: index::DUE,
                 key_schema: vec![hash(attr::DUE_SHARD), range(attr::DUE_KEY)],
-                projection: ProjectionDef { projection_type: "KEYS_ONLY", non_key_attributes: vec![] },
+                projection: ProjectionDef {
+                    projection_type: "KEYS_ONLY",
+                    non_key_attributes: vec![],
+                },
             },
         ],
-        stream_specification: StreamDef { stream_enabled: true, stream_view_type: "NEW_AND_OLD_IMAGES" },
+        stream_specification: StreamDef {
+            stream_enabled: true,
+            stream_view_type: "NEW_AND_OLD_IMAGES",
+        },
     }
 }
 
@@ -145,20 +175,34 @@ pub fn table_definition() -> TableDefinition {
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
         Err(e) => return Err(sdk_error(e)),
     }
     let def = table_definition();
     let key = |k: &KeyDef| {
         KeySchemaElement::builder()
             .attribute_name(k.attribute_name)
-            .key_type(if k.key_type == "HASH" { KeyType::Hash } else { KeyType::Range })
+            .key_type(if k.key_type == "HASH" {
+                KeyType::Hash
+            } else {
+                KeyType::Range
+            })
             .build()
             .map_err(internal)
     };
-    let mut req = client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest).stream_specification(
-        StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().map_err(internal)?,
-    );
+    let mut req = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(internal)?,
+        );
     for a in &def.attribute_definitions {
         req = req.attribute_definitions(
             AttributeDefinition::builder()
@@ -175,11 +219,21 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         let projection = match g.projection.projection_type {
             "INCLUDE" => Projection::builder()
                 .projection_type(ProjectionType::Include)
-                .set_non_key_attributes(Some(g.projection.non_key_attributes.iter().map(|a| a.to_string()).collect()))
+                .set_non_key_attributes(Some(
+                    g.projection
+                        .non_key_attributes
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect(),
+                ))
                 .build(),
-            _ => Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
+            _ => Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
         };
-        let mut gsi = GlobalSecondaryIndex::builder().index_name(g.index_name).projection(projection);
+        let mut gsi = GlobalSecondaryIndex::builder()
+            .index_name(g.index_name)
+            .projection(projection);
         for k in &g.key_schema {
             gsi = gsi.key_schema(key(k)?);
         }
@@ -187,10 +241,25 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
     }
     match req.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(())
+        }
         Err(e) => return Err(sdk_error(e)),
     }
-    let ttl = TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().map_err(internal)?;
-    client.update_time_to_live().table_name(table).time_to_live_specification(ttl).send().await.map_err(sdk_error)?;
+    let ttl = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(TTL_ATTRIBUTE)
+        .build()
+        .map_err(internal)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(sdk_error)?;
     Ok(())
 }

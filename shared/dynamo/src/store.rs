@@ -24,14 +24,14 @@ use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::retry::{retry, RetryPolicy};
 use leadpipe_core::store::{
-    Changed, Decide, Decision, IdempotencyClaim, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts, PostbackLogEntry, PostbackLogPage,
-    PostbackLogQuery, StoreError, StoredResponse,
+    Changed, Decide, Decision, IdempotencyClaim, LeadPage, LeadRef, LeadStore, ListQuery,
+    MinuteCounts, PostbackLogEntry, PostbackLogPage, PostbackLogQuery, StoreError, StoredResponse,
 };
 use uuid::Uuid;
 
 use crate::codec::{
-    add_counter_item, attr, claim_item, claim_target, history_from_item, is_lead_item, lead_item, lead_record_from_item, n, s, Item,
-    LeadRecord, VersionedChange,
+    add_counter_item, attr, claim_item, claim_target, history_from_item, is_lead_item, lead_item,
+    lead_record_from_item, n, s, Item, LeadRecord, VersionedChange,
 };
 use crate::error::{internal, sdk_error, transaction_error};
 use crate::keys::{self, HISTORY_PREFIX, PK, SK};
@@ -77,7 +77,14 @@ struct Resolved {
 impl DynamoStore {
     /// Wraps an SDK client (built once, in `main`), the table name and the counter rules.
     pub fn new(client: Client, table: impl Into<String>, rules: CounterRules) -> Self {
-        Self { client, table: table.into(), rules: Arc::new(rules), settle: None, new_leads: Arc::default(), webhook_ids: Arc::default() }
+        Self {
+            client,
+            table: table.into(),
+            rules: Arc::new(rules),
+            settle: None,
+            new_leads: Arc::default(),
+            webhook_ids: Arc::default(),
+        }
     }
 
     /// The same store, whose [`LeadStore::settle`] waits for `settle` (a local stream consumer).
@@ -106,7 +113,11 @@ impl DynamoStore {
         ensure_table(&self.client, &self.table).await
     }
 
-    pub(crate) async fn get_item(&self, key: keys::Key, consistent: bool) -> Result<Option<Item>, StoreError> {
+    pub(crate) async fn get_item(
+        &self,
+        key: keys::Key,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -120,7 +131,10 @@ impl DynamoStore {
     }
 
     async fn get_record(&self, id: Uuid) -> Result<Option<LeadRecord>, StoreError> {
-        self.get_item(keys::lead_key(id), true).await?.map(|i| lead_record_from_item(&i)).transpose()
+        self.get_item(keys::lead_key(id), true)
+            .await?
+            .map(|i| lead_record_from_item(&i))
+            .transpose()
     }
 
     /// The lead `target` refers to. Email lookups go through the `by_email` index first (eventually consistent; a
@@ -129,28 +143,60 @@ impl DynamoStore {
     async fn resolve(&self, target: &LeadRef, consistent: bool) -> Result<Resolved, StoreError> {
         if let Some(id) = target.id {
             if let Some(record) = self.get_record(id).await? {
-                return Ok(Resolved { record: Some(record), adopt: None });
+                return Ok(Resolved {
+                    record: Some(record),
+                    adopt: None,
+                });
             }
         }
-        let Some(email) = &target.email else { return Ok(Resolved { record: None, adopt: None }) };
+        let Some(email) = &target.email else {
+            return Ok(Resolved {
+                record: None,
+                adopt: None,
+            });
+        };
         if !consistent {
             for id in self.ids_by_email(email).await? {
-                if let Some(record) = self.get_record(id).await?.filter(|r| r.lead.email.as_ref() == Some(email)) {
-                    return Ok(Resolved { record: Some(record), adopt: None });
+                if let Some(record) = self
+                    .get_record(id)
+                    .await?
+                    .filter(|r| r.lead.email.as_ref() == Some(email))
+                {
+                    return Ok(Resolved {
+                        record: Some(record),
+                        adopt: None,
+                    });
                 }
             }
-            return Ok(Resolved { record: None, adopt: None });
+            return Ok(Resolved {
+                record: None,
+                adopt: None,
+            });
         }
-        let Some(claim) = self.get_item(keys::claim_key(email), true).await? else { return Ok(Resolved { record: None, adopt: None }) };
+        let Some(claim) = self.get_item(keys::claim_key(email), true).await? else {
+            return Ok(Resolved {
+                record: None,
+                adopt: None,
+            });
+        };
         let id = claim_target(&claim)?;
         match self.get_record(id).await? {
-            Some(record) if record.lead.email.as_ref() == Some(email) => Ok(Resolved { record: Some(record), adopt: None }),
+            Some(record) if record.lead.email.as_ref() == Some(email) => Ok(Resolved {
+                record: Some(record),
+                adopt: None,
+            }),
             // The claimed lead moved to another email without releasing this claim (a crash mid-change): stale.
             Some(_) => {
                 self.release_claim(email, id).await?;
-                Ok(Resolved { record: None, adopt: None })
+                Ok(Resolved {
+                    record: None,
+                    adopt: None,
+                })
             }
-            None => Ok(Resolved { record: None, adopt: Some(id) }),
+            None => Ok(Resolved {
+                record: None,
+                adopt: Some(id),
+            }),
         }
     }
 
@@ -171,11 +217,20 @@ impl DynamoStore {
             .items
             .unwrap_or_default()
             .iter()
-            .filter_map(|i| i.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| keys::lead_id_of(pk)))
+            .filter_map(|i| {
+                i.get(PK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| keys::lead_id_of(pk))
+            })
             .collect())
     }
 
-    async fn attempt(&self, target: &LeadRef, decide: &Decide, attempt: u32) -> Result<Changed, Attempt> {
+    async fn attempt(
+        &self,
+        target: &LeadRef,
+        decide: &Decide,
+        attempt: u32,
+    ) -> Result<Changed, Attempt> {
         let resolved = self.resolve(target, attempt > 0).await?;
         let before = resolved.record.as_ref().map(|r| r.lead.clone());
         let mut decision = decide(before.as_ref());
@@ -184,16 +239,30 @@ impl DynamoStore {
                 if let Some(id) = resolved.adopt {
                     applied.lead.id = id;
                 }
-                let created = applied.history.clone().ok_or_else(|| internal("a new lead without its creation entry"))?;
-                let record = LeadRecord { lead: applied.lead.clone(), last_change: None, created };
+                let created = applied
+                    .history
+                    .clone()
+                    .ok_or_else(|| internal("a new lead without its creation entry"))?;
+                let record = LeadRecord {
+                    lead: applied.lead.clone(),
+                    last_change: None,
+                    created,
+                };
                 self.insert(&record).await?;
             }
             (Decision::Apply(applied), Some(old)) if applied.modified => {
                 let last_change = match &applied.history {
-                    Some(change) => Some(VersionedChange { version: applied.lead.version, change: change.clone() }),
+                    Some(change) => Some(VersionedChange {
+                        version: applied.lead.version,
+                        change: change.clone(),
+                    }),
                     None => old.last_change.clone(),
                 };
-                let record = LeadRecord { lead: applied.lead.clone(), last_change, created: old.created.clone() };
+                let record = LeadRecord {
+                    lead: applied.lead.clone(),
+                    last_change,
+                    created: old.created.clone(),
+                };
                 self.update(&old.lead, &record).await?;
             }
             (Decision::Delete, Some(old)) => self.delete(&old.lead).await?,
@@ -274,7 +343,13 @@ impl DynamoStore {
                 .map_err(internal)?;
             items.push(TransactWriteItem::builder().delete(del).build());
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match transaction_error(e, claim_index, lead.email.as_ref()) {
                 StoreError::Conflict => Err(Attempt::Lost),
@@ -293,7 +368,9 @@ impl DynamoStore {
 
     /// Whether `email`'s claim points at a lead that no longer holds it; releases it if so.
     async fn claim_is_stale(&self, email: &Email) -> Result<bool, StoreError> {
-        let Some(claim) = self.get_item(keys::claim_key(email), true).await? else { return Ok(true) };
+        let Some(claim) = self.get_item(keys::claim_key(email), true).await? else {
+            return Ok(true);
+        };
         let holder = claim_target(&claim)?;
         match self.get_record(holder).await? {
             Some(r) if r.lead.email.as_ref() == Some(email) => Ok(false),
@@ -318,7 +395,12 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_error(e)),
         }
     }
@@ -341,18 +423,30 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Err(Attempt::Lost),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(Attempt::Lost)
+            }
             Err(e) => Err(Attempt::Failed(sdk_error(e))),
         }
     }
 
     /// Reads items by key with BatchGetItem (see [`crate::batch`]).
-    pub(crate) async fn batch_get(&self, keys: Vec<keys::Key>, consistent: bool) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn batch_get(
+        &self,
+        keys: Vec<keys::Key>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         crate::batch::get(&self.client, &self.table, keys, consistent).await
     }
 
     /// Writes with BatchWriteItem (see [`crate::batch`]).
-    pub(crate) async fn batch_write(&self, requests: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), StoreError> {
+    pub(crate) async fn batch_write(
+        &self,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(), StoreError> {
         crate::batch::write(&self.client, &self.table, requests).await
     }
 
@@ -383,11 +477,22 @@ impl DynamoStore {
 
 /// Maps a conditional put's result: a failed condition lost a race.
 fn put_conditionally<R>(
-    result: Result<R, aws_sdk_dynamodb::error::SdkError<PutItemError, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    result: Result<
+        R,
+        aws_sdk_dynamodb::error::SdkError<
+            PutItemError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+    >,
 ) -> Result<(), Attempt> {
     match result {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Err(Attempt::Lost),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Err(Attempt::Lost)
+        }
         Err(e) => Err(Attempt::Failed(sdk_error(e))),
     }
 }
@@ -403,7 +508,12 @@ impl LeadStore for DynamoStore {
     }
 
     async fn change(&self, target: &LeadRef, decide: Arc<Decide>) -> Result<Changed, StoreError> {
-        let result = retry(RetryPolicy::CONFLICTS, |e| matches!(e, Attempt::Lost), |attempt| self.attempt(target, &*decide, attempt)).await;
+        let result = retry(
+            RetryPolicy::CONFLICTS,
+            |e| matches!(e, Attempt::Lost),
+            |attempt| self.attempt(target, &*decide, attempt),
+        )
+        .await;
         match result {
             Ok(changed) => Ok(changed),
             Err(Attempt::Lost) => Err(StoreError::Conflict),
@@ -413,21 +523,33 @@ impl LeadStore for DynamoStore {
 
     /// One Query of the lead's partition: the lead, and its stage-change items. The creation entry comes from the
     /// lead item; the latest change too when the stream consumer has not written its item yet.
-    async fn get_with_history(&self, id: Uuid) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError> {
+    async fn get_with_history(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError> {
         let mut record = None;
         let mut changes = std::collections::BTreeMap::new();
         for item in self.query_partition(&keys::lead_pk(id)).await? {
-            let sk = item.get(SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let sk = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
             if is_lead_item(&item) {
                 record = Some(lead_record_from_item(&item)?);
             } else if sk.starts_with(HISTORY_PREFIX) {
-                let version = keys::history_version(&sk).ok_or_else(|| internal("bad history key"))?;
+                let version =
+                    keys::history_version(&sk).ok_or_else(|| internal("bad history key"))?;
                 changes.insert(version, history_from_item(item)?);
             }
         }
-        let Some(record) = record else { return Ok(None) };
+        let Some(record) = record else {
+            return Ok(None);
+        };
         if let Some(last) = &record.last_change {
-            changes.entry(last.version).or_insert_with(|| last.change.clone());
+            changes
+                .entry(last.version)
+                .or_insert_with(|| last.change.clone());
         }
         let mut history = vec![record.created.clone()];
         history.extend(changes.into_values());
@@ -446,9 +568,20 @@ impl LeadStore for DynamoStore {
     /// Counter buckets by key with BatchGetItem; for scopes, first the scope's registry of admitted values.
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError> {
         let mut buckets: Vec<String> = query.buckets.iter().cloned().collect();
-        let registries = self.batch_get(query.scopes.iter().map(|s| keys::registry_key(s)).collect(), false).await?;
+        let registries = self
+            .batch_get(
+                query.scopes.iter().map(|s| keys::registry_key(s)).collect(),
+                false,
+            )
+            .await?;
         for item in &registries {
-            let Some(scope) = item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("R#")) else { continue };
+            let Some(scope) = item
+                .get(PK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|pk| pk.strip_prefix("R#"))
+            else {
+                continue;
+            };
             if let Some(AttributeValue::Ss(values)) = item.get("vals") {
                 buckets.extend(values.iter().map(|v| value_bucket(scope, v)));
             }
@@ -456,10 +589,19 @@ impl LeadStore for DynamoStore {
         buckets.extend(query.scopes.iter().map(|scope| value_bucket(scope, OTHER)));
         buckets.sort();
         buckets.dedup();
-        let items = self.batch_get(buckets.iter().map(|b| keys::counter_key(b)).collect(), false).await?;
+        let items = self
+            .batch_get(
+                buckets.iter().map(|b| keys::counter_key(b)).collect(),
+                false,
+            )
+            .await?;
         let mut counters = Counters::default();
         for item in &items {
-            if let Some(bucket) = item.get(PK).and_then(|v| v.as_s().ok()).and_then(|pk| keys::bucket_of(pk)) {
+            if let Some(bucket) = item
+                .get(PK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|pk| keys::bucket_of(pk))
+            {
                 add_counter_item(&mut counters, bucket, item)?;
             }
         }
@@ -470,11 +612,25 @@ impl LeadStore for DynamoStore {
     /// it at `expires_at`.
     async fn log_postback(&self, entry: &PostbackLogEntry) -> Result<(), StoreError> {
         let shard = entry.id.as_bytes()[0] % keys::LOG_SHARDS;
-        let mut item =
-            keys::key(keys::log_pk(entry.status.as_str(), entry.at.date_naive(), shard), format!("{}#{}", key_time(entry.at), entry.id));
-        item.insert(attr::DATA.into(), s(serde_json::to_string(entry).map_err(internal)?));
-        item.insert(crate::schema::TTL_ATTRIBUTE.into(), n(entry.expires_at.timestamp()));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_error)?;
+        let mut item = keys::key(
+            keys::log_pk(entry.status.as_str(), entry.at.date_naive(), shard),
+            format!("{}#{}", key_time(entry.at), entry.id),
+        );
+        item.insert(
+            attr::DATA.into(),
+            s(serde_json::to_string(entry).map_err(internal)?),
+        );
+        item.insert(
+            crate::schema::TTL_ATTRIBUTE.into(),
+            n(entry.expires_at.timestamp()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -514,8 +670,14 @@ impl LeadStore for DynamoStore {
                 return Ok(local);
             }
         };
-        let shared =
-            out.attributes.and_then(|a| a.get("n").and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u32>().ok())).unwrap_or(local);
+        let shared = out
+            .attributes
+            .and_then(|a| {
+                a.get("n")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<u32>().ok())
+            })
+            .unwrap_or(local);
         Ok(shared.max(local))
     }
 
@@ -540,7 +702,10 @@ impl LeadStore for DynamoStore {
         for _ in 0..3 {
             let mut item = item_key.clone();
             item.insert(IDEM_LEASE.into(), n(lease_until.timestamp_millis()));
-            item.insert(crate::schema::TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
+            item.insert(
+                crate::schema::TTL_ATTRIBUTE.into(),
+                n(expires_at.timestamp()),
+            );
             let put = self
                 .client
                 .put_item()
@@ -556,7 +721,9 @@ impl LeadStore for DynamoStore {
                 .await;
             match put {
                 Ok(_) => return Ok(IdempotencyClaim::Claimed),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(sdk_error(e)),
             }
             let out = self
@@ -570,18 +737,37 @@ impl LeadStore for DynamoStore {
                 .map_err(sdk_error)?;
             let Some(found) = out.item else { continue };
             return match found.get(IDEM_RESPONSE).and_then(|v| v.as_s().ok()) {
-                Some(json) => Ok(IdempotencyClaim::Done(serde_json::from_str::<StoredResponse>(json).map_err(internal)?)),
+                Some(json) => Ok(IdempotencyClaim::Done(
+                    serde_json::from_str::<StoredResponse>(json).map_err(internal)?,
+                )),
                 None => Ok(IdempotencyClaim::InProgress),
             };
         }
         Ok(IdempotencyClaim::InProgress)
     }
 
-    async fn complete_idempotency(&self, key: &str, response: &StoredResponse, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn complete_idempotency(
+        &self,
+        key: &str,
+        response: &StoredResponse,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut item = keys::idempotency_key(key);
-        item.insert(IDEM_RESPONSE.into(), s(serde_json::to_string(response).map_err(internal)?));
-        item.insert(crate::schema::TTL_ATTRIBUTE.into(), n(expires_at.timestamp()));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_error)?;
+        item.insert(
+            IDEM_RESPONSE.into(),
+            s(serde_json::to_string(response).map_err(internal)?),
+        );
+        item.insert(
+            crate::schema::TTL_ATTRIBUTE.into(),
+            n(expires_at.timestamp()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -597,7 +783,12 @@ impl LeadStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_error(e)),
         }
     }

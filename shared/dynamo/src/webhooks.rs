@@ -29,7 +29,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, TimeDelta, Utc};
 use leadpipe_core::store::StoreError;
-use leadpipe_webhooks::{Delivery, DeliveryPage, DeliveryQuery, DeliveryState, StoredWebhook, WebhookStore};
+use leadpipe_webhooks::{
+    Delivery, DeliveryPage, DeliveryQuery, DeliveryState, StoredWebhook, WebhookStore,
+};
 use uuid::Uuid;
 
 use crate::codec::{attr, compress, decompress, s, Item};
@@ -48,7 +50,10 @@ pub struct WebhookIds(std::sync::Mutex<Option<(std::time::Instant, HashSet<Uuid>
 impl WebhookIds {
     fn fresh(&self) -> Option<HashSet<Uuid>> {
         let guard = self.0.lock().ok()?;
-        guard.as_ref().filter(|(at, _)| at.elapsed() < WEBHOOK_IDS_TTL).map(|(_, ids)| ids.clone())
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < WEBHOOK_IDS_TTL)
+            .map(|(_, ids)| ids.clone())
     }
 
     fn set(&self, ids: HashSet<Uuid>) {
@@ -74,12 +79,18 @@ const DUE_READ_BUDGET: usize = 2_000;
 const DUE_CLEANUP_PER_CALL: usize = 100;
 
 fn data<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    let json = item.get(attr::DATA).and_then(|v| v.as_s().ok()).ok_or_else(|| internal("a webhook or delivery item without data"))?;
-    serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored webhook data does not decode: {e}")))
+    let json = item
+        .get(attr::DATA)
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| internal("a webhook or delivery item without data"))?;
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Internal(format!("stored webhook data does not decode: {e}")))
 }
 
 fn encoded<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_json::to_string(value).map(AttributeValue::S).map_err(internal)
+    serde_json::to_string(value)
+        .map(AttributeValue::S)
+        .map_err(internal)
 }
 
 fn string(item: &Item, name: &str) -> Option<String> {
@@ -98,15 +109,33 @@ pub fn webhook_item(webhook: &StoredWebhook) -> Result<Item, StoreError> {
 pub fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
     let mut item = keys::delivery_key(delivery.id);
     let payload = compress(delivery.payload.as_bytes())?;
-    item.insert(attr::DATA.into(), encoded(&Delivery { payload: String::new(), ..delivery.clone() })?);
+    item.insert(
+        attr::DATA.into(),
+        encoded(&Delivery {
+            payload: String::new(),
+            ..delivery.clone()
+        })?,
+    );
     item.insert(PAYLOAD.into(), AttributeValue::B(Blob::new(payload)));
-    item.insert(attr::LISTING_SHARD.into(), s(keys::delivery_list_shard(delivery.webhook_id, delivery.id)));
-    item.insert(attr::CREATED_KEY.into(), s(keys::delivery_list_key(delivery.created_at, delivery.id)));
+    item.insert(
+        attr::LISTING_SHARD.into(),
+        s(keys::delivery_list_shard(delivery.webhook_id, delivery.id)),
+    );
+    item.insert(
+        attr::CREATED_KEY.into(),
+        s(keys::delivery_list_key(delivery.created_at, delivery.id)),
+    );
     let expires = delivery.created_at + TimeDelta::days(DELIVERY_TTL_DAYS);
-    item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(expires.timestamp().to_string()));
+    item.insert(
+        TTL_ATTRIBUTE.into(),
+        AttributeValue::N(expires.timestamp().to_string()),
+    );
     if let (DeliveryState::Pending, Some(next)) = (delivery.state, delivery.next_attempt_at) {
         item.insert(attr::DUE_SHARD.into(), s(keys::due_shard(delivery.id)));
-        item.insert(attr::DUE_KEY.into(), s(keys::due_sort_key(next, delivery.id, delivery.webhook_id)));
+        item.insert(
+            attr::DUE_KEY.into(),
+            s(keys::due_sort_key(next, delivery.id, delivery.webhook_id)),
+        );
     }
     Ok(item)
 }
@@ -114,7 +143,10 @@ pub fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
 /// A delivery from its item.
 pub fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
     let mut delivery: Delivery = data(item)?;
-    let payload = item.get(PAYLOAD).and_then(|v| v.as_b().ok()).ok_or_else(|| internal("a delivery item without its payload"))?;
+    let payload = item
+        .get(PAYLOAD)
+        .and_then(|v| v.as_b().ok())
+        .ok_or_else(|| internal("a delivery item without its payload"))?;
     delivery.payload = String::from_utf8(decompress(payload.as_ref())?).map_err(internal)?;
     Ok(delivery)
 }
@@ -132,7 +164,12 @@ impl DynamoStore {
         if let Some(ids) = self.webhook_ids.fresh() {
             return Ok(ids);
         }
-        let ids: HashSet<Uuid> = self.webhooks().await?.iter().map(|w| w.webhook.id).collect();
+        let ids: HashSet<Uuid> = self
+            .webhooks()
+            .await?
+            .iter()
+            .map(|w| w.webhook.id)
+            .collect();
         Ok(ids)
     }
 
@@ -143,15 +180,33 @@ impl DynamoStore {
 
     /// A put that may fail its condition: `Ok(false)` then.
     async fn put_if(&self, item: Item, condition: &str) -> Result<bool, StoreError> {
-        match self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition).send().await {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(sdk_error(e)),
         }
     }
 
     /// Up to `want` entries of one `by_created` partition below `before` (newest first), all pages as needed.
-    async fn delivery_entries(&self, partition: String, before: Option<&str>, want: usize) -> Result<Vec<String>, StoreError> {
+    async fn delivery_entries(
+        &self,
+        partition: String,
+        before: Option<&str>,
+        want: usize,
+    ) -> Result<Vec<String>, StoreError> {
         let mut entries = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -173,7 +228,12 @@ impl DynamoStore {
                 None => query.key_condition_expression("#p = :p"),
             };
             let out = query.send().await.map_err(sdk_error)?;
-            entries.extend(out.items.unwrap_or_default().iter().filter_map(|i| string(i, attr::CREATED_KEY)));
+            entries.extend(
+                out.items
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|i| string(i, attr::CREATED_KEY)),
+            );
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() && entries.len() < want => start = Some(k),
                 _ => return Ok(entries),
@@ -211,9 +271,17 @@ impl DynamoStore {
                 .map_err(sdk_error)?;
             for item in out.items.unwrap_or_default() {
                 read += 1;
-                let Some(sort_key) = string(&item, attr::DUE_KEY) else { continue };
-                let Some((delivery, webhook)) = keys::due_ids(&sort_key) else { continue };
-                let entry = DueEntry { sort_key, delivery, webhook };
+                let Some(sort_key) = string(&item, attr::DUE_KEY) else {
+                    continue;
+                };
+                let Some((delivery, webhook)) = keys::due_ids(&sort_key) else {
+                    continue;
+                };
+                let entry = DueEntry {
+                    sort_key,
+                    delivery,
+                    webhook,
+                };
                 if enabled.contains(&webhook) {
                     due.push(entry);
                 } else if !existing.contains(&webhook) {
@@ -221,7 +289,9 @@ impl DynamoStore {
                 }
             }
             match out.last_evaluated_key {
-                Some(k) if !k.is_empty() && due.len() < want && read < DUE_READ_BUDGET => start = Some(k),
+                Some(k) if !k.is_empty() && due.len() < want && read < DUE_READ_BUDGET => {
+                    start = Some(k)
+                }
                 _ => return Ok((due, orphans)),
             }
         }
@@ -243,7 +313,12 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_error(e)),
         }
     }
@@ -254,7 +329,11 @@ impl DynamoStore {
         let items = crate::batch::get(&self.client, &self.table, keys, true).await?;
         items
             .iter()
-            .filter_map(|item| string(item, PK).and_then(|pk| keys::delivery_id_of(&pk)).map(|id| (id, item)))
+            .filter_map(|item| {
+                string(item, PK)
+                    .and_then(|pk| keys::delivery_id_of(&pk))
+                    .map(|id| (id, item))
+            })
             .map(|(id, item)| Ok((id, delivery_from_item(item)?)))
             .collect()
     }
@@ -263,30 +342,45 @@ impl DynamoStore {
 #[async_trait]
 impl WebhookStore for DynamoStore {
     async fn create_webhook(&self, webhook: &StoredWebhook) -> Result<(), StoreError> {
-        let created = self.put_if(webhook_item(webhook)?, "attribute_not_exists(pk)").await;
+        let created = self
+            .put_if(webhook_item(webhook)?, "attribute_not_exists(pk)")
+            .await;
         self.webhook_ids.forget();
         if created? {
             Ok(())
         } else {
-            Err(StoreError::Internal(format!("webhook {} already exists", webhook.webhook.id)))
+            Err(StoreError::Internal(format!(
+                "webhook {} already exists",
+                webhook.webhook.id
+            )))
         }
     }
 
     async fn webhooks(&self) -> Result<Vec<StoredWebhook>, StoreError> {
         let items = self.query_partition(keys::WEBHOOKS_PK).await?;
-        let mut webhooks = items.iter().map(data::<StoredWebhook>).collect::<Result<Vec<_>, _>>()?;
+        let mut webhooks = items
+            .iter()
+            .map(data::<StoredWebhook>)
+            .collect::<Result<Vec<_>, _>>()?;
         webhooks.sort_by_key(|w| (w.created_at, w.webhook.id));
-        self.webhook_ids.set(webhooks.iter().map(|w| w.webhook.id).collect());
+        self.webhook_ids
+            .set(webhooks.iter().map(|w| w.webhook.id).collect());
         Ok(webhooks)
     }
 
     async fn webhook(&self, id: Uuid) -> Result<Option<StoredWebhook>, StoreError> {
-        self.get_item(keys::webhook_key(id), true).await?.as_ref().map(data).transpose()
+        self.get_item(keys::webhook_key(id), true)
+            .await?
+            .as_ref()
+            .map(data)
+            .transpose()
     }
 
     async fn save_webhook(&self, webhook: &StoredWebhook) -> Result<(), StoreError> {
         // Conditioned on the item existing: a webhook deleted meanwhile stays deleted.
-        let saved = self.put_if(webhook_item(webhook)?, "attribute_exists(pk)").await;
+        let saved = self
+            .put_if(webhook_item(webhook)?, "attribute_exists(pk)")
+            .await;
         self.webhook_ids.forget();
         saved.map(|_| ())
     }
@@ -301,7 +395,10 @@ impl WebhookStore for DynamoStore {
             .send()
             .await;
         self.webhook_ids.forget();
-        Ok(out.map_err(sdk_error)?.attributes.is_some_and(|a| !a.is_empty()))
+        Ok(out
+            .map_err(sdk_error)?
+            .attributes
+            .is_some_and(|a| !a.is_empty()))
     }
 
     async fn enqueue_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
@@ -318,7 +415,10 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn delivery(&self, webhook_id: Uuid, id: Uuid) -> Result<Option<Delivery>, StoreError> {
-        let (item, existing) = tokio::join!(self.get_item(keys::delivery_key(id), true), self.existing_webhooks());
+        let (item, existing) = tokio::join!(
+            self.get_item(keys::delivery_key(id), true),
+            self.existing_webhooks()
+        );
         if !existing?.contains(&webhook_id) {
             return Ok(None);
         }
@@ -329,18 +429,24 @@ impl WebhookStore for DynamoStore {
     async fn save_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
         // Replaces only a stored delivery (one that expired stays gone). A delivery of a deleted webhook may still
         // be written here; it is never read again (see the module docs).
-        self.put_if(delivery_item(delivery)?, "attribute_exists(pk)").await.map(|_| ())
+        self.put_if(delivery_item(delivery)?, "attribute_exists(pk)")
+            .await
+            .map(|_| ())
     }
 
     async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage, StoreError> {
         let limit = query.limit;
         let after = query.after.as_deref();
         // A cursor is a listing key this store handed out; anything else matches nothing.
-        if limit == 0 || after.is_some_and(|a| !keys::is_delivery_list_key(a)) || !self.webhook_exists(query.webhook_id).await? {
+        if limit == 0
+            || after.is_some_and(|a| !keys::is_delivery_list_key(a))
+            || !self.webhook_exists(query.webhook_id).await?
+        {
             return Ok(DeliveryPage::default());
         }
         // Each shard's newest `limit + 1` below the cursor hold the overall newest `limit + 1`.
-        let reads = keys::delivery_list_shards(query.webhook_id).map(|shard| self.delivery_entries(shard, after, limit + 1));
+        let reads = keys::delivery_list_shards(query.webhook_id)
+            .map(|shard| self.delivery_entries(shard, after, limit + 1));
         let mut entries = Vec::new();
         for result in futures_util::future::join_all(reads).await {
             entries.extend(result?);
@@ -348,25 +454,44 @@ impl WebhookStore for DynamoStore {
         entries.sort_unstable_by(|a, b| b.cmp(a));
         let more = entries.len() > limit;
         entries.truncate(limit);
-        let ids: Vec<Uuid> = entries.iter().filter_map(|k| k.split_once('#').and_then(|(_, id)| id.parse().ok())).collect::<Vec<Uuid>>();
+        let ids: Vec<Uuid> = entries
+            .iter()
+            .filter_map(|k| k.split_once('#').and_then(|(_, id)| id.parse().ok()))
+            .collect::<Vec<Uuid>>();
         let mut found = self.deliveries_by_id(&ids).await?;
-        let deliveries = ids.iter().filter_map(|id| found.remove(id)).filter(|d| d.webhook_id == query.webhook_id).collect();
-        Ok(DeliveryPage { deliveries, next_after: if more { entries.last().cloned() } else { None } })
+        let deliveries = ids
+            .iter()
+            .filter_map(|id| found.remove(id))
+            .filter(|d| d.webhook_id == query.webhook_id)
+            .collect();
+        Ok(DeliveryPage {
+            deliveries,
+            next_after: if more { entries.last().cloned() } else { None },
+        })
     }
 
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let webhooks = self.webhooks().await?;
         let existing: HashSet<Uuid> = webhooks.iter().map(|w| w.webhook.id).collect();
-        let enabled: HashSet<Uuid> = webhooks.iter().filter(|w| w.webhook.enabled).map(|w| w.webhook.id).collect();
+        let enabled: HashSet<Uuid> = webhooks
+            .iter()
+            .filter(|w| w.webhook.enabled)
+            .map(|w| w.webhook.id)
+            .collect();
         if enabled.is_empty() {
             // Nothing can be due (webhooks off costs one read); entries of deleted webhooks are cleaned up later.
             return Ok(Vec::new());
         }
         let until = keys::due_until(now);
-        let reads = keys::due_shards().map(|shard| self.due_entries(shard, &until, limit, &enabled, &existing));
+        let reads = keys::due_shards()
+            .map(|shard| self.due_entries(shard, &until, limit, &enabled, &existing));
         let (mut due, mut orphans) = (Vec::new(), Vec::new());
         for result in futures_util::future::join_all(reads).await {
             let (d, o) = result?;
@@ -374,7 +499,8 @@ impl WebhookStore for DynamoStore {
             orphans.extend(o);
         }
         orphans.truncate(DUE_CLEANUP_PER_CALL);
-        for result in futures_util::future::join_all(orphans.iter().map(|o| self.drop_due(o))).await {
+        for result in futures_util::future::join_all(orphans.iter().map(|o| self.drop_due(o))).await
+        {
             result?;
         }
         due.sort_unstable_by(|a, b| a.sort_key.cmp(&b.sort_key));
@@ -385,7 +511,11 @@ impl WebhookStore for DynamoStore {
         Ok(ids
             .iter()
             .zip(&due)
-            .filter_map(|(id, entry)| found.remove(id).filter(|d| d.webhook_id == entry.webhook && d.is_due(now)))
+            .filter_map(|(id, entry)| {
+                found
+                    .remove(id)
+                    .filter(|d| d.webhook_id == entry.webhook && d.is_due(now))
+            })
             .collect())
     }
 }
@@ -394,7 +524,9 @@ impl WebhookStore for DynamoStore {
 mod tests {
     use leadpipe_core::domain::merge::{new_lead, Access};
     use leadpipe_core::domain::{Pipeline, Postback};
-    use leadpipe_webhooks::{delivery_id, dispatch, event_for, Format, Secret, Webhook, WebhookSpec};
+    use leadpipe_webhooks::{
+        delivery_id, dispatch, event_for, Format, Secret, Webhook, WebhookSpec,
+    };
 
     use super::*;
     use crate::size::{item_size, read_units, write_units};
@@ -402,10 +534,15 @@ mod tests {
     fn realistic_delivery(format: Format) -> Delivery {
         let pipeline = Pipeline::default();
         let body = crate::codec::realistic_body().to_string();
-        let pb = Postback::parse(body.as_bytes(), &pipeline, None).map(|p| p.postback).expect("the realistic body parses");
+        let pb = Postback::parse(body.as_bytes(), &pipeline, None)
+            .map(|p| p.postback)
+            .expect("the realistic body parses");
         let now = leadpipe_core::service::now();
         let lead = new_lead(&pb, &pipeline, Uuid::new_v4(), now, &Access::Full).lead;
-        let event = event_for(None, Some(&lead), now).ok().flatten().expect("a creation is an event");
+        let event = event_for(None, Some(&lead), now)
+            .ok()
+            .flatten()
+            .expect("a creation is an event");
         let mut spec = serde_json::json!({"url": "https://hooks.example.com/leadpipe", "events": ["lead.created"], "format": format});
         if format != Format::Standard {
             spec["event_names"] = serde_json::json!({"Form Started": "Lead"});
@@ -413,21 +550,32 @@ mod tests {
         if format == Format::TikTok {
             spec["event_source_id"] = "C0FFEE1234567890ABCD".into();
         }
-        let spec = WebhookSpec::parse(spec.to_string().as_bytes(), &pipeline).expect("a valid webhook");
+        let spec =
+            WebhookSpec::parse(spec.to_string().as_bytes(), &pipeline).expect("a valid webhook");
         let webhook = Webhook::new(Uuid::new_v4(), spec, Secret::generate().expect("a secret"));
-        let d = dispatch(std::slice::from_ref(&webhook), &event).pop().expect("one dispatch");
+        let d = dispatch(std::slice::from_ref(&webhook), &event)
+            .pop()
+            .expect("one dispatch");
         Delivery::new(delivery_id(webhook.id, &d.message_id), d, now)
     }
 
     #[test]
     fn a_realistic_delivery_round_trips_and_costs_two_write_units() {
-        for format in [Format::Standard, Format::MetaCapi, Format::Ga4, Format::TikTok] {
+        for format in [
+            Format::Standard,
+            Format::MetaCapi,
+            Format::Ga4,
+            Format::TikTok,
+        ] {
             let mut delivery = realistic_delivery(format);
             let item = delivery_item(&delivery).unwrap();
             assert_eq!(delivery_from_item(&item).unwrap(), delivery);
             let pending = item_size(&item);
             delivery.record_attempt(
-                &leadpipe_webhooks::AttemptOutcome::Response { status: 200, retry_after: None },
+                &leadpipe_webhooks::AttemptOutcome::Response {
+                    status: 200,
+                    retry_after: None,
+                },
                 delivery.created_at,
                 &Default::default(),
                 &mut fastrand_rng(),
@@ -441,7 +589,10 @@ mod tests {
                 write_units(done),
                 read_units(done, true)
             );
-            assert!(write_units(pending) <= 2 && write_units(done) <= 2, "{format:?}: {pending} / {done} B");
+            assert!(
+                write_units(pending) <= 2 && write_units(done) <= 2,
+                "{format:?}: {pending} / {done} B"
+            );
         }
     }
 

@@ -26,14 +26,26 @@ async fn method_not_allowed() -> ApiError {
 /// key is public by design); every other route only from the configured origins (`*` = any; none configured =
 /// same origin only).
 pub fn cors(settings: &Settings) -> CorsLayer {
-    let origins: Vec<HeaderValue> = settings.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let origins: Vec<HeaderValue> = settings
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     let any = settings.allowed_origins.iter().any(|o| o == "*");
-    let allow = AllowOrigin::predicate(move |origin: &HeaderValue, parts: &axum::http::request::Parts| {
-        any || parts.uri.path() == "/api/postback" || origins.contains(origin)
-    });
+    let allow = AllowOrigin::predicate(
+        move |origin: &HeaderValue, parts: &axum::http::request::Parts| {
+            any || parts.uri.path() == "/api/postback" || origins.contains(origin)
+        },
+    );
     CorsLayer::new()
         .allow_origin(allow)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::CONTENT_TYPE,
             HeaderName::from_static(API_KEY_HEADER),
@@ -57,9 +69,14 @@ pub fn app(routes: Router<Leadpipe>, state: Leadpipe, static_dir: Option<PathBuf
     router = match static_dir {
         Some(dir) => {
             let index = dir.join("index.html");
-            router.route("/", get_service(ServeFile::new(&index))).fallback_service(ServeDir::new(dir))
+            router
+                .route("/", get_service(ServeFile::new(&index)))
+                .fallback_service(ServeDir::new(dir))
         }
         None => router.fallback(api_not_found),
     };
-    router.layer(cors).layer(axum::middleware::from_fn(logging::log_request)).with_state(state)
+    router
+        .layer(cors)
+        .layer(axum::middleware::from_fn(logging::log_request))
+        .with_state(state)
 }

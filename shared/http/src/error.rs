@@ -71,7 +71,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Conflict | ErrorCode::TooManyWebhooks | ErrorCode::WebhookDisabled => StatusCode::CONFLICT,
+        ErrorCode::Conflict | ErrorCode::TooManyWebhooks | ErrorCode::WebhookDisabled => {
+            StatusCode::CONFLICT
+        }
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -82,9 +84,14 @@ impl From<ServiceError> for ApiError {
         let message = e.to_string();
         match e {
             ServiceError::NotFound => Self::NotFound(message),
-            ServiceError::EmailInUse(email) => Self::Conflict(format!("email {email} already belongs to another lead")),
+            ServiceError::EmailInUse(email) => {
+                Self::Conflict(format!("email {email} already belongs to another lead"))
+            }
             ServiceError::InProgress => Self::Conflict(message),
-            ServiceError::Contended => Self::Unavailable { message, detail: "retries exhausted".into() },
+            ServiceError::Contended => Self::Unavailable {
+                message,
+                detail: "retries exhausted".into(),
+            },
             ServiceError::Unavailable(detail) => Self::Unavailable { message, detail },
             ServiceError::Internal(detail) => Self::Internal(detail),
         }
@@ -131,7 +138,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             Self::Internal(detail) => tracing::error!(error = %detail, "request failed"),
-            Self::Unavailable { detail, .. } => tracing::warn!(error = %detail, "store unavailable"),
+            Self::Unavailable { detail, .. } => {
+                tracing::warn!(error = %detail, "store unavailable")
+            }
             _ => {}
         }
         let mut error = json!({"code": self.code(), "message": self.to_string()});
@@ -141,10 +150,14 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of an oversized body may still be in flight: do not reuse this connection.
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -160,6 +173,9 @@ mod tests {
         assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let internal = ApiError::Internal("disk on fire at /var/x".into());
         assert_eq!(internal.to_string(), "internal error");
-        assert_eq!(ApiError::from(ServiceError::Unavailable("socket".into())).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            ApiError::from(ServiceError::Unavailable("socket".into())).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

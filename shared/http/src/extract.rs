@@ -37,13 +37,20 @@ fn matches(given: &str, key: &Option<String>) -> bool {
 }
 
 fn header_key(parts: &Parts) -> Option<&str> {
-    parts.headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok())
+    parts
+        .headers
+        .get(API_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// The `key` query parameter, if sent.
 fn query_key(parts: &Parts) -> Option<String> {
     let raw = parts.uri.query()?;
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw).ok()?.into_iter().find(|(k, _)| k == KEY_PARAMETER).map(|(_, v)| v)
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == KEY_PARAMETER)
+        .map(|(_, v)| v)
 }
 
 /// The tier a postback's key grants, or why it grants none: the header first (server, admin or browser key),
@@ -60,7 +67,11 @@ pub fn postback_caller(parts: &Parts, settings: &Settings) -> Result<Caller, Api
         return Err(ApiError::Unauthorized);
     }
     if let Some(given) = query_key(parts) {
-        return if matches(&given, &settings.public_api_key) { Ok(Caller::Public) } else { Err(ApiError::Unauthorized) };
+        return if matches(&given, &settings.public_api_key) {
+            Ok(Caller::Public)
+        } else {
+            Err(ApiError::Unauthorized)
+        };
     }
     if settings.api_key.is_none() && settings.public_api_key.is_none() {
         return Ok(Caller::Server);
@@ -78,14 +89,21 @@ pub fn get_postback_caller(parts: &Parts, settings: &Settings) -> Result<Caller,
         if matches(&given, &settings.api_key) {
             return Ok(Caller::Server);
         }
-        return if matches(&given, &settings.public_api_key) { Ok(Caller::Public) } else { Err(ApiError::Unauthorized) };
+        return if matches(&given, &settings.public_api_key) {
+            Ok(Caller::Public)
+        } else {
+            Err(ApiError::Unauthorized)
+        };
     }
     postback_caller(parts, settings)
 }
 
 /// The key tier a request presented, for the postback log (never the key itself).
 pub fn presented_tier(parts: &Parts, settings: &Settings) -> &'static str {
-    match header_key(parts).map(str::to_string).or_else(|| query_key(parts)) {
+    match header_key(parts)
+        .map(str::to_string)
+        .or_else(|| query_key(parts))
+    {
         None => "none",
         Some(k) if matches(&k, &settings.api_key) => "server",
         Some(k) if matches(&k, &settings.admin_api_key) => "admin",
@@ -102,10 +120,14 @@ impl FromRequestParts<Leadpipe> for AdminAccess {
 
     async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
         let s = &app.settings;
-        let Some(admin) = &s.admin_api_key else { return Ok(Self) };
+        let Some(admin) = &s.admin_api_key else {
+            return Ok(Self);
+        };
         match header_key(parts) {
             Some(k) if keys_equal(k, admin) => Ok(Self),
-            Some(k) if matches(k, &s.api_key) || matches(k, &s.public_api_key) => Err(ApiError::Forbidden),
+            Some(k) if matches(k, &s.api_key) || matches(k, &s.public_api_key) => {
+                Err(ApiError::Forbidden)
+            }
             _ => Err(ApiError::Unauthorized),
         }
     }
@@ -120,14 +142,33 @@ impl FromRequestParts<Leadpipe> for ClientOrigin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
-        let from_proxy = if app.settings.trust_forwarded_for { proxied_client(&parts.headers) } else { None };
-        let from_lambda = match parts.extensions.get::<lambda_http::request::RequestContext>() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        let from_proxy = if app.settings.trust_forwarded_for {
+            proxied_client(&parts.headers)
+        } else {
+            None
+        };
+        let from_lambda = match parts
+            .extensions
+            .get::<lambda_http::request::RequestContext>()
+        {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.http.source_ip.clone()
+            }
             _ => None,
         };
-        let from_socket = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
-        let user_agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect());
-        Ok(Self(Origin { client_ip: from_proxy.or(from_lambda).or(from_socket), user_agent }))
+        let from_socket = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect());
+        Ok(Self(Origin {
+            client_ip: from_proxy.or(from_lambda).or(from_socket),
+            user_agent,
+        }))
     }
 }
 
@@ -135,16 +176,28 @@ impl FromRequestParts<Leadpipe> for ClientOrigin {
 /// LAST `X-Forwarded-For` entry — the one the proxy appended; earlier entries come from the client and prove
 /// nothing.
 pub fn proxied_client(headers: &HeaderMap) -> Option<String> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
     if let Some(viewer) = text("cloudfront-viewer-address") {
         // "203.0.113.7:46532" or "[2001:db8::1]:46532" / "2001:db8::1:46532": the port is after the last colon.
-        let ip = viewer.rsplit_once(':').map_or(viewer, |(ip, _)| ip).trim_start_matches('[').trim_end_matches(']');
+        let ip = viewer
+            .rsplit_once(':')
+            .map_or(viewer, |(ip, _)| ip)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if ip.parse::<std::net::IpAddr>().is_ok() {
             return Some(ip.to_string());
         }
     }
     let last = text("x-forwarded-for")?.rsplit(',').next()?.trim();
-    last.parse::<std::net::IpAddr>().is_ok().then(|| last.to_string())
+    last.parse::<std::net::IpAddr>()
+        .is_ok()
+        .then(|| last.to_string())
 }
 
 /// A refused body, with what was read of it (for the postback log).
@@ -159,31 +212,57 @@ pub struct BodyRefused {
 /// CORS requests send), `+json` types or no content type; anything else is 415, a larger body 413.
 pub async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BodyRefused> {
     if let Some(ct) = headers.get(CONTENT_TYPE) {
-        let mime = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = ct
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if mime != "application/json" && mime != "text/plain" && !mime.ends_with("+json") {
             let prefix = read_prefix(body).await;
-            return Err(BodyRefused { error: ApiError::UnsupportedMediaType, prefix });
+            return Err(BodyRefused {
+                error: ApiError::UnsupportedMediaType,
+                prefix,
+            });
         }
     }
-    let too_large =
-        || ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {MAX_BODY_BYTES} bytes")));
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        ApiError::Invalid(ValidationError::body(
+            ErrorCode::PayloadTooLarge,
+            format!("body is larger than {MAX_BODY_BYTES} bytes"),
+        ))
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let mut body = body;
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         let prefix = read_prefix(body).await;
-        return Err(BodyRefused { error: too_large(), prefix });
+        return Err(BodyRefused {
+            error: too_large(),
+            prefix,
+        });
     }
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyRefused {
-            error: ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, format!("could not read the body: {e}"))),
+            error: ApiError::Invalid(ValidationError::body(
+                ErrorCode::InvalidBody,
+                format!("could not read the body: {e}"),
+            )),
             prefix: Bytes::new(),
         })?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > MAX_BODY_BYTES {
                 drain(body).await;
                 bytes.truncate(leadpipe_core::store::POSTBACK_LOG_BODY_BYTES);
-                return Err(BodyRefused { error: too_large(), prefix: Bytes::from(bytes) });
+                return Err(BodyRefused {
+                    error: too_large(),
+                    prefix: Bytes::from(bytes),
+                });
             }
             bytes.extend_from_slice(&data);
         }
@@ -193,9 +272,21 @@ pub async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Bo
 
 /// Reads a whole body of at most `max` bytes, whatever its content type (the caller reads it); a larger body is a
 /// 413, answered before reading it when `Content-Length` says so.
-pub async fn read_limited_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
-    let too_large = || ApiError::Invalid(ValidationError::body(ErrorCode::PayloadTooLarge, format!("body is larger than {max} bytes")));
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+pub async fn read_limited_body(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::Invalid(ValidationError::body(
+            ErrorCode::PayloadTooLarge,
+            format!("body is larger than {max} bytes"),
+        ))
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         drain_up_to(body, max.saturating_add(DRAIN_LIMIT)).await;
         return Err(too_large());
@@ -203,8 +294,12 @@ pub async fn read_limited_body(headers: &HeaderMap, body: Body, max: usize) -> R
     let mut body = body;
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, format!("could not read the body: {e}"))))?;
+        let frame = frame.map_err(|e| {
+            ApiError::Invalid(ValidationError::body(
+                ErrorCode::InvalidBody,
+                format!("could not read the body: {e}"),
+            ))
+        })?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > max {
                 drain_up_to(body, max.saturating_add(DRAIN_LIMIT)).await;
@@ -240,7 +335,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
-        read_json_body(&parts.headers, body).await.map(Self).map_err(|r| r.error)
+        read_json_body(&parts.headers, body)
+            .await
+            .map(Self)
+            .map_err(|r| r.error)
     }
 }
 
@@ -266,8 +364,12 @@ async fn drain_up_to(mut body: Body, limit: usize) {
 
 /// Decodes a query string into its parameters, in order; a malformed one is a 400.
 pub fn decode_query(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_str(raw)
-        .map_err(|e| ApiError::Invalid(ValidationError::body(ErrorCode::InvalidQuery, format!("query string does not decode: {e}"))))
+    serde_urlencoded::from_str(raw).map_err(|e| {
+        ApiError::Invalid(ValidationError::body(
+            ErrorCode::InvalidQuery,
+            format!("query string does not decode: {e}"),
+        ))
+    })
 }
 
 /// Decoded query parameters, in order; a malformed query string is a 400.
@@ -289,7 +391,9 @@ impl<S: Send + Sync> FromRequestParts<S> for LeadIdPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let invalid = || ApiError::Invalid(ValidationError::field("id", "lead id must be a UUID"));
-        let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| invalid())?;
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid())?;
         Uuid::parse_str(&raw).map(Self).map_err(|_| invalid())
     }
 }
@@ -309,15 +413,26 @@ mod tests {
     #[test]
     fn the_proxy_reported_address_wins_and_client_supplied_entries_do_not() {
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7")]);
-        assert_eq!(proxied_client(&h).as_deref(), Some("203.0.113.7"), "the last entry is the proxy's");
-        let h = headers(&[("cloudfront-viewer-address", "198.51.100.9:46532"), ("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(
+            proxied_client(&h).as_deref(),
+            Some("203.0.113.7"),
+            "the last entry is the proxy's"
+        );
+        let h = headers(&[
+            ("cloudfront-viewer-address", "198.51.100.9:46532"),
+            ("x-forwarded-for", "6.6.6.6"),
+        ]);
         assert_eq!(proxied_client(&h).as_deref(), Some("198.51.100.9"));
         let h = headers(&[("cloudfront-viewer-address", "[2001:db8::1]:443")]);
         assert_eq!(proxied_client(&h).as_deref(), Some("2001:db8::1"));
         let h = headers(&[("cloudfront-viewer-address", "2001:db8::1:443")]);
         assert_eq!(proxied_client(&h).as_deref(), Some("2001:db8::1"));
         for junk in ["", "not-an-ip", "1.2.3.4, <script>"] {
-            assert_eq!(proxied_client(&headers(&[("x-forwarded-for", junk)])), None, "{junk:?}");
+            assert_eq!(
+                proxied_client(&headers(&[("x-forwarded-for", junk)])),
+                None,
+                "{junk:?}"
+            );
         }
     }
 }

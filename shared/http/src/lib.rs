@@ -22,7 +22,9 @@ pub mod webhooks;
 
 pub use app::app;
 pub use error::ApiError;
-pub use extract::{read_limited_body, AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER};
+pub use extract::{
+    read_limited_body, AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER,
+};
 pub use lambda_http::Error as LambdaError;
 pub use logging::init_tracing;
 pub use webhooks::{PolledQueue, WebhookServices};
@@ -62,7 +64,11 @@ pub async fn run_lambda_with_queue(
         }
     };
     let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
-    let store = DynamoStore::new(leadpipe_dynamo::client::client(&sdk), table, settings.counter_rules());
+    let store = DynamoStore::new(
+        leadpipe_dynamo::client::client(&sdk),
+        table,
+        settings.counter_rules(),
+    );
     let store = Arc::new(store);
     let webhooks = WebhookServices::new(store.clone(), make_queue(&sdk));
     let state = Leadpipe::new(store, settings);

@@ -17,17 +17,25 @@ pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let default = if on_lambda { "warn" } else { "info,tower_http=warn,aws_config=warn,aws_smithy_runtime=warn" };
+    let default = if on_lambda {
+        "warn"
+    } else {
+        "info,tower_http=warn,aws_config=warn,aws_smithy_runtime=warn"
+    };
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_else(|| default.parse::<Targets>().unwrap_or_default());
-    let layer = tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_writer(std::io::stderr);
     let registry = tracing_subscriber::registry().with(filter);
     let _ = if on_lambda {
         registry.with(layer.json().without_time()).try_init()
     } else {
-        registry.with(layer.with_ansi(std::io::stderr().is_terminal())).try_init()
+        registry
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
+            .try_init()
     };
 }
 
@@ -79,15 +87,31 @@ mod tests {
     #[tokio::test]
     async fn the_request_line_shows_the_path_without_the_query_or_its_key() {
         let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt().with_writer(captured.clone()).with_ansi(false).finish();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
-        let app = Router::new().route("/api/postback", get(|| async { "ok" })).layer(axum::middleware::from_fn(log_request));
+        let app = Router::new()
+            .route("/api/postback", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(log_request));
         let request =
-            Request::get("/api/postback?key=server-secret-123&email=a%40b.example&stage=Paid").body(Body::empty()).expect("request");
+            Request::get("/api/postback?key=server-secret-123&email=a%40b.example&stage=Paid")
+                .body(Body::empty())
+                .expect("request");
         let response = app.oneshot(request).await.expect("response");
         assert_eq!(response.status(), 200);
-        let text = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");
-        assert!(text.contains("path=/api/postback ") && text.contains("status=200"), "{text}");
-        assert!(!text.contains("server-secret-123") && !text.contains("key=") && !text.contains("b.example"), "{text}");
+        let text =
+            String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");
+        assert!(
+            text.contains("path=/api/postback ") && text.contains("status=200"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("server-secret-123")
+                && !text.contains("key=")
+                && !text.contains("b.example"),
+            "{text}"
+        );
     }
 }

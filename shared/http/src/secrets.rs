@@ -19,8 +19,11 @@ use leadpipe_core::config::ConfigError;
 use leadpipe_core::Settings;
 
 /// Each key's variable and the variable naming its SSM parameter.
-const KEYS: [(&str, &str); 3] =
-    [("API_KEY", "API_KEY_PARAMETER"), ("ADMIN_API_KEY", "ADMIN_API_KEY_PARAMETER"), ("PUBLIC_API_KEY", "PUBLIC_API_KEY_PARAMETER")];
+const KEYS: [(&str, &str); 3] = [
+    ("API_KEY", "API_KEY_PARAMETER"),
+    ("ADMIN_API_KEY", "ADMIN_API_KEY_PARAMETER"),
+    ("PUBLIC_API_KEY", "PUBLIC_API_KEY_PARAMETER"),
+];
 
 /// The variable naming the Secrets Manager secret that holds all keys.
 pub const KEYS_SECRET_VAR: &str = "KEYS_SECRET_ARN";
@@ -33,21 +36,33 @@ const KEY_STORE_ATTEMPTS: u32 = 8;
 /// says so; fails unless the server and admin keys are set and all keys differ.
 pub async fn settings_with_keys(sdk: &SdkConfig) -> Result<Settings, ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let parameters: Vec<(&str, String)> = KEYS.iter().filter_map(|(var, param)| env(param).map(|n| (*var, n))).collect();
+    let parameters: Vec<(&str, String)> = KEYS
+        .iter()
+        .filter_map(|(var, param)| env(param).map(|n| (*var, n)))
+        .collect();
     let secret = env(KEYS_SECRET_VAR);
-    let retrying = sdk.to_builder().retry_config(RetryConfig::standard().with_max_attempts(KEY_STORE_ATTEMPTS)).build();
+    let retrying = sdk
+        .to_builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(KEY_STORE_ATTEMPTS))
+        .build();
     let fetched = match (secret, parameters.is_empty()) {
         (Some(_), false) => {
             return Err(ConfigError::Invalid {
                 name: KEYS_SECRET_VAR,
-                problem: "set either KEYS_SECRET_ARN or the *_KEY_PARAMETER variables, not both".into(),
+                problem: "set either KEYS_SECRET_ARN or the *_KEY_PARAMETER variables, not both"
+                    .into(),
             })
         }
         (Some(arn), true) => keys_from_secret(&retrying, &arn).await?,
         (None, false) => keys_from_parameters(&retrying, &parameters).await?,
         (None, true) => HashMap::new(),
     };
-    let settings = Settings::from_lookup(|name| fetched.get(name).cloned().or_else(|| std::env::var(name).ok()))?;
+    let settings = Settings::from_lookup(|name| {
+        fetched
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })?;
     settings.require_keys()?;
     Ok(settings)
 }
@@ -64,10 +79,16 @@ async fn keys_from_parameters(
         .await
         .map_err(|e| ConfigError::Invalid {
             name: "API_KEY_PARAMETER",
-            problem: format!("cannot read the keys from SSM: {}", aws_sdk_ssm::error::DisplayErrorContext(e)),
+            problem: format!(
+                "cannot read the keys from SSM: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(e)
+            ),
         })?;
-    let found: Vec<(String, String)> =
-        out.parameters().iter().filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string()))).collect();
+    let found: Vec<(String, String)> = out
+        .parameters()
+        .iter()
+        .filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string())))
+        .collect();
     keys_from_found(parameters, &found)
 }
 
@@ -85,30 +106,54 @@ fn keys_from_found(
             }
             None if *var == "PUBLIC_API_KEY" => {}
             None => {
-                let param = KEYS.iter().find(|(v, _)| v == var).map_or("API_KEY_PARAMETER", |(_, p)| *p);
-                return Err(ConfigError::Invalid { name: param, problem: format!("SSM parameter {name} does not exist") });
+                let param = KEYS
+                    .iter()
+                    .find(|(v, _)| v == var)
+                    .map_or("API_KEY_PARAMETER", |(_, p)| *p);
+                return Err(ConfigError::Invalid {
+                    name: param,
+                    problem: format!("SSM parameter {name} does not exist"),
+                });
             }
         }
     }
     Ok(keys)
 }
 
-async fn keys_from_secret(sdk: &SdkConfig, arn: &str) -> Result<HashMap<&'static str, String>, ConfigError> {
-    let out =
-        aws_sdk_secretsmanager::Client::new(sdk).get_secret_value().secret_id(arn).send().await.map_err(|e| ConfigError::Invalid {
+async fn keys_from_secret(
+    sdk: &SdkConfig,
+    arn: &str,
+) -> Result<HashMap<&'static str, String>, ConfigError> {
+    let out = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Invalid {
             name: KEYS_SECRET_VAR,
-            problem: format!("cannot read the keys' secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)),
+            problem: format!(
+                "cannot read the keys' secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ),
         })?;
-    let text =
-        out.secret_string().ok_or(ConfigError::Invalid { name: KEYS_SECRET_VAR, problem: "the secret has no string value".into() })?;
+    let text = out.secret_string().ok_or(ConfigError::Invalid {
+        name: KEYS_SECRET_VAR,
+        problem: "the secret has no string value".into(),
+    })?;
     keys_from_secret_json(text)
 }
 
 /// Reads `{"API_KEY", "ADMIN_API_KEY", "PUBLIC_API_KEY"?}`; errors name the field, never echo the value.
 fn keys_from_secret_json(text: &str) -> Result<HashMap<&'static str, String>, ConfigError> {
-    let bad = |problem: String| ConfigError::Invalid { name: KEYS_SECRET_VAR, problem };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| bad("the secret's value is not JSON".into()))?;
-    let obj = value.as_object().ok_or_else(|| bad("the secret's value is not a JSON object".into()))?;
+    let bad = |problem: String| ConfigError::Invalid {
+        name: KEYS_SECRET_VAR,
+        problem,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| bad("the secret's value is not JSON".into()))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| bad("the secret's value is not a JSON object".into()))?;
     let mut keys = HashMap::new();
     for (var, _) in KEYS {
         match obj.get(var) {
@@ -116,7 +161,9 @@ fn keys_from_secret_json(text: &str) -> Result<HashMap<&'static str, String>, Co
                 keys.insert(var, s.clone());
             }
             None | Some(serde_json::Value::Null) if var == "PUBLIC_API_KEY" => {}
-            None | Some(serde_json::Value::Null) => return Err(bad(format!("the secret has no {var} field"))),
+            None | Some(serde_json::Value::Null) => {
+                return Err(bad(format!("the secret has no {var} field")))
+            }
             Some(_) => return Err(bad(format!("the secret's {var} field is not a string"))),
         }
     }
@@ -128,34 +175,57 @@ mod tests {
     use super::*;
 
     fn params() -> Vec<(&'static str, String)> {
-        vec![("API_KEY", "/lp/api".into()), ("ADMIN_API_KEY", "/lp/admin".into()), ("PUBLIC_API_KEY", "/lp/public".into())]
+        vec![
+            ("API_KEY", "/lp/api".into()),
+            ("ADMIN_API_KEY", "/lp/admin".into()),
+            ("PUBLIC_API_KEY", "/lp/public".into()),
+        ]
     }
 
     #[test]
     fn ssm_parameters_map_to_their_keys_and_only_the_public_one_may_be_missing() {
-        let found = vec![("/lp/admin".to_string(), "admin-value".to_string()), ("/lp/api".to_string(), "api-value".to_string())];
+        let found = vec![
+            ("/lp/admin".to_string(), "admin-value".to_string()),
+            ("/lp/api".to_string(), "api-value".to_string()),
+        ];
         let keys = keys_from_found(&params(), &found).unwrap();
         assert_eq!(keys["API_KEY"], "api-value");
         assert_eq!(keys["ADMIN_API_KEY"], "admin-value");
         assert!(!keys.contains_key("PUBLIC_API_KEY"));
 
-        let e = keys_from_found(&params(), &found[..1]).unwrap_err().to_string();
-        assert!(e.contains("API_KEY_PARAMETER") && e.contains("/lp/api") && !e.contains("admin-value"), "{e}");
+        let e = keys_from_found(&params(), &found[..1])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("API_KEY_PARAMETER") && e.contains("/lp/api") && !e.contains("admin-value"),
+            "{e}"
+        );
     }
 
     #[test]
     fn the_secret_holds_json_and_errors_never_show_a_value() {
-        let keys = keys_from_secret_json(r#"{"API_KEY": "a-secret-1", "ADMIN_API_KEY": "a-secret-2"}"#).unwrap();
-        assert_eq!((keys["API_KEY"].as_str(), keys["ADMIN_API_KEY"].as_str()), ("a-secret-1", "a-secret-2"));
+        let keys =
+            keys_from_secret_json(r#"{"API_KEY": "a-secret-1", "ADMIN_API_KEY": "a-secret-2"}"#)
+                .unwrap();
+        assert_eq!(
+            (keys["API_KEY"].as_str(), keys["ADMIN_API_KEY"].as_str()),
+            ("a-secret-1", "a-secret-2")
+        );
         assert!(!keys.contains_key("PUBLIC_API_KEY"));
         for (text, says) in [
             (r#"{"API_KEY": "a-secret-1"}"#, "no ADMIN_API_KEY"),
-            (r#"{"API_KEY": "a-secret-1", "ADMIN_API_KEY": 7}"#, "not a string"),
+            (
+                r#"{"API_KEY": "a-secret-1", "ADMIN_API_KEY": 7}"#,
+                "not a string",
+            ),
             ("a-secret-1", "not JSON"),
             (r#"["a-secret-1"]"#, "not a JSON object"),
         ] {
             let e = keys_from_secret_json(text).unwrap_err().to_string();
-            assert!(e.contains(says) && e.contains("KEYS_SECRET_ARN") && !e.contains("a-secret-1"), "{e}");
+            assert!(
+                e.contains(says) && e.contains("KEYS_SECRET_ARN") && !e.contains("a-secret-1"),
+                "{e}"
+            );
         }
     }
 }

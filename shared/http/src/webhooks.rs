@@ -41,11 +41,12 @@ impl<S: Send + Sync> FromRequestParts<S> for WebhookServices {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Self>()
-            .cloned()
-            .ok_or_else(|| ApiError::Internal("no WebhookServices extension: the application was built without a webhook store".into()))
+        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
+            ApiError::Internal(
+                "no WebhookServices extension: the application was built without a webhook store"
+                    .into(),
+            )
+        })
     }
 }
 

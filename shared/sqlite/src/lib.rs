@@ -32,12 +32,16 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use uuid::Uuid;
 
-use leadpipe_core::domain::counters::{all_bucket, field, split_bucket, value_limit, CounterQuery, CounterRules, Counters, ValueAdmission};
+use leadpipe_core::domain::counters::{
+    all_bucket, field, split_bucket, value_limit, CounterQuery, CounterRules, Counters,
+    ValueAdmission,
+};
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::store::{
-    Changed, Decide, Decision, FilterColumns, IdempotencyClaim, LeadChange, LeadPage, LeadRef, LeadStore, ListQuery, MinuteCounts,
-    PostbackLogEntry, PostbackLogPage, PostbackLogQuery, QuarantineFilter, StoreError, StoredResponse,
+    Changed, Decide, Decision, FilterColumns, IdempotencyClaim, LeadChange, LeadPage, LeadRef,
+    LeadStore, ListQuery, MinuteCounts, PostbackLogEntry, PostbackLogPage, PostbackLogQuery,
+    QuarantineFilter, StoreError, StoredResponse,
 };
 use leadpipe_core::totals::{Total, COUNT_BUDGET};
 
@@ -167,27 +171,34 @@ struct Checkpointer {
 impl Checkpointer {
     fn after_commit(self: &Arc<Self>) {
         use std::sync::atomic::Ordering;
-        if self.running.load(Ordering::Acquire) || self.last.lock().map_or(true, |l| l.elapsed() < CHECKPOINT_EVERY) {
+        if self.running.load(Ordering::Acquire)
+            || self
+                .last
+                .lock()
+                .map_or(true, |l| l.elapsed() < CHECKPOINT_EVERY)
+        {
             return;
         }
         if self.running.swap(true, Ordering::AcqRel) {
             return;
         }
         let me = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
-            if let Ok(mut slot) = me.conn.lock() {
-                if slot.is_none() {
-                    *slot = Connection::open(&me.path).ok();
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                if let Ok(mut slot) = me.conn.lock() {
+                    if slot.is_none() {
+                        *slot = Connection::open(&me.path).ok();
+                    }
+                    if let Some(c) = slot.as_ref() {
+                        let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    }
                 }
-                if let Some(c) = slot.as_ref() {
-                    let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if let Ok(mut l) = me.last.lock() {
+                    *l = std::time::Instant::now();
                 }
-            }
-            if let Ok(mut l) = me.last.lock() {
-                *l = std::time::Instant::now();
-            }
-            me.running.store(false, Ordering::Release);
-        });
+                me.running.store(false, Ordering::Release);
+            });
         if spawned.is_err() {
             self.running.store(false, Ordering::Release);
         }
@@ -225,7 +236,8 @@ impl Readers {
             return Ok(c);
         }
         let c = Connection::open(&self.path).map_err(internal)?;
-        c.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
+        c.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(internal)?;
         Ok(c)
     }
 
@@ -246,7 +258,10 @@ impl SqliteStore {
     /// Opens (creating when missing) the database at `path`; counters follow `rules`.
     pub fn open(path: &Path, rules: CounterRules) -> Result<Self, StoreError> {
         let mut store = Self::init(Connection::open(path).map_err(internal)?, rules)?;
-        store.readers = Some(Arc::new(Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }));
+        store.readers = Some(Arc::new(Readers {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }));
         store
             .conn
             .lock()
@@ -268,30 +283,43 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection, rules: CounterRules) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(internal)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(internal)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(internal)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(internal)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(internal)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(internal)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(internal)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(internal)?;
         // New tables (webhooks, deliveries, lead_changes) are created by `CREATE TABLE IF NOT EXISTS` on older
         // databases too: they need no migration of existing rows.
         let search_indexed = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'leads_search'", [], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'leads_search'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .map_err(internal)?
             > 0;
         conn.execute_batch(SCHEMA).map_err(internal)?;
         if !search_indexed {
             // A database from before the search index: index the leads it already holds.
-            conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')").map_err(internal)?;
+            conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')")
+                .map_err(internal)?;
         }
         let webhooks_on = webhooks::any_enabled(&conn)?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(internal)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(internal)?;
         if version < SCHEMA_VERSION {
             // Version 1 kept flat `<kind>#<name>` counters and fewer listing columns: add the columns, fill
             // them in, and rebuild the counters from the leads themselves.
-            conn.execute_batch("DROP TABLE IF EXISTS counters").map_err(internal)?;
+            conn.execute_batch("DROP TABLE IF EXISTS counters")
+                .map_err(internal)?;
             add_missing_columns(&conn)?;
             recount_in(&conn, &rules)?;
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(internal)?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(internal)?;
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -335,7 +363,9 @@ impl SqliteStore {
     /// Forgets every recorded lead change up to and including `up_to_seq` (once they are handled).
     pub async fn ack_lead_changes(&self, up_to_seq: i64) -> Result<(), StoreError> {
         self.with_conn(move |c| {
-            c.prepare_cached("DELETE FROM lead_changes WHERE seq <= ?1").and_then(|mut st| st.execute([up_to_seq])).map_err(internal)?;
+            c.prepare_cached("DELETE FROM lead_changes WHERE seq <= ?1")
+                .and_then(|mut st| st.execute([up_to_seq]))
+                .map_err(internal)?;
             Ok(())
         })
         .await
@@ -377,7 +407,9 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let Some(readers) = self.readers.clone() else { return self.with_conn(move |c| f(c)).await };
+        let Some(readers) = self.readers.clone() else {
+            return self.with_conn(move |c| f(c)).await;
+        };
         tokio::task::spawn_blocking(move || {
             let conn = readers.take()?;
             let result = f(&conn);
@@ -399,22 +431,36 @@ impl SqliteStore {
             !std::mem::replace(&mut q.active, true)
         };
         if start {
-            let (conn, queue, checkpoints) = (Arc::clone(&self.conn), Arc::clone(&self.queue), self.checkpoints.clone());
+            let (conn, queue, checkpoints) = (
+                Arc::clone(&self.conn),
+                Arc::clone(&self.queue),
+                self.checkpoints.clone(),
+            );
             tokio::task::spawn_blocking(move || commit_groups(&conn, &queue, checkpoints.as_ref()));
         }
-        answer.await.map_err(|_| StoreError::Internal("sqlite write task failed".into()))?
+        answer
+            .await
+            .map_err(|_| StoreError::Internal("sqlite write task failed".into()))?
     }
 
     /// Runs SQLite's integrity and foreign-key checks (no history row without its lead); `Ok(())` when both pass.
     pub async fn integrity_check(&self) -> Result<(), StoreError> {
         self.with_conn(|c| {
-            let answer: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(internal)?;
+            let answer: String = c
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .map_err(internal)?;
             if answer != "ok" {
                 return Err(StoreError::Internal(format!("integrity check: {answer}")));
             }
-            let violations: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).map_err(internal)?;
+            let violations: i64 = c
+                .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })
+                .map_err(internal)?;
             if violations > 0 {
-                return Err(StoreError::Internal(format!("{violations} foreign key violations")));
+                return Err(StoreError::Internal(format!(
+                    "{violations} foreign key violations"
+                )));
             }
             Ok(())
         })
@@ -436,7 +482,11 @@ impl Drop for ActiveGuard<'_> {
 }
 
 /// The committer: drains the queue group by group until it is empty.
-fn commit_groups(conn: &Mutex<Connection>, queue: &Mutex<WriteQueue>, checkpoints: Option<&Arc<Checkpointer>>) {
+fn commit_groups(
+    conn: &Mutex<Connection>,
+    queue: &Mutex<WriteQueue>,
+    checkpoints: Option<&Arc<Checkpointer>>,
+) {
     let _guard = ActiveGuard(queue);
     loop {
         let group: Vec<Pending> = {
@@ -450,7 +500,10 @@ fn commit_groups(conn: &Mutex<Connection>, queue: &Mutex<WriteQueue>, checkpoint
         };
         let answers = match conn.lock() {
             Ok(c) => run_group(&c, group),
-            Err(_) => group.into_iter().map(|p| (p.done, Err(poisoned()))).collect(),
+            Err(_) => group
+                .into_iter()
+                .map(|p| (p.done, Err(poisoned())))
+                .collect(),
         };
         for (done, result) in answers {
             let _ = done.send(result);
@@ -461,7 +514,10 @@ fn commit_groups(conn: &Mutex<Connection>, queue: &Mutex<WriteQueue>, checkpoint
     }
 }
 
-type Answer = (tokio::sync::oneshot::Sender<Result<Changed, StoreError>>, Result<Changed, StoreError>);
+type Answer = (
+    tokio::sync::oneshot::Sender<Result<Changed, StoreError>>,
+    Result<Changed, StoreError>,
+);
 
 /// Runs a group of writes in one transaction, each in a savepoint; returns each caller's answer.
 fn run_group(c: &Connection, group: Vec<Pending>) -> Vec<Answer> {
@@ -471,9 +527,15 @@ fn run_group(c: &Connection, group: Vec<Pending>) -> Vec<Answer> {
     }
     if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
         let msg = e.to_string();
-        return group.into_iter().map(|p| (p.done, Err(StoreError::Internal(msg.clone())))).collect();
+        return group
+            .into_iter()
+            .map(|p| (p.done, Err(StoreError::Internal(msg.clone()))))
+            .collect();
     }
-    let mut answers: Vec<Answer> = group.into_iter().map(|p| (p.done, run_in_savepoint(c, p.job))).collect();
+    let mut answers: Vec<Answer> = group
+        .into_iter()
+        .map(|p| (p.done, run_in_savepoint(c, p.job)))
+        .collect();
     if let Err(e) = c.execute_batch("COMMIT") {
         let _ = c.execute_batch("ROLLBACK");
         for (_, result) in &mut answers {
@@ -488,7 +550,11 @@ fn run_group(c: &Connection, group: Vec<Pending>) -> Vec<Answer> {
 fn run_in_savepoint(c: &Connection, job: WriteJob) -> Result<Changed, StoreError> {
     c.execute_batch("SAVEPOINT write").map_err(internal)?;
     let result = job(c);
-    let end = if result.is_ok() { c.execute_batch("RELEASE write") } else { c.execute_batch("ROLLBACK TO write; RELEASE write") };
+    let end = if result.is_ok() {
+        c.execute_batch("RELEASE write")
+    } else {
+        c.execute_batch("ROLLBACK TO write; RELEASE write")
+    };
     match (result, end) {
         (Ok(_), Err(e)) => Err(internal(e)),
         (result, _) => result,
@@ -500,7 +566,8 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored row does not decode: {e}")))
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Internal(format!("stored row does not decode: {e}")))
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -525,12 +592,18 @@ enum SearchPlan {
 /// The plan for `q`'s search term: the index when it has at most [`SEARCH_INDEX_MAX_MATCHES`] candidates (counting
 /// them stops there, so the probe stays cheap for common terms).
 fn search_plan(c: &Connection, q: &ListQuery) -> Result<SearchPlan, StoreError> {
-    let Some(term) = q.search.as_deref().filter(|s| indexable(s)) else { return Ok(SearchPlan::Scan) };
+    let Some(term) = q.search.as_deref().filter(|s| indexable(s)) else {
+        return Ok(SearchPlan::Scan);
+    };
     let candidates: i64 = c
         .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM leads_search WHERE leads_search MATCH ?1 LIMIT ?2)")
         .and_then(|mut st| st.query_row(params![fts_phrase(term), SEARCH_INDEX_MAX_MATCHES], |r| r.get(0)))
         .map_err(internal)?;
-    Ok(if candidates < SEARCH_INDEX_MAX_MATCHES { SearchPlan::Index } else { SearchPlan::Scan })
+    Ok(if candidates < SEARCH_INDEX_MAX_MATCHES {
+        SearchPlan::Index
+    } else {
+        SearchPlan::Scan
+    })
 }
 
 /// Whether the trigram index can find `term`: three characters or more, and no NUL (which would end the FTS5
@@ -556,7 +629,10 @@ fn list_filter(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn rusqlite
         }
         sql.push_str(&clause.replacen('?', &format!("?{}", args.len()), 1));
     };
-    push("quarantined = ?", Box::new(q.quarantine == QuarantineFilter::Only));
+    push(
+        "quarantined = ?",
+        Box::new(q.quarantine == QuarantineFilter::Only),
+    );
     if let Some(s) = &q.stage {
         push("stage = ?", Box::new(s.as_str().to_string()));
     }
@@ -567,7 +643,14 @@ fn list_filter(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn rusqlite
         push("created_key < ?", Box::new(key_time(before)));
     }
     if let Some(after) = &q.after {
-        push(if q.oldest_first { "created_key > ?" } else { "created_key < ?" }, Box::new(after.clone()));
+        push(
+            if q.oldest_first {
+                "created_key > ?"
+            } else {
+                "created_key < ?"
+            },
+            Box::new(after.clone()),
+        );
     }
     if let Some(t) = q.entered_before {
         push("stage_entered < ?", Box::new(key_time(t)));
@@ -581,7 +664,10 @@ fn list_filter(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn rusqlite
     if let Some(s) = &q.search {
         // The trigram index narrows a rare term to its candidates; instr decides either way.
         if plan == SearchPlan::Index && indexable(s) {
-            push("rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH ?)", Box::new(fts_phrase(s)));
+            push(
+                "rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH ?)",
+                Box::new(fts_phrase(s)),
+            );
         }
         push("instr(search_text, ?) > 0", Box::new(s.clone()));
     }
@@ -600,14 +686,20 @@ fn apply_counters(tx: &Connection, counters: &Counters) -> Result<(), StoreError
         .map_err(internal)?;
     for (bucket, fields) in &counters.0 {
         for (field, t) in fields {
-            stmt.execute(params![bucket, field, t.n, t.ms]).map_err(internal)?;
+            stmt.execute(params![bucket, field, t.n, t.ms])
+                .map_err(internal)?;
         }
     }
     Ok(())
 }
 
 /// The counter change of one write, with new values admitted into the registry table, plus one `changes`.
-fn counter_delta(tx: &Connection, rules: &CounterRules, before: Option<&Lead>, after: Option<&Lead>) -> Result<Counters, StoreError> {
+fn counter_delta(
+    tx: &Connection,
+    rules: &CounterRules,
+    before: Option<&Lead>,
+    after: Option<&Lead>,
+) -> Result<Counters, StoreError> {
     let mut values = SqlValues { tx, failed: None };
     let mut delta = rules.delta(before, after, &mut values);
     if let Some(e) = values.failed {
@@ -619,23 +711,43 @@ fn counter_delta(tx: &Connection, rules: &CounterRules, before: Option<&Lead>, a
 
 /// Adds the listing columns that version 1 lacked and fills them from each lead.
 fn add_missing_columns(c: &Connection) -> Result<(), StoreError> {
-    let mut st = c.prepare("SELECT name FROM pragma_table_info('leads')").map_err(internal)?;
-    let columns: Vec<String> = st.query_map([], |r| r.get(0)).map_err(internal)?.collect::<Result<_, _>>().map_err(internal)?;
+    let mut st = c
+        .prepare("SELECT name FROM pragma_table_info('leads')")
+        .map_err(internal)?;
+    let columns: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .map_err(internal)?
+        .collect::<Result<_, _>>()
+        .map_err(internal)?;
     for (name, ddl) in [
-        ("stage_entered", "ALTER TABLE leads ADD COLUMN stage_entered TEXT NOT NULL DEFAULT ''"),
-        ("quarantined", "ALTER TABLE leads ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0"),
+        (
+            "stage_entered",
+            "ALTER TABLE leads ADD COLUMN stage_entered TEXT NOT NULL DEFAULT ''",
+        ),
+        (
+            "quarantined",
+            "ALTER TABLE leads ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0",
+        ),
     ] {
         if !columns.iter().any(|c| c == name) {
             c.execute_batch(ddl).map_err(internal)?;
         }
     }
     let mut read = c.prepare("SELECT data FROM leads").map_err(internal)?;
-    let leads: Vec<String> = read.query_map([], |r| r.get(0)).map_err(internal)?.collect::<Result<_, _>>().map_err(internal)?;
+    let leads: Vec<String> = read
+        .query_map([], |r| r.get(0))
+        .map_err(internal)?
+        .collect::<Result<_, _>>()
+        .map_err(internal)?;
     for data in leads {
         let lead: Lead = decode(&data)?;
         c.execute(
             "UPDATE leads SET stage_entered = ?2, quarantined = ?3 WHERE id = ?1",
-            params![lead.id.to_string(), key_time(lead.stage_entered_at), lead.quarantine.is_some()],
+            params![
+                lead.id.to_string(),
+                key_time(lead.stage_entered_at),
+                lead.quarantine.is_some()
+            ],
         )
         .map_err(internal)?;
     }
@@ -644,10 +756,18 @@ fn add_missing_columns(c: &Connection) -> Result<(), StoreError> {
 
 /// Clears every counter and value and counts all leads again, oldest first.
 fn recount_in(c: &Connection, rules: &CounterRules) -> Result<usize, StoreError> {
-    c.execute_batch("DELETE FROM counter_fields; DELETE FROM counter_values;").map_err(internal)?;
-    let mut stmt = c.prepare("SELECT data FROM leads ORDER BY created_key").map_err(internal)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(internal)?;
-    let mut values = SqlValues { tx: c, failed: None };
+    c.execute_batch("DELETE FROM counter_fields; DELETE FROM counter_values;")
+        .map_err(internal)?;
+    let mut stmt = c
+        .prepare("SELECT data FROM leads ORDER BY created_key")
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(internal)?;
+    let mut values = SqlValues {
+        tx: c,
+        failed: None,
+    };
     let mut total = Counters::default();
     let mut n = 0;
     for row in rows {
@@ -670,16 +790,24 @@ struct SqlValues<'a> {
 
 impl SqlValues<'_> {
     fn try_admitted(&self, scope: &str, value: &str) -> Result<bool, StoreError> {
-        let mut st =
-            self.tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM counter_values WHERE scope = ?1 AND value = ?2)").map_err(internal)?;
-        st.query_row(params![scope, value], |r| r.get(0)).map_err(internal)
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM counter_values WHERE scope = ?1 AND value = ?2)",
+            )
+            .map_err(internal)?;
+        st.query_row(params![scope, value], |r| r.get(0))
+            .map_err(internal)
     }
 
     fn try_admit(&self, scope: &str, value: &str) -> Result<bool, StoreError> {
         if self.try_admitted(scope, value)? {
             return Ok(true);
         }
-        let mut count = self.tx.prepare_cached("SELECT count(*) FROM counter_values WHERE scope = ?1").map_err(internal)?;
+        let mut count = self
+            .tx
+            .prepare_cached("SELECT count(*) FROM counter_values WHERE scope = ?1")
+            .map_err(internal)?;
         let n: i64 = count.query_row([scope], |r| r.get(0)).map_err(internal)?;
         if usize::try_from(n).unwrap_or(usize::MAX) >= value_limit(scope) {
             return Ok(false);
@@ -725,12 +853,22 @@ fn resolve(c: &Connection, target: &LeadRef) -> Result<Option<Lead>, StoreError>
 
 /// Inserts (`before` = `None`) or updates a lead, with its history entry. The writer applies changes in turn, so
 /// the version check cannot fail unless the database was changed behind the store's back.
-fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&StageChange>) -> Result<(), StoreError> {
-    let FilterColumns { source_lc, campaign_lc, search_text } = FilterColumns::of(after);
+fn save(
+    tx: &Connection,
+    before: Option<&Lead>,
+    after: &Lead,
+    history: Option<&StageChange>,
+) -> Result<(), StoreError> {
+    let FilterColumns {
+        source_lc,
+        campaign_lc,
+        search_text,
+    } = FilterColumns::of(after);
     let email = after.email.as_ref().map(Email::as_str);
     let data = encode(after)?;
     let id = after.id.to_string();
-    let (stage_entered, quarantined) = (key_time(after.stage_entered_at), after.quarantine.is_some());
+    let (stage_entered, quarantined) =
+        (key_time(after.stage_entered_at), after.quarantine.is_some());
     let result = match before {
         None => tx
             .prepare_cached(
@@ -776,9 +914,16 @@ fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&S
     };
     match result {
         Ok(1) => {}
-        Ok(_) => return Err(StoreError::Internal(format!("lead {id} changed outside the store's writer"))),
+        Ok(_) => {
+            return Err(StoreError::Internal(format!(
+                "lead {id} changed outside the store's writer"
+            )))
+        }
         Err(e) if is_unique_violation(&e, "leads.email") => {
-            return Err(after.email.clone().map_or_else(|| internal(e), StoreError::EmailTaken))
+            return Err(after
+                .email
+                .clone()
+                .map_or_else(|| internal(e), StoreError::EmailTaken))
         }
         Err(e) => return Err(internal(e)),
     }
@@ -792,8 +937,15 @@ fn save(tx: &Connection, before: Option<&Lead>, after: &Lead, history: Option<&S
 }
 
 /// Records a lead change in the outbox (`lead_changes`), inside the write's transaction.
-fn record_change(tx: &Connection, before: Option<&Lead>, after: Option<&Lead>) -> Result<(), StoreError> {
-    let (before, after) = (before.map(encode).transpose()?, after.map(encode).transpose()?);
+fn record_change(
+    tx: &Connection,
+    before: Option<&Lead>,
+    after: Option<&Lead>,
+) -> Result<(), StoreError> {
+    let (before, after) = (
+        before.map(encode).transpose()?,
+        after.map(encode).transpose()?,
+    );
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     tx.prepare_cached("INSERT INTO lead_changes (at, before_json, after_json) VALUES (?1, ?2, ?3)")
         .and_then(|mut st| st.execute(params![at, before, after]))
@@ -803,14 +955,18 @@ fn record_change(tx: &Connection, before: Option<&Lead>, after: Option<&Lead>) -
 
 fn read_lead(conn: &Connection, sql: &str, arg: &str) -> Result<Option<Lead>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
-    let json: Option<String> = stmt.query_row([arg], |r| r.get(0)).optional().map_err(internal)?;
+    let json: Option<String> = stmt
+        .query_row([arg], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
     json.map(|j| decode(&j)).transpose()
 }
 
 #[async_trait]
 impl LeadStore for SqliteStore {
     async fn get(&self, id: Uuid) -> Result<Option<Lead>, StoreError> {
-        self.read(move |c| read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id.to_string())).await
+        self.read(move |c| read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id.to_string()))
+            .await
     }
 
     async fn find(&self, target: &LeadRef) -> Result<Option<Lead>, StoreError> {
@@ -829,7 +985,10 @@ impl LeadStore for SqliteStore {
             match (&decision, &before) {
                 (Decision::Apply(applied), _) if applied.modified => {
                     save(tx, before.as_ref(), &applied.lead, applied.history.as_ref())?;
-                    apply_counters(tx, &counter_delta(tx, &rules, before.as_ref(), Some(&applied.lead))?)?;
+                    apply_counters(
+                        tx,
+                        &counter_delta(tx, &rules, before.as_ref(), Some(&applied.lead))?,
+                    )?;
                     if record {
                         record_change(tx, before.as_ref(), Some(&applied.lead))?;
                     }
@@ -850,7 +1009,10 @@ impl LeadStore for SqliteStore {
         .await
     }
 
-    async fn get_with_history(&self, id: Uuid) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError> {
+    async fn get_with_history(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(Lead, Vec<StageChange>)>, StoreError> {
         self.read(move |c| {
             let id = id.to_string();
             // One read transaction, so the lead and its history come from the same snapshot.
@@ -859,10 +1021,18 @@ impl LeadStore for SqliteStore {
                 c.execute_batch("BEGIN").map_err(internal)?;
             }
             let result = (|| {
-                let Some(lead) = read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id)? else { return Ok(None) };
-                let mut stmt = c.prepare_cached("SELECT data FROM history WHERE lead_id = ?1 ORDER BY seq").map_err(internal)?;
-                let rows = stmt.query_map([&id], |r| r.get::<_, String>(0)).map_err(internal)?;
-                let history = rows.map(|r| r.map_err(internal).and_then(|j| decode(&j))).collect::<Result<Vec<StageChange>, _>>()?;
+                let Some(lead) = read_lead(c, "SELECT data FROM leads WHERE id = ?1", &id)? else {
+                    return Ok(None);
+                };
+                let mut stmt = c
+                    .prepare_cached("SELECT data FROM history WHERE lead_id = ?1 ORDER BY seq")
+                    .map_err(internal)?;
+                let rows = stmt
+                    .query_map([&id], |r| r.get::<_, String>(0))
+                    .map_err(internal)?;
+                let history = rows
+                    .map(|r| r.map_err(internal).and_then(|j| decode(&j)))
+                    .collect::<Result<Vec<StageChange>, _>>()?;
                 Ok(Some((lead, history)))
             })();
             if begin {
@@ -908,18 +1078,31 @@ impl LeadStore for SqliteStore {
 
     /// Counts in SQL, without reading the leads, within the same budget as the listing count.
     async fn count(&self, q: &ListQuery) -> Result<Total, StoreError> {
-        let q = ListQuery { after: None, skip: 0, ..q.clone() };
+        let q = ListQuery {
+            after: None,
+            skip: 0,
+            ..q.clone()
+        };
         self.read(move |c| {
             let (filter, args) = list_filter(&q, search_plan(c, &q)?);
-            let sql = format!("SELECT count(*) FROM (SELECT 1 FROM leads WHERE {filter} LIMIT ?{})", args.len() + 1);
+            let sql = format!(
+                "SELECT count(*) FROM (SELECT 1 FROM leads WHERE {filter} LIMIT ?{})",
+                args.len() + 1
+            );
             let budget = i64::try_from(COUNT_BUDGET).unwrap_or(i64::MAX);
             let limit = budget.saturating_add(1);
-            let params = args.iter().map(|a| a.as_ref()).chain([&limit as &dyn rusqlite::ToSql]);
+            let params = args
+                .iter()
+                .map(|a| a.as_ref())
+                .chain([&limit as &dyn rusqlite::ToSql]);
             let found: i64 = c
                 .prepare_cached(&sql)
                 .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
                 .map_err(internal)?;
-            Ok(Total { count: found.min(budget), exact: found <= budget })
+            Ok(Total {
+                count: found.min(budget),
+                exact: found <= budget,
+            })
         })
         .await
     }
@@ -955,7 +1138,12 @@ impl LeadStore for SqliteStore {
 
     async fn log_postback(&self, entry: &PostbackLogEntry) -> Result<(), StoreError> {
         let key = format!("{}#{}", key_time(entry.at), entry.id);
-        let (status, expires, data, now) = (entry.status.as_str(), key_time(entry.expires_at), encode(entry)?, key_time(entry.at));
+        let (status, expires, data, now) = (
+            entry.status.as_str(),
+            key_time(entry.expires_at),
+            encode(entry)?,
+            key_time(entry.at),
+        );
         self.with_conn(move |c| {
             c.prepare_cached("INSERT OR REPLACE INTO postback_log (key, status, expires, data) VALUES (?1, ?2, ?3, ?4)")
                 .and_then(|mut st| st.execute(params![key, status, expires, data]))
@@ -970,7 +1158,11 @@ impl LeadStore for SqliteStore {
     }
 
     async fn postback_log(&self, q: &PostbackLogQuery) -> Result<PostbackLogPage, StoreError> {
-        let (status, limit, after) = (q.status.as_str(), q.limit, q.after.clone().unwrap_or_else(|| "~".into()));
+        let (status, limit, after) = (
+            q.status.as_str(),
+            q.limit,
+            q.after.clone().unwrap_or_else(|| "~".into()),
+        );
         let now = key_time(chrono::Utc::now());
         self.read(move |c| {
             let mut st = c
@@ -998,7 +1190,11 @@ impl LeadStore for SqliteStore {
         .await
     }
 
-    async fn count_new_lead(&self, client: &str, at: chrono::DateTime<chrono::Utc>) -> Result<u32, StoreError> {
+    async fn count_new_lead(
+        &self,
+        client: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u32, StoreError> {
         Ok(self.new_leads.add(client, at))
     }
 
@@ -1011,7 +1207,12 @@ impl LeadStore for SqliteStore {
         lease_until: chrono::DateTime<chrono::Utc>,
         expires_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<IdempotencyClaim, StoreError> {
-        let (key, now, lease, expires) = (key.to_string(), key_time(now), key_time(lease_until), key_time(expires_at));
+        let (key, now, lease, expires) = (
+            key.to_string(),
+            key_time(now),
+            key_time(lease_until),
+            key_time(expires_at),
+        );
         self.with_conn(move |c| {
             let claimed = c
                 .prepare_cached(
@@ -1080,7 +1281,12 @@ mod tests {
         let (filter, args) = list_filter(q, plan);
         let sql = format!("SELECT id FROM leads WHERE {filter} ORDER BY created_key DESC");
         let mut st = c.prepare(&sql).expect("prepare");
-        let rows = st.query_map(rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())), |r| r.get(0)).expect("query");
+        let rows = st
+            .query_map(
+                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
+                |r| r.get(0),
+            )
+            .expect("query");
         rows.collect::<Result<_, _>>().expect("rows")
     }
 
@@ -1097,7 +1303,10 @@ mod tests {
     }
 
     fn search(term: &str) -> ListQuery {
-        ListQuery { search: Some(term.into()), ..Default::default() }
+        ListQuery {
+            search: Some(term.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -1106,13 +1315,47 @@ mod tests {
         let c = store.conn.lock().expect("conn");
         insert_rows(&c, SEARCH_INDEX_MAX_MATCHES + 1_000);
         assert!(search_plan(&c, &search("needle")).expect("plan") == SearchPlan::Index);
-        assert!(search_plan(&c, &search("common")).expect("plan") == SearchPlan::Scan, "more candidates than the index is used for");
-        assert!(search_plan(&c, &search("ne")).expect("plan") == SearchPlan::Scan, "too short for trigrams");
-        assert!(search_plan(&c, &search("nee\0dle")).expect("a NUL is no query error") == SearchPlan::Scan);
-        for term in ["needle", "common", "rare needle", "le, c", "ne", "nope", "nee\0dle", "\"needle", "ne\u{1b}[0m"] {
-            for stage in [None, Some(leadpipe_core::domain::Pipeline::default().stage("Paid").expect("a default stage"))] {
-                let q = ListQuery { stage, ..search(term) };
-                assert_eq!(ids(&c, &q, SearchPlan::Index), ids(&c, &q, SearchPlan::Scan), "{term} {:?}", q.stage);
+        assert!(
+            search_plan(&c, &search("common")).expect("plan") == SearchPlan::Scan,
+            "more candidates than the index is used for"
+        );
+        assert!(
+            search_plan(&c, &search("ne")).expect("plan") == SearchPlan::Scan,
+            "too short for trigrams"
+        );
+        assert!(
+            search_plan(&c, &search("nee\0dle")).expect("a NUL is no query error")
+                == SearchPlan::Scan
+        );
+        for term in [
+            "needle",
+            "common",
+            "rare needle",
+            "le, c",
+            "ne",
+            "nope",
+            "nee\0dle",
+            "\"needle",
+            "ne\u{1b}[0m",
+        ] {
+            for stage in [
+                None,
+                Some(
+                    leadpipe_core::domain::Pipeline::default()
+                        .stage("Paid")
+                        .expect("a default stage"),
+                ),
+            ] {
+                let q = ListQuery {
+                    stage,
+                    ..search(term)
+                };
+                assert_eq!(
+                    ids(&c, &q, SearchPlan::Index),
+                    ids(&c, &q, SearchPlan::Scan),
+                    "{term} {:?}",
+                    q.stage
+                );
             }
         }
         assert_eq!(ids(&c, &search("needle"), SearchPlan::Index).len(), 6);
@@ -1126,21 +1369,35 @@ mod tests {
             let store = SqliteStore::open(&path, CounterRules::default()).expect("open");
             let c = store.conn.lock().expect("conn");
             insert_rows(&c, 2_000);
-            c.execute("UPDATE leads SET search_text = 'moved haystack' WHERE id = 'lead01000'", []).expect("update");
+            c.execute(
+                "UPDATE leads SET search_text = 'moved haystack' WHERE id = 'lead01000'",
+                [],
+            )
+            .expect("update");
             assert_eq!(ids(&c, &search("needle"), SearchPlan::Index), ["lead02000"]);
-            assert_eq!(ids(&c, &search("haystack"), SearchPlan::Index), ["lead01000"]);
+            assert_eq!(
+                ids(&c, &search("haystack"), SearchPlan::Index),
+                ["lead01000"]
+            );
             // As a database from before the index.
             c.execute_batch(
                 "DROP TRIGGER leads_search_insert; DROP TRIGGER leads_search_delete; DROP TRIGGER leads_search_update;
                  DROP TABLE leads_search;",
             )
             .expect("drop the index");
-            c.execute("UPDATE leads SET search_text = 'a later needle' WHERE id = 'lead00001'", []).expect("update");
+            c.execute(
+                "UPDATE leads SET search_text = 'a later needle' WHERE id = 'lead00001'",
+                [],
+            )
+            .expect("update");
         }
         let store = SqliteStore::open(&path, CounterRules::default()).expect("reopen");
         {
             let c = store.conn.lock().expect("conn");
-            assert_eq!(ids(&c, &search("needle"), SearchPlan::Index), ["lead02000", "lead00001"]);
+            assert_eq!(
+                ids(&c, &search("needle"), SearchPlan::Index),
+                ["lead02000", "lead00001"]
+            );
             assert!(search_plan(&c, &search("needle")).expect("plan") == SearchPlan::Index);
         }
         drop(store);

@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::store::StoreError;
-use leadpipe_webhooks::{Delivery, DeliveryPage, DeliveryQuery, DeliveryState, StoredWebhook, WebhookStore};
+use leadpipe_webhooks::{
+    Delivery, DeliveryPage, DeliveryQuery, DeliveryState, StoredWebhook, WebhookStore,
+};
 
 use crate::{decode, encode, internal, SqliteStore};
 
@@ -34,7 +36,9 @@ fn list_key(d: &Delivery) -> String {
 
 /// Whether `cursor` has the shape of a [`list_key`] (cursors come from clients).
 fn is_list_key(cursor: &str) -> bool {
-    cursor.split_once('#').is_some_and(|(time, id)| DateTime::parse_from_rfc3339(time).is_ok() && id.parse::<Uuid>().is_ok())
+    cursor.split_once('#').is_some_and(|(time, id)| {
+        DateTime::parse_from_rfc3339(time).is_ok() && id.parse::<Uuid>().is_ok()
+    })
 }
 
 /// A pending delivery's due time; `None` once delivered or failed.
@@ -45,9 +49,17 @@ fn due_key(d: &Delivery) -> Option<String> {
     }
 }
 
-fn read_deliveries(c: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<(String, Delivery)>, StoreError> {
+fn read_deliveries(
+    c: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<(String, Delivery)>, StoreError> {
     let mut st = c.prepare_cached(sql).map_err(internal)?;
-    let rows = st.query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(internal)?;
+    let rows = st
+        .query_map(args, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(internal)?;
     rows.map(|row| {
         let (key, data) = row.map_err(internal)?;
         Ok((key, decode(&data)?))
@@ -79,12 +91,18 @@ impl SqliteStore {
 #[async_trait]
 impl WebhookStore for SqliteStore {
     async fn create_webhook(&self, webhook: &StoredWebhook) -> Result<(), StoreError> {
-        let (id, created, enabled, data) =
-            (webhook.webhook.id.to_string(), key_time(webhook.created_at), webhook.webhook.enabled, encode(webhook)?);
+        let (id, created, enabled, data) = (
+            webhook.webhook.id.to_string(),
+            key_time(webhook.created_at),
+            webhook.webhook.enabled,
+            encode(webhook)?,
+        );
         self.webhook_write(move |c| {
-            c.prepare_cached("INSERT INTO webhooks (id, created_key, enabled, data) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut st| st.execute(params![id, created, enabled, data]))
-                .map_err(internal)?;
+            c.prepare_cached(
+                "INSERT INTO webhooks (id, created_key, enabled, data) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut st| st.execute(params![id, created, enabled, data]))
+            .map_err(internal)?;
             Ok(())
         })
         .await
@@ -92,8 +110,12 @@ impl WebhookStore for SqliteStore {
 
     async fn webhooks(&self) -> Result<Vec<StoredWebhook>, StoreError> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT data FROM webhooks ORDER BY created_key, id").map_err(internal)?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(internal)?;
+            let mut st = c
+                .prepare_cached("SELECT data FROM webhooks ORDER BY created_key, id")
+                .map_err(internal)?;
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(internal)?;
             rows.map(|row| decode(&row.map_err(internal)?)).collect()
         })
         .await
@@ -111,7 +133,11 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn save_webhook(&self, webhook: &StoredWebhook) -> Result<(), StoreError> {
-        let (id, enabled, data) = (webhook.webhook.id.to_string(), webhook.webhook.enabled, encode(webhook)?);
+        let (id, enabled, data) = (
+            webhook.webhook.id.to_string(),
+            webhook.webhook.enabled,
+            encode(webhook)?,
+        );
         self.webhook_write(move |c| {
             // An UPDATE: a webhook deleted meanwhile stays deleted.
             c.prepare_cached("UPDATE webhooks SET enabled = ?2, data = ?3 WHERE id = ?1")
@@ -125,8 +151,13 @@ impl WebhookStore for SqliteStore {
     async fn delete_webhook(&self, id: Uuid) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.webhook_write(move |c| {
-            let n = c.prepare_cached("DELETE FROM webhooks WHERE id = ?1").and_then(|mut st| st.execute([&id])).map_err(internal)?;
-            c.prepare_cached("DELETE FROM deliveries WHERE webhook_id = ?1").and_then(|mut st| st.execute([&id])).map_err(internal)?;
+            let n = c
+                .prepare_cached("DELETE FROM webhooks WHERE id = ?1")
+                .and_then(|mut st| st.execute([&id]))
+                .map_err(internal)?;
+            c.prepare_cached("DELETE FROM deliveries WHERE webhook_id = ?1")
+                .and_then(|mut st| st.execute([&id]))
+                .map_err(internal)?;
             Ok(n > 0)
         })
         .await
@@ -138,7 +169,15 @@ impl WebhookStore for SqliteStore {
         }
         let rows = deliveries
             .iter()
-            .map(|d| Ok((d.id.to_string(), d.webhook_id.to_string(), list_key(d), due_key(d), encode(d)?)))
+            .map(|d| {
+                Ok((
+                    d.id.to_string(),
+                    d.webhook_id.to_string(),
+                    list_key(d),
+                    due_key(d),
+                    encode(d)?,
+                ))
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.webhook_write(move |c| {
             // Only for a webhook that exists; an id already stored keeps its row untouched.
@@ -150,7 +189,8 @@ impl WebhookStore for SqliteStore {
                 )
                 .map_err(internal)?;
             for (id, webhook_id, key, due, data) in rows {
-                st.execute(params![id, webhook_id, key, due, data]).map_err(internal)?;
+                st.execute(params![id, webhook_id, key, due, data])
+                    .map_err(internal)?;
             }
             Ok(())
         })
@@ -161,7 +201,10 @@ impl WebhookStore for SqliteStore {
         self.read(move |c| {
             let data: Option<String> = c
                 .prepare_cached("SELECT data FROM deliveries WHERE id = ?1 AND webhook_id = ?2")
-                .and_then(|mut st| st.query_row([id.to_string(), webhook_id.to_string()], |r| r.get(0)).optional())
+                .and_then(|mut st| {
+                    st.query_row([id.to_string(), webhook_id.to_string()], |r| r.get(0))
+                        .optional()
+                })
                 .map_err(internal)?;
             data.as_deref().map(decode).transpose()
         })
@@ -169,8 +212,13 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn save_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
-        let (id, webhook_id, key, due, data) =
-            (delivery.id.to_string(), delivery.webhook_id.to_string(), list_key(delivery), due_key(delivery), encode(delivery)?);
+        let (id, webhook_id, key, due, data) = (
+            delivery.id.to_string(),
+            delivery.webhook_id.to_string(),
+            list_key(delivery),
+            due_key(delivery),
+            encode(delivery)?,
+        );
         self.with_conn(move |c| {
             // One statement: stored only while its webhook exists (delete_webhook removes both in one transaction).
             c.prepare_cached(
@@ -213,7 +261,11 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let (now, limit) = (key_time(now), i64::try_from(limit).unwrap_or(i64::MAX));
         self.read(move |c| {
             let rows = read_deliveries(

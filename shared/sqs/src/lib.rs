@@ -43,13 +43,18 @@ pub struct QueuedDelivery {
 impl QueuedDelivery {
     /// The message for `delivery`.
     pub fn of(delivery: &Delivery) -> Self {
-        Self { webhook_id: delivery.webhook_id, delivery_id: delivery.id, due: delivery.next_attempt_at }
+        Self {
+            webhook_id: delivery.webhook_id,
+            delivery_id: delivery.id,
+            due: delivery.next_attempt_at,
+        }
     }
 
     /// Whether this message still stands for `delivery`'s current schedule (pending, due at the time it was
     /// sent for).
     pub fn is_current_for(&self, delivery: &Delivery) -> bool {
-        delivery.state == leadpipe_webhooks::DeliveryState::Pending && delivery.next_attempt_at == self.due
+        delivery.state == leadpipe_webhooks::DeliveryState::Pending
+            && delivery.next_attempt_at == self.due
     }
 
     /// Reads a message body; `None` for anything that is not one (logged and dropped by the Lambda).
@@ -78,20 +83,30 @@ pub struct SqsDeliveryQueue {
 impl SqsDeliveryQueue {
     /// The queue at `queue_url` (the `WEBHOOK_QUEUE_URL` of the template).
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 
     /// The queue named by `WEBHOOK_QUEUE_URL`, with a client for `sdk`; `None` when the variable is not set
     /// (webhooks not deployed).
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Option<Self> {
-        let url = std::env::var("WEBHOOK_QUEUE_URL").ok().filter(|u| !u.is_empty())?;
+        let url = std::env::var("WEBHOOK_QUEUE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
         Some(Self::new(Client::new(sdk), url))
     }
 
-    async fn send_batch(&self, deliveries: &[Delivery], now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn send_batch(
+        &self,
+        deliveries: &[Delivery],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut entries = Vec::with_capacity(deliveries.len());
         for (i, delivery) in deliveries.iter().enumerate() {
-            let body = serde_json::to_string(&QueuedDelivery::of(delivery)).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let body = serde_json::to_string(&QueuedDelivery::of(delivery))
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
             let entry = SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
                 .message_body(body)
@@ -107,13 +122,26 @@ impl SqsDeliveryQueue {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("SQS SendMessageBatch: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "SQS SendMessageBatch: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                ))
+            })?;
         let failed = out.failed();
         if failed.is_empty() {
             return Ok(());
         }
-        let detail: Vec<String> = failed.iter().map(|f| format!("{}: {}", f.code(), f.message().unwrap_or_default())).collect();
-        Err(StoreError::Unavailable(format!("SQS refused {} of {} messages ({})", failed.len(), deliveries.len(), detail.join("; "))))
+        let detail: Vec<String> = failed
+            .iter()
+            .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or_default()))
+            .collect();
+        Err(StoreError::Unavailable(format!(
+            "SQS refused {} of {} messages ({})",
+            failed.len(),
+            deliveries.len(),
+            detail.join("; ")
+        )))
     }
 }
 
@@ -134,7 +162,9 @@ mod tests {
     use chrono::TimeDelta;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     #[test]
@@ -143,9 +173,15 @@ mod tests {
         assert_eq!(delay_seconds(None, now), 0);
         assert_eq!(delay_seconds(Some(now - TimeDelta::seconds(30)), now), 0);
         assert_eq!(delay_seconds(Some(now), now), 0);
-        assert_eq!(delay_seconds(Some(now + TimeDelta::milliseconds(1)), now), 1);
+        assert_eq!(
+            delay_seconds(Some(now + TimeDelta::milliseconds(1)), now),
+            1
+        );
         assert_eq!(delay_seconds(Some(now + TimeDelta::seconds(10)), now), 10);
-        assert_eq!(delay_seconds(Some(now + TimeDelta::milliseconds(10_400)), now), 11);
+        assert_eq!(
+            delay_seconds(Some(now + TimeDelta::milliseconds(10_400)), now),
+            11
+        );
         assert_eq!(delay_seconds(Some(now + TimeDelta::minutes(15)), now), 900);
         assert_eq!(delay_seconds(Some(now + TimeDelta::hours(4)), now), 900);
     }
@@ -153,7 +189,11 @@ mod tests {
     #[test]
     fn messages_carry_only_ids_and_round_trip() {
         let due = Some(at("2026-11-28T12:00:10Z"));
-        let q = QueuedDelivery { webhook_id: Uuid::from_u128(1), delivery_id: Uuid::from_u128(2), due };
+        let q = QueuedDelivery {
+            webhook_id: Uuid::from_u128(1),
+            delivery_id: Uuid::from_u128(2),
+            due,
+        };
         let body = serde_json::to_string(&q).unwrap_or_default();
         assert_eq!(QueuedDelivery::parse(&body), Some(q));
         assert_eq!(

@@ -42,7 +42,14 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Longest accepted URL, in characters.
 pub const MAX_URL_LEN: usize = 2048;
 
-const FIELDS: &[&str] = &["url", "events", "stages", "format", "event_names", "event_source_id"];
+const FIELDS: &[&str] = &[
+    "url",
+    "events",
+    "stages",
+    "format",
+    "event_names",
+    "event_source_id",
+];
 
 /// A validated `POST /api/webhooks` body; [`crate::Webhook::new`] turns it into a webhook.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,16 +71,25 @@ pub struct WebhookSpec {
 impl WebhookSpec {
     /// Parses a raw JSON body. `null` counts as absent; unknown fields are refused.
     pub fn parse(body: &[u8], pipeline: &Pipeline) -> Result<Self, ValidationError> {
-        Self::from_object(&leadpipe_core::error::json_object_body(body, MAX_BODY_BYTES)?, pipeline)
+        Self::from_object(
+            &leadpipe_core::error::json_object_body(body, MAX_BODY_BYTES)?,
+            pipeline,
+        )
     }
 
     /// Validates an already-decoded JSON object.
-    pub fn from_object(obj: &Map<String, Value>, pipeline: &Pipeline) -> Result<Self, ValidationError> {
+    pub fn from_object(
+        obj: &Map<String, Value>,
+        pipeline: &Pipeline,
+    ) -> Result<Self, ValidationError> {
         if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             let shown: String = unknown.chars().take(64).collect();
             return Err(ValidationError::new(
                 ErrorCode::UnknownField,
-                format!("unknown field \"{shown}\"; valid fields: {}", FIELDS.join(", ")),
+                format!(
+                    "unknown field \"{shown}\"; valid fields: {}",
+                    FIELDS.join(", ")
+                ),
             )
             .at(unknown));
         }
@@ -87,7 +103,10 @@ impl WebhookSpec {
             None => Format::default(),
             Some(Value::String(s)) => Format::parse(s.trim()).ok_or_else(|| {
                 let valid: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
-                ValidationError::field("format", format!("unknown format; valid formats: {}", valid.join(", ")))
+                ValidationError::field(
+                    "format",
+                    format!("unknown format; valid formats: {}", valid.join(", ")),
+                )
             })?,
             Some(_) => return Err(ValidationError::field("format", "format must be a string")),
         };
@@ -113,23 +132,43 @@ impl WebhookSpec {
         let event_names = match present(obj, "event_names") {
             None => EventNames::default(),
             Some(_) if !format.is_conversion() => {
-                return Err(ValidationError::field("event_names", "event_names only applies to the meta_capi, ga4 and tiktok formats"));
+                return Err(ValidationError::field(
+                    "event_names",
+                    "event_names only applies to the meta_capi, ga4 and tiktok formats",
+                ));
             }
             Some(v) => parse_event_names(v, format, pipeline)?,
         };
         let event_source_id = match (present(obj, "event_source_id"), format) {
             (Some(Value::String(s)), Format::TikTok) => Some(check_event_source_id(s)?),
-            (Some(_), Format::TikTok) => return Err(ValidationError::field("event_source_id", "event_source_id must be a string")),
+            (Some(_), Format::TikTok) => {
+                return Err(ValidationError::field(
+                    "event_source_id",
+                    "event_source_id must be a string",
+                ))
+            }
             (None, Format::TikTok) => {
                 return Err(ValidationError::field(
                     "event_source_id",
                     "event_source_id (the TikTok pixel code) is required for the tiktok format",
                 ));
             }
-            (Some(_), _) => return Err(ValidationError::field("event_source_id", "event_source_id only applies to the tiktok format")),
+            (Some(_), _) => {
+                return Err(ValidationError::field(
+                    "event_source_id",
+                    "event_source_id only applies to the tiktok format",
+                ))
+            }
             (None, _) => None,
         };
-        Ok(Self { url, events, stages, format, event_names, event_source_id })
+        Ok(Self {
+            url,
+            events,
+            stages,
+            format,
+            event_names,
+            event_source_id,
+        })
     }
 }
 
@@ -145,7 +184,8 @@ pub fn check_url(raw: &str) -> Result<Url, ValidationError> {
     if raw.chars().count() > MAX_URL_LEN {
         return Err(err(&format!("url is longer than {MAX_URL_LEN} characters")));
     }
-    let url = Url::parse(raw).map_err(|e| err(&format!("url is not a valid absolute URL ({e})")))?;
+    let url =
+        Url::parse(raw).map_err(|e| err(&format!("url is not a valid absolute URL ({e})")))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(err("url must not contain a user name or password; put credentials in the query string or path"));
     }
@@ -161,7 +201,11 @@ pub fn check_url(raw: &str) -> Result<Url, ValidationError> {
     match url.scheme() {
         "https" => {}
         "http" if local => {}
-        "http" => return Err(err("url must use https (http is only accepted for localhost and 127.0.0.1)")),
+        "http" => {
+            return Err(err(
+                "url must use https (http is only accepted for localhost and 127.0.0.1)",
+            ))
+        }
         _ => return Err(err("url must use https")),
     }
     let ip = match host {
@@ -170,7 +214,9 @@ pub fn check_url(raw: &str) -> Result<Url, ValidationError> {
         Host::Domain(_) => None,
     };
     if let Some(ip) = ip.filter(|ip| !local && !is_public(*ip)) {
-        return Err(err(&format!("url points at {ip}, a private, loopback, link-local or reserved address")));
+        return Err(err(&format!(
+            "url points at {ip}, a private, loopback, link-local or reserved address"
+        )));
     }
     Ok(url)
 }
@@ -197,28 +243,52 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let first = v6.segments()[0];
-            !(v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
         }
     }
 }
 
 fn parse_events(value: Option<&Value>) -> Result<Vec<EventType>, ValidationError> {
-    let valid = || EventType::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ");
+    let valid = || {
+        EventType::ALL
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let Some(value) = value else {
-        return Err(ValidationError::field("events", format!("events is required: a list of {}", valid())));
+        return Err(ValidationError::field(
+            "events",
+            format!("events is required: a list of {}", valid()),
+        ));
     };
     let Value::Array(items) = value else {
-        return Err(ValidationError::field("events", "events must be a list of event names"));
+        return Err(ValidationError::field(
+            "events",
+            "events must be a list of event names",
+        ));
     };
     if items.is_empty() {
-        return Err(ValidationError::field("events", format!("events must name at least one of {}", valid())));
+        return Err(ValidationError::field(
+            "events",
+            format!("events must name at least one of {}", valid()),
+        ));
     }
     let mut events = Vec::new();
     for item in items {
-        let name = item.as_str().ok_or_else(|| ValidationError::field("events", "events must be a list of event names"))?;
+        let name = item.as_str().ok_or_else(|| {
+            ValidationError::field("events", "events must be a list of event names")
+        })?;
         let event = EventType::parse(name.trim()).ok_or_else(|| {
             let shown: String = name.chars().take(64).collect();
-            ValidationError::field("events", format!("unknown event \"{shown}\"; valid events: {}", valid()))
+            ValidationError::field(
+                "events",
+                format!("unknown event \"{shown}\"; valid events: {}", valid()),
+            )
         })?;
         events.push(event);
     }
@@ -229,14 +299,22 @@ fn parse_events(value: Option<&Value>) -> Result<Vec<EventType>, ValidationError
 
 fn parse_stages(value: &Value, pipeline: &Pipeline) -> Result<Vec<Stage>, ValidationError> {
     let Value::Array(items) = value else {
-        return Err(ValidationError::field("stages", "stages must be a list of stage names"));
+        return Err(ValidationError::field(
+            "stages",
+            "stages must be a list of stage names",
+        ));
     };
     if items.is_empty() {
-        return Err(ValidationError::field("stages", "stages must name at least one stage; leave it out to receive every stage"));
+        return Err(ValidationError::field(
+            "stages",
+            "stages must name at least one stage; leave it out to receive every stage",
+        ));
     }
     let mut stages = Vec::new();
     for item in items {
-        let name = item.as_str().ok_or_else(|| ValidationError::field("stages", "stages must be a list of stage names"))?;
+        let name = item.as_str().ok_or_else(|| {
+            ValidationError::field("stages", "stages must be a list of stage names")
+        })?;
         stages.push(resolve_stage(pipeline, name, "stages")?);
     }
     stages.sort_by_key(|s| pipeline.index_of(s));
@@ -245,12 +323,21 @@ fn parse_stages(value: &Value, pipeline: &Pipeline) -> Result<Vec<Stage>, Valida
 }
 
 fn resolve_stage(pipeline: &Pipeline, name: &str, field: &str) -> Result<Stage, ValidationError> {
-    pipeline.stage(name).map_err(|e| ValidationError::new(ErrorCode::UnknownStage, e.to_string()).at(field))
+    pipeline
+        .stage(name)
+        .map_err(|e| ValidationError::new(ErrorCode::UnknownStage, e.to_string()).at(field))
 }
 
-fn parse_event_names(value: &Value, format: Format, pipeline: &Pipeline) -> Result<EventNames, ValidationError> {
+fn parse_event_names(
+    value: &Value,
+    format: Format,
+    pipeline: &Pipeline,
+) -> Result<EventNames, ValidationError> {
     let Value::Object(map) = value else {
-        return Err(ValidationError::field("event_names", "event_names must be an object of stage name → event name"));
+        return Err(ValidationError::field(
+            "event_names",
+            "event_names must be an object of stage name → event name",
+        ));
     };
     let mut names = BTreeMap::new();
     for (stage_name, event_name) in map {
@@ -258,10 +345,21 @@ fn parse_event_names(value: &Value, format: Format, pipeline: &Pipeline) -> Resu
         let event_name = match event_name {
             Value::Null => None,
             Value::String(s) => Some(check_event_name(s.trim(), format, stage.as_str())?),
-            _ => return Err(ValidationError::field("event_names", format!("the event name for \"{stage}\" must be a string or null"))),
+            _ => {
+                return Err(ValidationError::field(
+                    "event_names",
+                    format!("the event name for \"{stage}\" must be a string or null"),
+                ))
+            }
         };
-        if names.insert(stage.as_str().to_string(), event_name).is_some() {
-            return Err(ValidationError::field("event_names", format!("event_names names the stage \"{stage}\" twice")));
+        if names
+            .insert(stage.as_str().to_string(), event_name)
+            .is_some()
+        {
+            return Err(ValidationError::field(
+                "event_names",
+                format!("event_names names the stage \"{stage}\" twice"),
+            ));
         }
     }
     Ok(EventNames(names))
@@ -279,7 +377,11 @@ fn check_event_name(name: &str, format: Format, stage: &str) -> Result<String, V
         ));
     }
     let lower = name.to_ascii_lowercase();
-    if format == Format::Ga4 && ["ga_", "google_", "firebase_"].iter().any(|p| lower.starts_with(p)) {
+    if format == Format::Ga4
+        && ["ga_", "google_", "firebase_"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+    {
         return Err(ValidationError::field(
             "event_names",
             format!("the event name for \"{stage}\" uses a prefix GA4 reserves (ga_, google_, firebase_)"),
@@ -290,9 +392,15 @@ fn check_event_name(name: &str, format: Format, stage: &str) -> Result<String, V
 
 fn check_event_source_id(raw: &str) -> Result<String, ValidationError> {
     let id = raw.trim();
-    let ok = (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !ok {
-        return Err(ValidationError::field("event_source_id", "event_source_id must be 1 to 64 letters, digits, '-' or '_'"));
+        return Err(ValidationError::field(
+            "event_source_id",
+            "event_source_id must be 1 to 64 letters, digits, '-' or '_'",
+        ));
     }
     Ok(id.to_string())
 }
@@ -317,9 +425,17 @@ mod tests {
         let spec =
             parse(json!({"url": "https://hooks.example.com/x", "events": ["lead.deleted", "lead.created", "lead.created"]})).unwrap();
         assert_eq!(spec.url, "https://hooks.example.com/x");
-        assert_eq!(spec.events, [EventType::LeadCreated, EventType::LeadDeleted]);
         assert_eq!(
-            (spec.stages, spec.format, spec.event_names, spec.event_source_id),
+            spec.events,
+            [EventType::LeadCreated, EventType::LeadDeleted]
+        );
+        assert_eq!(
+            (
+                spec.stages,
+                spec.format,
+                spec.event_names,
+                spec.event_source_id
+            ),
             (None, Format::Standard, EventNames::default(), None)
         );
     }
@@ -334,22 +450,31 @@ mod tests {
             "event_names": {"completed": "Subscribe", "New": null},
         }))
         .unwrap();
-        assert_eq!(spec.stages, Some(vec![stage("New"), stage("Paid")]), "canonical, pipeline order, no duplicates");
+        assert_eq!(
+            spec.stages,
+            Some(vec![stage("New"), stage("Paid")]),
+            "canonical, pipeline order, no duplicates"
+        );
         assert_eq!(spec.format, Format::MetaCapi);
         assert_eq!(
             spec.event_names.0,
-            BTreeMap::from([("Completed".to_string(), Some("Subscribe".to_string())), ("New".to_string(), None)])
+            BTreeMap::from([
+                ("Completed".to_string(), Some("Subscribe".to_string())),
+                ("New".to_string(), None)
+            ])
         );
     }
 
     #[test]
     fn tiktok_needs_its_pixel_code() {
-        let body =
-            json!({"url": "https://business-api.tiktok.com/open_api/v1.3/event/track/", "events": ["lead.created"], "format": "tiktok"});
+        let body = json!({"url": "https://business-api.tiktok.com/open_api/v1.3/event/track/", "events": ["lead.created"], "format": "tiktok"});
         assert_eq!(err(body.clone()).field.as_deref(), Some("event_source_id"));
         let mut with = body.clone();
         with["event_source_id"] = json!(" C4ABCDEF ");
-        assert_eq!(parse(with).unwrap().event_source_id.as_deref(), Some("C4ABCDEF"));
+        assert_eq!(
+            parse(with).unwrap().event_source_id.as_deref(),
+            Some("C4ABCDEF")
+        );
         let mut bad = body;
         bad["event_source_id"] = json!("a b");
         assert_eq!(err(bad).field.as_deref(), Some("event_source_id"));
@@ -387,7 +512,11 @@ mod tests {
             ("http://[::1]:8080/x", "https"),
         ] {
             let e = check_url(bad).expect_err(bad);
-            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidField, Some("url")), "{bad}");
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (ErrorCode::InvalidField, Some("url")),
+                "{bad}"
+            );
             assert!(e.message.contains(why), "{bad}: {}", e.message);
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
@@ -396,25 +525,73 @@ mod tests {
 
     #[test]
     fn events_must_be_known_and_present() {
-        assert_eq!(err(json!({"url": "https://x.example.com"})).field.as_deref(), Some("events"));
-        assert!(err(json!({"url": "https://x.example.com", "events": []})).message.contains("at least one"));
+        assert_eq!(
+            err(json!({"url": "https://x.example.com"}))
+                .field
+                .as_deref(),
+            Some("events")
+        );
+        assert!(err(json!({"url": "https://x.example.com", "events": []}))
+            .message
+            .contains("at least one"));
         let e = err(json!({"url": "https://x.example.com", "events": ["lead.updated"]}));
-        assert!(e.message.contains("unknown event \"lead.updated\"") && e.message.contains("lead.stage_changed"));
-        assert_eq!(err(json!({"url": "https://x.example.com", "events": "lead.created"})).field.as_deref(), Some("events"));
-        assert_eq!(err(json!({"url": "https://x.example.com", "events": [1]})).field.as_deref(), Some("events"));
+        assert!(
+            e.message.contains("unknown event \"lead.updated\"")
+                && e.message.contains("lead.stage_changed")
+        );
+        assert_eq!(
+            err(json!({"url": "https://x.example.com", "events": "lead.created"}))
+                .field
+                .as_deref(),
+            Some("events")
+        );
+        assert_eq!(
+            err(json!({"url": "https://x.example.com", "events": [1]}))
+                .field
+                .as_deref(),
+            Some("events")
+        );
     }
 
     #[test]
     fn stages_are_checked_against_the_pipeline() {
-        let e = err(json!({"url": "https://x.example.com", "events": ["lead.stage_changed"], "stages": ["Won"]}));
-        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::UnknownStage, Some("stages")));
-        assert!(e.message.contains("New, Form Started, Application Submitted, Paid, Completed"));
+        let e = err(
+            json!({"url": "https://x.example.com", "events": ["lead.stage_changed"], "stages": ["Won"]}),
+        );
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::UnknownStage, Some("stages"))
+        );
+        assert!(e
+            .message
+            .contains("New, Form Started, Application Submitted, Paid, Completed"));
         let custom = Pipeline::parse("Lead, Won").unwrap();
         let body = json!({"url": "https://x.example.com", "events": ["lead.stage_changed"], "stages": ["won"]}).to_string();
-        assert_eq!(WebhookSpec::parse(body.as_bytes(), &custom).unwrap().stages.unwrap()[0], "Won");
-        assert!(err(json!({"url": "https://x.example.com", "events": ["lead.created"], "stages": []})).message.contains("at least one"));
-        assert!(err(json!({"url": "https://x.example.com", "events": ["lead.deleted"], "stages": ["Paid"]})).message.contains("subscribe"));
-        assert_eq!(parse(json!({"url": "https://x.example.com", "events": ["lead.created"], "stages": null})).unwrap().stages, None);
+        assert_eq!(
+            WebhookSpec::parse(body.as_bytes(), &custom)
+                .unwrap()
+                .stages
+                .unwrap()[0],
+            "Won"
+        );
+        assert!(err(
+            json!({"url": "https://x.example.com", "events": ["lead.created"], "stages": []})
+        )
+        .message
+        .contains("at least one"));
+        assert!(err(
+            json!({"url": "https://x.example.com", "events": ["lead.deleted"], "stages": ["Paid"]})
+        )
+        .message
+        .contains("subscribe"));
+        assert_eq!(
+            parse(
+                json!({"url": "https://x.example.com", "events": ["lead.created"], "stages": null})
+            )
+            .unwrap()
+            .stages,
+            None
+        );
     }
 
     #[test]
@@ -426,20 +603,63 @@ mod tests {
             }
             b
         };
-        assert!(err(base(json!({"format": "facebook"}))).message.contains("meta_capi, ga4, tiktok"));
-        assert_eq!(err(base(json!({"format": 3}))).field.as_deref(), Some("format"));
-        assert!(err(base(json!({"event_names": {"Paid": "Purchase"}}))).message.contains("only applies"));
+        assert!(err(base(json!({"format": "facebook"})))
+            .message
+            .contains("meta_capi, ga4, tiktok"));
+        assert_eq!(
+            err(base(json!({"format": 3}))).field.as_deref(),
+            Some("format")
+        );
+        assert!(err(base(json!({"event_names": {"Paid": "Purchase"}})))
+            .message
+            .contains("only applies"));
         let e = err(base(json!({"format": "ga4", "event_names": {"Won": "x"}})));
-        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::UnknownStage, Some("event_names")));
-        assert!(err(base(json!({"format": "ga4", "event_names": {"Paid": "has space"}}))).message.contains("letters, digits"));
-        assert!(err(base(json!({"format": "ga4", "event_names": {"Paid": "1st"}}))).message.contains("starting with a letter"));
-        assert!(err(base(json!({"format": "ga4", "event_names": {"Paid": "google_paid"}}))).message.contains("reserves"));
-        assert!(err(base(json!({"format": "ga4", "event_names": {"Paid": "a".repeat(41)}}))).message.contains("40"));
-        assert!(parse(base(json!({"format": "meta_capi", "event_names": {"Paid": "a".repeat(41)}}))).is_ok(), "Meta allows 50");
-        assert!(err(base(json!({"format": "ga4", "event_names": {"Paid": "x", "paid": "y"}}))).message.contains("twice"));
-        assert!(err(base(json!({"format": "ga4", "event_names": {"Paid": 1}}))).message.contains("string or null"));
-        assert!(err(base(json!({"format": "ga4", "event_names": ["Paid"]}))).message.contains("object"));
-        let only_deleted = json!({"url": "https://x.example.com", "events": ["lead.deleted"], "format": "ga4"});
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::UnknownStage, Some("event_names"))
+        );
+        assert!(err(base(
+            json!({"format": "ga4", "event_names": {"Paid": "has space"}})
+        ))
+        .message
+        .contains("letters, digits"));
+        assert!(err(base(
+            json!({"format": "ga4", "event_names": {"Paid": "1st"}})
+        ))
+        .message
+        .contains("starting with a letter"));
+        assert!(err(base(
+            json!({"format": "ga4", "event_names": {"Paid": "google_paid"}})
+        ))
+        .message
+        .contains("reserves"));
+        assert!(err(base(
+            json!({"format": "ga4", "event_names": {"Paid": "a".repeat(41)}})
+        ))
+        .message
+        .contains("40"));
+        assert!(
+            parse(base(
+                json!({"format": "meta_capi", "event_names": {"Paid": "a".repeat(41)}})
+            ))
+            .is_ok(),
+            "Meta allows 50"
+        );
+        assert!(err(base(
+            json!({"format": "ga4", "event_names": {"Paid": "x", "paid": "y"}})
+        ))
+        .message
+        .contains("twice"));
+        assert!(
+            err(base(json!({"format": "ga4", "event_names": {"Paid": 1}})))
+                .message
+                .contains("string or null")
+        );
+        assert!(err(base(json!({"format": "ga4", "event_names": ["Paid"]})))
+            .message
+            .contains("object"));
+        let only_deleted =
+            json!({"url": "https://x.example.com", "events": ["lead.deleted"], "format": "ga4"});
         assert!(err(only_deleted).message.contains("sends conversions"));
     }
 
@@ -450,10 +670,26 @@ mod tests {
         let e = WebhookSpec::parse(b"[1]", &Pipeline::default()).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidJson);
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(WebhookSpec::parse(&big, &Pipeline::default()).unwrap_err().code, ErrorCode::PayloadTooLarge);
-        let e = err(json!({"url": "https://x.example.com", "events": ["lead.created"], "secret": "mine"}));
-        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::UnknownField, Some("secret")));
-        assert_eq!(err(json!({"url": 5, "events": ["lead.created"]})).message, "url must be a string");
-        assert_eq!(err(json!({"events": ["lead.created"]})).message, "url is required");
+        assert_eq!(
+            WebhookSpec::parse(&big, &Pipeline::default())
+                .unwrap_err()
+                .code,
+            ErrorCode::PayloadTooLarge
+        );
+        let e = err(
+            json!({"url": "https://x.example.com", "events": ["lead.created"], "secret": "mine"}),
+        );
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::UnknownField, Some("secret"))
+        );
+        assert_eq!(
+            err(json!({"url": 5, "events": ["lead.created"]})).message,
+            "url must be a string"
+        );
+        assert_eq!(
+            err(json!({"events": ["lead.created"]})).message,
+            "url is required"
+        );
     }
 }

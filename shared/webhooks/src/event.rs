@@ -37,7 +37,11 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the order the API documents them.
-    pub const ALL: [EventType; 3] = [EventType::LeadCreated, EventType::LeadStageChanged, EventType::LeadDeleted];
+    pub const ALL: [EventType; 3] = [
+        EventType::LeadCreated,
+        EventType::LeadStageChanged,
+        EventType::LeadDeleted,
+    ];
 
     /// The wire name, e.g. `lead.stage_changed`.
     pub fn as_str(self) -> &'static str {
@@ -119,14 +123,21 @@ pub fn message_id(lead_id: Uuid, version: u64, event_type: EventType) -> String 
     let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    format!("msg_{}", uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    format!(
+        "msg_{}",
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    )
 }
 
 /// The event one write produced, from the lead before and after it (`None` = did not exist).
 ///
 /// `observed_at` dates deletions, whose old image carries no deletion time. Returns `Ok(None)` when the write
 /// is not an event (a field update without a stage change, or a quarantined lead).
-pub fn event_for(before: Option<&Lead>, after: Option<&Lead>, observed_at: DateTime<Utc>) -> Result<Option<Event>, EventError> {
+pub fn event_for(
+    before: Option<&Lead>,
+    after: Option<&Lead>,
+    observed_at: DateTime<Utc>,
+) -> Result<Option<Event>, EventError> {
     let event = match (before, after) {
         (None, None) => None,
         (None, Some(after)) => visible(after).then(|| created(after, after.created_at)),
@@ -141,7 +152,10 @@ pub fn event_for(before: Option<&Lead>, after: Option<&Lead>, observed_at: DateT
         }),
         (Some(before), Some(after)) => {
             if before.id != after.id {
-                return Err(EventError::LeadMismatch { before: before.id, after: after.id });
+                return Err(EventError::LeadMismatch {
+                    before: before.id,
+                    after: after.id,
+                });
             }
             if !visible(after) {
                 None
@@ -218,7 +232,10 @@ pub(crate) mod tests {
     }
 
     fn quarantined(mut l: Lead) -> Lead {
-        l.quarantine = Some(Quarantine { reason: "honeypot".into(), at: at("2026-03-01T10:00:00Z") });
+        l.quarantine = Some(Quarantine {
+            reason: "honeypot".into(),
+            at: at("2026-03-01T10:00:00Z"),
+        });
         l
     }
 
@@ -228,7 +245,10 @@ pub(crate) mod tests {
     fn wire_names_round_trip() {
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
-            assert_eq!(serde_json::to_value(t).unwrap(), serde_json::Value::String(t.to_string()));
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::Value::String(t.to_string())
+            );
         }
         assert_eq!(EventType::parse("lead.updated"), None);
         assert_eq!(EventType::parse("LEAD.CREATED"), None);
@@ -248,7 +268,9 @@ pub(crate) mod tests {
     fn stage_move_is_stage_changed_with_from_and_to() {
         let before = lead("New", 1);
         let after = lead("Paid", 2);
-        let e = event_for(Some(&before), Some(&after), at(NOW)).unwrap().unwrap();
+        let e = event_for(Some(&before), Some(&after), at(NOW))
+            .unwrap()
+            .unwrap();
         assert_eq!(e.event_type, EventType::LeadStageChanged);
         assert_eq!(e.from_stage, Some(stage("New")));
         assert_eq!(e.to_stage, Some(stage("Paid")));
@@ -258,7 +280,9 @@ pub(crate) mod tests {
 
     #[test]
     fn backward_move_is_a_stage_change_too() {
-        let e = event_for(Some(&lead("Paid", 4)), Some(&lead("New", 5)), at(NOW)).unwrap().unwrap();
+        let e = event_for(Some(&lead("Paid", 4)), Some(&lead("New", 5)), at(NOW))
+            .unwrap()
+            .unwrap();
         assert_eq!(e.event_type, EventType::LeadStageChanged);
         assert_eq!(e.to_stage, Some(stage("New")));
     }
@@ -267,7 +291,10 @@ pub(crate) mod tests {
     fn field_update_without_stage_change_is_no_event() {
         let mut after = lead("New", 2);
         after.text.phone = Some("+1 650 555 1234".into());
-        assert_eq!(event_for(Some(&lead("New", 1)), Some(&after), at(NOW)).unwrap(), None);
+        assert_eq!(
+            event_for(Some(&lead("New", 1)), Some(&after), at(NOW)).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -292,29 +319,62 @@ pub(crate) mod tests {
         let a = lead("New", 1);
         let mut b = lead("Paid", 2);
         b.id = Uuid::nil();
-        assert!(matches!(event_for(Some(&a), Some(&b), at(NOW)), Err(EventError::LeadMismatch { .. })));
+        assert!(matches!(
+            event_for(Some(&a), Some(&b), at(NOW)),
+            Err(EventError::LeadMismatch { .. })
+        ));
     }
 
     #[test]
     fn quarantined_leads_are_invisible_until_released() {
         let q = quarantined(lead("New", 1));
-        assert_eq!(event_for(None, Some(&q), at(NOW)).unwrap(), None, "created in quarantine");
+        assert_eq!(
+            event_for(None, Some(&q), at(NOW)).unwrap(),
+            None,
+            "created in quarantine"
+        );
         let q2 = quarantined(lead("Paid", 2));
-        assert_eq!(event_for(Some(&q), Some(&q2), at(NOW)).unwrap(), None, "moved while quarantined");
-        assert_eq!(event_for(Some(&q2), None, at(NOW)).unwrap(), None, "deleted while quarantined");
+        assert_eq!(
+            event_for(Some(&q), Some(&q2), at(NOW)).unwrap(),
+            None,
+            "moved while quarantined"
+        );
+        assert_eq!(
+            event_for(Some(&q2), None, at(NOW)).unwrap(),
+            None,
+            "deleted while quarantined"
+        );
         let released = lead("Paid", 3);
-        let e = event_for(Some(&q2), Some(&released), at(NOW)).unwrap().unwrap();
+        let e = event_for(Some(&q2), Some(&released), at(NOW))
+            .unwrap()
+            .unwrap();
         assert_eq!(e.event_type, EventType::LeadCreated);
         assert_eq!(e.to_stage, Some(stage("Paid")));
         assert_eq!(e.occurred_at, released.updated_at);
-        assert_eq!(event_for(Some(&lead("New", 1)), Some(&quarantined(lead("Paid", 2))), at(NOW)).unwrap(), None);
+        assert_eq!(
+            event_for(
+                Some(&lead("New", 1)),
+                Some(&quarantined(lead("Paid", 2))),
+                at(NOW)
+            )
+            .unwrap(),
+            None
+        );
     }
 
     #[test]
     fn message_id_is_stable_and_distinct() {
-        let a = event_for(None, Some(&lead("New", 1)), at(NOW)).unwrap().unwrap();
-        let again = event_for(None, Some(&lead("New", 1)), at("2030-01-01T00:00:00Z")).unwrap().unwrap();
-        assert_eq!(a.message_id(), again.message_id(), "same lead, version and type: same id");
+        let a = event_for(None, Some(&lead("New", 1)), at(NOW))
+            .unwrap()
+            .unwrap();
+        let again = event_for(None, Some(&lead("New", 1)), at("2030-01-01T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a.message_id(),
+            again.message_id(),
+            "same lead, version and type: same id"
+        );
         let id = a.message_id();
         assert!(id.starts_with("msg_"));
         assert!(!id.contains('.'));
@@ -323,8 +383,16 @@ pub(crate) mod tests {
         let other_version = message_id(a.lead_id, 2, EventType::LeadCreated);
         let other_type = message_id(a.lead_id, 1, EventType::LeadDeleted);
         let other_lead = message_id(Uuid::nil(), 1, EventType::LeadCreated);
-        assert!(id != other_version && id != other_type && id != other_lead && other_version != other_type);
+        assert!(
+            id != other_version
+                && id != other_type
+                && id != other_lead
+                && other_version != other_type
+        );
         // Frozen: the derivation must never change, or in-flight retries would get new ids after a deploy.
-        assert_eq!(message_id(a.lead_id, 2, EventType::LeadStageChanged), "msg_7b1af699-2161-8117-8d92-b55e99c4a951");
+        assert_eq!(
+            message_id(a.lead_id, 2, EventType::LeadStageChanged),
+            "msg_7b1af699-2161-8117-8d92-b55e99c4a951"
+        );
     }
 }

@@ -45,7 +45,13 @@ pub mod webhook;
 pub use config::WebhookSpec;
 pub use event::{event_for, Event, EventError, EventType};
 pub use formats::{EventNames, Format};
-pub use retry::{AttemptOutcome, Delivery, DeliveryState, DisablePolicy, DisableReason, EndpointHealth, Next, OutcomeClass, RetryPolicy};
+pub use retry::{
+    AttemptOutcome, Delivery, DeliveryState, DisablePolicy, DisableReason, EndpointHealth, Next,
+    OutcomeClass, RetryPolicy,
+};
 pub use signing::{ReceivedHeaders, Secret, SecretError, SignedHeaders, Verifier, VerifyError};
-pub use store::{delivery_id, DeliveryPage, DeliveryQuery, DeliveryQueue, StoredWebhook, WebhookStore, MAX_WEBHOOKS};
+pub use store::{
+    delivery_id, DeliveryPage, DeliveryQuery, DeliveryQueue, StoredWebhook, WebhookStore,
+    MAX_WEBHOOKS,
+};
 pub use webhook::{dispatch, Dispatch, Webhook};

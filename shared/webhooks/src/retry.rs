@@ -88,7 +88,9 @@ impl AttemptOutcome {
 
     fn error_text(&self) -> Option<String> {
         match self {
-            Self::Response { status, .. } => (!(200..=299).contains(status)).then(|| format!("HTTP {status}")),
+            Self::Response { status, .. } => {
+                (!(200..=299).contains(status)).then(|| format!("HTTP {status}"))
+            }
             Self::Timeout => Some("timed out".to_string()),
             Self::Network(e) => Some(e.chars().take(MAX_ERROR_CHARS).collect()),
         }
@@ -101,7 +103,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<TimeDelta> {
     if let Ok(seconds) = value.parse::<u32>() {
         return Some(TimeDelta::seconds(i64::from(seconds)));
     }
-    let date = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let date = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((date - now).max(TimeDelta::zero()))
 }
 
@@ -144,7 +148,12 @@ impl RetryPolicy {
     /// The delay after the `failures`-th failed attempt (1-based), jittered with `rng`.
     pub fn backoff(&self, failures: u32, rng: &mut fastrand::Rng) -> TimeDelta {
         let index = usize::try_from(failures.saturating_sub(1)).unwrap_or(usize::MAX);
-        let base = self.delays.get(index).or(self.delays.last()).copied().unwrap_or(TimeDelta::seconds(10));
+        let base = self
+            .delays
+            .get(index)
+            .or(self.delays.last())
+            .copied()
+            .unwrap_or(TimeDelta::seconds(10));
         let factor = 1.0 + self.jitter.max(0.0) * rng.f64();
         let millis = (base.num_milliseconds() as f64 * factor).round() as i64;
         TimeDelta::milliseconds(millis)
@@ -235,7 +244,13 @@ impl Delivery {
 
     /// Records an attempt made at `now` and decides what comes next. Recording on a finished delivery changes
     /// nothing and repeats its end state.
-    pub fn record_attempt(&mut self, outcome: &AttemptOutcome, now: DateTime<Utc>, policy: &RetryPolicy, rng: &mut fastrand::Rng) -> Next {
+    pub fn record_attempt(
+        &mut self,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+        policy: &RetryPolicy,
+        rng: &mut fastrand::Rng,
+    ) -> Next {
         match self.state {
             DeliveryState::Delivered => return Next::Delivered,
             DeliveryState::Failed => return Next::Failed,
@@ -253,10 +268,16 @@ impl Delivery {
         let next = match class {
             OutcomeClass::Success => Next::Delivered,
             OutcomeClass::Gone => Next::Failed,
-            OutcomeClass::Transient | OutcomeClass::Rejected if now - first >= policy.retry_for => Next::Failed,
+            OutcomeClass::Transient | OutcomeClass::Rejected if now - first >= policy.retry_for => {
+                Next::Failed
+            }
             OutcomeClass::Transient | OutcomeClass::Rejected => {
                 let mut delay = policy.backoff(self.attempts, rng);
-                if let AttemptOutcome::Response { retry_after: Some(asked), .. } = outcome {
+                if let AttemptOutcome::Response {
+                    retry_after: Some(asked),
+                    ..
+                } = outcome
+                {
                     delay = delay.max((*asked).min(policy.max_retry_after));
                 }
                 Next::RetryAt(now + delay)
@@ -295,7 +316,10 @@ pub struct DisablePolicy {
 
 impl Default for DisablePolicy {
     fn default() -> Self {
-        Self { failing_for: TimeDelta::hours(24), max_rejections: 20 }
+        Self {
+            failing_for: TimeDelta::hours(24),
+            max_rejections: 20,
+        }
     }
 }
 
@@ -327,17 +351,32 @@ pub enum DisableReason {
 
 impl fmt::Display for DisableReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let status = |s: &Option<u16>| s.map(|s| format!("; last answer HTTP {s}")).unwrap_or_default();
+        let status = |s: &Option<u16>| {
+            s.map(|s| format!("; last answer HTTP {s}"))
+                .unwrap_or_default()
+        };
         match self {
-            Self::Gone { at } => write!(f, "the endpoint answered 410 Gone at {}", at.format("%Y-%m-%dT%H:%M:%SZ")),
-            Self::Failing { since, attempts, last_status } => write!(
+            Self::Gone { at } => write!(
+                f,
+                "the endpoint answered 410 Gone at {}",
+                at.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            Self::Failing {
+                since,
+                attempts,
+                last_status,
+            } => write!(
                 f,
                 "every delivery attempt failed since {} ({attempts} attempts{})",
                 since.format("%Y-%m-%dT%H:%M:%SZ"),
                 status(last_status)
             ),
             Self::Rejected { count, last_status } => {
-                write!(f, "the endpoint rejected {count} delivery attempts in a row{}", status(last_status))
+                write!(
+                    f,
+                    "the endpoint rejected {count} delivery attempts in a row{}",
+                    status(last_status)
+                )
             }
         }
     }
@@ -360,10 +399,18 @@ impl EndpointHealth {
     /// Records one attempt's outcome at `now`; `Some` means: disable the webhook for this reason (and abandon
     /// its pending deliveries). Attempts are recorded in the order they finish; concurrent workers must update
     /// the stored health atomically.
-    pub fn record(&mut self, outcome: &AttemptOutcome, now: DateTime<Utc>, policy: &DisablePolicy) -> Option<DisableReason> {
+    pub fn record(
+        &mut self,
+        outcome: &AttemptOutcome,
+        now: DateTime<Utc>,
+        policy: &DisablePolicy,
+    ) -> Option<DisableReason> {
         let class = outcome.class();
         if class == OutcomeClass::Success {
-            *self = Self { last_success_at: Some(now), ..Self::default() };
+            *self = Self {
+                last_success_at: Some(now),
+                ..Self::default()
+            };
             return None;
         }
         let since = *self.failing_since.get_or_insert(now);
@@ -374,9 +421,16 @@ impl EndpointHealth {
         if class == OutcomeClass::Gone {
             Some(DisableReason::Gone { at: now })
         } else if self.rejections >= policy.max_rejections {
-            Some(DisableReason::Rejected { count: self.rejections, last_status: outcome.status() })
+            Some(DisableReason::Rejected {
+                count: self.rejections,
+                last_status: outcome.status(),
+            })
         } else if now - since >= policy.failing_for {
-            Some(DisableReason::Failing { since, attempts: self.failures, last_status: outcome.status() })
+            Some(DisableReason::Failing {
+                since,
+                attempts: self.failures,
+                last_status: outcome.status(),
+            })
         } else {
             None
         }
@@ -402,11 +456,17 @@ mod tests {
     }
 
     fn status(code: u16) -> AttemptOutcome {
-        AttemptOutcome::Response { status: code, retry_after: None }
+        AttemptOutcome::Response {
+            status: code,
+            retry_after: None,
+        }
     }
 
     fn no_jitter() -> RetryPolicy {
-        RetryPolicy { jitter: 0.0, ..RetryPolicy::default() }
+        RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        }
     }
 
     #[test]
@@ -415,13 +475,24 @@ mod tests {
         assert_eq!(status(204).class(), OutcomeClass::Success);
         assert_eq!(status(410).class(), OutcomeClass::Gone);
         for transient in [408, 425, 429, 500, 502, 503, 504] {
-            assert_eq!(status(transient).class(), OutcomeClass::Transient, "{transient}");
+            assert_eq!(
+                status(transient).class(),
+                OutcomeClass::Transient,
+                "{transient}"
+            );
         }
         for rejected in [100, 301, 302, 400, 401, 403, 404, 413, 422] {
-            assert_eq!(status(rejected).class(), OutcomeClass::Rejected, "{rejected}");
+            assert_eq!(
+                status(rejected).class(),
+                OutcomeClass::Rejected,
+                "{rejected}"
+            );
         }
         assert_eq!(AttemptOutcome::Timeout.class(), OutcomeClass::Transient);
-        assert_eq!(AttemptOutcome::Network("reset".into()).class(), OutcomeClass::Transient);
+        assert_eq!(
+            AttemptOutcome::Network("reset".into()).class(),
+            OutcomeClass::Transient
+        );
     }
 
     #[test]
@@ -436,9 +507,18 @@ mod tests {
     fn success_delivers() {
         let mut d = delivery();
         let mut rng = fastrand::Rng::with_seed(1);
-        assert_eq!(d.record_attempt(&status(200), at(T0), &RetryPolicy::default(), &mut rng), Next::Delivered);
         assert_eq!(
-            (d.state, d.attempts, d.next_attempt_at, d.last_response_code, d.last_error.clone()),
+            d.record_attempt(&status(200), at(T0), &RetryPolicy::default(), &mut rng),
+            Next::Delivered
+        );
+        assert_eq!(
+            (
+                d.state,
+                d.attempts,
+                d.next_attempt_at,
+                d.last_response_code,
+                d.last_error.clone()
+            ),
             (DeliveryState::Delivered, 1, None, Some(200), None)
         );
         assert!(!d.is_due(at(T0)));
@@ -467,13 +547,26 @@ mod tests {
                 Next::Delivered => unreachable!(),
             }
         }
-        assert_eq!(gaps, [10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800]);
+        assert_eq!(
+            gaps,
+            [10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800]
+        );
         assert_eq!(d.attempts, 12);
         assert_eq!(d.state, DeliveryState::Failed);
         let span = now - at(T0);
         assert!(span >= TimeDelta::hours(24), "retried for {span}");
-        assert_eq!(span.num_seconds(), 10 + 30 + 120 + 600 + 1800 + 3600 + 7200 + 14400 + 3 * 28800);
-        assert_eq!((d.last_response_code, d.last_error.as_deref(), d.next_attempt_at), (Some(503), Some("HTTP 503"), None));
+        assert_eq!(
+            span.num_seconds(),
+            10 + 30 + 120 + 600 + 1800 + 3600 + 7200 + 14400 + 3 * 28800
+        );
+        assert_eq!(
+            (
+                d.last_response_code,
+                d.last_error.as_deref(),
+                d.next_attempt_at
+            ),
+            (Some(503), Some("HTTP 503"), None)
+        );
     }
 
     #[test]
@@ -484,7 +577,9 @@ mod tests {
             let mut d = delivery();
             let mut now = at(T0);
             let mut gaps = Vec::new();
-            while let Next::RetryAt(t) = d.record_attempt(&AttemptOutcome::Timeout, now, &policy, &mut rng) {
+            while let Next::RetryAt(t) =
+                d.record_attempt(&AttemptOutcome::Timeout, now, &policy, &mut rng)
+            {
                 gaps.push(t - now);
                 now = t;
             }
@@ -493,35 +588,69 @@ mod tests {
         let (gaps, span) = run(7);
         assert_eq!(run(7).0, gaps, "same seed, same schedule");
         assert_ne!(run(8).0, gaps, "another seed, another jitter");
-        assert!(gaps[0] >= TimeDelta::seconds(10) && gaps[0] <= TimeDelta::seconds(12), "first retry within about 10 s: {}", gaps[0]);
-        for (gap, base) in gaps.iter().zip(policy.delays.iter().chain(std::iter::repeat(&TimeDelta::hours(8)))) {
-            assert!(*gap >= *base && *gap <= *base * 6 / 5 + TimeDelta::milliseconds(1), "{gap} vs {base}");
+        assert!(
+            gaps[0] >= TimeDelta::seconds(10) && gaps[0] <= TimeDelta::seconds(12),
+            "first retry within about 10 s: {}",
+            gaps[0]
+        );
+        for (gap, base) in gaps.iter().zip(
+            policy
+                .delays
+                .iter()
+                .chain(std::iter::repeat(&TimeDelta::hours(8))),
+        ) {
+            assert!(
+                *gap >= *base && *gap <= *base * 6 / 5 + TimeDelta::milliseconds(1),
+                "{gap} vs {base}"
+            );
         }
-        assert!(span >= TimeDelta::hours(24) && span <= TimeDelta::hours(40), "{span}");
+        assert!(
+            span >= TimeDelta::hours(24) && span <= TimeDelta::hours(40),
+            "{span}"
+        );
     }
 
     #[test]
     fn gone_fails_at_once() {
         let mut d = delivery();
         let mut rng = fastrand::Rng::with_seed(1);
-        assert_eq!(d.record_attempt(&status(410), at(T0), &RetryPolicy::default(), &mut rng), Next::Failed);
-        assert_eq!((d.state, d.last_status, d.last_error.as_deref()), (DeliveryState::Failed, Some(OutcomeClass::Gone), Some("HTTP 410")));
+        assert_eq!(
+            d.record_attempt(&status(410), at(T0), &RetryPolicy::default(), &mut rng),
+            Next::Failed
+        );
+        assert_eq!(
+            (d.state, d.last_status, d.last_error.as_deref()),
+            (
+                DeliveryState::Failed,
+                Some(OutcomeClass::Gone),
+                Some("HTTP 410")
+            )
+        );
     }
 
     #[test]
     fn client_errors_are_retried_too() {
         let mut d = delivery();
         let mut rng = fastrand::Rng::with_seed(1);
-        assert_eq!(d.record_attempt(&status(404), at(T0), &no_jitter(), &mut rng), Next::RetryAt(at("2026-03-01T00:00:10Z")));
+        assert_eq!(
+            d.record_attempt(&status(404), at(T0), &no_jitter(), &mut rng),
+            Next::RetryAt(at("2026-03-01T00:00:10Z"))
+        );
         assert_eq!(d.last_status, Some(OutcomeClass::Rejected));
     }
 
     #[test]
     fn retry_after_is_honoured_up_to_a_cap() {
         let mut rng = fastrand::Rng::with_seed(1);
-        let asked = |secs| AttemptOutcome::Response { status: 429, retry_after: Some(TimeDelta::seconds(secs)) };
+        let asked = |secs| AttemptOutcome::Response {
+            status: 429,
+            retry_after: Some(TimeDelta::seconds(secs)),
+        };
         let mut d = delivery();
-        assert_eq!(d.record_attempt(&asked(120), at(T0), &no_jitter(), &mut rng), Next::RetryAt(at("2026-03-01T00:02:00Z")));
+        assert_eq!(
+            d.record_attempt(&asked(120), at(T0), &no_jitter(), &mut rng),
+            Next::RetryAt(at("2026-03-01T00:02:00Z"))
+        );
         let mut d = delivery();
         assert_eq!(
             d.record_attempt(&asked(1), at(T0), &no_jitter(), &mut rng),
@@ -529,7 +658,10 @@ mod tests {
             "never sooner than the schedule"
         );
         let mut d = delivery();
-        assert_eq!(d.record_attempt(&asked(86_400 * 7), at(T0), &no_jitter(), &mut rng), Next::RetryAt(at("2026-03-01T08:00:00Z")));
+        assert_eq!(
+            d.record_attempt(&asked(86_400 * 7), at(T0), &no_jitter(), &mut rng),
+            Next::RetryAt(at("2026-03-01T08:00:00Z"))
+        );
     }
 
     #[test]
@@ -537,13 +669,31 @@ mod tests {
         let mut d = delivery();
         let mut rng = fastrand::Rng::with_seed(1);
         d.record_attempt(&status(502), at(T0), &no_jitter(), &mut rng);
-        d.record_attempt(&AttemptOutcome::Network("connection reset by peer".into()), at("2026-03-01T00:00:10Z"), &no_jitter(), &mut rng);
+        d.record_attempt(
+            &AttemptOutcome::Network("connection reset by peer".into()),
+            at("2026-03-01T00:00:10Z"),
+            &no_jitter(),
+            &mut rng,
+        );
         assert_eq!(d.last_response_code, Some(502));
         assert_eq!(d.last_error.as_deref(), Some("connection reset by peer"));
         let long = "x".repeat(2000);
-        d.record_attempt(&AttemptOutcome::Network(long), at("2026-03-01T00:01:00Z"), &no_jitter(), &mut rng);
-        assert_eq!(d.last_error.as_ref().map(|e| e.chars().count()), Some(MAX_ERROR_CHARS));
-        d.record_attempt(&AttemptOutcome::Timeout, at("2026-03-01T00:05:00Z"), &no_jitter(), &mut rng);
+        d.record_attempt(
+            &AttemptOutcome::Network(long),
+            at("2026-03-01T00:01:00Z"),
+            &no_jitter(),
+            &mut rng,
+        );
+        assert_eq!(
+            d.last_error.as_ref().map(|e| e.chars().count()),
+            Some(MAX_ERROR_CHARS)
+        );
+        d.record_attempt(
+            &AttemptOutcome::Timeout,
+            at("2026-03-01T00:05:00Z"),
+            &no_jitter(),
+            &mut rng,
+        );
         assert_eq!(d.last_error.as_deref(), Some("timed out"));
     }
 
@@ -553,17 +703,31 @@ mod tests {
         d.abandon("webhook disabled: the endpoint answered 410 Gone");
         assert_eq!((d.state, d.next_attempt_at), (DeliveryState::Failed, None));
         let mut done = delivery();
-        done.record_attempt(&status(200), at(T0), &RetryPolicy::default(), &mut fastrand::Rng::with_seed(1));
+        done.record_attempt(
+            &status(200),
+            at(T0),
+            &RetryPolicy::default(),
+            &mut fastrand::Rng::with_seed(1),
+        );
         done.abandon("late");
-        assert_eq!((done.state, done.last_error), (DeliveryState::Delivered, None));
+        assert_eq!(
+            (done.state, done.last_error),
+            (DeliveryState::Delivered, None)
+        );
     }
 
     #[test]
     fn retry_after_header_forms() {
         let now = at("2015-10-21T07:28:00Z");
         assert_eq!(parse_retry_after("120", now), Some(TimeDelta::seconds(120)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now), Some(TimeDelta::seconds(120)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(TimeDelta::zero()));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now),
+            Some(TimeDelta::seconds(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(TimeDelta::zero())
+        );
         assert_eq!(parse_retry_after("-5", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
     }
@@ -571,9 +735,14 @@ mod tests {
     #[test]
     fn gone_disables_the_endpoint_at_once() {
         let mut h = EndpointHealth::default();
-        let reason = h.record(&status(410), at(T0), &DisablePolicy::default()).unwrap();
+        let reason = h
+            .record(&status(410), at(T0), &DisablePolicy::default())
+            .unwrap();
         assert_eq!(reason, DisableReason::Gone { at: at(T0) });
-        assert_eq!(reason.to_string(), "the endpoint answered 410 Gone at 2026-03-01T00:00:00Z");
+        assert_eq!(
+            reason.to_string(),
+            "the endpoint answered 410 Gone at 2026-03-01T00:00:00Z"
+        );
     }
 
     #[test]
@@ -581,12 +750,37 @@ mod tests {
         let policy = DisablePolicy::default();
         let mut h = EndpointHealth::default();
         assert_eq!(h.record(&status(503), at(T0), &policy), None);
-        assert_eq!(h.record(&AttemptOutcome::Timeout, at("2026-03-01T23:59:59Z"), &policy), None);
-        assert_eq!(h.record(&status(200), at("2026-03-02T00:00:00Z"), &policy), None);
-        assert_eq!((h.failing_since, h.failures, h.last_success_at), (None, 0, Some(at("2026-03-02T00:00:00Z"))));
-        assert_eq!(h.record(&status(500), at("2026-03-02T01:00:00Z"), &policy), None);
-        let reason = h.record(&status(503), at("2026-03-03T01:00:00Z"), &policy).unwrap();
-        assert_eq!(reason, DisableReason::Failing { since: at("2026-03-02T01:00:00Z"), attempts: 2, last_status: Some(503) });
+        assert_eq!(
+            h.record(
+                &AttemptOutcome::Timeout,
+                at("2026-03-01T23:59:59Z"),
+                &policy
+            ),
+            None
+        );
+        assert_eq!(
+            h.record(&status(200), at("2026-03-02T00:00:00Z"), &policy),
+            None
+        );
+        assert_eq!(
+            (h.failing_since, h.failures, h.last_success_at),
+            (None, 0, Some(at("2026-03-02T00:00:00Z")))
+        );
+        assert_eq!(
+            h.record(&status(500), at("2026-03-02T01:00:00Z"), &policy),
+            None
+        );
+        let reason = h
+            .record(&status(503), at("2026-03-03T01:00:00Z"), &policy)
+            .unwrap();
+        assert_eq!(
+            reason,
+            DisableReason::Failing {
+                since: at("2026-03-02T01:00:00Z"),
+                attempts: 2,
+                last_status: Some(503)
+            }
+        );
         assert_eq!(reason.to_string(), "every delivery attempt failed since 2026-03-02T01:00:00Z (2 attempts; last answer HTTP 503)");
     }
 
@@ -597,12 +791,25 @@ mod tests {
         let mut now = at(T0);
         for _ in 0..19 {
             assert_eq!(h.record(&status(401), now, &policy), None);
-            assert_eq!(h.record(&status(503), now, &policy), None, "transient failures neither count nor reset");
+            assert_eq!(
+                h.record(&status(503), now, &policy),
+                None,
+                "transient failures neither count nor reset"
+            );
             now += TimeDelta::minutes(1);
         }
         let reason = h.record(&status(404), now, &policy).unwrap();
-        assert_eq!(reason, DisableReason::Rejected { count: 20, last_status: Some(404) });
-        assert_eq!(reason.to_string(), "the endpoint rejected 20 delivery attempts in a row; last answer HTTP 404");
+        assert_eq!(
+            reason,
+            DisableReason::Rejected {
+                count: 20,
+                last_status: Some(404)
+            }
+        );
+        assert_eq!(
+            reason.to_string(),
+            "the endpoint rejected 20 delivery attempts in a row; last answer HTTP 404"
+        );
     }
 
     #[test]

@@ -76,7 +76,9 @@ impl Secret {
     /// Reads `whsec_<base64>` (the prefix is optional, as in the reference libraries).
     pub fn parse(text: &str) -> Result<Self, SecretError> {
         let encoded = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
-        let bytes = BASE64.decode(encoded).map_err(|_| SecretError::InvalidBase64)?;
+        let bytes = BASE64
+            .decode(encoded)
+            .map_err(|_| SecretError::InvalidBase64)?;
         Self::from_bytes(&bytes)
     }
 
@@ -113,7 +115,8 @@ impl<'de> Deserialize<'de> for Secret {
 /// HMAC-SHA256 of `{msg_id}.{timestamp}.{body}`.
 fn mac(secret: &Secret, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC accepts keys of any length");
     mac.update(msg_id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -126,7 +129,10 @@ fn mac(secret: &Secret, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
 
 /// One signature, `v1,<base64>`, of `body` sent as message `msg_id` at unix second `timestamp`.
 pub fn sign(secret: &Secret, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    format!("{SIGNATURE_VERSION},{}", BASE64.encode(mac(secret, msg_id, timestamp, body)))
+    format!(
+        "{SIGNATURE_VERSION},{}",
+        BASE64.encode(mac(secret, msg_id, timestamp, body))
+    )
 }
 
 /// The three Standard Webhooks headers of one attempt.
@@ -144,13 +150,25 @@ impl SignedHeaders {
     /// Signs one attempt: `secrets` are the current secret and, during a rotation, the previous ones.
     pub fn new(secrets: &[&Secret], msg_id: &str, at: DateTime<Utc>, body: &[u8]) -> Self {
         let timestamp = at.timestamp();
-        let signature = secrets.iter().map(|s| sign(s, msg_id, timestamp, body)).collect::<Vec<_>>().join(" ");
-        Self { id: msg_id.to_string(), timestamp, signature }
+        let signature = secrets
+            .iter()
+            .map(|s| sign(s, msg_id, timestamp, body))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            id: msg_id.to_string(),
+            timestamp,
+            signature,
+        }
     }
 
     /// The headers as (name, value) pairs, ready for an HTTP client.
     pub fn pairs(&self) -> [(&'static str, String); 3] {
-        [(HEADER_ID, self.id.clone()), (HEADER_TIMESTAMP, self.timestamp.to_string()), (HEADER_SIGNATURE, self.signature.clone())]
+        [
+            (HEADER_ID, self.id.clone()),
+            (HEADER_TIMESTAMP, self.timestamp.to_string()),
+            (HEADER_SIGNATURE, self.signature.clone()),
+        ]
     }
 }
 
@@ -195,7 +213,10 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier with the default 5-minute tolerance.
     pub fn new(secret: Secret) -> Self {
-        Self { secret, tolerance: DEFAULT_TOLERANCE }
+        Self {
+            secret,
+            tolerance: DEFAULT_TOLERANCE,
+        }
     }
 
     /// The same verifier with another timestamp tolerance.
@@ -207,14 +228,24 @@ impl Verifier {
     /// Verifies one request at `now`: headers present, timestamp within tolerance, and at least one `v1`
     /// signature of the space-separated list matching (compared in constant time). Signatures of other schemes
     /// (`v1a`, …) are skipped, as the specification asks.
-    pub fn verify(&self, headers: &ReceivedHeaders<'_>, body: &[u8], now: DateTime<Utc>) -> Result<(), VerifyError> {
+    pub fn verify(
+        &self,
+        headers: &ReceivedHeaders<'_>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), VerifyError> {
         fn present<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, VerifyError> {
-            value.filter(|s| !s.is_empty()).ok_or(VerifyError::MissingHeader(name))
+            value
+                .filter(|s| !s.is_empty())
+                .ok_or(VerifyError::MissingHeader(name))
         }
         let id = present(headers.id, HEADER_ID)?;
         let timestamp = present(headers.timestamp, HEADER_TIMESTAMP)?;
         let signatures = present(headers.signature, HEADER_SIGNATURE)?;
-        let timestamp: i64 = timestamp.trim().parse().map_err(|_| VerifyError::InvalidTimestamp)?;
+        let timestamp: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| VerifyError::InvalidTimestamp)?;
         let now = now.timestamp();
         let tolerance = self.tolerance.num_seconds();
         if now.saturating_sub(timestamp) > tolerance {
@@ -229,7 +260,9 @@ impl Verifier {
             .filter_map(|s| s.split_once(','))
             .filter(|(version, _)| *version == SIGNATURE_VERSION)
             .filter_map(|(_, encoded)| BASE64.decode(encoded).ok())
-            .fold(false, |found, candidate| found | bool::from(candidate.as_slice().ct_eq(&expected)));
+            .fold(false, |found, candidate| {
+                found | bool::from(candidate.as_slice().ct_eq(&expected))
+            });
         if matched {
             Ok(())
         } else {
@@ -263,7 +296,11 @@ mod tests {
     }
 
     fn headers<'a>(id: &'a str, ts: &'a str, sig: &'a str) -> ReceivedHeaders<'a> {
-        ReceivedHeaders { id: Some(id), timestamp: Some(ts), signature: Some(sig) }
+        ReceivedHeaders {
+            id: Some(id),
+            timestamp: Some(ts),
+            signature: Some(sig),
+        }
     }
 
     #[test]
@@ -271,17 +308,34 @@ mod tests {
         let go = Secret::parse(GO_SECRET).unwrap();
         assert_eq!(sign(&go, GO_MSG_ID, GO_TIMESTAMP, GO_PAYLOAD), GO_SIGNATURE);
         let rust = Secret::parse(RUST_SECRET).unwrap();
-        assert_eq!(sign(&rust, RUST_MSG_ID, RUST_TIMESTAMP, RUST_PAYLOAD), RUST_SIGNATURE);
+        assert_eq!(
+            sign(&rust, RUST_MSG_ID, RUST_TIMESTAMP, RUST_PAYLOAD),
+            RUST_SIGNATURE
+        );
     }
 
     #[test]
     fn verifies_the_published_vectors_at_their_time() {
         let v = Verifier::new(Secret::parse(GO_SECRET).unwrap());
         let ts = GO_TIMESTAMP.to_string();
-        assert_eq!(v.verify(&headers(GO_MSG_ID, &ts, GO_SIGNATURE), GO_PAYLOAD, unix(GO_TIMESTAMP)), Ok(()));
+        assert_eq!(
+            v.verify(
+                &headers(GO_MSG_ID, &ts, GO_SIGNATURE),
+                GO_PAYLOAD,
+                unix(GO_TIMESTAMP)
+            ),
+            Ok(())
+        );
         let v = Verifier::new(Secret::parse(RUST_SECRET).unwrap());
         let ts = RUST_TIMESTAMP.to_string();
-        assert_eq!(v.verify(&headers(RUST_MSG_ID, &ts, RUST_SIGNATURE), RUST_PAYLOAD, unix(RUST_TIMESTAMP + 299)), Ok(()));
+        assert_eq!(
+            v.verify(
+                &headers(RUST_MSG_ID, &ts, RUST_SIGNATURE),
+                RUST_PAYLOAD,
+                unix(RUST_TIMESTAMP + 299)
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -291,18 +345,45 @@ mod tests {
         let now = unix(GO_TIMESTAMP);
         // The published "invalid signature" vector differs from the valid one in its last character.
         let bad = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=";
-        assert_eq!(v.verify(&headers(GO_MSG_ID, &ts, bad), GO_PAYLOAD, now), Err(VerifyError::NoValidSignature));
-        assert_eq!(v.verify(&headers(GO_MSG_ID, &ts, GO_SIGNATURE), br#"{"test": 2432232315}"#, now), Err(VerifyError::NoValidSignature));
-        assert_eq!(v.verify(&headers("msg_other", &ts, GO_SIGNATURE), GO_PAYLOAD, now), Err(VerifyError::NoValidSignature));
+        assert_eq!(
+            v.verify(&headers(GO_MSG_ID, &ts, bad), GO_PAYLOAD, now),
+            Err(VerifyError::NoValidSignature)
+        );
+        assert_eq!(
+            v.verify(
+                &headers(GO_MSG_ID, &ts, GO_SIGNATURE),
+                br#"{"test": 2432232315}"#,
+                now
+            ),
+            Err(VerifyError::NoValidSignature)
+        );
+        assert_eq!(
+            v.verify(&headers("msg_other", &ts, GO_SIGNATURE), GO_PAYLOAD, now),
+            Err(VerifyError::NoValidSignature)
+        );
         let next = (GO_TIMESTAMP + 1).to_string();
-        assert_eq!(v.verify(&headers(GO_MSG_ID, &next, GO_SIGNATURE), GO_PAYLOAD, now), Err(VerifyError::NoValidSignature));
-        for partial in
-            ["v1,", "v1,g0hM9SsE", "v1", "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="]
-        {
-            assert_eq!(v.verify(&headers(GO_MSG_ID, &ts, partial), GO_PAYLOAD, now), Err(VerifyError::NoValidSignature), "{partial}");
+        assert_eq!(
+            v.verify(&headers(GO_MSG_ID, &next, GO_SIGNATURE), GO_PAYLOAD, now),
+            Err(VerifyError::NoValidSignature)
+        );
+        for partial in [
+            "v1,",
+            "v1,g0hM9SsE",
+            "v1",
+            "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ] {
+            assert_eq!(
+                v.verify(&headers(GO_MSG_ID, &ts, partial), GO_PAYLOAD, now),
+                Err(VerifyError::NoValidSignature),
+                "{partial}"
+            );
         }
         let other = Verifier::new(Secret::parse(RUST_SECRET).unwrap());
-        assert_eq!(other.verify(&headers(GO_MSG_ID, &ts, GO_SIGNATURE), GO_PAYLOAD, now), Err(VerifyError::NoValidSignature));
+        assert_eq!(
+            other.verify(&headers(GO_MSG_ID, &ts, GO_SIGNATURE), GO_PAYLOAD, now),
+            Err(VerifyError::NoValidSignature)
+        );
     }
 
     #[test]
@@ -312,9 +393,15 @@ mod tests {
         let now = unix(GO_TIMESTAMP);
         // As in the reference libraries' multi-signature tests: other versions and wrong v1 values around the valid one.
         let multi = format!("v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= {GO_SIGNATURE} v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg==");
-        assert_eq!(v.verify(&headers(GO_MSG_ID, &ts, &multi), GO_PAYLOAD, now), Ok(()));
+        assert_eq!(
+            v.verify(&headers(GO_MSG_ID, &ts, &multi), GO_PAYLOAD, now),
+            Ok(())
+        );
         let none_valid = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1,tFtCZ5RDCPxzWQRWXWPgrCgE2frDBe9gjpbWQxnVfsQ=";
-        assert_eq!(v.verify(&headers(GO_MSG_ID, &ts, none_valid), GO_PAYLOAD, now), Err(VerifyError::NoValidSignature));
+        assert_eq!(
+            v.verify(&headers(GO_MSG_ID, &ts, none_valid), GO_PAYLOAD, now),
+            Err(VerifyError::NoValidSignature)
+        );
     }
 
     #[test]
@@ -322,12 +409,25 @@ mod tests {
         let v = Verifier::new(Secret::parse(GO_SECRET).unwrap());
         let ts = GO_TIMESTAMP.to_string();
         let h = headers(GO_MSG_ID, &ts, GO_SIGNATURE);
-        assert_eq!(v.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP + 300)), Ok(()), "exactly 5 minutes old");
-        assert_eq!(v.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP + 301)), Err(VerifyError::TimestampTooOld));
+        assert_eq!(
+            v.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP + 300)),
+            Ok(()),
+            "exactly 5 minutes old"
+        );
+        assert_eq!(
+            v.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP + 301)),
+            Err(VerifyError::TimestampTooOld)
+        );
         assert_eq!(v.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP - 300)), Ok(()));
-        assert_eq!(v.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP - 301)), Err(VerifyError::TimestampInFuture));
+        assert_eq!(
+            v.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP - 301)),
+            Err(VerifyError::TimestampInFuture)
+        );
         let lax = v.clone().with_tolerance(TimeDelta::hours(1));
-        assert_eq!(lax.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP + 3600)), Ok(()));
+        assert_eq!(
+            lax.verify(&h, GO_PAYLOAD, unix(GO_TIMESTAMP + 3600)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -336,18 +436,52 @@ mod tests {
         let now = unix(GO_TIMESTAMP);
         let ts = GO_TIMESTAMP.to_string();
         let full = headers(GO_MSG_ID, &ts, GO_SIGNATURE);
-        assert_eq!(v.verify(&ReceivedHeaders { id: None, ..full }, GO_PAYLOAD, now), Err(VerifyError::MissingHeader(HEADER_ID)));
         assert_eq!(
-            v.verify(&ReceivedHeaders { timestamp: None, ..full }, GO_PAYLOAD, now),
+            v.verify(&ReceivedHeaders { id: None, ..full }, GO_PAYLOAD, now),
+            Err(VerifyError::MissingHeader(HEADER_ID))
+        );
+        assert_eq!(
+            v.verify(
+                &ReceivedHeaders {
+                    timestamp: None,
+                    ..full
+                },
+                GO_PAYLOAD,
+                now
+            ),
             Err(VerifyError::MissingHeader(HEADER_TIMESTAMP))
         );
         assert_eq!(
-            v.verify(&ReceivedHeaders { signature: Some(""), ..full }, GO_PAYLOAD, now),
+            v.verify(
+                &ReceivedHeaders {
+                    signature: Some(""),
+                    ..full
+                },
+                GO_PAYLOAD,
+                now
+            ),
             Err(VerifyError::MissingHeader(HEADER_SIGNATURE))
         );
-        assert_eq!(v.verify(&ReceivedHeaders { timestamp: Some("hello"), ..full }, GO_PAYLOAD, now), Err(VerifyError::InvalidTimestamp));
         assert_eq!(
-            v.verify(&ReceivedHeaders { timestamp: Some("1614265330.5"), ..full }, GO_PAYLOAD, now),
+            v.verify(
+                &ReceivedHeaders {
+                    timestamp: Some("hello"),
+                    ..full
+                },
+                GO_PAYLOAD,
+                now
+            ),
+            Err(VerifyError::InvalidTimestamp)
+        );
+        assert_eq!(
+            v.verify(
+                &ReceivedHeaders {
+                    timestamp: Some("1614265330.5"),
+                    ..full
+                },
+                GO_PAYLOAD,
+                now
+            ),
             Err(VerifyError::InvalidTimestamp)
         );
     }
@@ -384,11 +518,24 @@ mod tests {
 
     #[test]
     fn secret_parsing_checks_encoding_and_length() {
-        assert_eq!(Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(), Secret::parse(GO_SECRET).unwrap(), "prefix optional");
+        assert_eq!(
+            Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+            Secret::parse(GO_SECRET).unwrap(),
+            "prefix optional"
+        );
         assert_eq!(Secret::parse("whsec_"), Err(SecretError::Length(0)));
-        assert_eq!(Secret::parse("whsec_not base64!"), Err(SecretError::InvalidBase64));
-        assert_eq!(Secret::parse(&format!("whsec_{}", BASE64.encode([7u8; 23]))), Err(SecretError::Length(23)));
-        assert_eq!(Secret::parse(&format!("whsec_{}", BASE64.encode([7u8; 65]))), Err(SecretError::Length(65)));
+        assert_eq!(
+            Secret::parse("whsec_not base64!"),
+            Err(SecretError::InvalidBase64)
+        );
+        assert_eq!(
+            Secret::parse(&format!("whsec_{}", BASE64.encode([7u8; 23]))),
+            Err(SecretError::Length(23))
+        );
+        assert_eq!(
+            Secret::parse(&format!("whsec_{}", BASE64.encode([7u8; 65]))),
+            Err(SecretError::Length(65))
+        );
         assert!(Secret::from_bytes(&[7u8; 24]).is_ok());
         assert!(Secret::from_bytes(&[7u8; 64]).is_ok());
     }
@@ -397,7 +544,10 @@ mod tests {
     fn secrets_never_show_in_debug_and_serialise_as_whsec() {
         let s = Secret::parse(GO_SECRET).unwrap();
         assert!(!format!("{s:?}").contains("MfKQ"));
-        assert_eq!(serde_json::to_value(&s).unwrap(), serde_json::json!(GO_SECRET));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!(GO_SECRET)
+        );
         let back: Secret = serde_json::from_value(serde_json::json!(GO_SECRET)).unwrap();
         assert_eq!(back, s);
         assert!(serde_json::from_value::<Secret>(serde_json::json!("whsec_short")).is_err());

@@ -92,7 +92,11 @@ pub trait WebhookStore: Send + Sync + 'static {
     async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage, StoreError>;
     /// Pending deliveries whose next attempt is due at `now`, earliest first, at most `limit`, skipping those of
     /// deleted or disabled webhooks. This is what a polling worker attempts (`leadpipe serve`).
-    async fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
 }
 
 /// Where stored deliveries go to be attempted when due: in `leadpipe serve` a wake-up of the local worker (which

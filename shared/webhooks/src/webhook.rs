@@ -148,7 +148,13 @@ pub(crate) mod tests {
     }
 
     fn moved(from: &str, to: &str) -> Event {
-        event_for(Some(&lead(from, 1)), Some(&lead(to, 2)), at("2026-03-05T00:00:00Z")).unwrap().unwrap()
+        event_for(
+            Some(&lead(from, 1)),
+            Some(&lead(to, 2)),
+            at("2026-03-05T00:00:00Z"),
+        )
+        .unwrap()
+        .unwrap()
     }
 
     #[test]
@@ -173,23 +179,43 @@ pub(crate) mod tests {
         paid_only.stages = Some(vec![stage("Paid")]);
         assert!(paid_only.wants(&moved("New", "Paid")));
         assert!(!paid_only.wants(&moved("New", "Form Started")));
-        let created_new = event_for(None, Some(&lead("New", 1)), at("2026-03-05T00:00:00Z")).unwrap().unwrap();
-        assert!(!paid_only.wants(&created_new), "created into New is not entering Paid");
-        let created_paid = event_for(None, Some(&lead("Paid", 1)), at("2026-03-05T00:00:00Z")).unwrap().unwrap();
+        let created_new = event_for(None, Some(&lead("New", 1)), at("2026-03-05T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        assert!(
+            !paid_only.wants(&created_new),
+            "created into New is not entering Paid"
+        );
+        let created_paid = event_for(None, Some(&lead("Paid", 1)), at("2026-03-05T00:00:00Z"))
+            .unwrap()
+            .unwrap();
         assert!(paid_only.wants(&created_paid), "created straight into Paid");
-        let deleted = event_for(Some(&lead("New", 1)), None, at("2026-03-05T00:00:00Z")).unwrap().unwrap();
-        assert!(paid_only.wants(&deleted), "deletions are not stage-filtered");
+        let deleted = event_for(Some(&lead("New", 1)), None, at("2026-03-05T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        assert!(
+            paid_only.wants(&deleted),
+            "deletions are not stage-filtered"
+        );
     }
 
     #[test]
     fn conversion_formats_send_only_mapped_stages_and_never_deletions() {
         let meta = hook(1, &EventType::ALL, Format::MetaCapi);
-        assert_eq!(dispatch(std::slice::from_ref(&meta), &moved("New", "Paid")).len(), 1);
+        assert_eq!(
+            dispatch(std::slice::from_ref(&meta), &moved("New", "Paid")).len(),
+            1
+        );
         assert!(dispatch(std::slice::from_ref(&meta), &moved("New", "Form Started")).is_empty());
-        let deleted = event_for(Some(&lead("Paid", 1)), None, at("2026-03-05T00:00:00Z")).unwrap().unwrap();
+        let deleted = event_for(Some(&lead("Paid", 1)), None, at("2026-03-05T00:00:00Z"))
+            .unwrap()
+            .unwrap();
         assert!(dispatch(std::slice::from_ref(&meta), &deleted).is_empty());
         let mut custom = hook(2, &EventType::ALL, Format::MetaCapi);
-        custom.event_names = EventNames(BTreeMap::from([("Form Started".to_string(), Some("InitiateCheckout".to_string()))]));
+        custom.event_names = EventNames(BTreeMap::from([(
+            "Form Started".to_string(),
+            Some("InitiateCheckout".to_string()),
+        )]));
         let d = dispatch(&[custom], &moved("New", "Form Started"));
         assert_eq!(d.len(), 1);
         assert!(d[0].body.contains(r#""event_name":"InitiateCheckout""#));
@@ -206,7 +232,11 @@ pub(crate) mod tests {
         let e = moved("New", "Paid");
         let d = dispatch(&hooks, &e);
         assert_eq!(d.len(), 4);
-        assert!(d.iter().all(|d| d.message_id == e.message_id() && d.event_type == EventType::LeadStageChanged));
+        assert!(
+            d.iter()
+                .all(|d| d.message_id == e.message_id()
+                    && d.event_type == EventType::LeadStageChanged)
+        );
         for one in &d {
             let parsed: serde_json::Value = serde_json::from_str(&one.body).unwrap();
             assert!(parsed.is_object());
@@ -218,7 +248,10 @@ pub(crate) mod tests {
         let mut w = hook(1, &EventType::ALL, Format::Standard);
         w.disable("first");
         w.disable("second");
-        assert_eq!((w.enabled, w.disabled_reason.as_deref()), (false, Some("first")));
+        assert_eq!(
+            (w.enabled, w.disabled_reason.as_deref()),
+            (false, Some("first"))
+        );
         w.enable();
         assert_eq!((w.enabled, w.disabled_reason), (true, None));
     }

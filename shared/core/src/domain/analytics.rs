@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::counters::{all_bucket, field, scope, CounterQuery, Counters, Dim, Fields, Tally, Touch, NONE_VALUE, OTHER};
+use super::counters::{
+    all_bucket, field, scope, CounterQuery, Counters, Dim, Fields, Tally, Touch, NONE_VALUE, OTHER,
+};
 use super::stage::{Pipeline, Stage};
 
 /// Days in the default range (today and the 29 days before).
@@ -35,7 +37,12 @@ impl DayRange {
     /// The default range: the last [`DEFAULT_DAYS`] days, today included, in `tz`.
     pub fn last_days(now: DateTime<Utc>, tz: &ReportingZone, days: u64) -> Self {
         let today = tz.local_date(now);
-        Self { from: today.checked_sub_days(Days::new(days.saturating_sub(1))).unwrap_or(today), to: today }
+        Self {
+            from: today
+                .checked_sub_days(Days::new(days.saturating_sub(1)))
+                .unwrap_or(today),
+            to: today,
+        }
     }
 
     /// A range from client input: `from` ≤ `to`, at most [`MAX_DAYS`] days.
@@ -62,7 +69,10 @@ impl DayRange {
     /// The same number of days just before this range.
     pub fn previous(&self) -> Self {
         let to = self.from.pred_opt().unwrap_or(self.from);
-        Self { from: to.checked_sub_days(Days::new(self.len() - 1)).unwrap_or(to), to }
+        Self {
+            from: to.checked_sub_days(Days::new(self.len() - 1)).unwrap_or(to),
+            to,
+        }
     }
 
     /// Every day, oldest first.
@@ -150,7 +160,12 @@ pub struct DayCount {
 pub fn analytics_query(range: DayRange, today: NaiveDate) -> CounterQuery {
     let mut q = CounterQuery::default();
     q.buckets.insert(all_bucket(None));
-    let last30 = DayRange { from: today.checked_sub_days(Days::new(DEFAULT_DAYS - 1)).unwrap_or(today), to: today };
+    let last30 = DayRange {
+        from: today
+            .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+            .unwrap_or(today),
+        to: today,
+    };
     for r in [range, range.previous(), last30] {
         for day in r.days() {
             q.buckets.insert(all_bucket(Some(day)));
@@ -158,7 +173,8 @@ pub fn analytics_query(range: DayRange, today: NaiveDate) -> CounterQuery {
     }
     for r in [range, range.previous()] {
         for day in r.days() {
-            q.scopes.insert(scope(Some(day), Dim::Source.code(Touch::First)));
+            q.scopes
+                .insert(scope(Some(day), Dim::Source.code(Touch::First)));
         }
     }
     q
@@ -166,10 +182,21 @@ pub fn analytics_query(range: DayRange, today: NaiveDate) -> CounterQuery {
 
 impl Analytics {
     /// Builds the analytics of `range` from counters read with [`analytics_query`].
-    pub fn from_counters(counters: &Counters, pipeline: &Pipeline, tz: &ReportingZone, range: DayRange, now: DateTime<Utc>) -> Self {
+    pub fn from_counters(
+        counters: &Counters,
+        pipeline: &Pipeline,
+        tz: &ReportingZone,
+        range: DayRange,
+        now: DateTime<Utc>,
+    ) -> Self {
         let everyone = counters.bucket(&all_bucket(None));
         let today = tz.local_date(now);
-        let last30 = DayRange { from: today.checked_sub_days(Days::new(DEFAULT_DAYS - 1)).unwrap_or(today), to: today };
+        let last30 = DayRange {
+            from: today
+                .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+                .unwrap_or(today),
+            to: today,
+        };
         let new_on = |d: NaiveDate| counters.get(&all_bucket(Some(d)), field::LEADS).n;
         Self {
             total_leads: tally(&everyone, field::LEADS).n,
@@ -191,19 +218,27 @@ impl Period {
         let mut by_day = Vec::new();
         for day in range.days() {
             let fields = counters.bucket(&all_bucket(Some(day)));
-            by_day.push(DayCount { date: day, count: tally(&fields, field::LEADS).n });
+            by_day.push(DayCount {
+                date: day,
+                count: tally(&fields, field::LEADS).n,
+            });
             add_fields(&mut all, &fields);
         }
         let mut sources: BTreeMap<String, i64> = BTreeMap::new();
         for day in range.days() {
-            for (value, fields) in counters.values_in(&scope(Some(day), Dim::Source.code(Touch::First))) {
+            for (value, fields) in
+                counters.values_in(&scope(Some(day), Dim::Source.code(Touch::First)))
+            {
                 *sources.entry(value.to_string()).or_default() += tally(fields, field::LEADS).n;
             }
         }
-        let top_sources = top_with_other(sources.into_iter().filter(|(_, n)| *n > 0).collect(), TOP_SOURCES)
-            .into_iter()
-            .map(|(source, count)| SourceCount { source, count })
-            .collect();
+        let top_sources = top_with_other(
+            sources.into_iter().filter(|(_, n)| *n > 0).collect(),
+            TOP_SOURCES,
+        )
+        .into_iter()
+        .map(|(source, count)| SourceCount { source, count })
+        .collect();
         Self {
             from: range.from,
             to: range.to,
@@ -222,13 +257,17 @@ fn funnel(fields: &Fields, pipeline: &Pipeline) -> Vec<FunnelStage> {
         .enumerate()
         .map(|(i, stage)| {
             let reached = tally(fields, &field::of(field::REACHED, stage.as_str())).n;
-            let next_reached = stages.get(i + 1).map(|n| tally(fields, &field::of(field::REACHED, n.as_str())).n);
+            let next_reached = stages
+                .get(i + 1)
+                .map(|n| tally(fields, &field::of(field::REACHED, n.as_str())).n);
             let step = tally(fields, &field::of(field::STEP, stage.as_str()));
             FunnelStage {
                 stage: stage.clone(),
                 count: tally(fields, &field::of(field::IN, stage.as_str())).n,
                 reached,
-                conversion_to_next: next_reached.filter(|_| reached > 0).map(|n| n as f64 / reached as f64),
+                conversion_to_next: next_reached
+                    .filter(|_| reached > 0)
+                    .map(|n| n as f64 / reached as f64),
                 avg_seconds_to_next: average_seconds(step),
             }
         })
@@ -254,7 +293,11 @@ fn average_seconds(t: Tally) -> Option<f64> {
 /// The `n` largest `(name, count)` pairs by count (ties by name), then one `(other)` entry summing the rest and
 /// any `(other)` already there.
 fn top_with_other(mut rows: Vec<(String, i64)>, n: usize) -> Vec<(String, i64)> {
-    let mut other: i64 = rows.iter().filter(|(k, _)| k == OTHER).map(|(_, c)| c).sum();
+    let mut other: i64 = rows
+        .iter()
+        .filter(|(k, _)| k == OTHER)
+        .map(|(_, c)| c)
+        .sum();
     rows.retain(|(k, _)| k != OTHER);
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     if rows.len() > n {
@@ -304,15 +347,28 @@ pub struct BreakdownRow {
 /// The counter scopes a breakdown reads: every day of the range for the dimension at `touch`.
 pub fn breakdown_query(by: Dim, touch: Touch, range: DayRange) -> CounterQuery {
     let mut q = CounterQuery::default();
-    q.scopes.extend(range.days().map(|d| scope(Some(d), by.code(touch))));
+    q.scopes
+        .extend(range.days().map(|d| scope(Some(d), by.code(touch))));
     q
 }
 
 impl Breakdown {
     /// Builds the breakdown from counters read with [`breakdown_query`].
-    pub fn from_counters(counters: &Counters, pipeline: &Pipeline, by: Dim, touch: Touch, range: DayRange) -> Self {
+    pub fn from_counters(
+        counters: &Counters,
+        pipeline: &Pipeline,
+        by: Dim,
+        touch: Touch,
+        range: DayRange,
+    ) -> Self {
         let per_value = sum_by_value(counters, by, touch, range);
-        let order = top_with_other(per_value.iter().map(|(v, f)| (v.clone(), tally(f, field::LEADS).n)).collect(), TOP_ROWS);
+        let order = top_with_other(
+            per_value
+                .iter()
+                .map(|(v, f)| (v.clone(), tally(f, field::LEADS).n))
+                .collect(),
+            TOP_ROWS,
+        );
         let mut other = Fields::new();
         for (value, fields) in &per_value {
             if !order.iter().any(|(v, _)| v == value) || value == OTHER {
@@ -331,25 +387,58 @@ impl Breakdown {
                 step_conversion: stages
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| (s.to_string(), stages.get(i + 1).and_then(|n| ratio(reached(n), reached(s)))))
+                    .map(|(i, s)| {
+                        (
+                            s.to_string(),
+                            stages
+                                .get(i + 1)
+                                .and_then(|n| ratio(reached(n), reached(s))),
+                        )
+                    })
                     .collect(),
-                overall_conversion: stages.iter().map(|s| (s.to_string(), ratio(reached(s), leads))).collect(),
+                overall_conversion: stages
+                    .iter()
+                    .map(|s| (s.to_string(), ratio(reached(s), leads)))
+                    .collect(),
                 avg_seconds_to: stages
                     .iter()
-                    .map(|s| (s.to_string(), average_seconds(tally(f, &field::of(field::TIME, s.as_str())))))
+                    .map(|s| {
+                        (
+                            s.to_string(),
+                            average_seconds(tally(f, &field::of(field::TIME, s.as_str()))),
+                        )
+                    })
                     .collect(),
             }
         };
         let rows = order
             .iter()
-            .map(|(value, _)| if value == OTHER { row(OTHER, &other) } else { row(value, &per_value[value]) })
+            .map(|(value, _)| {
+                if value == OTHER {
+                    row(OTHER, &other)
+                } else {
+                    row(value, &per_value[value])
+                }
+            })
             .filter(|r| r.leads != 0 || r.value != OTHER)
             .collect();
-        Self { by, touch, from: range.from, to: range.to, stages: stages.to_vec(), rows }
+        Self {
+            by,
+            touch,
+            from: range.from,
+            to: range.to,
+            stages: stages.to_vec(),
+            rows,
+        }
     }
 }
 
-fn sum_by_value(counters: &Counters, by: Dim, touch: Touch, range: DayRange) -> BTreeMap<String, Fields> {
+fn sum_by_value(
+    counters: &Counters,
+    by: Dim,
+    touch: Touch,
+    range: DayRange,
+) -> BTreeMap<String, Fields> {
     let mut per_value: BTreeMap<String, Fields> = BTreeMap::new();
     for day in range.days() {
         for (value, fields) in counters.values_in(&scope(Some(day), by.code(touch))) {
@@ -405,7 +494,10 @@ impl ValueCounts {
             if value == OTHER {
                 other += leads;
             } else if value != NONE_VALUE && leads > 0 {
-                values.push(ValueCount { value: value.to_string(), leads });
+                values.push(ValueCount {
+                    value: value.to_string(),
+                    leads,
+                });
             }
         }
         values.sort_by(|a, b| b.leads.cmp(&a.leads).then_with(|| a.value.cmp(&b.value)));
@@ -450,13 +542,27 @@ impl Abandonment {
                 for (i, d) in deciles.iter_mut().enumerate() {
                     *d = tally(f, &field::of(field::ABANDON, &i.to_string())).n;
                 }
-                AbandonmentRow { value: value.clone(), leads: tally(f, field::LEADS).n, stopped: deciles.iter().sum(), deciles }
+                AbandonmentRow {
+                    value: value.clone(),
+                    leads: tally(f, field::LEADS).n,
+                    stopped: deciles.iter().sum(),
+                    deciles,
+                }
             })
             .filter(|r| r.stopped > 0)
             .collect();
-        rows.sort_by(|a, b| b.stopped.cmp(&a.stopped).then_with(|| a.value.cmp(&b.value)));
+        rows.sort_by(|a, b| {
+            b.stopped
+                .cmp(&a.stopped)
+                .then_with(|| a.value.cmp(&b.value))
+        });
         rows.truncate(TOP_ROWS);
-        Self { by, from: range.from, to: range.to, rows }
+        Self {
+            by,
+            from: range.from,
+            to: range.to,
+            rows,
+        }
     }
 }
 
@@ -470,11 +576,14 @@ mod tests {
     use uuid::Uuid;
 
     fn pb(v: serde_json::Value) -> Postback {
-        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None).unwrap().postback
+        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None)
+            .unwrap()
+            .postback
     }
 
     fn at(day: &str, secs: i64) -> DateTime<Utc> {
-        format!("{day}T00:00:00Z").parse::<DateTime<Utc>>().unwrap() + chrono::Duration::seconds(secs)
+        format!("{day}T00:00:00Z").parse::<DateTime<Utc>>().unwrap()
+            + chrono::Duration::seconds(secs)
     }
 
     fn counters_of(leads: &[crate::domain::Lead]) -> Counters {
@@ -483,43 +592,108 @@ mod tests {
 
     #[test]
     fn ranges_have_a_previous_period_of_equal_length() {
-        let r = DayRange::new("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap()).unwrap();
+        let r =
+            DayRange::new("2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap()).unwrap();
         assert_eq!(r.len(), 30);
         let p = r.previous();
-        assert_eq!((p.from.to_string(), p.to.to_string()), ("2026-10-02".into(), "2026-10-31".into()));
-        assert!(DayRange::new("2026-11-02".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err());
-        assert!(DayRange::new("2025-01-01".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err());
-        let d = DayRange::last_days("2026-11-27T12:00:00Z".parse().unwrap(), &ReportingZone::utc(), 30);
-        assert_eq!((d.from.to_string(), d.to.to_string()), ("2026-10-29".into(), "2026-11-27".into()));
+        assert_eq!(
+            (p.from.to_string(), p.to.to_string()),
+            ("2026-10-02".into(), "2026-10-31".into())
+        );
+        assert!(
+            DayRange::new("2026-11-02".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err()
+        );
+        assert!(
+            DayRange::new("2025-01-01".parse().unwrap(), "2026-11-01".parse().unwrap()).is_err()
+        );
+        let d = DayRange::last_days(
+            "2026-11-27T12:00:00Z".parse().unwrap(),
+            &ReportingZone::utc(),
+            30,
+        );
+        assert_eq!(
+            (d.from.to_string(), d.to.to_string()),
+            ("2026-10-29".into(), "2026-11-27".into())
+        );
     }
 
     #[test]
     fn funnel_sources_and_days_count_leads_created_in_the_range() {
         let p = Pipeline::default();
-        let a = new_lead(&pb(json!({"source": "Google", "stage": "Form Started"})), &p, Uuid::new_v4(), at("2026-11-20", 0), &Access::Full)
-            .lead;
-        let a = apply_postback(&a, &pb(json!({"stage": "Application Submitted"})), &p, at("2026-11-20", 60), &Access::Full).lead;
-        let b = new_lead(&pb(json!({"source": "google"})), &p, Uuid::new_v4(), at("2026-11-21", 0), &Access::Full).lead;
-        let old = new_lead(&pb(json!({"source": "fb"})), &p, Uuid::new_v4(), at("2026-10-25", 0), &Access::Full).lead;
+        let a = new_lead(
+            &pb(json!({"source": "Google", "stage": "Form Started"})),
+            &p,
+            Uuid::new_v4(),
+            at("2026-11-20", 0),
+            &Access::Full,
+        )
+        .lead;
+        let a = apply_postback(
+            &a,
+            &pb(json!({"stage": "Application Submitted"})),
+            &p,
+            at("2026-11-20", 60),
+            &Access::Full,
+        )
+        .lead;
+        let b = new_lead(
+            &pb(json!({"source": "google"})),
+            &p,
+            Uuid::new_v4(),
+            at("2026-11-21", 0),
+            &Access::Full,
+        )
+        .lead;
+        let old = new_lead(
+            &pb(json!({"source": "fb"})),
+            &p,
+            Uuid::new_v4(),
+            at("2026-10-25", 0),
+            &Access::Full,
+        )
+        .lead;
         let c = counters_of(&[a, b, old]);
-        let range = DayRange::new("2026-11-01".parse().unwrap(), "2026-11-27".parse().unwrap()).unwrap();
-        let an = Analytics::from_counters(&c, &p, &ReportingZone::utc(), range, "2026-11-27T12:00:00Z".parse().unwrap());
+        let range =
+            DayRange::new("2026-11-01".parse().unwrap(), "2026-11-27".parse().unwrap()).unwrap();
+        let an = Analytics::from_counters(
+            &c,
+            &p,
+            &ReportingZone::utc(),
+            range,
+            "2026-11-27T12:00:00Z".parse().unwrap(),
+        );
         assert_eq!(an.total_leads, 3);
         assert_eq!(an.current.new_leads, 2);
-        assert_eq!(an.previous.new_leads, 1, "2026-10-25 is in the 27 days before");
+        assert_eq!(
+            an.previous.new_leads, 1,
+            "2026-10-25 is in the 27 days before"
+        );
         assert_eq!(an.current.new_leads_by_day.len(), 27);
-        assert_eq!(an.current.top_sources, [SourceCount { source: "google".into(), count: 2 }], "grouped case-insensitively");
+        assert_eq!(
+            an.current.top_sources,
+            [SourceCount {
+                source: "google".into(),
+                count: 2
+            }],
+            "grouped case-insensitively"
+        );
         let f = &an.current.funnel;
         assert_eq!((f[0].reached, f[1].reached, f[2].reached), (2, 1, 1));
         assert_eq!(f[0].conversion_to_next, Some(0.5));
         assert_eq!(f[1].avg_seconds_to_next, Some(60.0));
         assert_eq!(f[2].count, 1);
-        assert_eq!(an.new_last_30_days, 2, "2026-10-25 is more than 30 days before");
+        assert_eq!(
+            an.new_last_30_days, 2,
+            "2026-10-25 is more than 30 days before"
+        );
     }
 
     #[test]
     fn top_lists_end_with_other() {
-        let rows: Vec<(String, i64)> = (0..15).map(|i| (format!("s{i:02}"), 100 - i)).chain([(OTHER.to_string(), 7)]).collect();
+        let rows: Vec<(String, i64)> = (0..15)
+            .map(|i| (format!("s{i:02}"), 100 - i))
+            .chain([(OTHER.to_string(), 7)])
+            .collect();
         let top = top_with_other(rows, 10);
         assert_eq!(top.len(), 11);
         assert_eq!(top[0], ("s00".to_string(), 100));
@@ -540,13 +714,21 @@ mod tests {
             )
             .lead;
             leads.push(if i == 0 {
-                apply_postback(&l, &pb(json!({"stage": "Paid"})), &p, at("2026-11-20", 120), &Access::Full).lead
+                apply_postback(
+                    &l,
+                    &pb(json!({"stage": "Paid"})),
+                    &p,
+                    at("2026-11-20", 120),
+                    &Access::Full,
+                )
+                .lead
             } else {
                 l
             });
         }
         let c = counters_of(&leads);
-        let range = DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
+        let range =
+            DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
         let b = Breakdown::from_counters(&c, &p, Dim::Campaign, Touch::First, range);
         assert_eq!(b.rows.len(), 2);
         let spring = &b.rows[0];
@@ -555,7 +737,14 @@ mod tests {
         assert_eq!(spring.overall_conversion["Paid"], Some(0.5));
         assert_eq!(spring.step_conversion["Form Started"], Some(0.5));
         assert_eq!(spring.avg_seconds_to["Paid"], Some(120.0));
-        assert_eq!(c.get(&value_bucket(&scope(Some("2026-11-20".parse().unwrap()), "cmp1"), "fall"), "leads").n, 1);
+        assert_eq!(
+            c.get(
+                &value_bucket(&scope(Some("2026-11-20".parse().unwrap()), "cmp1"), "fall"),
+                "leads"
+            )
+            .n,
+            1
+        );
     }
 
     #[test]
@@ -575,10 +764,14 @@ mod tests {
             })
             .collect();
         let c = counters_of(&leads);
-        let range = DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
+        let range =
+            DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
         let a = Abandonment::from_counters(&c, Dim::DeviceType, range);
         assert_eq!(a.rows.len(), 1);
-        assert_eq!((a.rows[0].value.as_str(), a.rows[0].leads, a.rows[0].stopped), ("mobile", 4, 3));
+        assert_eq!(
+            (a.rows[0].value.as_str(), a.rows[0].leads, a.rows[0].stopped),
+            ("mobile", 4, 3)
+        );
         assert_eq!(a.rows[0].deciles[3], 2);
         assert_eq!(a.rows[0].deciles[9], 1);
     }

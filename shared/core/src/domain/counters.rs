@@ -126,7 +126,13 @@ impl Dim {
 
 /// A dimension value as counted: trimmed, lower-cased, at most [`MAX_VALUE_CHARS`] characters, `|` replaced.
 pub fn normalise_value(raw: &str) -> String {
-    raw.trim().to_lowercase().chars().filter(|c| !c.is_control()).map(|c| if c == '|' { '/' } else { c }).take(MAX_VALUE_CHARS).collect()
+    raw.trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '|' { '/' } else { c })
+        .take(MAX_VALUE_CHARS)
+        .collect()
 }
 
 /// The scope of a set of values: `<day>|<code>` (e.g. `2026-11-28|src1`, `*|cmpL`).
@@ -153,7 +159,10 @@ pub fn split_bucket(key: &str) -> Option<(&str, &str)> {
 }
 
 fn day_text(day: Option<NaiveDate>) -> String {
-    day.map_or_else(|| ALL_TIME.to_string(), |d| d.format("%Y-%m-%d").to_string())
+    day.map_or_else(
+        || ALL_TIME.to_string(),
+        |d| d.format("%Y-%m-%d").to_string(),
+    )
 }
 
 /// One counter: a count and, for `step:` and `time:` fields, summed milliseconds.
@@ -175,7 +184,12 @@ pub struct Counters(pub BTreeMap<BucketKey, Fields>);
 impl Counters {
     /// Adds `n` and `ms` to `field` of `bucket`.
     pub fn add(&mut self, bucket: &str, field: &str, n: i64, ms: i64) {
-        let t = self.0.entry(bucket.to_string()).or_default().entry(field.to_string()).or_default();
+        let t = self
+            .0
+            .entry(bucket.to_string())
+            .or_default()
+            .entry(field.to_string())
+            .or_default();
         t.n += n;
         t.ms += ms;
     }
@@ -217,7 +231,11 @@ impl Counters {
 
     /// The tally of `field` in `bucket`, zero when absent.
     pub fn get(&self, bucket: &str, field: &str) -> Tally {
-        self.0.get(bucket).and_then(|f| f.get(field)).copied().unwrap_or_default()
+        self.0
+            .get(bucket)
+            .and_then(|f| f.get(field))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The fields of `bucket` (empty when absent).
@@ -226,8 +244,15 @@ impl Counters {
     }
 
     /// `(value, fields)` of every bucket in `scope`.
-    pub fn values_in<'a>(&'a self, scope: &'a str) -> impl Iterator<Item = (&'a str, &'a Fields)> + 'a {
-        self.0.iter().filter_map(move |(k, f)| split_bucket(k).filter(|(s, _)| *s == scope).map(|(_, v)| (v, f)))
+    pub fn values_in<'a>(
+        &'a self,
+        scope: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Fields)> + 'a {
+        self.0.iter().filter_map(move |(k, f)| {
+            split_bucket(k)
+                .filter(|(s, _)| *s == scope)
+                .map(|(_, v)| (v, f))
+        })
     }
 
     /// Only the buckets `query` asks for.
@@ -249,7 +274,8 @@ pub struct CounterQuery {
 impl CounterQuery {
     /// Whether `bucket` is wanted.
     pub fn wants(&self, bucket: &str) -> bool {
-        self.buckets.contains(bucket) || split_bucket(bucket).is_some_and(|(s, _)| self.scopes.contains(s))
+        self.buckets.contains(bucket)
+            || split_bucket(bucket).is_some_and(|(s, _)| self.scopes.contains(s))
     }
 }
 
@@ -324,8 +350,15 @@ impl CounterRules {
 
     /// The counter change of one write: what `after` contributes (admitting new values) minus what `before`
     /// contributed (looking its values up without admitting). Zero tallies are dropped.
-    pub fn delta(&self, before: Option<&Lead>, after: Option<&Lead>, values: &mut dyn ValueAdmission) -> Counters {
-        let mut d = after.map(|l| self.contribution(l, values, Lookup::Admit)).unwrap_or_default();
+    pub fn delta(
+        &self,
+        before: Option<&Lead>,
+        after: Option<&Lead>,
+        values: &mut dyn ValueAdmission,
+    ) -> Counters {
+        let mut d = after
+            .map(|l| self.contribution(l, values, Lookup::Admit))
+            .unwrap_or_default();
         if let Some(b) = before {
             d.subtract(&self.contribution(b, values, Lookup::Existing));
         }
@@ -333,7 +366,11 @@ impl CounterRules {
     }
 
     /// The counters a full recount of `leads` gives (values admitted in the order given: pass them oldest first).
-    pub fn recount<'a>(&self, leads: impl IntoIterator<Item = &'a Lead>, values: &mut dyn ValueAdmission) -> Counters {
+    pub fn recount<'a>(
+        &self,
+        leads: impl IntoIterator<Item = &'a Lead>,
+        values: &mut dyn ValueAdmission,
+    ) -> Counters {
         let mut total = Counters::default();
         for lead in leads {
             total.merge(&self.of_lead(lead, values));
@@ -341,7 +378,12 @@ impl CounterRules {
         total
     }
 
-    fn contribution(&self, lead: &Lead, values: &mut dyn ValueAdmission, lookup: Lookup) -> Counters {
+    fn contribution(
+        &self,
+        lead: &Lead,
+        values: &mut dyn ValueAdmission,
+        lookup: Lookup,
+    ) -> Counters {
         let mut c = Counters::default();
         let everyone = all_bucket(None);
         if lead.quarantine.is_some() {
@@ -352,7 +394,8 @@ impl CounterRules {
         c.add(&everyone, &field::of(field::IN, lead.stage.as_str()), 1, 0);
         for dim in [Dim::Source, Dim::Campaign] {
             let scope = scope(None, dim.code(Touch::Latest));
-            let value = self.counted_value(&scope, dim.value_of(lead, Touch::Latest), values, lookup);
+            let value =
+                self.counted_value(&scope, dim.value_of(lead, Touch::Latest), values, lookup);
             c.add(&value_bucket(&scope, &value), field::LEADS, 1, 0);
         }
         let day = Some(self.day_of(lead));
@@ -373,7 +416,13 @@ impl CounterRules {
         c
     }
 
-    fn counted_value(&self, scope: &str, value: Option<String>, values: &mut dyn ValueAdmission, lookup: Lookup) -> String {
+    fn counted_value(
+        &self,
+        scope: &str,
+        value: Option<String>,
+        values: &mut dyn ValueAdmission,
+        lookup: Lookup,
+    ) -> String {
         let value = value.unwrap_or_else(|| NONE_VALUE.to_string());
         let named = match lookup {
             Lookup::Admit => values.admit(scope, &value),
@@ -399,7 +448,9 @@ impl CounterRules {
         add(field::of(field::IN, lead.stage.as_str()), 1, 0);
         let stages = self.pipeline.stages();
         for (i, stage) in stages.iter().enumerate() {
-            let Some(reached) = lead.stage_reached_at.get(stage) else { continue };
+            let Some(reached) = lead.stage_reached_at.get(stage) else {
+                continue;
+            };
             add(field::of(field::REACHED, stage.as_str()), 1, 0);
             let since_creation = (*reached - lead.created_at).num_milliseconds();
             if since_creation > 0 {
@@ -434,7 +485,9 @@ mod tests {
     }
 
     fn pb(v: serde_json::Value) -> Postback {
-        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None).unwrap().postback
+        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None)
+            .unwrap()
+            .postback
     }
 
     fn day(lead: &Lead) -> Option<NaiveDate> {
@@ -459,11 +512,26 @@ mod tests {
         assert_eq!(c.get(&d, "reached:New").n, 1);
         assert_eq!(c.get(&d, "reached:Form Started").n, 1);
         assert_eq!(c.get(&d, "reached:Paid").n, 0);
-        assert_eq!(c.get(&d, "step:New").n, 0, "skipped in one event: no step timing");
+        assert_eq!(
+            c.get(&d, "step:New").n,
+            0,
+            "skipped in one event: no step timing"
+        );
         assert_eq!(c.get(&d, "abandon:3").n, 1);
         let src = value_bucket(&scope(day(&lead), "src1"), "google");
-        assert_eq!(c.get(&src, "leads").n, 1, "values are trimmed and lower-cased");
-        assert_eq!(c.get(&value_bucket(&scope(day(&lead), "cmp1"), NONE_VALUE), "leads").n, 1);
+        assert_eq!(
+            c.get(&src, "leads").n,
+            1,
+            "values are trimmed and lower-cased"
+        );
+        assert_eq!(
+            c.get(
+                &value_bucket(&scope(day(&lead), "cmp1"), NONE_VALUE),
+                "leads"
+            )
+            .n,
+            1
+        );
         assert_eq!(c.get(&value_bucket("*|srcL", "google"), "leads").n, 1);
     }
 
@@ -471,8 +539,22 @@ mod tests {
     fn steps_and_times_follow_later_events() {
         let r = CounterRules::default();
         let mut reg = Registry::default();
-        let lead = new_lead(&pb(json!({"stage": "Form Started"})), &r.pipeline, Uuid::nil(), t(0), &Access::Full).lead;
-        let moved = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &r.pipeline, t(90), &Access::Full).lead;
+        let lead = new_lead(
+            &pb(json!({"stage": "Form Started"})),
+            &r.pipeline,
+            Uuid::nil(),
+            t(0),
+            &Access::Full,
+        )
+        .lead;
+        let moved = apply_postback(
+            &lead,
+            &pb(json!({"stage": "Paid"})),
+            &r.pipeline,
+            t(90),
+            &Access::Full,
+        )
+        .lead;
         let d = r.delta(Some(&lead), Some(&moved), &mut reg);
         let b = all_bucket(day(&lead));
         assert_eq!(d.get(&b, "in:Form Started").n, -1);
@@ -480,16 +562,33 @@ mod tests {
         assert_eq!(d.get(&b, "reached:Application Submitted").n, 1);
         assert_eq!(d.get(&b, "step:Form Started"), Tally { n: 1, ms: 90_000 });
         assert_eq!(d.get(&b, "time:Paid"), Tally { n: 1, ms: 90_000 });
-        assert_eq!(d.get(&b, "leads").n, 0, "unchanged counters are not in the delta");
+        assert_eq!(
+            d.get(&b, "leads").n,
+            0,
+            "unchanged counters are not in the delta"
+        );
         assert_eq!(d.get(&all_bucket(None), "in:Paid").n, 1);
     }
 
     #[test]
     fn day_follows_the_reporting_time_zone() {
         let at = "2026-11-27T02:00:00Z".parse().unwrap();
-        let lead = new_lead(&pb(json!({})), &Pipeline::default(), Uuid::nil(), at, &Access::Full).lead;
-        let ny = CounterRules { time_zone: ReportingZone::parse("America/New_York").unwrap(), ..Default::default() };
-        assert_eq!(CounterRules::default().day_of(&lead).to_string(), "2026-11-27");
+        let lead = new_lead(
+            &pb(json!({})),
+            &Pipeline::default(),
+            Uuid::nil(),
+            at,
+            &Access::Full,
+        )
+        .lead;
+        let ny = CounterRules {
+            time_zone: ReportingZone::parse("America/New_York").unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(
+            CounterRules::default().day_of(&lead).to_string(),
+            "2026-11-27"
+        );
         assert_eq!(ny.day_of(&lead).to_string(), "2026-11-26");
     }
 
@@ -499,19 +598,53 @@ mod tests {
         let p = &r.pipeline;
         let mut reg = Registry::default();
         let mut stored = Counters::default();
-        let a0 = new_lead(&pb(json!({"source": "google", "campaign": "x"})), p, Uuid::new_v4(), t(0), &Access::Full).lead;
+        let a0 = new_lead(
+            &pb(json!({"source": "google", "campaign": "x"})),
+            p,
+            Uuid::new_v4(),
+            t(0),
+            &Access::Full,
+        )
+        .lead;
         stored.merge(&r.delta(None, Some(&a0), &mut reg));
-        let b0 = new_lead(&pb(json!({"stage": "Paid", "form_completion_percent": 50})), p, Uuid::new_v4(), t(1), &Access::Full).lead;
+        let b0 = new_lead(
+            &pb(json!({"stage": "Paid", "form_completion_percent": 50})),
+            p,
+            Uuid::new_v4(),
+            t(1),
+            &Access::Full,
+        )
+        .lead;
         stored.merge(&r.delta(None, Some(&b0), &mut reg));
-        let a1 = apply_postback(&a0, &pb(json!({"stage": "Application Submitted", "source": "fb"})), p, t(50), &Access::Full).lead;
+        let a1 = apply_postback(
+            &a0,
+            &pb(json!({"stage": "Application Submitted", "source": "fb"})),
+            p,
+            t(50),
+            &Access::Full,
+        )
+        .lead;
         stored.merge(&r.delta(Some(&a0), Some(&a1), &mut reg));
         let a2 = apply_manual_move(&a1, &p.stage("New").unwrap(), p, t(60)).lead;
         stored.merge(&r.delta(Some(&a1), Some(&a2), &mut reg));
-        let a3 = apply_postback(&a2, &pb(json!({"stage": "Completed", "form_completion_percent": 100})), p, t(70), &Access::Full).lead;
+        let a3 = apply_postback(
+            &a2,
+            &pb(json!({"stage": "Completed", "form_completion_percent": 100})),
+            p,
+            t(70),
+            &Access::Full,
+        )
+        .lead;
         stored.merge(&r.delta(Some(&a2), Some(&a3), &mut reg));
-        assert_eq!(stored.clone().without_zeros(), r.recount([&a3, &b0], &mut Registry::default()));
+        assert_eq!(
+            stored.clone().without_zeros(),
+            r.recount([&a3, &b0], &mut Registry::default())
+        );
         stored.merge(&r.delta(Some(&b0), None, &mut reg));
-        assert_eq!(stored.without_zeros(), r.recount([&a3], &mut Registry::default()));
+        assert_eq!(
+            stored.without_zeros(),
+            r.recount([&a3], &mut Registry::default())
+        );
     }
 
     #[test]
@@ -521,16 +654,34 @@ mod tests {
         let mut stored = Counters::default();
         let mut leads = Vec::new();
         for i in 0..(MAX_VALUES_PER_DAY + 5) {
-            let lead = new_lead(&pb(json!({"campaign": format!("c{i}")})), &r.pipeline, Uuid::new_v4(), t(0), &Access::Full).lead;
+            let lead = new_lead(
+                &pb(json!({"campaign": format!("c{i}")})),
+                &r.pipeline,
+                Uuid::new_v4(),
+                t(0),
+                &Access::Full,
+            )
+            .lead;
             stored.merge(&r.delta(None, Some(&lead), &mut reg));
             leads.push(lead);
         }
         let scope = scope(day(&leads[0]), "cmp1");
-        assert_eq!(stored.values_in(&scope).count(), MAX_VALUES_PER_DAY + 1, "100 named values and (other)");
+        assert_eq!(
+            stored.values_in(&scope).count(),
+            MAX_VALUES_PER_DAY + 1,
+            "100 named values and (other)"
+        );
         assert_eq!(stored.get(&value_bucket(&scope, OTHER), "leads").n, 5);
         // A lead counted under (other) leaves (other) when it changes.
         let last = leads.pop().unwrap();
-        let moved = apply_postback(&last, &pb(json!({"stage": "Paid"})), &r.pipeline, t(9), &Access::Full).lead;
+        let moved = apply_postback(
+            &last,
+            &pb(json!({"stage": "Paid"})),
+            &r.pipeline,
+            t(9),
+            &Access::Full,
+        )
+        .lead;
         stored.merge(&r.delta(Some(&last), Some(&moved), &mut reg));
         assert_eq!(stored.get(&value_bucket(&scope, OTHER), "in:New").n, 4);
         assert_eq!(stored.get(&value_bucket(&scope, OTHER), "in:Paid").n, 1);
@@ -539,6 +690,9 @@ mod tests {
     #[test]
     fn values_are_bounded_and_safe_in_keys() {
         assert_eq!(normalise_value("  A|B\u{7}c "), "a/bc");
-        assert_eq!(normalise_value(&"x".repeat(500)).chars().count(), MAX_VALUE_CHARS);
+        assert_eq!(
+            normalise_value(&"x".repeat(500)).chars().count(),
+            MAX_VALUE_CHARS
+        );
     }
 }

@@ -43,10 +43,15 @@ impl Email {
         let Some((local, domain)) = folded.rsplit_once('@') else {
             return Err("email must contain an '@'".into());
         };
-        if local.is_empty() || local.len() > 64 || local.contains('@') || local.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if local.is_empty()
+            || local.len() > 64
+            || local.contains('@')
+            || local.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err("email has an invalid part before the '@'".into());
         }
-        let ascii = idna::domain_to_ascii(domain).map_err(|_| "email has an invalid domain".to_string())?;
+        let ascii =
+            idna::domain_to_ascii(domain).map_err(|_| "email has an invalid domain".to_string())?;
         let labels_ok = ascii.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
@@ -91,8 +96,16 @@ mod tests {
 
     #[test]
     fn look_alikes_meet_in_one_address() {
-        assert_eq!(norm("ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"), "john@example.com", "fullwidth forms fold (NFKC)");
-        assert_eq!(norm("ünï@exämple.de"), "ünï@xn--exmple-cua.de", "IDN domains in their ASCII form");
+        assert_eq!(
+            norm("ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+            "john@example.com",
+            "fullwidth forms fold (NFKC)"
+        );
+        assert_eq!(
+            norm("ünï@exämple.de"),
+            "ünï@xn--exmple-cua.de",
+            "IDN domains in their ASCII form"
+        );
         assert_eq!(norm("ünï@xn--exmple-cua.de"), norm("ünï@exämple.de"));
         assert_eq!(norm("JOHN@EXAMPLE.com"), norm("john@example.com"));
     }

@@ -62,12 +62,19 @@ impl Format {
     /// The format a content type names: `text/csv`, or `application/x-ndjson` / `application/jsonl` (and their
     /// `x-`/plain variants); `None` for anything else (then the content is sniffed).
     pub fn from_content_type(content_type: &str) -> Option<Self> {
-        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match mime.as_str() {
             "text/csv" | "application/csv" => Some(Self::Csv),
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonl" | "application/jsonlines" => {
-                Some(Self::JsonLines)
-            }
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonl"
+            | "application/jsonlines" => Some(Self::JsonLines),
             _ => None,
         }
     }
@@ -123,7 +130,10 @@ impl ImportReport {
     pub fn reject(&mut self, line: usize, error: impl Into<String>) {
         self.rejected_total += 1;
         if self.rejected.len() < MAX_REJECTED_LISTED {
-            self.rejected.push(RejectedRow { line, error: error.into() });
+            self.rejected.push(RejectedRow {
+                line,
+                error: error.into(),
+            });
         }
     }
 
@@ -154,7 +164,13 @@ impl<R: BufRead> Rows<R> {
             Some(f) => f,
             None => Format::sniff(src.fill_buf().map_err(|e| FileError::Read(e.to_string()))?),
         };
-        let mut rows = Self { src, format, header: Vec::new(), line: 0, done: false };
+        let mut rows = Self {
+            src,
+            format,
+            header: Vec::new(),
+            line: 0,
+            done: false,
+        };
         if format == Format::Csv {
             rows.read_header()?;
         }
@@ -167,7 +183,11 @@ impl<R: BufRead> Rows<R> {
     }
 
     fn read_header(&mut self) -> Result<(), FileError> {
-        let not_csv = |why: &str| FileError::NotImportable(format!("the content is neither JSON lines nor CSV with a header row: {why}"));
+        let not_csv = |why: &str| {
+            FileError::NotImportable(format!(
+                "the content is neither JSON lines nor CSV with a header row: {why}"
+            ))
+        };
         let header = loop {
             match self.next_record() {
                 None => return Err(not_csv("it is empty")),
@@ -177,13 +197,29 @@ impl<R: BufRead> Rows<R> {
             }
         };
         if header.len() > MAX_COLUMNS {
-            return Err(not_csv(&format!("the header has more than {MAX_COLUMNS} columns")));
+            return Err(not_csv(&format!(
+                "the header has more than {MAX_COLUMNS} columns"
+            )));
         }
-        let header: Vec<String> =
-            header.into_iter().enumerate().map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}').to_string() } else { h }).collect();
+        let header: Vec<String> = header
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                if i == 0 {
+                    h.trim_start_matches('\u{feff}').to_string()
+                } else {
+                    h
+                }
+            })
+            .collect();
         let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
-        if !header.iter().any(|h| matches!(h.to_ascii_lowercase().as_str(), "email" | "lead_id" | "id")) {
-            return Err(not_csv("the header row must name an email, lead_id or id column"));
+        if !header
+            .iter()
+            .any(|h| matches!(h.to_ascii_lowercase().as_str(), "email" | "lead_id" | "id"))
+        {
+            return Err(not_csv(
+                "the header row must name an email, lead_id or id column",
+            ));
         }
         self.header = header;
         Ok(())
@@ -193,7 +229,8 @@ impl<R: BufRead> Rows<R> {
     /// (the rest of it is skipped) or not UTF-8.
     fn read_line(&mut self) -> Option<Result<String, String>> {
         let mut buf = Vec::new();
-        let read = std::io::Read::take(&mut self.src, MAX_ROW_BYTES as u64 + 1).read_until(b'\n', &mut buf);
+        let read = std::io::Read::take(&mut self.src, MAX_ROW_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf);
         match read {
             Err(e) => {
                 self.done = true;
@@ -248,12 +285,21 @@ impl<R: BufRead> Rows<R> {
                 None => {
                     // An open quote: the record goes on on the next line.
                     let more = match self.read_line() {
-                        None => return Some((first, Err("a quoted field is not closed before the end of the file".into()))),
+                        None => {
+                            return Some((
+                                first,
+                                Err("a quoted field is not closed before the end of the file"
+                                    .into()),
+                            ))
+                        }
                         Some(Err(e)) => return Some((first, Err(e))),
                         Some(Ok(more)) => more,
                     };
                     if text.len() + more.len() > MAX_ROW_BYTES {
-                        return Some((first, Err(format!("the row is longer than {MAX_ROW_BYTES} bytes"))));
+                        return Some((
+                            first,
+                            Err(format!("the row is longer than {MAX_ROW_BYTES} bytes")),
+                        ));
                     }
                     text.push('\n');
                     text.push_str(&more);
@@ -298,7 +344,11 @@ impl<R: BufRead> Rows<R> {
                     if fields.len() > self.header.len() {
                         return Some((
                             line_no,
-                            Err(format!("the row has {} values but the header names {} columns", fields.len(), self.header.len())),
+                            Err(format!(
+                                "the row has {} values but the header names {} columns",
+                                fields.len(),
+                                self.header.len()
+                            )),
                         ));
                     }
                     let mut obj = Map::new();
@@ -384,12 +434,23 @@ pub struct ImportRecord {
 }
 
 /// Columns of the export and of stored leads that carry nothing to import.
-const IGNORED: &[&str] = &["updated_at", "version", "stage_changes", "quarantine", "token"];
+const IGNORED: &[&str] = &[
+    "updated_at",
+    "version",
+    "stage_changes",
+    "quarantine",
+    "token",
+];
 
 impl ImportRecord {
     /// Validates one row (see the module documentation for what is rejected). `now` bounds times (none in the
     /// future); `zone` says where a bare date's day starts.
-    pub fn parse(mut obj: Map<String, Value>, pipeline: &Pipeline, zone: &ReportingZone, now: DateTime<Utc>) -> Result<Self, String> {
+    pub fn parse(
+        mut obj: Map<String, Value>,
+        pipeline: &Pipeline,
+        zone: &ReportingZone,
+        now: DateTime<Utc>,
+    ) -> Result<Self, String> {
         for name in IGNORED {
             obj.remove(*name);
         }
@@ -412,8 +473,12 @@ impl ImportRecord {
             }
             Ok(Some(t))
         };
-        let created_at = obj.remove("created_at").map_or(Ok(None), |v| time("created_at", v))?;
-        let stage_entered_at = obj.remove("stage_entered_at").map_or(Ok(None), |v| time("stage_entered_at", v))?;
+        let created_at = obj
+            .remove("created_at")
+            .map_or(Ok(None), |v| time("created_at", v))?;
+        let stage_entered_at = obj
+            .remove("stage_entered_at")
+            .map_or(Ok(None), |v| time("stage_entered_at", v))?;
         let mut reached = BTreeMap::new();
         for key in ["stages", "stage_reached_at"] {
             match obj.remove(key) {
@@ -431,7 +496,10 @@ impl ImportRecord {
         }
         for stage in pipeline.stages() {
             let column = format!("reached {} at", stage.as_str());
-            let found = obj.keys().find(|k| k.eq_ignore_ascii_case(&column)).cloned();
+            let found = obj
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(&column))
+                .cloned();
             if let Some(k) = found {
                 if let Some(v) = obj.remove(&k) {
                     if let Some(t) = time(&column, v)? {
@@ -441,7 +509,11 @@ impl ImportRecord {
             }
         }
         let first_touch = take_first_touch(&mut obj)?;
-        for name in ["form_completion_percent", "form_fields_completed", "form_fields_total"] {
+        for name in [
+            "form_completion_percent",
+            "form_fields_completed",
+            "form_fields_total",
+        ] {
             if let Some(Value::String(s)) = obj.get(name) {
                 let n = s
                     .trim()
@@ -458,7 +530,8 @@ impl ImportRecord {
             }
         }
         if let Some(Value::String(s)) = obj.get("custom_data") {
-            let parsed: Value = serde_json::from_str(s).map_err(|_| "custom_data must be a JSON object".to_string())?;
+            let parsed: Value = serde_json::from_str(s)
+                .map_err(|_| "custom_data must be a JSON object".to_string())?;
             obj.insert("custom_data".into(), parsed);
         }
         if let Some(Value::String(s)) = obj.get("force_stage") {
@@ -470,12 +543,19 @@ impl ImportRecord {
             obj.insert("force_stage".into(), Value::Bool(b));
         }
         let parsed = Postback::from_object(obj, pipeline, None);
-        if let Some(w) = parsed.warnings.iter().find(|w| w.code == WarningCode::Dropped) {
+        if let Some(w) = parsed
+            .warnings
+            .iter()
+            .find(|w| w.code == WarningCode::Dropped)
+        {
             return Err(w.message.clone());
         }
         let postback = parsed.postback;
         if postback.email.is_none() && postback.lead_id.is_none() {
-            return Err("the row has no email and no lead_id: there is no way to tell which lead it is".into());
+            return Err(
+                "the row has no email and no lead_id: there is no way to tell which lead it is"
+                    .into(),
+            );
         }
         if let Some(created) = created_at {
             if let Some((stage, _)) = reached.iter().find(|(_, t)| **t < created) {
@@ -485,7 +565,13 @@ impl ImportRecord {
                 return Err("stage_entered_at is before created_at".into());
             }
         }
-        Ok(Self { postback, created_at, stage_entered_at, reached, first_touch })
+        Ok(Self {
+            postback,
+            created_at,
+            stage_entered_at,
+            reached,
+            first_touch,
+        })
     }
 }
 
@@ -497,7 +583,11 @@ fn take_first_touch(obj: &mut Map<String, Value>) -> Result<Attribution, String>
         Some(Value::Object(m)) => fields = m,
         Some(_) => return Err("first_touch must be an object".into()),
     }
-    let prefixed: Vec<String> = obj.keys().filter(|k| k.starts_with("first_touch_")).cloned().collect();
+    let prefixed: Vec<String> = obj
+        .keys()
+        .filter(|k| k.starts_with("first_touch_"))
+        .cloned()
+        .collect();
     for k in prefixed {
         if let Some(v) = obj.remove(&k) {
             fields.insert(k["first_touch_".len()..].to_string(), v);
@@ -509,7 +599,9 @@ fn take_first_touch(obj: &mut Map<String, Value>) -> Result<Attribution, String>
     let mut problem = None;
     let text = TextFields::read_each(|name, max| {
         Ok::<_, ()>(match fields.remove(name) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(super::postback::clip(s.trim(), max).to_string()),
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                Some(super::postback::clip(s.trim(), max).to_string())
+            }
             Some(Value::String(_)) | Some(Value::Null) | None => None,
             Some(_) => {
                 problem = Some(format!("first_touch_{name} must be text"));
@@ -551,12 +643,23 @@ fn same_data(a: &Lead, b: &Lead) -> bool {
 }
 
 /// A new lead from an import row (see the module documentation). Its id is the row's `lead_id`, else `id`.
-pub fn import_new(rec: &ImportRecord, pipeline: &Pipeline, id: Uuid, now: DateTime<Utc>) -> Applied {
+pub fn import_new(
+    rec: &ImportRecord,
+    pipeline: &Pipeline,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Applied {
     let earliest = rec.reached.values().min().copied();
     let created_at = rec.created_at.or(earliest).unwrap_or(now);
     let stage = match &rec.postback.stage {
         Some(s) => s.clone(),
-        None => pipeline.stages().iter().rev().find(|s| rec.reached.contains_key(*s)).unwrap_or_else(|| pipeline.first()).clone(),
+        None => pipeline
+            .stages()
+            .iter()
+            .rev()
+            .find(|s| rec.reached.contains_key(*s))
+            .unwrap_or_else(|| pipeline.first())
+            .clone(),
     };
     let mut pb = rec.postback.clone();
     pb.stage = Some(stage.clone());
@@ -565,10 +668,25 @@ pub fn import_new(rec: &ImportRecord, pipeline: &Pipeline, id: Uuid, now: DateTi
     first_touch.fill_from(&pb.text);
     let lead = &mut applied.lead;
     lead.first_touch = first_touch;
-    lead.stage_reached_at = reached_times(&rec.reached, pipeline, &stage, created_at, rec.stage_entered_at);
-    lead.stage_entered_at = rec.stage_entered_at.or_else(|| lead.stage_reached_at.get(&stage).copied()).unwrap_or(created_at);
+    lead.stage_reached_at = reached_times(
+        &rec.reached,
+        pipeline,
+        &stage,
+        created_at,
+        rec.stage_entered_at,
+    );
+    lead.stage_entered_at = rec
+        .stage_entered_at
+        .or_else(|| lead.stage_reached_at.get(&stage).copied())
+        .unwrap_or(created_at);
     lead.updated_at = now;
-    applied.history = Some(StageChange { from: None, to: stage, at: created_at, via: Via::Postback, forced: false });
+    applied.history = Some(StageChange {
+        from: None,
+        to: stage,
+        at: created_at,
+        via: Via::Postback,
+        forced: false,
+    });
     applied
 }
 
@@ -582,7 +700,9 @@ fn reached_times(
 ) -> BTreeMap<Stage, DateTime<Utc>> {
     let stages = pipeline.stages();
     let mut out = given.clone();
-    let Some(cur) = pipeline.index_of(current) else { return out };
+    let Some(cur) = pipeline.index_of(current) else {
+        return out;
+    };
     let latest_given = given.values().max().copied();
     for i in 0..=cur {
         let stage = &stages[i];
@@ -608,13 +728,19 @@ fn reached_times(
 
 /// An import row applied to an existing lead (see the module documentation); `Applied::unchanged` when the lead
 /// already holds everything the row carries.
-pub fn import_into(existing: &Lead, rec: &ImportRecord, pipeline: &Pipeline, now: DateTime<Utc>) -> Applied {
+pub fn import_into(
+    existing: &Lead,
+    rec: &ImportRecord,
+    pipeline: &Pipeline,
+    now: DateTime<Utc>,
+) -> Applied {
     let mut pb = rec.postback.clone();
     let target = pb.stage.take();
     let force = pb.force_stage;
     let mut applied = apply_postback(existing, &pb, pipeline, now, &Access::Full);
     let lead = &mut applied.lead;
-    lead.first_touch.fill_from(&attribution_text(&rec.first_touch));
+    lead.first_touch
+        .fill_from(&attribution_text(&rec.first_touch));
     if let Some(created) = rec.created_at {
         lead.created_at = lead.created_at.min(created);
     }
@@ -631,8 +757,17 @@ pub fn import_into(existing: &Lead, rec: &ImportRecord, pipeline: &Pipeline, now
         };
         let backward = matches!((cur, tgt), (Some(c), Some(t)) if t < c);
         if forward || (backward && force) {
-            let at = rec.stage_entered_at.or_else(|| rec.reached.get(&target).copied()).unwrap_or(now);
-            let change = StageChange { from: Some(lead.stage.clone()), to: target.clone(), at, via: Via::Postback, forced: backward };
+            let at = rec
+                .stage_entered_at
+                .or_else(|| rec.reached.get(&target).copied())
+                .unwrap_or(now);
+            let change = StageChange {
+                from: Some(lead.stage.clone()),
+                to: target.clone(),
+                at,
+                via: Via::Postback,
+                forced: backward,
+            };
             lead.stage = target.clone();
             lead.stage_entered_at = at;
             lead.stage_changes = lead.stage_changes.saturating_add(1);
@@ -696,10 +831,19 @@ mod tests {
 
     #[test]
     fn formats_come_from_the_content_type_or_the_first_character() {
-        assert_eq!(Format::from_content_type("text/csv; charset=utf-8"), Some(Format::Csv));
-        assert_eq!(Format::from_content_type("application/x-ndjson"), Some(Format::JsonLines));
+        assert_eq!(
+            Format::from_content_type("text/csv; charset=utf-8"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_content_type("application/x-ndjson"),
+            Some(Format::JsonLines)
+        );
         assert_eq!(Format::from_content_type("application/octet-stream"), None);
-        assert_eq!(Format::sniff(b"\xEF\xBB\xBF  {\"email\":1}"), Format::JsonLines);
+        assert_eq!(
+            Format::sniff(b"\xEF\xBB\xBF  {\"email\":1}"),
+            Format::JsonLines
+        );
         assert_eq!(Format::sniff(b"email,stage"), Format::Csv);
     }
 
@@ -714,21 +858,36 @@ mod tests {
         assert_eq!(a["phone"], "+1 555", "the export's formula guard is undone");
         assert_eq!(got[1].0, 4);
         assert_eq!(got[1].1.as_ref().unwrap()["first_name"], "two\nlines");
-        assert!(!got[1].1.as_ref().unwrap().contains_key("phone"), "empty cells are absent");
+        assert!(
+            !got[1].1.as_ref().unwrap().contains_key("phone"),
+            "empty cells are absent"
+        );
         assert_eq!(got[2].0, 6);
         assert!(got[2].1.is_err());
     }
 
     #[test]
     fn a_body_that_is_not_csv_nor_json_lines_is_refused() {
-        assert!(matches!(Rows::new(&b"hello world\nfoo"[..], None), Err(FileError::NotImportable(_))));
-        assert!(matches!(Rows::new(&b""[..], Some(Format::Csv)), Err(FileError::NotImportable(_))));
-        assert!(matches!(Rows::new(&b"\"open"[..], None), Err(FileError::NotImportable(_))));
+        assert!(matches!(
+            Rows::new(&b"hello world\nfoo"[..], None),
+            Err(FileError::NotImportable(_))
+        ));
+        assert!(matches!(
+            Rows::new(&b""[..], Some(Format::Csv)),
+            Err(FileError::NotImportable(_))
+        ));
+        assert!(matches!(
+            Rows::new(&b"\"open"[..], None),
+            Err(FileError::NotImportable(_))
+        ));
     }
 
     #[test]
     fn json_lines_are_objects_and_bad_lines_are_reported_alone() {
-        let got = rows("{\"email\":\"a@x.io\"}\n\n[1]\n{nope\n{\"email\":\"b@x.io\"}", None);
+        let got = rows(
+            "{\"email\":\"a@x.io\"}\n\n[1]\n{nope\n{\"email\":\"b@x.io\"}",
+            None,
+        );
         let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [1, 3, 4, 5]);
         assert!(got[0].1.is_ok() && got[1].1.is_err() && got[2].1.is_err() && got[3].1.is_ok());
@@ -736,7 +895,10 @@ mod tests {
 
     #[test]
     fn an_overlong_line_is_rejected_and_skipped() {
-        let text = format!("{{\"email\":\"{}\"}}\n{{\"email\":\"b@x.io\"}}\n", "a".repeat(MAX_ROW_BYTES + 10));
+        let text = format!(
+            "{{\"email\":\"{}\"}}\n{{\"email\":\"b@x.io\"}}\n",
+            "a".repeat(MAX_ROW_BYTES + 10)
+        );
         let got = rows(&text, None);
         assert_eq!(got.len(), 2);
         assert!(got[0].1.as_ref().unwrap_err().contains("longer"));
@@ -753,16 +915,31 @@ mod tests {
             "updated_at": "2026-02-01T00:00:00Z", "stages": {"form started": "2026-01-03T00:00:00Z"}
         }))
         .unwrap();
-        assert_eq!(rec.postback.lead_id.unwrap().to_string(), "7d0f5e5e-8d1f-4f53-9b7b-1c1d0e7a1a11");
+        assert_eq!(
+            rec.postback.lead_id.unwrap().to_string(),
+            "7d0f5e5e-8d1f-4f53-9b7b-1c1d0e7a1a11"
+        );
         assert_eq!(rec.postback.email.as_ref().unwrap().as_str(), "a@x.io");
         assert_eq!(rec.created_at, Some(t("2026-01-02T00:00:00Z")));
         let p = Pipeline::default();
-        assert_eq!(rec.reached[&p.stage("Paid").unwrap()], t("2026-01-05T08:00:00Z"));
-        assert_eq!(rec.reached[&p.stage("Form Started").unwrap()], t("2026-01-03T00:00:00Z"));
+        assert_eq!(
+            rec.reached[&p.stage("Paid").unwrap()],
+            t("2026-01-05T08:00:00Z")
+        );
+        assert_eq!(
+            rec.reached[&p.stage("Form Started").unwrap()],
+            t("2026-01-03T00:00:00Z")
+        );
         assert_eq!(rec.postback.form_completion_percent, Some(50.0));
         assert_eq!(rec.postback.custom_data.as_ref().unwrap()["plan"], "pro");
         assert_eq!(rec.first_touch.source.as_deref(), Some("google"));
-        assert!(rec.postback.custom_data.as_ref().unwrap().get("updated_at").is_none());
+        assert!(rec
+            .postback
+            .custom_data
+            .as_ref()
+            .unwrap()
+            .get("updated_at")
+            .is_none());
     }
 
     #[test]
@@ -771,12 +948,30 @@ mod tests {
             (json!({"first_name": "x"}), "no email"),
             (json!({"email": "not an email"}), "email"),
             (json!({"email": "a@x.io", "stage": "Nope"}), "stage"),
-            (json!({"email": "a@x.io", "created_at": "yesterday"}), "not a time"),
-            (json!({"email": "a@x.io", "created_at": "2027-01-01"}), "future"),
-            (json!({"email": "a@x.io", "created_at": "2026-01-05", "reached Paid at": "2026-01-01"}), "before its created_at"),
-            (json!({"email": "a@x.io", "form_completion_percent": "lots"}), "number"),
-            (json!({"email": "a@x.io", "form_completion_percent": 150}), "0 to 100"),
-            (json!({"email": "a@x.io", "custom_data": "[1]"}), "custom_data"),
+            (
+                json!({"email": "a@x.io", "created_at": "yesterday"}),
+                "not a time",
+            ),
+            (
+                json!({"email": "a@x.io", "created_at": "2027-01-01"}),
+                "future",
+            ),
+            (
+                json!({"email": "a@x.io", "created_at": "2026-01-05", "reached Paid at": "2026-01-01"}),
+                "before its created_at",
+            ),
+            (
+                json!({"email": "a@x.io", "form_completion_percent": "lots"}),
+                "number",
+            ),
+            (
+                json!({"email": "a@x.io", "form_completion_percent": 150}),
+                "0 to 100",
+            ),
+            (
+                json!({"email": "a@x.io", "custom_data": "[1]"}),
+                "custom_data",
+            ),
         ] {
             let err = record(row.clone()).unwrap_err();
             assert!(err.contains(why), "{row}: {err}");
@@ -794,8 +989,14 @@ mod tests {
         assert_eq!(l.created_at, t("2026-01-02T09:00:00Z"));
         assert_eq!(l.stage.as_str(), "Paid", "the furthest stage with a time");
         assert_eq!(l.stage_entered_at, t("2026-01-05T00:00:00Z"));
-        assert_eq!(l.stage_reached_at[&p.stage("New").unwrap()], t("2026-01-02T09:00:00Z"));
-        assert_eq!(l.stage_reached_at[&p.stage("Application Submitted").unwrap()], t("2026-01-05T00:00:00Z"));
+        assert_eq!(
+            l.stage_reached_at[&p.stage("New").unwrap()],
+            t("2026-01-02T09:00:00Z")
+        );
+        assert_eq!(
+            l.stage_reached_at[&p.stage("Application Submitted").unwrap()],
+            t("2026-01-05T00:00:00Z")
+        );
         assert_eq!(l.first_touch.source.as_deref(), Some("google"));
         assert_eq!(a.history.as_ref().unwrap().at, l.created_at);
         assert_eq!(l.id, Uuid::nil());
@@ -814,7 +1015,13 @@ mod tests {
     #[test]
     fn an_existing_lead_moves_forward_and_keeps_the_earlier_times() {
         let p = Pipeline::default();
-        let existing = import_new(&record(json!({"email": "a@x.io", "created_at": "2026-03-01"})).unwrap(), &p, Uuid::nil(), now()).lead;
+        let existing = import_new(
+            &record(json!({"email": "a@x.io", "created_at": "2026-03-01"})).unwrap(),
+            &p,
+            Uuid::nil(),
+            now(),
+        )
+        .lead;
         let rec = record(json!({"email": "a@x.io", "created_at": "2026-02-01", "stage": "Paid", "reached Paid at": "2026-03-10",
             "phone": "+1 555"}))
         .unwrap();
@@ -827,6 +1034,9 @@ mod tests {
         assert_eq!(a.lead.version, existing.version + 1);
         let back = record(json!({"email": "a@x.io", "stage": "New"})).unwrap();
         let b = import_into(&a.lead, &back, &p, now());
-        assert!(!b.modified, "a row never moves a lead backwards without force_stage");
+        assert!(
+            !b.modified,
+            "a row never moves a lead backwards without force_stage"
+        );
     }
 }

@@ -236,14 +236,25 @@ mod tests {
         let a = created_key("2026-01-02T03:04:05.1Z".parse().unwrap(), id);
         let b = created_key("2026-01-02T03:04:05.123456Z".parse().unwrap(), id);
         let c = created_key("2026-01-10T00:00:00Z".parse().unwrap(), id);
-        assert_eq!(a, "2026-01-02T03:04:05.100000Z#00000000-0000-0000-0000-000000000000");
+        assert_eq!(
+            a,
+            "2026-01-02T03:04:05.100000Z#00000000-0000-0000-0000-000000000000"
+        );
         assert!(a < b && b < c);
     }
 
     #[test]
     fn overwrite_keeps_absent_fields() {
-        let mut old = TextFields { first_name: Some("John".into()), phone: Some("1".into()), ..Default::default() };
-        old.overwrite_with(&TextFields { phone: Some("2".into()), company: Some("Acme".into()), ..Default::default() });
+        let mut old = TextFields {
+            first_name: Some("John".into()),
+            phone: Some("1".into()),
+            ..Default::default()
+        };
+        old.overwrite_with(&TextFields {
+            phone: Some("2".into()),
+            company: Some("Acme".into()),
+            ..Default::default()
+        });
         assert_eq!(old.first_name.as_deref(), Some("John"));
         assert_eq!(old.phone.as_deref(), Some("2"));
         assert_eq!(old.company.as_deref(), Some("Acme"));
@@ -252,9 +263,20 @@ mod tests {
     #[test]
     fn first_touch_is_set_once() {
         let mut ft = Attribution::default();
-        ft.fill_from(&TextFields { source: Some("google".into()), ..Default::default() });
-        ft.fill_from(&TextFields { source: Some("facebook".into()), campaign: Some("x".into()), ..Default::default() });
+        ft.fill_from(&TextFields {
+            source: Some("google".into()),
+            ..Default::default()
+        });
+        ft.fill_from(&TextFields {
+            source: Some("facebook".into()),
+            campaign: Some("x".into()),
+            ..Default::default()
+        });
         assert_eq!(ft.source.as_deref(), Some("google"));
-        assert_eq!(ft.campaign.as_deref(), Some("x"), "a field first seen later is still recorded");
+        assert_eq!(
+            ft.campaign.as_deref(),
+            Some("x"),
+            "a field first seen later is still recorded"
+        );
     }
 }

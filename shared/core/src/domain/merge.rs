@@ -36,10 +36,12 @@ impl Access {
     fn cap<'a>(&'a self, target: &'a Stage, pipeline: &Pipeline) -> &'a Stage {
         match self {
             Access::Full => target,
-            Access::Public { max_stage } => match (pipeline.index_of(target), pipeline.index_of(max_stage)) {
-                (Some(t), Some(m)) if t > m => max_stage,
-                _ => target,
-            },
+            Access::Public { max_stage } => {
+                match (pipeline.index_of(target), pipeline.index_of(max_stage)) {
+                    (Some(t), Some(m)) if t > m => max_stage,
+                    _ => target,
+                }
+            }
         }
     }
 }
@@ -67,18 +69,39 @@ impl Applied {
 
     /// A result that keeps `lead` as it is: nothing to write.
     pub fn unchanged(lead: Lead) -> Self {
-        Self { lead, history: None, moved: false, modified: false, warnings: Vec::new() }
+        Self {
+            lead,
+            history: None,
+            moved: false,
+            modified: false,
+            warnings: Vec::new(),
+        }
     }
 
     /// A result that stores `lead` (already given its next version), without a stage change.
     pub fn rewritten(lead: Lead) -> Self {
-        Self { lead, history: None, moved: false, modified: true, warnings: Vec::new() }
+        Self {
+            lead,
+            history: None,
+            moved: false,
+            modified: true,
+            warnings: Vec::new(),
+        }
     }
 }
 
 /// A new lead from its first postback: the given stage (capped for the browser key), or the pipeline's first.
-pub fn new_lead(pb: &Postback, pipeline: &Pipeline, id: Uuid, now: DateTime<Utc>, access: &Access) -> Applied {
-    let stage = pb.stage.as_ref().map_or_else(|| pipeline.first().clone(), |s| access.cap(s, pipeline).clone());
+pub fn new_lead(
+    pb: &Postback,
+    pipeline: &Pipeline,
+    id: Uuid,
+    now: DateTime<Utc>,
+    access: &Access,
+) -> Applied {
+    let stage = pb.stage.as_ref().map_or_else(
+        || pipeline.first().clone(),
+        |s| access.cap(s, pipeline).clone(),
+    );
     let mut first_touch = Attribution::default();
     first_touch.fill_from(&pb.text);
     let mut lead = Lead {
@@ -100,14 +123,32 @@ pub fn new_lead(pb: &Postback, pipeline: &Pipeline, id: Uuid, now: DateTime<Utc>
         version: 1,
     };
     mark_reached(&mut lead, pipeline, now);
-    let history = StageChange { from: None, to: stage, at: now, via: Via::Postback, forced: false };
-    Applied { lead, history: Some(history), moved: true, modified: true, warnings: Vec::new() }
+    let history = StageChange {
+        from: None,
+        to: stage,
+        at: now,
+        via: Via::Postback,
+        forced: false,
+    };
+    Applied {
+        lead,
+        history: Some(history),
+        moved: true,
+        modified: true,
+        warnings: Vec::new(),
+    }
 }
 
 /// Merges a postback into an existing lead. With [`Access::Full`]: present fields overwrite, absent ones stay,
 /// `custom_data` merges by key, and the stage only moves forward unless `force_stage` is set. With
 /// [`Access::Public`]: see there. First-touch attribution is only ever filled in.
-pub fn apply_postback(existing: &Lead, pb: &Postback, pipeline: &Pipeline, now: DateTime<Utc>, access: &Access) -> Applied {
+pub fn apply_postback(
+    existing: &Lead,
+    pb: &Postback,
+    pipeline: &Pipeline,
+    now: DateTime<Utc>,
+    access: &Access,
+) -> Applied {
     let mut lead = existing.clone();
     let mut warnings = Vec::new();
     let full = *access == Access::Full;
@@ -130,16 +171,33 @@ pub fn apply_postback(existing: &Lead, pb: &Postback, pipeline: &Pipeline, now: 
         if full {
             merge_custom_data(&mut lead.custom_data, extra, &mut warnings);
         } else {
-            let new_keys: serde_json::Map<String, serde_json::Value> =
-                extra.iter().filter(|(k, _)| !lead.custom_data.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let new_keys: serde_json::Map<String, serde_json::Value> = extra
+                .iter()
+                .filter(|(k, _)| !lead.custom_data.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             merge_custom_data(&mut lead.custom_data, &new_keys, &mut warnings);
         }
     }
     let history = match pb.stage.as_ref().map(|s| access.cap(s, pipeline)) {
         Some(target) => match direction(pipeline, &lead.stage, target) {
             Direction::Same => None,
-            Direction::Forward => Some(move_to(&mut lead, target, Via::Postback, false, pipeline, now)),
-            Direction::Backward if pb.force_stage && full => Some(move_to(&mut lead, target, Via::Postback, true, pipeline, now)),
+            Direction::Forward => Some(move_to(
+                &mut lead,
+                target,
+                Via::Postback,
+                false,
+                pipeline,
+                now,
+            )),
+            Direction::Backward if pb.force_stage && full => Some(move_to(
+                &mut lead,
+                target,
+                Via::Postback,
+                true,
+                pipeline,
+                now,
+            )),
             Direction::Backward => None,
         },
         None => None,
@@ -154,11 +212,23 @@ pub fn apply_postback(existing: &Lead, pb: &Postback, pipeline: &Pipeline, now: 
 }
 
 /// A marketer's move to `target`, allowed in either direction; backward moves are marked `forced`.
-pub fn apply_manual_move(existing: &Lead, target: &Stage, pipeline: &Pipeline, now: DateTime<Utc>) -> Applied {
+pub fn apply_manual_move(
+    existing: &Lead,
+    target: &Stage,
+    pipeline: &Pipeline,
+    now: DateTime<Utc>,
+) -> Applied {
     let mut lead = existing.clone();
     let history = match direction(pipeline, &lead.stage, target) {
         Direction::Same => None,
-        Direction::Forward => Some(move_to(&mut lead, target, Via::Manual, false, pipeline, now)),
+        Direction::Forward => Some(move_to(
+            &mut lead,
+            target,
+            Via::Manual,
+            false,
+            pipeline,
+            now,
+        )),
         Direction::Backward => Some(move_to(&mut lead, target, Via::Manual, true, pipeline, now)),
     };
     let (moved, history) = (history.is_some(), history.flatten());
@@ -167,12 +237,21 @@ pub fn apply_manual_move(existing: &Lead, target: &Stage, pipeline: &Pipeline, n
 
 /// Applies the postback's field counts unless the result would have more fields completed than in all; then the
 /// postback's conflicting count is left out with a warning.
-fn merge_field_counts(lead: &mut Lead, existing: &Lead, pb: &Postback, warnings: &mut Vec<Warning>) {
+fn merge_field_counts(
+    lead: &mut Lead,
+    existing: &Lead,
+    pb: &Postback,
+    warnings: &mut Vec<Warning>,
+) {
     let completed = pb.form_fields_completed.or(existing.form_fields_completed);
     let total = pb.form_fields_total.or(existing.form_fields_total);
     match (completed, total) {
         (Some(c), Some(t)) if c > t => {
-            let field = if pb.form_fields_completed.is_some() { "form_fields_completed" } else { "form_fields_total" };
+            let field = if pb.form_fields_completed.is_some() {
+                "form_fields_completed"
+            } else {
+                "form_fields_total"
+            };
             warnings.push(Warning::new(
                 field,
                 WarningCode::Dropped,
@@ -193,7 +272,11 @@ fn merge_field_counts(lead: &mut Lead, existing: &Lead, pb: &Postback, warnings:
 }
 
 /// Merges custom data key by key; a key that would take the lead past the custom-data limits is left out.
-fn merge_custom_data(stored: &mut Map<String, Value>, extra: &Map<String, Value>, warnings: &mut Vec<Warning>) {
+fn merge_custom_data(
+    stored: &mut Map<String, Value>,
+    extra: &Map<String, Value>,
+    warnings: &mut Vec<Warning>,
+) {
     let mut left_out = Vec::new();
     for (k, v) in extra {
         let previous = stored.insert(k.clone(), v.clone());
@@ -230,7 +313,13 @@ fn finish(
         lead.updated_at = now;
         lead.version = existing.version + 1;
     }
-    Applied { lead, history, moved, modified, warnings }
+    Applied {
+        lead,
+        history,
+        moved,
+        modified,
+        warnings,
+    }
 }
 
 enum Direction {
@@ -251,8 +340,21 @@ fn direction(pipeline: &Pipeline, current: &Stage, target: &Stage) -> Direction 
 }
 
 /// Moves the lead; returns the history entry to record, or `None` once the lead's history is full.
-fn move_to(lead: &mut Lead, target: &Stage, via: Via, forced: bool, pipeline: &Pipeline, now: DateTime<Utc>) -> Option<StageChange> {
-    let change = StageChange { from: Some(lead.stage.clone()), to: target.clone(), at: now, via, forced };
+fn move_to(
+    lead: &mut Lead,
+    target: &Stage,
+    via: Via,
+    forced: bool,
+    pipeline: &Pipeline,
+    now: DateTime<Utc>,
+) -> Option<StageChange> {
+    let change = StageChange {
+        from: Some(lead.stage.clone()),
+        to: target.clone(),
+        at: now,
+        via,
+        forced,
+    };
     lead.stage = target.clone();
     lead.stage_entered_at = now;
     lead.stage_changes = lead.stage_changes.saturating_add(1);
@@ -280,7 +382,9 @@ mod tests {
     }
 
     fn pb(v: serde_json::Value) -> Postback {
-        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None).unwrap().postback
+        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), None)
+            .unwrap()
+            .postback
     }
 
     fn stage(name: &str) -> Stage {
@@ -288,30 +392,63 @@ mod tests {
     }
 
     fn created(v: serde_json::Value) -> Lead {
-        new_lead(&pb(v), &Pipeline::default(), Uuid::new_v4(), t(0), &Access::Full).lead
+        new_lead(
+            &pb(v),
+            &Pipeline::default(),
+            Uuid::new_v4(),
+            t(0),
+            &Access::Full,
+        )
+        .lead
     }
 
     fn public() -> Access {
-        Access::Public { max_stage: stage("Application Submitted") }
+        Access::Public {
+            max_stage: stage("Application Submitted"),
+        }
     }
 
     #[test]
     fn the_browser_key_only_adds_to_a_lead() {
         let p = Pipeline::default();
-        let lead = created(json!({"email": "v@corp.com", "first_name": "Victim", "stage": "Paid", "custom_data": {"plan": "pro"}}));
+        let lead = created(
+            json!({"email": "v@corp.com", "first_name": "Victim", "stage": "Paid", "custom_data": {"plan": "pro"}}),
+        );
         let attack = pb(json!({
             "email": "attacker@evil.com", "first_name": "Hacked", "phone": "+1-900-EVIL", "stage": "New", "force_stage": true,
             "custom_data": {"plan": "free", "note": "x"}, "form_completion_percent": 50
         }));
         let next = apply_postback(&lead, &attack, &p, t(1), &public());
         assert_eq!(next.lead.email, lead.email, "the email never changes");
-        assert_eq!(next.lead.text.first_name.as_deref(), Some("Victim"), "a non-empty field is kept");
-        assert_eq!(next.lead.text.phone.as_deref(), Some("+1-900-EVIL"), "an empty field is filled");
-        assert_eq!(next.lead.stage, "Paid", "never backwards, force_stage or not");
-        assert_eq!(next.lead.custom_data["plan"], json!("pro"), "existing keys kept");
+        assert_eq!(
+            next.lead.text.first_name.as_deref(),
+            Some("Victim"),
+            "a non-empty field is kept"
+        );
+        assert_eq!(
+            next.lead.text.phone.as_deref(),
+            Some("+1-900-EVIL"),
+            "an empty field is filled"
+        );
+        assert_eq!(
+            next.lead.stage, "Paid",
+            "never backwards, force_stage or not"
+        );
+        assert_eq!(
+            next.lead.custom_data["plan"],
+            json!("pro"),
+            "existing keys kept"
+        );
         assert_eq!(next.lead.custom_data["note"], json!("x"), "new keys added");
-        assert_eq!(next.lead.form_completion_percent, Some(50.0), "form progress updates");
-        assert!(next.warnings.is_empty(), "nothing about the stored lead is told");
+        assert_eq!(
+            next.lead.form_completion_percent,
+            Some(50.0),
+            "form progress updates"
+        );
+        assert!(
+            next.warnings.is_empty(),
+            "nothing about the stored lead is told"
+        );
     }
 
     #[test]
@@ -320,17 +457,32 @@ mod tests {
         let lead = created(json!({"stage": "Form Started"}));
         let next = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &p, t(1), &public());
         assert_eq!(next.lead.stage, "Application Submitted", "capped");
-        let new = new_lead(&pb(json!({"stage": "Completed"})), &p, Uuid::nil(), t(0), &public());
+        let new = new_lead(
+            &pb(json!({"stage": "Completed"})),
+            &p,
+            Uuid::nil(),
+            t(0),
+            &public(),
+        );
         assert_eq!(new.lead.stage, "Application Submitted");
     }
 
     #[test]
     fn new_lead_starts_at_first_stage_with_creation_history() {
-        let a = new_lead(&pb(json!({"email": "a@b.co"})), &Pipeline::default(), Uuid::nil(), t(0), &Access::Full);
+        let a = new_lead(
+            &pb(json!({"email": "a@b.co"})),
+            &Pipeline::default(),
+            Uuid::nil(),
+            t(0),
+            &Access::Full,
+        );
         assert_eq!(a.lead.stage, "New");
         assert_eq!(a.lead.version, 1);
         let h = a.history.unwrap();
-        assert_eq!((h.from, h.to.as_str(), h.via, h.forced), (None, "New", Via::Postback, false));
+        assert_eq!(
+            (h.from, h.to.as_str(), h.via, h.forced),
+            (None, "New", Via::Postback, false)
+        );
     }
 
     #[test]
@@ -345,22 +497,47 @@ mod tests {
     fn forward_moves_backward_stays_without_force() {
         let p = Pipeline::default();
         let lead = created(json!({"stage": "Form Started", "phone": "1"}));
-        let fwd = apply_postback(&lead, &pb(json!({"stage": "Paid"})), &p, t(10), &Access::Full);
+        let fwd = apply_postback(
+            &lead,
+            &pb(json!({"stage": "Paid"})),
+            &p,
+            t(10),
+            &Access::Full,
+        );
         assert!(fwd.stage_changed());
         assert_eq!(fwd.lead.stage, "Paid");
         assert_eq!(fwd.lead.stage_entered_at, t(10));
         assert_eq!(fwd.lead.version, 2);
 
-        let back = apply_postback(&fwd.lead, &pb(json!({"stage": "Form Started", "phone": "2"})), &p, t(20), &Access::Full);
+        let back = apply_postback(
+            &fwd.lead,
+            &pb(json!({"stage": "Form Started", "phone": "2"})),
+            &p,
+            t(20),
+            &Access::Full,
+        );
         assert!(!back.stage_changed());
         assert!(back.modified, "the other fields are still updated");
         assert_eq!(back.lead.stage, "Paid");
         assert_eq!(back.lead.text.phone.as_deref(), Some("2"));
 
-        let forced = apply_postback(&fwd.lead, &pb(json!({"stage": "form started", "force_stage": true})), &p, t(30), &Access::Full);
+        let forced = apply_postback(
+            &fwd.lead,
+            &pb(json!({"stage": "form started", "force_stage": true})),
+            &p,
+            t(30),
+            &Access::Full,
+        );
         let h = forced.history.unwrap();
-        assert_eq!((h.from.unwrap().as_str(), h.to.as_str(), h.forced), ("Paid", "Form Started", true));
-        assert_eq!(forced.lead.stage_reached_at[&stage("Paid")], t(10), "reaching is remembered after a backward move");
+        assert_eq!(
+            (h.from.unwrap().as_str(), h.to.as_str(), h.forced),
+            ("Paid", "Form Started", true)
+        );
+        assert_eq!(
+            forced.lead.stage_reached_at[&stage("Paid")],
+            t(10),
+            "reaching is remembered after a backward move"
+        );
     }
 
     #[test]
@@ -376,17 +553,29 @@ mod tests {
     #[test]
     fn merge_overwrites_present_keeps_absent_and_merges_custom_data() {
         let p = Pipeline::default();
-        let lead = created(json!({"first_name": "John", "phone": "1", "custom_data": {"a": 1, "b": 2}}));
-        let next = apply_postback(&lead, &pb(json!({"phone": "2", "custom_data": {"b": 3, "c": 4}})), &p, t(1), &Access::Full).lead;
+        let lead =
+            created(json!({"first_name": "John", "phone": "1", "custom_data": {"a": 1, "b": 2}}));
+        let next = apply_postback(
+            &lead,
+            &pb(json!({"phone": "2", "custom_data": {"b": 3, "c": 4}})),
+            &p,
+            t(1),
+            &Access::Full,
+        )
+        .lead;
         assert_eq!(next.text.first_name.as_deref(), Some("John"));
         assert_eq!(next.text.phone.as_deref(), Some("2"));
-        assert_eq!(serde_json::Value::Object(next.custom_data), json!({"a": 1, "b": 3, "c": 4}));
+        assert_eq!(
+            serde_json::Value::Object(next.custom_data),
+            json!({"a": 1, "b": 3, "c": 4})
+        );
     }
 
     #[test]
     fn first_touch_attribution_survives_later_campaigns() {
         let p = Pipeline::default();
-        let lead = created(json!({"source": "google", "campaign": "spring", "utm_source": "google"}));
+        let lead =
+            created(json!({"source": "google", "campaign": "spring", "utm_source": "google"}));
         let next = apply_postback(
             &lead,
             &pb(json!({"source": "facebook", "campaign": "fall", "referrer": "https://x.test/"})),
@@ -395,24 +584,58 @@ mod tests {
             &Access::Full,
         )
         .lead;
-        assert_eq!(next.text.source.as_deref(), Some("facebook"), "latest value kept");
-        assert_eq!(next.first_touch.source.as_deref(), Some("google"), "first touch kept");
+        assert_eq!(
+            next.text.source.as_deref(),
+            Some("facebook"),
+            "latest value kept"
+        );
+        assert_eq!(
+            next.first_touch.source.as_deref(),
+            Some("google"),
+            "first touch kept"
+        );
         assert_eq!(next.first_touch.campaign.as_deref(), Some("spring"));
-        assert_eq!(next.first_touch.referrer.as_deref(), Some("https://x.test/"), "first seen later still counts");
+        assert_eq!(
+            next.first_touch.referrer.as_deref(),
+            Some("https://x.test/"),
+            "first seen later still counts"
+        );
     }
 
     #[test]
     fn a_completed_count_above_the_stored_total_is_left_out_with_a_warning() {
         let p = Pipeline::default();
         let lead = created(json!({"form_fields_total": 12, "form_fields_completed": 3}));
-        let next = apply_postback(&lead, &pb(json!({"form_fields_completed": 13, "phone": "5"})), &p, t(1), &Access::Full);
+        let next = apply_postback(
+            &lead,
+            &pb(json!({"form_fields_completed": 13, "phone": "5"})),
+            &p,
+            t(1),
+            &Access::Full,
+        );
         assert_eq!(next.lead.form_fields_completed, Some(3));
-        assert_eq!(next.lead.text.phone.as_deref(), Some("5"), "the rest is stored");
+        assert_eq!(
+            next.lead.text.phone.as_deref(),
+            Some("5"),
+            "the rest is stored"
+        );
         assert_eq!(next.warnings.len(), 1);
         assert_eq!(next.warnings[0].field, "form_fields_completed");
 
-        let shrink = apply_postback(&lead, &pb(json!({"form_fields_total": 2})), &p, t(1), &Access::Full);
-        assert_eq!((shrink.lead.form_fields_completed, shrink.lead.form_fields_total), (Some(3), Some(12)));
+        let shrink = apply_postback(
+            &lead,
+            &pb(json!({"form_fields_total": 2})),
+            &p,
+            t(1),
+            &Access::Full,
+        );
+        assert_eq!(
+            (
+                shrink.lead.form_fields_completed,
+                shrink.lead.form_fields_total
+            ),
+            (Some(3), Some(12))
+        );
         assert_eq!(shrink.warnings[0].field, "form_fields_total");
         assert!(!shrink.modified);
     }
@@ -423,20 +646,37 @@ mod tests {
         let first: serde_json::Map<_, _> = (0..30).map(|i| (format!("a{i}"), json!(i))).collect();
         let second: serde_json::Map<_, _> = (0..30).map(|i| (format!("b{i}"), json!(i))).collect();
         let lead = created(json!({"custom_data": first}));
-        let next = apply_postback(&lead, &pb(json!({"custom_data": second})), &p, t(1), &Access::Full);
+        let next = apply_postback(
+            &lead,
+            &pb(json!({"custom_data": second})),
+            &p,
+            t(1),
+            &Access::Full,
+        );
         assert_eq!(next.lead.custom_data.len(), MAX_CUSTOM_DATA_KEYS);
         assert_eq!(next.warnings.len(), 1);
-        assert!(next.warnings[0].message.starts_with("10 custom_data key(s) left out"));
+        assert!(next.warnings[0]
+            .message
+            .starts_with("10 custom_data key(s) left out"));
     }
 
     #[test]
     fn history_stops_growing_but_the_stage_still_changes() {
         let p = Pipeline::default();
         let mut lead = created(json!({"stage": "Paid"}));
-        let (back, fwd) = (pb(json!({"stage": "New", "force_stage": true})), pb(json!({"stage": "Paid"})));
+        let (back, fwd) = (
+            pb(json!({"stage": "New", "force_stage": true})),
+            pb(json!({"stage": "Paid"})),
+        );
         let mut recorded = 0;
         for i in 0..(MAX_RECORDED_CHANGES + 50) {
-            let next = apply_postback(&lead, if i % 2 == 0 { &back } else { &fwd }, &p, t(i + 1), &Access::Full);
+            let next = apply_postback(
+                &lead,
+                if i % 2 == 0 { &back } else { &fwd },
+                &p,
+                t(i + 1),
+                &Access::Full,
+            );
             assert!(next.stage_changed());
             recorded += usize::from(next.history.is_some());
             lead = next.lead;
@@ -450,7 +690,14 @@ mod tests {
     fn email_change_is_applied() {
         let p = Pipeline::default();
         let lead = created(json!({"email": "a@b.co"}));
-        let next = apply_postback(&lead, &pb(json!({"email": "c@d.co"})), &p, t(1), &Access::Full).lead;
+        let next = apply_postback(
+            &lead,
+            &pb(json!({"email": "c@d.co"})),
+            &p,
+            t(1),
+            &Access::Full,
+        )
+        .lead;
         assert_eq!(next.email, Some(Email::parse("c@d.co").unwrap()));
     }
 
@@ -470,7 +717,13 @@ mod tests {
     fn a_stage_dropped_from_the_pipeline_can_move_anywhere() {
         let mut lead = created(json!({}));
         lead.stage = serde_json::from_str("\"Legacy\"").unwrap();
-        let next = apply_postback(&lead, &pb(json!({"stage": "New"})), &Pipeline::default(), t(1), &Access::Full);
+        let next = apply_postback(
+            &lead,
+            &pb(json!({"stage": "New"})),
+            &Pipeline::default(),
+            t(1),
+            &Access::Full,
+        );
         assert!(next.stage_changed());
     }
 }

@@ -95,8 +95,16 @@ pub fn is_known_field(name: &str) -> bool {
 
 impl Postback {
     /// Parses a raw JSON body. `honeypot_field` names the hidden form field that marks bots, if any.
-    pub fn parse(body: &[u8], pipeline: &Pipeline, honeypot_field: Option<&str>) -> Result<Parsed, ValidationError> {
-        Ok(Self::from_object(crate::error::json_object_body(body, MAX_BODY_BYTES)?, pipeline, honeypot_field))
+    pub fn parse(
+        body: &[u8],
+        pipeline: &Pipeline,
+        honeypot_field: Option<&str>,
+    ) -> Result<Parsed, ValidationError> {
+        Ok(Self::from_object(
+            crate::error::json_object_body(body, MAX_BODY_BYTES)?,
+            pipeline,
+            honeypot_field,
+        ))
     }
 
     /// Reads the decoded query parameters of a GET postback (the key and `pixel` already taken out) as the JSON
@@ -104,12 +112,21 @@ impl Postback {
     /// `1`/`0`) are typed when they parse (else they are reported as a POST's wrong types are), `custom_data` may
     /// be a JSON object or `custom_data[<key>]=<value>` parameters, anything else is a string. A parameter sent
     /// more than once keeps its first value, with a warning. Returns the object too (for the postback log).
-    pub fn from_query(pairs: Vec<(String, String)>, pipeline: &Pipeline, honeypot_field: Option<&str>) -> (Parsed, Map<String, Value>) {
+    pub fn from_query(
+        pairs: Vec<(String, String)>,
+        pipeline: &Pipeline,
+        honeypot_field: Option<&str>,
+    ) -> (Parsed, Map<String, Value>) {
         let mut obj = Map::new();
         let mut repeated: Vec<String> = Vec::new();
         for (name, raw) in pairs {
-            if let Some(inner) = name.strip_prefix("custom_data[").and_then(|n| n.strip_suffix(']')) {
-                let custom = obj.entry("custom_data").or_insert_with(|| Value::Object(Map::new()));
+            if let Some(inner) = name
+                .strip_prefix("custom_data[")
+                .and_then(|n| n.strip_suffix(']'))
+            {
+                let custom = obj
+                    .entry("custom_data")
+                    .or_insert_with(|| Value::Object(Map::new()));
                 match custom {
                     Value::Object(map) if !map.contains_key(inner) => {
                         map.insert(inner.to_string(), Value::String(raw));
@@ -123,9 +140,11 @@ impl Postback {
                 continue;
             }
             let value = match name.as_str() {
-                "form_completion_percent" | "form_fields_completed" | "form_fields_total" => {
-                    raw.trim().parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::String(raw))
-                }
+                "form_completion_percent" | "form_fields_completed" | "form_fields_total" => raw
+                    .trim()
+                    .parse::<serde_json::Number>()
+                    .map(Value::Number)
+                    .unwrap_or(Value::String(raw)),
                 "force_stage" => match raw.trim() {
                     "true" | "1" => Value::Bool(true),
                     "false" | "0" | "" => Value::Bool(false),
@@ -141,45 +160,83 @@ impl Postback {
         }
         let mut parsed = Self::from_object(obj.clone(), pipeline, honeypot_field);
         for name in repeated {
-            let message = format!("{} was sent more than once; the first value was used", clip(&name, 64));
-            parsed.warnings.push(Warning::new(&name, WarningCode::Dropped, message));
+            let message = format!(
+                "{} was sent more than once; the first value was used",
+                clip(&name, 64)
+            );
+            parsed
+                .warnings
+                .push(Warning::new(&name, WarningCode::Dropped, message));
         }
         (parsed, obj)
     }
 
     /// Reads a decoded JSON object (query parameters of a GET postback become one too). Never fails.
-    pub fn from_object(mut obj: Map<String, Value>, pipeline: &Pipeline, honeypot_field: Option<&str>) -> Parsed {
+    pub fn from_object(
+        mut obj: Map<String, Value>,
+        pipeline: &Pipeline,
+        honeypot_field: Option<&str>,
+    ) -> Parsed {
         let mut w = Vec::new();
-        let honeypot = honeypot_field.and_then(|f| obj.remove(f)).is_some_and(|v| is_filled(&v));
-        let lead_id = take_string(&mut obj, "lead_id", 64, &mut w).and_then(|s| match Uuid::parse_str(&s) {
-            Ok(id) => Some(id),
-            Err(_) => drop_field(&mut w, "lead_id", "lead_id is not a UUID returned by an earlier postback; it was ignored"),
-        });
+        let honeypot = honeypot_field
+            .and_then(|f| obj.remove(f))
+            .is_some_and(|v| is_filled(&v));
+        let lead_id =
+            take_string(&mut obj, "lead_id", 64, &mut w).and_then(|s| match Uuid::parse_str(&s) {
+                Ok(id) => Some(id),
+                Err(_) => drop_field(
+                    &mut w,
+                    "lead_id",
+                    "lead_id is not a UUID returned by an earlier postback; it was ignored",
+                ),
+            });
         let token = take_string(&mut obj, "token", 200, &mut w);
         let event_id = match obj.remove("event_id") {
             None | Some(Value::Null) => None,
             Some(Value::String(raw)) => match IdempotencyKey::parse(&raw, "event_id") {
                 Ok(key) => Some(key),
-                Err(e) => drop_field(&mut w, "event_id", format!("{}; the postback was not deduplicated", e.message)),
+                Err(e) => drop_field(
+                    &mut w,
+                    "event_id",
+                    format!("{}; the postback was not deduplicated", e.message),
+                ),
             },
-            Some(_) => drop_field(&mut w, "event_id", "event_id must be a string; the postback was not deduplicated"),
+            Some(_) => drop_field(
+                &mut w,
+                "event_id",
+                "event_id must be a string; the postback was not deduplicated",
+            ),
         };
-        let email = take_string(&mut obj, "email", 320, &mut w).and_then(|s| match Email::parse(&s) {
-            Ok(e) => Some(e),
-            Err(why) => drop_field(&mut w, "email", format!("{why}; the email was not stored")),
-        });
-        let stage = take_string(&mut obj, "stage", 200, &mut w).and_then(|s| match pipeline.stage(&s) {
-            Ok(stage) => Some(stage),
-            Err(e) => drop_field(&mut w, "stage", format!("{e}; the stage was left as it was")),
-        });
-        let text = TextFields::read_each(|name, max| Ok::<_, ()>(take_string(&mut obj, name, max, &mut w))).unwrap_or_default();
+        let email =
+            take_string(&mut obj, "email", 320, &mut w).and_then(|s| match Email::parse(&s) {
+                Ok(e) => Some(e),
+                Err(why) => drop_field(&mut w, "email", format!("{why}; the email was not stored")),
+            });
+        let stage =
+            take_string(&mut obj, "stage", 200, &mut w).and_then(|s| match pipeline.stage(&s) {
+                Ok(stage) => Some(stage),
+                Err(e) => drop_field(
+                    &mut w,
+                    "stage",
+                    format!("{e}; the stage was left as it was"),
+                ),
+            });
+        let text = TextFields::read_each(|name, max| {
+            Ok::<_, ()>(take_string(&mut obj, name, max, &mut w))
+        })
+        .unwrap_or_default();
         let form_completion_percent = match obj.remove("form_completion_percent") {
             None | Some(Value::Null) => None,
-            Some(v) => match v.as_f64().filter(|n| v.is_number() && (0.0..=100.0).contains(n)) {
+            Some(v) => match v
+                .as_f64()
+                .filter(|n| v.is_number() && (0.0..=100.0).contains(n))
+            {
                 Some(n) => Some(n),
-                None => {
-                    drop_field(&mut w, "form_completion_percent", "form_completion_percent must be a number from 0 to 100; it was left out")
-                }
+                None => drop_field(
+                    &mut w,
+                    "form_completion_percent",
+                    "form_completion_percent must be a number from 0 to 100; it was left out",
+                ),
             },
         };
         let mut form_fields_completed = take_count(&mut obj, "form_fields_completed", &mut w);
@@ -197,12 +254,21 @@ impl Postback {
         let mut custom_data = match obj.remove("custom_data") {
             None | Some(Value::Null) => None,
             Some(Value::Object(map)) => Some(map),
-            Some(_) => drop_field(&mut w, "custom_data", "custom_data must be a JSON object of key/value pairs; it was left out"),
+            Some(_) => drop_field(
+                &mut w,
+                "custom_data",
+                "custom_data must be a JSON object of key/value pairs; it was left out",
+            ),
         };
         let force_stage = match obj.remove("force_stage") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => b,
-            Some(_) => drop_field(&mut w, "force_stage", "force_stage must be true or false; it was ignored").unwrap_or(false),
+            Some(_) => drop_field(
+                &mut w,
+                "force_stage",
+                "force_stage must be true or false; it was ignored",
+            )
+            .unwrap_or(false),
         };
         // What is left is unknown: keep it inside custom_data rather than lose it.
         for (name, value) in obj {
@@ -214,13 +280,19 @@ impl Postback {
                 w.push(Warning::new(
                     &name,
                     WarningCode::Dropped,
-                    format!("unknown field \"{}\" clashes with a custom_data key; it was left out", clip(&name, 64)),
+                    format!(
+                        "unknown field \"{}\" clashes with a custom_data key; it was left out",
+                        clip(&name, 64)
+                    ),
                 ));
             } else {
                 w.push(Warning::new(
                     &name,
                     WarningCode::MovedToCustomData,
-                    format!("unknown field \"{}\" was kept inside custom_data", clip(&name, 64)),
+                    format!(
+                        "unknown field \"{}\" was kept inside custom_data",
+                        clip(&name, 64)
+                    ),
                 ));
                 extra.insert(name, value);
             }
@@ -274,18 +346,36 @@ fn drop_field<T>(w: &mut Vec<Warning>, field: &str, message: impl Into<String>) 
 
 /// A string field: trimmed, control characters removed, cut to `max` bytes; blank counts as absent; another type
 /// is left out.
-fn take_string(obj: &mut Map<String, Value>, name: &str, max: usize, w: &mut Vec<Warning>) -> Option<String> {
+fn take_string(
+    obj: &mut Map<String, Value>,
+    name: &str,
+    max: usize,
+    w: &mut Vec<Warning>,
+) -> Option<String> {
     match obj.remove(name) {
         None | Some(Value::Null) => None,
         Some(Value::String(raw)) => {
             let mut s = raw.trim().to_string();
             if s.chars().any(char::is_control) {
-                s = s.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
-                w.push(Warning::new(name, WarningCode::Cleaned, format!("control characters were removed from {name}")));
+                s = s
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
+                    .trim()
+                    .to_string();
+                w.push(Warning::new(
+                    name,
+                    WarningCode::Cleaned,
+                    format!("control characters were removed from {name}"),
+                ));
             }
             if s.len() > max {
                 s = clip(&s, max).trim_end().to_string();
-                w.push(Warning::new(name, WarningCode::Truncated, format!("{name} was cut to {max} bytes")));
+                w.push(Warning::new(
+                    name,
+                    WarningCode::Truncated,
+                    format!("{name} was cut to {max} bytes"),
+                ));
             }
             (!s.is_empty()).then_some(s)
         }
@@ -298,9 +388,11 @@ fn take_count(obj: &mut Map<String, Value>, name: &str, w: &mut Vec<Warning>) ->
     match obj.remove(name) {
         None | Some(Value::Null) => None,
         Some(v) => {
-            let n = v
-                .as_u64()
-                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=MAX_FIELD_COUNT as f64).contains(f)).map(|f| f as u64));
+            let n = v.as_u64().or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..=MAX_FIELD_COUNT as f64).contains(f))
+                    .map(|f| f as u64)
+            });
             match n.filter(|n| *n <= MAX_FIELD_COUNT).and_then(|n| u32::try_from(n).ok()) {
                 Some(n) => Some(n),
                 None => drop_field(w, name, format!("{name} must be a whole number from 0 to {MAX_FIELD_COUNT}; it was left out")),
@@ -343,8 +435,12 @@ fn bound_custom_data(map: &mut Map<String, Value>, w: &mut Vec<Warning>) {
             reasons.push(why);
             continue;
         }
-        let entry = serde_json::to_vec(&v).map(|b| b.len()).unwrap_or(usize::MAX).saturating_add(k.len() + 4);
-        if kept.len() >= MAX_CUSTOM_DATA_KEYS || size.saturating_add(entry) > MAX_CUSTOM_DATA_BYTES {
+        let entry = serde_json::to_vec(&v)
+            .map(|b| b.len())
+            .unwrap_or(usize::MAX)
+            .saturating_add(k.len() + 4);
+        if kept.len() >= MAX_CUSTOM_DATA_KEYS || size.saturating_add(entry) > MAX_CUSTOM_DATA_BYTES
+        {
             reasons.push("a lead keeps at most 50 keys and 4 KB of custom_data");
             continue;
         }
@@ -356,7 +452,11 @@ fn bound_custom_data(map: &mut Map<String, Value>, w: &mut Vec<Warning>) {
         w.push(Warning::new(
             "custom_data",
             WarningCode::Dropped,
-            format!("{} custom_data key(s) left out: {}", before - kept.len(), reasons.join("; ")),
+            format!(
+                "{} custom_data key(s) left out: {}",
+                before - kept.len(),
+                reasons.join("; ")
+            ),
         ));
     }
     *map = kept;
@@ -366,7 +466,10 @@ fn bound_custom_data(map: &mut Map<String, Value>, w: &mut Vec<Warning>) {
 pub fn custom_data_fits(map: &Map<String, Value>) -> bool {
     map.len() <= MAX_CUSTOM_DATA_KEYS
         && map.iter().all(|(k, v)| custom_key_problem(k, v).is_none())
-        && serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX) <= MAX_CUSTOM_DATA_BYTES
+        && serde_json::to_vec(map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX)
+            <= MAX_CUSTOM_DATA_BYTES
 }
 
 fn depth_of_value(v: &Value) -> usize {
@@ -384,16 +487,28 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Parsed {
-        Postback::parse(v.to_string().as_bytes(), &Pipeline::default(), Some("hp_website")).unwrap()
+        Postback::parse(
+            v.to_string().as_bytes(),
+            &Pipeline::default(),
+            Some("hp_website"),
+        )
+        .unwrap()
     }
 
     fn warned(p: &Parsed) -> Vec<(&str, WarningCode)> {
-        p.warnings.iter().map(|w| (w.field.as_str(), w.code)).collect()
+        p.warnings
+            .iter()
+            .map(|w| (w.field.as_str(), w.code))
+            .collect()
     }
 
     #[test]
     fn query_parameters_become_the_body_a_post_would_send() {
-        let pairs = |v: &[(&str, &str)]| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
         let (p, obj) = Postback::from_query(
             pairs(&[
                 ("email", "Q@Example.com"),
@@ -412,13 +527,31 @@ mod tests {
         );
         let pb = &p.postback;
         assert_eq!(pb.email.as_ref().map(|e| e.as_str()), Some("q@example.com"));
-        assert_eq!(pb.stage.as_ref().map(|s| s.as_str()), Some("Paid"), "the first value wins");
-        assert_eq!((pb.form_completion_percent, pb.form_fields_total, pb.form_fields_completed), (Some(55.5), Some(9), None));
+        assert_eq!(
+            pb.stage.as_ref().map(|s| s.as_str()),
+            Some("Paid"),
+            "the first value wins"
+        );
+        assert_eq!(
+            (
+                pb.form_completion_percent,
+                pb.form_fields_total,
+                pb.form_fields_completed
+            ),
+            (Some(55.5), Some(9), None)
+        );
         assert!(pb.force_stage && pb.honeypot);
-        assert_eq!(pb.custom_data.as_ref().and_then(|c| c.get("gclid")), Some(&json!("abc")));
+        assert_eq!(
+            pb.custom_data.as_ref().and_then(|c| c.get("gclid")),
+            Some(&json!("abc"))
+        );
         assert_eq!(pb.event_id.as_ref().map(|k| k.as_str()), Some("conv-1"));
         let w = warned(&p);
-        assert!(w.contains(&("stage", WarningCode::Dropped)) && w.contains(&("form_fields_completed", WarningCode::Dropped)), "{w:?}");
+        assert!(
+            w.contains(&("stage", WarningCode::Dropped))
+                && w.contains(&("form_fields_completed", WarningCode::Dropped)),
+            "{w:?}"
+        );
         assert_eq!(obj.get("form_completion_percent"), Some(&json!(55.5)));
         assert!(obj.get("key").is_none());
     }
@@ -443,7 +576,9 @@ mod tests {
 
     #[test]
     fn null_and_blank_count_as_absent() {
-        let p = parse(json!({"phone": null, "company": "   ", "custom_data": null, "force_stage": null}));
+        let p = parse(
+            json!({"phone": null, "company": "   ", "custom_data": null, "force_stage": null}),
+        );
         assert_eq!(p.postback, Postback::default());
         assert!(p.warnings.is_empty());
     }
@@ -451,12 +586,27 @@ mod tests {
     #[test]
     fn only_what_cannot_be_a_lead_is_refused() {
         let p = Pipeline::default();
-        assert_eq!(Postback::parse(b"{\"email\":", &p, None).unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(Postback::parse(b"[1,2]", &p, None).unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(Postback::parse(b"", &p, None).unwrap_err().code, ErrorCode::InvalidJson);
-        assert_eq!(Postback::parse(&[0xff, 0xfe], &p, None).unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(
+            Postback::parse(b"{\"email\":", &p, None).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            Postback::parse(b"[1,2]", &p, None).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            Postback::parse(b"", &p, None).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            Postback::parse(&[0xff, 0xfe], &p, None).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(Postback::parse(&big, &p, None).unwrap_err().code, ErrorCode::PayloadTooLarge);
+        assert_eq!(
+            Postback::parse(&big, &p, None).unwrap_err().code,
+            ErrorCode::PayloadTooLarge
+        );
     }
 
     #[test]
@@ -466,7 +616,11 @@ mod tests {
         assert!(c.len() <= 200 && c.chars().all(|ch| ch == 'é'));
         assert_eq!(c.len(), 200, "100 two-byte characters");
         assert_eq!(warned(&p), [("campaign", WarningCode::Truncated)]);
-        assert_eq!(p.postback.email.unwrap().as_str(), "a@b.co", "the lead is kept");
+        assert_eq!(
+            p.postback.email.unwrap().as_str(),
+            "a@b.co",
+            "the lead is kept"
+        );
     }
 
     #[test]
@@ -477,10 +631,22 @@ mod tests {
             "phone": "+1 555 0100"
         }));
         let pb = &p.postback;
-        assert_eq!((pb.email.clone(), pb.lead_id, pb.stage.clone()), (None, None, None));
+        assert_eq!(
+            (pb.email.clone(), pb.lead_id, pb.stage.clone()),
+            (None, None, None)
+        );
         assert_eq!(pb.text.phone.as_deref(), Some("+1 555 0100"));
         let fields: Vec<&str> = p.warnings.iter().map(|w| w.field.as_str()).collect();
-        for f in ["email", "lead_id", "stage", "first_name", "form_completion_percent", "form_fields_total", "force_stage", "custom_data"] {
+        for f in [
+            "email",
+            "lead_id",
+            "stage",
+            "first_name",
+            "form_completion_percent",
+            "form_fields_total",
+            "force_stage",
+            "custom_data",
+        ] {
             assert!(fields.contains(&f), "{f} reported: {fields:?}");
         }
         assert!(p.warnings.iter().all(|w| w.code == WarningCode::Dropped));
@@ -489,8 +655,14 @@ mod tests {
     #[test]
     fn unknown_fields_are_kept_in_custom_data() {
         let p = parse(json!({"favourite_colour": "blue", "custom_data": {"a": 1}}));
-        assert_eq!(Value::Object(p.postback.custom_data.clone().unwrap()), json!({"a": 1, "favourite_colour": "blue"}));
-        assert_eq!(warned(&p), [("favourite_colour", WarningCode::MovedToCustomData)]);
+        assert_eq!(
+            Value::Object(p.postback.custom_data.clone().unwrap()),
+            json!({"a": 1, "favourite_colour": "blue"})
+        );
+        assert_eq!(
+            warned(&p),
+            [("favourite_colour", WarningCode::MovedToCustomData)]
+        );
     }
 
     #[test]
@@ -503,8 +675,17 @@ mod tests {
     #[test]
     fn completed_above_total_is_left_out() {
         let p = parse(json!({"form_fields_completed": 13, "form_fields_total": 12}));
-        assert_eq!((p.postback.form_fields_completed, p.postback.form_fields_total), (None, Some(12)));
-        assert_eq!(warned(&p), [("form_fields_completed", WarningCode::Dropped)]);
+        assert_eq!(
+            (
+                p.postback.form_fields_completed,
+                p.postback.form_fields_total
+            ),
+            (None, Some(12))
+        );
+        assert_eq!(
+            warned(&p),
+            [("form_fields_completed", WarningCode::Dropped)]
+        );
     }
 
     #[test]
@@ -512,12 +693,19 @@ mod tests {
         let deep = json!({"a": {"b": {"c": {"d": {"e": 1}}}}});
         let many: Map<String, Value> = (0..60).map(|i| (format!("k{i:02}"), json!(i))).collect();
         let p = parse(json!({"custom_data": {"deep": deep, "": 1, "ok": 1}}));
-        assert_eq!(Value::Object(p.postback.custom_data.clone().unwrap()), json!({"ok": 1}));
+        assert_eq!(
+            Value::Object(p.postback.custom_data.clone().unwrap()),
+            json!({"ok": 1})
+        );
         assert_eq!(warned(&p), [("custom_data", WarningCode::Dropped)]);
         let p = parse(json!({"custom_data": many}));
         assert_eq!(p.postback.custom_data.unwrap().len(), MAX_CUSTOM_DATA_KEYS);
         let big = parse(json!({"custom_data": {"a": "x".repeat(3000), "b": "y".repeat(3000)}}));
-        assert_eq!(big.postback.custom_data.unwrap().len(), 1, "the second key would pass 4 KB");
+        assert_eq!(
+            big.postback.custom_data.unwrap().len(),
+            1,
+            "the second key would pass 4 KB"
+        );
     }
 
     #[test]

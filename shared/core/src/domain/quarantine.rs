@@ -50,7 +50,11 @@ pub fn suspicion(pb: &Postback, browser_user_agent: Option<&str>) -> Option<&'st
         return Some("honeypot");
     }
     let agents = [browser_user_agent, pb.text.user_agent.as_deref()];
-    agents.into_iter().flatten().any(is_bot_user_agent).then_some("bot_user_agent")
+    agents
+        .into_iter()
+        .flatten()
+        .any(is_bot_user_agent)
+        .then_some("bot_user_agent")
 }
 
 #[cfg(test)]
@@ -59,14 +63,25 @@ mod tests {
 
     #[test]
     fn bots_are_spotted_and_browsers_are_not() {
-        for bot in ["curl/8.5.0", "python-requests/2.31", "Mozilla/5.0 (compatible; Googlebot/2.1)", "Mozilla/5.0 HeadlessChrome/124"] {
+        for bot in [
+            "curl/8.5.0",
+            "python-requests/2.31",
+            "Mozilla/5.0 (compatible; Googlebot/2.1)",
+            "Mozilla/5.0 HeadlessChrome/124",
+        ] {
             assert!(is_bot_user_agent(bot), "{bot}");
         }
         let chrome = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
         assert!(!is_bot_user_agent(chrome));
-        let pb = Postback { honeypot: true, ..Default::default() };
+        let pb = Postback {
+            honeypot: true,
+            ..Default::default()
+        };
         assert_eq!(suspicion(&pb, Some(chrome)), Some("honeypot"));
-        assert_eq!(suspicion(&Postback::default(), Some("curl/8")), Some("bot_user_agent"));
+        assert_eq!(
+            suspicion(&Postback::default(), Some("curl/8")),
+            Some("bot_user_agent")
+        );
         assert_eq!(suspicion(&Postback::default(), Some(chrome)), None);
     }
 }

@@ -5,7 +5,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The stage order used when `PIPELINE_STAGES` is not set.
-pub const DEFAULT_STAGES: &[&str] = &["New", "Form Started", "Application Submitted", "Paid", "Completed"];
+pub const DEFAULT_STAGES: &[&str] = &[
+    "New",
+    "Form Started",
+    "Application Submitted",
+    "Paid",
+    "Completed",
+];
 
 /// Longest accepted stage name.
 const MAX_STAGE_NAME: usize = 64;
@@ -66,7 +72,9 @@ pub enum PipelineError {
     #[error("PIPELINE_STAGES names \"{0}\" twice (names match case-insensitively)")]
     Duplicate(String),
     /// A name is too long or has reserved characters.
-    #[error("stage name \"{0}\" is invalid: 1 to 64 characters, no '#', '>', '|' or control characters")]
+    #[error(
+        "stage name \"{0}\" is invalid: 1 to 64 characters, no '#', '>', '|' or control characters"
+    )]
     InvalidName(String),
 }
 
@@ -89,11 +97,17 @@ impl Pipeline {
     fn from_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<Self, PipelineError> {
         let mut stages: Vec<Stage> = Vec::new();
         for name in names {
-            let valid = name.chars().count() <= MAX_STAGE_NAME && !name.chars().any(|c| c == '#' || c == '>' || c == '|' || c.is_control());
+            let valid = name.chars().count() <= MAX_STAGE_NAME
+                && !name
+                    .chars()
+                    .any(|c| c == '#' || c == '>' || c == '|' || c.is_control());
             if !valid {
                 return Err(PipelineError::InvalidName(name.to_string()));
             }
-            if stages.iter().any(|s| s.0.to_lowercase() == name.to_lowercase()) {
+            if stages
+                .iter()
+                .any(|s| s.0.to_lowercase() == name.to_lowercase())
+            {
                 return Err(PipelineError::Duplicate(name.to_string()));
             }
             stages.push(Stage(name.to_string()));
@@ -131,7 +145,10 @@ impl Pipeline {
             .iter()
             .find(|s| s.0.to_lowercase() == wanted)
             .cloned()
-            .ok_or_else(|| UnknownStage { given: given.chars().take(MAX_STAGE_NAME).collect(), valid: self.names() })
+            .ok_or_else(|| UnknownStage {
+                given: given.chars().take(MAX_STAGE_NAME).collect(),
+                valid: self.names(),
+            })
     }
 }
 
@@ -160,10 +177,22 @@ mod tests {
     #[test]
     fn parse_refuses_empty_duplicates_and_bad_names() {
         assert_eq!(Pipeline::parse(" , "), Err(PipelineError::Empty));
-        assert_eq!(Pipeline::parse("A,b,a"), Err(PipelineError::Duplicate("a".into())));
-        assert!(matches!(Pipeline::parse("A#1"), Err(PipelineError::InvalidName(_))));
-        assert!(matches!(Pipeline::parse("A>B"), Err(PipelineError::InvalidName(_))));
-        assert!(matches!(Pipeline::parse("A|B"), Err(PipelineError::InvalidName(_))));
+        assert_eq!(
+            Pipeline::parse("A,b,a"),
+            Err(PipelineError::Duplicate("a".into()))
+        );
+        assert!(matches!(
+            Pipeline::parse("A#1"),
+            Err(PipelineError::InvalidName(_))
+        ));
+        assert!(matches!(
+            Pipeline::parse("A>B"),
+            Err(PipelineError::InvalidName(_))
+        ));
+        assert!(matches!(
+            Pipeline::parse("A|B"),
+            Err(PipelineError::InvalidName(_))
+        ));
     }
 
     #[test]
@@ -173,7 +202,9 @@ mod tests {
         assert_eq!(p.stage("PAID").unwrap(), "Paid");
         let err = p.stage("Won").unwrap_err();
         assert_eq!(err.valid, DEFAULT_STAGES);
-        assert!(err.to_string().contains("New, Form Started, Application Submitted, Paid, Completed"));
+        assert!(err
+            .to_string()
+            .contains("New, Form Started, Application Submitted, Paid, Completed"));
     }
 
     #[test]
@@ -182,6 +213,10 @@ mod tests {
         assert_eq!(p.index_of(&p.stage("new").unwrap()), Some(0));
         assert_eq!(p.index_of(&p.stage("completed").unwrap()), Some(4));
         let legacy: Stage = serde_json::from_str("\"Legacy\"").unwrap();
-        assert_eq!(p.index_of(&legacy), None, "a stored stage no longer in the pipeline");
+        assert_eq!(
+            p.index_of(&legacy),
+            None,
+            "a stored stage no longer in the pipeline"
+        );
     }
 }

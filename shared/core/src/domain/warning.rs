@@ -34,6 +34,10 @@ pub struct Warning {
 impl Warning {
     /// A warning about `field`.
     pub fn new(field: &str, code: WarningCode, message: impl Into<String>) -> Self {
-        Self { field: field.chars().take(64).collect(), code, message: message.into() }
+        Self {
+            field: field.chars().take(64).collect(),
+            code,
+            message: message.into(),
+        }
     }
 }

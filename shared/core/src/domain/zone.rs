@@ -15,7 +15,10 @@ pub struct ReportingZone {
 impl ReportingZone {
     /// UTC.
     pub fn utc() -> Self {
-        Self { name: "UTC".into(), tz: jiff::tz::TimeZone::UTC }
+        Self {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
     }
 
     /// The zone named `name` (e.g. `Europe/Berlin`, `UTC`), if the database knows it.
@@ -32,10 +35,15 @@ impl ReportingZone {
 
     /// The calendar day `at` falls on in this zone.
     pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
-        let local = jiff::Timestamp::new(at.timestamp(), at.timestamp_subsec_nanos() as i32).map(|ts| ts.to_zoned(self.tz.clone()).date());
+        let local = jiff::Timestamp::new(at.timestamp(), at.timestamp_subsec_nanos() as i32)
+            .map(|ts| ts.to_zoned(self.tz.clone()).date());
         match local {
-            Ok(d) => NaiveDate::from_ymd_opt(i32::from(d.year()), u32::from(d.month() as u8), u32::from(d.day() as u8))
-                .unwrap_or(at.date_naive()),
+            Ok(d) => NaiveDate::from_ymd_opt(
+                i32::from(d.year()),
+                u32::from(d.month() as u8),
+                u32::from(d.day() as u8),
+            )
+            .unwrap_or(at.date_naive()),
             // Outside jiff's range (years beyond ±9999): no zone has rules there; the UTC day is as good.
             Err(_) => at.date_naive(),
         }
@@ -83,16 +91,39 @@ mod tests {
     fn days_follow_the_zone_and_its_clock_changes() {
         let ny = ReportingZone::parse("America/New_York").unwrap();
         assert_eq!(ny.name(), "America/New_York");
-        assert_eq!(ny.local_date(at("2026-11-28T03:00:00Z")).to_string(), "2026-11-27");
-        assert_eq!(ny.local_date(at("2026-11-28T05:00:00Z")).to_string(), "2026-11-28");
+        assert_eq!(
+            ny.local_date(at("2026-11-28T03:00:00Z")).to_string(),
+            "2026-11-27"
+        );
+        assert_eq!(
+            ny.local_date(at("2026-11-28T05:00:00Z")).to_string(),
+            "2026-11-28"
+        );
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(ny.start_of_day(day("2026-07-01")), Some(at("2026-07-01T04:00:00Z")), "EDT");
-        assert_eq!(ny.start_of_day(day("2026-12-01")), Some(at("2026-12-01T05:00:00Z")), "EST");
+        assert_eq!(
+            ny.start_of_day(day("2026-07-01")),
+            Some(at("2026-07-01T04:00:00Z")),
+            "EDT"
+        );
+        assert_eq!(
+            ny.start_of_day(day("2026-12-01")),
+            Some(at("2026-12-01T05:00:00Z")),
+            "EST"
+        );
         // Santiago skipped midnight (00:00 → 01:00) on 2022-09-11: the day starts after the gap.
         let scl = ReportingZone::parse("America/Santiago").unwrap();
-        assert_eq!(scl.start_of_day(day("2022-09-11")), Some(at("2022-09-11T04:00:00Z")));
+        assert_eq!(
+            scl.start_of_day(day("2022-09-11")),
+            Some(at("2022-09-11T04:00:00Z"))
+        );
         let kiritimati = ReportingZone::parse("Pacific/Kiritimati").unwrap();
-        assert_eq!(kiritimati.local_date(at("2026-11-28T10:00:00Z")).to_string(), "2026-11-29", "UTC+14");
+        assert_eq!(
+            kiritimati
+                .local_date(at("2026-11-28T10:00:00Z"))
+                .to_string(),
+            "2026-11-29",
+            "UTC+14"
+        );
     }
 
     #[test]

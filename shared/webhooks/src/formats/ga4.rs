@@ -71,9 +71,15 @@ pub fn payload(event: &Event, name: &str) -> Value {
     }
 
     let mut body = Map::new();
-    body.insert("client_id".into(), json!(s.ga_client_id.unwrap_or_else(|| lead_id.clone())));
+    body.insert(
+        "client_id".into(),
+        json!(s.ga_client_id.unwrap_or_else(|| lead_id.clone())),
+    );
     body.insert("user_id".into(), json!(lead_id));
-    body.insert("timestamp_micros".into(), json!(event.occurred_at.timestamp_micros()));
+    body.insert(
+        "timestamp_micros".into(),
+        json!(event.occurred_at.timestamp_micros()),
+    );
     body.insert("events".into(), json!([{ "name": name, "params": params }]));
     if !user_data.is_empty() {
         body.insert("user_data".into(), Value::Object(user_data));

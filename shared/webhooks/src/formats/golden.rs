@@ -66,11 +66,14 @@ fn the_event() -> Event {
     let mut after = before.clone();
     after.stage = crate::event::tests::stage("Paid");
     after.version = 2;
-    event_for(Some(&before), Some(&after), at("2026-03-05T00:00:00Z")).unwrap().unwrap()
+    event_for(Some(&before), Some(&after), at("2026-03-05T00:00:00Z"))
+        .unwrap()
+        .unwrap()
 }
 
 fn render(format: Format) -> Value {
-    payload(&hook(1, &EventType::ALL, format), &the_event()).expect("Paid maps to a conversion in every format")
+    payload(&hook(1, &EventType::ALL, format), &the_event())
+        .expect("Paid maps to a conversion in every format")
 }
 
 #[test]
@@ -176,8 +179,12 @@ fn tiktok() {
 #[test]
 fn ga_client_id_comes_from_the_ga_cookie_when_there_is_one() {
     let mut e = the_event();
-    e.lead.custom_data.insert("_ga".into(), json!("GA1.1.1234567890.1772359000"));
-    e.lead.custom_data.insert("ga_session_id".into(), json!("1772359000"));
+    e.lead
+        .custom_data
+        .insert("_ga".into(), json!("GA1.1.1234567890.1772359000"));
+    e.lead
+        .custom_data
+        .insert("ga_session_id".into(), json!("1772359000"));
     let body = payload(&hook(1, &EventType::ALL, Format::Ga4), &e).unwrap();
     assert_eq!(body["client_id"], "1234567890.1772359000");
     assert_eq!(body["events"][0]["params"]["session_id"], "1772359000");
@@ -192,8 +199,14 @@ fn unknown_personal_data_is_left_out_not_hashed_empty() {
     // A national phone number cannot be normalised without a country code, so it is dropped.
     e.lead.text.phone = Some("(650) 555-1234".into());
     let meta = payload(&hook(1, &EventType::ALL, Format::MetaCapi), &e).unwrap();
-    assert_eq!(meta["data"][0]["user_data"], json!({"external_id": EXTERNAL_ID}));
-    assert_eq!(meta["data"][0]["custom_data"], json!({"lead_stage": "Paid"}));
+    assert_eq!(
+        meta["data"][0]["user_data"],
+        json!({"external_id": EXTERNAL_ID})
+    );
+    assert_eq!(
+        meta["data"][0]["custom_data"],
+        json!({"lead_stage": "Paid"})
+    );
     assert!(meta["data"][0].get("event_source_url").is_none());
     let ga = payload(&hook(1, &EventType::ALL, Format::Ga4), &e).unwrap();
     assert!(ga.get("user_data").is_none());
@@ -204,11 +217,18 @@ fn unknown_personal_data_is_left_out_not_hashed_empty() {
 
 #[test]
 fn lead_created_in_new_is_a_lead_conversion() {
-    let e = event_for(None, Some(&lead("New", 1)), at("2026-03-05T00:00:00Z")).unwrap().unwrap();
+    let e = event_for(None, Some(&lead("New", 1)), at("2026-03-05T00:00:00Z"))
+        .unwrap()
+        .unwrap();
     let name = |f| payload(&hook(1, &EventType::ALL, f), &e).unwrap();
     assert_eq!(name(Format::MetaCapi)["data"][0]["event_name"], "Lead");
     assert_eq!(name(Format::Ga4)["events"][0]["name"], "generate_lead");
-    assert!(name(Format::Ga4)["events"][0]["params"].get("transaction_id").is_none(), "only purchases carry one");
+    assert!(
+        name(Format::Ga4)["events"][0]["params"]
+            .get("transaction_id")
+            .is_none(),
+        "only purchases carry one"
+    );
     assert_eq!(name(Format::TikTok)["data"][0]["event"], "Lead");
     assert_eq!(name(Format::Standard)["data"]["from_stage"], Value::Null);
 }

@@ -40,10 +40,19 @@ pub fn payload(event: &Event, event_name: &str) -> Value {
             user.insert(key.to_string(), Value::String(v));
         }
     };
-    put("em", s.email.and_then(email_trim_lower).map(|v| sha256_hex(&v)));
+    put(
+        "em",
+        s.email.and_then(email_trim_lower).map(|v| sha256_hex(&v)),
+    );
     put("ph", s.phone.and_then(phone_meta).map(|v| sha256_hex(&v)));
-    put("fn", s.first_name.and_then(name_meta).map(|v| sha256_hex(&v)));
-    put("ln", s.last_name.and_then(name_meta).map(|v| sha256_hex(&v)));
+    put(
+        "fn",
+        s.first_name.and_then(name_meta).map(|v| sha256_hex(&v)),
+    );
+    put(
+        "ln",
+        s.last_name.and_then(name_meta).map(|v| sha256_hex(&v)),
+    );
     put("external_id", Some(sha256_hex(&event.lead_id.to_string())));
     put("client_ip_address", s.ip.map(str::to_string));
     put("client_user_agent", s.user_agent.map(str::to_string));

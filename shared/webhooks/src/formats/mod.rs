@@ -43,7 +43,12 @@ pub enum Format {
 
 impl Format {
     /// Every format, in documentation order.
-    pub const ALL: [Format; 4] = [Format::Standard, Format::MetaCapi, Format::Ga4, Format::TikTok];
+    pub const ALL: [Format; 4] = [
+        Format::Standard,
+        Format::MetaCapi,
+        Format::Ga4,
+        Format::TikTok,
+    ];
 
     /// The wire name used in `POST /api/webhooks`.
     pub fn as_str(self) -> &'static str {
@@ -83,7 +88,11 @@ impl Format {
         let stage = stage.as_str().to_lowercase();
         let names = match stage.as_str() {
             "new" => ["Lead", "generate_lead", "Lead"],
-            "application submitted" => ["SubmitApplication", "submit_application", "SubmitApplication"],
+            "application submitted" => [
+                "SubmitApplication",
+                "submit_application",
+                "SubmitApplication",
+            ],
             "paid" => ["Purchase", "purchase", "Purchase"],
             _ => return None,
         };
@@ -128,12 +137,18 @@ pub fn payload(webhook: &Webhook, event: &Event) -> Option<Value> {
     if !event.event_type.enters_stage() {
         return None;
     }
-    let name = webhook.event_names.resolve(webhook.format, event.to_stage.as_ref()?)?;
+    let name = webhook
+        .event_names
+        .resolve(webhook.format, event.to_stage.as_ref()?)?;
     match webhook.format {
         Format::Standard => None,
         Format::MetaCapi => Some(meta::payload(event, &name)),
         Format::Ga4 => Some(ga4::payload(event, &name)),
-        Format::TikTok => Some(tiktok::payload(event, &name, webhook.event_source_id.as_deref().unwrap_or_default())),
+        Format::TikTok => Some(tiktok::payload(
+            event,
+            &name,
+            webhook.event_source_id.as_deref().unwrap_or_default(),
+        )),
     }
 }
 
@@ -149,7 +164,10 @@ mod tests {
     fn format_names_round_trip() {
         for f in Format::ALL {
             assert_eq!(Format::parse(f.as_str()), Some(f));
-            assert_eq!(serde_json::to_value(f).unwrap(), Value::String(f.to_string()));
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                Value::String(f.to_string())
+            );
         }
         assert_eq!(Format::parse("meta"), None);
         assert!(!Format::Standard.is_conversion() && Format::Ga4.is_conversion());
@@ -157,20 +175,49 @@ mod tests {
 
     #[test]
     fn default_names_cover_the_clear_stages() {
-        assert_eq!(Format::MetaCapi.default_event_name(&stage("New")), Some("Lead"));
-        assert_eq!(Format::MetaCapi.default_event_name(&stage("Application Submitted")), Some("SubmitApplication"));
-        assert_eq!(Format::Ga4.default_event_name(&stage("Paid")), Some("purchase"));
-        assert_eq!(Format::TikTok.default_event_name(&stage("Paid")), Some("Purchase"));
-        assert_eq!(Format::TikTok.default_event_name(&stage("Form Started")), None);
-        assert_eq!(Format::MetaCapi.default_event_name(&stage("Completed")), None);
+        assert_eq!(
+            Format::MetaCapi.default_event_name(&stage("New")),
+            Some("Lead")
+        );
+        assert_eq!(
+            Format::MetaCapi.default_event_name(&stage("Application Submitted")),
+            Some("SubmitApplication")
+        );
+        assert_eq!(
+            Format::Ga4.default_event_name(&stage("Paid")),
+            Some("purchase")
+        );
+        assert_eq!(
+            Format::TikTok.default_event_name(&stage("Paid")),
+            Some("Purchase")
+        );
+        assert_eq!(
+            Format::TikTok.default_event_name(&stage("Form Started")),
+            None
+        );
+        assert_eq!(
+            Format::MetaCapi.default_event_name(&stage("Completed")),
+            None
+        );
         assert_eq!(Format::Standard.default_event_name(&stage("Paid")), None);
     }
 
     #[test]
     fn overrides_replace_or_silence_defaults() {
-        let names = EventNames(BTreeMap::from([("Completed".to_string(), Some("Subscribe".to_string())), ("New".to_string(), None)]));
-        assert_eq!(names.resolve(Format::MetaCapi, &stage("Completed")).as_deref(), Some("Subscribe"));
+        let names = EventNames(BTreeMap::from([
+            ("Completed".to_string(), Some("Subscribe".to_string())),
+            ("New".to_string(), None),
+        ]));
+        assert_eq!(
+            names
+                .resolve(Format::MetaCapi, &stage("Completed"))
+                .as_deref(),
+            Some("Subscribe")
+        );
         assert_eq!(names.resolve(Format::MetaCapi, &stage("New")), None);
-        assert_eq!(names.resolve(Format::MetaCapi, &stage("Paid")).as_deref(), Some("Purchase"));
+        assert_eq!(
+            names.resolve(Format::MetaCapi, &stage("Paid")).as_deref(),
+            Some("Purchase")
+        );
     }
 }

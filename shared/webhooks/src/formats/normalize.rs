@@ -88,7 +88,12 @@ pub fn e164_phone(raw: &str) -> Option<String> {
 /// Meta's name normalisation (`fn`, `ln`): trimmed, lower-case, "no punctuation", other characters kept as UTF-8
 /// (`Valéry` → `valéry`). Spaces inside a name are kept: Meta documents no rule for them.
 pub fn name_meta(raw: &str) -> Option<String> {
-    let name: String = raw.trim().to_lowercase().chars().filter(|c| !is_punctuation(*c)).collect();
+    let name: String = raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !is_punctuation(*c))
+        .collect();
     let name = name.trim().to_string();
     (!name.is_empty()).then_some(name)
 }
@@ -96,7 +101,11 @@ pub fn name_meta(raw: &str) -> Option<String> {
 /// Google's name normalisation (GA4 `sha256_first_name` / `sha256_last_name`): "remove digits and symbol
 /// characters, lowercase, remove leading and trailing spaces". Letters (any script) and inner spaces are kept.
 pub fn name_google(raw: &str) -> Option<String> {
-    let name: String = raw.to_lowercase().chars().filter(|c| c.is_alphabetic() || *c == ' ').collect();
+    let name: String = raw
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphabetic() || *c == ' ')
+        .collect();
     let name = name.trim().to_string();
     (!name.is_empty()).then_some(name)
 }
@@ -113,8 +122,14 @@ mod tests {
 
     #[test]
     fn sha256_hex_matches_known_digests() {
-        assert_eq!(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     // Published examples from Meta's "Customer Information Parameters" page (input, normalised, SHA-256).
@@ -122,15 +137,33 @@ mod tests {
     fn meta_published_examples() {
         let em = email_trim_lower("John_Smith@gmail.com").unwrap();
         assert_eq!(em, "john_smith@gmail.com");
-        assert_eq!(sha256_hex(&em), "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
+        assert_eq!(
+            sha256_hex(&em),
+            "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"
+        );
         // Meta's example is the US number (650)555-1212 with its country code 1; Leadpipe needs the code written.
         let ph = phone_meta("+1 (650)555-1212").unwrap();
         assert_eq!(ph, "16505551212");
-        assert_eq!(sha256_hex(&ph), "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176");
+        assert_eq!(
+            sha256_hex(&ph),
+            "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"
+        );
         for (input, normal, hash) in [
-            ("Mary", "mary", "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec"),
-            ("정", "정", "8fa8cd9c440be61d0151429310034083132b35975c4bea67fdd74158eb51db14"),
-            ("Valéry", "valéry", "08e1996b5dd49e62a4b4c010d44e4345592a863bb9f8e3976219bac29417149c"),
+            (
+                "Mary",
+                "mary",
+                "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec",
+            ),
+            (
+                "정",
+                "정",
+                "8fa8cd9c440be61d0151429310034083132b35975c4bea67fdd74158eb51db14",
+            ),
+            (
+                "Valéry",
+                "valéry",
+                "08e1996b5dd49e62a4b4c010d44e4345592a863bb9f8e3976219bac29417149c",
+            ),
         ] {
             let n = name_meta(input).unwrap();
             assert_eq!(n, normal);
@@ -140,11 +173,27 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email_trim_lower("  John.Doe@Gmail.com ").as_deref(), Some("john.doe@gmail.com"));
-        assert_eq!(email_google("  John.Doe@Gmail.com ").as_deref(), Some("johndoe@gmail.com"));
-        assert_eq!(email_google("j.o.h.n+ads@googlemail.com").as_deref(), Some("john+ads@googlemail.com"));
-        assert_eq!(email_google("john.doe@example.com").as_deref(), Some("john.doe@example.com"), "dots only dropped for Gmail");
-        assert_eq!(email_google("john@gmail.com.evil.test").as_deref(), Some("john@gmail.com.evil.test"));
+        assert_eq!(
+            email_trim_lower("  John.Doe@Gmail.com ").as_deref(),
+            Some("john.doe@gmail.com")
+        );
+        assert_eq!(
+            email_google("  John.Doe@Gmail.com ").as_deref(),
+            Some("johndoe@gmail.com")
+        );
+        assert_eq!(
+            email_google("j.o.h.n+ads@googlemail.com").as_deref(),
+            Some("john+ads@googlemail.com")
+        );
+        assert_eq!(
+            email_google("john.doe@example.com").as_deref(),
+            Some("john.doe@example.com"),
+            "dots only dropped for Gmail"
+        );
+        assert_eq!(
+            email_google("john@gmail.com.evil.test").as_deref(),
+            Some("john@gmail.com.evil.test")
+        );
         for bad in ["", "  ", "john", "@x.com", "john@", "a@b@c.com"] {
             assert_eq!(email_trim_lower(bad), None, "{bad:?}");
         }
@@ -152,15 +201,38 @@ mod tests {
 
     #[test]
     fn phones_need_a_country_code() {
-        assert_eq!(phone_meta("+1 (650) 555-1234").as_deref(), Some("16505551234"));
-        assert_eq!(e164_phone("+1 (650) 555-1234").as_deref(), Some("+16505551234"));
-        assert_eq!(e164_phone("0044 20 7946 0958").as_deref(), Some("+442079460958"));
-        assert_eq!(e164_phone("+44 (0)20 7946 0958").as_deref(), Some("+442079460958"));
+        assert_eq!(
+            phone_meta("+1 (650) 555-1234").as_deref(),
+            Some("16505551234")
+        );
+        assert_eq!(
+            e164_phone("+1 (650) 555-1234").as_deref(),
+            Some("+16505551234")
+        );
+        assert_eq!(
+            e164_phone("0044 20 7946 0958").as_deref(),
+            Some("+442079460958")
+        );
+        assert_eq!(
+            e164_phone("+44 (0)20 7946 0958").as_deref(),
+            Some("+442079460958")
+        );
         assert_eq!(e164_phone("+49-30-901820").as_deref(), Some("+4930901820"));
         for national in ["(650) 555-1234", "020 7946 0958", "6505551234"] {
-            assert_eq!(phone_meta(national), None, "{national}: no country code, not guessed");
+            assert_eq!(
+                phone_meta(national),
+                None,
+                "{national}: no country code, not guessed"
+            );
         }
-        for bad in ["", "+", "+1 555", "+0 650 555 1234", "+1 650 555 1234 ext 5", "+1234567890123456"] {
+        for bad in [
+            "",
+            "+",
+            "+1 555",
+            "+0 650 555 1234",
+            "+1 650 555 1234 ext 5",
+            "+1234567890123456",
+        ] {
             assert_eq!(e164_phone(bad), None, "{bad:?}");
         }
     }
@@ -170,7 +242,11 @@ mod tests {
         assert_eq!(name_meta("  O'Neil ").as_deref(), Some("oneil"));
         assert_eq!(name_meta("Mary-Jane").as_deref(), Some("maryjane"));
         assert_eq!(name_meta("Jean Luc").as_deref(), Some("jean luc"));
-        assert_eq!(name_meta("D\u{2019}Arcy").as_deref(), Some("darcy"), "curly apostrophe");
+        assert_eq!(
+            name_meta("D\u{2019}Arcy").as_deref(),
+            Some("darcy"),
+            "curly apostrophe"
+        );
         assert_eq!(name_meta("..."), None);
         assert_eq!(name_google(" O'Neil 3rd ").as_deref(), Some("oneil rd"));
         assert_eq!(name_google("Valéry").as_deref(), Some("valéry"));

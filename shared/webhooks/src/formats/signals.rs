@@ -42,15 +42,21 @@ impl<'a> Signals<'a> {
     pub(crate) fn of(lead: &'a Lead) -> Self {
         let t = &lead.text;
         let cd = &lead.custom_data;
-        let page_url = text(cd, &["page_url", "event_source_url"]).map(str::to_string).or_else(|| {
-            t.domain.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(|d| {
-                if d.starts_with("https://") || d.starts_with("http://") {
-                    d.to_string()
-                } else {
-                    format!("https://{d}/")
-                }
-            })
-        });
+        let page_url = text(cd, &["page_url", "event_source_url"])
+            .map(str::to_string)
+            .or_else(|| {
+                t.domain
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(|d| {
+                        if d.starts_with("https://") || d.starts_with("http://") {
+                            d.to_string()
+                        } else {
+                            format!("https://{d}/")
+                        }
+                    })
+            });
         Self {
             email: lead.email.as_ref().map(|e| e.as_str()),
             phone: t.phone.as_deref(),
@@ -73,7 +79,12 @@ impl<'a> Signals<'a> {
 
 /// The first of `keys` holding a non-blank string, trimmed.
 fn text<'a>(map: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| map.get(*k)?.as_str().map(str::trim).filter(|s| !s.is_empty()))
+    keys.iter().find_map(|k| {
+        map.get(*k)?
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    })
 }
 
 /// The GA client id from an `_ga` cookie value (`GA1.1.1234567890.1700000000` → `1234567890.1700000000`);
@@ -119,11 +130,22 @@ mod tests {
     #[test]
     fn ga_cookie_becomes_a_client_id() {
         assert_eq!(
-            Signals::of(&with(json!({"_ga": "GA1.1.1234567890.1700000000"}))).ga_client_id.as_deref(),
+            Signals::of(&with(json!({"_ga": "GA1.1.1234567890.1700000000"})))
+                .ga_client_id
+                .as_deref(),
             Some("1234567890.1700000000")
         );
-        assert_eq!(Signals::of(&with(json!({"ga_client_id": "555.666"}))).ga_client_id.as_deref(), Some("555.666"));
-        assert_eq!(Signals::of(&with(json!({"_ga": 12}))).ga_client_id, None, "non-strings are ignored");
+        assert_eq!(
+            Signals::of(&with(json!({"ga_client_id": "555.666"})))
+                .ga_client_id
+                .as_deref(),
+            Some("555.666")
+        );
+        assert_eq!(
+            Signals::of(&with(json!({"_ga": 12}))).ga_client_id,
+            None,
+            "non-strings are ignored"
+        );
     }
 
     #[test]
@@ -133,18 +155,34 @@ mod tests {
             Some((Number::from_f64(19.9).unwrap(), "EUR".into()))
         );
         assert_eq!(Signals::of(&with(json!({"value": 5}))).money, None);
-        assert_eq!(Signals::of(&with(json!({"value": -1, "currency": "USD"}))).money, None);
-        assert_eq!(Signals::of(&with(json!({"value": 1, "currency": "US"}))).money, None);
-        assert_eq!(Signals::of(&with(json!({"value": "abc", "currency": "USD"}))).money, None);
+        assert_eq!(
+            Signals::of(&with(json!({"value": -1, "currency": "USD"}))).money,
+            None
+        );
+        assert_eq!(
+            Signals::of(&with(json!({"value": 1, "currency": "US"}))).money,
+            None
+        );
+        assert_eq!(
+            Signals::of(&with(json!({"value": "abc", "currency": "USD"}))).money,
+            None
+        );
     }
 
     #[test]
     fn page_url_prefers_custom_data_then_domain() {
         let mut l = with(json!({}));
         l.text.domain = Some("example.com".into());
-        assert_eq!(Signals::of(&l).page_url.as_deref(), Some("https://example.com/"));
-        l.custom_data.insert("page_url".into(), json!("https://example.com/apply?x=1"));
-        assert_eq!(Signals::of(&l).page_url.as_deref(), Some("https://example.com/apply?x=1"));
+        assert_eq!(
+            Signals::of(&l).page_url.as_deref(),
+            Some("https://example.com/")
+        );
+        l.custom_data
+            .insert("page_url".into(), json!("https://example.com/apply?x=1"));
+        assert_eq!(
+            Signals::of(&l).page_url.as_deref(),
+            Some("https://example.com/apply?x=1")
+        );
         assert_eq!(Signals::of(&with(json!({}))).page_url, None);
     }
 

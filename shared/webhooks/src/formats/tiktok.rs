@@ -38,8 +38,14 @@ pub fn payload(event: &Event, event_name: &str, event_source_id: &str) -> Value 
             user.insert(key.to_string(), Value::String(v));
         }
     };
-    put("email", s.email.and_then(email_trim_lower).map(|v| sha256_hex(&v)));
-    put("phone", s.phone.and_then(e164_phone).map(|v| sha256_hex(&v)));
+    put(
+        "email",
+        s.email.and_then(email_trim_lower).map(|v| sha256_hex(&v)),
+    );
+    put(
+        "phone",
+        s.phone.and_then(e164_phone).map(|v| sha256_hex(&v)),
+    );
     put("external_id", Some(sha256_hex(&event.lead_id.to_string())));
     put("ip", s.ip.map(str::to_string));
     put("user_agent", s.user_agent.map(str::to_string));
