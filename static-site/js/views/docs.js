@@ -297,7 +297,7 @@ function keysSection(base) {
             'Create and update any lead, any field, any stage; force_stage moves backwards. The answer (201 created / 200 updated) carries lead_id, created, stage, stage_changed and warnings.',
             'x-api-key header.'),
           row('PUBLIC_API_KEY', 'Landing pages: assume anyone can read it.',
-            ['Create leads; on an existing lead only fill empty fields, add new custom_data keys, update form progress and move the stage forward up to PUBLIC_MAX_STAGE. It cannot overwrite a field, change an email, move a lead backwards, or read, list or delete anything. The answer is always ',
+            ['Create leads; on an existing lead only fill empty fields, add new custom_data keys (up to 25 keys and 2 KB of its own, so server data always fits), raise form progress while the lead is not past PUBLIC_MAX_STAGE, and move the stage forward up to PUBLIC_MAX_STAGE. It cannot overwrite a field, change an email, move a lead backwards, or read, list or delete anything. The answer is always ',
               h('code', {}, '202 {"token", "warnings"}'), ', the same for a new and an existing email.'],
             ['x-api-key header, or the ', h('code', {}, 'key'), ' query parameter of POST /api/postback (for sendBeacon).']),
           row('ADMIN_API_KEY', 'The dashboard (this page asks for it) and admin tools.',

@@ -21,7 +21,7 @@
 //!   counts as reached at creation, and other stages up to the current one without a time as reached when the
 //!   next known stage was (the lead skipped past them). Its history holds one entry: created in its stage at `created_at`.
 //! - a lead: fields are merged as a server-key postback does (present values overwrite, `custom_data` merges by
-//!   key, first-touch attribution is only filled in); the stage only moves forward (unless `force_stage`), entered
+//!   key; first touch changes only where the row has `first_touch_*` columns, which fill unknown fields); the stage only moves forward (unless `force_stage`), entered
 //!   at the row's time for that stage; `created_at` and each stage's reached time become the earlier of the stored
 //!   and the imported one.
 //!

@@ -6,7 +6,8 @@
 //!
 //! What a postback may change depends on its key ([`Access`]): a server key changes everything it sends; the
 //! browser key, which sits in public landing pages, may only add to a lead — fill empty fields, add custom data
-//! keys, update form progress, and move the stage forward up to a limit.
+//! keys (within its own room), raise form progress while the lead is within its stages, and move the stage
+//! forward up to a limit. First touch is what the lead's first postback said, and never changes after.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -23,7 +24,8 @@ pub enum Access {
     /// The server key (`API_KEY`) or the admin key: everything the postback asks.
     Full,
     /// The browser key (`PUBLIC_API_KEY`): create leads; on an existing lead only fill empty fields, add custom
-    /// data keys it does not have, update form progress, and move the stage forward, never past `max_stage` (and
+    /// data keys it does not have (up to half a postback's room), raise form progress while the lead is at or
+    /// before `max_stage`, and move the stage forward, never past `max_stage` (and
     /// never backwards, whatever `force_stage` says). The email of a lead that has one never changes.
     Public {
         /// The furthest stage it may move a lead to.
@@ -112,7 +114,17 @@ pub fn new_lead(
         form_completion_percent: pb.form_completion_percent,
         form_fields_completed: pb.form_fields_completed,
         form_fields_total: pb.form_fields_total,
-        custom_data: pb.custom_data.clone().unwrap_or_default(),
+        custom_data: match access {
+            Access::Full => pb.custom_data.clone().unwrap_or_default(),
+            Access::Public { .. } => {
+                // No warning: a browser-key answer must read the same for a new lead and an existing one.
+                let mut kept = Map::new();
+                if let Some(extra) = &pb.custom_data {
+                    merge_custom_data(&mut kept, extra, BROWSER_CUSTOM_DATA, &mut Vec::new());
+                }
+                kept
+            }
+        },
         first_touch,
         created_at: now,
         updated_at: now,
@@ -141,7 +153,8 @@ pub fn new_lead(
 
 /// Merges a postback into an existing lead. With [`Access::Full`]: present fields overwrite, absent ones stay,
 /// `custom_data` merges by key, and the stage only moves forward unless `force_stage` is set. With
-/// [`Access::Public`]: see there. First-touch attribution is only ever filled in.
+/// [`Access::Public`]: see there. First-touch attribution is never changed after the first postback. A backward
+/// stage without `force_stage` is kept out with a warning (for the server key; the browser key is told nothing).
 pub fn apply_postback(
     existing: &Lead,
     pb: &Postback,
@@ -162,21 +175,35 @@ pub fn apply_postback(
     } else {
         lead.text.fill_empty_from(&pb.text);
     }
-    lead.first_touch.fill_from(&pb.text);
-    if pb.form_completion_percent.is_some() {
-        lead.form_completion_percent = pb.form_completion_percent;
+    // First touch is what the lead's first postback said, as a whole: a later postback never completes it.
+    if full {
+        if pb.form_completion_percent.is_some() {
+            lead.form_completion_percent = pb.form_completion_percent;
+        }
+        merge_field_counts(&mut lead, existing, pb, &mut warnings);
+    } else if form_still_open(existing, access, pipeline) {
+        fill_form_progress(&mut lead, existing, pb);
     }
-    merge_field_counts(&mut lead, existing, pb, &mut warnings);
     if let Some(extra) = &pb.custom_data {
         if full {
-            merge_custom_data(&mut lead.custom_data, extra, &mut warnings);
+            merge_custom_data(
+                &mut lead.custom_data,
+                extra,
+                LEAD_CUSTOM_DATA,
+                &mut warnings,
+            );
         } else {
             let new_keys: serde_json::Map<String, serde_json::Value> = extra
                 .iter()
                 .filter(|(k, _)| !lead.custom_data.contains_key(*k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            merge_custom_data(&mut lead.custom_data, &new_keys, &mut warnings);
+            merge_custom_data(
+                &mut lead.custom_data,
+                &new_keys,
+                BROWSER_CUSTOM_DATA,
+                &mut warnings,
+            );
         }
     }
     let history = match pb.stage.as_ref().map(|s| access.cap(s, pipeline)) {
@@ -198,7 +225,18 @@ pub fn apply_postback(
                 pipeline,
                 now,
             )),
-            Direction::Backward => None,
+            Direction::Backward => {
+                warnings.push(Warning::new(
+                    "stage",
+                    WarningCode::Conflict,
+                    format!(
+                        "the lead is already at {}, after {}; the stage was kept (send \"force_stage\": true to move it back)",
+                        lead.stage.as_str(),
+                        target.as_str()
+                    ),
+                ));
+                None
+            }
         },
         None => None,
     };
@@ -271,16 +309,76 @@ fn merge_field_counts(
     }
 }
 
-/// Merges custom data key by key; a key that would take the lead past the custom-data limits is left out.
+/// How much custom data a merge may leave on a lead.
+#[derive(Debug, Clone, Copy)]
+struct CustomDataBudget {
+    keys: usize,
+    bytes: usize,
+}
+
+/// What the browser key may fill a lead's custom data up to: half of what one postback carries, so that a server
+/// key's postback (up to [`MAX_CUSTOM_DATA_KEYS`] keys, [`MAX_CUSTOM_DATA_BYTES`]) always fits beside it.
+const BROWSER_CUSTOM_DATA: CustomDataBudget = CustomDataBudget {
+    keys: MAX_CUSTOM_DATA_KEYS / 2,
+    bytes: MAX_CUSTOM_DATA_BYTES / 2,
+};
+
+/// What a lead keeps in all: one full postback's custom data plus the browser key's room.
+pub const LEAD_CUSTOM_DATA_KEYS: usize = MAX_CUSTOM_DATA_KEYS + BROWSER_CUSTOM_DATA.keys;
+/// What a lead keeps in all, serialised, in bytes.
+pub const LEAD_CUSTOM_DATA_BYTES: usize = MAX_CUSTOM_DATA_BYTES + BROWSER_CUSTOM_DATA.bytes;
+const LEAD_CUSTOM_DATA: CustomDataBudget = CustomDataBudget {
+    keys: LEAD_CUSTOM_DATA_KEYS,
+    bytes: LEAD_CUSTOM_DATA_BYTES,
+};
+
+/// Whether the browser key may still report form progress on this lead: not once it is past the stages the
+/// browser key may reach (a paying lead's form is settled, and an attacker must not rewrite it).
+fn form_still_open(existing: &Lead, access: &Access, pipeline: &Pipeline) -> bool {
+    match access {
+        Access::Full => true,
+        Access::Public { max_stage } => {
+            match (
+                pipeline.index_of(&existing.stage),
+                pipeline.index_of(max_stage),
+            ) {
+                (Some(current), Some(max)) => current <= max,
+                _ => false,
+            }
+        }
+    }
+}
+
+/// The browser key's form progress: fills the field total when unknown, and only ever raises the percentage and
+/// the completed count (never above the total), so a replayed or forged postback cannot set a lead's progress back.
+fn fill_form_progress(lead: &mut Lead, existing: &Lead, pb: &Postback) {
+    if existing.form_fields_total.is_none() {
+        lead.form_fields_total = pb.form_fields_total;
+    }
+    if let Some(p) = pb.form_completion_percent {
+        if existing.form_completion_percent.is_none_or(|old| p > old) {
+            lead.form_completion_percent = Some(p);
+        }
+    }
+    if let Some(c) = pb.form_fields_completed {
+        let within = lead.form_fields_total.is_none_or(|t| c <= t);
+        if within && existing.form_fields_completed.is_none_or(|old| c > old) {
+            lead.form_fields_completed = Some(c);
+        }
+    }
+}
+
+/// Merges custom data key by key; a key that would take the lead past `budget` is left out.
 fn merge_custom_data(
     stored: &mut Map<String, Value>,
     extra: &Map<String, Value>,
+    budget: CustomDataBudget,
     warnings: &mut Vec<Warning>,
 ) {
     let mut left_out = Vec::new();
     for (k, v) in extra {
         let previous = stored.insert(k.clone(), v.clone());
-        if !custom_data_fits(stored) {
+        if !custom_data_fits(stored, budget.keys, budget.bytes) {
             match previous {
                 Some(p) => stored.insert(k.clone(), p),
                 None => stored.remove(k),
@@ -293,8 +391,10 @@ fn merge_custom_data(
             "custom_data",
             WarningCode::Dropped,
             format!(
-                "{} custom_data key(s) left out: a lead keeps at most {MAX_CUSTOM_DATA_KEYS} keys and {MAX_CUSTOM_DATA_BYTES} bytes of custom_data",
-                left_out.len()
+                "{} custom_data key(s) left out: a lead keeps at most {} keys and {} bytes of custom_data from this key",
+                left_out.len(),
+                budget.keys,
+                budget.bytes
             ),
         ));
     }
@@ -441,9 +541,8 @@ mod tests {
         );
         assert_eq!(next.lead.custom_data["note"], json!("x"), "new keys added");
         assert_eq!(
-            next.lead.form_completion_percent,
-            Some(50.0),
-            "form progress updates"
+            next.lead.form_completion_percent, None,
+            "a lead past the browser key's stages keeps its form as it is"
         );
         assert!(
             next.warnings.is_empty(),
@@ -596,9 +695,8 @@ mod tests {
         );
         assert_eq!(next.first_touch.campaign.as_deref(), Some("spring"));
         assert_eq!(
-            next.first_touch.referrer.as_deref(),
-            Some("https://x.test/"),
-            "first seen later still counts"
+            next.first_touch.referrer, None,
+            "first touch is never completed by a later postback"
         );
     }
 
@@ -643,7 +741,7 @@ mod tests {
     #[test]
     fn custom_data_past_its_limits_is_left_out_key_by_key() {
         let p = Pipeline::default();
-        let first: serde_json::Map<_, _> = (0..30).map(|i| (format!("a{i}"), json!(i))).collect();
+        let first: serde_json::Map<_, _> = (0..50).map(|i| (format!("a{i}"), json!(i))).collect();
         let second: serde_json::Map<_, _> = (0..30).map(|i| (format!("b{i}"), json!(i))).collect();
         let lead = created(json!({"custom_data": first}));
         let next = apply_postback(
@@ -653,11 +751,108 @@ mod tests {
             t(1),
             &Access::Full,
         );
-        assert_eq!(next.lead.custom_data.len(), MAX_CUSTOM_DATA_KEYS);
+        assert_eq!(next.lead.custom_data.len(), LEAD_CUSTOM_DATA_KEYS);
         assert_eq!(next.warnings.len(), 1);
         assert!(next.warnings[0]
             .message
-            .starts_with("10 custom_data key(s) left out"));
+            .starts_with("5 custom_data key(s) left out"));
+    }
+
+    #[test]
+    fn the_server_keys_custom_data_fits_after_the_browser_key_filled_its_room() {
+        let p = Pipeline::default();
+        let lead = created(json!({"email": "v@corp.com", "stage": "Form Started"}));
+        let junk: serde_json::Map<_, _> = (0..50).map(|i| (format!("j{i}"), json!("x"))).collect();
+        let filled = apply_postback(
+            &lead,
+            &pb(json!({"custom_data": junk})),
+            &p,
+            t(1),
+            &public(),
+        );
+        assert_eq!(filled.lead.custom_data.len(), BROWSER_CUSTOM_DATA.keys);
+        let fresh = new_lead(
+            &pb(json!({"custom_data": junk})),
+            &p,
+            Uuid::new_v4(),
+            t(1),
+            &public(),
+        );
+        assert_eq!(fresh.lead.custom_data.len(), BROWSER_CUSTOM_DATA.keys);
+        let server: serde_json::Map<_, _> = (0..49)
+            .map(|i| (format!("s{i}"), json!("y")))
+            .chain([("payment_id".to_string(), json!("pay_123"))])
+            .collect();
+        let paid = apply_postback(
+            &filled.lead,
+            &pb(json!({"custom_data": server})),
+            &p,
+            t(2),
+            &Access::Full,
+        );
+        assert!(paid.warnings.is_empty(), "{:?}", paid.warnings);
+        assert_eq!(paid.lead.custom_data["payment_id"], "pay_123");
+        assert_eq!(paid.lead.custom_data.len(), 75);
+    }
+
+    #[test]
+    fn the_browser_key_only_moves_form_progress_forward_and_not_on_settled_leads() {
+        let p = Pipeline::default();
+        let open = created(
+            json!({"stage": "Form Started", "form_completion_percent": 40,
+            "form_fields_completed": 4, "form_fields_total": 10}),
+        );
+        let back = pb(
+            json!({"form_completion_percent": 0, "form_fields_completed": 0, "form_fields_total": 99}),
+        );
+        let next = apply_postback(&open, &back, &p, t(1), &public());
+        assert_eq!(next.lead.form_completion_percent, Some(40.0));
+        assert_eq!(next.lead.form_fields_completed, Some(4));
+        assert_eq!(next.lead.form_fields_total, Some(10));
+        assert!(!next.modified);
+        let on = pb(json!({"form_completion_percent": 60, "form_fields_completed": 6}));
+        let next = apply_postback(&open, &on, &p, t(1), &public());
+        assert_eq!(next.lead.form_completion_percent, Some(60.0));
+        assert_eq!(next.lead.form_fields_completed, Some(6));
+        let paid = created(json!({"stage": "Paid", "form_completion_percent": 100,
+            "form_fields_completed": 10, "form_fields_total": 10}));
+        let zero = pb(json!({"form_completion_percent": 0}));
+        assert!(!apply_postback(&paid, &zero, &p, t(1), &public()).modified);
+        let untouched = created(json!({"stage": "Paid"}));
+        let fill = pb(json!({"form_completion_percent": 5, "form_fields_total": 12}));
+        assert!(!apply_postback(&untouched, &fill, &p, t(1), &public()).modified);
+        let server = apply_postback(&paid, &zero, &p, t(1), &Access::Full);
+        assert_eq!(server.lead.form_completion_percent, Some(0.0));
+    }
+
+    #[test]
+    fn first_touch_is_the_first_postback_as_a_whole() {
+        let p = Pipeline::default();
+        let direct = created(json!({"email": "d@corp.com", "source": "direct"}));
+        let retarget = pb(json!({"source": "facebook", "campaign": "black-friday-llc",
+            "utm_source": "facebook", "stage": "Form Started"}));
+        let next = apply_postback(&direct, &retarget, &p, t(1), &Access::Full).lead;
+        assert_eq!(next.first_touch.source.as_deref(), Some("direct"));
+        assert_eq!(next.first_touch.campaign, None);
+        assert_eq!(next.first_touch.utm_source, None);
+        assert_eq!(next.text.campaign.as_deref(), Some("black-friday-llc"));
+    }
+
+    #[test]
+    fn a_backward_postback_without_force_stage_says_so() {
+        let p = Pipeline::default();
+        let paid = created(json!({"stage": "Paid"}));
+        let next = apply_postback(&paid, &pb(json!({"stage": "New"})), &p, t(1), &Access::Full);
+        assert_eq!(next.lead.stage, stage("Paid"));
+        assert_eq!(next.warnings.len(), 1);
+        assert_eq!(next.warnings[0].field, "stage");
+        assert_eq!(next.warnings[0].code, WarningCode::Conflict);
+        assert!(next.warnings[0].message.contains("force_stage"));
+        let browser = apply_postback(&paid, &pb(json!({"stage": "New"})), &p, t(1), &public());
+        assert!(
+            browser.warnings.is_empty(),
+            "the browser key learns nothing about the stored stage"
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! Limits, in bytes: each text field as in [`TextFields::LIMITS`] (200 for names, company, source, campaign and UTM
 //! fields; 64 for phone and IP; 255 domain; 2,048 referrer; 512 user agent; 100 browser; 50 device type); email
 //! 254; `custom_data` at most [`MAX_CUSTOM_DATA_KEYS`] keys of at most [`MAX_CUSTOM_KEY_BYTES`] bytes, nested at most
-//! [`MAX_CUSTOM_DATA_DEPTH`] levels, [`MAX_CUSTOM_DATA_BYTES`] serialised. A stored lead therefore stays under
-//! about 14 KB of JSON whatever is posted.
+//! [`MAX_CUSTOM_DATA_DEPTH`] levels, [`MAX_CUSTOM_DATA_BYTES`] serialised in one postback (a lead keeps half as
+//! much again, the browser key's own room: see `merge`). A stored lead therefore stays under about 16 KB of JSON
+//! whatever is posted.
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -462,14 +463,15 @@ fn bound_custom_data(map: &mut Map<String, Value>, w: &mut Vec<Warning>) {
     *map = kept;
 }
 
-/// Checks that custom data is within its limits (what a merge must keep true).
-pub fn custom_data_fits(map: &Map<String, Value>) -> bool {
-    map.len() <= MAX_CUSTOM_DATA_KEYS
+/// Checks that custom data is within `keys` keys and `bytes` bytes serialised, every key and value valid (what a
+/// merge must keep true).
+pub fn custom_data_fits(map: &Map<String, Value>, keys: usize, bytes: usize) -> bool {
+    map.len() <= keys
         && map.iter().all(|(k, v)| custom_key_problem(k, v).is_none())
         && serde_json::to_vec(map)
             .map(|v| v.len())
             .unwrap_or(usize::MAX)
-            <= MAX_CUSTOM_DATA_BYTES
+            <= bytes
 }
 
 fn depth_of_value(v: &Value) -> usize {
