@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod counters;
 pub mod email;
 pub mod import;
+pub mod json_repair;
 pub mod lead;
 pub mod merge;
 pub mod postback;

@@ -1,7 +1,8 @@
 //! Parsing a postback body into a [`Postback`] without ever losing a lead.
 //!
 //! Only a body that cannot be a lead at all is refused: not JSON, not a JSON object, or larger than
-//! [`MAX_BODY_BYTES`]. Everything else becomes a postback, and what could not be taken as sent is reported as a
+//! [`MAX_BODY_BYTES`] (a byte order mark, a number too large for a float or a lone surrogate escape is repaired
+//! with a warning instead: see [`super::json_repair`]). Everything else becomes a postback, and what could not be taken as sent is reported as a
 //! [`Warning`]: over-long strings are cut (at a character boundary, to the field's limit in bytes), invalid
 //! optional values are left out, control characters are removed, and unknown top-level fields are kept inside
 //! `custom_data`. `null` and blank strings count as absent.
@@ -101,11 +102,25 @@ impl Postback {
         pipeline: &Pipeline,
         honeypot_field: Option<&str>,
     ) -> Result<Parsed, ValidationError> {
-        Ok(Self::from_object(
-            crate::error::json_object_body(body, MAX_BODY_BYTES)?,
-            pipeline,
-            honeypot_field,
-        ))
+        let (obj, repairs) = match crate::error::json_object_body(body, MAX_BODY_BYTES) {
+            Ok(obj) => (obj, Vec::new()),
+            Err(refused) => match super::json_repair::repair(body) {
+                Some((text, repairs)) => {
+                    match crate::error::json_object_body(text.as_bytes(), MAX_BODY_BYTES) {
+                        Ok(obj) => (obj, repairs),
+                        Err(_) => return Err(refused),
+                    }
+                }
+                None => return Err(refused),
+            },
+        };
+        let mut parsed = Self::from_object(obj, pipeline, honeypot_field);
+        for r in repairs {
+            parsed
+                .warnings
+                .insert(0, Warning::new("body", WarningCode::Cleaned, r.message()));
+        }
+        Ok(parsed)
     }
 
     /// Reads the decoded query parameters of a GET postback (the key and `pixel` already taken out) as the JSON
@@ -502,6 +517,26 @@ mod tests {
             .iter()
             .map(|w| (w.field.as_str(), w.code))
             .collect()
+    }
+
+    #[test]
+    fn a_repairable_body_keeps_its_lead_with_warnings() {
+        let p = Pipeline::default();
+        let body = "\u{feff}{\"email\": \"bom@corp.com\", \"first_name\": \"a\\ud800\", \"form_completion_percent\": 1e400}";
+        let parsed = Postback::parse(body.as_bytes(), &p, None).expect("repaired, not refused");
+        assert_eq!(parsed.postback.email.unwrap().as_str(), "bom@corp.com");
+        assert_eq!(
+            parsed.postback.text.first_name.as_deref(),
+            Some("a\u{fffd}")
+        );
+        assert_eq!(parsed.postback.form_completion_percent, None);
+        let fields: Vec<&str> = parsed.warnings.iter().map(|w| w.field.as_str()).collect();
+        assert_eq!(
+            fields.iter().filter(|f| **f == "body").count(),
+            3,
+            "{fields:?}"
+        );
+        assert!(fields.contains(&"form_completion_percent"), "{fields:?}");
     }
 
     #[test]
