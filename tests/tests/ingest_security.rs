@@ -531,6 +531,156 @@ async fn refusals_without_a_key_cannot_flood_the_log(kind: StoreKind) {
     );
 }
 
+/// A hostile page open in the user's browser, against the README's default `leadpipe serve` (keys off): it may
+/// post a lead as a landing page would (browser tier), and nothing else.
+async fn a_hostile_page_cannot_write_in_keys_off_mode(kind: StoreKind) {
+    let app = spawn_app(kind, leadpipe_core::Settings::default()).await;
+    let evil = |method: Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("origin", "https://evil.test")
+            .header("content-type", "text/plain")
+    };
+    let hook = json!({"url": "https://attacker.test/hook", "events": ["lead.created"]}).to_string();
+    let r = evil(Method::POST, "/api/webhooks")
+        .body(hook.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden");
+    let r = evil(Method::POST, "/api/import")
+        .body("email\nx@evil.test\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .client
+        .post(app.url("/api/webhooks"))
+        .header("content-type", "text/plain")
+        .body(hook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "no preflight-free admin writes"
+    );
+    let hooks: Value = app
+        .client
+        .get(app.url("/api/webhooks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        hooks["webhooks"].as_array().map(Vec::len),
+        Some(0),
+        "{hooks}"
+    );
+    let r = evil(Method::POST, "/api/postback")
+        .body(json!({"email": "csrf@corp.com", "stage": "Paid"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "a landing page's postback still lands: {}",
+        r.status()
+    );
+    app.settle().await;
+    let list: Value = app
+        .client
+        .get(app.url("/api/leads?search=csrf@corp.com"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["leads"][0]["stage"], "Application Submitted",
+        "browser tier: capped, {list}"
+    );
+}
+
+/// Valid-looking JSON that serde refuses (a BOM, `1e400`, a lone surrogate) keeps its lead, with warnings.
+async fn a_repairable_body_keeps_its_lead(kind: StoreKind) {
+    let app = spawn_app(kind, keyed_settings()).await;
+    let body = "\u{feff}{\"email\": \"bom@corp.com\", \"first_name\": \"A\\ud800\", \"form_completion_percent\": 1e400}";
+    let r = app
+        .client
+        .post(app.url("/api/postback"))
+        .header("x-api-key", INGEST_KEY)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let answer: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = answer["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"body") && fields.contains(&"form_completion_percent"),
+        "{answer}"
+    );
+    let lead = lead_by_email(&app, "bom@corp.com").await;
+    assert_eq!(lead["first_name"], "A\u{fffd}");
+}
+
+/// The browser key cannot reset a paid lead's form progress, nor fill custom data so the server's is dropped.
+async fn the_browser_key_cannot_crowd_out_server_data(kind: StoreKind) {
+    let app = spawn_app(kind, keyed_settings()).await;
+    let (s, _) = post(
+        &app,
+        INGEST_KEY,
+        json!({"email": "paid@corp.com", "stage": "Paid", "form_completion_percent": 100,
+               "form_fields_completed": 12, "form_fields_total": 12}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let junk: serde_json::Map<String, Value> =
+        (0..50).map(|i| (format!("junk{i}"), json!("x"))).collect();
+    let (s, _) = post(
+        &app,
+        PUBLIC_KEY,
+        json!({"email": "paid@corp.com", "form_completion_percent": 0, "form_fields_total": 40,
+               "custom_data": junk}),
+    )
+    .await;
+    assert!(s.is_success());
+    let server: serde_json::Map<String, Value> = (0..49)
+        .map(|i| (format!("crm{i}"), json!(i)))
+        .chain([("payment_id".to_string(), json!("pay_42"))])
+        .collect();
+    let (s, answer) = post(
+        &app,
+        INGEST_KEY,
+        json!({"email": "paid@corp.com", "custom_data": server}),
+    )
+    .await;
+    assert!(s.is_success());
+    assert_eq!(
+        answer["warnings"],
+        json!([]),
+        "server data always fits: {answer}"
+    );
+    let lead = lead_by_email(&app, "paid@corp.com").await;
+    assert_eq!(lead["form_completion_percent"], json!(100.0));
+    assert_eq!(lead["form_fields_total"], 12);
+    assert_eq!(lead["custom_data"]["payment_id"], "pay_42");
+}
+
 on_both_stores!(
     refusals_without_a_key_cannot_flood_the_log,
     the_browser_key_cannot_tamper_with_a_lead,
@@ -542,4 +692,7 @@ on_both_stores!(
     growth_is_bounded,
     history_is_bounded,
     look_alike_emails_are_one_lead,
+    a_hostile_page_cannot_write_in_keys_off_mode,
+    a_repairable_body_keeps_its_lead,
+    the_browser_key_cannot_crowd_out_server_data,
 );

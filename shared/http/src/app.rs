@@ -1,4 +1,5 @@
-//! The complete application around a function's router: public routes, JSON 404/405, CORS, the request log and,
+//! The complete application around a function's router: public routes, JSON 404/405, CORS, the cross-site
+//! guard, the request log and,
 //! for `leadpipe serve`, the dashboard's static files.
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::error::ApiError;
 use crate::extract::API_KEY_HEADER;
-use crate::{logging, routes};
+use crate::{cross_site, logging, routes};
 
 async fn api_not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no API route at {}", uri.path()))
@@ -76,6 +77,10 @@ pub fn app(routes: Router<Leadpipe>, state: Leadpipe, static_dir: Option<PathBuf
         None => router.fallback(api_not_found),
     };
     router
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.clone(),
+            cross_site::refuse_cross_site,
+        ))
         .layer(cors)
         .layer(axum::middleware::from_fn(logging::log_request))
         .with_state(state)

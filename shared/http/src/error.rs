@@ -21,6 +21,11 @@ pub enum ApiError {
     /// A valid key that may not use this route (403).
     #[error("this key may only send postbacks; use the admin key")]
     Forbidden,
+    /// A write to an admin route sent by the browser for another site's page (403).
+    #[error(
+        "cross-site requests may only send postbacks; use the dashboard or a script with a key"
+    )]
+    CrossSite,
     /// No such lead or route (404).
     #[error("{0}")]
     NotFound(String),
@@ -116,7 +121,7 @@ impl ApiError {
         match self {
             Self::Invalid(v) => v.code,
             Self::Unauthorized => ErrorCode::Unauthorized,
-            Self::Forbidden => ErrorCode::Forbidden,
+            Self::Forbidden | Self::CrossSite => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,

@@ -55,7 +55,7 @@ fn query_key(parts: &Parts) -> Option<String> {
 
 /// The tier a postback's key grants, or why it grants none: the header first (server, admin or browser key),
 /// else `?key=` (the browser key only; the server and admin keys are never accepted from a URL), else nothing,
-/// which is enough only while every key check is off.
+/// which is enough only while every key check is off (and then grants the browser tier to a cross-site request).
 pub fn postback_caller(parts: &Parts, settings: &Settings) -> Result<Caller, ApiError> {
     if let Some(given) = header_key(parts) {
         if matches(given, &settings.api_key) || matches(given, &settings.admin_api_key) {
@@ -74,7 +74,14 @@ pub fn postback_caller(parts: &Parts, settings: &Settings) -> Result<Caller, Api
         };
     }
     if settings.api_key.is_none() && settings.public_api_key.is_none() {
-        return Ok(Caller::Server);
+        // Keys off: a page on another site gets no more than a landing page's browser key would.
+        return Ok(
+            if crate::cross_site::is_cross_site(&parts.headers, settings) {
+                Caller::Public
+            } else {
+                Caller::Server
+            },
+        );
     }
     Err(ApiError::Unauthorized)
 }

@@ -2,6 +2,7 @@
 //!
 //! The HTTP and Lambda adapter shared by every function and by `leadpipe serve`:
 //!
+//! - [`cross_site`]: refuses cross-site browser writes to every route but the postback;
 //! - [`error`]: [`ApiError`], the one error type (code → status in one place, internals logged, never sent);
 //! - [`extract`]: extractors for keys, JSON bodies, query strings and lead ids;
 //! - [`routes`]: the public routes (health, stages, the OpenAPI document);
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod cross_site;
 pub mod error;
 pub mod extract;
 pub mod logging;
