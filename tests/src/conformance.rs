@@ -989,11 +989,17 @@ pub async fn post_once(
     caller: Caller,
     key: &str,
 ) -> Result<Answer, ServiceError> {
-    let parsed = Postback::parse(body.to_string().as_bytes(), &app.settings.pipeline, None)
-        .expect("valid body");
+    let raw = body.to_string();
+    let parsed = Postback::parse(raw.as_bytes(), &app.settings.pipeline, None).expect("valid body");
     let key = IdempotencyKey::parse(key, "event_id").expect("valid key");
-    app.ingest_once(parsed, caller, &Origin::default(), Some(&key))
-        .await
+    app.ingest_once(
+        parsed,
+        caller,
+        &Origin::default(),
+        Some(&key),
+        raw.as_bytes(),
+    )
+    .await
 }
 
 /// A repeat answers the first response and changes nothing; the other tier's same key is its own key.
@@ -1010,7 +1016,7 @@ pub async fn idempotent_postbacks_apply_once_per_tier(app: Leadpipe) {
     assert_eq!(first.response.status, 201);
     let repeat = post_once(
         &app,
-        json!({"email": "once@example.com", "stage": "Paid", "first_name": "Changed"}),
+        json!({"email": "once@example.com", "stage": "Form Started"}),
         Caller::Server,
         "evt-1",
     )
@@ -1155,12 +1161,12 @@ pub async fn idempotency_claims_expire_lease_and_release(app: Leadpipe) {
 pub async fn concurrent_repeats_of_one_event_apply_once(app: Leadpipe) {
     let app = Arc::new(app);
     let tasks: Vec<_> = (0..40)
-        .map(|i| {
+        .map(|_| {
             let app = Arc::clone(&app);
             tokio::spawn(async move {
                 post_once(
                     &app,
-                    json!({"first_name": format!("Try {i}")}),
+                    json!({"first_name": "Try"}),
                     Caller::Server,
                     "evt-race",
                 )
@@ -1179,7 +1185,7 @@ pub async fn concurrent_repeats_of_one_event_apply_once(app: Leadpipe) {
     answers.push(
         post_once(
             &app,
-            json!({"first_name": "Later"}),
+            json!({"first_name": "Try"}),
             Caller::Server,
             "evt-race",
         )

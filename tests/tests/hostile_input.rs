@@ -232,7 +232,11 @@ fn extreme_fixed_cases() {
             Some("application/json"),
             br#"{"form_completion_percent": 1e999}"#.to_vec(),
         );
-        assert_eq!(s, StatusCode::CREATED, "an out-of-range number is a warning");
+        assert_eq!(
+            s,
+            StatusCode::CREATED,
+            "an out-of-range number is a warning"
+        );
         assert!(String::from_utf8_lossy(&b).contains("form_completion_percent"));
         let unicode = "\u{1F600}".repeat(200);
         let body = json!({"email": format!("{}@example.com", "\u{00e9}".repeat(30)), "source": unicode, "campaign": unicode, "stage": "Paid",

@@ -66,7 +66,7 @@ async fn a_repeated_header_key_answers_the_first_response(kind: StoreKind) {
         &app,
         INGEST_KEY,
         Some("order-1001"),
-        json!({"email": "idem@corp.com", "stage": "Paid", "first_name": "Twice"}),
+        json!({"email": "idem@corp.com", "stage": "Form Started"}),
     )
     .await;
     assert_eq!(
@@ -76,11 +76,20 @@ async fn a_repeated_header_key_answers_the_first_response(kind: StoreKind) {
     assert_eq!(repeat.body, first.body, "the first response, byte for byte");
     let found = leads(&app, "idem@corp.com").await;
     assert_eq!(found.len(), 1);
-    assert_eq!(
-        found[0]["stage"], "Form Started",
-        "the repeat changed nothing"
-    );
-    assert_eq!(found[0]["first_name"], Value::Null);
+    // The same key with another body is its own event: applied, never answered with the first response.
+    let other = post(
+        &app,
+        INGEST_KEY,
+        Some("order-1001"),
+        json!({"email": "idem@corp.com", "stage": "Application Submitted", "first_name": "Twice"}),
+    )
+    .await;
+    assert_eq!((other.status, other.replayed), (StatusCode::OK, false));
+    assert_ne!(other.body, first.body);
+    let found = leads(&app, "idem@corp.com").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["stage"], "Application Submitted");
+    assert_eq!(found[0]["first_name"], "Twice");
     // The header wins over event_id; another key applies.
     let next = post(
         &app,
@@ -107,7 +116,7 @@ async fn event_ids_are_per_key_tier(kind: StoreKind) {
         &app,
         INGEST_KEY,
         None,
-        json!({"email": "tier@corp.com", "event_id": "evt-7", "stage": "Paid"}),
+        json!({"email": "tier@corp.com", "event_id": "evt-7"}),
     )
     .await;
     assert_eq!(
@@ -189,14 +198,14 @@ async fn bad_keys_are_refused_or_reported(kind: StoreKind) {
 async fn concurrent_repeats_over_http_apply_once(kind: StoreKind) {
     let app = spawn_app(kind, keyed_settings()).await;
     let tasks: Vec<_> = (0..20)
-        .map(|i| {
+        .map(|_| {
             let (client, url) = (app.client.clone(), app.url("/api/postback"));
             tokio::spawn(async move {
                 let r = client
                     .post(url)
                     .header("x-api-key", INGEST_KEY)
                     .header("idempotency-key", "burst-1")
-                    .json(&json!({"first_name": "Burst", "custom_data": {"try": i}}))
+                    .json(&json!({"first_name": "Burst", "custom_data": {"burst": 1}}))
                     .send()
                     .await
                     .expect("request");
@@ -219,9 +228,52 @@ async fn concurrent_repeats_over_http_apply_once(kind: StoreKind) {
     assert_eq!(leads(&app, "burst").await.len(), 1, "applied once");
 }
 
+/// An attacker with the browser key pre-claims the event id a landing page will send: the victim's postback is
+/// still stored as its own lead, and answered with its own token, never the attacker's.
+async fn a_pre_claimed_event_id_cannot_hijack_a_postback(kind: StoreKind) {
+    let app = spawn_app(kind, keyed_settings()).await;
+    let attacker = post(
+        &app,
+        PUBLIC_KEY,
+        None,
+        json!({"email": "attacker@evil.test", "event_id": "form-submit-42"}),
+    )
+    .await;
+    assert_eq!(attacker.status, StatusCode::ACCEPTED);
+    let victim = post(
+        &app,
+        PUBLIC_KEY,
+        None,
+        json!({"email": "victim@corp.com", "first_name": "Vic", "event_id": "form-submit-42"}),
+    )
+    .await;
+    assert_eq!(
+        (victim.status, victim.replayed),
+        (StatusCode::ACCEPTED, false)
+    );
+    assert_ne!(
+        victim.body, attacker.body,
+        "never the attacker's answer or token"
+    );
+    let found = leads(&app, "victim@corp.com").await;
+    assert_eq!(found.len(), 1, "the victim's lead is stored");
+    assert_eq!(found[0]["first_name"], "Vic");
+    // Replaying the victim's event id with another body gets a token of its own, not the victim's.
+    let replay = post(
+        &app,
+        PUBLIC_KEY,
+        None,
+        json!({"email": "attacker2@evil.test", "event_id": "form-submit-42"}),
+    )
+    .await;
+    assert!(!replay.replayed);
+    assert_ne!(replay.body, victim.body);
+}
+
 on_both_stores!(
     a_repeated_header_key_answers_the_first_response,
     event_ids_are_per_key_tier,
+    a_pre_claimed_event_id_cannot_hijack_a_postback,
     bad_keys_are_refused_or_reported,
     concurrent_repeats_over_http_apply_once,
 );

@@ -188,7 +188,10 @@ async fn apply(
         Ok(key) => key,
         Err(invalid) => return refuse(app, ApiError::Invalid(invalid), tier, origin, body).await,
     };
-    match app.ingest_once(parsed, caller, origin, key.as_ref()).await {
+    match app
+        .ingest_once(parsed, caller, origin, key.as_ref(), body)
+        .await
+    {
         Ok(answer) => answered(answer),
         // Nothing was stored (the store is unavailable or lost every retry): the body is kept in the postback log,
         // or in the error log when the store cannot take that either, and the client is told to retry.

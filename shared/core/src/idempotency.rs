@@ -13,8 +13,9 @@
 //! releases its claim, so the sender's retry is applied.
 //!
 //! Keys are scoped per caller tier (`server#…`, `public#…`): the browser key — public by design — can never
-//! replay or read a response given to the server key. Every holder of the browser key shares its scope, so
-//! browser-side event ids should be unguessable (UUIDs).
+//! replay or read a response given to the server key. Every holder of the browser key shares its scope, so a key
+//! is also bound to a digest of the request body: pre-claiming someone's event id, or replaying it with another
+//! body, only ever applies the new body as its own event. Browser-side event ids should still be unguessable.
 
 use std::time::Duration;
 
@@ -64,9 +65,14 @@ impl IdempotencyKey {
         &self.0
     }
 
-    /// The key as stored: scoped to the caller's tier, so tiers never share responses.
-    pub fn scoped(&self, caller: Caller) -> String {
-        format!("{}#{}", caller.as_str(), self.0)
+    /// The key as stored: scoped to the caller's tier, so tiers never share responses, and bound to the body it
+    /// came with (a digest of it), so only the same request is answered again: a different body sent with a key
+    /// someone else used is applied as its own event, never answered with their response or token.
+    pub fn scoped(&self, caller: Caller, body: &[u8]) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(body);
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}#{}#{hex}", caller.as_str(), self.0)
     }
 }
 
@@ -105,14 +111,15 @@ pub struct Answer {
 }
 
 impl Leadpipe {
-    /// [`Leadpipe::ingest`] applied at most once per `key` (see the module documentation); without a key, simply
-    /// ingests.
+    /// [`Leadpipe::ingest`] applied at most once per `key` and `body` (the request body as received, see the module
+    /// documentation); without a key, simply ingests.
     pub async fn ingest_once(
         &self,
         parsed: Parsed,
         caller: Caller,
         origin: &Origin,
         key: Option<&IdempotencyKey>,
+        body: &[u8],
     ) -> Result<Answer, ServiceError> {
         let Some(key) = key else {
             let ingested = self.ingest(parsed, caller, origin).await?;
@@ -121,7 +128,7 @@ impl Leadpipe {
                 replayed: false,
             });
         };
-        let scoped = key.scoped(caller);
+        let scoped = key.scoped(caller, body);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(IN_PROGRESS_WAIT_MS);
         // Polls back off from 20 ms to 320 ms: a repeat usually finds the response within one or two reads, and
         // many waiting repeats do not flood the store.
@@ -217,8 +224,24 @@ mod tests {
     #[test]
     fn keys_are_bounded_printable_text_scoped_per_tier() {
         let k = IdempotencyKey::parse("evt_123", "event_id").expect("valid");
-        assert_eq!(k.scoped(Caller::Server), "server#evt_123");
-        assert_eq!(k.scoped(Caller::Public), "public#evt_123");
+        let server = k.scoped(Caller::Server, b"{}");
+        assert!(
+            server.starts_with("server#evt_123#") && server.len() == 15 + 16,
+            "{server}"
+        );
+        assert!(k
+            .scoped(Caller::Public, b"{}")
+            .starts_with("public#evt_123#"));
+        assert_eq!(
+            server,
+            k.scoped(Caller::Server, b"{}"),
+            "the same request, the same key"
+        );
+        assert_ne!(
+            server,
+            k.scoped(Caller::Server, b"{\"a\":1}"),
+            "another body, another key"
+        );
         for bad in ["", " padded", "tab\tin", &"x".repeat(MAX_KEY_BYTES + 1)] {
             let e = IdempotencyKey::parse(bad, "event_id").expect_err(bad);
             assert_eq!(e.field.as_deref(), Some("event_id"));

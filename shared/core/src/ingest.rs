@@ -184,6 +184,7 @@ impl Leadpipe {
             self.limit_client_rate(&applied.lead, origin).await?;
         }
         warnings.extend(applied.warnings.iter().cloned());
+        let warnings = crate::domain::warning::bounded(warnings);
         Ok(match caller {
             Caller::Server => Ingested::Server(PostbackOutcome {
                 lead_id: applied.lead.id,
