@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, newPage, screenshot, go, REPO_ROOT, DESKTOP, PHONE } from '../lib/harness.js';
+import { startServer, launchBrowser, newPage, screenshot, go, waitDrawer, REPO_ROOT, DESKTOP, PHONE } from '../lib/harness.js';
 import { layoutDefects } from '../lib/layout.js';
 
 const ADMIN = 'import-admin-key';
@@ -131,4 +131,27 @@ test('the Import screen is laid out at 1440 and 390 px, light and dark: nothing 
       }
     }
   }
+});
+
+test('an imported lead that moved through its stages shows them as its history, not "Created in Completed"', async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'leadpipe-import-')), 'moved.csv');
+  writeFileSync(file, [
+    'email,stage,created_at,reached Form Started at,reached Application Submitted at,reached Paid at,reached Completed at',
+    'moved.through@example.com,Completed,2025-04-01T09:00:00Z,2025-04-02T09:00:00Z,2025-04-03T09:00:00Z,2025-04-04T09:00:00Z,2025-04-05T09:00:00Z',
+  ].join('\n'));
+  await go(page, server.base, '#/import', ADMIN);
+  await page.locator('#import-file').setInputFiles(file);
+  await page.locator('[data-testid="import-preview"] tbody tr').first().waitFor();
+  await page.locator('[data-testid="import-run"]').click();
+  await page.locator('[data-testid="import-summary"]', { hasText: '1 imported' }).waitFor();
+  const found = await server.api.page({ search: 'moved.through@example.com' });
+  const lead = found.leads.find((l) => l.email === 'moved.through@example.com');
+  await go(page, server.base, `#/leads/${lead.id}`, ADMIN);
+  await waitDrawer(page, lead.id);
+  const items = await page.locator('.drawer .timeline .tl-item .tl-head').evaluateAll((els) => els.map((e) => e.innerText.replace(/\s+/g, ' ').trim()));
+  assert.deepEqual(items, ['Created in New', 'New → Form Started', 'Form Started → Application Submitted', 'Application Submitted → Paid', 'Paid → Completed']);
+  const meta = await page.locator('.drawer .timeline .tl-meta').allInnerTexts();
+  assert.ok(meta.slice(0, 4).every((m) => /stayed 1d/.test(m)), `a day in each stage: ${JSON.stringify(meta)}`);
+  assert.ok(!(await page.locator('.drawer .timeline').innerText()).includes('Created in Completed'));
+  await screenshot(page, 'import-lead-history', { fullPage: false });
 });
