@@ -186,3 +186,33 @@ test('Campaigns: every column on screen at 1440 px, names not cut at 390 px', as
     assert.deepEqual(res.cutNames, [], `${tag}: campaign names cut`);
   });
 });
+
+test('Form Abandonment: never-started leads are shown apart and left out unless included, at both sizes', async () => {
+  const FAKE = (by) => ({
+    by, from: '2026-11-01', to: '2026-11-30',
+    rows: [{ value: by === 'campaign' ? 'spring-launch' : 'mobile', leads: 10, stopped: 8, deciles: [6, 0, 0, 0, 2, 0, 0, 0, 0, 0], never_started: 5 }],
+  });
+  await eachView(async (page, tag) => {
+    // The figures are the API's; the route answers a known row so the arithmetic is checked exactly.
+    await page.route('**/api/analytics/abandonment?*', (route) => {
+      const by = new URL(route.request().url()).searchParams.get('by');
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(FAKE(by)) });
+    });
+    await go(page, server.base, '#/abandonment', ADMIN);
+    const tr = page.locator('.table-host[data-by="campaign"] tr[data-value="spring-launch"]');
+    await tr.waitFor();
+    const read = async () => ({
+      stopped: (await tr.locator('td[data-col=stopped]').innerText()).split(/\s/)[0],
+      never: await tr.locator('td[data-col=never]').innerText(),
+      d0: await tr.locator('td[data-decile="0"] .dec-n').innerText(),
+      peak: (await tr.locator('td[data-col=peak]').innerText()).trim(),
+    });
+    assert.deepEqual(await read(), { stopped: '3', never: '5', d0: '1', peak: '40–49%' }, `${tag}: never-started left out`);
+    assert.deepEqual(await layoutDefects(page, '.never-toggle .check-row > *, .never-toggle'), [], `${tag}: the toggle`);
+    await screenshot(page, `layout-abandonment-${tag}`, { fullPage: false });
+    await page.locator('[data-action=include-never]').check();
+    await page.locator('.table-host[data-by="campaign"] tr[data-value="spring-launch"] td[data-col=peak]', { hasText: '0–9%' }).waitFor();
+    assert.deepEqual(await read(), { stopped: '8', never: '5', d0: '6', peak: '0–9%' }, `${tag}: included`);
+    assert.match(await page.evaluate(() => location.hash), /never=include/);
+  });
+});
