@@ -33,18 +33,21 @@ export function ago(iso, now = Date.now()) {
   return `${Math.round(d / 365)}y ago`;
 }
 
+/** A duration rounded to its two largest units, the rounding carried ("2d 24h" is "3d", "1h 60m" is "2h"). */
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return '—';
-  const s = Number(seconds);
-  if (s < 60) return `${Math.round(s)}s`;
-  if (s < 3600) return `${Math.round(s / 60)}m`;
-  if (s < 86400) {
-    const h = Math.floor(s / 3600);
-    const m = Math.round((s % 3600) / 60);
+  const s = Math.max(0, Number(seconds));
+  if (Math.round(s) < 60) return `${Math.round(s)}s`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes}m`;
+  if (minutes < 1440) {
+    const h = Math.floor(minutes / 60);
+    const m = minutes % 60;
     return m ? `${h}h ${m}m` : `${h}h`;
   }
-  const d = Math.floor(s / 86400);
-  const h = Math.round((s % 86400) / 3600);
+  const hours = Math.round(s / 3600);
+  const d = Math.floor(hours / 24);
+  const h = hours % 24;
   return h ? `${d}d ${h}h` : `${d}d`;
 }
 

@@ -1,6 +1,6 @@
 // Shared pieces of the report screens (Overview, Campaigns, Abandonment): the date-range picker and the
 // "previous period and change" text shown beside a figure.
-import { h } from './dom.js';
+import { h, icon } from './dom.js';
 import { num, dayRange } from './format.js';
 import { PRESETS, parseRange, rangeParams, resolveRange, validateCustom, delta, rateDelta, deltaText, deltaWords } from './range.js';
 
@@ -83,7 +83,8 @@ export function reportQuery(spec, extra = []) {
  */
 export function compare(cur, prev, { rate = false, format = num, neutral = false } = {}) {
   const d = rate ? rateDelta(cur, prev) : delta(cur, prev);
-  const arrow = { up: '▲', down: '▼', new: '★', flat: '＝', none: '' }[d.kind];
+  // Glyphs from DejaVu Sans and every other common system font; "no change" is an inline SVG (see dom.js).
+  const arrow = { up: '▲', down: '▼', new: '★', flat: icon('equal'), none: '' }[d.kind];
   const prevText = prev === null || prev === undefined ? '—' : format(prev);
   return h('span', { class: 'cmp', 'data-kind': d.kind, 'data-delta': deltaText(d), 'data-prev': prevText },
     h('span', { class: 'cmp-prev' }, h('span', { 'aria-hidden': 'true' }, 'prev '), h('span', { class: 'sr-only' }, 'previous period '), prevText),

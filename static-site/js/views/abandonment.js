@@ -33,6 +33,22 @@ export function renderAbandonment(root, ctx, params = {}) {
   ctx.setActions(refresh);
 
   const pickerHost = h('div', { class: 'range-host' });
+  // Leads at 0 % never started the form: counted apart, and left out of "stopped" and the deciles unless asked.
+  let withNever = q.get('never') === 'include';
+  let last = null;
+  const neverBox = h('input', { type: 'checkbox', class: 'check', id: 'a-never', 'data-action': 'include-never', checked: withNever });
+  neverBox.addEventListener('change', () => {
+    withNever = neverBox.checked;
+    sync();
+    if (last) drawTables(last.c, last.d);
+  });
+  const neverToggle = h('div', { class: 'card never-toggle' },
+    h('label', { class: 'check-row', for: 'a-never' }, neverBox,
+      h('span', {}, 'Count leads that never started the form (0 %) as stopping at 0–9 %')));
+  const drawTables = (c, d) => {
+    setContent(byCampaign, decileTable(c.rows || [], 'Campaign', c, withNever));
+    setContent(byDevice, decileTable(d.rows || [], 'Device', d, withNever));
+  };
   const byCampaign = h('div', { class: 'table-host', 'data-by': 'campaign' });
   const byDevice = h('div', { class: 'table-host', 'data-by': 'device_type' });
 
@@ -53,7 +69,7 @@ export function renderAbandonment(root, ctx, params = {}) {
   const idleHost = h('div', { class: 'table-host idle-host' });
   const moreBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'idle-more', hidden: true, onclick: () => loadIdle({ more: true }) }, 'Load more');
 
-  root.append(pickerHost,
+  root.append(pickerHost, neverToggle,
     h('div', { class: 'report-grid' },
       h('section', { class: 'card card-table', 'aria-labelledby': 'a-campaign' },
         cardHead('a-campaign', 'Where forms stop · by campaign', 'Leads whose form completion is below 100 %, by how far they got (latest campaign).'), byCampaign),
@@ -70,7 +86,7 @@ export function renderAbandonment(root, ctx, params = {}) {
   let seq = 0;
 
   function sync() {
-    const qs = reportQuery(spec, [['stage', idle.stage], ['idle', idle.hours === 24 ? '' : idle.hours]]);
+    const qs = reportQuery(spec, [['stage', idle.stage], ['idle', idle.hours === 24 ? '' : idle.hours], ['never', withNever ? 'include' : '']]);
     history.replaceState(null, '', `#/abandonment${qs ? `?${qs}` : ''}`);
     ctx.shareRange(reportQuery(spec));
   }
@@ -102,8 +118,8 @@ export function renderAbandonment(root, ctx, params = {}) {
       ]);
       if (!root.isConnected || mine !== seq) return;
       picker.describe({ from: c.from, to: c.to, days: range.days }, null, zone);
-      setContent(byCampaign, decileTable(c.rows || [], 'Campaign', c));
-      setContent(byDevice, decileTable(d.rows || [], 'Device', d));
+      last = { c, d };
+      drawTables(c, d);
     } catch (e) {
       if (e.status === 401 || mine !== seq) return;
       for (const host of [byCampaign, byDevice]) setContent(host, errorState(e, () => load()));
@@ -212,7 +228,15 @@ function cardHead(id, title, sub) {
 }
 
 /** One row per value: leads, stopped, then the ten deciles as numbers with bars (the bars are decoration). */
-function decileTable(rows, label, data) {
+/** A row's figures with the never-started leads (at 0 %) left out of `stopped` and the 0–9 % decile, or kept. */
+export function withoutNeverStarted(r, include = false) {
+  const dec = Array.isArray(r.deciles) ? r.deciles.map((n) => Number(n) || 0) : [];
+  const never = Math.min(Math.max(0, Number(r.never_started) || 0), dec[0] || 0);
+  if (include || !never) return { stopped: Number(r.stopped) || 0, deciles: dec, never };
+  return { stopped: (Number(r.stopped) || 0) - never, deciles: [dec[0] - never, ...dec.slice(1)], never };
+}
+
+function decileTable(rows, label, data, withNever = false) {
   if (!rows.length) return empty('No leads in this range', `Nothing to show for ${dayRange(data.from, data.to)}.`);
   const table = h('table', { class: 'table decile-table' },
     h('caption', { class: 'sr-only' }, `Leads that stopped before the end of the form, by ${label.toLowerCase()} and by how far they got, ${dayRange(data.from, data.to)}`),
@@ -220,16 +244,19 @@ function decileTable(rows, label, data) {
       h('th', { scope: 'col' }, label),
       h('th', { scope: 'col', class: 'num' }, 'Leads'),
       h('th', { scope: 'col', class: 'num' }, 'Stopped'),
+      h('th', { scope: 'col', class: 'num' }, 'Never started'),
       DECILES.map((d) => h('th', { scope: 'col', class: 'num dec-head' }, h('span', { class: 'sr-only' }, 'stopped at '), d)),
       h('th', { scope: 'col' }, 'Most stop at'))),
     h('tbody', {}, rows.map((r) => {
-      const dec = Array.isArray(r.deciles) ? r.deciles : [];
+      const fig = withoutNeverStarted(r, withNever);
+      const dec = fig.deciles;
       const max = Math.max(1, ...dec.map((n) => Number(n) || 0));
       const peak = peakDecile(dec);
       return h('tr', { 'data-value': r.value },
         h('th', { scope: 'row', class: 'cell-text' }, r.value),
         h('td', { class: 'num', 'data-col': 'leads' }, num(r.leads)),
-        h('td', { class: 'num', 'data-col': 'stopped' }, num(r.stopped), r.leads ? h('span', { class: 'muted small' }, ` (${pct(r.stopped / r.leads)})`) : null),
+        h('td', { class: 'num', 'data-col': 'stopped' }, num(fig.stopped), r.leads ? h('span', { class: 'muted small' }, ` (${pct(fig.stopped / r.leads)})`) : null),
+        h('td', { class: 'num', 'data-col': 'never' }, num(fig.never)),
         DECILES.map((_, i) => {
           const n = Number(dec[i]) || 0;
           const bar = h('span', { class: `dec-bar${i === peak ? ' is-peak' : ''}`, 'aria-hidden': 'true' });

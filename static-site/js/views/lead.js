@@ -69,7 +69,7 @@ export function openLead(id, hooks = {}) {
         ['Email', lead.email], ['First name', lead.first_name], ['Last name', lead.last_name],
         ['Phone', lead.phone], ['Company', lead.company],
       ])),
-      section('Stage history', timeline(history, stages)),
+      section('Stage history', timeline(withStageTimes(history, lead, stages), stages)),
       section('Form progress', form),
       section('Attribution (latest)', fields([
         ['Source', lead.source], ['Campaign', lead.campaign], ['Domain', lead.domain],
@@ -121,6 +121,33 @@ function formBlock(lead) {
         : 'Field counts not reported'));
 }
 
+/**
+ * The history with the stage times it leaves out: an imported lead (or one created past its first stage) is
+ * recorded as "created in <its stage>", while its stage_reached_at says when it reached each stage before that.
+ * Those become the history's first entries ("from stage times"), so a lead that moved through four stages over
+ * four days shows four steps, not "Created in Completed".
+ */
+export function withStageTimes(history, lead, stages) {
+  const first = history[0];
+  const reached = lead && lead.stage_reached_at && typeof lead.stage_reached_at === 'object' ? lead.stage_reached_at : null;
+  if (!first || first.from != null || !reached || !Array.isArray(stages)) return history;
+  const upTo = stages.indexOf(first.to);
+  if (upTo < 0) return history;
+  const steps = stages.slice(0, upTo + 1)
+    .map((st) => ({ stage: st, t: Date.parse(reached[st]) }))
+    .filter((x) => Number.isFinite(x.t));
+  // Nothing to add unless the stages were reached at different times.
+  if (steps.length < 2 || new Set(steps.map((x) => x.t)).size < 2) return history;
+  const created = Date.parse(first.at);
+  const derived = steps.map((x, i) => ({
+    from: i === 0 ? null : steps[i - 1].stage,
+    to: x.stage,
+    at: new Date(i === 0 && Number.isFinite(created) ? Math.min(created, x.t) : x.t).toISOString(),
+    via: 'stage_times',
+  }));
+  return [...derived, ...history.slice(1)];
+}
+
 function timeline(history, stages) {
   if (!history.length) return h('p', { class: 'muted' }, 'No stage changes recorded.');
   const items = history.map((e, i) => {
@@ -134,7 +161,7 @@ function timeline(history, stages) {
           stageChip(e.to, stages)),
         h('div', { class: 'tl-meta' },
           dateTime(e.at),
-          ' · ', e.via === 'manual' ? 'moved manually' : (e.via === 'postback' ? 'via postback' : display(e.via)),
+          ' · ', e.via === 'manual' ? 'moved manually' : e.via === 'postback' ? 'via postback' : e.via === 'stage_times' ? 'from the stage times' : display(e.via),
           e.forced ? h('span', { class: 'badge badge-warn' }, 'forced') : null,
           stay !== null && Number.isFinite(stay) ? h('span', { class: 'muted' }, ` · stayed ${duration(stay)}`) : null)));
   });

@@ -260,6 +260,8 @@ export function renderSettings(root, ctx) {
     const url = h('input', { class: 'input', id: 'wh-url', name: 'url', type: 'url', required: true, placeholder: 'https://hooks.example.com/leadpipe', autocomplete: 'off', 'aria-describedby': 'wh-url-help' });
     const eventBoxes = EVENTS.map((e, i) => {
       const box = h('input', { type: 'checkbox', id: `wh-event-${i}`, name: 'events', value: e.value, checked: e.value !== 'lead.deleted' });
+      // The default, so that the form's reset() after adding a webhook ticks the same events again.
+      box.defaultChecked = box.checked;
       return { box, el: h('div', { class: 'check' }, box, h('label', { for: `wh-event-${i}` }, h('span', { class: 'check-label' }, e.label), h('span', { class: 'muted small' }, ` ${e.value} — ${e.help}`))) };
     });
     const stageHost = h('div', { class: 'check-grid', 'data-testid': 'wh-stages' }, h('span', { class: 'muted small' }, 'Loading stages…'));

@@ -63,6 +63,23 @@ test('toCsv round-trips through a CSV parser', () => {
   assert.deepEqual(JSON.parse(get('custom_data')), { a: '=x' });
 });
 
+test('duration carries its rounding into the next unit (issue 21 item 3: "2d 24h")', () => {
+  const day = 86400;
+  assert.equal(duration(2 * day + 23.6 * 3600), '3d');
+  assert.equal(duration(2 * day + 23.4 * 3600), '2d 23h');
+  assert.equal(duration(day - 20), '1d', '23h 59m 40s');
+  assert.equal(duration(3600 - 10), '1h', '59m 50s');
+  assert.equal(duration(2 * 3600 - 20), '2h', '1h 59m 40s');
+  assert.equal(duration(59.6), '1m');
+  assert.equal(duration(59.4), '59s');
+  assert.equal(duration(day + 3600), '1d 1h');
+  assert.equal(duration(0), '0s');
+  for (let s = 0; s < 10 * day; s += 97) {
+    const text = duration(s);
+    assert.doesNotMatch(text, /(^|\s)(60[sm]|24h)/, `${s}s → ${text}`);
+  }
+});
+
 test('formatting helpers', () => {
   const now = Date.parse('2026-11-27T12:00:00Z');
   assert.equal(ago('2026-11-27T11:59:50Z', now), 'just now');

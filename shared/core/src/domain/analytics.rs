@@ -529,6 +529,9 @@ pub struct AbandonmentRow {
     pub stopped: i64,
     /// `stopped` by completion decile: `[0–9 %, 10–19 %, …, 90–99 %]`.
     pub deciles: [i64; 10],
+    /// Of `deciles[0]` (and `stopped`), leads at 0 %: they never started the form, so they say nothing about
+    /// where a form loses people (counted since this field exists; `leadpipe recount` counts older leads).
+    pub never_started: i64,
 }
 
 impl Abandonment {
@@ -547,6 +550,9 @@ impl Abandonment {
                     leads: tally(f, field::LEADS).n,
                     stopped: deciles.iter().sum(),
                     deciles,
+                    never_started: tally(f, &field::of(field::ABANDON, field::ABANDON_NEVER))
+                        .n
+                        .min(deciles[0]),
                 }
             })
             .filter(|r| r.stopped > 0)
@@ -774,5 +780,37 @@ mod tests {
         );
         assert_eq!(a.rows[0].deciles[3], 2);
         assert_eq!(a.rows[0].deciles[9], 1);
+        assert_eq!(a.rows[0].never_started, 0);
+    }
+
+    #[test]
+    fn abandonment_counts_leads_that_never_started_the_form_apart() {
+        // Issue 21 item 4: leads at 0 % filled decile 0 on every row ("Most stop at 0–9 %").
+        let p = Pipeline::default();
+        let leads: Vec<_> = [0.0, 0.0, 0.0, 5.0, 42.0, 100.0]
+            .iter()
+            .map(|pct| {
+                new_lead(
+                    &pb(json!({"device_type": "Mobile", "form_completion_percent": pct})),
+                    &p,
+                    Uuid::new_v4(),
+                    at("2026-11-20", 0),
+                    &Access::Full,
+                )
+                .lead
+            })
+            .collect();
+        let c = counters_of(&leads);
+        let range =
+            DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
+        let row = &Abandonment::from_counters(&c, Dim::DeviceType, range).rows[0];
+        assert_eq!(
+            (row.leads, row.stopped, row.deciles[0], row.deciles[4]),
+            (6, 5, 4, 1)
+        );
+        assert_eq!(
+            row.never_started, 3,
+            "the three leads at 0 %, apart from the one at 5 %"
+        );
     }
 }

@@ -54,6 +54,8 @@ pub mod field {
     pub const TIME: &str = "time";
     /// `abandon:<decile>`: leads whose form stopped before its end (completion < 100 %), by completion decile 0–9.
     pub const ABANDON: &str = "abandon";
+    /// `abandon:never`: of `abandon:0`, leads at 0 %: they never started the form.
+    pub const ABANDON_NEVER: &str = "never";
     /// Quarantined leads (all-time bucket only; they count nowhere else).
     pub const QUARANTINED: &str = "quarantined";
     /// Writes applied so far (all-time bucket only): a watermark for live dashboards, not a function of leads.
@@ -466,6 +468,9 @@ impl CounterRules {
         if let Some(pct) = lead.form_completion_percent.filter(|p| *p < 100.0) {
             let decile = (pct / 10.0).floor().clamp(0.0, 9.0) as u8;
             add(field::of(field::ABANDON, &decile.to_string()), 1, 0);
+            if pct <= 0.0 {
+                add(field::of(field::ABANDON, field::ABANDON_NEVER), 1, 0);
+            }
         }
         f
     }

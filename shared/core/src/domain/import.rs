@@ -212,7 +212,22 @@ impl<R: BufRead> Rows<R> {
                 }
             })
             .collect();
-        let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
+        let mut seen = Vec::new();
+        let header: Vec<String> = header
+            .into_iter()
+            .map(|h| {
+                let h = h.trim();
+                match canonical_column(h) {
+                    // The first column for a field takes it; a second one ("Email" beside "Email Address")
+                    // keeps its own name (custom data), so it never overwrites the first with its blanks.
+                    Some(field) if !seen.contains(&field) => {
+                        seen.push(field.clone());
+                        field
+                    }
+                    _ => h.to_string(),
+                }
+            })
+            .collect();
         if !header
             .iter()
             .any(|h| matches!(h.to_ascii_lowercase().as_str(), "email" | "lead_id" | "id"))
@@ -575,6 +590,87 @@ impl ImportRecord {
     }
 }
 
+/// Other tools' names for the postback fields, squashed as [`squash`] does: the contact exports of HubSpot
+/// ("Email", "Phone Number", "Company Name"), Pipedrive ("Email - Work", "Phone - Work", "Organization") and
+/// Mailchimp ("Email Address", "First Name", "Phone Number").
+const COLUMN_ALIASES: &[(&str, &str)] = &[
+    ("emailaddress", "email"),
+    ("emailwork", "email"),
+    ("emailhome", "email"),
+    ("emailother", "email"),
+    ("contactemail", "email"),
+    ("phonenumber", "phone"),
+    ("phonework", "phone"),
+    ("phonemobile", "phone"),
+    ("phonehome", "phone"),
+    ("phoneother", "phone"),
+    ("mobilephone", "phone"),
+    ("mobilephonenumber", "phone"),
+    ("companyname", "company"),
+    ("organization", "company"),
+    ("organisation", "company"),
+    ("organizationname", "company"),
+    ("givenname", "first_name"),
+    ("familyname", "last_name"),
+    ("surname", "last_name"),
+];
+
+/// A column name lower-cased with everything but letters and digits taken out: "First Name", "first_name",
+/// "FIRST-NAME" and " firstName " are all "firstname".
+fn squash(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The import field a CSV column names, matched case-, space- and punctuation-insensitively (`Email`,
+/// `E-mail`, `Email Address` → `email`; `First Name` → `first_name`; `Created At` → `created_at`), or `None`
+/// for a column that is no field (it goes to `custom_data` under its own name; `reached <Stage> at` columns
+/// are matched later, against the pipeline).
+pub fn canonical_column(name: &str) -> Option<String> {
+    let key = squash(name);
+    if key.is_empty() {
+        return None;
+    }
+    field_named(&key).or_else(|| {
+        // Pipedrive prefixes its columns with the record type ("Person - Email - Work"). Never for the lead id:
+        // "Person - ID" is Pipedrive's own number, not a Leadpipe lead id.
+        ["person", "contact"]
+            .iter()
+            .find_map(|prefix| key.strip_prefix(prefix))
+            .and_then(field_named)
+            .filter(|field| field != "id" && field != "lead_id")
+    })
+}
+
+fn field_named(key: &str) -> Option<String> {
+    let text = TextFields::LIMITS.iter().map(|(n, _)| *n);
+    let first_touch = TextFields::LIMITS
+        .iter()
+        .map(|(n, _)| format!("first_touch_{n}"));
+    super::postback::OTHER_FIELDS
+        .iter()
+        .copied()
+        .chain(text)
+        .chain([
+            "id",
+            "created_at",
+            "stage_entered_at",
+            "stage_reached_at",
+            "stages",
+        ])
+        .map(str::to_string)
+        .chain(first_touch)
+        .find(|field| squash(field) == key)
+        .or_else(|| {
+            COLUMN_ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == key)
+                .map(|(_, field)| (*field).to_string())
+        })
+}
+
 /// Reads `first_touch_<field>` columns and a `first_touch` object.
 fn take_first_touch(obj: &mut Map<String, Value>) -> Result<Attribution, String> {
     let mut fields = Map::new();
@@ -827,6 +923,92 @@ mod tests {
     fn record(obj: Value) -> Result<ImportRecord, String> {
         let Value::Object(obj) = obj else { panic!() };
         ImportRecord::parse(obj, &Pipeline::default(), &ReportingZone::utc(), now())
+    }
+
+    #[test]
+    fn header_names_are_matched_case_space_and_punctuation_insensitively() {
+        for (name, field) in [
+            ("Email", "email"),
+            ("EMAIL", "email"),
+            (" e-mail ", "email"),
+            ("Email Address", "email"),
+            ("First Name", "first_name"),
+            ("first name", "first_name"),
+            ("LAST_NAME", "last_name"),
+            ("Phone Number", "phone"),
+            ("UTM Source", "utm_source"),
+            ("Created At", "created_at"),
+            ("Lead ID", "lead_id"),
+            ("ID", "id"),
+            ("First Touch Source", "first_touch_source"),
+            ("Person - Email - Work", "email"),
+            ("Person - Organization", "company"),
+        ] {
+            assert_eq!(canonical_column(name).as_deref(), Some(field), "{name}");
+        }
+        for other in [
+            "Record ID",
+            "Person - ID",
+            "Lifecycle Stage",
+            "TAGS",
+            "",
+            " - ",
+        ] {
+            assert_eq!(canonical_column(other), None, "{other}");
+        }
+        // Issue 21: "Email" passed the header check, then every row was rejected "no email".
+        let got = rows("Email,First Name\nA@X.io,Ada\n", Some(Format::Csv));
+        let row = got[0].1.clone().unwrap();
+        assert_eq!(row["email"], "A@X.io");
+        assert_eq!(row["first_name"], "Ada");
+        let rec =
+            ImportRecord::parse(row, &Pipeline::default(), &ReportingZone::utc(), now()).unwrap();
+        assert_eq!(rec.postback.email.unwrap().as_str(), "a@x.io");
+        // A second column for the same field keeps its own name, so its blanks never hide the first one's value.
+        let got = rows("Email Address,Email\na@x.io,\n", Some(Format::Csv));
+        let row = got[0].1.clone().unwrap();
+        assert_eq!(row["email"], "a@x.io");
+        assert!(row.get("Email").is_none_or(|v| v == ""));
+    }
+
+    #[test]
+    fn hubspot_pipedrive_and_mailchimp_exports_import_without_editing() {
+        for (tool, text, emails) in [
+            (
+                "HubSpot",
+                include_str!("../../../../tests/fixtures/import/hubspot.csv"),
+                ["ada.lovelace@example.com", "grace@example.org"],
+            ),
+            (
+                "Pipedrive",
+                include_str!("../../../../tests/fixtures/import/pipedrive.csv"),
+                ["alan@example.net", "katherine@example.com"],
+            ),
+            (
+                "Mailchimp",
+                include_str!("../../../../tests/fixtures/import/mailchimp.csv"),
+                ["hedy@example.com", "margaret@example.com"],
+            ),
+        ] {
+            let got = rows(text, None);
+            assert_eq!(got.len(), 2, "{tool}");
+            for ((_, row), email) in got.into_iter().zip(emails) {
+                let row = row.unwrap_or_else(|e| panic!("{tool}: {e}"));
+                let rec =
+                    ImportRecord::parse(row, &Pipeline::default(), &ReportingZone::utc(), now())
+                        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+                assert_eq!(
+                    rec.postback.email.as_ref().map(|e| e.as_str()),
+                    Some(email),
+                    "{tool}"
+                );
+                assert!(
+                    rec.postback.lead_id.is_none(),
+                    "{tool}: the tool's own id is not a lead id"
+                );
+                assert!(rec.postback.text.first_name.is_some(), "{tool}: first name");
+            }
+        }
     }
 
     #[test]
