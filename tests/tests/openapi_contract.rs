@@ -43,7 +43,11 @@ fn registered_operations() -> BTreeSet<(String, String)> {
     ];
     let mut ops = BTreeSet::new();
     for src in sources {
-        for part in src.split(".route(\"").skip(1) {
+        for part in src.split(".route(").skip(1) {
+            // rustfmt may put the path on the next line.
+            let Some(part) = part.trim_start().strip_prefix('"') else {
+                continue;
+            };
             let Some((path, rest)) = part.split_once('"') else {
                 continue;
             };
