@@ -388,6 +388,14 @@ async fn visitor(base: String, v: usize, client: reqwest::Client) -> Outcome {
             let stage = STAGES[1 + (next() as usize) % (lead.stage - 1)];
             (json!({"email": lead.email, "stage": stage}), pick, 0)
         };
+        // Half the server's postbacks carry an event id (a repeat sends the same one again: a replay).
+        let mut body = body;
+        if body.get("event_id").is_none() && next() % 2 == 0 {
+            body["event_id"] = format!("v{v}-{i}").into();
+            if moves == 1 || leads[lead].last_body.get("email") == body.get("email") {
+                leads[lead].last_body = body.clone();
+            }
+        }
         out.postbacks += 1;
         let mut acked = false;
         for _ in 0..=RESENDS {
