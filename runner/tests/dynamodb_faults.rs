@@ -38,12 +38,14 @@ fn seed() -> u64 {
         .unwrap_or(SEED)
 }
 /// Visitors posting at once, and postbacks each sends (retries of a refused one not counted).
-const VISITORS: usize = 8;
-const POSTBACKS_PER_VISITOR: usize = 30;
+const VISITORS: usize = 12;
+const POSTBACKS_PER_VISITOR: usize = 20;
 /// Times a visitor sends a refused postback again (after its `Retry-After`) before giving up on it.
 const RESENDS: usize = 8;
-/// How long the whole run may take before it fails (it normally takes well under a minute).
-const RUN_DEADLINE: Duration = Duration::from_secs(90);
+/// How long the postback mix may take, and then the server's stream consumer to catch up, before the run fails
+/// (normally about 30 s and 5 s on a busy 2-core machine).
+const RUN_DEADLINE: Duration = Duration::from_secs(75);
+const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
 
 const STAGES: &[&str] = &[
     "New",
@@ -554,7 +556,7 @@ async fn throttling_and_failing_dynamodb_loses_no_acknowledged_postback() {
         Settings::default().counter_rules(),
     );
     let app = Leadpipe::new(Arc::new(store), Settings::default());
-    let deadline = Instant::now() + RUN_DEADLINE;
+    let deadline = Instant::now() + SETTLE_DEADLINE;
     let (stored, history_wrong) = loop {
         let stored = all_leads(&app).await;
         let mut history_wrong = Vec::new();
@@ -678,9 +680,12 @@ async fn throttling_and_failing_dynamodb_loses_no_acknowledged_postback() {
         "the stream consumer met a failure it had to retry:\n{}",
         server.logs_report()
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(110),
-        "the fault run stays bounded"
-    );
+    for sign in ["request failed", "panicked"] {
+        assert!(
+            !stderr.contains(sign),
+            "no internal error or panic under faults ({sign}):\n{}",
+            server.logs_report()
+        );
+    }
     server.terminate();
 }
