@@ -29,6 +29,20 @@ where
     }
 }
 
+/// Whether DynamoDB answered with throttling or one of its own 5xx errors (the SDK's own retries used up): worth
+/// retrying an idempotent write a little longer. Transport failures are not (a dead endpoint surfaces at once).
+pub(crate) fn is_throttled_or_server_error<E>(e: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match e {
+        SdkError::ServiceError(service) => {
+            service.raw().status().is_server_error() || is_throttling(e.code().unwrap_or_default())
+        }
+        _ => false,
+    }
+}
+
 fn is_throttling(code: &str) -> bool {
     matches!(
         code,
@@ -87,6 +101,36 @@ mod tests {
         let err = GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build());
         let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::from("{}"));
         sdk_error(SdkError::service_error(err, raw))
+    }
+
+    fn raw_error(status: u16, code: &str) -> SdkError<GetItemError, HttpResponse> {
+        let err = GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::from("{}"));
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn only_throttling_and_dynamodb_5xx_are_retried_longer() {
+        assert!(is_throttled_or_server_error(&raw_error(
+            400,
+            "ProvisionedThroughputExceededException"
+        )));
+        assert!(is_throttled_or_server_error(&raw_error(
+            400,
+            "ThrottlingException"
+        )));
+        assert!(is_throttled_or_server_error(&raw_error(
+            500,
+            "InternalServerError"
+        )));
+        assert!(!is_throttled_or_server_error(&raw_error(
+            400,
+            "ConditionalCheckFailedException"
+        )));
+        assert!(!is_throttled_or_server_error(&raw_error(
+            400,
+            "ValidationException"
+        )));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::codec::{
     add_counter_item, attr, claim_item, claim_target, history_from_item, is_lead_item, lead_item,
     lead_record_from_item, n, s, Item, LeadRecord, VersionedChange,
 };
-use crate::error::{internal, sdk_error, transaction_error};
+use crate::error::{internal, is_throttled_or_server_error, sdk_error, transaction_error};
 use crate::keys::{self, HISTORY_PREFIX, PK, SK};
 use crate::schema::{ensure_table, index};
 
@@ -761,26 +761,41 @@ impl LeadStore for DynamoStore {
             crate::schema::TTL_ATTRIBUTE.into(),
             n(expires_at.timestamp()),
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        // Throttling that outlasts the SDK's retries must not leave the key held without its response: repeats
+        // would be refused as in progress until the lease ends, then applied again.
+        retry(
+            RetryPolicy::THROTTLING,
+            is_throttled_or_server_error,
+            |_| {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .send()
+            },
+        )
+        .await
+        .map_err(sdk_error)?;
         Ok(())
     }
 
     async fn release_idempotency(&self, key: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::idempotency_key(key)))
-            .condition_expression("attribute_not_exists(#resp)")
-            .expression_attribute_names("#resp", IDEM_RESPONSE)
-            .send()
-            .await;
+        // Retried through throttling like the response above: a claim left behind makes the sender's retry of a
+        // refused (503) postback a 409 until its lease ends.
+        let result = retry(
+            RetryPolicy::THROTTLING,
+            is_throttled_or_server_error,
+            |_| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::idempotency_key(key)))
+                    .condition_expression("attribute_not_exists(#resp)")
+                    .expression_attribute_names("#resp", IDEM_RESPONSE)
+                    .send()
+            },
+        )
+        .await;
         match result {
             Ok(_) => Ok(()),
             Err(e)
