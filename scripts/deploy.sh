@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploy Leadpipe to your AWS account (see docs/DEPLOY.md):
-#   1. scripts/lambda-build.sh          cargo lambda build --release --arm64 (the five functions; prints sizes)
+#   1. scripts/lambda-build.sh          cargo lambda build --release --arm64 (the six functions; prints sizes)
 #   2. sam build                        in infra/ (BuildMethod rust-cargolambda; reuses step 1's build)
 #   3. sam deploy                       --guided the first time (no infra/samconfig.toml yet), plain later
 #   4. API keys                         KeySource ssm: creates the SSM SecureString parameters that do not exist
@@ -49,6 +49,13 @@ while [ "$#" -gt 0 ]; do
   esac
   shift
 done
+
+# cargo-lambda lives in the project's venv (.cache/venv, see scripts/lib/tools.sh), and SAM's rust-cargolambda
+# builder looks for `cargo-lambda` on PATH: put the venv's bin first here, for `sam build` (lambda-build.sh
+# changes PATH only inside its own process).
+VENV_BIN="$ROOT/.cache/venv/bin"
+case ":$PATH:" in *":$VENV_BIN:"*) ;; *) PATH="$VENV_BIN:$PATH" ;; esac
+export PATH
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
 need "$PY" "Python 3 is needed by the deploy helpers"
@@ -218,6 +225,8 @@ if [ "$site_only" -eq 0 ]; then
     "$ROOT/scripts/lambda-build.sh"
   fi
 
+  command -v cargo-lambda >/dev/null 2>&1 \
+    || die "cargo-lambda not found in $VENV_BIN nor on PATH: run scripts/setup.sh (or scripts/lambda-build.sh, without --skip-build); sam build needs it"
   say "sam build (infra/template.yaml; rust-cargolambda runs cargo lambda build --release --arm64 per function)"
   # rust-cargolambda was a beta build method in older SAM CLIs; this opts in there and is ignored later.
   (cd "$INFRA" && SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build)
