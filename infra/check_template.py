@@ -797,6 +797,7 @@ class Checker:
         self.section(f"routes: {self.openapi_path} vs HttpApi events vs the functions' routers")
         http_apis = set(self.of_type("AWS::Serverless::HttpApi"))
         events: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.preflights: dict[str, list[tuple[str, str]]] = {}
         for lid, res in sorted(self.functions().items()):
             for ename, ev in ((res.get("Properties") or {}).get("Events") or {}).items():
                 etype = ev.get("Type")
@@ -816,6 +817,10 @@ class Checker:
                 if not isinstance(path, str) or not isinstance(method, str):
                     self.fail(f"{lid}.Events.{ename}: HttpApi event needs a literal Path and Method "
                               f"(found Path={path!r}, Method={method!r})")
+                    continue
+                if method.upper() == "OPTIONS":
+                    # CORS preflights: not API operations (check_http_api checks where they go)
+                    self.preflights.setdefault(_norm(path), []).append((lid, ename))
                     continue
                 events.setdefault((method.upper(), _norm(path)), []).append((lid, ename))
         if not self.openapi_path.is_file():
@@ -885,22 +890,7 @@ class Checker:
         props = res.get("Properties") or {}
         contract = getattr(self, "contract", {})
         events = getattr(self, "events", {})
-        cors = props.get("CorsConfiguration")
-        if not isinstance(cors, dict):
-            self.fail(f"{lid}: CorsConfiguration must be set (the dashboard calls the API from another origin)")
-        else:
-            headers = {h.lower() for h in cors.get("AllowHeaders") or [] if isinstance(h, str)}
-            self.check({"x-api-key", "content-type"} <= headers,
-                       f"{lid}: CORS allows the x-api-key and content-type headers",
-                       f"{lid}: CorsConfiguration.AllowHeaders must include x-api-key and content-type, "
-                       f"found {sorted(headers)}")
-            methods = {m.upper() for m in cors.get("AllowMethods") or [] if isinstance(m, str)}
-            used = {m for (m, _) in contract} or {"GET", "POST", "PUT", "DELETE"}
-            self.check(used <= methods or "*" in methods,
-                       f"{lid}: CORS allows {', '.join(sorted(used))}",
-                       f"{lid}: CorsConfiguration.AllowMethods lacks {sorted(used - methods)}")
-            self.check("AllowOrigins" in cors, f"{lid}: CORS AllowOrigins set",
-                       f"{lid}: CorsConfiguration.AllowOrigins must be set")
+        self.check_cors(lid, props, events)
 
         # throttling: the postback route its own, high limits; every other route the default, low ones
         default = props.get("DefaultRouteSettings") or {}
@@ -912,7 +902,7 @@ class Checker:
         for rk, settings in route_settings.items():
             m = re.fullmatch(r"([A-Z]+) (/\S*)", rk)
             key = (m.group(1), _norm(m.group(2))) if m else None
-            if key is None or key not in events:
+            if key is None or (key not in events and not (key[0] == "OPTIONS" and key[1] in self.preflights)):
                 self.fail(f"{lid}: RouteSettings names route {rk!r}, which no HttpApi event routes (the stage "
                           f"would fail to deploy: route keys are \"METHOD /path\" exactly as routed)")
                 continue
@@ -940,6 +930,14 @@ class Checker:
             self.check(same, f"{lid}: {GET_POSTBACK_ROUTE[0]} {GET_POSTBACK_ROUTE[1]} shares the ingest throttle",
                        f"{lid}: {GET_POSTBACK_ROUTE[0]} {GET_POSTBACK_ROUTE[1]} must use the ingest route's throttle "
                        f"(the same ThrottlingRateLimit and ThrottlingBurstLimit as {POSTBACK_ROUTE[0]} {POSTBACK_ROUTE[1]})")
+        pre_key = ("OPTIONS", _norm(POSTBACK_ROUTE[1]))
+        if pb is not None:
+            pre = parsed.get(pre_key) or {}
+            same = all(pre.get(k) == pb.get(k) for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+            self.check(same, f"{lid}: OPTIONS {POSTBACK_ROUTE[1]} (landing pages' preflights) shares the ingest throttle",
+                       f"{lid}: RouteSettings \"OPTIONS {POSTBACK_ROUTE[1]}\" must use the ingest route's throttle: "
+                       f"every fetch from a landing page is preceded by a preflight, which the default (admin) "
+                       f"throttle would refuse with 429")
         d_rate = self.default_of(default.get("ThrottlingRateLimit"))
         d_burst = self.default_of(default.get("ThrottlingBurstLimit"))
         ingest = {pb_key} | ({get_key} if get_key in parsed else set())
@@ -976,6 +974,54 @@ class Checker:
         else:
             self.fail(f"{lid}: AccessLogSettings is always on; put it behind a parameter that is off by default "
                       f"(about $0.13 per million requests)")
+
+    def check_cors(self, lid: str, props: dict[str, Any], events: dict[tuple[str, str], list[tuple[str, str]]]) -> None:
+        """CORS is the functions' (shared/http/src/app.rs): an HTTP API's CorsConfiguration holds one origin list
+        for every route, answers the preflights itself and drops the functions' CORS headers, while the postback
+        routes must accept any origin and the admin routes only the dashboard's."""
+        self.check(
+            "CorsConfiguration" not in props,
+            f"{lid}: no CorsConfiguration (the functions answer CORS: any origin on /api/postback, "
+            f"ALLOWED_ORIGINS elsewhere)",
+            f"{lid}: CorsConfiguration must not be set: API Gateway would answer every preflight itself with one "
+            f"origin list for all routes and drop the functions' CORS headers, so landing pages (any origin) "
+            f"could not post with fetch, or any origin could call the admin routes",
+        )
+        pb_path = _norm(POSTBACK_ROUTE[1])
+        pb_fn = {l for l, _ in events.get((POSTBACK_ROUTE[0], pb_path), [])}
+        pre = self.preflights.get(pb_path, [])
+        self.check(
+            bool(pre) and {l for l, _ in pre} <= pb_fn and len(pre) == 1,
+            f"OPTIONS {POSTBACK_ROUTE[1]} -> {', '.join(sorted(pb_fn))} (landing pages' preflights)",
+            f"OPTIONS {POSTBACK_ROUTE[1]} must be routed (once) to the function serving {POSTBACK_ROUTE[0]} "
+            f"{POSTBACK_ROUTE[1]} ({sorted(pb_fn)}), found {pre}: without it a landing page's fetch preflight "
+            f"gets 404 and the browser refuses the postback",
+        )
+        catch_all = [l for p in ("/{}",) for l, _ in self.preflights.get(p, [])]
+        http_fns = {l for routed in events.values() for l, _ in routed}
+        self.check(
+            len(catch_all) == 1 and catch_all[0] in http_fns,
+            f"OPTIONS /{{proxy+}} -> {catch_all[0] if catch_all else '?'} (the dashboard's preflights)",
+            f"an OPTIONS /{{proxy+}} route to one HTTP function must answer the other routes' preflights, "
+            f"found {catch_all}",
+        )
+        src = self.rust("shared/http/src/app.rs") or ""
+        layer = src[src.find("pub fn cors("):]
+        layer = layer[:layer.find("\n}\n") + 1] if "pub fn cors(" in src else ""
+        allow = re.search(r"\.allow_headers\(\[(.*?)\]\)", layer, re.S)
+        allow_text = allow.group(1) if allow else ""
+        expose = re.search(r"\.expose_headers\(\[(.*?)\]\)", layer, re.S)
+        needs = {"content-type": "CONTENT_TYPE", "x-api-key": "API_KEY_HEADER", "idempotency-key": "IDEMPOTENCY_HEADER"}
+        missing = [h for h, ident in needs.items() if ident not in allow_text]
+        self.check(not missing, "shared/http/src/app.rs: CORS allows content-type, x-api-key, idempotency-key",
+                   f"shared/http/src/app.rs: the CORS layer's allow_headers lacks {missing} (landing pages send them)")
+        self.check(bool(expose) and '"idempotent-replayed"' in expose.group(1),
+                   "shared/http/src/app.rs: CORS exposes idempotent-replayed",
+                   "shared/http/src/app.rs: the CORS layer must expose_headers idempotent-replayed (landing pages "
+                   "read it)")
+        self.check('parts.uri.path() == "/api/postback"' in layer,
+                   "shared/http/src/app.rs: /api/postback from any origin, other routes only ALLOWED_ORIGINS",
+                   "shared/http/src/app.rs: the CORS origin predicate must allow any origin on /api/postback only")
 
     # ------------------------------------------------------------------ policies
     def _policy_statements(self, lid: str, res: dict[str, Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:

@@ -843,3 +843,51 @@ def test_webhook_function_reading_another_queue_fails(tree, capsys):
     tree.mutate("                - sqs:GetQueueAttributes\n                - sqs:SendMessage\n              Resource: !GetAtt WebhookQueue.Arn",
                 "                - sqs:GetQueueAttributes\n                - sqs:SendMessage\n              Resource: !GetAtt CountersDeadLetterQueue.Arn")
     assert_fails(tree, capsys, "WebhooksFunction: policy lacks")
+
+
+# ---------------------------------------------------------------- CORS (issue 24, finding 2)
+
+def test_cors_configuration_on_the_api_fails(tree, capsys):
+    tree.mutate("      FailOnWarnings: true\n",
+                "      FailOnWarnings: true\n      CorsConfiguration:\n        AllowOrigins: [\"*\"]\n")
+    assert_fails(tree, capsys, "HttpApi: CorsConfiguration must not be set")
+
+
+def test_missing_postback_preflight_route_fails(tree, capsys):
+    cut(tree, "        # CORS preflight of landing pages", "  LeadsFunction:")
+    tree.mutate('        "OPTIONS /api/postback":\n', '        "OPTIONS /api/leads":\n')
+    assert_fails(tree, capsys, "OPTIONS /api/postback must be routed (once) to the function serving POST")
+
+
+def test_postback_preflight_on_another_function_fails(tree, capsys):
+    tree.mutate("            Path: /api/postback\n            Method: OPTIONS\n",
+                "            Path: /api/postback\n            Method: OPTIONS\n"
+                "        Preflight2:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n"
+                "            Path: /{proxy+}\n            Method: OPTIONS\n")
+    cut(tree, "        # CORS preflight of landing pages", "        Preflight2:")
+    assert_fails(tree, capsys, "OPTIONS /api/postback must be routed (once)", "an OPTIONS /{proxy+} route")
+
+
+def test_missing_catch_all_preflight_fails(tree, capsys):
+    tree.mutate("            Path: /{proxy+}\n            Method: OPTIONS\n",
+                "            Path: /api/leads\n            Method: OPTIONS\n")
+    assert_fails(tree, capsys, "an OPTIONS /{proxy+} route to one HTTP function")
+
+
+def test_postback_preflight_on_the_admin_throttle_fails(tree, capsys):
+    tree.mutate('        "OPTIONS /api/postback":\n          ThrottlingRateLimit: !Ref PostbackThrottlingRateLimit\n',
+                '        "OPTIONS /api/postback":\n          ThrottlingRateLimit: !Ref AdminThrottlingRateLimit\n')
+    assert_fails(tree, capsys, 'RouteSettings "OPTIONS /api/postback" must use the ingest route\'s throttle')
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("HeaderName::from_static(leadpipe_core::idempotency::IDEMPOTENCY_HEADER),", "",
+     "allow_headers lacks ['idempotency-key']"),
+    ("HeaderName::from_static(API_KEY_HEADER),", "", "allow_headers lacks ['x-api-key']"),
+    ('.expose_headers([HeaderName::from_static("idempotent-replayed")])', "",
+     "must expose_headers idempotent-replayed"),
+    ('|| parts.uri.path() == "/api/postback" ', "", "must allow any origin on /api/postback only"),
+])
+def test_cors_layer_without_what_landing_pages_need_fails(tree, capsys, old, new, needle):
+    tree.edit("shared/http/src/app.rs", old, new)
+    assert_fails(tree, capsys, needle)
