@@ -141,6 +141,12 @@ POSTBACK_ROUTE = ("POST", "/api/postback")
 #: GET postbacks (networks that can only fire a URL): an ingest route too, exempt from the low admin throttle;
 #: when it has its own RouteSettings they must be the ingest route's.
 GET_POSTBACK_ROUTE = ("GET", "/api/postback")
+#: Lambda's default concurrency per account and region, the part that must stay unreserved, what the admin
+#: routes keep at the defaults, and what 10,000 postbacks/s at ~20 ms need (Little's law: 200).
+ACCOUNT_CONCURRENCY = 1000
+UNRESERVED_MIN = 100
+ADMIN_HEADROOM = 200
+POSTBACK_MIN_CONCURRENCY = 200
 POSTBACK_MIN_RATE = 10000
 POSTBACK_MIN_BURST = 5000
 OTHER_ROUTES_MAX_RATE = 1000
@@ -1577,6 +1583,69 @@ class Checker:
         self.check(ok_policy, f"bucket policy lets only distribution {did} read {bid}",
                    f"no bucket policy on {bid} allows cloudfront.amazonaws.com with AWS:SourceArn of {did}")
 
+    # ------------------------------------------------------------------ concurrency and account-wide names
+    def check_concurrency(self, binaries: dict[str, str]) -> None:
+        """Reserved concurrency (issue 24, finding 6): the consumers get some whatever the postback load, the
+        postback function is capped, and the defaults leave the account's 100 unreserved and room for the admin
+        routes in the default 1,000."""
+        self.section("reserved concurrency: consumers reserved, postback capped")
+        by_bin = {b: lid for lid, b in binaries.items()}
+        reserved: dict[str, Any] = {}
+        for binary in ("postback", "counters", "webhooks"):
+            lid = by_bin.get(binary)
+            if lid is None:
+                continue
+            node = (self.functions()[lid].get("Properties") or {}).get("ReservedConcurrentExecutions")
+            value = self.default_of(node) if node is not None else None
+            reserved[binary] = value
+            param = None
+            if isinstance(node, dict) and "Fn::If" in node and isinstance(node["Fn::If"], list):
+                branch = node["Fn::If"][1] if len(node["Fn::If"]) == 3 else None
+                param = branch.get("Ref") if isinstance(branch, dict) else None
+            self.check(
+                param in self.parameters and isinstance(_num(value), (int, float)) and _num(value) >= 1,
+                f"{lid}: ReservedConcurrentExecutions from parameter {param} (default {value})",
+                f"{lid}: ReservedConcurrentExecutions must be !If [<condition>, !Ref <Number parameter>, "
+                f"!Ref AWS::NoValue] with a default of at least 1, found {node!r}: without it a postback spike "
+                f"at the account's concurrency limit starves the {binary} function",
+            )
+        values = [_num(v) for v in reserved.values()]
+        if len(values) == 3 and all(isinstance(v, (int, float)) for v in values):
+            total = sum(values)
+            self.check(
+                total <= ACCOUNT_CONCURRENCY - UNRESERVED_MIN - ADMIN_HEADROOM,
+                f"reserved concurrency at the defaults: {int(total)} of the default {ACCOUNT_CONCURRENCY} (keeps "
+                f"{UNRESERVED_MIN} unreserved and {ADMIN_HEADROOM} for the admin routes)",
+                f"reserved concurrency at the defaults is {int(total)}: more than {ACCOUNT_CONCURRENCY} - "
+                f"{UNRESERVED_MIN} (unreserved minimum) - {ADMIN_HEADROOM} (admin routes) on a default account",
+            )
+            pb = _num(reserved.get("postback"))
+            self.check(
+                pb is not None and pb >= POSTBACK_MIN_CONCURRENCY,
+                f"postback cap {int(pb or 0)} >= {POSTBACK_MIN_CONCURRENCY} (10,000/s at ~20 ms each)",
+                f"the postback function's default cap {pb} is below {POSTBACK_MIN_CONCURRENCY}, what 10,000 "
+                f"postbacks/s need",
+            )
+
+    def check_global_names(self) -> None:
+        """Names that are unique per account, not per region (issue 24, finding 7): the same stack name in a
+        second region must not collide."""
+        self.section("account-wide names carry the region")
+        for rtype, path in (("AWS::CloudFront::OriginAccessControl", ("OriginAccessControlConfig", "Name")),
+                            ("AWS::Budgets::Budget", ("Budget", "BudgetName"))):
+            for lid, res in sorted(self.of_type(rtype).items()):
+                node: Any = res.get("Properties") or {}
+                for key in path:
+                    node = node.get(key) if isinstance(node, dict) else None
+                text = node.get("Fn::Sub") if isinstance(node, dict) else None
+                text = text[0] if isinstance(text, list) and text else text
+                self.check(
+                    isinstance(text, str) and "${AWS::StackName}" in text and "${AWS::Region}" in text,
+                    f"{lid}: {path[-1]} has the stack name and the region",
+                    f"{lid}: {path[-1]} is account-wide: it must !Sub both ${{AWS::StackName}} and "
+                    f"${{AWS::Region}} (the same stack in a second region fails 'already exists'), found {node!r}",
+                )
+
     # ------------------------------------------------------------------ run
     def run(self) -> int:
         print(f"check_template.py: root {self.root}")
@@ -1596,6 +1665,8 @@ class Checker:
             self.check_logs()
             self.check_edge_and_budget()
             self.check_dashboard()
+            self.check_concurrency(binaries)
+            self.check_global_names()
         print()
         if self.failures:
             print(f"check_template.py: {len(self.failures)} problem(s), {self.passed} check(s) passed:")

@@ -891,3 +891,41 @@ def test_postback_preflight_on_the_admin_throttle_fails(tree, capsys):
 def test_cors_layer_without_what_landing_pages_need_fails(tree, capsys, old, new, needle):
     tree.edit("shared/http/src/app.rs", old, new)
     assert_fails(tree, capsys, needle)
+
+
+# ---------------------------------------------------------------- reserved concurrency, names (issue 24, 6 and 7)
+
+@pytest.mark.parametrize("line, lid", [
+    ("      ReservedConcurrentExecutions: !If [ReserveCounters, !Ref CountersReservedConcurrency, !Ref AWS::NoValue]\n",
+     "CountersFunction"),
+    ("      ReservedConcurrentExecutions: !If [ReserveWebhooks, !Ref WebhooksReservedConcurrency, !Ref AWS::NoValue]\n",
+     "WebhooksFunction"),
+    ("      ReservedConcurrentExecutions: !If [ReservePostback, !Ref PostbackReservedConcurrency, !Ref AWS::NoValue]\n",
+     "PostbackFunction"),
+])
+def test_function_without_reserved_concurrency_fails(tree, capsys, line, lid):
+    tree.mutate(line, "")
+    assert_fails(tree, capsys, f"{lid}: ReservedConcurrentExecutions must be")
+
+
+def test_reservations_leaving_too_little_unreserved_fail(tree, capsys):
+    tree.mutate("  CountersReservedConcurrency:\n    Type: Number\n    Default: 50\n",
+                "  CountersReservedConcurrency:\n    Type: Number\n    Default: 400\n")
+    assert_fails(tree, capsys, "reserved concurrency at the defaults is 910")
+
+
+def test_postback_cap_too_low_fails(tree, capsys):
+    tree.mutate("  PostbackReservedConcurrency:\n    Type: Number\n    Default: 500\n",
+                "  PostbackReservedConcurrency:\n    Type: Number\n    Default: 50\n")
+    assert_fails(tree, capsys, "the postback function's default cap 50 is below 200")
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ('Name: !Sub "${AWS::StackName}-${AWS::Region}-dashboard-oac"', 'Name: !Sub "${AWS::StackName}-dashboard-oac"',
+     "DashboardOriginAccessControl: Name is account-wide"),
+    ('BudgetName: !Sub "${AWS::StackName}-${AWS::Region}-monthly"', 'BudgetName: !Sub "${AWS::StackName}-monthly"',
+     "MonthlyBudget: BudgetName is account-wide"),
+])
+def test_account_wide_name_without_region_fails(tree, capsys, old, new, needle):
+    tree.mutate(old, new)
+    assert_fails(tree, capsys, needle)
