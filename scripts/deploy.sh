@@ -4,7 +4,9 @@
 #   2. sam build                        in infra/ (BuildMethod rust-cargolambda; reuses step 1's build)
 #   3. sam deploy                       --guided the first time (no infra/samconfig.toml yet), plain later
 #   4. API keys                         KeySource ssm: creates the SSM SecureString parameters that do not exist
-#                                       yet (values from the environment, typed at a prompt, or generated)
+#                                       yet (values from the environment, typed at a prompt, or generated);
+#                                       on a first deploy with infra/samconfig.toml before step 3, so that no
+#                                       function starts without its keys (after a guided one, right after it)
 #   5. upload static-site/ to the dashboard bucket with a config.js carrying the stack's ApiUrl
 #   6. invalidate the CloudFront cache
 #
@@ -269,6 +271,28 @@ if [ "$site_only" -eq 0 ]; then
     fi
   elif [ "$rotate" -eq 1 ]; then
     die "--rotate-keys: stack ${STACK:-?} not found (nothing to rotate); deploy it first"
+  elif [ -f "$SAMCONFIG" ] && [ -n "$STACK" ] && [ "$guided" -eq 0 ]; then
+    # First deploy with a samconfig.toml: create the SSM keys before the stack, so that no function starts
+    # without them (the names are the template's defaults or the samconfig's overrides).
+    planned="$("$PY" "$HELPERS" planned-key-store "$SAMCONFIG" "$STACK")"
+    KS_SOURCE="$(printf '%s\n' "$planned" | sed -n 's/^KeySource=//p')"
+    if [ "$KS_SOURCE" = ssm ]; then
+      KS_NAMES=("$(printf '%s\n' "$planned" | sed -n 's/^ApiKeyParameter=//p')"
+                "$(printf '%s\n' "$planned" | sed -n 's/^AdminApiKeyParameter=//p')"
+                "$(printf '%s\n' "$planned" | sed -n 's/^PublicApiKeyParameter=//p')")
+      say "first deploy of stack $STACK: creating its keys before the stack, so that its functions can start"
+      read_ssm_keys
+      NEW=("" "" "")
+      for i in 0 1 2; do
+        if [ "${EXISTS[i]}" -eq 0 ]; then
+          value_for "$i" ask || say "no public key: postbacks need the ingest or admin key"
+        fi
+      done
+      if [ -n "${NEW[0]}${NEW[1]}${NEW[2]}" ]; then
+        check_distinct
+        write_keys
+      fi
+    fi
   fi
 
   overrides=""

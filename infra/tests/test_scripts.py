@@ -393,6 +393,39 @@ def test_missing_keys_from_environment(repo):
     no_key_in_arguments(repo, KEY_A, KEY_B)
 
 
+def test_first_deploy_creates_the_keys_before_the_stack(repo):
+    # no stack yet: describe-stacks answers nothing until `sam deploy` has created it (issue 24, finding 10)
+    after = repo.root / "outputs.after.json"
+    after.write_text(repo.outputs.read_text())
+    repo.outputs.unlink()
+    (repo.bin / "sam").write_text(SAM_STUB.replace(
+        "exit 0\n", f'[ "$1" = deploy ] && cp "{after}" "$STUB_OUTPUTS"\nexit 0\n', 1))
+    repo.use_example_samconfig()
+    r = repo.run("deploy.sh", "--skip-build", env={"LEADPIPE_API_KEY": KEY_A, "LEADPIPE_ADMIN_API_KEY": KEY_B})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [repo.ssm_value(n) for n in KEY_NAMES] == [KEY_A, KEY_B, None]
+    calls = repo.calls()
+    puts = [i for i, c in enumerate(calls) if c.startswith("aws ssm put-parameter")]
+    deploy = [i for i, c in enumerate(calls) if c.startswith("sam deploy")]
+    assert len(puts) == 2 and deploy and max(puts) < deploy[0], calls
+    assert "creating its keys before the stack" in r.stdout
+    no_key_in_arguments(repo, KEY_A, KEY_B)
+
+
+def test_planned_key_store_follows_the_samconfig_overrides(tmp_path):
+    cfg = tmp_path / "samconfig.toml"
+    cfg.write_text('version = 0.1\n[default.deploy.parameters]\nstack_name = "lp"\n'
+                   'parameter_overrides = "KeySource=\\"ssm\\" ApiKeyParameterName=\\"/my/api\\""\n')
+    out = subprocess.run(["python3", str(REPO / "infra" / "deploy_helpers.py"), "planned-key-store", str(cfg), "lp"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["KeySource=ssm", "ApiKeyParameter=/my/api", "AdminApiKeyParameter=/leadpipe/lp/admin-api-key",
+                   "PublicApiKeyParameter=/leadpipe/lp/public-api-key"]
+    cfg.write_text('version = 0.1\n[default.deploy.parameters]\nparameter_overrides = "KeySource=secretsmanager"\n')
+    out = subprocess.run(["python3", str(REPO / "infra" / "deploy_helpers.py"), "planned-key-store", str(cfg), "lp"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["KeySource=secretsmanager"]
+
+
 def test_rotate_keys_writes_new_keys_then_deploys_a_new_revision(repo):
     repo.use_example_samconfig()
     repo.with_stored_keys()
