@@ -1646,6 +1646,39 @@ class Checker:
                     f"${{AWS::Region}} (the same stack in a second region fails 'already exists'), found {node!r}",
                 )
 
+    def check_origin_secret(self) -> None:
+        """With ApiEdge on the functions believe CloudFront-Viewer-Address only on requests carrying the header
+        CloudFront adds (issue 24, finding 4): the distribution must send it with the value the functions get."""
+        self.section("ApiEdge: forwarded addresses trusted only with CloudFront's origin header")
+        env = ((self.tpl.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
+        env = env.get("Variables") or {}
+        secret = env.get("ORIGIN_SECRET")
+        branches = secret.get("Fn::If") if isinstance(secret, dict) else None
+        value = branches[1] if isinstance(branches, list) and len(branches) == 3 else None
+        self.check(value is not None and branches[2] == NO_VALUE,
+                   "Globals: ORIGIN_SECRET set with ApiEdge on",
+                   f"Globals: ORIGIN_SECRET must be !If [ApiEdgeOn, <value>, !Ref AWS::NoValue] next to "
+                   f"TRUST_FORWARDED_FOR, found {secret!r}: without it a direct caller of the execute-api URL forges "
+                   f"CloudFront-Viewer-Address and escapes the per-address quarantine")
+        for did, res in sorted(self.of_type("AWS::CloudFront::Distribution").items()):
+            origins = ((res.get("Properties") or {}).get("DistributionConfig") or {}).get("Origins") or []
+            for o in origins:
+                if not (isinstance(o, dict) and "execute-api" in json.dumps(o.get("DomainName"))):
+                    continue
+                headers = {h.get("HeaderName", "").lower(): h.get("HeaderValue")
+                           for h in o.get("OriginCustomHeaders") or [] if isinstance(h, dict)}
+                self.check(value is not None and headers.get("x-leadpipe-origin-secret") == value,
+                           f"{did}: adds x-leadpipe-origin-secret with the functions' ORIGIN_SECRET",
+                           f"{did}: the API origin must add OriginCustomHeaders x-leadpipe-origin-secret with the "
+                           f"same value as ORIGIN_SECRET, found {headers.get('x-leadpipe-origin-secret')!r}")
+        src = self.rust("shared/http/src/extract.rs") or ""
+        self.check("from_trusted_proxy(&parts.headers, origin_secret())" in src
+                   and 'ORIGIN_SECRET_HEADER: &str = "x-leadpipe-origin-secret"' in src
+                   and 'ORIGIN_SECRET_VAR: &str = "ORIGIN_SECRET"' in src,
+                   "shared/http/src/extract.rs: forwarded addresses need the origin secret",
+                   "shared/http/src/extract.rs: ClientOrigin must check x-leadpipe-origin-secret against "
+                   "ORIGIN_SECRET before believing forwarded addresses")
+
     # ------------------------------------------------------------------ run
     def run(self) -> int:
         print(f"check_template.py: root {self.root}")
@@ -1667,6 +1700,7 @@ class Checker:
             self.check_dashboard()
             self.check_concurrency(binaries)
             self.check_global_names()
+            self.check_origin_secret()
         print()
         if self.failures:
             print(f"check_template.py: {len(self.failures)} problem(s), {self.passed} check(s) passed:")

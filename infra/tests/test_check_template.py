@@ -929,3 +929,21 @@ def test_postback_cap_too_low_fails(tree, capsys):
 def test_account_wide_name_without_region_fails(tree, capsys, old, new, needle):
     tree.mutate(old, new)
     assert_fails(tree, capsys, needle)
+
+
+# ---------------------------------------------------------------- ApiEdge origin secret (issue 24, finding 4)
+
+def test_origin_secret_missing_from_the_functions_fails(tree, capsys):
+    tree.mutate('        ORIGIN_SECRET: !If [ApiEdgeOn, !Select [2, !Split ["/", !Ref AWS::StackId]], !Ref AWS::NoValue]\n',
+                "")
+    assert_fails(tree, capsys, "Globals: ORIGIN_SECRET must be")
+
+
+def test_distribution_without_the_origin_header_fails(tree, capsys):
+    tree.mutate("              - HeaderName: x-leadpipe-origin-secret\n", "              - HeaderName: x-other\n")
+    assert_fails(tree, capsys, "ApiDistribution: the API origin must add OriginCustomHeaders x-leadpipe-origin-secret")
+
+
+def test_code_believing_forwarded_headers_without_the_secret_fails(tree, capsys):
+    tree.edit("shared/http/src/extract.rs", "&& from_trusted_proxy(&parts.headers, origin_secret())", "")
+    assert_fails(tree, capsys, "ClientOrigin must check x-leadpipe-origin-secret")
