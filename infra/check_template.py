@@ -141,6 +141,12 @@ POSTBACK_ROUTE = ("POST", "/api/postback")
 #: GET postbacks (networks that can only fire a URL): an ingest route too, exempt from the low admin throttle;
 #: when it has its own RouteSettings they must be the ingest route's.
 GET_POSTBACK_ROUTE = ("GET", "/api/postback")
+#: Lambda's default concurrency per account and region, the part that must stay unreserved, what the admin
+#: routes keep at the defaults, and what 10,000 postbacks/s at ~20 ms need (Little's law: 200).
+ACCOUNT_CONCURRENCY = 1000
+UNRESERVED_MIN = 100
+ADMIN_HEADROOM = 200
+POSTBACK_MIN_CONCURRENCY = 200
 POSTBACK_MIN_RATE = 10000
 POSTBACK_MIN_BURST = 5000
 OTHER_ROUTES_MAX_RATE = 1000
@@ -797,6 +803,7 @@ class Checker:
         self.section(f"routes: {self.openapi_path} vs HttpApi events vs the functions' routers")
         http_apis = set(self.of_type("AWS::Serverless::HttpApi"))
         events: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.preflights: dict[str, list[tuple[str, str]]] = {}
         for lid, res in sorted(self.functions().items()):
             for ename, ev in ((res.get("Properties") or {}).get("Events") or {}).items():
                 etype = ev.get("Type")
@@ -816,6 +823,10 @@ class Checker:
                 if not isinstance(path, str) or not isinstance(method, str):
                     self.fail(f"{lid}.Events.{ename}: HttpApi event needs a literal Path and Method "
                               f"(found Path={path!r}, Method={method!r})")
+                    continue
+                if method.upper() == "OPTIONS":
+                    # CORS preflights: not API operations (check_http_api checks where they go)
+                    self.preflights.setdefault(_norm(path), []).append((lid, ename))
                     continue
                 events.setdefault((method.upper(), _norm(path)), []).append((lid, ename))
         if not self.openapi_path.is_file():
@@ -885,22 +896,7 @@ class Checker:
         props = res.get("Properties") or {}
         contract = getattr(self, "contract", {})
         events = getattr(self, "events", {})
-        cors = props.get("CorsConfiguration")
-        if not isinstance(cors, dict):
-            self.fail(f"{lid}: CorsConfiguration must be set (the dashboard calls the API from another origin)")
-        else:
-            headers = {h.lower() for h in cors.get("AllowHeaders") or [] if isinstance(h, str)}
-            self.check({"x-api-key", "content-type"} <= headers,
-                       f"{lid}: CORS allows the x-api-key and content-type headers",
-                       f"{lid}: CorsConfiguration.AllowHeaders must include x-api-key and content-type, "
-                       f"found {sorted(headers)}")
-            methods = {m.upper() for m in cors.get("AllowMethods") or [] if isinstance(m, str)}
-            used = {m for (m, _) in contract} or {"GET", "POST", "PUT", "DELETE"}
-            self.check(used <= methods or "*" in methods,
-                       f"{lid}: CORS allows {', '.join(sorted(used))}",
-                       f"{lid}: CorsConfiguration.AllowMethods lacks {sorted(used - methods)}")
-            self.check("AllowOrigins" in cors, f"{lid}: CORS AllowOrigins set",
-                       f"{lid}: CorsConfiguration.AllowOrigins must be set")
+        self.check_cors(lid, props, events)
 
         # throttling: the postback route its own, high limits; every other route the default, low ones
         default = props.get("DefaultRouteSettings") or {}
@@ -912,7 +908,7 @@ class Checker:
         for rk, settings in route_settings.items():
             m = re.fullmatch(r"([A-Z]+) (/\S*)", rk)
             key = (m.group(1), _norm(m.group(2))) if m else None
-            if key is None or key not in events:
+            if key is None or (key not in events and not (key[0] == "OPTIONS" and key[1] in self.preflights)):
                 self.fail(f"{lid}: RouteSettings names route {rk!r}, which no HttpApi event routes (the stage "
                           f"would fail to deploy: route keys are \"METHOD /path\" exactly as routed)")
                 continue
@@ -940,6 +936,14 @@ class Checker:
             self.check(same, f"{lid}: {GET_POSTBACK_ROUTE[0]} {GET_POSTBACK_ROUTE[1]} shares the ingest throttle",
                        f"{lid}: {GET_POSTBACK_ROUTE[0]} {GET_POSTBACK_ROUTE[1]} must use the ingest route's throttle "
                        f"(the same ThrottlingRateLimit and ThrottlingBurstLimit as {POSTBACK_ROUTE[0]} {POSTBACK_ROUTE[1]})")
+        pre_key = ("OPTIONS", _norm(POSTBACK_ROUTE[1]))
+        if pb is not None:
+            pre = parsed.get(pre_key) or {}
+            same = all(pre.get(k) == pb.get(k) for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+            self.check(same, f"{lid}: OPTIONS {POSTBACK_ROUTE[1]} (landing pages' preflights) shares the ingest throttle",
+                       f"{lid}: RouteSettings \"OPTIONS {POSTBACK_ROUTE[1]}\" must use the ingest route's throttle: "
+                       f"every fetch from a landing page is preceded by a preflight, which the default (admin) "
+                       f"throttle would refuse with 429")
         d_rate = self.default_of(default.get("ThrottlingRateLimit"))
         d_burst = self.default_of(default.get("ThrottlingBurstLimit"))
         ingest = {pb_key} | ({get_key} if get_key in parsed else set())
@@ -976,6 +980,54 @@ class Checker:
         else:
             self.fail(f"{lid}: AccessLogSettings is always on; put it behind a parameter that is off by default "
                       f"(about $0.13 per million requests)")
+
+    def check_cors(self, lid: str, props: dict[str, Any], events: dict[tuple[str, str], list[tuple[str, str]]]) -> None:
+        """CORS is the functions' (shared/http/src/app.rs): an HTTP API's CorsConfiguration holds one origin list
+        for every route, answers the preflights itself and drops the functions' CORS headers, while the postback
+        routes must accept any origin and the admin routes only the dashboard's."""
+        self.check(
+            "CorsConfiguration" not in props,
+            f"{lid}: no CorsConfiguration (the functions answer CORS: any origin on /api/postback, "
+            f"ALLOWED_ORIGINS elsewhere)",
+            f"{lid}: CorsConfiguration must not be set: API Gateway would answer every preflight itself with one "
+            f"origin list for all routes and drop the functions' CORS headers, so landing pages (any origin) "
+            f"could not post with fetch, or any origin could call the admin routes",
+        )
+        pb_path = _norm(POSTBACK_ROUTE[1])
+        pb_fn = {l for l, _ in events.get((POSTBACK_ROUTE[0], pb_path), [])}
+        pre = self.preflights.get(pb_path, [])
+        self.check(
+            bool(pre) and {l for l, _ in pre} <= pb_fn and len(pre) == 1,
+            f"OPTIONS {POSTBACK_ROUTE[1]} -> {', '.join(sorted(pb_fn))} (landing pages' preflights)",
+            f"OPTIONS {POSTBACK_ROUTE[1]} must be routed (once) to the function serving {POSTBACK_ROUTE[0]} "
+            f"{POSTBACK_ROUTE[1]} ({sorted(pb_fn)}), found {pre}: without it a landing page's fetch preflight "
+            f"gets 404 and the browser refuses the postback",
+        )
+        catch_all = [l for p in ("/{}",) for l, _ in self.preflights.get(p, [])]
+        http_fns = {l for routed in events.values() for l, _ in routed}
+        self.check(
+            len(catch_all) == 1 and catch_all[0] in http_fns,
+            f"OPTIONS /{{proxy+}} -> {catch_all[0] if catch_all else '?'} (the dashboard's preflights)",
+            f"an OPTIONS /{{proxy+}} route to one HTTP function must answer the other routes' preflights, "
+            f"found {catch_all}",
+        )
+        src = self.rust("shared/http/src/app.rs") or ""
+        layer = src[src.find("pub fn cors("):]
+        layer = layer[:layer.find("\n}\n") + 1] if "pub fn cors(" in src else ""
+        allow = re.search(r"\.allow_headers\(\[(.*?)\]\)", layer, re.S)
+        allow_text = allow.group(1) if allow else ""
+        expose = re.search(r"\.expose_headers\(\[(.*?)\]\)", layer, re.S)
+        needs = {"content-type": "CONTENT_TYPE", "x-api-key": "API_KEY_HEADER", "idempotency-key": "IDEMPOTENCY_HEADER"}
+        missing = [h for h, ident in needs.items() if ident not in allow_text]
+        self.check(not missing, "shared/http/src/app.rs: CORS allows content-type, x-api-key, idempotency-key",
+                   f"shared/http/src/app.rs: the CORS layer's allow_headers lacks {missing} (landing pages send them)")
+        self.check(bool(expose) and '"idempotent-replayed"' in expose.group(1),
+                   "shared/http/src/app.rs: CORS exposes idempotent-replayed",
+                   "shared/http/src/app.rs: the CORS layer must expose_headers idempotent-replayed (landing pages "
+                   "read it)")
+        self.check('parts.uri.path() == "/api/postback"' in layer,
+                   "shared/http/src/app.rs: /api/postback from any origin, other routes only ALLOWED_ORIGINS",
+                   "shared/http/src/app.rs: the CORS origin predicate must allow any origin on /api/postback only")
 
     # ------------------------------------------------------------------ policies
     def _policy_statements(self, lid: str, res: dict[str, Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
@@ -1531,6 +1583,102 @@ class Checker:
         self.check(ok_policy, f"bucket policy lets only distribution {did} read {bid}",
                    f"no bucket policy on {bid} allows cloudfront.amazonaws.com with AWS:SourceArn of {did}")
 
+    # ------------------------------------------------------------------ concurrency and account-wide names
+    def check_concurrency(self, binaries: dict[str, str]) -> None:
+        """Reserved concurrency (issue 24, finding 6): the consumers get some whatever the postback load, the
+        postback function is capped, and the defaults leave the account's 100 unreserved and room for the admin
+        routes in the default 1,000."""
+        self.section("reserved concurrency: consumers reserved, postback capped")
+        by_bin = {b: lid for lid, b in binaries.items()}
+        reserved: dict[str, Any] = {}
+        for binary in ("postback", "counters", "webhooks"):
+            lid = by_bin.get(binary)
+            if lid is None:
+                continue
+            node = (self.functions()[lid].get("Properties") or {}).get("ReservedConcurrentExecutions")
+            value = self.default_of(node) if node is not None else None
+            reserved[binary] = value
+            param = None
+            if isinstance(node, dict) and "Fn::If" in node and isinstance(node["Fn::If"], list):
+                branch = node["Fn::If"][1] if len(node["Fn::If"]) == 3 else None
+                param = branch.get("Ref") if isinstance(branch, dict) else None
+            self.check(
+                param in self.parameters and isinstance(_num(value), (int, float)) and _num(value) >= 1,
+                f"{lid}: ReservedConcurrentExecutions from parameter {param} (default {value})",
+                f"{lid}: ReservedConcurrentExecutions must be !If [<condition>, !Ref <Number parameter>, "
+                f"!Ref AWS::NoValue] with a default of at least 1, found {node!r}: without it a postback spike "
+                f"at the account's concurrency limit starves the {binary} function",
+            )
+        values = [_num(v) for v in reserved.values()]
+        if len(values) == 3 and all(isinstance(v, (int, float)) for v in values):
+            total = sum(values)
+            self.check(
+                total <= ACCOUNT_CONCURRENCY - UNRESERVED_MIN - ADMIN_HEADROOM,
+                f"reserved concurrency at the defaults: {int(total)} of the default {ACCOUNT_CONCURRENCY} (keeps "
+                f"{UNRESERVED_MIN} unreserved and {ADMIN_HEADROOM} for the admin routes)",
+                f"reserved concurrency at the defaults is {int(total)}: more than {ACCOUNT_CONCURRENCY} - "
+                f"{UNRESERVED_MIN} (unreserved minimum) - {ADMIN_HEADROOM} (admin routes) on a default account",
+            )
+            pb = _num(reserved.get("postback"))
+            self.check(
+                pb is not None and pb >= POSTBACK_MIN_CONCURRENCY,
+                f"postback cap {int(pb or 0)} >= {POSTBACK_MIN_CONCURRENCY} (10,000/s at ~20 ms each)",
+                f"the postback function's default cap {pb} is below {POSTBACK_MIN_CONCURRENCY}, what 10,000 "
+                f"postbacks/s need",
+            )
+
+    def check_global_names(self) -> None:
+        """Names that are unique per account, not per region (issue 24, finding 7): the same stack name in a
+        second region must not collide."""
+        self.section("account-wide names carry the region")
+        for rtype, path in (("AWS::CloudFront::OriginAccessControl", ("OriginAccessControlConfig", "Name")),
+                            ("AWS::Budgets::Budget", ("Budget", "BudgetName"))):
+            for lid, res in sorted(self.of_type(rtype).items()):
+                node: Any = res.get("Properties") or {}
+                for key in path:
+                    node = node.get(key) if isinstance(node, dict) else None
+                text = node.get("Fn::Sub") if isinstance(node, dict) else None
+                text = text[0] if isinstance(text, list) and text else text
+                self.check(
+                    isinstance(text, str) and "${AWS::StackName}" in text and "${AWS::Region}" in text,
+                    f"{lid}: {path[-1]} has the stack name and the region",
+                    f"{lid}: {path[-1]} is account-wide: it must !Sub both ${{AWS::StackName}} and "
+                    f"${{AWS::Region}} (the same stack in a second region fails 'already exists'), found {node!r}",
+                )
+
+    def check_origin_secret(self) -> None:
+        """With ApiEdge on the functions believe CloudFront-Viewer-Address only on requests carrying the header
+        CloudFront adds (issue 24, finding 4): the distribution must send it with the value the functions get."""
+        self.section("ApiEdge: forwarded addresses trusted only with CloudFront's origin header")
+        env = ((self.tpl.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
+        env = env.get("Variables") or {}
+        secret = env.get("ORIGIN_SECRET")
+        branches = secret.get("Fn::If") if isinstance(secret, dict) else None
+        value = branches[1] if isinstance(branches, list) and len(branches) == 3 else None
+        self.check(value is not None and branches[2] == NO_VALUE,
+                   "Globals: ORIGIN_SECRET set with ApiEdge on",
+                   f"Globals: ORIGIN_SECRET must be !If [ApiEdgeOn, <value>, !Ref AWS::NoValue] next to "
+                   f"TRUST_FORWARDED_FOR, found {secret!r}: without it a direct caller of the execute-api URL forges "
+                   f"CloudFront-Viewer-Address and escapes the per-address quarantine")
+        for did, res in sorted(self.of_type("AWS::CloudFront::Distribution").items()):
+            origins = ((res.get("Properties") or {}).get("DistributionConfig") or {}).get("Origins") or []
+            for o in origins:
+                if not (isinstance(o, dict) and "execute-api" in json.dumps(o.get("DomainName"))):
+                    continue
+                headers = {h.get("HeaderName", "").lower(): h.get("HeaderValue")
+                           for h in o.get("OriginCustomHeaders") or [] if isinstance(h, dict)}
+                self.check(value is not None and headers.get("x-leadpipe-origin-secret") == value,
+                           f"{did}: adds x-leadpipe-origin-secret with the functions' ORIGIN_SECRET",
+                           f"{did}: the API origin must add OriginCustomHeaders x-leadpipe-origin-secret with the "
+                           f"same value as ORIGIN_SECRET, found {headers.get('x-leadpipe-origin-secret')!r}")
+        src = self.rust("shared/http/src/extract.rs") or ""
+        self.check("from_trusted_proxy(&parts.headers, origin_secret())" in src
+                   and 'ORIGIN_SECRET_HEADER: &str = "x-leadpipe-origin-secret"' in src
+                   and 'ORIGIN_SECRET_VAR: &str = "ORIGIN_SECRET"' in src,
+                   "shared/http/src/extract.rs: forwarded addresses need the origin secret",
+                   "shared/http/src/extract.rs: ClientOrigin must check x-leadpipe-origin-secret against "
+                   "ORIGIN_SECRET before believing forwarded addresses")
+
     # ------------------------------------------------------------------ run
     def run(self) -> int:
         print(f"check_template.py: root {self.root}")
@@ -1550,6 +1698,9 @@ class Checker:
             self.check_logs()
             self.check_edge_and_budget()
             self.check_dashboard()
+            self.check_concurrency(binaries)
+            self.check_global_names()
+            self.check_origin_secret()
         print()
         if self.failures:
             print(f"check_template.py: {len(self.failures)} problem(s), {self.passed} check(s) passed:")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import secrets
 import sys
 import zipfile
@@ -65,6 +66,31 @@ def samconfig(path: str, key: str, env: str = "default") -> int:
                 value = " ".join(str(v) for v in value)
             print(value)
             return 0
+    return 0
+
+
+def planned_key_store(path: str, stack: str) -> int:
+    """Before a stack's first deploy: where the template will look for its keys, from the samconfig's
+    parameter_overrides and the template's defaults (KeySource ssm, /leadpipe/<stack>/...-key). Prints
+    KeySource=..., ApiKeyParameter=..., AdminApiKeyParameter=..., PublicApiKeyParameter=... as `outputs` does."""
+    p = Path(path)
+    data = tomllib.loads(p.read_text()) if p.is_file() else {}
+    raw = ((data.get("default") or {}).get("deploy") or {}).get("parameters", {}).get("parameter_overrides") or ""
+    if isinstance(raw, list):
+        raw = " ".join(str(v) for v in raw)
+    overrides = {}
+    for token in shlex.split(raw):
+        name, sep, value = token.partition("=")
+        if sep:
+            overrides[name] = value
+    source = overrides.get("KeySource") or "ssm"
+    print(f"KeySource={source}")
+    if source != "ssm":
+        return 0
+    for output, param, suffix in (("ApiKeyParameter", "ApiKeyParameterName", "api-key"),
+                                  ("AdminApiKeyParameter", "AdminApiKeyParameterName", "admin-api-key"),
+                                  ("PublicApiKeyParameter", "PublicApiKeyParameterName", "public-api-key")):
+        print(f"{output}={overrides.get(param) or f'/leadpipe/{stack}/{suffix}'}")
     return 0
 
 
@@ -212,6 +238,8 @@ def main(argv: list[str]) -> int:
     cmd, args = argv[0], argv[1:]
     if cmd == "samconfig" and len(args) in (2, 3):
         return samconfig(*args)
+    if cmd == "planned-key-store" and len(args) == 2:
+        return planned_key_store(*args)
     if cmd == "outputs" and args and args[0] == "--partial" and len(args) > 1:
         return outputs(args[1:], partial=True)
     if cmd == "outputs" and args:

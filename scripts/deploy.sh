@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Deploy Leadpipe to your AWS account (see docs/DEPLOY.md):
-#   1. scripts/lambda-build.sh          cargo lambda build --release --arm64 (the five functions; prints sizes)
+#   1. scripts/lambda-build.sh          cargo lambda build --release --arm64 (the six functions; prints sizes)
 #   2. sam build                        in infra/ (BuildMethod rust-cargolambda; reuses step 1's build)
 #   3. sam deploy                       --guided the first time (no infra/samconfig.toml yet), plain later
 #   4. API keys                         KeySource ssm: creates the SSM SecureString parameters that do not exist
-#                                       yet (values from the environment, typed at a prompt, or generated)
+#                                       yet (values from the environment, typed at a prompt, or generated);
+#                                       on a first deploy with infra/samconfig.toml before step 3, so that no
+#                                       function starts without its keys (after a guided one, right after it)
 #   5. upload static-site/ to the dashboard bucket with a config.js carrying the stack's ApiUrl
 #   6. invalidate the CloudFront cache
 #
@@ -49,6 +51,13 @@ while [ "$#" -gt 0 ]; do
   esac
   shift
 done
+
+# cargo-lambda lives in the project's venv (.cache/venv, see scripts/lib/tools.sh), and SAM's rust-cargolambda
+# builder looks for `cargo-lambda` on PATH: put the venv's bin first here, for `sam build` (lambda-build.sh
+# changes PATH only inside its own process).
+VENV_BIN="$ROOT/.cache/venv/bin"
+case ":$PATH:" in *":$VENV_BIN:"*) ;; *) PATH="$VENV_BIN:$PATH" ;; esac
+export PATH
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
 need "$PY" "Python 3 is needed by the deploy helpers"
@@ -218,6 +227,8 @@ if [ "$site_only" -eq 0 ]; then
     "$ROOT/scripts/lambda-build.sh"
   fi
 
+  command -v cargo-lambda >/dev/null 2>&1 \
+    || die "cargo-lambda not found in $VENV_BIN nor on PATH: run scripts/setup.sh (or scripts/lambda-build.sh, without --skip-build); sam build needs it"
   say "sam build (infra/template.yaml; rust-cargolambda runs cargo lambda build --release --arm64 per function)"
   # rust-cargolambda was a beta build method in older SAM CLIs; this opts in there and is ignored later.
   (cd "$INFRA" && SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build)
@@ -260,6 +271,28 @@ if [ "$site_only" -eq 0 ]; then
     fi
   elif [ "$rotate" -eq 1 ]; then
     die "--rotate-keys: stack ${STACK:-?} not found (nothing to rotate); deploy it first"
+  elif [ -f "$SAMCONFIG" ] && [ -n "$STACK" ] && [ "$guided" -eq 0 ]; then
+    # First deploy with a samconfig.toml: create the SSM keys before the stack, so that no function starts
+    # without them (the names are the template's defaults or the samconfig's overrides).
+    planned="$("$PY" "$HELPERS" planned-key-store "$SAMCONFIG" "$STACK")"
+    KS_SOURCE="$(printf '%s\n' "$planned" | sed -n 's/^KeySource=//p')"
+    if [ "$KS_SOURCE" = ssm ]; then
+      KS_NAMES=("$(printf '%s\n' "$planned" | sed -n 's/^ApiKeyParameter=//p')"
+                "$(printf '%s\n' "$planned" | sed -n 's/^AdminApiKeyParameter=//p')"
+                "$(printf '%s\n' "$planned" | sed -n 's/^PublicApiKeyParameter=//p')")
+      say "first deploy of stack $STACK: creating its keys before the stack, so that its functions can start"
+      read_ssm_keys
+      NEW=("" "" "")
+      for i in 0 1 2; do
+        if [ "${EXISTS[i]}" -eq 0 ]; then
+          value_for "$i" ask || say "no public key: postbacks need the ingest or admin key"
+        fi
+      done
+      if [ -n "${NEW[0]}${NEW[1]}${NEW[2]}" ]; then
+        check_distinct
+        write_keys
+      fi
+    fi
   fi
 
   overrides=""

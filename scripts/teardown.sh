@@ -57,7 +57,7 @@ KEYS_SECRET="$(printf '%s\n' "$outputs" | sed -n 's/^KeysSecretArn=//p')"
 
 cat <<EOF
 This deletes stack $STACK${REGION:+ (region $REGION)}:
-  - the five Lambda functions, the HTTP API, their log groups and IAM roles
+  - the six Lambda functions, the HTTP API, their log groups and IAM roles
   - the stream consumer's event source mapping, dead-letter queue (and any message in it) and alarms
   - the CloudFront distribution(s), the dashboard bucket${BUCKET:+ s3://$BUCKET (emptied first)}, and the
     optional AWS WAF web ACL and budget

@@ -1170,6 +1170,60 @@ pub fn cost(
     Cost { lines, total }
 }
 
+/// The webhook fan-out of one shard's batch: how long the counters function spends storing and queueing the
+/// deliveries it triggers, with the code's bounded concurrency ([`DELIVERY_PUT_CONCURRENCY`] PutItems,
+/// [`SEND_CONCURRENCY`] SendMessageBatch calls of [`SQS_BATCH`] in flight). It must end well within the batching
+/// window, or the next batch waits, the iterator age grows and counters lag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FanOut {
+    /// Deliveries one shard's batch triggers.
+    pub deliveries: f64,
+    /// PutItem rounds and SendMessageBatch rounds (calls ÷ concurrency, rounded up).
+    pub put_rounds: f64,
+    pub send_rounds: f64,
+    /// Seconds for the whole fan-out of one batch.
+    pub seconds: f64,
+}
+
+pub use leadpipe_dynamo::webhooks::DELIVERY_PUT_CONCURRENCY;
+pub use leadpipe_sqs::{BATCH as SQS_BATCH, SEND_CONCURRENCY};
+/// Round trips assumed in the model (in-region, p99-ish): a conditional PutItem and a SendMessageBatch.
+pub const PUT_MS: f64 = 10.0;
+pub const SEND_MS: f64 = 25.0;
+
+/// [`FanOut`] at production load with `webhooks` webhooks that each want every change (the worst case),
+/// given the concurrency of the PutItems and the sends.
+pub fn fan_out(
+    p: &Production,
+    webhooks: f64,
+    put_concurrency: usize,
+    send_concurrency: usize,
+) -> FanOut {
+    let deliveries = (p.rate * p.window_s / p.shards * webhooks).ceil();
+    let put_rounds = (deliveries / put_concurrency.max(1) as f64).ceil();
+    let send_calls = (deliveries / SQS_BATCH as f64).ceil();
+    let send_rounds = (send_calls / send_concurrency.max(1) as f64).ceil();
+    FanOut {
+        deliveries,
+        put_rounds,
+        send_rounds,
+        seconds: (put_rounds * PUT_MS + send_rounds * SEND_MS) / 1000.0,
+    }
+}
+
+/// The fan-out must leave at least half the batching window for the counters themselves.
+pub fn fan_out_violations(p: &Production, f: &FanOut) -> Vec<String> {
+    let budget = p.window_s / 2.0;
+    if f.seconds > budget {
+        vec![format!(
+            "webhook fan-out: {:.0} deliveries per shard batch take {:.2} s > {:.2} s (half the {:.0} s window)",
+            f.deliveries, f.seconds, budget, p.window_s
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 /// The limits `heat --check` enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -1327,5 +1381,21 @@ pub fn show_key(pk: &str) -> String {
         format!("{}…", pk.chars().take(43).collect::<String>())
     } else {
         pk.to_string()
+    }
+}
+
+#[cfg(test)]
+mod fan_out_tests {
+    use super::*;
+
+    #[test]
+    fn bounded_fan_out_fits_the_window_and_serial_sends_do_not() {
+        let p = Production::default();
+        let bounded = fan_out(&p, 1.0, DELIVERY_PUT_CONCURRENCY, SEND_CONCURRENCY);
+        assert!(fan_out_violations(&p, &bounded).is_empty(), "{bounded:?}");
+        // one SendMessageBatch after another (the old code): hundreds of calls, longer than the window
+        let serial = fan_out(&p, 1.0, DELIVERY_PUT_CONCURRENCY, 1);
+        assert!(serial.send_rounds > 400.0, "{serial:?}");
+        assert!(!fan_out_violations(&p, &serial).is_empty(), "{serial:?}");
     }
 }

@@ -843,3 +843,107 @@ def test_webhook_function_reading_another_queue_fails(tree, capsys):
     tree.mutate("                - sqs:GetQueueAttributes\n                - sqs:SendMessage\n              Resource: !GetAtt WebhookQueue.Arn",
                 "                - sqs:GetQueueAttributes\n                - sqs:SendMessage\n              Resource: !GetAtt CountersDeadLetterQueue.Arn")
     assert_fails(tree, capsys, "WebhooksFunction: policy lacks")
+
+
+# ---------------------------------------------------------------- CORS (issue 24, finding 2)
+
+def test_cors_configuration_on_the_api_fails(tree, capsys):
+    tree.mutate("      FailOnWarnings: true\n",
+                "      FailOnWarnings: true\n      CorsConfiguration:\n        AllowOrigins: [\"*\"]\n")
+    assert_fails(tree, capsys, "HttpApi: CorsConfiguration must not be set")
+
+
+def test_missing_postback_preflight_route_fails(tree, capsys):
+    cut(tree, "        # CORS preflight of landing pages", "  LeadsFunction:")
+    tree.mutate('        "OPTIONS /api/postback":\n', '        "OPTIONS /api/leads":\n')
+    assert_fails(tree, capsys, "OPTIONS /api/postback must be routed (once) to the function serving POST")
+
+
+def test_postback_preflight_on_another_function_fails(tree, capsys):
+    tree.mutate("            Path: /api/postback\n            Method: OPTIONS\n",
+                "            Path: /api/postback\n            Method: OPTIONS\n"
+                "        Preflight2:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n"
+                "            Path: /{proxy+}\n            Method: OPTIONS\n")
+    cut(tree, "        # CORS preflight of landing pages", "        Preflight2:")
+    assert_fails(tree, capsys, "OPTIONS /api/postback must be routed (once)", "an OPTIONS /{proxy+} route")
+
+
+def test_missing_catch_all_preflight_fails(tree, capsys):
+    tree.mutate("            Path: /{proxy+}\n            Method: OPTIONS\n",
+                "            Path: /api/leads\n            Method: OPTIONS\n")
+    assert_fails(tree, capsys, "an OPTIONS /{proxy+} route to one HTTP function")
+
+
+def test_postback_preflight_on_the_admin_throttle_fails(tree, capsys):
+    tree.mutate('        "OPTIONS /api/postback":\n          ThrottlingRateLimit: !Ref PostbackThrottlingRateLimit\n',
+                '        "OPTIONS /api/postback":\n          ThrottlingRateLimit: !Ref AdminThrottlingRateLimit\n')
+    assert_fails(tree, capsys, 'RouteSettings "OPTIONS /api/postback" must use the ingest route\'s throttle')
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("HeaderName::from_static(leadpipe_core::idempotency::IDEMPOTENCY_HEADER),", "",
+     "allow_headers lacks ['idempotency-key']"),
+    ("HeaderName::from_static(API_KEY_HEADER),", "", "allow_headers lacks ['x-api-key']"),
+    ('.expose_headers([HeaderName::from_static("idempotent-replayed")])', "",
+     "must expose_headers idempotent-replayed"),
+    ('|| parts.uri.path() == "/api/postback" ', "", "must allow any origin on /api/postback only"),
+])
+def test_cors_layer_without_what_landing_pages_need_fails(tree, capsys, old, new, needle):
+    tree.edit("shared/http/src/app.rs", old, new)
+    assert_fails(tree, capsys, needle)
+
+
+# ---------------------------------------------------------------- reserved concurrency, names (issue 24, 6 and 7)
+
+@pytest.mark.parametrize("line, lid", [
+    ("      ReservedConcurrentExecutions: !If [ReserveCounters, !Ref CountersReservedConcurrency, !Ref AWS::NoValue]\n",
+     "CountersFunction"),
+    ("      ReservedConcurrentExecutions: !If [ReserveWebhooks, !Ref WebhooksReservedConcurrency, !Ref AWS::NoValue]\n",
+     "WebhooksFunction"),
+    ("      ReservedConcurrentExecutions: !If [ReservePostback, !Ref PostbackReservedConcurrency, !Ref AWS::NoValue]\n",
+     "PostbackFunction"),
+])
+def test_function_without_reserved_concurrency_fails(tree, capsys, line, lid):
+    tree.mutate(line, "")
+    assert_fails(tree, capsys, f"{lid}: ReservedConcurrentExecutions must be")
+
+
+def test_reservations_leaving_too_little_unreserved_fail(tree, capsys):
+    tree.mutate("  CountersReservedConcurrency:\n    Type: Number\n    Default: 50\n",
+                "  CountersReservedConcurrency:\n    Type: Number\n    Default: 400\n")
+    assert_fails(tree, capsys, "reserved concurrency at the defaults is 910")
+
+
+def test_postback_cap_too_low_fails(tree, capsys):
+    tree.mutate("  PostbackReservedConcurrency:\n    Type: Number\n    Default: 500\n",
+                "  PostbackReservedConcurrency:\n    Type: Number\n    Default: 50\n")
+    assert_fails(tree, capsys, "the postback function's default cap 50 is below 200")
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ('Name: !Sub "${AWS::StackName}-${AWS::Region}-dashboard-oac"', 'Name: !Sub "${AWS::StackName}-dashboard-oac"',
+     "DashboardOriginAccessControl: Name is account-wide"),
+    ('BudgetName: !Sub "${AWS::StackName}-${AWS::Region}-monthly"', 'BudgetName: !Sub "${AWS::StackName}-monthly"',
+     "MonthlyBudget: BudgetName is account-wide"),
+])
+def test_account_wide_name_without_region_fails(tree, capsys, old, new, needle):
+    tree.mutate(old, new)
+    assert_fails(tree, capsys, needle)
+
+
+# ---------------------------------------------------------------- ApiEdge origin secret (issue 24, finding 4)
+
+def test_origin_secret_missing_from_the_functions_fails(tree, capsys):
+    tree.mutate('        ORIGIN_SECRET: !If [ApiEdgeOn, !Select [2, !Split ["/", !Ref AWS::StackId]], !Ref AWS::NoValue]\n',
+                "")
+    assert_fails(tree, capsys, "Globals: ORIGIN_SECRET must be")
+
+
+def test_distribution_without_the_origin_header_fails(tree, capsys):
+    tree.mutate("              - HeaderName: x-leadpipe-origin-secret\n", "              - HeaderName: x-other\n")
+    assert_fails(tree, capsys, "ApiDistribution: the API origin must add OriginCustomHeaders x-leadpipe-origin-secret")
+
+
+def test_code_believing_forwarded_headers_without_the_secret_fails(tree, capsys):
+    tree.edit("shared/http/src/extract.rs", "&& from_trusted_proxy(&parts.headers, origin_secret())", "")
+    assert_fails(tree, capsys, "ClientOrigin must check x-leadpipe-origin-secret")

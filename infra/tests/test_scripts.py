@@ -132,7 +132,8 @@ class Repo:
         (site / "js" / "app.js").write_text("export {};\n")
         self.bin = root / "stub-bin"
         self.bin.mkdir()
-        for name, body in {"aws": AWS_STUB, "sam": SAM_STUB, "cargo": CARGO_STUB, "rustup": RUSTUP_STUB}.items():
+        for name, body in {"aws": AWS_STUB, "sam": SAM_STUB, "cargo": CARGO_STUB, "rustup": RUSTUP_STUB,
+                           "cargo-lambda": CARGO_STUB}.items():
             p = self.bin / name
             p.write_text(body)
             p.chmod(p.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -203,7 +204,7 @@ def repo(tmp_path: Path) -> Repo:
 
 # ---------------------------------------------------------------- lambda-build.sh
 
-def test_lambda_build_builds_all_five_for_arm64_and_prints_sizes(repo):
+def test_lambda_build_builds_all_six_for_arm64_and_prints_sizes(repo):
     r = repo.run("lambda-build.sh")
     assert r.returncode == 0, r.stdout + r.stderr
     builds = repo.calls("cargo lambda build")
@@ -262,6 +263,49 @@ def test_deploy_refuses_code_that_does_not_read_the_key_store(repo):
     assert "does not read API_KEY_PARAMETER / KEYS_SECRET_ARN" in r.stderr
     assert "without key checks" in r.stderr
     assert not repo.calls("sam") and not repo.calls("cargo")
+
+
+def test_sam_build_finds_cargo_lambda_from_the_project_venv(repo):
+    # cargo-lambda is installed only into .cache/venv (scripts/lib/tools.sh); SAM's rust-cargolambda builder
+    # looks for it on PATH, so deploy.sh must put the venv's bin there for `sam build` (issue 24, finding 1).
+    venv_bin = repo.root / ".cache" / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    tool = venv_bin / "cargo-lambda"
+    tool.write_text("#!/usr/bin/env bash\necho 'cargo-lambda 1.9.2'\n")
+    tool.chmod(0o755)
+    (repo.bin / "cargo-lambda").unlink()
+    (repo.bin / "sam").write_text(SAM_STUB.replace(
+        "exit 0\n", 'printf "cargo-lambda=%s\\n" "$(command -v cargo-lambda)" >> "$STUB_LOG"\nexit 0\n', 1))
+    repo.use_example_samconfig()
+    path = os.pathsep.join(d for d in repo.env()["PATH"].split(os.pathsep)
+                           if d and not (Path(d) / "cargo-lambda").exists())
+    r = repo.run("deploy.sh", "--skip-build",
+                 env={"PATH": path, "LEADPIPE_API_KEY": KEY_A, "LEADPIPE_ADMIN_API_KEY": KEY_B})
+    assert r.returncode == 0, r.stdout + r.stderr
+    # every sam call (build and deploy) saw the venv's cargo-lambda
+    assert set(repo.calls("cargo-lambda=")) == {f"cargo-lambda={tool}"}
+
+
+def test_sam_build_without_cargo_lambda_says_how_to_install_it(repo):
+    (repo.bin / "cargo-lambda").unlink()
+    repo.use_example_samconfig()
+    path = os.pathsep.join(d for d in repo.env()["PATH"].split(os.pathsep)
+                           if d and not (Path(d) / "cargo-lambda").exists())
+    r = repo.run("deploy.sh", "--skip-build",
+                 env={"PATH": path, "LEADPIPE_API_KEY": KEY_A, "LEADPIPE_ADMIN_API_KEY": KEY_B})
+    assert r.returncode != 0
+    assert "cargo-lambda not found" in r.stderr and "scripts/setup.sh" in r.stderr
+    assert not repo.calls("sam")
+
+
+def test_docs_and_scripts_count_six_functions():
+    words = {"four": 4, "five": 5, "six": 6, "seven": 7}
+    for rel in ["docs/DEPLOY.md", "infra/template.yaml", "scripts/teardown.sh", "scripts/deploy.sh",
+                "scripts/lambda-build.sh"]:
+        text = (REPO / rel).read_text()
+        for m in re.finditer(r"\b(four|five|six|seven)\s+(?:Rust\s+)?(?:Lambda\s+functions|Lambdas|functions)\b",
+                             text, re.IGNORECASE):
+            assert words[m.group(1).lower()] == len(FUNCTIONS), f"{rel}: {m.group(0)!r}"
 
 
 def test_first_deploy_is_guided_then_creates_the_keys_and_uploads_dashboard(repo):
@@ -347,6 +391,39 @@ def test_missing_keys_from_environment(repo):
     # created after the deploy, so no KeysRevision was needed
     assert "--parameter-overrides" not in repo.calls("sam deploy")[0]
     no_key_in_arguments(repo, KEY_A, KEY_B)
+
+
+def test_first_deploy_creates_the_keys_before_the_stack(repo):
+    # no stack yet: describe-stacks answers nothing until `sam deploy` has created it (issue 24, finding 10)
+    after = repo.root / "outputs.after.json"
+    after.write_text(repo.outputs.read_text())
+    repo.outputs.unlink()
+    (repo.bin / "sam").write_text(SAM_STUB.replace(
+        "exit 0\n", f'[ "$1" = deploy ] && cp "{after}" "$STUB_OUTPUTS"\nexit 0\n', 1))
+    repo.use_example_samconfig()
+    r = repo.run("deploy.sh", "--skip-build", env={"LEADPIPE_API_KEY": KEY_A, "LEADPIPE_ADMIN_API_KEY": KEY_B})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [repo.ssm_value(n) for n in KEY_NAMES] == [KEY_A, KEY_B, None]
+    calls = repo.calls()
+    puts = [i for i, c in enumerate(calls) if c.startswith("aws ssm put-parameter")]
+    deploy = [i for i, c in enumerate(calls) if c.startswith("sam deploy")]
+    assert len(puts) == 2 and deploy and max(puts) < deploy[0], calls
+    assert "creating its keys before the stack" in r.stdout
+    no_key_in_arguments(repo, KEY_A, KEY_B)
+
+
+def test_planned_key_store_follows_the_samconfig_overrides(tmp_path):
+    cfg = tmp_path / "samconfig.toml"
+    cfg.write_text('version = 0.1\n[default.deploy.parameters]\nstack_name = "lp"\n'
+                   'parameter_overrides = "KeySource=\\"ssm\\" ApiKeyParameterName=\\"/my/api\\""\n')
+    out = subprocess.run(["python3", str(REPO / "infra" / "deploy_helpers.py"), "planned-key-store", str(cfg), "lp"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["KeySource=ssm", "ApiKeyParameter=/my/api", "AdminApiKeyParameter=/leadpipe/lp/admin-api-key",
+                   "PublicApiKeyParameter=/leadpipe/lp/public-api-key"]
+    cfg.write_text('version = 0.1\n[default.deploy.parameters]\nparameter_overrides = "KeySource=secretsmanager"\n')
+    out = subprocess.run(["python3", str(REPO / "infra" / "deploy_helpers.py"), "planned-key-store", str(cfg), "lp"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["KeySource=secretsmanager"]
 
 
 def test_rotate_keys_writes_new_keys_then_deploys_a_new_revision(repo):
@@ -488,7 +565,7 @@ def test_teardown_empties_bucket_deletes_stack_and_explains_table(repo):
             "--region us-east-1") in r.stdout
     # the keys stay in SSM; the command that deletes them is printed
     assert f"aws ssm delete-parameters --names {' '.join(KEY_NAMES)} --region us-east-1" in r.stdout
-    assert "five Lambda functions" in r.stdout and "dead-letter queue" in r.stdout
+    assert "six Lambda functions" in r.stdout and "dead-letter queue" in r.stdout
 
 
 def test_teardown_of_failed_first_deploy(repo):

@@ -113,6 +113,23 @@ async fn main() {
         production.rate, production.shards, production.window_s, production.lead_rate
     );
     let mut all_violations = Vec::new();
+    let fan = leadpipe_bench::heat::fan_out(
+        &production,
+        1.0,
+        leadpipe_bench::heat::DELIVERY_PUT_CONCURRENCY,
+        leadpipe_bench::heat::SEND_CONCURRENCY,
+    );
+    println!(
+        "# webhook fan-out, one webhook wanting every change: {:.0} deliveries per shard batch, {:.0} PutItem rounds ({} in flight) + {:.0} SendMessageBatch rounds ({} in flight) = {:.2} s of the {:.0} s window",
+        fan.deliveries,
+        fan.put_rounds,
+        leadpipe_bench::heat::DELIVERY_PUT_CONCURRENCY,
+        fan.send_rounds,
+        leadpipe_bench::heat::SEND_CONCURRENCY,
+        fan.seconds,
+        production.window_s
+    );
+    all_violations.extend(leadpipe_bench::heat::fan_out_violations(&production, &fan));
     let mut out_bodies = Vec::new();
     for style in bodies {
         let (report, info) = bench.run(style).await;

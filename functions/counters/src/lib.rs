@@ -36,6 +36,29 @@ pub enum HandleError {
     FanOut(#[from] DeliveryError),
 }
 
+/// The event as Lambda delivers it: a [`TimeWindowEvent`] whose `Records` may be missing or `null` (read as none).
+/// A tumbling window's final invocation can come without records; refusing it would fail that invocation again
+/// and again and stall the shard. (`aws_lambda_events` requires the field, hence this wrapper.)
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamEvent(pub TimeWindowEvent);
+
+impl<'de> serde::Deserialize<'de> for StreamEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(obj) = value.as_object_mut() {
+            let records = obj
+                .entry("Records")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if records.is_null() {
+                *records = serde_json::Value::Array(Vec::new());
+            }
+        }
+        serde_json::from_value(value)
+            .map(StreamEvent)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// The stream records of an event, in order, as the consumer takes them.
 pub fn records_of(event: &TimeWindowEvent) -> Vec<StreamRecord> {
     event
@@ -113,6 +136,30 @@ pub async fn fan_out(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_final_window_invocation_without_records_is_an_empty_batch() {
+        for records in [None, Some(serde_json::Value::Null)] {
+            let mut event = serde_json::json!({
+                "window": {"start": "2026-11-28T00:00:00Z", "end": "2026-11-28T00:01:00Z"},
+                "state": {}, "shardId": "shardId-0001",
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x",
+                "isFinalInvokeForWindow": true, "isWindowTerminatedEarly": false
+            });
+            if let Some(r) = records {
+                event["Records"] = r;
+            }
+            let parsed: StreamEvent =
+                serde_json::from_value(event).expect("a final invocation without Records");
+            assert!(records_of(&parsed.0).is_empty());
+            assert_eq!(
+                parsed.0.time_window_properties.shard_id.as_deref(),
+                Some("shardId-0001")
+            );
+        }
+        // anything else that is not such an event is still refused
+        assert!(serde_json::from_value::<StreamEvent>(serde_json::json!([1])).is_err());
+    }
 
     #[test]
     fn an_event_becomes_records_in_order() {

@@ -34,8 +34,8 @@ async fn main() -> Result<(), leadpipe_http::LambdaError> {
     let consumer = Consumer::new(store);
     let (consumer, deliverer) = (&consumer, deliverer.as_ref());
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<_>| async move {
-            counters::handle(consumer, deliverer, &event.payload)
+        move |event: lambda_runtime::LambdaEvent<counters::StreamEvent>| async move {
+            counters::handle(consumer, deliverer, &event.payload.0)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "stream batch failed; Lambda retries it");

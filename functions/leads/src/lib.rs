@@ -45,8 +45,35 @@ pub fn router() -> Router<Leadpipe> {
         .merge(webhooks::router())
 }
 
-/// Largest `POST /api/import` body, in bytes (5 MiB: under Lambda's 6 MB request limit).
+/// Largest `POST /api/import` body, in bytes, for `leadpipe serve` (5 MiB).
 pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
+
+/// On Lambda: API Gateway may hand the body base64-encoded (4 bytes per 3) inside the event's JSON, and Lambda
+/// refuses requests over 6 MB (6,291,456 bytes): 4 MiB becomes 5,592,408 bytes, leaving room for the envelope.
+pub const LAMBDA_MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+
+/// On Lambda: most lines per request. The function has 29 s (API Gateway stops waiting at 30 s); rows cost a
+/// round trip or two each, 16 in flight, so 10,000 lines keep well inside it. Bigger files: `leadpipe import`.
+pub const LAMBDA_MAX_IMPORT_LINES: usize = 10_000;
+
+/// The body and line limits of one import request: Lambda's when running there.
+pub fn import_limits(on_lambda: bool) -> (usize, Option<usize>) {
+    if on_lambda {
+        (LAMBDA_MAX_IMPORT_BYTES, Some(LAMBDA_MAX_IMPORT_LINES))
+    } else {
+        (MAX_IMPORT_BYTES, None)
+    }
+}
+
+/// Whether a body has more than `max` lines (a header row counts; quoted newlines too, which errs on the safe
+/// side).
+fn too_many_lines(bytes: &[u8], max: usize) -> bool {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .nth(max)
+        .is_some()
+}
 
 /// `POST /api/import`: the body as CSV (`text/csv`) or JSON lines (`application/x-ndjson`, `application/jsonl`),
 /// else sniffed; a body that is neither is a 400, a larger one than [`MAX_IMPORT_BYTES`] a 413.
@@ -56,7 +83,17 @@ async fn import(
     request: Request,
 ) -> Result<Json<ImportReport>, ApiError> {
     let (parts, body) = request.into_parts();
-    let bytes = read_limited_body(&parts.headers, body, MAX_IMPORT_BYTES).await?;
+    let (max_bytes, max_lines) =
+        import_limits(std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some());
+    let bytes = read_limited_body(&parts.headers, body, max_bytes).await?;
+    if let Some(max) = max_lines.filter(|max| too_many_lines(&bytes, *max)) {
+        return Err(ApiError::Invalid(ValidationError::body(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "more than {max} lines in one request: split the file, or use `leadpipe import`"
+            ),
+        )));
+    }
     let format = parts
         .headers
         .get(CONTENT_TYPE)
@@ -169,4 +206,24 @@ async fn delete_lead(
 ) -> Result<StatusCode, ApiError> {
     app.delete_lead(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod import_limit_tests {
+    use super::*;
+
+    #[test]
+    fn on_lambda_the_body_fits_6_mb_after_base64_and_lines_are_capped() {
+        let (bytes, lines) = import_limits(true);
+        let envelope = 64 * 1024;
+        assert!(bytes.div_ceil(3) * 4 + envelope <= 6 * 1024 * 1024);
+        assert_eq!(lines, Some(LAMBDA_MAX_IMPORT_LINES));
+        assert_eq!(import_limits(false), (MAX_IMPORT_BYTES, None));
+    }
+
+    #[test]
+    fn lines_are_counted_without_blank_ones() {
+        assert!(!too_many_lines(b"email\na@x.io\nb@x.io\n\n", 3));
+        assert!(too_many_lines(b"email\na@x.io\nb@x.io\nc@x.io", 3));
+    }
 }

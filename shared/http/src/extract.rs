@@ -149,7 +149,9 @@ impl FromRequestParts<Leadpipe> for ClientOrigin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
-        let from_proxy = if app.settings.trust_forwarded_for {
+        let from_proxy = if app.settings.trust_forwarded_for
+            && from_trusted_proxy(&parts.headers, origin_secret())
+        {
             proxied_client(&parts.headers)
         } else {
             None
@@ -176,6 +178,36 @@ impl FromRequestParts<Leadpipe> for ClientOrigin {
             client_ip: from_proxy.or(from_lambda).or(from_socket),
             user_agent,
         }))
+    }
+}
+
+/// The header CloudFront adds to every request it forwards to the API (`ApiEdge=on`), holding [`ORIGIN_SECRET_VAR`].
+pub const ORIGIN_SECRET_HEADER: &str = "x-leadpipe-origin-secret";
+/// The variable holding the value CloudFront sends in [`ORIGIN_SECRET_HEADER`] (set by the template with
+/// `ApiEdge=on`; unset locally).
+pub const ORIGIN_SECRET_VAR: &str = "ORIGIN_SECRET";
+
+fn origin_secret() -> Option<&'static str> {
+    static SECRET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SECRET
+        .get_or_init(|| {
+            std::env::var(ORIGIN_SECRET_VAR)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+        .as_deref()
+}
+
+/// Whether the forwarded client-address headers may be believed: always without an origin secret (a local
+/// reverse proxy), else only when the request carries it. With `ApiEdge=on` the `execute-api` URL stays
+/// reachable: a direct caller could forge `CloudFront-Viewer-Address` to escape the per-address quarantine, but
+/// cannot know the secret CloudFront adds, so its own source address is used.
+pub fn from_trusted_proxy(headers: &HeaderMap, secret: Option<&str>) -> bool {
+    match secret {
+        None => true,
+        Some(secret) => headers
+            .get(ORIGIN_SECRET_HEADER)
+            .is_some_and(|v| bool::from(v.as_bytes().ct_eq(secret.as_bytes()))),
     }
 }
 
@@ -415,6 +447,26 @@ mod tests {
             h.append(*k, v.parse().unwrap());
         }
         h
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_with_the_origin_secret_when_one_is_set() {
+        let forged = headers(&[("cloudfront-viewer-address", "198.51.100.9:1")]);
+        assert!(
+            from_trusted_proxy(&forged, None),
+            "no secret: a local proxy"
+        );
+        assert!(!from_trusted_proxy(&forged, Some("s3cret-from-the-stack")));
+        let wrong = headers(&[
+            ("cloudfront-viewer-address", "198.51.100.9:1"),
+            (ORIGIN_SECRET_HEADER, "guess"),
+        ]);
+        assert!(!from_trusted_proxy(&wrong, Some("s3cret-from-the-stack")));
+        let edge = headers(&[
+            ("cloudfront-viewer-address", "198.51.100.9:1"),
+            (ORIGIN_SECRET_HEADER, "s3cret-from-the-stack"),
+        ]);
+        assert!(from_trusted_proxy(&edge, Some("s3cret-from-the-stack")));
     }
 
     #[test]

@@ -9,11 +9,16 @@
 //!
 //! Where neither is set, the plain variables (`API_KEY`…) are used (local runs, `cargo lambda watch`). Either way
 //! the server and admin keys must be set and all keys must differ, or the function refuses to start. Errors name
-//! the parameter or field, never a value. Throttled reads (many cold starts at once) are retried with backoff.
+//! the parameter or field, never a value. Throttled reads (many cold starts at once) are retried with a short
+//! backoff, all within [`KEY_STORE_BUDGET`]: Lambda's init phase has 10 s, so a key store that does not answer
+//! fails the cold start clearly (and Lambda retries it) instead of timing the init out.
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
 use leadpipe_core::config::ConfigError;
 use leadpipe_core::Settings;
@@ -29,8 +34,35 @@ const KEYS: [(&str, &str); 3] = [
 pub const KEYS_SECRET_VAR: &str = "KEYS_SECRET_ARN";
 
 /// Attempts per key-store read: SSM allows 40 reads/s per account and region by default, which a burst of cold
-/// starts can pass; the SDK's standard retry backs off between attempts.
-const KEY_STORE_ATTEMPTS: u32 = 8;
+/// starts can pass; the SDK's standard retry backs off between attempts (jittered, from
+/// [`KEY_STORE_INITIAL_BACKOFF`] up to [`KEY_STORE_MAX_BACKOFF`]).
+const KEY_STORE_ATTEMPTS: u32 = 4;
+const KEY_STORE_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+const KEY_STORE_MAX_BACKOFF: Duration = Duration::from_millis(800);
+/// One attempt (connection included) gives up after this long.
+const KEY_STORE_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+const KEY_STORE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// The whole read, every attempt and backoff included: about half of Lambda's 10 s init phase.
+pub const KEY_STORE_BUDGET: Duration = Duration::from_secs(5);
+
+/// The SDK configuration for reading the keys: bounded retries, short backoff, [`KEY_STORE_BUDGET`] in all.
+fn key_store_config(sdk: &SdkConfig) -> SdkConfig {
+    sdk.to_builder()
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(KEY_STORE_ATTEMPTS)
+                .with_initial_backoff(KEY_STORE_INITIAL_BACKOFF)
+                .with_max_backoff(KEY_STORE_MAX_BACKOFF),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(KEY_STORE_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(KEY_STORE_ATTEMPT_TIMEOUT)
+                .operation_timeout(KEY_STORE_BUDGET)
+                .build(),
+        )
+        .build()
+}
 
 /// Settings from the environment with the keys from SSM Parameter Store or Secrets Manager where the environment
 /// says so; fails unless the server and admin keys are set and all keys differ.
@@ -41,10 +73,7 @@ pub async fn settings_with_keys(sdk: &SdkConfig) -> Result<Settings, ConfigError
         .filter_map(|(var, param)| env(param).map(|n| (*var, n)))
         .collect();
     let secret = env(KEYS_SECRET_VAR);
-    let retrying = sdk
-        .to_builder()
-        .retry_config(RetryConfig::standard().with_max_attempts(KEY_STORE_ATTEMPTS))
-        .build();
+    let retrying = key_store_config(sdk);
     let fetched = match (secret, parameters.is_empty()) {
         (Some(_), false) => {
             return Err(ConfigError::Invalid {
@@ -200,6 +229,48 @@ mod tests {
             e.contains("API_KEY_PARAMETER") && e.contains("/lp/api") && !e.contains("admin-value"),
             "{e}"
         );
+    }
+
+    /// A key store that accepts connections and never answers: the read fails within the budget, not after
+    /// Lambda's 10 s init phase.
+    #[tokio::test]
+    async fn a_silent_key_store_fails_within_the_budget() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                open.push(conn);
+            }
+        });
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(format!("http://{addr}"))
+            .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let started = std::time::Instant::now();
+        let e = keys_from_parameters(&key_store_config(&sdk), &params())
+            .await
+            .unwrap_err()
+            .to_string();
+        let took = started.elapsed();
+        hold.abort();
+        assert!(e.contains("cannot read the keys from SSM"), "{e}");
+        assert!(
+            took <= KEY_STORE_BUDGET + Duration::from_millis(700),
+            "took {took:?}"
+        );
+        // it did retry: more than one attempt's timeout passed
+        assert!(took > KEY_STORE_ATTEMPT_TIMEOUT, "took {took:?}");
+    }
+
+    #[test]
+    fn the_budget_leaves_room_in_lambdas_init_phase() {
+        assert!(KEY_STORE_BUDGET <= Duration::from_secs(5));
+        assert!(KEY_STORE_ATTEMPT_TIMEOUT * 2 + KEY_STORE_MAX_BACKOFF < KEY_STORE_BUDGET);
     }
 
     #[test]

@@ -24,7 +24,9 @@ use uuid::Uuid;
 pub const MAX_DELAY_SECONDS: i64 = 900;
 
 /// Most entries in one `SendMessageBatch`.
-const BATCH: usize = 10;
+pub const BATCH: usize = 10;
+/// SendMessageBatch calls in flight at once (sized by the heat model in bench/).
+pub const SEND_CONCURRENCY: usize = 16;
 
 /// The body of one queue message: which delivery of which webhook to attempt, and for which scheduled time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,9 +150,17 @@ impl SqsDeliveryQueue {
 #[async_trait]
 impl DeliveryQueue for SqsDeliveryQueue {
     async fn schedule(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        use futures_util::StreamExt;
         let now = Utc::now();
-        for chunk in deliveries.chunks(BATCH) {
-            self.send_batch(chunk, now).await?;
+        // Batches of 10, SEND_CONCURRENCY in flight: one after another, a shard's batch at 10,000 postbacks/s
+        // (hundreds of SendMessageBatch calls) would outlast the stream's batching window.
+        let batches: Vec<_> = deliveries
+            .chunks(BATCH)
+            .map(|chunk| self.send_batch(chunk, now))
+            .collect();
+        let mut sends = futures_util::stream::iter(batches).buffer_unordered(SEND_CONCURRENCY);
+        while let Some(result) = sends.next().await {
+            result?;
         }
         Ok(())
     }
