@@ -186,7 +186,6 @@ async fn get_postbacks_are_idempotent(kind: StoreKind) {
         &[
             ("key", INGEST_KEY),
             ("email", "conv@corp.com"),
-            ("stage", "Paid"),
             ("event_id", "net-conv-1"),
         ],
     )
@@ -197,6 +196,19 @@ async fn get_postbacks_are_idempotent(kind: StoreKind) {
         list["leads"][0]["stage"], "New",
         "the repeat changed nothing"
     );
+    // The same event id with other parameters is its own event, never the first answer.
+    let (s, other) = get(
+        &app,
+        &[
+            ("key", INGEST_KEY),
+            ("email", "conv@corp.com"),
+            ("stage", "Paid"),
+            ("event_id", "net-conv-1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_ne!(other, first);
 }
 
 async fn pixel_answers_a_gif_whatever_happened(kind: StoreKind) {
