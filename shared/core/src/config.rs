@@ -1,6 +1,7 @@
 //! Settings read from the environment, once, at start-up.
 
 use crate::domain::counters::CounterRules;
+use crate::domain::money::Currency;
 use crate::domain::stage::{Pipeline, PipelineError, Stage};
 use crate::domain::ReportingZone;
 
@@ -37,6 +38,9 @@ pub struct Settings {
     /// A trusted proxy (CloudFront, a local reverse proxy) is in front (`TRUST_FORWARDED_FOR`, `true`/`1`): the
     /// client's address is the one that proxy reports, not the connection's.
     pub trust_forwarded_for: bool,
+    /// The currency every money figure is reported in (`REPORTING_CURRENCY`, ISO 4217, default USD); amounts in
+    /// other currencies are converted with the exchange rate of their day.
+    pub reporting_currency: Currency,
 }
 
 /// `PUBLIC_MAX_STAGE` when unset (if the pipeline has it).
@@ -84,6 +88,7 @@ impl Default for Settings {
             postback_log_days: 30,
             allowed_origins: Vec::new(),
             trust_forwarded_for: false,
+            reporting_currency: Currency::usd(),
         }
     }
 }
@@ -164,7 +169,16 @@ impl Settings {
                     ),
                 }
             };
+        let reporting_currency = match lookup("REPORTING_CURRENCY").filter(|s| !s.trim().is_empty())
+        {
+            None => Currency::usd(),
+            Some(code) => Currency::parse(&code).map_err(|e| ConfigError::Invalid {
+                name: "REPORTING_CURRENCY",
+                problem: e.to_string(),
+            })?,
+        };
         let settings = Self {
+            reporting_currency,
             pipeline,
             time_zone,
             api_key: key("API_KEY"),
@@ -333,6 +347,25 @@ mod tests {
         assert!(matches!(
             settings(&[("REPORTING_TIMEZONE", "Mars/Base")]),
             Err(ConfigError::TimeZone(_))
+        ));
+    }
+
+    #[test]
+    fn the_reporting_currency_defaults_to_usd_and_must_be_iso() {
+        assert_eq!(settings(&[]).unwrap().reporting_currency.as_str(), "USD");
+        assert_eq!(
+            settings(&[("REPORTING_CURRENCY", "eur")])
+                .unwrap()
+                .reporting_currency
+                .as_str(),
+            "EUR"
+        );
+        assert!(matches!(
+            settings(&[("REPORTING_CURRENCY", "EURO")]),
+            Err(ConfigError::Invalid {
+                name: "REPORTING_CURRENCY",
+                ..
+            })
         ));
     }
 }
