@@ -393,6 +393,15 @@ fn public_request_warnings(
             "the browser key does not take lead_id; send the token instead",
         ));
     }
+    if pb.order.take().is_some() {
+        // Parse warnings about the value are beside the point: none of it is used.
+        warnings.retain(|w| !crate::domain::orders::ORDER_FIELDS.contains(&w.field.as_str()));
+        warnings.push(Warning::new(
+            "value",
+            WarningCode::NotAllowed,
+            "the browser key cannot set money; value, currency and order_id were ignored",
+        ));
+    }
     if pb.force_stage {
         pb.force_stage = false;
         warnings.push(Warning::new(

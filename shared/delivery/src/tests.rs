@@ -203,6 +203,7 @@ fn lead(stage: &str) -> Lead {
         stage_reached_at: Default::default(),
         stage_changes: 0,
         quarantine: None,
+        orders: Vec::new(),
         version: 1,
     }
 }

@@ -227,6 +227,7 @@ pub(crate) mod tests {
             stage_reached_at: Default::default(),
             stage_changes: 0,
             quarantine: None,
+            orders: Vec::new(),
             version,
         }
     }

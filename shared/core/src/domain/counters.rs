@@ -7,10 +7,13 @@
 //!
 //! | bucket | fields | read by |
 //! |---|---|---|
-//! | `*|all|` (all time) | `leads`, `in:<stage>`, `quarantined` | list totals, board counts, total leads |
+//! | `*|all|` (all time) | `leads`, `in:<stage>`, `quarantined`, `value:<stage>:<currency>` | list totals, board counts and money, total leads |
 //! | `*|srcL|<source>`, `*|cmpL|<campaign>` | `leads` | source and campaign pickers (latest touch) |
-//! | `<day>|all|` | the [day fields](field) | funnel, new leads per day |
-//! | `<day>|<dim><touch>|<value>` | the day fields | breakdowns by source, campaign, domain, device |
+//! | `<day>|all|` | the [day fields](field), `rev:<currency>` | funnel, new leads per day, revenue |
+//! | `<day>|<dim><touch>|<value>` | the day fields, `rev:<currency>` | breakdowns by source, campaign, domain, device |
+//!
+//! Revenue (`rev:`) is counted on the day of each **order**, in the buckets of the lead's dimension values, so a
+//! range's revenue is what its days brought in, and each day's sum is converted with that day's rate.
 //!
 //! `<day>` is the lead's **creation** day in the reporting time zone, so every per-day figure is "of the leads
 //! created that day" and any date range is a sum over days. Values are grouped case-insensitively (trimmed,
@@ -25,6 +28,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::lead::Lead;
+use super::orders::revenue_by_currency;
 use super::stage::Pipeline;
 
 /// The value counted for a lead without one.
@@ -60,6 +64,16 @@ pub mod field {
     pub const QUARANTINED: &str = "quarantined";
     /// Writes applied so far (all-time bucket only): a watermark for live dashboards, not a function of leads.
     pub const CHANGES: &str = "changes";
+    /// `rev:<currency>`: orders placed on the bucket's day (in the order's day, not the lead's creation day):
+    /// `n` orders, their amount in minor units in the sum slot (`ms`). `rev:?`: orders kept apart (no amount).
+    pub const REVENUE: &str = "rev";
+    /// The currency part of `rev:?`.
+    pub const KEPT_APART: &str = "?";
+    /// Of the leads created on the day: those with a positive revenue (in any currency).
+    pub const PAYING: &str = "paying";
+    /// `value:<stage>:<currency>` (all-time bucket): leads in the stage with money in the currency (`n`) and
+    /// their revenue in minor units (sum slot).
+    pub const VALUE: &str = "value";
 
     /// `<kind>:<name>`.
     pub fn of(kind: &str, name: &str) -> String {
@@ -415,7 +429,40 @@ impl CounterRules {
                 c.add(&bucket, f, t.n, t.ms);
             }
         }
+        self.add_money(lead, &mut c, values, lookup);
         c
+    }
+
+    /// A lead's money: each order in the buckets of **its own day** (`rev:<currency>`, kept-apart orders as
+    /// `rev:?`), and its counted revenue per currency in the all-time bucket under its current stage
+    /// (`value:<stage>:<currency>`, the board's money per column).
+    fn add_money(
+        &self,
+        lead: &Lead,
+        c: &mut Counters,
+        values: &mut dyn ValueAdmission,
+        lookup: Lookup,
+    ) {
+        for order in lead.orders.iter().filter(|o| o.removed_at.is_none()) {
+            let (name, n, sum) = match order.value {
+                Some(m) => (field::of(field::REVENUE, m.currency.as_str()), 1, m.minor),
+                None => (field::of(field::REVENUE, field::KEPT_APART), 1, 0),
+            };
+            let day = Some(self.time_zone.local_date(order.at));
+            c.add(&all_bucket(day), &name, n, sum);
+            for dim in Dim::ALL {
+                for touch in [Touch::First, Touch::Latest] {
+                    let scope = scope(day, dim.code(touch));
+                    let value =
+                        self.counted_value(&scope, dim.value_of(lead, touch), values, lookup);
+                    c.add(&value_bucket(&scope, &value), &name, n, sum);
+                }
+            }
+        }
+        for m in revenue_by_currency(lead) {
+            let name = format!("{}:{}:{}", field::VALUE, lead.stage.as_str(), m.currency);
+            c.add(&all_bucket(None), &name, 1, m.minor);
+        }
     }
 
     fn counted_value(
@@ -464,6 +511,9 @@ impl CounterRules {
                     add(field::of(field::STEP, stage.as_str()), 1, ms);
                 }
             }
+        }
+        if revenue_by_currency(lead).iter().any(|m| m.minor > 0) {
+            add(field::PAYING.into(), 1, 0);
         }
         if let Some(pct) = lead.form_completion_percent.filter(|p| *p < 100.0) {
             let decile = (pct / 10.0).floor().clamp(0.0, 9.0) as u8;
@@ -699,5 +749,86 @@ mod tests {
             normalise_value(&"x".repeat(500)).chars().count(),
             MAX_VALUE_CHARS
         );
+    }
+
+    #[test]
+    fn orders_count_on_their_own_day_and_under_the_leads_stage() {
+        let r = CounterRules::default();
+        let mut reg = Registry::default();
+        let lead = new_lead(
+            &pb(json!({"email": "m@corp.com", "source": "Google", "value": 10, "currency": "USD", "order_id": "A"})),
+            &r.pipeline,
+            Uuid::nil(),
+            t(0),
+            &Access::Full,
+        )
+        .lead;
+        let two_days = 2 * 86_400;
+        let later = apply_postback(
+            &lead,
+            &pb(json!({"stage": "Paid", "value": "1500", "currency": "JPY", "order_id": "B"})),
+            &r.pipeline,
+            t(two_days),
+            &Access::Full,
+        )
+        .lead;
+        let c = r.of_lead(&later, &mut reg);
+        let d0 = r.time_zone.local_date(t(0));
+        let d2 = r.time_zone.local_date(t(two_days));
+        assert_eq!(
+            c.get(&all_bucket(Some(d0)), "rev:USD"),
+            Tally { n: 1, ms: 1000 }
+        );
+        assert_eq!(
+            c.get(&all_bucket(Some(d2)), "rev:JPY"),
+            Tally { n: 1, ms: 1500 }
+        );
+        assert_eq!(c.get(&all_bucket(Some(d0)), "rev:JPY"), Tally::default());
+        let src = value_bucket(&scope(Some(d2), "src1"), "google");
+        assert_eq!(c.get(&src, "rev:JPY").ms, 1500);
+        assert_eq!(c.get(&all_bucket(Some(d0)), "paying").n, 1);
+        assert_eq!(
+            c.get(&all_bucket(None), "value:Paid:USD"),
+            Tally { n: 1, ms: 1000 }
+        );
+        assert_eq!(
+            c.get(&all_bucket(None), "value:Paid:JPY"),
+            Tally { n: 1, ms: 1500 }
+        );
+        // The write's delta moves the money from the old column to the new one and adds the new order.
+        let delta = r.delta(Some(&lead), Some(&later), &mut reg);
+        assert_eq!(
+            delta.get(&all_bucket(None), "value:New:USD"),
+            Tally { n: -1, ms: -1000 }
+        );
+        assert_eq!(
+            delta.get(&all_bucket(None), "value:Paid:USD"),
+            Tally { n: 1, ms: 1000 }
+        );
+        assert_eq!(delta.get(&all_bucket(Some(d2)), "rev:JPY").ms, 1500);
+        assert_eq!(
+            delta.get(&all_bucket(Some(d0)), "rev:USD"),
+            Tally::default()
+        );
+    }
+
+    #[test]
+    fn a_removed_order_counts_nowhere_and_a_bad_one_is_kept_apart() {
+        let r = CounterRules::default();
+        let mut lead = new_lead(
+            &pb(json!({"email": "m@corp.com", "value": "abc", "currency": "USD"})),
+            &r.pipeline,
+            Uuid::nil(),
+            t(0),
+            &Access::Full,
+        )
+        .lead;
+        let d0 = all_bucket(Some(r.time_zone.local_date(t(0))));
+        let c = r.of_lead(&lead, &mut Registry::default());
+        assert_eq!(c.get(&d0, "rev:?").n, 1);
+        assert_eq!(c.get(&d0, "paying").n, 0);
+        lead.orders[0].removed_at = Some(t(5));
+        let c = r.of_lead(&lead, &mut Registry::default());
+        assert_eq!(c.get(&d0, "rev:?").n, 0);
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::email::Email;
+use super::orders::Order;
 use super::stage::Stage;
 
 /// Calls `$m!` with every free-text field of a lead and its maximum length in bytes (UTF-8).
@@ -172,6 +173,9 @@ pub struct Lead {
     /// admin releases it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<Quarantine>,
+    /// Orders: the money the lead brought (see [`super::orders`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<Order>,
     /// Optimistic-concurrency version, incremented by every write.
     #[serde(default)]
     pub version: u64,

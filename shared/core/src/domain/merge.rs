@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::lead::{Attribution, Lead, StageChange, Via, MAX_RECORDED_CHANGES};
+use super::orders::record_order;
 use super::postback::{custom_data_fits, Postback, MAX_CUSTOM_DATA_BYTES, MAX_CUSTOM_DATA_KEYS};
 use super::stage::{Pipeline, Stage};
 use super::warning::{Warning, WarningCode};
@@ -132,9 +133,13 @@ pub fn new_lead(
         stage_reached_at: Default::default(),
         stage_changes: 0,
         quarantine: None,
-        version: 1,
+        orders: Vec::new(),
+        version: 0,
     };
     mark_reached(&mut lead, pipeline, now);
+    let mut warnings = Vec::new();
+    record_money(&mut lead, pb, access, now, &mut warnings);
+    lead.version = 1;
     let history = StageChange {
         from: None,
         to: stage,
@@ -147,7 +152,21 @@ pub fn new_lead(
         history: Some(history),
         moved: true,
         modified: true,
-        warnings: Vec::new(),
+        warnings,
+    }
+}
+
+/// Records the postback's order with the server key. The browser key never sets money: its order is ignored
+/// here (the service tells it so, the same way whatever the lead holds).
+fn record_money(
+    lead: &mut Lead,
+    pb: &Postback,
+    access: &Access,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<Warning>,
+) {
+    if let (Some(order), Access::Full) = (&pb.order, access) {
+        record_order(lead, order, now, warnings);
     }
 }
 
@@ -246,6 +265,7 @@ pub fn apply_postback(
         // is stored. The service reports the rules instead, the same way for every identified postback.
         warnings.clear();
     }
+    record_money(&mut lead, pb, access, now, &mut warnings);
     finish(existing, lead, moved, history, warnings, now)
 }
 
@@ -920,5 +940,84 @@ mod tests {
             &Access::Full,
         );
         assert!(next.stage_changed());
+    }
+
+    #[test]
+    fn an_order_is_recorded_once_per_order_id_with_its_stage() {
+        let p = Pipeline::default();
+        let lead = created(
+            json!({"email": "o@corp.com", "stage": "Paid", "value": 49.99, "currency": "USD", "order_id": "A1"}),
+        );
+        assert_eq!(lead.orders.len(), 1);
+        assert_eq!(lead.orders[0].value.unwrap().minor, 4999);
+        assert_eq!(lead.orders[0].stage.as_str(), "Paid");
+        // The same order again changes nothing; a new amount replaces it, never adds.
+        let same = apply_postback(
+            &lead,
+            &pb(json!({"value": "49.99", "currency": "USD", "order_id": "A1"})),
+            &p,
+            t(5),
+            &Access::Full,
+        );
+        assert!(!same.modified);
+        let again = apply_postback(
+            &lead,
+            &pb(json!({"value": 59, "currency": "USD", "order_id": "A1"})),
+            &p,
+            t(5),
+            &Access::Full,
+        );
+        assert_eq!(again.lead.orders.len(), 1);
+        assert_eq!(again.lead.orders[0].value.unwrap().minor, 5900);
+        assert_eq!(again.lead.orders[0].changes[0].before.unwrap().minor, 4999);
+        assert_eq!(
+            again.lead.orders[0].at,
+            t(0),
+            "an order keeps its first time"
+        );
+        // Without an order_id every postback with a value is its own order.
+        let extra = apply_postback(
+            &again.lead,
+            &pb(json!({"value": 10, "currency": "EUR"})),
+            &p,
+            t(9),
+            &Access::Full,
+        );
+        assert_eq!(extra.lead.orders.len(), 2);
+        assert_eq!(
+            extra.lead.orders[1].order_id,
+            format!("auto-{}", extra.lead.version)
+        );
+        let revenue = crate::domain::orders::revenue_by_currency(&extra.lead);
+        assert_eq!(
+            revenue
+                .iter()
+                .map(|m| (m.currency.as_str().to_string(), m.minor))
+                .collect::<Vec<_>>(),
+            vec![("EUR".to_string(), 1000), ("USD".to_string(), 5900)]
+        );
+    }
+
+    #[test]
+    fn the_browser_key_never_sets_money() {
+        let p = Pipeline::default();
+        let lead = created(
+            json!({"email": "o@corp.com", "value": 10, "currency": "USD", "order_id": "A1"}),
+        );
+        let attack = pb(
+            json!({"email": "o@corp.com", "value": 1000000, "currency": "USD", "order_id": "A1"}),
+        );
+        let applied = apply_postback(&lead, &attack, &p, t(5), &public());
+        assert_eq!(applied.lead.orders, lead.orders);
+        let fresh = new_lead(&attack, &p, Uuid::new_v4(), t(0), &public());
+        assert!(fresh.lead.orders.is_empty());
+    }
+
+    #[test]
+    fn a_bad_value_is_kept_apart_on_the_lead() {
+        let lead = created(json!({"email": "o@corp.com", "value": "12,x", "currency": "USD"}));
+        assert_eq!(lead.orders.len(), 1);
+        assert!(lead.orders[0].value.is_none() && lead.orders[0].kept_apart());
+        assert_eq!(lead.orders[0].unread.as_ref().unwrap().value, "12,x");
     }
 }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::email::Email;
 use super::lead::TextFields;
+use super::orders::{read_order, OrderInput, ORDER_FIELDS};
 use super::stage::{Pipeline, Stage};
 use super::warning::{Warning, WarningCode};
 pub use crate::error::ValidationError;
@@ -65,6 +66,8 @@ pub struct Postback {
     /// The sender's id for this event: a repeat with the same id within a day is applied once (see
     /// [`crate::idempotency`]). Not stored on the lead.
     pub event_id: Option<IdempotencyKey>,
+    /// The order it carries (`value`, `currency`, `order_id`; the server key only).
+    pub order: Option<OrderInput>,
 }
 
 /// A postback and what was not taken as sent.
@@ -92,7 +95,9 @@ pub const OTHER_FIELDS: &[&str] = &[
 
 /// Whether `name` is a postback field.
 pub fn is_known_field(name: &str) -> bool {
-    OTHER_FIELDS.contains(&name) || TextFields::LIMITS.iter().any(|(n, _)| *n == name)
+    OTHER_FIELDS.contains(&name)
+        || ORDER_FIELDS.contains(&name)
+        || TextFields::LIMITS.iter().any(|(n, _)| *n == name)
 }
 
 impl Postback {
@@ -276,6 +281,7 @@ impl Postback {
                 "custom_data must be a JSON object of key/value pairs; it was left out",
             ),
         };
+        let order = read_order(&mut obj, &mut w);
         let force_stage = match obj.remove("force_stage") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => b,
@@ -330,6 +336,7 @@ impl Postback {
                 force_stage,
                 honeypot,
                 event_id,
+                order,
             },
             warnings: w,
         }
@@ -343,6 +350,7 @@ impl Postback {
             || self.form_fields_completed.is_some()
             || self.form_fields_total.is_some()
             || self.custom_data.is_some()
+            || self.order.is_some()
     }
 }
 

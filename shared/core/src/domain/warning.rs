@@ -20,6 +20,11 @@ pub enum WarningCode {
     NotAllowed,
     /// The value conflicts with the stored lead (e.g. an email held by another lead) and was left out.
     Conflict,
+    /// A negative order value: recorded as a refund.
+    Refund,
+    /// An order value that cannot be taken exactly (not a number, too precise, too large, an unknown or missing
+    /// currency): the order is kept on the lead with what was sent, and reported apart, never counted as 0.
+    KeptApart,
 }
 
 /// One warning: the field, a code and a human message.
