@@ -13,6 +13,8 @@ use serde::Serialize;
 use super::counters::{
     all_bucket, field, scope, CounterQuery, Counters, Dim, Fields, Tally, Touch, NONE_VALUE, OTHER,
 };
+use super::money_report::{MoneyFigures, MoneyInputs};
+use super::spend::{Rates, SpendRow};
 use super::stage::{Pipeline, Stage};
 
 /// Days in the default range (today and the 29 days before).
@@ -22,7 +24,7 @@ pub const MAX_DAYS: i64 = 400;
 /// Sources listed in `top_sources` before the rest is summed as `(other)`.
 pub const TOP_SOURCES: usize = 10;
 /// Rows of a breakdown before the rest is summed as `(other)`.
-pub const TOP_ROWS: usize = 25;
+pub const TOP_ROWS: usize = 100;
 
 /// An inclusive range of creation days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,6 +77,11 @@ impl DayRange {
         }
     }
 
+    /// Whether `day` is in the range.
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.from <= day && day <= self.to
+    }
+
     /// Every day, oldest first.
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
         self.from.iter_days().take_while(move |d| d <= &self.to)
@@ -120,6 +127,8 @@ pub struct Period {
     pub top_sources: Vec<SourceCount>,
     /// Every day of the range, oldest first, zeros included.
     pub new_leads_by_day: Vec<DayCount>,
+    /// Revenue, spend and what they make (see [`MoneyFigures`]).
+    pub money: MoneyFigures,
 }
 
 /// One stage of the funnel.
@@ -188,6 +197,7 @@ impl Analytics {
         tz: &ReportingZone,
         range: DayRange,
         now: DateTime<Utc>,
+        money: &MoneyData<'_>,
     ) -> Self {
         let everyone = counters.bucket(&all_bucket(None));
         let today = tz.local_date(now);
@@ -206,24 +216,47 @@ impl Analytics {
             new_last_30_days: last30.days().map(new_on).sum(),
             time_zone: tz.name().to_string(),
             generated_at: now,
-            current: Period::of(counters, pipeline, range),
-            previous: Period::of(counters, pipeline, range.previous()),
+            current: Period::of(counters, pipeline, range, money),
+            previous: Period::of(counters, pipeline, range.previous(), money),
         }
     }
 }
 
+/// The admin data money figures need besides counters: the spend rows of the range (and of the previous period,
+/// for analytics) and every exchange rate.
+#[derive(Debug, Clone, Copy)]
+pub struct MoneyData<'a> {
+    /// Spend rows (any days: each figure takes the rows of its own days).
+    pub spend: &'a [SpendRow],
+    /// Exchange rates into the reporting currency.
+    pub rates: &'a Rates,
+}
+
 impl Period {
-    fn of(counters: &Counters, pipeline: &Pipeline, range: DayRange) -> Self {
+    fn of(
+        counters: &Counters,
+        pipeline: &Pipeline,
+        range: DayRange,
+        money: &MoneyData<'_>,
+    ) -> Self {
         let mut all = Fields::new();
         let mut by_day = Vec::new();
+        let mut inputs = MoneyInputs::default();
         for day in range.days() {
             let fields = counters.bucket(&all_bucket(Some(day)));
             by_day.push(DayCount {
                 date: day,
                 count: tally(&fields, field::LEADS).n,
             });
+            let (orders, apart) = inputs.revenue.add_revenue_fields(day, &fields);
+            inputs.orders += orders;
+            inputs.orders_kept_apart += apart;
             add_fields(&mut all, &fields);
         }
+        for row in money.spend.iter().filter(|r| range.contains(r.day)) {
+            inputs.add_spend(row);
+        }
+        inputs.leads = all.clone();
         let mut sources: BTreeMap<String, i64> = BTreeMap::new();
         for day in range.days() {
             for (value, fields) in
@@ -246,6 +279,7 @@ impl Period {
             funnel: funnel(&all, pipeline),
             top_sources,
             new_leads_by_day: by_day,
+            money: MoneyFigures::compute(&inputs, money.rates, pipeline.stages()),
         }
     }
 }
@@ -342,6 +376,9 @@ pub struct BreakdownRow {
     pub overall_conversion: BTreeMap<String, Option<f64>>,
     /// Per stage: average time from creation to reaching it, among leads that reached it after creation.
     pub avg_seconds_to: BTreeMap<String, Option<f64>>,
+    /// Revenue of the value's orders placed in the range, its spend and what they make. Spend is matched by
+    /// source, campaign or domain; device types have none.
+    pub money: MoneyFigures,
 }
 
 /// The counter scopes a breakdown reads: every day of the range for the dimension at `touch`.
@@ -360,23 +397,48 @@ impl Breakdown {
         by: Dim,
         touch: Touch,
         range: DayRange,
+        money: &MoneyData<'_>,
     ) -> Self {
-        let per_value = sum_by_value(counters, by, touch, range);
-        let order = top_with_other(
-            per_value
-                .iter()
-                .map(|(v, f)| (v.clone(), tally(f, field::LEADS).n))
-                .collect(),
-            TOP_ROWS,
-        );
-        let mut other = Fields::new();
-        for (value, fields) in &per_value {
-            if !order.iter().any(|(v, _)| v == value) || value == OTHER {
-                add_fields(&mut other, fields);
+        let mut per_value = sum_by_value(counters, by, touch, range);
+        for row in money.spend.iter().filter(|r| range.contains(r.day)) {
+            let value = match by {
+                Dim::Source => Some(row.source.clone()),
+                Dim::Campaign => Some(row.campaign.clone()),
+                Dim::Domain => row.domain.clone(),
+                Dim::DeviceType => None,
+            };
+            if let Some(v) = value {
+                per_value.entry(v).or_default().add_spend(row);
+            }
+        }
+        // Busiest first by leads, then by spend and revenue, so a campaign with spend and no leads still shows.
+        let weight = |m: &MoneyInputs| {
+            let spend: i128 = m.spend.as_ref().map_or(0, |s| s.total_abs());
+            (
+                tally(&m.leads, field::LEADS).n,
+                spend.saturating_add(m.revenue.total_abs()),
+            )
+        };
+        let mut ranked: Vec<(String, (i64, i128))> = per_value
+            .iter()
+            .map(|(v, m)| (v.clone(), weight(m)))
+            .collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let order: Vec<String> = ranked
+            .iter()
+            .filter(|(v, _)| v != OTHER)
+            .take(TOP_ROWS)
+            .map(|(v, _)| v.clone())
+            .collect();
+        let mut other = MoneyInputs::default();
+        for (value, m) in &per_value {
+            if !order.contains(value) {
+                other.merge(m);
             }
         }
         let stages = pipeline.stages();
-        let row = |value: &str, f: &Fields| {
+        let row = |value: &str, m: &MoneyInputs| {
+            let f = &m.leads;
             let leads = tally(f, field::LEADS).n;
             let reached = |s: &Stage| tally(f, &field::of(field::REACHED, s.as_str())).n;
             let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
@@ -409,19 +471,16 @@ impl Breakdown {
                         )
                     })
                     .collect(),
+                money: MoneyFigures::compute(m, money.rates, stages),
             }
         };
-        let rows = order
+        let mut rows: Vec<BreakdownRow> = order
             .iter()
-            .map(|(value, _)| {
-                if value == OTHER {
-                    row(OTHER, &other)
-                } else {
-                    row(value, &per_value[value])
-                }
-            })
-            .filter(|r| r.leads != 0 || r.value != OTHER)
+            .filter_map(|value| per_value.get(value).map(|m| row(value, m)))
             .collect();
+        if !other.is_empty() {
+            rows.push(row(OTHER, &other));
+        }
         Self {
             by,
             touch,
@@ -438,14 +497,18 @@ fn sum_by_value(
     by: Dim,
     touch: Touch,
     range: DayRange,
-) -> BTreeMap<String, Fields> {
-    let mut per_value: BTreeMap<String, Fields> = BTreeMap::new();
+) -> BTreeMap<String, MoneyInputs> {
+    let mut per_value: BTreeMap<String, MoneyInputs> = BTreeMap::new();
     for day in range.days() {
         for (value, fields) in counters.values_in(&scope(Some(day), by.code(touch))) {
-            add_fields(per_value.entry(value.to_string()).or_default(), fields);
+            let m = per_value.entry(value.to_string()).or_default();
+            let (orders, apart) = m.revenue.add_revenue_fields(day, fields);
+            m.orders += orders;
+            m.orders_kept_apart += apart;
+            add_fields(&mut m.leads, fields);
         }
     }
-    per_value.retain(|_, f| tally(f, field::LEADS).n != 0);
+    per_value.retain(|_, m| !m.is_empty());
     per_value
 }
 
@@ -540,6 +603,8 @@ impl Abandonment {
         let per_value = sum_by_value(counters, by, Touch::Latest, range);
         let mut rows: Vec<AbandonmentRow> = per_value
             .iter()
+            .map(|(value, m)| (value, &m.leads))
+            .filter(|(_, f)| tally(f, field::LEADS).n != 0)
             .map(|(value, f)| {
                 let mut deciles = [0i64; 10];
                 for (i, d) in deciles.iter_mut().enumerate() {
@@ -575,6 +640,14 @@ impl Abandonment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_money() -> MoneyData<'static> {
+        static RATES: std::sync::OnceLock<Rates> = std::sync::OnceLock::new();
+        MoneyData {
+            spend: &[],
+            rates: RATES.get_or_init(Rates::default),
+        }
+    }
     use crate::domain::counters::{value_bucket, CounterRules, Registry};
     use crate::domain::merge::{apply_postback, new_lead, Access};
     use crate::domain::Postback;
@@ -667,6 +740,7 @@ mod tests {
             &ReportingZone::utc(),
             range,
             "2026-11-27T12:00:00Z".parse().unwrap(),
+            &no_money(),
         );
         assert_eq!(an.total_leads, 3);
         assert_eq!(an.current.new_leads, 2);
@@ -735,7 +809,7 @@ mod tests {
         let c = counters_of(&leads);
         let range =
             DayRange::new("2026-11-20".parse().unwrap(), "2026-11-20".parse().unwrap()).unwrap();
-        let b = Breakdown::from_counters(&c, &p, Dim::Campaign, Touch::First, range);
+        let b = Breakdown::from_counters(&c, &p, Dim::Campaign, Touch::First, range, &no_money());
         assert_eq!(b.rows.len(), 2);
         let spring = &b.rows[0];
         assert_eq!((spring.value.as_str(), spring.leads), ("spring", 2));
@@ -812,5 +886,94 @@ mod tests {
             row.never_started, 3,
             "the three leads at 0 %, apart from the one at 5 %"
         );
+    }
+
+    #[test]
+    fn campaigns_show_money_and_spend_even_without_leads() {
+        use crate::domain::money::{Currency, Money, Rate};
+        use crate::domain::spend::RateRow;
+        let p = Pipeline::default();
+        let usd = Currency::usd();
+        let eur = Currency::parse("EUR").unwrap();
+        let paid = new_lead(
+            &pb(json!({"campaign": "Spring", "stage": "Paid", "value": 100, "currency": "EUR", "order_id": "1"})),
+            &p,
+            Uuid::new_v4(),
+            at("2026-11-20", 0),
+            &Access::Full,
+        )
+        .lead;
+        let free = new_lead(
+            &pb(json!({"campaign": "spring"})),
+            &p,
+            Uuid::new_v4(),
+            at("2026-11-21", 0),
+            &Access::Full,
+        )
+        .lead;
+        let c = counters_of(&[paid, free]);
+        let spend = |campaign: &str, minor: i64| SpendRow {
+            day: "2026-11-20".parse().unwrap(),
+            source: "google".into(),
+            campaign: campaign.into(),
+            domain: None,
+            amount: Money {
+                minor,
+                currency: usd,
+            },
+            clicks: Some(5),
+            impressions: None,
+        };
+        let rows = [
+            spend("spring", 4000),
+            spend("autumn", 999),
+            spend("spring", 1000),
+        ];
+        let rates = Rates::new(
+            usd,
+            [RateRow {
+                day: "2026-11-01".parse().unwrap(),
+                currency: eur,
+                rate: Rate::parse("1.1").unwrap(),
+            }],
+        );
+        let money = MoneyData {
+            spend: &rows,
+            rates: &rates,
+        };
+        let range =
+            DayRange::new("2026-11-15".parse().unwrap(), "2026-11-25".parse().unwrap()).unwrap();
+        let b = Breakdown::from_counters(&c, &p, Dim::Campaign, Touch::First, range, &money);
+        let spring = b.rows.iter().find(|r| r.value == "spring").unwrap();
+        assert_eq!(spring.leads, 2);
+        assert_eq!(spring.money.revenue.minor, 11_000, "€100 at 1.1");
+        assert_eq!(spring.money.spend.as_ref().unwrap().minor, 5000);
+        assert_eq!(spring.money.cpl.as_ref().unwrap().minor, 2500);
+        assert_eq!(
+            spring.money.cost_per_stage["Paid"].as_ref().unwrap().minor,
+            5000
+        );
+        assert_eq!(spring.money.roas, Some(2.2));
+        assert_eq!(spring.money.paying_leads, 1);
+        assert_eq!(spring.money.clicks, 10);
+        let autumn = b
+            .rows
+            .iter()
+            .find(|r| r.value == "autumn")
+            .expect("spend without leads shows");
+        assert_eq!(autumn.leads, 0);
+        assert_eq!(autumn.money.cpl, None, "no leads: a dash, not infinity");
+        assert_eq!(autumn.money.roas, Some(0.0));
+        let overview = Analytics::from_counters(
+            &c,
+            &p,
+            &ReportingZone::utc(),
+            range,
+            at("2026-11-25", 0),
+            &money,
+        );
+        assert_eq!(overview.current.money.revenue.minor, 11_000);
+        assert_eq!(overview.current.money.spend.as_ref().unwrap().minor, 5999);
+        assert_eq!(overview.previous.money.spend, None);
     }
 }

@@ -9,6 +9,7 @@ pub mod json_repair;
 pub mod lead;
 pub mod merge;
 pub mod money;
+pub mod money_report;
 pub mod orders;
 pub mod postback;
 pub mod quarantine;
