@@ -28,6 +28,8 @@ def contract_openapi() -> dict:
         ("get", "/api/analytics/values"), ("post", "/api/webhooks"), ("get", "/api/webhooks"),
         ("delete", "/api/webhooks/{id}"), ("post", "/api/webhooks/{id}/enable"), ("get", "/api/webhooks/{id}/deliveries"),
         ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/retry"),
+        ("post", "/api/leads/{id}/orders"), ("put", "/api/leads/{id}/orders/{order_id}"),
+        ("delete", "/api/leads/{id}/orders/{order_id}"), ("get", "/api/analytics/pipeline"),
     ]
     paths: dict = {}
     for method, path in routes:

@@ -9,6 +9,8 @@
 //! - `GET /api/analytics/abandonment?by=campaign|device_type&from=&to=` — how far forms that stopped got.
 //! - `GET /api/analytics/values?by=source|campaign` — every source or campaign with its leads, all time (the All
 //!   Leads pickers).
+//! - `GET /api/analytics/pipeline` — the money in each board column (leads in the stage, all time) at today's
+//!   rates, and the weighted pipeline value (`STAGE_PROBABILITIES`).
 
 pub mod query;
 
@@ -18,6 +20,7 @@ use axum::{Json, Router};
 use leadpipe_core::domain::analytics::{
     has_value_counts, Abandonment, Analytics, Breakdown, ValueCounts,
 };
+use leadpipe_core::domain::money_report::PipelineValue;
 use leadpipe_core::{Leadpipe, ValidationError};
 use leadpipe_http::{AdminAccess, ApiError, QueryParams};
 
@@ -28,6 +31,17 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/analytics/breakdown", get(breakdown))
         .route("/api/analytics/abandonment", get(abandonment))
         .route("/api/analytics/values", get(values))
+        .route("/api/analytics/pipeline", get(pipeline))
+}
+
+/// `GET /api/analytics/pipeline`: the money in each board column and the weighted pipeline value.
+async fn pipeline(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<PipelineValue>, ApiError> {
+    query::parse(&params, &[], app.default_range(chrono::Utc::now()))?;
+    Ok(Json(app.pipeline_value(chrono::Utc::now()).await?))
 }
 
 async fn analytics(

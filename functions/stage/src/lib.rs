@@ -4,6 +4,9 @@
 //!   recorded in the history with `via: manual`.
 //! - `POST /api/leads/{id}/release` — releases a quarantined lead: it counts in analytics and shows on the board
 //!   again.
+//! - `/api/leads/{id}/orders…` — an admin's changes to the lead's orders (see [`orders`]).
+
+pub mod orders;
 
 use axum::extract::State;
 use axum::routing::{post, put};
@@ -19,6 +22,7 @@ pub fn router() -> Router<Leadpipe> {
     Router::new()
         .route("/api/leads/{id}/stage", put(move_stage))
         .route("/api/leads/{id}/release", post(release))
+        .merge(orders::router())
 }
 
 /// `POST /api/leads/{id}/release` answer.

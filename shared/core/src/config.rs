@@ -41,6 +41,10 @@ pub struct Settings {
     /// The currency every money figure is reported in (`REPORTING_CURRENCY`, ISO 4217, default USD); amounts in
     /// other currencies are converted with the exchange rate of their day.
     pub reporting_currency: Currency,
+    /// Per stage, pipeline order: the probability (percent) that a lead in it pays, for the weighted pipeline
+    /// value (`STAGE_PROBABILITIES`, e.g. `New=5,Contacted=20,Paid=100`; unnamed stages keep the default, which
+    /// rises evenly to 100 % at the last stage).
+    pub stage_probabilities: Vec<u8>,
 }
 
 /// `PUBLIC_MAX_STAGE` when unset (if the pipeline has it).
@@ -78,6 +82,7 @@ impl Default for Settings {
         let pipeline = Pipeline::default();
         Self {
             public_max_stage: default_public_max_stage(&pipeline),
+            stage_probabilities: default_probabilities(&pipeline),
             pipeline,
             time_zone: ReportingZone::utc(),
             api_key: None,
@@ -91,6 +96,14 @@ impl Default for Settings {
             reporting_currency: Currency::usd(),
         }
     }
+}
+
+/// Probabilities rising evenly to 100 % at the last stage (`(i + 1) × 100 / n`).
+fn default_probabilities(pipeline: &Pipeline) -> Vec<u8> {
+    let n = pipeline.stages().len().max(1);
+    (1..=n)
+        .map(|i| u8::try_from(i * 100 / n).unwrap_or(100))
+        .collect()
 }
 
 fn default_public_max_stage(pipeline: &Pipeline) -> Stage {
@@ -177,7 +190,37 @@ impl Settings {
                 problem: e.to_string(),
             })?,
         };
+        let mut stage_probabilities = default_probabilities(&pipeline);
+        if let Some(spec) = lookup("STAGE_PROBABILITIES").filter(|s| !s.trim().is_empty()) {
+            for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
+                let invalid = |problem: String| ConfigError::Invalid {
+                    name: "STAGE_PROBABILITIES",
+                    problem,
+                };
+                let (name, pct) = part.rsplit_once('=').ok_or_else(|| {
+                    invalid(format!("\"{}\" is not <stage>=<percent>", part.trim()))
+                })?;
+                let stage = pipeline
+                    .stage(name.trim())
+                    .map_err(|e| invalid(e.to_string()))?;
+                let pct = pct
+                    .trim()
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "{} must be a whole percent from 0 to 100",
+                            stage.as_str()
+                        ))
+                    })?;
+                if let Some(i) = pipeline.index_of(&stage) {
+                    stage_probabilities[i] = pct;
+                }
+            }
+        }
         let settings = Self {
+            stage_probabilities,
             reporting_currency,
             pipeline,
             time_zone,
@@ -367,5 +410,23 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn stage_probabilities_default_to_an_even_rise_and_can_be_set() {
+        let s = settings(&[("PIPELINE_STAGES", "A,B,C,D")]).unwrap();
+        assert_eq!(s.stage_probabilities, vec![25, 50, 75, 100]);
+        let s = settings(&[
+            ("PIPELINE_STAGES", "A,B,C,D"),
+            ("STAGE_PROBABILITIES", "a=5, C=60"),
+        ])
+        .unwrap();
+        assert_eq!(s.stage_probabilities, vec![5, 50, 60, 100]);
+        for bad in ["A=101", "Z=5", "A", "A=x"] {
+            assert!(
+                settings(&[("PIPELINE_STAGES", "A,B"), ("STAGE_PROBABILITIES", bad)]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

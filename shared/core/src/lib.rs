@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod import;
 pub mod ingest;
 pub mod log_budget;
+pub mod money_service;
 pub mod retry;
 pub mod service;
 pub mod store;

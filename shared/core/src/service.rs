@@ -17,6 +17,7 @@ use crate::domain::analytics::{
 use crate::domain::counters::{Dim, Touch};
 use crate::domain::merge::{apply_manual_move, Applied};
 use crate::domain::spend::{Rates, SpendRow};
+
 use crate::domain::{Email, Lead, Stage, StageChange};
 use crate::store::{Changed, Decision, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
 use crate::token::TokenSealer;
@@ -46,6 +47,9 @@ pub enum ServiceError {
     /// The store failed unexpectedly; the detail is logged, never shown.
     #[error("internal error")]
     Internal(String),
+    /// An admin's order edit the lead's orders refuse (no such order; the lead holds the most orders).
+    #[error(transparent)]
+    OrderRefused(#[from] crate::domain::orders::OrderEditError),
 }
 
 impl From<StoreError> for ServiceError {
@@ -239,8 +243,7 @@ impl Leadpipe {
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
     ) -> Result<(Vec<SpendRow>, Rates), ServiceError> {
-        let _ = (from, to);
-        Ok((Vec::new(), Rates::new(self.settings.reporting_currency, [])))
+        Ok((self.spend_rows(from, to).await?, self.rates().await?))
     }
 
     /// Form abandonment per value of `by` (latest touch) for leads created in `range`.

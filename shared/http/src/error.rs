@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use leadpipe_core::domain::orders::OrderEditError;
 use leadpipe_core::service::ServiceError;
 use leadpipe_core::store::StoreError;
 use leadpipe_core::{ErrorCode, ValidationError};
@@ -99,6 +100,10 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::Unavailable(detail) => Self::Unavailable { message, detail },
             ServiceError::Internal(detail) => Self::Internal(detail),
+            ServiceError::OrderRefused(e @ OrderEditError::NoSuchOrder(_)) => {
+                Self::NotFound(e.to_string())
+            }
+            ServiceError::OrderRefused(e @ OrderEditError::Full) => Self::Conflict(e.to_string()),
         }
     }
 }

@@ -1,0 +1,216 @@
+//! An admin's changes to a lead's orders (admin key):
+//!
+//! - `POST /api/leads/{id}/orders` with `{"value": "49.99", "currency": "USD", "order_id": "A-1"}` — adds an
+//!   order (or replaces the one with that `order_id`); without `order_id` it gets `admin-<version>`.
+//! - `PUT /api/leads/{id}/orders/{order_id}` with `{"value": …, "currency": …}` — sets that order's amount
+//!   (restoring it if it was removed).
+//! - `DELETE /api/leads/{id}/orders/{order_id}` — removes it: it stays on the lead, marked removed, and counts
+//!   nowhere.
+//!
+//! Each answers `{"lead": …}`; an order's earlier amounts are kept in its `changes`. `value` is in major units,
+//! a JSON number or decimal text, exact to the currency's decimals (a negative value is a refund).
+
+use axum::extract::{Path, State};
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use leadpipe_core::domain::money::{parse_amount, Currency, Money};
+use leadpipe_core::domain::orders::{OrderEdit, MAX_ORDER_ID_BYTES};
+use leadpipe_core::domain::Lead;
+use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
+use leadpipe_http::{AdminAccess, ApiError, JsonBody, LeadIdPath};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The order routes.
+pub fn router() -> Router<Leadpipe> {
+    Router::new()
+        .route("/api/leads/{id}/orders", post(add_order))
+        .route(
+            "/api/leads/{id}/orders/{order_id}",
+            put(set_order).delete(remove_order),
+        )
+}
+
+/// The answer of every order route.
+#[derive(Serialize)]
+pub struct OrderChanged {
+    /// The lead after the change.
+    pub lead: Lead,
+}
+
+/// Reads `{"value", "currency"}` and, when `with_id`, an optional `order_id`; anything else is a 400 naming the
+/// field.
+pub fn parse_order_body(
+    body: &[u8],
+    with_id: bool,
+) -> Result<(Option<String>, Money), ValidationError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ValidationError::body(
+            ErrorCode::InvalidJson,
+            format!("body is not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(ValidationError::body(
+            ErrorCode::InvalidJson,
+            "body must be a JSON object like {\"value\": \"49.99\", \"currency\": \"USD\"}",
+        ));
+    };
+    let allowed: &[&str] = if with_id {
+        &["value", "currency", "order_id"]
+    } else {
+        &["value", "currency"]
+    };
+    if let Some(other) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        let message = format!("only {} may be sent", allowed.join(", "));
+        return Err(ValidationError::new(ErrorCode::UnknownField, message).at(other));
+    }
+    let currency = match obj.get("currency") {
+        Some(Value::String(s)) => {
+            Currency::parse(s).map_err(|e| ValidationError::field("currency", e.to_string()))?
+        }
+        _ => {
+            return Err(ValidationError::field(
+                "currency",
+                "currency is required (ISO 4217, e.g. USD)",
+            ))
+        }
+    };
+    let raw = match obj.get("value") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return Err(ValidationError::field(
+                "value",
+                "value is required: a number in major units, e.g. \"49.99\"",
+            ))
+        }
+    };
+    let money =
+        parse_amount(&raw, currency).map_err(|e| ValidationError::field("value", e.to_string()))?;
+    let order_id = match obj.get("order_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(order_id(s)?),
+        Some(_) => {
+            return Err(ValidationError::field(
+                "order_id",
+                "order_id must be a string",
+            ))
+        }
+    };
+    Ok((order_id, money))
+}
+
+fn order_id(raw: &str) -> Result<String, ValidationError> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > MAX_ORDER_ID_BYTES || id.chars().any(char::is_control) {
+        return Err(ValidationError::field(
+            "order_id",
+            format!("order_id must be 1 to {MAX_ORDER_ID_BYTES} bytes without control characters"),
+        ));
+    }
+    Ok(id.to_string())
+}
+
+async fn add_order(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    LeadIdPath(id): LeadIdPath,
+    JsonBody(body): JsonBody,
+) -> Result<Json<OrderChanged>, ApiError> {
+    let (order_id, value) = parse_order_body(&body, true)?;
+    let lead = app
+        .edit_order(id, OrderEdit::Put { order_id, value })
+        .await?;
+    Ok(Json(OrderChanged { lead }))
+}
+
+/// The lead id and order id of an order path.
+fn order_path(raw: (String, String)) -> Result<(Uuid, String), ApiError> {
+    let id = Uuid::parse_str(&raw.0)
+        .map_err(|_| ApiError::Invalid(ValidationError::field("id", "lead id must be a UUID")))?;
+    Ok((id, order_id(&raw.1)?))
+}
+
+async fn set_order(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    Path(raw): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<OrderChanged>, ApiError> {
+    let (id, order_id) = order_path(raw)?;
+    let (_, value) = parse_order_body(&body, false)?;
+    let edit = OrderEdit::Put {
+        order_id: Some(order_id),
+        value,
+    };
+    Ok(Json(OrderChanged {
+        lead: app.edit_order(id, edit).await?,
+    }))
+}
+
+async fn remove_order(
+    State(app): State<Leadpipe>,
+    _: AdminAccess,
+    Path(raw): Path<(String, String)>,
+) -> Result<Json<OrderChanged>, ApiError> {
+    let (id, order_id) = order_path(raw)?;
+    Ok(Json(OrderChanged {
+        lead: app.edit_order(id, OrderEdit::Remove { order_id }).await?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_exact_amounts() {
+        let (id, m) = parse_order_body(
+            br#"{"value": "49.99", "currency": "usd", "order_id": " A-1 "}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (id.as_deref(), m.minor, m.currency.as_str()),
+            (Some("A-1"), 4999, "USD")
+        );
+        let (_, m) = parse_order_body(br#"{"value": -1500, "currency": "JPY"}"#, false).unwrap();
+        assert_eq!(m.minor, -1500);
+    }
+
+    #[test]
+    fn names_the_field_that_is_wrong() {
+        let field = |b: &str, with_id| parse_order_body(b.as_bytes(), with_id).unwrap_err().field;
+        assert_eq!(
+            field(r#"{"value": "1.001", "currency": "USD"}"#, true).as_deref(),
+            Some("value")
+        );
+        assert_eq!(
+            field(r#"{"value": "NaN", "currency": "USD"}"#, true).as_deref(),
+            Some("value")
+        );
+        assert_eq!(
+            field(r#"{"value": 1e13, "currency": "USD"}"#, true).as_deref(),
+            Some("value")
+        );
+        assert_eq!(
+            field(r#"{"value": 1, "currency": "XYZ"}"#, true).as_deref(),
+            Some("currency")
+        );
+        assert_eq!(field(r#"{"value": 1}"#, true).as_deref(), Some("currency"));
+        assert_eq!(
+            field(r#"{"value": 1, "currency": "USD", "order_id": 5}"#, true).as_deref(),
+            Some("order_id")
+        );
+        assert_eq!(
+            field(r#"{"value": 1, "currency": "USD", "order_id": "x"}"#, false).as_deref(),
+            Some("order_id")
+        );
+        assert_eq!(
+            parse_order_body(b"[]", true).unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+    }
+}
