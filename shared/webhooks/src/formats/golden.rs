@@ -4,8 +4,10 @@
 //! normalisation or hashing bug cannot agree with itself. Meta's own published examples are checked in
 //! [`super::normalize`]'s tests.
 
+use std::path::PathBuf;
+
 use leadpipe_core::domain::Email;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{payload, Format};
 use crate::event::tests::{at, lead};
@@ -231,4 +233,85 @@ fn lead_created_in_new_is_a_lead_conversion() {
     );
     assert_eq!(name(Format::TikTok)["data"][0]["event"], "Lead");
     assert_eq!(name(Format::Standard)["data"]["from_stage"], Value::Null);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Checked-in golden files: `tests/fixtures/webhooks/<format>.json` holds, per case, the exact body each format
+// sends. The comparison is on the pretty-printed text, byte for byte, so any change to a body (a key added,
+// removed or renamed, a number written differently) fails until the file is updated on purpose. To regenerate
+// after a deliberate change: `UPDATE_GOLDEN=1 cargo test -p leadpipe-webhooks golden`, then review the diff.
+
+fn fixture_path(format: Format) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/webhooks")
+        .join(format!("{}.json", format.as_str()))
+}
+
+/// Renders every case in `format` and compares the result with its golden file.
+fn check_fixture(format: Format, cases: &[(&str, Event)]) {
+    let mut rendered = Map::new();
+    for (name, event) in cases {
+        let body = payload(&hook(1, &EventType::ALL, format), event).unwrap_or(Value::Null);
+        rendered.insert((*name).to_string(), body);
+    }
+    let text = serde_json::to_string_pretty(&Value::Object(rendered)).expect("JSON") + "\n";
+    let path = fixture_path(format);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("fixture dir");
+        std::fs::write(&path, &text).expect("write golden file");
+        return;
+    }
+    let golden = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if golden != text {
+        panic!(
+            "{} differs from what {format} renders now:\n{text}",
+            path.display()
+        );
+    }
+}
+
+/// The golden lead without any money: no orders, and no `value`/`currency` in its custom data.
+fn event_without_money() -> Event {
+    let mut e = the_event();
+    e.lead.custom_data.remove("value");
+    e.lead.custom_data.remove("currency");
+    e
+}
+
+/// The golden lead's `lead.created` (into New, version 1), without money.
+fn created_without_money() -> Event {
+    let mut after = event_without_money().lead;
+    after.stage = crate::event::tests::stage("New");
+    after.version = 1;
+    event_for(None, Some(&after), at("2026-03-05T00:00:00Z"))
+        .unwrap()
+        .unwrap()
+}
+
+fn cases() -> Vec<(&'static str, Event)> {
+    vec![
+        ("no_orders", event_without_money()),
+        ("no_orders_created", created_without_money()),
+    ]
+}
+
+#[test]
+fn golden_file_standard() {
+    check_fixture(Format::Standard, &cases());
+}
+
+#[test]
+fn golden_file_meta_capi() {
+    check_fixture(Format::MetaCapi, &cases());
+}
+
+#[test]
+fn golden_file_ga4() {
+    check_fixture(Format::Ga4, &cases());
+}
+
+#[test]
+fn golden_file_tiktok() {
+    check_fixture(Format::TikTok, &cases());
 }
