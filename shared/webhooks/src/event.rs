@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::money::LeadMoney;
+
 /// The kinds of event a webhook can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventType {
@@ -104,6 +106,16 @@ pub enum EventError {
 }
 
 impl Event {
+    /// The money this event carries ([`LeadMoney`], from the lead's counted orders): for `lead.created` and
+    /// `lead.stage_changed` only, and `None` for a lead without counted orders.
+    pub fn money(&self) -> Option<LeadMoney> {
+        if self.event_type.enters_stage() {
+            LeadMoney::of(&self.lead)
+        } else {
+            None
+        }
+    }
+
     /// The Standard Webhooks message id, `msg_<uuid>`: derived from the lead id, the lead version and the event
     /// type, so every retry of a delivery, and every replay of the same stream record, carries the same id and
     /// receivers can use it as an idempotency key. It never contains a `.` (the signature scheme needs that).

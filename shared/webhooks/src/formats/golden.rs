@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::{payload, Format};
 use crate::event::tests::{at, lead};
 use crate::event::{event_for, Event};
+use crate::money::tests::{money, order as order_at};
 use crate::webhook::tests::hook;
 use crate::EventType;
 
@@ -59,6 +60,7 @@ fn the_event() -> Event {
         "fbp": FBP,
         "ttclid": TTCLID,
         "page_url": "https://example.com/apply",
+        // What a landing page (perhaps with the browser key) put in custom data: never read as money.
         "value": 99.5,
         "currency": "usd",
     })
@@ -68,9 +70,23 @@ fn the_event() -> Event {
     let mut after = before.clone();
     after.stage = crate::event::tests::stage("Paid");
     after.version = 2;
+    // The server postback that moved it to Paid carried the order.
+    after.orders = vec![order("A-1001", usd(4999), "2026-03-02T11:00:00Z")];
     event_for(Some(&before), Some(&after), at("2026-03-05T00:00:00Z"))
         .unwrap()
         .unwrap()
+}
+
+fn order(
+    id: &str,
+    value: leadpipe_core::domain::money::Money,
+    at_: &str,
+) -> leadpipe_core::domain::orders::Order {
+    order_at(id, Some(value), at(at_))
+}
+
+fn usd(minor: i64) -> leadpipe_core::domain::money::Money {
+    money(minor, "USD")
 }
 
 fn render(format: Format) -> Value {
@@ -98,6 +114,10 @@ fn standard() {
                 "to_stage": "Paid",
                 // The lead as leadpipe-core serialises it (that crate's own tests own its shape).
                 "lead": serde_json::to_value(&e.lead).unwrap(),
+                "value": "49.99",
+                "currency": "USD",
+                "order_id": "A-1001",
+                "revenue": [{"currency": "USD", "value": "49.99", "minor": 4999}],
             }
         })
     );
@@ -125,7 +145,7 @@ fn meta_capi() {
                     "fbc": FBC,
                     "fbp": FBP,
                 },
-                "custom_data": {"lead_stage": "Paid", "currency": "USD", "value": 99.5},
+                "custom_data": {"lead_stage": "Paid", "currency": "USD", "value": 49.99, "order_id": "A-1001"},
             }]
         })
     );
@@ -141,7 +161,7 @@ fn ga4() {
             "timestamp_micros": EVENT_TIME * 1_000_000,
             "events": [{
                 "name": "purchase",
-                "params": {"lead_stage": "Paid", "currency": "USD", "value": 99.5, "transaction_id": LEAD_ID},
+                "params": {"lead_stage": "Paid", "currency": "USD", "value": 49.99, "transaction_id": "A-1001"},
             }],
             "user_data": {
                 "sha256_email_address": [EMAIL_GOOGLE],
@@ -171,7 +191,7 @@ fn tiktok() {
                     "user_agent": UA,
                     "ttclid": TTCLID,
                 },
-                "properties": {"currency": "USD", "value": 99.5},
+                "properties": {"currency": "USD", "value": 49.99, "order_id": "A-1001"},
                 "page": {"url": "https://example.com/apply", "referrer": "https://www.tiktok.com/"},
             }]
         })
@@ -198,6 +218,7 @@ fn unknown_personal_data_is_left_out_not_hashed_empty() {
     e.lead.email = None;
     e.lead.text = Default::default();
     e.lead.custom_data.clear();
+    e.lead.orders.clear();
     // A national phone number cannot be normalised without a country code, so it is dropped.
     e.lead.text.phone = Some("(650) 555-1234".into());
     let meta = payload(&hook(1, &EventType::ALL, Format::MetaCapi), &e).unwrap();
@@ -276,6 +297,7 @@ fn event_without_money() -> Event {
     let mut e = the_event();
     e.lead.custom_data.remove("value");
     e.lead.custom_data.remove("currency");
+    e.lead.orders.clear();
     e
 }
 
