@@ -13,7 +13,9 @@
 //!   last). The **value** is the sum of the lead's counted orders in that currency, refunds (negative orders)
 //!   subtracted. Orders in other currencies are not converted or added in: the `standard` format lists each
 //!   currency's sum in `revenue`; the conversion formats send one value in one currency, as the platforms take.
-//! - The **order id** is that of the most recent counted order. For the ad platforms, an id Leadpipe generated
+//! - The **order id** is that of the most recent counted sale (a positive order) in that currency, so a purchase
+//!   is named by what was bought, not by a refund; when there is none (only refunds), the most recent counted
+//!   order in that currency. For the ad platforms, an id Leadpipe generated
 //!   (`auto-<version>` for a postback without `order_id`, `admin-<version>` for an admin's) is prefixed with the
 //!   lead id (`<lead id>:auto-3`): such ids repeat across leads, and GA4 drops a purchase whose `transaction_id`
 //!   it has seen.
@@ -37,7 +39,8 @@ pub struct LeadMoney {
     /// The counted revenue in the currency of the most recent counted order (refunds subtracted; may be 0 or
     /// negative).
     pub value: Money,
-    /// The most recent counted order's id, as stored.
+    /// The id of the most recent counted sale in the value's currency (else of its most recent counted order), as
+    /// stored.
     pub order_id: String,
     /// The counted revenue in each currency the lead has orders in, in currency-code order (the currency of
     /// `value` among them).
@@ -47,22 +50,29 @@ pub struct LeadMoney {
 impl LeadMoney {
     /// The money `lead` carries; `None` when it has no counted order.
     pub fn of(lead: &Lead) -> Option<Self> {
-        let (latest, amount) = lead
-            .orders
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| o.counted().map(|m| (i, o, m)))
+        // Counted orders with their place, so a tie in time goes to the one recorded last.
+        let counted = || {
+            lead.orders
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.counted().map(|m| (i, o, m)))
+        };
+        let (_, _, latest) = counted().max_by_key(|(i, o, _)| (o.at, *i))?;
+        let currency = latest.currency;
+        let in_currency = || counted().filter(|(_, _, m)| m.currency == currency);
+        let (_, order, _) = in_currency()
+            .filter(|(_, _, m)| m.minor > 0)
             .max_by_key(|(i, o, _)| (o.at, *i))
-            .map(|(_, o, m)| (o, m))?;
+            .or_else(|| in_currency().max_by_key(|(i, o, _)| (o.at, *i)))?;
         let revenue = revenue_by_currency(lead);
         let value = revenue
             .iter()
             .copied()
-            .find(|m| m.currency == amount.currency)
-            .unwrap_or(amount);
+            .find(|m| m.currency == currency)
+            .unwrap_or(latest);
         Some(Self {
             value,
-            order_id: latest.order_id.clone(),
+            order_id: order.order_id.clone(),
             revenue,
         })
     }
@@ -211,7 +221,7 @@ pub(crate) mod tests {
             money(5500, "USD"),
             "49.99 + 10.01 - 5.00; EUR not added in"
         );
-        assert_eq!(m.order_id, "U2-refund");
+        assert_eq!(m.order_id, "U2", "the latest sale, not its refund");
         assert_eq!(m.revenue, vec![money(2000, "EUR"), money(5500, "USD")]);
     }
 
@@ -230,6 +240,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn only_refunds_name_the_latest_refund() {
+        let m = LeadMoney::of(&with(vec![
+            order("R1", Some(money(-100, "USD")), at("2026-03-01T09:00:00Z")),
+            order("R2", Some(money(-200, "USD")), at("2026-03-01T10:00:00Z")),
+            order("E", Some(money(900, "EUR")), at("2026-03-01T08:00:00Z")),
+        ]))
+        .unwrap();
+        assert_eq!((m.value, m.order_id.as_str()), (money(-300, "USD"), "R2"));
+    }
+
+    #[test]
     fn platforms_never_get_a_negative_value() {
         let m = LeadMoney::of(&with(vec![
             order("A", Some(money(1000, "USD")), at("2026-03-01T09:00:00Z")),
@@ -245,6 +266,7 @@ pub(crate) mod tests {
             money(-1500, "USD"),
             "the standard format keeps the truth"
         );
+        assert_eq!(m.order_id, "A");
         assert_eq!(m.platform_value(), Some(Number::from(0)));
     }
 

@@ -311,11 +311,214 @@ fn created_without_money() -> Event {
         .unwrap()
 }
 
+/// The golden lead's move to Paid (`lead.stage_changed`, version 2) with these orders.
+fn paid_with(orders: Vec<leadpipe_core::domain::orders::Order>) -> Event {
+    let mut e = event_without_money();
+    e.lead.orders = orders;
+    e
+}
+
 fn cases() -> Vec<(&'static str, Event)> {
+    let mut removed = order("A-1001", usd(4999), "2026-03-02T10:00:00Z");
+    removed.removed_at = Some(at("2026-03-02T10:30:00Z"));
+    let mut kept_apart = order("A-1002", usd(0), "2026-03-02T10:40:00Z");
+    kept_apart.value = None;
+    let mut created = created_without_money();
+    created.lead.orders = vec![order("A-1001", usd(4999), "2026-03-01T10:00:00Z")];
     vec![
         ("no_orders", event_without_money()),
         ("no_orders_created", created_without_money()),
+        // USD 49.99, one order.
+        (
+            "usd",
+            paid_with(vec![order("A-1001", usd(4999), "2026-03-02T11:00:00Z")]),
+        ),
+        // JPY has no decimals: 1500 yen is the integer 1500.
+        (
+            "jpy",
+            paid_with(vec![order(
+                "JP-7",
+                money(1500, "JPY"),
+                "2026-03-02T11:00:00Z",
+            )]),
+        ),
+        // BHD has three: 1234 fils is 1.234.
+        (
+            "bhd",
+            paid_with(vec![order(
+                "BH-3",
+                money(1234, "BHD"),
+                "2026-03-02T11:00:00Z",
+            )]),
+        ),
+        // 49.99 then a refund of 10.00: 39.99, named by the sale, not the refund.
+        (
+            "refund",
+            paid_with(vec![
+                order("A-1001", usd(4999), "2026-03-02T10:00:00Z"),
+                order("A-1001-R", usd(-1000), "2026-03-02T11:00:00Z"),
+            ]),
+        ),
+        // Refunded in full: worth 0.00, still a value (not absent).
+        (
+            "full_refund",
+            paid_with(vec![
+                order("A-1001", usd(4999), "2026-03-02T10:00:00Z"),
+                order("A-1001-R", usd(-4999), "2026-03-02T11:00:00Z"),
+            ]),
+        ),
+        // Refunds beyond the orders: the standard format says -5.00, platforms get 0.
+        (
+            "net_refund",
+            paid_with(vec![
+                order("A-1001", usd(500), "2026-03-02T10:00:00Z"),
+                order("A-1001-R", usd(-1000), "2026-03-02T11:00:00Z"),
+            ]),
+        ),
+        // EUR earlier, USD latest: the value is the USD sum; EUR is listed in revenue, not added in.
+        (
+            "mixed_currencies",
+            paid_with(vec![
+                order("E-1", money(1200, "EUR"), "2026-03-01T10:00:00Z"),
+                order("A-1001", usd(4999), "2026-03-02T10:00:00Z"),
+                order("A-1002", usd(1001), "2026-03-02T11:00:00Z"),
+            ]),
+        ),
+        // A postback without order_id: Leadpipe's id, made unique across leads for the platforms.
+        (
+            "generated_order_id",
+            paid_with(vec![order("auto-2", usd(4999), "2026-03-02T11:00:00Z")]),
+        ),
+        // Only a removed and a kept-apart order: no money, the same bodies as no orders at all.
+        (
+            "removed_and_kept_apart",
+            paid_with(vec![removed, kept_apart]),
+        ),
+        // A lead created with its order (the New stage's Lead conversion carries it too).
+        ("created_with_order", created),
     ]
+}
+
+/// The exact request body (what is signed and sent) `format` renders for `event`.
+fn wire(format: Format, event: &Event) -> String {
+    let dispatched = crate::webhook::dispatch(&[hook(1, &EventType::ALL, format)], event);
+    assert_eq!(dispatched.len(), 1, "{format}");
+    dispatched[0].body.clone()
+}
+
+fn case(name: &str) -> Event {
+    cases()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, e)| e)
+        .unwrap_or_else(|| panic!("no case {name}"))
+}
+
+#[test]
+fn values_are_written_exactly_on_the_wire() {
+    // Literal text, independent of the golden files: JPY an integer, BHD three decimals, USD two.
+    for (name, value, currency, order_id) in [
+        ("usd", "49.99", "USD", "A-1001"),
+        ("jpy", "1500", "JPY", "JP-7"),
+        ("bhd", "1.234", "BHD", "BH-3"),
+        ("refund", "39.99", "USD", "A-1001"),
+        ("full_refund", "0", "USD", "A-1001"),
+        ("net_refund", "0", "USD", "A-1001"),
+        ("mixed_currencies", "60", "USD", "A-1002"),
+    ] {
+        let e = case(name);
+        let meta = wire(Format::MetaCapi, &e);
+        assert!(
+            meta.contains(&format!(
+                r#""custom_data":{{"currency":"{currency}","lead_stage":"Paid","order_id":"{order_id}","value":{value}}}"#
+            )),
+            "{name}: {meta}"
+        );
+        let ga4 = wire(Format::Ga4, &e);
+        assert!(
+            ga4.contains(&format!(
+                r#""currency":"{currency}","lead_stage":"Paid","transaction_id":"{order_id}","value":{value}}}"#
+            )),
+            "{name}: {ga4}"
+        );
+        let tiktok = wire(Format::TikTok, &e);
+        assert!(
+            tiktok.contains(&format!(
+                r#""properties":{{"currency":"{currency}","order_id":"{order_id}","value":{value}}}"#
+            )),
+            "{name}: {tiktok}"
+        );
+    }
+    let standard = wire(Format::Standard, &case("bhd"));
+    assert!(
+        standard.contains(r#""currency":"BHD","#)
+            && standard.contains(r#""revenue":[{"currency":"BHD","minor":1234,"value":"1.234"}]"#)
+            && standard.contains(r#""value":"1.234""#),
+        "{standard}"
+    );
+    let standard = wire(Format::Standard, &case("net_refund"));
+    assert!(standard.contains(r#""value":"-5.00""#), "{standard}");
+    let standard = wire(Format::Standard, &case("mixed_currencies"));
+    assert!(
+        standard.contains(
+            r#""revenue":[{"currency":"EUR","minor":1200,"value":"12.00"},{"currency":"USD","minor":6000,"value":"60.00"}]"#
+        ),
+        "{standard}"
+    );
+}
+
+#[test]
+fn no_counted_order_is_the_same_body_as_no_order() {
+    for format in [Format::MetaCapi, Format::Ga4, Format::TikTok] {
+        assert_eq!(
+            wire(format, &case("removed_and_kept_apart")),
+            wire(format, &case("no_orders")),
+            "{format}"
+        );
+    }
+    let standard = payload(
+        &hook(1, &EventType::ALL, Format::Standard),
+        &case("removed_and_kept_apart"),
+    )
+    .unwrap();
+    for key in ["value", "currency", "order_id", "revenue"] {
+        assert!(standard["data"].get(key).is_none(), "{key}");
+    }
+}
+
+#[test]
+fn custom_data_value_is_never_money() {
+    // The golden lead's custom data says 99.5 usd; without orders, nothing is sent.
+    let mut e = the_event();
+    e.lead.orders.clear();
+    for format in [Format::MetaCapi, Format::Ga4, Format::TikTok] {
+        let body = wire(format, &e);
+        assert!(
+            !body.contains("99.5") && !body.contains(r#""value""#),
+            "{format}: {body}"
+        );
+    }
+    // With orders, the order's 49.99 is sent, never the custom data's 99.5.
+    let body = wire(Format::MetaCapi, &the_event());
+    assert!(
+        body.contains(r#""value":49.99"#) && !body.contains("99.5"),
+        "{body}"
+    );
+}
+
+#[test]
+fn deletions_carry_no_money() {
+    let e = case("usd");
+    let deleted = event_for(Some(&e.lead), None, at("2026-03-05T00:00:00Z"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.money(), None);
+    let body = payload(&hook(1, &EventType::ALL, Format::Standard), &deleted).unwrap();
+    assert!(body["data"].get("value").is_none());
+    assert_eq!(
+        body["data"]["lead"]["orders"][0]["order_id"], "A-1001",
+        "the orders stay on the lead"
+    );
 }
 
 #[test]

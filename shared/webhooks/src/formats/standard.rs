@@ -16,13 +16,13 @@
 //! the rule of [`crate::money`] (a lead without counted orders, and `lead.deleted`, add none):
 //!
 //! ```json
-//! "value": "39.99", "currency": "USD", "order_id": "A-1002",
+//! "value": "39.99", "currency": "USD", "order_id": "A-1001",
 //! "revenue": [{"currency": "EUR", "value": "12.00", "minor": 1200}, {"currency": "USD", "value": "39.99", "minor": 3999}]
 //! ```
 //!
 //! `value` is the counted revenue in `currency` (the currency of the most recent counted order, refunds
 //! subtracted, so it may be `"0.00"` or negative) as exact decimal text with the currency's decimals; `order_id`
-//! is the most recent counted order's id as stored; `revenue` is the counted revenue in every currency of the
+//! is the most recent counted sale's id in that currency, as stored; `revenue` is the counted revenue in every currency of the
 //! lead, in currency-code order, with `minor` the integer amount in minor units. Amounts are strings and
 //! integers so that no receiver has to go through a float. The orders themselves are in `lead.orders`.
 
