@@ -540,3 +540,160 @@ fn golden_file_ga4() {
 fn golden_file_tiktok() {
     check_fixture(Format::TikTok, &cases());
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Browser-key safety: money on events only ever comes from server-key postbacks (or admins). These go through
+// leadpipe-core's own merge, as the ingest path does, then the event builder and every format.
+
+mod browser_key {
+    use leadpipe_core::domain::merge::{apply_postback, new_lead, Access};
+    use leadpipe_core::domain::{Lead, Pipeline, Postback};
+    use uuid::Uuid;
+
+    use super::*;
+
+    const LEAD: &str = "0b9a3c2e-6a51-4f4e-9d47-2f0c3f1f6a10";
+
+    fn pb(body: Value) -> Postback {
+        Postback::parse(body.to_string().as_bytes(), &Pipeline::default(), None)
+            .expect("a valid postback")
+            .postback
+    }
+
+    fn browser() -> Access {
+        Access::Public {
+            max_stage: Pipeline::default()
+                .stage("Application Submitted")
+                .expect("a default stage"),
+        }
+    }
+
+    /// Everything a browser can try: an order, and money in custom data.
+    fn browser_money(stage: &str) -> Value {
+        json!({
+            "email": "buyer@example.com",
+            "stage": stage,
+            "value": 99999.99,
+            "currency": "USD",
+            "order_id": "A-1001",
+            "custom_data": {"value": "88888.88", "currency": "USD", "revenue": 77777}
+        })
+    }
+
+    fn bodies(event: &Event) -> Vec<(Format, String)> {
+        Format::ALL
+            .into_iter()
+            .map(|f| (f, wire(f, event)))
+            .collect()
+    }
+
+    fn assert_no_browser_money(event: &Event) {
+        for (format, body) in bodies(event) {
+            for sent in ["99999", "88888", "77777"] {
+                if format == Format::Standard && sent != "99999" {
+                    // The standard format carries the lead as stored, custom data included (as text a
+                    // receiver can read, never as the event's value).
+                    continue;
+                }
+                assert!(!body.contains(sent), "{format} carries {sent}: {body}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_lead_the_browser_created_carries_no_value() {
+        let applied = new_lead(
+            &pb(browser_money("Application Submitted")),
+            &Pipeline::default(),
+            Uuid::parse_str(LEAD).unwrap(),
+            at("2026-03-02T11:00:00Z"),
+            &browser(),
+        );
+        assert!(applied.lead.orders.is_empty(), "core ignores browser money");
+        assert_eq!(
+            applied.lead.custom_data["value"], "88888.88",
+            "custom data did take the browser's keys: the formats must not read them"
+        );
+        let event = event_for(None, Some(&applied.lead), at("2026-03-05T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.money(), None);
+        assert_no_browser_money(&event);
+        let meta: Value = serde_json::from_str(&wire(Format::MetaCapi, &event)).unwrap();
+        assert_eq!(
+            meta["data"][0]["custom_data"],
+            json!({"lead_stage": "Application Submitted"}),
+            "no value, currency or order_id at all"
+        );
+        let standard: Value = serde_json::from_str(&wire(Format::Standard, &event)).unwrap();
+        for key in ["value", "currency", "order_id", "revenue"] {
+            assert!(standard["data"].get(key).is_none(), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_browser_postback_cannot_change_a_server_order() {
+        // The server key recorded A-1001 at 49.99 on Form Started.
+        let server = new_lead(
+            &pb(
+                json!({"email": "buyer@example.com", "stage": "Form Started",
+                       "value": "49.99", "currency": "USD", "order_id": "A-1001"}),
+            ),
+            &Pipeline::default(),
+            Uuid::parse_str(LEAD).unwrap(),
+            at("2026-03-02T10:00:00Z"),
+            &Access::Full,
+        )
+        .lead;
+        // The browser moves it on, and tries to replace the order and add another.
+        let moved = apply_postback(
+            &server,
+            &pb(browser_money("Application Submitted")),
+            &Pipeline::default(),
+            at("2026-03-02T11:00:00Z"),
+            &browser(),
+        );
+        assert!(moved.moved);
+        assert_eq!(
+            moved.lead.orders, server.orders,
+            "core ignores browser money"
+        );
+        assert_eq!(moved.lead.custom_data["value"], "88888.88");
+        let event: Event = event_for(Some(&server), Some(&moved.lead), at("2026-03-05T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.event_type, EventType::LeadStageChanged);
+        let money = event.money().expect("the server's order");
+        assert_eq!(
+            (money.value.to_decimal(), money.order_id.as_str()),
+            ("49.99".into(), "A-1001")
+        );
+        assert_no_browser_money(&event);
+        for (format, body) in bodies(&event) {
+            let expected = match format {
+                Format::Standard => r#""value":"49.99""#,
+                _ => r#""value":49.99"#,
+            };
+            assert!(body.contains(expected), "{format}: {body}");
+        }
+    }
+
+    #[test]
+    fn the_server_key_does_set_money() {
+        // The same postback with the server key: the order is taken (so the tests above test the key).
+        let lead: Lead = new_lead(
+            &pb(browser_money("Paid")),
+            &Pipeline::default(),
+            Uuid::parse_str(LEAD).unwrap(),
+            at("2026-03-02T11:00:00Z"),
+            &Access::Full,
+        )
+        .lead;
+        let event = event_for(None, Some(&lead), at("2026-03-05T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        assert!(wire(Format::MetaCapi, &event).contains(r#""value":99999.99"#));
+        // Custom data's own "value" is still not money, even from the server.
+        assert!(!wire(Format::MetaCapi, &event).contains("88888"));
+    }
+}
