@@ -7,11 +7,17 @@
 //! | --- | --- | --- |
 //! | none | lead | `lead.created` |
 //! | lead | lead, other stage | `lead.stage_changed` |
-//! | lead | lead, same stage | none (a field update is not an event) |
+//! | lead | lead, same stage | none (a field update is not an event, a new order included) |
 //! | lead | none | `lead.deleted` |
 //!
 //! Quarantined leads (bots, spam) are invisible to integrations: no event is built while a lead is quarantined,
 //! and releasing one from quarantine is its `lead.created`, since no integration has heard of it before.
+//!
+//! `lead.created` and `lead.stage_changed` carry the lead's money ([`Event::money`], by the rule of
+//! [`crate::money`]): the orders recorded by the same write are already on the lead, so a server postback that
+//! moves a lead to Paid with its order sends the Purchase with its value. An order recorded without a stage
+//! change fires nothing: no event type exists for it, and a second `Purchase` carrying the lead's whole revenue
+//! would make the platforms count that revenue twice; an order event would have to carry only its own order.
 
 use std::fmt;
 
