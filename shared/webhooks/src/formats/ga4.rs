@@ -48,10 +48,11 @@ pub fn payload(event: &Event, name: &str) -> Value {
         params.insert("lead_stage".into(), json!(stage));
     }
     let money = event.money();
-    if let Some(value) = money.as_ref().and_then(|m| m.platform_value()) {
-        let currency = money.as_ref().map(|m| m.currency()).unwrap_or_default();
-        params.insert("currency".into(), json!(currency));
-        params.insert("value".into(), Value::Number(value));
+    if let Some(m) = &money {
+        if let Some(value) = m.platform_value() {
+            params.insert("currency".into(), json!(m.currency()));
+            params.insert("value".into(), Value::Number(value));
+        }
     }
     if name == "purchase" {
         let transaction_id = money
