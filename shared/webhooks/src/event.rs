@@ -7,11 +7,17 @@
 //! | --- | --- | --- |
 //! | none | lead | `lead.created` |
 //! | lead | lead, other stage | `lead.stage_changed` |
-//! | lead | lead, same stage | none (a field update is not an event) |
+//! | lead | lead, same stage | none (a field update is not an event, a new order included) |
 //! | lead | none | `lead.deleted` |
 //!
 //! Quarantined leads (bots, spam) are invisible to integrations: no event is built while a lead is quarantined,
 //! and releasing one from quarantine is its `lead.created`, since no integration has heard of it before.
+//!
+//! `lead.created` and `lead.stage_changed` carry the lead's money ([`Event::money`], by the rule of
+//! [`crate::money`]): the orders recorded by the same write are already on the lead, so a server postback that
+//! moves a lead to Paid with its order sends the Purchase with its value. An order recorded without a stage
+//! change fires nothing: no event type exists for it, and a second `Purchase` carrying the lead's whole revenue
+//! would make the platforms count that revenue twice; an order event would have to carry only its own order.
 
 use std::fmt;
 
@@ -20,6 +26,8 @@ use leadpipe_core::domain::{Lead, Stage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use crate::money::LeadMoney;
 
 /// The kinds of event a webhook can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -104,6 +112,16 @@ pub enum EventError {
 }
 
 impl Event {
+    /// The money this event carries ([`LeadMoney`], from the lead's counted orders): for `lead.created` and
+    /// `lead.stage_changed` only, and `None` for a lead without counted orders.
+    pub fn money(&self) -> Option<LeadMoney> {
+        if self.event_type.enters_stage() {
+            LeadMoney::of(&self.lead)
+        } else {
+            None
+        }
+    }
+
     /// The Standard Webhooks message id, `msg_<uuid>`: derived from the lead id, the lead version and the event
     /// type, so every retry of a delivery, and every replay of the same stream record, carries the same id and
     /// receivers can use it as an idempotency key. It never contains a `.` (the signature scheme needs that).

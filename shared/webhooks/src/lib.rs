@@ -14,6 +14,8 @@
 //! - [`formats`]: the bodies: Leadpipe's own event JSON ([`formats::standard`]) and conversions for Meta CAPI,
 //!   GA4 Measurement Protocol and TikTok Events API, with each platform's PII normalisation and hashing
 //!   ([`formats::normalize`]) and the stage → platform event name mapping ([`formats::EventNames`]).
+//! - [`money`]: the value, currency and order id a lead event carries ([`LeadMoney`]), from the lead's counted
+//!   orders only, exact (never through float arithmetic).
 //! - [`signing`]: Standard Webhooks signatures ([`SignedHeaders`]), secrets ([`Secret`], `whsec_…`) and a
 //!   [`Verifier`] for receivers and tests.
 //! - [`retry`]: at-least-once delivery: a [`Delivery`]'s state machine and retry schedule, and
@@ -37,6 +39,7 @@
 pub mod config;
 pub mod event;
 pub mod formats;
+pub mod money;
 pub mod retry;
 pub mod signing;
 pub mod store;
@@ -45,6 +48,7 @@ pub mod webhook;
 pub use config::WebhookSpec;
 pub use event::{event_for, Event, EventError, EventType};
 pub use formats::{EventNames, Format};
+pub use money::LeadMoney;
 pub use retry::{
     AttemptOutcome, Delivery, DeliveryState, DisablePolicy, DisableReason, EndpointHealth, Next,
     OutcomeClass, RetryPolicy,

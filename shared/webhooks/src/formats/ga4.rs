@@ -8,8 +8,8 @@
 //! ```json
 //! {
 //!   "client_id": "1234567890.1700000000", "user_id": "<lead id>", "timestamp_micros": 1772449200000000,
-//!   "events": [{"name": "purchase", "params": {"lead_stage": "Paid", "currency": "USD", "value": 99.5,
-//!                                              "transaction_id": "<lead id>"}}],
+//!   "events": [{"name": "purchase", "params": {"lead_stage": "Paid", "currency": "USD", "value": 49.99,
+//!                                              "transaction_id": "A-1001"}}],
 //!   "user_data": {"sha256_email_address": ["<sha256>"], "sha256_phone_number": ["<sha256>"],
 //!                 "address": [{"sha256_first_name": "<sha256>", "sha256_last_name": "<sha256>"}]}
 //! }
@@ -22,7 +22,13 @@
 //!   delivery retried past that is recorded at receipt time or dropped (not confirmable from here).
 //! - `user_data` values are hex SHA-256 of Google's normalisation ([`super::normalize::email_google`],
 //!   [`super::normalize::e164_phone`], [`super::normalize::name_google`]).
-//! - `transaction_id` (required by `purchase`) is the lead id. `session_id` is added when the lead has one.
+//! - `value` (a number) and `currency` (ISO 4217, "required if you set value" in the recommended events
+//!   reference, …/protocol/ga4/reference/events, for `purchase`, `generate_lead` and the others) come from the
+//!   lead's counted orders by the rule of [`crate::money`], on every event of a lead that has orders; a lead
+//!   without orders sends neither (not 0).
+//! - `transaction_id` (required by `purchase`; GA4 drops a purchase whose id it has seen) is the most recent
+//!   counted order's id (made unique across leads when Leadpipe generated it), else the lead id, as before
+//!   orders existed. Other events carry none. `session_id` is added when the lead has one.
 //! - Not sent: `gclid` (the Measurement Protocol documents no field for it), `engagement_time_msec`.
 //! - The `measurement_id` and `api_secret` belong in the webhook URL's query string.
 
@@ -41,12 +47,18 @@ pub fn payload(event: &Event, name: &str) -> Value {
     if let Some(stage) = &event.to_stage {
         params.insert("lead_stage".into(), json!(stage));
     }
-    if let Some((value, currency)) = s.money {
-        params.insert("currency".into(), Value::String(currency));
-        params.insert("value".into(), Value::Number(value));
+    let money = event.money();
+    if let Some(m) = &money {
+        if let Some(value) = m.platform_value() {
+            params.insert("currency".into(), json!(m.currency()));
+            params.insert("value".into(), Value::Number(value));
+        }
     }
     if name == "purchase" {
-        params.insert("transaction_id".into(), json!(lead_id));
+        let transaction_id = money
+            .as_ref()
+            .map_or_else(|| lead_id.clone(), |m| m.platform_order_id(event.lead_id));
+        params.insert("transaction_id".into(), json!(transaction_id));
     }
     if let Some(session) = s.ga_session_id {
         params.insert("session_id".into(), json!(session));

@@ -10,7 +10,7 @@
 //!   "event_source_url": "https://example.com/apply",
 //!   "user_data": {"em": "<sha256>", "ph": "<sha256>", "fn": "<sha256>", "ln": "<sha256>", "external_id": "<sha256>",
 //!                 "client_ip_address": "…", "client_user_agent": "…", "fbc": "…", "fbp": "…"},
-//!   "custom_data": {"lead_stage": "Paid", "currency": "USD", "value": 99.5}
+//!   "custom_data": {"lead_stage": "Paid", "currency": "USD", "value": 49.99, "order_id": "A-1001"}
 //! }]}
 //! ```
 //!
@@ -22,8 +22,14 @@
 //! - Website events require `client_user_agent`, `action_source` and `event_source_url`: the first and last come
 //!   from the lead and are left out when unknown (Meta then rejects or down-ranks the event; we do not invent
 //!   them).
-//! - Not confirmed here: Meta's `Purchase` requires `custom_data.currency` and `value`; they come from the lead's
-//!   `custom_data` and are left out when it has none. `lead_stage` is a custom property.
+//! - `custom_data.value` (a number), `currency` (ISO 4217) and `order_id` (a string) are Meta's "Custom Data
+//!   Parameters" (…/conversions-api/parameters/custom-data; the Business SDK's `CustomData`: "value: A numeric
+//!   value associated with this event", "order_id: The order ID for this transaction as a String"). Meta's
+//!   value-optimisation guide (…/conversions-api/guides/value-optimization) asks for value and currency on
+//!   every event optimised for value, and `Purchase` requires them. They come from the lead's counted orders
+//!   by the rule of [`crate::money`] (sent on every conversion of a lead that has orders, `Lead` included) and
+//!   are left out, not sent as 0, for a lead without orders. `currency` is upper case, as Meta's examples
+//!   write it (the code is case-insensitive there). `lead_stage` is a custom property.
 
 use serde_json::{json, Map, Value};
 
@@ -63,9 +69,15 @@ pub fn payload(event: &Event, event_name: &str) -> Value {
     if let Some(stage) = &event.to_stage {
         custom.insert("lead_stage".into(), json!(stage));
     }
-    if let Some((value, currency)) = s.money {
-        custom.insert("currency".into(), Value::String(currency));
-        custom.insert("value".into(), Value::Number(value));
+    if let Some(money) = event.money() {
+        if let Some(value) = money.platform_value() {
+            custom.insert("currency".into(), json!(money.currency()));
+            custom.insert("value".into(), Value::Number(value));
+        }
+        custom.insert(
+            "order_id".into(),
+            json!(money.platform_order_id(event.lead_id)),
+        );
     }
 
     let mut server_event = Map::new();

@@ -12,9 +12,11 @@
 //! | GA client id | `ga_client_id`, `client_id`, `_ga` (the cookie `GA1.1.<a>.<b>` becomes `<a>.<b>`) |
 //! | GA session id | `ga_session_id`, `session_id` |
 //! | page URL | `page_url`, `event_source_url` (else `https://<domain>/`) |
-//! | conversion value | `value` (number or numeric string) with `currency` (3 letters); both or neither |
+//!
+//! Money is not a signal: custom data is never read as a value or currency (the browser key can add custom-data
+//! keys, and it must never set money). The value comes from the lead's orders, see [`crate::money`].
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use leadpipe_core::domain::Lead;
 
@@ -34,8 +36,6 @@ pub(crate) struct Signals<'a> {
     pub ttp: Option<&'a str>,
     pub ga_client_id: Option<String>,
     pub ga_session_id: Option<&'a str>,
-    /// (value, upper-case ISO 4217 currency).
-    pub money: Option<(Number, String)>,
 }
 
 impl<'a> Signals<'a> {
@@ -72,7 +72,6 @@ impl<'a> Signals<'a> {
             ttp: text(cd, &["ttp", "_ttp"]),
             ga_client_id: text(cd, &["ga_client_id", "client_id", "_ga"]).map(ga_client_id),
             ga_session_id: text(cd, &["ga_session_id", "session_id"]),
-            money: money(cd),
         }
     }
 }
@@ -96,22 +95,6 @@ fn ga_client_id(raw: &str) -> String {
     } else {
         raw.to_string()
     }
-}
-
-fn money(cd: &Map<String, Value>) -> Option<(Number, String)> {
-    let value = match cd.get("value")? {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
-    if !value.is_finite() || value < 0.0 {
-        return None;
-    }
-    let currency = cd.get("currency")?.as_str()?.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    Some((Number::from_f64(value)?, currency))
 }
 
 #[cfg(test)]
@@ -145,27 +128,6 @@ mod tests {
             Signals::of(&with(json!({"_ga": 12}))).ga_client_id,
             None,
             "non-strings are ignored"
-        );
-    }
-
-    #[test]
-    fn money_needs_a_value_and_a_currency() {
-        assert_eq!(
-            Signals::of(&with(json!({"value": "19.90", "currency": " eur "}))).money,
-            Some((Number::from_f64(19.9).unwrap(), "EUR".into()))
-        );
-        assert_eq!(Signals::of(&with(json!({"value": 5}))).money, None);
-        assert_eq!(
-            Signals::of(&with(json!({"value": -1, "currency": "USD"}))).money,
-            None
-        );
-        assert_eq!(
-            Signals::of(&with(json!({"value": 1, "currency": "US"}))).money,
-            None
-        );
-        assert_eq!(
-            Signals::of(&with(json!({"value": "abc", "currency": "USD"}))).money,
-            None
         );
     }
 

@@ -12,7 +12,7 @@
 //!   "event": "Purchase", "event_time": 1772449200, "event_id": "msg_…",
 //!   "user": {"email": "<sha256>", "phone": "<sha256>", "external_id": "<sha256>", "ip": "…", "user_agent": "…",
 //!            "ttclid": "…", "ttp": "…"},
-//!   "properties": {"currency": "USD", "value": 99.5},
+//!   "properties": {"currency": "USD", "value": 49.99, "order_id": "A-1001"},
 //!   "page": {"url": "https://example.com/apply", "referrer": "https://www.tiktok.com/"}
 //! }]}
 //! ```
@@ -20,6 +20,10 @@
 //! - `email`: SHA-256 of the trimmed, lower-cased address; `phone`: SHA-256 of E.164 with `+`; `external_id`:
 //!   SHA-256 of the lead id. `ip`, `user_agent`, `ttclid` and `ttp` are sent unhashed.
 //! - `event_id` is the Standard Webhooks message id (deduplication); `event_time` is unix seconds.
+//! - `properties.value` (a number: "the total price of the order"), `currency` (ISO 4217; both "required for
+//!   Return on Ad Spend" and for value-based optimisation, per TikTok's help centre, ads.tiktok.com/help/article/
+//!   about-parameters) and `order_id` (a string; in Segment's `getProps`) come from the lead's counted orders by
+//!   the rule of [`crate::money`], and are left out, not sent as 0, for a lead without orders.
 //! - The pixel code is the webhook's `event_source_id`; the `Access-Token` header is the delivery layer's
 //!   business, not part of the signed body.
 
@@ -53,9 +57,15 @@ pub fn payload(event: &Event, event_name: &str, event_source_id: &str) -> Value 
     put("ttp", s.ttp.map(str::to_string));
 
     let mut properties = Map::new();
-    if let Some((value, currency)) = s.money {
-        properties.insert("currency".into(), Value::String(currency));
-        properties.insert("value".into(), Value::Number(value));
+    if let Some(money) = event.money() {
+        if let Some(value) = money.platform_value() {
+            properties.insert("currency".into(), json!(money.currency()));
+            properties.insert("value".into(), Value::Number(value));
+        }
+        properties.insert(
+            "order_id".into(),
+            json!(money.platform_order_id(event.lead_id)),
+        );
     }
 
     let mut page = Map::new();
