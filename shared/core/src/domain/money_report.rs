@@ -419,13 +419,12 @@ mod tests {
             (None, None, None, None, None)
         );
         assert_eq!(f.revenue_per_lead, None);
-        let mut spend_only = MoneyInputs::default();
-        spend_only.spend = Some(DailySums::default());
-        spend_only
-            .spend
-            .as_mut()
-            .unwrap()
-            .add(d("2026-01-01"), c("USD"), 500);
+        let mut sums = DailySums::default();
+        sums.add(d("2026-01-01"), c("USD"), 500);
+        let spend_only = MoneyInputs {
+            spend: Some(sums),
+            ..Default::default()
+        };
         let f = MoneyFigures::compute(&spend_only, &rates, &[]);
         assert_eq!(f.spend.unwrap().minor, 500);
         assert_eq!((f.cpl, f.roas), (None, Some(0.0)));
