@@ -29,7 +29,7 @@ macro_rules! conformance_suite {
             manual_moves_and_deletes, listing_filters_and_pages, counters_equal_a_full_recount,
             idempotent_postbacks_apply_once_per_tier, idempotency_claims_expire_lease_and_release,
             concurrent_repeats_of_one_event_apply_once, listing_totals_exact_from_counters_else_bounded,
-            search_follows_edits_and_deletes_with_any_characters);
+            search_follows_edits_and_deletes_with_any_characters, revenue_equals_a_recomputation_from_orders);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
@@ -1202,4 +1202,197 @@ pub async fn concurrent_repeats_of_one_event_apply_once(app: Leadpipe) {
     assert!(answers.iter().all(|a| a.response.status == 201));
     assert_eq!(all_leads(&app).await.len(), 1, "one lead");
     assert_counters_exact(&app).await;
+}
+
+/// Recomputes the revenue of `leads` independently of counters: orders with a value that are not removed,
+/// grouped by (order day, currency) — the grouping every money figure converts by — converted with `rates`.
+/// Returns the converted total and what had no rate, per currency. `keep` picks the leads of a row.
+pub fn revenue_recomputed(
+    leads: &[Lead],
+    rates: &leadpipe_core::domain::spend::Rates,
+    tz: &leadpipe_core::domain::ReportingZone,
+    range: (chrono::NaiveDate, chrono::NaiveDate),
+    keep: impl Fn(&Lead) -> bool,
+) -> (i64, std::collections::BTreeMap<String, i64>) {
+    use leadpipe_core::domain::money::Currency;
+    let mut sums: std::collections::BTreeMap<(chrono::NaiveDate, Currency), i128> =
+        Default::default();
+    for lead in leads.iter().filter(|l| l.quarantine.is_none() && keep(l)) {
+        for order in lead.orders.iter().filter(|o| o.removed_at.is_none()) {
+            let Some(m) = order.value else { continue };
+            let day = tz.local_date(order.at);
+            if range.0 <= day && day <= range.1 {
+                *sums.entry((day, m.currency)).or_default() += i128::from(m.minor);
+            }
+        }
+    }
+    let mut total = 0i128;
+    let mut apart: std::collections::BTreeMap<String, i64> = Default::default();
+    for ((day, currency), minor) in sums {
+        match rates.convert(minor, currency, day) {
+            Some(v) => total += v,
+            None => *apart.entry(currency.to_string()).or_default() += minor as i64,
+        }
+    }
+    apart.retain(|_, m| *m != 0);
+    (total as i64, apart)
+}
+
+/// Orders from server postbacks (a repeat order id, a refund, a value kept apart, three currencies) and admin
+/// edits: the counters equal a recount, and every revenue figure (the range, each campaign, the board's columns)
+/// equals a recomputation from the stored leads' orders.
+pub async fn revenue_equals_a_recomputation_from_orders(app: Leadpipe) {
+    let campaigns = ["spring", "fall", "summer"];
+    let currencies = ["USD", "JPY", "BHD"];
+    let values = ["49.99", "1500", "1.234"];
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        let o = ok(
+            &app,
+            json!({"email": format!("m{i}@example.com"), "campaign": campaigns[i % 3], "stage": if i % 2 == 0 { "Paid" } else { "New" },
+                   "value": values[i % 3], "currency": currencies[i % 3], "order_id": format!("o{i}")}),
+        )
+        .await;
+        ids.push(o.lead_id);
+    }
+    // A repeat order id replaces; a second order adds; a refund subtracts; a bad value is kept apart.
+    ok(
+        &app,
+        json!({"lead_id": ids[0].to_string(), "value": 59, "currency": "USD", "order_id": "o0"}),
+    )
+    .await;
+    ok(&app, json!({"lead_id": ids[0].to_string(), "value": "10.01", "currency": "USD", "order_id": "o0b"})).await;
+    ok(
+        &app,
+        json!({"lead_id": ids[3].to_string(), "value": -5, "currency": "USD", "order_id": "r3"}),
+    )
+    .await;
+    ok(
+        &app,
+        json!({"lead_id": ids[4].to_string(), "value": "12,x", "currency": "JPY"}),
+    )
+    .await;
+    use leadpipe_core::domain::money::{Currency, Money};
+    use leadpipe_core::domain::orders::OrderEdit;
+    let usd = Currency::parse("USD").expect("USD");
+    app.edit_order(
+        ids[6],
+        OrderEdit::Put {
+            order_id: None,
+            value: Money {
+                minor: 700,
+                currency: usd,
+            },
+        },
+    )
+    .await
+    .expect("admin adds an order");
+    app.edit_order(
+        ids[1],
+        OrderEdit::Remove {
+            order_id: "o1".into(),
+        },
+    )
+    .await
+    .expect("admin removes an order");
+    app.move_stage(ids[2], &stage("Completed")).await.unwrap();
+    app.delete_lead(ids[8]).await.unwrap();
+    let stored = app.store.get(ids[0]).await.unwrap().expect("lead");
+    assert_eq!(
+        stored.orders.len(),
+        2,
+        "a repeat order id replaces, never adds"
+    );
+    assert_eq!(stored.orders[0].value.map(|m| m.minor), Some(5900));
+    assert_counters_exact(&app).await;
+
+    let now = Utc::now();
+    let range = app.default_range(now);
+    let leads = all_leads(&app).await;
+    let rates = app.rates().await.expect("rates");
+    let tz = &app.settings.time_zone;
+    let bounds = (range.from, range.to);
+    let analytics = app.analytics(Some(range), now).await.unwrap();
+    let (total, apart) = revenue_recomputed(&leads, &rates, tz, bounds, |_| true);
+    let money = &analytics.current.money;
+    assert_eq!(money.revenue.minor, total);
+    let shown: std::collections::BTreeMap<String, i64> = money
+        .revenue_not_converted
+        .iter()
+        .map(|a| (a.currency.to_string(), a.minor))
+        .collect();
+    assert_eq!(shown, apart);
+    assert_eq!(money.orders_kept_apart, 1);
+    let orders = leads
+        .iter()
+        .flat_map(|l| &l.orders)
+        .filter(|o| o.removed_at.is_none() && o.value.is_some())
+        .count() as i64;
+    assert_eq!(money.orders, orders);
+    let breakdown = app
+        .breakdown(
+            leadpipe_core::domain::counters::Dim::Campaign,
+            leadpipe_core::domain::counters::Touch::First,
+            range,
+        )
+        .await
+        .unwrap();
+    for row in &breakdown.rows {
+        let (total, apart) = revenue_recomputed(&leads, &rates, tz, bounds, |l| {
+            l.first_touch.campaign.as_deref() == Some(row.value.as_str())
+        });
+        assert_eq!(row.money.revenue.minor, total, "campaign {}", row.value);
+        let shown: std::collections::BTreeMap<String, i64> = row
+            .money
+            .revenue_not_converted
+            .iter()
+            .map(|a| (a.currency.to_string(), a.minor))
+            .collect();
+        assert_eq!(shown, apart, "campaign {}", row.value);
+    }
+    assert_eq!(breakdown.rows.len(), 3);
+    // The board: each column's leads with revenue, and their revenue at today's rates (here only the reporting
+    // currency has a rate, so the rest is listed apart per currency).
+    let pipeline = app.pipeline_value(now).await.unwrap();
+    let today = tz.local_date(now);
+    for column in &pipeline.stages {
+        let in_stage: Vec<&Lead> = leads.iter().filter(|l| l.stage == column.stage).collect();
+        let mut by_currency: std::collections::BTreeMap<Currency, i128> = Default::default();
+        let mut with_revenue = 0;
+        for l in &in_stage {
+            let revenue = leadpipe_core::domain::orders::revenue_by_currency(l);
+            with_revenue += i64::from(!revenue.is_empty());
+            for m in revenue {
+                *by_currency.entry(m.currency).or_default() += i128::from(m.minor);
+            }
+        }
+        let mut value = 0i128;
+        let mut apart = std::collections::BTreeMap::new();
+        for (c, minor) in by_currency {
+            match rates.convert(minor, c, today) {
+                Some(v) => value += v,
+                None if minor != 0 => {
+                    apart.insert(c.to_string(), minor as i64);
+                }
+                None => {}
+            }
+        }
+        assert_eq!(column.leads_with_revenue, with_revenue, "{}", column.stage);
+        assert_eq!(i128::from(column.value.minor), value, "{}", column.stage);
+        let shown: std::collections::BTreeMap<String, i64> = column
+            .not_converted
+            .iter()
+            .map(|a| (a.currency.to_string(), a.minor))
+            .collect();
+        assert_eq!(shown, apart, "{}", column.stage);
+    }
+    let paid = pipeline
+        .stages
+        .iter()
+        .find(|s| s.stage.as_str() == "Paid")
+        .expect("Paid column");
+    assert!(
+        paid.value.minor > 0 && paid.leads_with_revenue > 0,
+        "the test has money in the Paid column"
+    );
 }

@@ -546,7 +546,168 @@ async fn auth_matrix(kind: StoreKind) {
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
 
+/// Money over HTTP: a server postback records an order exactly, the browser key is told it cannot set money
+/// and changes none, an admin adds, sets and removes orders (400 naming the field, 404 unknown order), and the
+/// analytics and board show the revenue.
+async fn orders_over_http(kind: StoreKind) {
+    let app = spawn_app(kind, keyed_settings()).await;
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        Some(INGEST_KEY),
+        Some(json!({"email": "buyer@corp.com", "stage": "Paid", "campaign": "spring", "value": 49.99, "currency": "USD", "order_id": "A-1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["warnings"], json!([]));
+    let id = v["lead_id"].as_str().expect("lead_id").to_string();
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/postback",
+        Some(leadpipe_tests::PUBLIC_KEY),
+        Some(json!({"email": "buyer@corp.com", "value": 1000000, "currency": "USD", "order_id": "A-1"})),
+    )
+    .await;
+    assert!(s.is_success(), "{v}");
+    let codes: Vec<(&str, &str)> = v["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| {
+            (
+                w["field"].as_str().unwrap_or(""),
+                w["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(codes.contains(&("value", "not_allowed")), "{v}");
+    let lead = |v: &Value| v["lead"]["orders"].clone();
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        &format!("/api/leads/{id}"),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        lead(&v),
+        json!([{"order_id": "A-1", "value": {"minor": 4999, "currency": "USD"}, "at": v["lead"]["orders"][0]["at"], "stage": "Paid", "via": "postback"}]),
+        "the browser key changed nothing"
+    );
+    let orders = format!("/api/leads/{id}/orders");
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &orders,
+        Some(ADMIN_KEY),
+        Some(json!({"value": "1.001", "currency": "USD"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, "invalid_field", Some("value"));
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &orders,
+        Some(ADMIN_KEY),
+        Some(json!({"value": "1500", "currency": "JPY", "order_id": "J-1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        lead(&v)[1]["value"],
+        json!({"minor": 1500, "currency": "JPY"})
+    );
+    assert_eq!(lead(&v)[1]["via"], json!("admin"));
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        &format!("{orders}/A-1"),
+        Some(ADMIN_KEY),
+        Some(json!({"value": 39.99, "currency": "USD"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(lead(&v)[0]["value"]["minor"], json!(3999));
+    assert_eq!(lead(&v)[0]["changes"][0]["before"]["minor"], json!(4999));
+    let (s, v) = call(
+        &app,
+        Method::DELETE,
+        &format!("{orders}/J-1"),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(lead(&v)[1]["removed_at"].is_string());
+    let (s, v) = call(
+        &app,
+        Method::DELETE,
+        &format!("{orders}/nope"),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, "not_found", None);
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        &orders,
+        Some(INGEST_KEY),
+        Some(json!({"value": 1, "currency": "USD"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the server key cannot edit orders"
+    );
+    app.settle().await;
+    let (s, v) = call(&app, Method::GET, "/api/analytics", Some(ADMIN_KEY), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v["money"]["revenue"],
+        json!({"minor": 3999, "currency": "USD", "amount": "39.99"})
+    );
+    assert_eq!(v["money"]["spend"], Value::Null);
+    assert_eq!(v["money"]["cpl"], Value::Null);
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        "/api/analytics/breakdown?by=campaign",
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(v["rows"][0]["value"], json!("spring"));
+    assert_eq!(v["rows"][0]["money"]["revenue"]["amount"], json!("39.99"));
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/analytics/pipeline",
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let paid = v["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|c| c["stage"] == json!("Paid"))
+        .cloned()
+        .expect("Paid");
+    assert_eq!(paid["value"]["amount"], json!("39.99"));
+    assert_eq!(paid["leads_with_revenue"], json!(1));
+}
+
 on_both_stores!(
+    orders_over_http,
     seed_curl_examples,
     bad_postbacks_keep_the_lead_and_say_why,
     email_conflict_keeps_the_rest,

@@ -33,16 +33,23 @@ fn documented_operations() -> BTreeSet<(String, String)> {
 
 /// `(METHOD, path)` of every `.route("/api/…", get(…).delete(…))` registered in the functions and shared crate.
 fn registered_operations() -> BTreeSet<(String, String)> {
-    let sources = [
-        include_str!("../../functions/postback/src/lib.rs"),
-        include_str!("../../functions/leads/src/lib.rs"),
-        include_str!("../../functions/leads/src/webhooks.rs"),
-        include_str!("../../functions/stage/src/lib.rs"),
-        include_str!("../../functions/analytics/src/lib.rs"),
-        include_str!("../../shared/http/src/routes.rs"),
-    ];
+    // Every source file of the functions and the shared routes, so a new module's routes are not missed.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("shared/http/src/routes.rs")];
+    for function in std::fs::read_dir(root.join("functions")).expect("functions/") {
+        let src = function.expect("entry").path().join("src");
+        for file in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+            if file.path().extension().is_some_and(|e| e == "rs") {
+                files.push(file.path());
+            }
+        }
+    }
+    let sources: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("source file"))
+        .collect();
     let mut ops = BTreeSet::new();
-    for src in sources {
+    for src in &sources {
         for part in src.split(".route(").skip(1) {
             // rustfmt may put the path on the next line.
             let Some(part) = part.trim_start().strip_prefix('"') else {

@@ -74,6 +74,8 @@ pub mod field {
     /// `value:<stage>:<currency>` (all-time bucket): leads in the stage with money in the currency (`n`) and
     /// their revenue in minor units (sum slot).
     pub const VALUE: &str = "value";
+    /// `valued:<stage>` (all-time bucket): leads in the stage with counted orders (in any currency).
+    pub const VALUED: &str = "valued";
 
     /// `<kind>:<name>`.
     pub fn of(kind: &str, name: &str) -> String {
@@ -459,7 +461,16 @@ impl CounterRules {
                 }
             }
         }
-        for m in revenue_by_currency(lead) {
+        let revenue = revenue_by_currency(lead);
+        if !revenue.is_empty() {
+            c.add(
+                &all_bucket(None),
+                &field::of(field::VALUED, lead.stage.as_str()),
+                1,
+                0,
+            );
+        }
+        for m in revenue {
             let name = format!("{}:{}:{}", field::VALUE, lead.stage.as_str(), m.currency);
             c.add(&all_bucket(None), &name, 1, m.minor);
         }

@@ -311,12 +311,13 @@ impl PipelineValue {
         for (i, stage) in stages.iter().enumerate() {
             let prefix = format!("{}:{}:", field::VALUE, stage.as_str());
             let mut sums = DailySums::default();
-            let mut leads = 0;
+            let leads = everyone
+                .get(&field::of(field::VALUED, stage.as_str()))
+                .map_or(0, |t| t.n);
             for (name, t) in everyone {
                 if let Some(code) = name.strip_prefix(&prefix) {
                     if let Ok(c) = Currency::parse(code) {
                         sums.add(today, c, i128::from(t.ms));
-                        leads += t.n;
                     }
                 }
             }
