@@ -107,22 +107,27 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// The format byte of lead data: raw deflate of the record's JSON with [`DICTIONARY`] as preset dictionary.
+/// The format byte of lead data written before orders: raw deflate of the record's JSON with [`DICTIONARY_1`].
 const FORMAT_DEFLATE_DICTIONARY_1: u8 = 1;
+/// The format byte of lead data written now: raw deflate with [`DICTIONARY_2`] (the first dictionary followed by
+/// a lead's orders, so a paying lead's item stays under one write unit).
+const FORMAT_DEFLATE_DICTIONARY_2: u8 = 2;
 /// Largest inflated lead record accepted.
 const MAX_RECORD_BYTES: usize = 1 << 20;
-/// The preset dictionary: the record's field names and the text landing pages send most (user agents, search
-/// referrers, UTM parameters), so a lead's data compresses to its own information. Part of the stored format:
-/// never change it; add a new one under a new format byte.
-const DICTIONARY: &[u8] = include_bytes!("lead_dictionary_1.txt");
+/// The first preset dictionary: the record's field names and the text landing pages send most (user agents,
+/// search referrers, UTM parameters), so a lead's data compresses to its own information. Part of the stored
+/// format: never change it; add a new one under a new format byte.
+const DICTIONARY_1: &[u8] = include_bytes!("lead_dictionary_1.txt");
+/// The second preset dictionary: [`DICTIONARY_1`] followed by orders. Part of the stored format too.
+const DICTIONARY_2: &[u8] = include_bytes!("lead_dictionary_2.txt");
 
 /// Raw deflate of `json` with the preset dictionary, behind the format byte (lead data, webhook payloads).
 pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Compress, Compression, FlushCompress, Status};
     let mut c = Compress::new(Compression::best(), false);
-    c.set_dictionary(DICTIONARY).map_err(internal)?;
+    c.set_dictionary(DICTIONARY_2).map_err(internal)?;
     let mut out = Vec::with_capacity(json.len() + 64);
-    out.push(FORMAT_DEFLATE_DICTIONARY_1);
+    out.push(FORMAT_DEFLATE_DICTIONARY_2);
     loop {
         let consumed = usize::try_from(c.total_in()).unwrap_or(usize::MAX);
         out.reserve(256);
@@ -143,11 +148,13 @@ pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
 /// The bytes [`compress`] compressed.
 pub(crate) fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Decompress, FlushDecompress, Status};
-    let Some((&FORMAT_DEFLATE_DICTIONARY_1, rest)) = data.split_first() else {
-        return Err(internal("lead data has an unknown format"));
+    let (dictionary, rest) = match data.split_first() {
+        Some((&FORMAT_DEFLATE_DICTIONARY_2, rest)) => (DICTIONARY_2, rest),
+        Some((&FORMAT_DEFLATE_DICTIONARY_1, rest)) => (DICTIONARY_1, rest),
+        _ => return Err(internal("lead data has an unknown format")),
     };
     let mut d = Decompress::new(false);
-    d.set_dictionary(DICTIONARY).map_err(internal)?;
+    d.set_dictionary(dictionary).map_err(internal)?;
     let mut out = Vec::with_capacity(rest.len() * 4);
     loop {
         let consumed = usize::try_from(d.total_in()).unwrap_or(usize::MAX);
@@ -433,5 +440,62 @@ mod tests {
             json.len()
         );
         assert_eq!(lead_record_from_item(&item).unwrap(), record, "round-trips");
+    }
+
+    /// A paying lead: the realistic body with an order (`value`, `currency`, `order_id`). Its item size is what
+    /// the heat model and the cost per million postbacks with orders use (docs/DYNAMODB.md).
+    #[test]
+    fn a_realistic_lead_with_an_order_stays_under_one_kilobyte() {
+        let mut body = super::realistic_body();
+        body["value"] = serde_json::json!(149.99);
+        body["currency"] = serde_json::json!("USD");
+        body["order_id"] = serde_json::json!("ORD-2026-118842");
+        body["stage"] = serde_json::json!("Paid");
+        let p = Pipeline::default();
+        let pb = Postback::parse(body.to_string().as_bytes(), &p, None)
+            .unwrap()
+            .postback;
+        let applied = new_lead(
+            &pb,
+            &p,
+            Uuid::new_v4(),
+            leadpipe_core::service::now(),
+            &leadpipe_core::domain::merge::Access::Full,
+        );
+        assert_eq!(applied.lead.orders.len(), 1);
+        let record = LeadRecord {
+            created: applied.history.clone().unwrap(),
+            last_change: applied
+                .history
+                .clone()
+                .map(|change| VersionedChange { version: 1, change }),
+            lead: applied.lead,
+        };
+        let item = lead_item(&record).unwrap();
+        let size = crate::size::item_size(&item);
+        eprintln!("realistic lead item with an order: {size} B");
+        assert!(
+            size < 1024,
+            "a paying lead item is {size} B: 2 write units instead of 1"
+        );
+        assert_eq!(lead_record_from_item(&item).unwrap(), record, "round-trips");
+    }
+
+    /// Items written before orders (format 1, the first dictionary) still read.
+    #[test]
+    fn format_one_data_still_reads() {
+        use flate2::{Compress, Compression, FlushCompress};
+        let json = br#"{"a":"lead written before orders"}"#;
+        let mut c = Compress::new(Compression::best(), false);
+        c.set_dictionary(super::DICTIONARY_1).unwrap();
+        let mut out = vec![super::FORMAT_DEFLATE_DICTIONARY_1];
+        out.reserve(256);
+        c.compress_vec(json, &mut out, FlushCompress::Finish)
+            .unwrap();
+        assert_eq!(super::decompress(&out).unwrap(), json);
+        assert_eq!(
+            super::compress(json).unwrap()[0],
+            super::FORMAT_DEFLATE_DICTIONARY_2
+        );
     }
 }
