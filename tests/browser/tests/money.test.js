@@ -1,0 +1,135 @@
+// Money on the dashboard (issue 22): the lead drawer's orders (add, edit, remove, kept apart, history), the All Leads
+// revenue column and its CSV, the Overview money cards, the Campaigns money columns and the Board's column value, each
+// checked against the API. Orders are seeded by server-key postbacks in USD, JPY and BHD.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import {
+  startServer, launchBrowser, newPage, screenshot, go as goTo, waitDrawer, parseCsv, DESKTOP, PHONE,
+} from '../lib/harness.js';
+import { layoutDefects } from '../lib/layout.js';
+
+const ADMIN = 'money-admin-key';
+const INGEST = 'money-ingest-key';
+
+let server; let browser; let page; let events; let stages;
+const ids = {};
+
+before(async () => {
+  server = await startServer({ adminKey: ADMIN, ingestKey: INGEST });
+  stages = await server.api.stages();
+  const paid = stages.includes('Paid') ? 'Paid' : stages[stages.length - 1];
+  const post = (b) => server.api.postback(b);
+  // Ann: two USD orders and a JPY one (revenue in two currencies), one value kept apart.
+  ids.ann = (await post({ email: 'ann@example.com', first_name: 'Ann', stage: paid, source: 'google', campaign: 'spring-sale', value: 49.99, currency: 'USD', order_id: 'A-1' })).lead_id;
+  await post({ email: 'ann@example.com', value: '10.01', currency: 'USD', order_id: 'A-2' });
+  await post({ email: 'ann@example.com', value: 1500, currency: 'JPY', order_id: 'J-1' });
+  await post({ email: 'ann@example.com', value: '12,x', currency: 'USD', order_id: 'X-1' });
+  // Bob: BHD, three decimals.
+  ids.bob = (await post({ email: 'bob@example.com', first_name: 'Bob', stage: stages[1], source: 'facebook', campaign: 'autumn', value: '1.234', currency: 'BHD', order_id: 'B-1' })).lead_id;
+  // Cy: USD only, another campaign; Dee: no order at all.
+  ids.cy = (await post({ email: 'cy@example.com', first_name: 'Cy', stage: paid, source: 'google', campaign: 'autumn', value: '120', currency: 'USD', order_id: 'C-1' })).lead_id;
+  ids.dee = (await post({ email: 'dee@example.com', first_name: 'Dee', stage: stages[0], source: 'bing', campaign: 'spring-sale' })).lead_id;
+  browser = await launchBrowser();
+  ({ page, events } = await newPage(browser));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const go = (hash, p = page) => goTo(p, server.base, hash, ADMIN);
+const lead = async (id) => (await server.api.lead(id)).json.lead;
+const settledDrawer = (id, p = page) => waitDrawer(p, id);
+const apiOrder = async (id, orderId) => (await lead(id)).orders.find((o) => o.order_id === orderId);
+
+test('drawer: orders with amounts in their currency, kept apart with the reason, revenue per currency', async () => {
+  await go(`#/leads/${ids.ann}`);
+  await settledDrawer(ids.ann);
+  const d = page.locator('.drawer');
+  assert.equal(await d.locator('.orders-total').getAttribute('data-revenue'), '1500 JPY; 60.00 USD');
+  assert.equal(await d.locator('.order[data-order-id="A-1"] .order-amount').getAttribute('data-amount'), '49.99 USD');
+  assert.match(await d.locator('.order[data-order-id="A-1"] .order-amount').innerText(), /49\.99/);
+  assert.match(await d.locator('.order[data-order-id="J-1"] .order-amount').innerText(), /1,500/);
+  assert.doesNotMatch(await d.locator('.order[data-order-id="J-1"] .order-amount').innerText(), /1,500\.0/, 'yen has no decimals');
+  const apart = d.locator('.order[data-order-id="X-1"]');
+  assert.match(await apart.innerText(), /kept apart/);
+  assert.match(await apart.locator('.order-apart-note').innerText(), /Not counted: "12,x" is not a number/);
+  assert.match(await d.locator('.order[data-order-id="A-1"] .order-meta').innerText(), /via postback/);
+  assert.equal(await d.locator('.order[data-order-id="A-1"] .order-meta .chip').innerText(), (await lead(ids.ann)).orders[0].stage);
+
+  await page.goto('about:blank');
+  await go(`#/leads/${ids.bob}`);
+  await settledDrawer(ids.bob);
+  assert.equal(await page.locator('.drawer .orders-total').getAttribute('data-revenue'), '1.234 BHD', 'three decimals');
+  assert.match(await page.locator('.drawer .order[data-order-id="B-1"] .order-amount').innerText(), /1\.234/);
+});
+
+test('drawer: add an order (inline error from the API\'s field), edit its amount, remove it (confirmed), history kept', async () => {
+  await go(`#/leads/${ids.dee}`);
+  await settledDrawer(ids.dee);
+  const d = page.locator('.drawer');
+  assert.match(await d.locator('.orders-none').innerText(), /No orders yet/);
+  await d.locator('[data-action=add-order]').click();
+  const form = d.locator('form.order-form');
+  await form.locator('input[name=value]').fill('abc');
+  await form.locator('input[name=currency]').fill('usd');
+  await form.locator('input[name=order_id]').fill('D-1');
+  await form.locator('[data-action=save-order]').click();
+  const err = form.locator('input[name=value][aria-invalid=true]');
+  await err.waitFor();
+  assert.match(await form.locator('.order-field-value .field-error').innerText(), /not a number/);
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'value', 'focus on the field in error');
+  assert.equal((await lead(ids.dee)).orders, undefined, 'nothing saved');
+
+  await form.locator('input[name=value]').fill('19.90');
+  await form.locator('[data-action=save-order]').click();
+  await d.locator('.order[data-order-id="D-1"]').waitFor();
+  await settledDrawer(ids.dee);
+  const added = await apiOrder(ids.dee, 'D-1');
+  assert.deepEqual(added.value, { minor: 1990, currency: 'USD' });
+  assert.equal(added.via, 'admin');
+  assert.equal(await d.locator('.orders-total').getAttribute('data-revenue'), '19.90 USD');
+  assert.match(await d.locator('.order[data-order-id="D-1"] .order-meta').innerText(), /added by an admin/);
+  await screenshot(page, 'money-drawer-added-desktop', { fullPage: false });
+
+  // Edit: 19.90 → 25.5 USD, the earlier amount kept in the order's changes.
+  await d.locator('.order[data-order-id="D-1"] [data-action=edit-order]').click();
+  const edit = d.locator('.order[data-order-id="D-1"] form.order-form');
+  await edit.locator('input[name=value]').fill('25.5');
+  await edit.locator('[data-action=save-order]').click();
+  await d.locator('.order[data-order-id="D-1"] .order-amount[data-amount="25.50 USD"]').waitFor();
+  await settledDrawer(ids.dee);
+  assert.deepEqual((await apiOrder(ids.dee, 'D-1')).value, { minor: 2550, currency: 'USD' });
+  assert.match(await d.locator('.order[data-order-id="D-1"] .order-changes').innerText(), /changed, was \$19\.90/);
+
+  // Remove: asks first; Cancel keeps it, Confirm strikes it through.
+  await d.locator('.order[data-order-id="D-1"] [data-action=remove-order]').click();
+  await page.locator('.dialog [data-action=cancel]').click();
+  assert.equal((await apiOrder(ids.dee, 'D-1')).removed_at, undefined, 'cancel keeps the order');
+  await d.locator('.order[data-order-id="D-1"] [data-action=remove-order]').click();
+  await page.locator('.dialog [data-action=confirm]').click();
+  await d.locator('.order.order-removed[data-order-id="D-1"]').waitFor();
+  await settledDrawer(ids.dee);
+  const gone = await apiOrder(ids.dee, 'D-1');
+  assert.ok(gone.removed_at, 'removed in the API');
+  assert.equal(await d.locator('.order[data-order-id="D-1"] s.order-amount').count(), 1, 'struck through');
+  assert.equal(await d.locator('.orders-total').getAttribute('data-revenue'), '', 'no revenue left');
+  assert.match(await d.locator('.order[data-order-id="D-1"] .order-changes').innerText(), /removed, was \$25\.50/);
+  await screenshot(page, 'money-drawer-removed-desktop', { fullPage: false });
+  assert.deepEqual(events.pageErrors, []);
+});
+
+test('drawer: layout at 1440×900 and 390×844', async () => {
+  for (const [tag, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    const { page: p, context } = await newPage(browser, { viewport });
+    await go(`#/leads/${ids.ann}`, p);
+    await settledDrawer(ids.ann, p);
+    await p.locator('.drawer [data-action=add-order]').click();
+    const defects = await layoutDefects(p, '.drawer .order-head > *, .drawer .order-meta, .drawer .orders-total > *, .drawer .order-form input, .drawer .order-form label');
+    await p.locator('.section-orders').screenshot({ path: `${process.cwd()}/../../artifacts/screenshots/money-drawer-orders-${tag}.png` });
+    assert.deepEqual(defects, [], `${tag}: orders layout`);
+    await context.close();
+  }
+});
