@@ -184,7 +184,7 @@ test('go() returns only once the screen\'s data has rendered (the cause of the h
     assert.equal(await page.locator('table.leads-table').count(), 0);
     release();
     await nav;
-    assert.equal(await page.locator('table.leads-table thead th[data-col]').count(), 9, 'the header row is there when go() returns');
+    assert.equal(await page.locator('table.leads-table thead th[data-col]').count(), 10, 'the header row is there when go() returns');
   } finally {
     release();
     await page.unroute('**/api/leads?*');
@@ -196,7 +196,7 @@ test('all leads: table shows the seed\'s columns and real rows; lead detail show
   // go() returns once the table has rendered (it used to return when the sidebar appeared: a flake).
   const heads = await page.locator('table.leads-table thead th:not(.col-check)').allInnerTexts();
   assert.deepEqual(heads.map((x) => x.trim().toLowerCase()),
-    ['date', 'name / email', 'phone', 'stage', 'source', 'campaign', 'form %', 'ip', 'device', 'actions']);
+    ['date', 'name / email', 'phone', 'stage', 'source', 'campaign', 'form %', 'revenue', 'ip', 'device', 'actions']);
   const all = await server.api.listAll();
   const ui = await tableIds(page);
   assert.deepEqual(ui, all.slice(0, 25).map((l) => l.id), 'first page = newest 25 (default page size)');

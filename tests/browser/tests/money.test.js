@@ -133,3 +133,115 @@ test('drawer: layout at 1440×900 and 390×844', async () => {
     await context.close();
   }
 });
+
+test('All Leads: a Revenue column per currency, sorted on the page, and in the CSV as decimal text', async () => {
+  await go('#/leads');
+  const cellOf = (id) => page.locator(`tr[data-lead-id="${id}"] td[data-col=revenue]`);
+  assert.equal(await cellOf(ids.ann).getAttribute('title'), '1500 JPY; 60.00 USD');
+  assert.match(await cellOf(ids.ann).innerText(), /¥1,500 · \$60\.00/);
+  assert.match(await cellOf(ids.bob).innerText(), /1\.234/);
+  assert.equal(await cellOf(ids.dee).innerText(), '—', 'its order was removed');
+  await page.locator('[data-action=sort-revenue]').click();
+  await page.locator('th[data-col=revenue][aria-sort=descending]').waitFor();
+  const order = await page.locator('table.leads-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.leadId));
+  assert.deepEqual(order, [ids.cy, ids.ann, ids.bob, ids.dee], 'this page by revenue, highest first, none last');
+  assert.match(page.url(), /sort=revenue/);
+  await screenshot(page, 'money-leads-desktop', { fullPage: false });
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-action=export-csv]').click()]);
+  const csv = parseCsv(readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, ''));
+  const col = (n) => csv[0].indexOf(n);
+  const row = (id) => csv.find((r) => r[col('id')] === id);
+  assert.equal(row(ids.ann)[col('revenue')], '1500 JPY; 60.00 USD');
+  assert.equal(row(ids.bob)[col('revenue')], '1.234 BHD');
+  assert.equal(row(ids.cy)[col('revenue')], '120.00 USD');
+  assert.equal(row(ids.dee)[col('revenue')], '');
+  assert.equal(row(ids.ann)[col('orders')], '3', 'counted orders (not the kept-apart one)');
+});
+
+test('Overview: money cards are the analytics API\'s money, "—" where it is null, not-converted amounts apart', async () => {
+  await go('#/overview');
+  const a = await server.api.analytics({ from: await page.locator('#ov-from').inputValue(), to: await page.locator('#ov-to').inputValue() });
+  const m = a.money;
+  const card = (k) => page.locator(`[data-kpi="kpi-${k}"]`);
+  assert.match(await card('revenue').innerText(), new RegExp(m.revenue.amount.replace('.', '\\.')));
+  assert.equal(m.spend, null, 'no spend rows in this test');
+  assert.equal(await card('spend').innerText(), '—');
+  assert.equal(await card('roas').innerText(), '—');
+  assert.equal(await card('cpl').innerText(), '—');
+  assert.equal(await card('profit').innerText(), '—');
+  assert.equal(await card('paying').innerText(), String(m.paying_leads));
+  assert.match(await card('aov').innerText(), new RegExp(m.average_order_value.amount.replace('.', '\\.')));
+  assert.equal(await page.locator('.kpi-revenue .cmp').getAttribute('data-delta'), m.revenue.minor ? 'new' : 'no change', 'nothing in the previous period');
+  if (m.revenue_not_converted.length) {
+    const nc = await page.locator('[data-not-converted=revenue]').innerText();
+    for (const x of m.revenue_not_converted) assert.match(nc, new RegExp(x.currency === 'JPY' ? '1,500' : x.amount.replace('.', '\\.')));
+  }
+  await screenshot(page, 'money-overview-desktop', { fullPage: false });
+});
+
+test('Campaigns: the money view is the breakdown API per row, sortable, and the CSV carries decimal text', async () => {
+  await go('#/campaigns?view=money');
+  const from = await page.locator('#c-from').inputValue();
+  const to = await page.locator('#c-to').inputValue();
+  const bd = await server.api.breakdown({ by: 'campaign', touch: 'first', from, to });
+  await page.locator('.report-table[data-view=money]').waitFor();
+  for (const r of bd.rows) {
+    const tr = page.locator(`.report-table tbody tr[data-value="${r.value}"]`);
+    assert.equal(await tr.locator('td[data-col="money:revenue"]').getAttribute('data-minor'), String(r.money.revenue.minor), `${r.value} revenue`);
+    assert.equal(await tr.locator('td[data-col="money:spend"]').innerText(), '—', 'no spend');
+    assert.equal(await tr.locator('td[data-col="money:roas"]').innerText(), '—');
+    assert.equal(await tr.locator('td[data-col="money:cpa"]').innerText(), '—');
+    assert.equal(await tr.locator('td[data-col="money:paying_leads"]').innerText(), String(r.money.paying_leads));
+  }
+  await page.locator('.report-table th[data-col="money:revenue"] button').click();
+  await page.locator('.report-table th[data-col="money:revenue"][aria-sort=descending]').waitFor();
+  const shown = await page.locator('.report-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.value));
+  const want = [...bd.rows].sort((x, y) => y.money.revenue.minor - x.money.revenue.minor).map((r) => r.value);
+  assert.deepEqual(shown, want, 'sorted by revenue, highest first');
+  const off = await page.evaluate(() => [...document.querySelectorAll('#content table thead th')]
+    .filter((th) => th.getBoundingClientRect().right > Math.min(window.innerWidth, th.closest('.table-scroll').getBoundingClientRect().right) + 0.5).map((th) => th.innerText));
+  assert.deepEqual(off, [], 'every money column on screen at 1440 px');
+  await screenshot(page, 'money-campaigns-desktop', { fullPage: false });
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-action=export-breakdown]').click()]);
+  const csv = parseCsv(readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, ''));
+  const cur = bd.rows[0].money.revenue.currency;
+  const rc = csv[0].indexOf(`revenue (${cur})`);
+  assert.ok(rc > 0, csv[0].join(','));
+  for (const r of bd.rows) assert.equal(csv.find((x) => x[0] === r.value)[rc], r.money.revenue.amount, `${r.value} in the CSV`);
+  assert.equal(csv.find((x) => x[0] === bd.rows[0].value)[csv[0].indexOf(`spend (${cur})`)], '', 'no spend: empty, not 0');
+});
+
+test('Board: each column\'s value and weighted value are the pipeline API\'s, with the weighted total', async () => {
+  await go('#/board');
+  const pv = (await server.api.call('GET', '/api/analytics/pipeline', { key: ADMIN })).json;
+  for (const st of pv.stages) {
+    const line = page.locator(`.column[data-stage="${st.stage}"] .col-money`);
+    assert.equal(await line.getAttribute('data-value'), st.value.amount, `${st.stage} value`);
+    assert.equal(await line.getAttribute('data-weighted'), st.weighted.amount, `${st.stage} weighted`);
+  }
+  assert.match(await page.locator('.pipeline-money [data-money=weighted]').innerText(), new RegExp(pv.weighted_total.amount.replace('.', '\\.')));
+  assert.match(await page.locator('.pipeline-money').innerText(), /all time/);
+  await screenshot(page, 'money-board-desktop', { fullPage: false });
+  await go('#/board?source=google');
+  assert.match(await page.locator('.pipeline-money').innerText(), /filters above do not apply/);
+});
+
+test('money screens at 390×844: nothing overlaps or is cut', async () => {
+  const { page: p, context } = await newPage(browser, { viewport: PHONE });
+  try {
+    await go('#/overview', p);
+    assert.deepEqual(await layoutDefects(p, '.kpis-money .kpi-label, .kpis-money .kpi-value, .kpis-money .kpi-cmp, .kpis-money .kpi-hint', { offscreen: true }), []);
+    await screenshot(p, 'money-overview-phone');
+    await go('#/campaigns?view=money', p);
+    await screenshot(p, 'money-campaigns-phone', { fullPage: false });
+    await go('#/board', p);
+    assert.deepEqual(await layoutDefects(p, '.pipeline-money, .column:first-child .col-money', { noClip: [] }), []);
+    await screenshot(p, 'money-board-phone', { fullPage: false });
+    await go('#/leads', p);
+    await screenshot(p, 'money-leads-phone', { fullPage: false });
+  } finally {
+    await context.close();
+  }
+});
