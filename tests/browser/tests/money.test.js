@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  startServer, launchBrowser, newPage, screenshot, go as goTo, waitDrawer, parseCsv, DESKTOP, PHONE,
+  startServer, launchBrowser, newPage, screenshot, go as goTo, waitDrawer, parseCsv, DESKTOP, PHONE, SCREENSHOT_DIR,
 } from '../lib/harness.js';
 import { layoutDefects } from '../lib/layout.js';
 
@@ -128,7 +128,7 @@ test('drawer: layout at 1440×900 and 390×844', async () => {
     await settledDrawer(ids.ann, p);
     await p.locator('.drawer [data-action=add-order]').click();
     const defects = await layoutDefects(p, '.drawer .order-head > *, .drawer .order-meta, .drawer .orders-total > *, .drawer .order-form input, .drawer .order-form label');
-    await p.locator('.section-orders').screenshot({ path: `${process.cwd()}/../../artifacts/screenshots/money-drawer-orders-${tag}.png` });
+    await p.locator('.section-orders').screenshot({ path: `${SCREENSHOT_DIR}/money-drawer-orders-${tag}.png` });
     assert.deepEqual(defects, [], `${tag}: orders layout`);
     await context.close();
   }
@@ -234,8 +234,10 @@ test('money screens at 390×844: nothing overlaps or is cut', async () => {
     await go('#/overview', p);
     assert.deepEqual(await layoutDefects(p, '.kpis-money .kpi-label, .kpis-money .kpi-value, .kpis-money .kpi-cmp, .kpis-money .kpi-hint', { offscreen: true }), []);
     await screenshot(p, 'money-overview-phone');
+    await p.locator('.kpis-money').screenshot({ path: `${SCREENSHOT_DIR}/money-overview-cards-phone.png` });
     await go('#/campaigns?view=money', p);
-    await screenshot(p, 'money-campaigns-phone', { fullPage: false });
+    await p.locator('.report-table[data-view=money]').waitFor();
+    await screenshot(p, 'money-campaigns-phone');
     await go('#/board', p);
     assert.deepEqual(await layoutDefects(p, '.pipeline-money, .column:first-child .col-money', { noClip: [] }), []);
     await screenshot(p, 'money-board-phone', { fullPage: false });
