@@ -91,6 +91,12 @@ export const api = {
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),
+  /** Orders (admin): add (or replace the one with that order_id), change an amount, remove; each answers {lead}. */
+  addOrder: (id, body) => request('POST', `/api/leads/${encodeURIComponent(id)}/orders`, { body }),
+  editOrder: (id, orderId, body) => request('PUT', `/api/leads/${encodeURIComponent(id)}/orders/${encodeURIComponent(orderId)}`, { body }),
+  removeOrder: (id, orderId) => request('DELETE', `/api/leads/${encodeURIComponent(id)}/orders/${encodeURIComponent(orderId)}`),
+  /** Revenue of the leads in each stage now (all time, unfiltered), with the weighted pipeline value. */
+  pipelineValue: (opts = {}) => request('GET', '/api/analytics/pipeline', opts),
   /** Imports a CSV or JSON-lines file (a File or string); answers {imported, updated, unchanged, rejected, rejected_total}. */
   importLeads: (raw, contentType) => request('POST', '/api/import', { raw, contentType }),
   /** Take a quarantined lead out of quarantine (admin). */

@@ -1,4 +1,5 @@
 // CSV export helpers: RFC 4180 quoting plus spreadsheet formula-injection neutralising.
+import { leadRevenue, moneyListText, countedOrders } from './money.js';
 
 export const CSV_COLUMNS = [
   ['id', (l) => l.id],
@@ -27,6 +28,9 @@ export const CSV_COLUMNS = [
   ['form_completion_percent', (l) => l.form_completion_percent],
   ['form_fields_completed', (l) => l.form_fields_completed],
   ['form_fields_total', (l) => l.form_fields_total],
+  // Counted orders summed per currency, as decimal text: "60.00 USD; 1500 JPY" (never a float).
+  ['revenue', (l) => moneyListText(leadRevenue(l))],
+  ['orders', (l) => (Array.isArray(l.orders) ? countedOrders(l).length : 0)],
   ['first_touch_source', (l) => l.first_touch && l.first_touch.source],
   ['first_touch_campaign', (l) => l.first_touch && l.first_touch.campaign],
   ['first_touch_domain', (l) => l.first_touch && l.first_touch.domain],

@@ -148,8 +148,8 @@ export function signedPercent(ratio) {
   return `${Number(text) === 0 ? '' : sign(v)}${text}%`;
 }
 
-/** The visible text of a delta: "+5 (+41.7%)", "−3 (−20%)", "+4.2 pp (+12%)", "new", "no change", "—". */
-export function deltaText(d) {
+/** The visible text of a delta (fmtAbs writes the size, e.g. as money): "+5 (+41.7%)", "−3 (−20%)", "+4.2 pp (+12%)", "new", "no change", "—". */
+export function deltaText(d, fmtAbs = fmtInt) {
   if (d.kind === 'none') return '—';
   if (d.kind === 'new') return 'new';
   if (d.kind === 'flat') return 'no change';
@@ -157,15 +157,15 @@ export function deltaText(d) {
     const pp = Math.round(Math.abs(d.abs) * 10) / 10;
     return `${sign(d.abs)}${pp.toFixed(1)} pp${d.rel !== null ? ` (${signedPercent(d.rel)})` : ''}`;
   }
-  return `${sign(d.abs)}${fmtInt(d.abs)} (${signedPercent(d.rel)})`;
+  return `${sign(d.abs)}${fmtAbs(d.abs)} (${signedPercent(d.rel)})`;
 }
 
 /** Words for assistive technology: "up 5 (+41.7%)", "down 3 …", "new (none in the previous period)". */
-export function deltaWords(d) {
+export function deltaWords(d, fmtAbs = fmtInt) {
   if (d.kind === 'none') return 'no comparison available';
   if (d.kind === 'new') return 'new: none in the previous period';
   if (d.kind === 'flat') return 'no change';
-  const size = d.rate ? `${(Math.round(Math.abs(d.abs) * 10) / 10).toFixed(1)} percentage points` : fmtInt(d.abs);
+  const size = d.rate ? `${(Math.round(Math.abs(d.abs) * 10) / 10).toFixed(1)} percentage points` : fmtAbs(d.abs);
   const rel = d.rel === null ? '' : ` (${signedPercent(Math.abs(d.rel)).replace(/^\+/, '')})`;
   return `${d.kind === 'up' ? 'up' : 'down'} ${size}${rel}`;
 }

@@ -9,6 +9,7 @@ import { loading, errorState, setContent, toast } from '../ui.js';
 import { moveLead, stageSelect } from '../actions.js';
 import { openLead } from './lead.js';
 import { valuePicker } from '../pickers.js';
+import { money, moneyList } from '../money.js';
 
 /** Cards per column on first paint. */
 export const FIRST_PAGE = 25;
@@ -56,7 +57,11 @@ export function renderBoard(root, ctx, params = {}) {
   for (const el of [from, to]) el.addEventListener('change', applyFilters);
 
   const body = h('div', { class: 'board-wrap' });
-  root.append(form, body);
+  // The money in the pipeline (GET /api/analytics/pipeline): every lead now in each stage, all time — the board's
+  // filters do not apply to it, which the bar says when they are on.
+  const moneyBar = h('p', { class: 'pipeline-money', 'aria-live': 'polite', hidden: true });
+  root.append(form, moneyBar, body);
+  let pipeline = null;
 
   let stages = [];
   let columns = new Map(); // stage -> column state
@@ -107,8 +112,10 @@ export function renderBoard(root, ctx, params = {}) {
     const fresh = new Map();
     for (const stage of stages) fresh.set(stage, makeColumn(stage));
     // Load every column's first page (as deep as it was, for live refreshes) before swapping, so nothing flickers.
+    const valueP = api.pipelineValue().catch(() => null); // a server without money: no figures, the board still works
     const results = await Promise.all([...fresh.values()].map((col) => fetchPage(col, Math.min(200, keep.get(col.stage) || FIRST_PAGE)).then(
       (res) => ({ col, res }), (error) => ({ col, error }))));
+    pipeline = await valueP;
     if (!root.isConnected || gen !== generation) return;
     if (results.some((r) => r.error && r.error.status === 401)) return;
     if (io) io.disconnect();
@@ -121,11 +128,38 @@ export function renderBoard(root, ctx, params = {}) {
     }
     setContent(body, board);
     for (const col of columns.values()) observe(col);
+    renderMoney();
     ctx.ready();
+  }
+
+  /** The value and weighted value in each column header, and the pipeline's weighted total above the board. */
+  function renderMoney() {
+    const p = pipeline && Array.isArray(pipeline.stages) ? pipeline : null;
+    moneyBar.hidden = !p;
+    for (const col of columns.values()) {
+      const st = p ? p.stages.find((x) => x.stage === col.stage) : null;
+      col.money.hidden = !st;
+      if (!st) { setContent(col.money); continue; }
+      const nc = Array.isArray(st.not_converted) ? st.not_converted : [];
+      col.money.dataset.value = st.value ? st.value.amount : '';
+      col.money.dataset.weighted = st.weighted ? st.weighted.amount : '';
+      setContent(col.money,
+        h('span', { class: 'col-value', title: `Revenue of the ${num(st.leads_with_revenue)} lead${st.leads_with_revenue === 1 ? '' : 's'} in ${col.stage} with orders (all time)` }, money(st.value)),
+        h('span', { class: 'col-weighted', title: `Weighted at ${num(st.probability_percent)} % for ${col.stage}` }, ` · ${money(st.weighted)} at ${num(st.probability_percent)}%`),
+        nc.length ? h('span', { class: 'not-converted', title: 'No exchange rate: kept apart, not counted' }, `+ ${moneyList(nc)} not converted`) : null);
+    }
+    if (!p) return;
+    setContent(moneyBar,
+      h('span', {}, 'Pipeline value '), h('strong', { 'data-money': 'total' }, money(p.total)),
+      h('span', {}, ' · weighted '), h('strong', { 'data-money': 'weighted' }, money(p.weighted_total)),
+      h('span', { class: 'muted' }, filtered()
+        ? ' · all leads, all time: the filters above do not apply to these figures'
+        : ' · every lead now in each stage, all time, at today’s rates'));
   }
 
   function makeColumn(stage) {
     const count = h('span', { class: 'col-count' }, '…');
+    const moneyLine = h('div', { class: 'col-money', hidden: true });
     const countLabel = h('span', { class: 'sr-only' }, '');
     const list = h('div', { class: 'col-cards', tabindex: '0', role: 'group', 'aria-label': `${stage} leads` });
     const more = h('div', { class: 'col-more', 'data-stage': stage });
@@ -135,9 +169,9 @@ export function renderBoard(root, ctx, params = {}) {
       h('header', { class: `col-head col-${color}` },
         h('span', { class: `dot dot-${color}`, 'aria-hidden': 'true' }),
         h('h2', { class: 'col-title' }, stage), count, countLabel),
-      list, footer);
+      moneyLine, list, footer);
     list.append(more);
-    const col = { stage, el, list, more, footer, count, countLabel, leads: [], cursor: null, total: null, loaded: false, busy: false };
+    const col = { stage, el, list, more, footer, count, countLabel, money: moneyLine, leads: [], cursor: null, total: null, loaded: false, busy: false };
 
     el.addEventListener('dragover', (e) => {
       if (!dragId) return;

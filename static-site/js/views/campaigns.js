@@ -8,7 +8,8 @@ import { num, pct, duration, dayRange } from '../format.js';
 import { loading, errorState, empty, setContent, toast } from '../ui.js';
 import { downloadText } from '../csv.js';
 import { todayIn, sortRows } from '../range.js';
-import { DIMENSIONS, TOUCHES, METRICS, breakdownColumns, defaultDir, pinOther, breakdownCsv, breakdownFileName } from '../breakdown.js';
+import { DIMENSIONS, TOUCHES, METRICS, breakdownColumns, moneyColumns, defaultCpaStage, defaultDir, pinOther, breakdownCsv, breakdownFileName } from '../breakdown.js';
+import { money, moneyList, roas as roasText } from '../money.js';
 import { rangeFromQuery, rangePicker, reportQuery } from '../report-ui.js';
 import { leadsLink, AGGREGATES } from './overview.js';
 
@@ -17,7 +18,10 @@ export function parseCampaignState(q) {
   const touch = TOUCHES.some((t) => t.id === q.get('touch')) ? q.get('touch') : 'first';
   const sort = q.get('sort') || 'leads';
   const dir = ['asc', 'desc'].includes(q.get('dir')) ? q.get('dir') : null;
-  return { by, touch, sort, dir };
+  // Figures shown: conversion per stage (default) or money; the CPA stage for the money view.
+  const view = q.get('view') === 'money' ? 'money' : 'conversion';
+  const cpa = q.get('cpa') || '';
+  return { by, touch, sort, dir, view, cpa };
 }
 
 export function renderCampaigns(root, ctx, params = {}) {
@@ -33,9 +37,28 @@ export function renderCampaigns(root, ctx, params = {}) {
   const touchRadios = TOUCHES.map((t) => h('label', { class: 'seg-option' },
     h('input', { type: 'radio', name: 'touch', value: t.id, checked: t.id === state.touch, class: 'seg-input' }),
     h('span', {}, t.label)));
+  const viewRadios = [['conversion', 'Conversion'], ['money', 'Money']].map(([id, label]) => h('label', { class: 'seg-option' },
+    h('input', { type: 'radio', name: 'view', value: id, checked: id === state.view, class: 'seg-input', 'data-action': 'campaign-view' }),
+    h('span', {}, label)));
+  const cpaSel = h('select', { class: 'select', id: 'c-cpa', name: 'cpa', 'data-action': 'cpa-stage' });
+  const cpaField = h('div', { class: 'filter filter-cpa', hidden: state.view !== 'money' },
+    h('label', { class: 'filter-label', for: 'c-cpa' }, 'CPA stage'), cpaSel);
   const controls = h('div', { class: 'report-controls card' },
     h('div', { class: 'filter' }, h('label', { class: 'filter-label', for: 'c-by' }, 'Break down by'), bySel),
-    h('fieldset', { class: 'filter seg' }, h('legend', { class: 'filter-label' }, 'Attribution'), h('div', { class: 'seg-options' }, touchRadios)));
+    h('fieldset', { class: 'filter seg' }, h('legend', { class: 'filter-label' }, 'Attribution'), h('div', { class: 'seg-options' }, touchRadios)),
+    h('fieldset', { class: 'filter seg' }, h('legend', { class: 'filter-label' }, 'Figures'), h('div', { class: 'seg-options' }, viewRadios)),
+    cpaField);
+  for (const l of viewRadios) {
+    const r = l.querySelector('input');
+    r.addEventListener('change', () => {
+      if (!r.checked) return;
+      state.view = r.value;
+      cpaField.hidden = state.view !== 'money';
+      sync();
+      if (state.data) render();
+    });
+  }
+  cpaSel.addEventListener('change', () => { state.cpa = cpaSel.value; sync(); if (state.data) render(); });
   bySel.addEventListener('change', () => { state.by = bySel.value; sync(); load(); });
   for (const l of touchRadios) {
     const r = l.querySelector('input');
@@ -58,12 +81,16 @@ export function renderCampaigns(root, ctx, params = {}) {
   let picker = null;
   let seq = 0;
 
+  const cpaStage = (stages) => (stages.includes(state.cpa) ? state.cpa : defaultCpaStage(stages));
+  const allColumns = (stages) => [...breakdownColumns(stages), ...moneyColumns(stages, cpaStage(stages))];
+
   function query() {
-    const cols = state.data ? breakdownColumns(state.data.stages) : null;
+    const cols = state.data ? allColumns(state.data.stages) : null;
     const col = cols && cols.find((c) => c.key === state.sort);
     const dirDefault = col ? defaultDir(col) : 'desc';
     return reportQuery(spec, [['by', state.by === 'campaign' ? '' : state.by], ['touch', state.touch === 'first' ? '' : state.touch],
-      ['sort', state.sort === 'leads' ? '' : state.sort], ['dir', state.dir && state.dir !== dirDefault ? state.dir : '']]);
+      ['sort', state.sort === 'leads' ? '' : state.sort], ['dir', state.dir && state.dir !== dirDefault ? state.dir : ''],
+      ['view', state.view === 'money' ? 'money' : ''], ['cpa', state.view === 'money' && state.cpa ? state.cpa : '']]);
   }
   function sync() {
     const qs = query();
@@ -104,8 +131,14 @@ export function renderCampaigns(root, ctx, params = {}) {
   function render() {
     const { data } = state;
     const stages = Array.isArray(data.stages) ? data.stages : [];
-    const cols = breakdownColumns(stages);
-    let col = cols.find((c) => c.key === state.sort);
+    const hasMoney = (data.rows || []).some((r) => r.money);
+    const moneyView = state.view === 'money' && hasMoney;
+    const cpa = cpaStage(stages);
+    setContent(cpaSel, stages.map((st) => h('option', { value: st, selected: st === cpa }, st)));
+    const conv = breakdownColumns(stages);
+    const mcols = moneyColumns(stages, cpa);
+    const cols = moneyView ? [conv[0], conv[1], ...mcols] : conv;
+    let col = [...conv, ...(hasMoney ? mcols : [])].find((c) => c.key === state.sort);
     if (!col) { state.sort = 'leads'; col = cols[1]; }
     const dir = state.dir || defaultDir(col);
     const rows = sortRows(data.rows || [], col.get, dir, pinOther);
@@ -130,11 +163,30 @@ export function renderCampaigns(root, ctx, params = {}) {
         const again = tableHost.querySelector(`[data-sort="${CSS.escape(c.key)}"]`);
         if (again) again.focus();
         const d = state.dir || defaultDir(c);
-        sortStatus.textContent = `Sorted by ${c.stage ? `${c.stage} ${METRICS.find((m) => m.id === c.metric).short}` : c.label.toLowerCase()}, ${d === 'asc' ? 'ascending' : 'descending'}.`;
+        sortStatus.textContent = `Sorted by ${c.metric ? `${c.stage} ${METRICS.find((m) => m.id === c.metric).short}` : (c.title || c.label).toLowerCase()}, ${d === 'asc' ? 'ascending' : 'descending'}.`;
       },
     }, text, h('span', { class: 'sort-icon', 'aria-hidden': 'true' }, state.sort === c.key ? (dir === 'asc' ? '▲' : '▼') : '↕'));
     const ariaSort = (c) => (state.sort === c.key ? (dir === 'asc' ? 'ascending' : 'descending') : 'none');
     const later = stages.slice(1);
+    const moneyCell = (c, r) => {
+      if (c.kind === 'x') return roasText(c.get(r));
+      if (c.kind === 'ratio') return pct(c.get(r));
+      if (c.kind === 'count') return num(c.get(r));
+      const nc = c.notConverted ? c.notConverted(r) : [];
+      return [money(c.amount(r)), nc.length ? h('span', { class: 'not-converted', title: 'No exchange rate: kept apart, not counted' }, `+ ${moneyList(nc)}`) : null];
+    };
+    const moneyHead = (c) => h('th', { scope: 'col', class: 'num', 'aria-sort': ariaSort(c), 'data-col': c.key, title: c.title || null },
+      sortBtn(c, [c.label, c.title ? h('span', { class: 'sr-only' }, ` (${c.title})`) : null]));
+    const moneyTable = () => h('table', { class: 'table report-table report-money', 'data-by': data.by || state.by, 'data-touch': data.touch || state.touch, 'data-view': 'money' },
+      h('caption', { class: 'sr-only' }, `Money by ${dim.label.toLowerCase()}, ${touch.label.toLowerCase()}, ${dayRange(data.from, data.to)}, in the reporting currency. Column headers are sort buttons.`),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col', class: 'col-value', 'aria-sort': ariaSort(cols[0]), 'data-col': 'value' }, sortBtn(cols[0], dim.label)),
+        h('th', { scope: 'col', class: 'num', 'aria-sort': ariaSort(cols[1]), 'data-col': 'leads' }, sortBtn(cols[1], 'Leads')),
+        mcols.map(moneyHead))),
+      h('tbody', {}, rows.map((r) => h('tr', { 'data-value': r.value },
+        h('th', { scope: 'row', class: 'col-value' }, valueCell(r)),
+        h('td', { class: 'num', 'data-col': 'leads' }, num(r.leads)),
+        mcols.map((c) => h('td', { class: `num m-money${c.kind === 'cost' ? ' m-cost' : ''}`, 'data-col': c.key, 'data-minor': c.amount ? String(c.get(r) ?? '') : null }, moneyCell(c, r)))))));
     const head1 = h('tr', {},
       h('th', { scope: 'col', rowspan: 2, class: 'col-value', 'aria-sort': ariaSort(cols[0]), 'data-col': 'value' }, sortBtn(cols[0], dim.label)),
       h('th', { scope: 'col', rowspan: 2, class: 'num', 'aria-sort': ariaSort(cols[1]), 'data-col': 'leads' }, sortBtn(cols[1], 'Leads')),
@@ -151,7 +203,7 @@ export function renderCampaigns(root, ctx, params = {}) {
       if (!dim.filter || AGGREGATES.has(r.value)) return h('span', { class: 'value-text' }, r.value);
       return h('a', { class: 'link-btn value-link', href: leadsLink({ [dim.filter]: r.value }, data), 'data-action': 'open-value', title: `List the leads of ${r.value}` }, r.value);
     };
-    const table = h('table', { class: 'table report-table', 'data-by': data.by || state.by, 'data-touch': data.touch || state.touch },
+    const table = moneyView ? moneyTable() : h('table', { class: 'table report-table', 'data-by': data.by || state.by, 'data-touch': data.touch || state.touch },
       h('caption', { class: 'sr-only' }, `Performance by ${dim.label.toLowerCase()}, ${touch.label.toLowerCase()}, leads created ${dayRange(data.from, data.to)}. Column headers are sort buttons.`),
       h('colgroup', {}, h('col', {}), h('col', {}), later.map(() => h('col', { span: 4 }))),
       h('thead', {}, head1, head2),
@@ -159,7 +211,9 @@ export function renderCampaigns(root, ctx, params = {}) {
         h('th', { scope: 'row', class: 'col-value' }, valueCell(r)),
         cols.slice(1).map((c) => h('td', { class: `num${c.metric ? ` m-${c.metric}` : ''}`, 'data-col': c.key }, cell(c, r)))))));
     setContent(tableHost, h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': `Performance by ${dim.label.toLowerCase()} (scrolls sideways)` }, table));
-    setContent(note,
+    setContent(note, moneyView
+      ? `Money in the reporting currency: revenue of the orders placed in the range, spend of its spend rows; CPL is spend ÷ new leads, CPA spend ÷ leads that reached ${cpa}, ROAS revenue ÷ spend, ROI (revenue − spend) ÷ spend. “—”: no spend, or nothing to divide by. Amounts without an exchange rate are shown apart (“+ …”), never added in. `
+      : state.view === 'money' ? 'This server reports no money yet. ' : '',
       'Step % is the share of the previous stage that reached the stage; “Of leads %” the share of all leads; avg time is from lead creation. “(other)” sums the values past the top 25 and always stays last.',
       dim.filter ? ` Selecting a ${dim.label.toLowerCase()} lists its leads created in the range in All Leads${state.touch === 'first' ? ', which matches each lead’s latest ' + dim.label.toLowerCase() + ' (counts differ for leads whose ' + dim.label.toLowerCase() + ' changed)' : ''}.` : ` All Leads cannot filter by ${dim.label.toLowerCase()}, so these rows are not links.`);
   }

@@ -1,9 +1,11 @@
 // Lead detail drawer: all fields, custom_data, first-touch attribution, stage history timeline.
 import { h, icon } from '../dom.js';
 import { api, loadStages } from '../api.js';
-import { leadName, dateTime, ago, display, duration } from '../format.js';
-import { drawer, loading, errorState, stageChip, setContent } from '../ui.js';
+import { leadName, dateTime, ago, display, duration, num } from '../format.js';
+import { drawer, loading, errorState, stageChip, setContent, confirmDialog, toast } from '../ui.js';
 import { moveLead, deleteLead, releaseLead, quarantineBadge, stageSelect } from '../actions.js';
+import { money, moneyList, moneyListText, leadRevenue, normalize } from '../money.js';
+import { noteLocalChange } from '../live.js';
 
 /**
  * openLead(id, {onChanged(lead), onDeleted(id), onClose()})
@@ -31,7 +33,7 @@ export function openLead(id, hooks = {}) {
     d.ready();
   }
 
-  function render(lead, history, stages) {
+  function render(lead, history, stages, focusAfter) {
     d.setTitle(leadName(lead),
       h('div', { class: 'drawer-sub' }, stageChip(lead.stage, stages), lead.quarantine ? quarantineBadge(lead) : null,
         h('span', { class: 'muted' }, `Created ${dateTime(lead.created_at)} · ${ago(lead.created_at)}`)));
@@ -69,6 +71,7 @@ export function openLead(id, hooks = {}) {
         ['Email', lead.email], ['First name', lead.first_name], ['Last name', lead.last_name],
         ['Phone', lead.phone], ['Company', lead.company],
       ])),
+      section('Orders', ordersBlock(lead, stages, history), 'section-orders'),
       section('Stage history', timeline(withStageTimes(history, lead, stages), stages)),
       section('Form progress', form),
       section('Attribution (latest)', fields([
@@ -92,6 +95,111 @@ export function openLead(id, hooks = {}) {
         ['In current stage since', `${dateTime(lead.stage_entered_at)} (${ago(lead.stage_entered_at)})`],
         ...stages.filter((st) => lead.stage_reached_at && lead.stage_reached_at[st]).map((st) => [`Reached ${st}`, dateTime(lead.stage_reached_at[st])]),
       ]), 'section-record'));
+    if (focusAfter) {
+      const el = d.body.querySelector(focusAfter);
+      if (el) el.focus();
+    }
+  }
+
+  /** Run an order change, then show the lead the API answers (its orders as stored). */
+  async function changeOrders(lead, history, stages, call, { done, focus, onFieldError } = {}) {
+    d.ready(false);
+    try {
+      const res = await call();
+      noteLocalChange();
+      if (!d.isOpen()) return;
+      render(res.lead, history, stages, focus);
+      if (done) toast(done, 'success', { key: 'order' });
+      if (hooks.onChanged) hooks.onChanged(res.lead);
+    } catch (e) {
+      if (e.status === 401) return;
+      if (onFieldError && onFieldError(e)) return;
+      toast(e.status === 404 ? 'That lead or order no longer exists; reload the lead.' : `Could not save the order: ${e.message}`, 'error');
+    } finally {
+      d.ready();
+    }
+  }
+
+  /** The lead's orders: each with its amount, day, stage and origin; kept-apart and removed ones apart; admin edits. */
+  function ordersBlock(lead, stages, history) {
+    const orders = Array.isArray(lead.orders) ? lead.orders : [];
+    const revenue = leadRevenue(lead);
+    const apart = orders.filter((o) => !o.removed_at && !normalize(o.value));
+    const removed = orders.filter((o) => o.removed_at);
+    const total = h('div', { class: 'orders-total', 'data-revenue': moneyListText(revenue) },
+      h('span', { class: 'orders-total-label' }, 'Revenue'),
+      h('strong', { class: 'orders-total-value' }, revenue.length ? moneyList(revenue) : '—'),
+      h('span', { class: 'muted small' },
+        revenue.length > 1 ? ' · per currency, not converted' : '',
+        apart.length ? ` · ${num(apart.length)} kept apart` : '',
+        removed.length ? ` · ${num(removed.length)} removed` : ''));
+    const list = orders.length
+      ? h('ul', { class: 'orders' }, orders.map((o) => orderItem(o)))
+      : h('p', { class: 'muted orders-none' }, 'No orders yet. Server-key postbacks with a value record them; you can add one here.');
+    const formHost = h('div', { class: 'order-form-host' });
+    const addBtn = h('button', { class: 'btn btn-secondary btn-sm', type: 'button', 'data-action': 'add-order', onclick: () => {
+      addBtn.hidden = true;
+      const last = [...orders].reverse().find((o) => normalize(o.value));
+      setContent(formHost, orderForm({
+        title: 'Add an order', withId: true, currency: last ? last.value.currency : 'USD', submitLabel: 'Add order',
+        onCancel: () => { setContent(formHost); addBtn.hidden = false; addBtn.focus(); },
+        onSubmit: (body, showField) => changeOrders(lead, history, stages, () => api.addOrder(lead.id, body), {
+          done: 'Order added', focus: '[data-action=add-order]', onFieldError: showField,
+        }),
+      }));
+      const first = formHost.querySelector('input');
+      if (first) first.focus();
+    } }, '+ Add order');
+    return h('div', { class: 'orders-block' }, total, list, addBtn, formHost);
+
+    function orderItem(o) {
+      const value = normalize(o.value);
+      const isRemoved = Boolean(o.removed_at);
+      const amount = value
+        ? h(isRemoved ? 's' : 'strong', { class: 'order-amount', 'data-amount': `${value.amount} ${value.currency}` }, money(value))
+        : h('strong', { class: 'order-amount order-unread' }, o.unread ? `${display(o.unread.value)}${o.unread.currency ? ` ${o.unread.currency}` : ''}` : '—');
+      const editHost = h('div', { class: 'order-form-host' });
+      const editBtn = !isRemoved && value ? h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-action': 'edit-order', 'aria-label': `Edit the amount of order ${o.order_id}`, onclick: () => {
+        editBtn.hidden = true;
+        setContent(editHost, orderForm({
+          title: `Change order ${o.order_id}`, amount: value.amount, currency: value.currency, submitLabel: 'Save',
+          onCancel: () => { setContent(editHost); editBtn.hidden = false; editBtn.focus(); },
+          onSubmit: (body, showField) => changeOrders(lead, history, stages, () => api.editOrder(lead.id, o.order_id, body), {
+            done: `Order ${o.order_id} changed`, focus: `[data-order-id="${CSS.escape(o.order_id)}"] [data-action=edit-order]`, onFieldError: showField,
+          }),
+        }));
+        const first = editHost.querySelector('input');
+        if (first) { first.focus(); first.select(); }
+      } }, 'Edit') : null;
+      const removeBtn = !isRemoved ? h('button', { class: 'btn btn-danger-ghost btn-sm', type: 'button', 'data-action': 'remove-order', 'aria-label': `Remove order ${o.order_id}`, onclick: async () => {
+        const ok = await confirmDialog({
+          title: `Remove order ${o.order_id}?`,
+          body: h('div', {},
+            h('p', {}, value ? `${money(value)} will no longer count in revenue, ROAS or any report.` : 'It will no longer be listed as kept apart.'),
+            h('p', { class: 'muted' }, 'The order stays in the lead’s history, struck through; recording it again with the same order id restores it.')),
+          confirmLabel: 'Remove order',
+          danger: true,
+        });
+        if (!ok) return;
+        changeOrders(lead, history, stages, () => api.removeOrder(lead.id, o.order_id), { done: `Order ${o.order_id} removed`, focus: '[data-action=add-order]' });
+      } }, 'Remove') : null;
+      const changes = Array.isArray(o.changes) ? o.changes : [];
+      return h('li', { class: `order${isRemoved ? ' order-removed' : ''}${value ? '' : ' order-apart'}`, 'data-order-id': o.order_id },
+        h('div', { class: 'order-head' },
+          amount,
+          h('span', { class: 'order-id mono small', title: 'Order id' }, o.order_id),
+          isRemoved ? h('span', { class: 'badge badge-muted' }, 'removed') : null,
+          !value && !isRemoved ? h('span', { class: 'badge badge-warn' }, 'kept apart') : null,
+          h('span', { class: 'order-buttons' }, editBtn, removeBtn)),
+        h('div', { class: 'order-meta' },
+          dateTime(o.at), ' · ', stageChip(o.stage, stages), ' · ', o.via === 'admin' ? 'added by an admin' : o.via === 'postback' ? 'via postback' : display(o.via),
+          isRemoved ? ` · removed ${dateTime(o.removed_at)}` : null),
+        !value && o.unread ? h('div', { class: 'order-apart-note' }, `Not counted: ${display(o.unread.reason)}`) : null,
+        changes.length ? h('ol', { class: 'order-changes', 'aria-label': `Changes to order ${o.order_id}` }, changes.map((c) => h('li', {},
+          dateTime(c.at), ' · ', c.via === 'admin' ? 'admin' : c.via === 'postback' ? 'postback' : display(c.via), ': ',
+          c.removed ? 'removed' : 'changed', c.before ? `, was ${money(c.before)}` : ', had no counted amount'))) : null,
+        editHost);
+    }
   }
 
   load();
@@ -166,4 +274,63 @@ function timeline(history, stages) {
           stay !== null && Number.isFinite(stay) ? h('span', { class: 'muted' }, ` · stayed ${duration(stay)}`) : null)));
   });
   return h('ol', { class: 'timeline' }, items);
+}
+
+let formSeq = 0;
+/**
+ * An inline order form: amount (decimal text, never parsed here), currency and, when adding, an optional order id.
+ * onSubmit(body, showField) — showField(apiError) puts a 400's message beside the field it names (true when shown).
+ */
+function orderForm({ title, withId = false, amount = '', currency = 'USD', submitLabel, onSubmit, onCancel }) {
+  const id = `of-${++formSeq}`;
+  const err = {};
+  const input = (name, label, attrs) => {
+    const el = h('input', { class: 'input', id: `${id}-${name}`, name, 'aria-describedby': `${id}-${name}-error`, ...attrs });
+    err[name] = h('p', { class: 'field-error', id: `${id}-${name}-error`, hidden: true });
+    return { el, wrap: h('div', { class: `filter order-field order-field-${name}` }, h('label', { class: 'filter-label', for: `${id}-${name}` }, label), el, err[name]) };
+  };
+  const amt = input('value', 'Amount', { type: 'text', inputmode: 'decimal', value: amount, placeholder: '49.99', autocomplete: 'off', required: true });
+  const cur = input('currency', 'Currency', { type: 'text', value: currency, maxlength: 3, placeholder: 'USD', autocomplete: 'off', required: true });
+  const oid = withId ? input('order_id', 'Order id (optional)', { type: 'text', placeholder: 'A-1001', autocomplete: 'off' }) : null;
+  const formError = h('p', { class: 'field-error order-form-error', role: 'alert', hidden: true });
+  const fields = { value: amt.el, currency: cur.el, ...(oid ? { order_id: oid.el } : {}) };
+  const clearErrors = () => {
+    for (const [k, el] of Object.entries(fields)) { el.removeAttribute('aria-invalid'); err[k].hidden = true; err[k].textContent = ''; }
+    formError.hidden = true; formError.textContent = '';
+  };
+  const showField = (e) => {
+    if (e.status !== 400 && e.status !== 409) return false;
+    const el = e.field && fields[e.field];
+    if (el) {
+      el.setAttribute('aria-invalid', 'true');
+      err[e.field].textContent = e.message;
+      err[e.field].hidden = false;
+      el.focus();
+    } else {
+      formError.textContent = e.message;
+      formError.hidden = false;
+    }
+    return true;
+  };
+  const form = h('form', { class: 'order-form', 'aria-label': title, novalidate: true, onsubmit: async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    const value = amt.el.value.trim();
+    const code = cur.el.value.trim().toUpperCase();
+    if (!value) return showField({ status: 400, field: 'value', message: 'Enter an amount, e.g. 49.99 (negative for a refund).' });
+    if (!code) return showField({ status: 400, field: 'currency', message: 'Enter a currency code, e.g. USD.' });
+    const body = { value, currency: code };
+    if (oid && oid.el.value.trim()) body.order_id = oid.el.value.trim();
+    const btns = form.querySelectorAll('button');
+    for (const b of btns) b.disabled = true;
+    await onSubmit(body, showField);
+    for (const b of btns) b.disabled = false;
+  } },
+  h('div', { class: 'order-form-title' }, title),
+  h('div', { class: 'order-form-fields' }, amt.wrap, cur.wrap, oid ? oid.wrap : null),
+  formError,
+  h('div', { class: 'order-form-actions' },
+    h('button', { class: 'btn btn-primary btn-sm', type: 'submit', 'data-action': 'save-order' }, submitLabel),
+    h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-action': 'cancel-order', onclick: onCancel }, 'Cancel')));
+  return form;
 }

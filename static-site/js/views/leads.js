@@ -9,6 +9,7 @@ import { toCsv, csvColumns, downloadText, exportFileName } from '../csv.js';
 import { noteLocalChange } from '../live.js';
 import { openLead } from './lead.js';
 import { valuePicker } from '../pickers.js';
+import { leadRevenue, moneyList, moneyListText, moneySortKey } from '../money.js';
 
 const FILTER_KEYS = ['stage', 'search', 'source', 'campaign', 'from', 'to', 'quarantine'];
 const PAGE_SIZES = [10, 25, 50, 100];
@@ -17,6 +18,12 @@ const BULK_CONCURRENCY = 4;
 /** Empty pages with a cursor followed before showing one (each is one bounded read on the server). */
 const FOLLOW_EMPTY_PAGES = 10;
 const COLUMNS_KEY = 'leadpipe.leads.columns';
+/**
+ * Orders of the table. newest/oldest are the server's (cursor order by creation, across pages); the API cannot order
+ * by revenue, so revenue / revenue_asc sort the page being shown (newest first across pages), and say so.
+ */
+const SORTS = ['newest', 'oldest', 'revenue', 'revenue_asc'];
+const PAGE_SORTS = { revenue: 'desc', revenue_asc: 'asc' };
 
 const pctCell = (lead) => {
   const p = lead.form_completion_percent;
@@ -36,7 +43,9 @@ export const COLUMNS = [
   { key: 'source', label: 'Source', on: true, get: (l) => text(l.source) },
   { key: 'campaign', label: 'Campaign', on: true, get: (l) => text(l.campaign, 'cell-campaign') },
   { key: 'form', label: 'Form %', on: true, render: pctCell },
-  { key: 'ip', label: 'IP', on: true, get: (l) => text(l.ip_address, 'mono small cell-text cell-ip') },
+  { key: 'revenue', label: 'Revenue', on: true, cls: 'cell-revenue', render: (l) => moneyList(leadRevenue(l)), title: (l) => moneyListText(leadRevenue(l)) || 'No counted orders' },
+  // Off by default since Revenue joined the defaults (the table must fit 1440 px); in the chooser and the drawer.
+  { key: 'ip', label: 'IP', on: false, get: (l) => text(l.ip_address, 'mono small cell-text cell-ip') },
   { key: 'device', label: 'Device', on: true, get: (l) => text(l.device_type, 'cell-text cell-device') },
   { key: 'in_stage', label: 'In stage', on: false, render: (l) => ago(l.stage_entered_at).replace(' ago', ''), title: (l) => `Since ${dateTime(l.stage_entered_at)}` },
   { key: 'company', label: 'Company', on: false, get: (l) => text(l.company) },
@@ -69,7 +78,7 @@ function parseState(q) {
   return {
     filters: Object.fromEntries(FILTER_KEYS.map((k) => [k, k === 'quarantine' ? (q.get(k) === 'only' ? 'only' : '') : (q.get(k) || '').trim()])),
     limit: PAGE_SIZES.includes(Number(q.get('limit'))) ? Number(q.get('limit')) : 25,
-    sort: ['newest', 'oldest'].includes(q.get('sort')) ? q.get('sort') : '',
+    sort: SORTS.includes(q.get('sort')) ? q.get('sort') : '',
   };
 }
 function currentParts() {
@@ -128,7 +137,9 @@ export function renderLeads(root, ctx, params = {}) {
     h('option', { value: 'only', selected: state.filters.quarantine === 'only' }, 'Quarantine'));
   const sortSel = h('select', { class: 'select', name: 'sort', id: 'f-sort' },
     h('option', { value: 'newest', selected: state.sort !== 'oldest' }, 'Newest first'),
-    h('option', { value: 'oldest', selected: state.sort === 'oldest' }, 'Oldest first'));
+    h('option', { value: 'oldest', selected: state.sort === 'oldest' }, 'Oldest first'),
+    h('option', { value: 'revenue', selected: state.sort === 'revenue' }, 'Highest revenue (page)'),
+    h('option', { value: 'revenue_asc', selected: state.sort === 'revenue_asc' }, 'Lowest revenue (page)'));
   const limitSel = h('select', { class: 'select select-sm', name: 'limit', 'aria-label': 'Rows per page' },
     PAGE_SIZES.map((n) => h('option', { value: n, selected: n === state.limit }, `${n} per page`)));
   const dateError = h('p', { class: 'filter-error', id: 'date-error', role: 'alert', hidden: true });
@@ -155,7 +166,13 @@ export function renderLeads(root, ctx, params = {}) {
   search.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(applyFilters, 350); });
   for (const el of [source, campaign]) el.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(applyFilters, 450); });
   for (const el of [stageSel, from, to, quarSel]) el.addEventListener('change', applyFilters);
-  sortSel.addEventListener('change', () => { state.sort = sortSel.value; syncHash(); reset(); });
+  sortSel.addEventListener('change', () => {
+    const before = state.sort;
+    state.sort = sortSel.value;
+    syncHash();
+    // Between the page sorts (or into one from the default order) the page stays; server orders reload it.
+    if (PAGE_SORTS[state.sort] && !['oldest'].includes(before) && state.loaded) renderTable(); else reset();
+  });
   limitSel.addEventListener('change', () => { state.limit = Number(limitSel.value); syncHash(); reset(); });
 
   // ---- live banner, bulk bar, table, pager ----
@@ -254,7 +271,8 @@ export function renderLeads(root, ctx, params = {}) {
   function query(extra = {}) {
     const qy = { limit: state.limit };
     for (const k of FILTER_KEYS) if (state.filters[k]) qy[k] = state.filters[k];
-    if (state.sort) qy.sort = state.sort; // only once chosen: the server's default order is newest first
+    // Only once chosen: the server's default order is newest first. Revenue sorts apply to the page shown.
+    if (state.sort && !PAGE_SORTS[state.sort]) qy.sort = state.sort;
     return { ...qy, ...extra };
   }
 
@@ -307,8 +325,30 @@ export function renderLeads(root, ctx, params = {}) {
     return COLUMNS.filter((c) => state.columns.has(c.key));
   }
 
+  /** The page's rows in the chosen order: as the server sent them, or by revenue (per lead, nulls last). */
+  function orderedRows() {
+    const dir = PAGE_SORTS[state.sort];
+    if (!dir) return state.rows;
+    const keyed = state.rows.map((l, i) => ({ l, i, k: moneySortKey(leadRevenue(l)) }));
+    keyed.sort((a, b) => {
+      if ((a.k === null) !== (b.k === null)) return a.k === null ? 1 : -1;
+      if (a.k === null || a.k === b.k) return a.i - b.i;
+      return dir === 'asc' ? a.k - b.k : b.k - a.k;
+    });
+    return keyed.map((x) => x.l);
+  }
+
+  function setSort(next) {
+    const before = state.sort;
+    state.sort = next;
+    sortSel.value = next || 'newest';
+    syncHash();
+    if (PAGE_SORTS[next] && before !== 'oldest' && state.loaded) renderTable(); else reset();
+  }
+
   function renderTable() {
-    const { rows, stages } = state;
+    const { stages } = state;
+    const rows = orderedRows();
     prevBtn.disabled = !state.prev.length;
     nextBtn.disabled = !state.next;
     pageLabel.textContent = `Page ${state.page}`;
@@ -326,7 +366,8 @@ export function renderLeads(root, ctx, params = {}) {
     setContent(summary,
       h('strong', {}, `${num(start)}–${num(start + rows.length - 1)}`),
       state.total !== null ? ` of ${num(Math.max(state.total, start + rows.length - 1))}${state.totalExact ? '' : '+'} leads` : ' leads',
-      filtered ? h('span', { class: 'badge' }, icon('filter'), 'filtered') : null);
+      filtered ? h('span', { class: 'badge' }, icon('filter'), 'filtered') : null,
+      PAGE_SORTS[state.sort] ? h('span', { class: 'badge badge-muted', 'data-page-sort': state.sort }, 'this page by revenue') : null);
 
     const cols = visibleColumns();
     const allBox = h('input', { type: 'checkbox', class: 'check', 'data-action': 'select-page', 'aria-label': 'Select all leads on this page' });
@@ -342,10 +383,22 @@ export function renderLeads(root, ctx, params = {}) {
     const table = h('table', { class: 'table leads-table', 'data-columns': cols.map((c) => c.key).join(' ') },
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col', class: 'col-check' }, allBox),
-        cols.map((c) => h('th', { scope: 'col', 'data-col': c.key }, c.label)),
+        cols.map((c) => (c.key === 'revenue' ? revenueHead() : h('th', { scope: 'col', 'data-col': c.key }, c.label))),
         h('th', { scope: 'col', class: 'col-actions' }, 'Actions'))),
       h('tbody', {}, rows.map((lead) => row(lead, stages, cols))));
     setContent(tableHost, h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Leads table' }, table));
+  }
+
+  /** The Revenue header: a sort button for this page (highest first, then lowest), with aria-sort. */
+  function revenueHead() {
+    const dir = PAGE_SORTS[state.sort];
+    return h('th', { scope: 'col', 'data-col': 'revenue', class: 'num', 'aria-sort': dir ? (dir === 'asc' ? 'ascending' : 'descending') : 'none' },
+      h('button', { class: 'sort-btn', type: 'button', 'data-action': 'sort-revenue', title: 'Sort this page by revenue', onclick: () => {
+        setSort(state.sort === 'revenue' ? 'revenue_asc' : 'revenue');
+        const again = tableHost.querySelector('[data-action=sort-revenue]');
+        if (again) again.focus();
+      } }, 'Revenue', h('span', { class: 'sort-icon', 'aria-hidden': 'true' }, dir ? (dir === 'asc' ? '▲' : '▼') : '↕'),
+      h('span', { class: 'sr-only' }, ' (sorts this page)')));
   }
 
   function cell(c, lead, name) {

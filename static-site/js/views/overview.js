@@ -8,6 +8,7 @@ import { loading, errorState, empty, setContent } from '../ui.js';
 import { dailyBars, ring } from '../charts.js';
 import { todayIn, chartBuckets, compareSources } from '../range.js';
 import { rangeFromQuery, rangePicker, reportQuery, compare } from '../report-ui.js';
+import { money, moneyList, moneyAbs, normalize, roas as roasText } from '../money.js';
 
 /** Conversion to the "Paid" stage (or the last one) of a period: reached / new leads. */
 export function paidConversion(period) {
@@ -103,6 +104,7 @@ export function renderOverview(root, ctx, params = {}) {
       kpi('New today', num(a.new_today), a.time_zone ? `Since midnight (${a.time_zone})` : 'Since midnight', 'kpi-today'));
 
     const sections = [kpis];
+    if (a.money && typeof a.money === 'object') sections.push(moneyKpis(a.money, prev.money || null, period));
     if (!a.total_leads) {
       sections.push(h('section', { class: 'card' }, empty('No leads yet',
         'Send your first postback from a landing page and it will show up here within seconds.',
@@ -139,6 +141,40 @@ function kpi(label, value, hint, cls, cmp, extra) {
       cmp ? h('div', { class: 'kpi-cmp' }, cmp) : null,
       h('div', { class: 'kpi-hint' }, hint)),
     extra || null);
+}
+
+/**
+ * Money KPI cards beside the previous period: revenue, spend, profit, ROAS, CPL, paying leads, average order value,
+ * revenue per lead. Null figures (no spend, nothing to divide by) show "—", never 0 % or ∞; amounts without a rate
+ * are shown apart under Revenue and Spend, never added in.
+ */
+export function moneyKpis(m, p, period) {
+  const amountCmp = (key, opts = {}) => {
+    const cur = normalize(m[key]);
+    const before = p ? normalize(p[key]) : null;
+    const same = cur && before && cur.currency === before.currency;
+    return compare(cur ? cur.minor : null, same ? before.minor : null, {
+      format: (v) => money({ minor: v, currency: cur.currency }),
+      absFormat: (v) => moneyAbs(v, cur.currency), ...opts,
+    });
+  };
+  const apart = (list, what) => (Array.isArray(list) && list.length
+    ? h('span', { class: 'not-converted', 'data-not-converted': what, title: 'No exchange rate for these days: kept apart, not counted' }, `+ ${moneyList(list)} not converted`)
+    : null);
+  const ratio = (v) => (v === null || v === undefined ? null : Number(v));
+  const roi = ratio(m.roi);
+  return h('section', { class: 'kpis kpis-money', 'aria-label': 'Money' },
+    kpi('Revenue', money(m.revenue), [`${num(m.orders)} order${m.orders === 1 ? '' : 's'} placed ${period}`,
+      m.orders_kept_apart ? ` · ${num(m.orders_kept_apart)} kept apart` : '', apart(m.revenue_not_converted, 'revenue')], 'kpi-revenue', amountCmp('revenue')),
+    kpi('Spend', money(m.spend), [m.spend ? `${num(m.clicks)} clicks · ${num(m.impressions)} impressions` : 'No spend rows for this range',
+      apart(m.spend_not_converted, 'spend')], 'kpi-spend', amountCmp('spend', { neutral: true })),
+    kpi('Profit', money(m.profit), 'Revenue − spend', 'kpi-profit', amountCmp('profit')),
+    kpi('ROAS', roasText(m.roas), `Revenue ÷ spend · ROI ${roi === null ? '—' : pct(roi)}`, 'kpi-roas',
+      compare(ratio(m.roas), p ? ratio(p.roas) : null, { format: roasText, absFormat: (v) => `${Math.abs(v).toFixed(2)}×` })),
+    kpi('CPL', money(m.cpl), 'Spend ÷ new leads', 'kpi-cpl', amountCmp('cpl', { neutral: true })),
+    kpi('Paying leads', num(m.paying_leads), 'New leads in the range with an order', 'kpi-paying', compare(m.paying_leads, p ? p.paying_leads : null)),
+    kpi('Average order', money(m.average_order_value), 'Revenue ÷ orders', 'kpi-aov', amountCmp('average_order_value')),
+    kpi('Revenue per lead', money(m.revenue_per_lead), 'Revenue ÷ new leads', 'kpi-rpl', amountCmp('revenue_per_lead')));
 }
 
 function cardHead(id, title, sub) {

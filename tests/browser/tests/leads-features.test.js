@@ -182,7 +182,7 @@ test('column chooser: the choice is remembered, and at 1440px no column hides un
   await page.locator('[data-action=reset-columns]').click();
   await page.keyboard.press('Escape');
   cols = await heads();
-  assert.deepEqual(cols, ['date', 'name', 'phone', 'stage', 'source', 'campaign', 'form', 'ip', 'device']);
+  assert.deepEqual(cols, ['date', 'name', 'phone', 'stage', 'source', 'campaign', 'form', 'revenue', 'device']);
 });
 
 test('selection: bulk move (bounded concurrency, one confirmation, result summary with failures), export selected, bulk delete', async () => {

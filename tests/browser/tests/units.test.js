@@ -240,3 +240,30 @@ test('abandonment deciles and range labels', () => {
   assert.equal(dayRange('2025-12-20', '2026-01-05'), 'Dec 20, 2025 – Jan 5, 2026');
   assert.equal(dayRange('2026-11-28', '2026-11-28'), 'Nov 28, 2026');
 });
+
+test('money: exact decimal text from minor units, sums per currency, CSV text, breakdown money columns', async () => {
+  const m = await import('../../../static-site/js/money.js');
+  const { moneyCsvColumns } = await import('../../../static-site/js/breakdown.js');
+  assert.equal(m.decimalText(4999, 'USD'), '49.99');
+  assert.equal(m.decimalText(-5, 'USD'), '-0.05');
+  assert.equal(m.decimalText(1500, 'JPY'), '1500');
+  assert.equal(m.decimalText(5, 'BHD'), '0.005');
+  assert.equal(m.decimalText(9007199254740991, 'USD'), '90071992547409.91', 'exact up to 2^53');
+  assert.deepEqual(m.sumByCurrency([{ minor: 10, currency: 'USD' }, { minor: 20, currency: 'USD' }, { minor: 7, currency: 'JPY' }]),
+    [{ minor: 7, currency: 'JPY', amount: '7' }, { minor: 30, currency: 'USD', amount: '0.30' }]);
+  const lead = { orders: [{ order_id: 'a', value: { minor: 1, currency: 'USD' } }, { order_id: 'b', value: { minor: 2, currency: 'USD' }, removed_at: 'x' },
+    { order_id: 'c', unread: { value: '1,x', currency: 'USD', reason: 'r' } }] };
+  assert.deepEqual(m.leadRevenue(lead), [{ minor: 1, currency: 'USD', amount: '0.01' }], 'removed and kept-apart orders do not count');
+  assert.equal(m.moneyListText(m.leadRevenue(lead)), '0.01 USD');
+  assert.equal(m.money(null), '—');
+  assert.equal(m.roas(null), '—');
+  assert.equal(m.roas(2.5), '2.50×');
+  const row = { money: { revenue: { minor: 4999, currency: 'USD', amount: '49.99' }, revenue_not_converted: [{ minor: 1500, currency: 'JPY', amount: '1500' }], spend: null, cost_per_stage: { Paid: null }, roas: null, roi: 0.1234 } };
+  const cols = moneyCsvColumns([row], ['Paid']);
+  const get = (name) => cols.find(([n]) => n === name)[1](row);
+  assert.equal(get('revenue (USD)'), '49.99');
+  assert.equal(get('revenue not converted'), '1500 JPY');
+  assert.equal(get('spend (USD)'), '', 'null is empty, never 0');
+  assert.equal(get('cost per Paid (USD)'), '');
+  assert.equal(get('roi (%)'), '12.34');
+});
