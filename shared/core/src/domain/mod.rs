@@ -12,6 +12,7 @@ pub mod money;
 pub mod postback;
 pub mod quarantine;
 pub mod spend;
+pub mod spend_import;
 pub mod stage;
 pub mod warning;
 pub mod zone;
