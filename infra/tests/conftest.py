@@ -28,6 +28,9 @@ def contract_openapi() -> dict:
         ("get", "/api/analytics/values"), ("post", "/api/webhooks"), ("get", "/api/webhooks"),
         ("delete", "/api/webhooks/{id}"), ("post", "/api/webhooks/{id}/enable"), ("get", "/api/webhooks/{id}/deliveries"),
         ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/retry"),
+        ("get", "/api/spend"), ("post", "/api/spend"), ("delete", "/api/spend"), ("post", "/api/spend/import"),
+        ("get", "/api/rates"), ("put", "/api/rates"), ("post", "/api/rates/import"),
+        ("delete", "/api/rates/{currency}/{day}"),
     ]
     paths: dict = {}
     for method, path in routes:

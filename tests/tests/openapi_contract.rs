@@ -39,6 +39,7 @@ fn registered_operations() -> BTreeSet<(String, String)> {
         include_str!("../../functions/leads/src/webhooks.rs"),
         include_str!("../../functions/stage/src/lib.rs"),
         include_str!("../../functions/analytics/src/lib.rs"),
+        include_str!("../../functions/analytics/src/spend.rs"),
         include_str!("../../shared/http/src/routes.rs"),
     ];
     let mut ops = BTreeSet::new();

@@ -11,6 +11,7 @@
 //!   Leads pickers).
 
 pub mod query;
+pub mod spend;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -28,6 +29,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/analytics/breakdown", get(breakdown))
         .route("/api/analytics/abandonment", get(abandonment))
         .route("/api/analytics/values", get(values))
+        .merge(spend::router())
 }
 
 async fn analytics(
