@@ -77,8 +77,15 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     },
     # move and release: GetItem, PutItem (conditioned on the version)
     "stage": {TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem"}},
-    # counter buckets and registries: BatchGetItem
-    "analytics": {TABLE_ACTIONS: {"dynamodb:BatchGetItem"}},
+    # counter buckets and registries: BatchGetItem; ad spend and exchange rates (/api/spend, /api/rates): Query of
+    # each day's and each currency's partition, GetItem of the rate registry, BatchWriteItem (puts and deletes of
+    # spend rows and rates), UpdateItem (the registry's set), DeleteItem (one rate)
+    "analytics": {
+        TABLE_ACTIONS: {
+            "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchWriteItem",
+            "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        },
+    },
     # the stream consumer: stage-change items and leftovers (BatchWriteItem, Query, DeleteItem), registries
     # (BatchGetItem, UpdateItem, GetItem), checkpoints and counters (GetItem, TransactWriteItems of Updates)
     # webhook fan-out: the webhook list (Query of its partition) and one conditional PutItem per delivery

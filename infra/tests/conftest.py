@@ -30,6 +30,9 @@ def contract_openapi() -> dict:
         ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/retry"),
         ("post", "/api/leads/{id}/orders"), ("put", "/api/leads/{id}/orders/{order_id}"),
         ("delete", "/api/leads/{id}/orders/{order_id}"), ("get", "/api/analytics/pipeline"),
+        ("get", "/api/spend"), ("post", "/api/spend"), ("delete", "/api/spend"), ("post", "/api/spend/import"),
+        ("get", "/api/rates"), ("put", "/api/rates"), ("post", "/api/rates/import"),
+        ("delete", "/api/rates/{currency}/{day}"),
     ]
     paths: dict = {}
     for method, path in routes:

@@ -110,6 +110,15 @@ export const api = {
   enableWebhook: (id) => request('POST', `/api/webhooks/${encodeURIComponent(id)}/enable`),
   /** A webhook's deliveries, newest first, paged by next_after. */
   deliveries: (id, query) => request('GET', `/api/webhooks/${encodeURIComponent(id)}/deliveries`, { query }),
+  /** Imports an ad spend file (Google Ads, Meta or native CSV): {format, stored, rejected: [{line, field, message}], rejected_total, skipped}. */
+  importSpend: (raw, query) => request('POST', '/api/spend/import', { raw, contentType: 'text/csv', query }),
+  /** Spend rows of from..to: {from, to, rows: [{key, day, source, campaign, domain?, amount: {minor, currency, amount}, clicks?, impressions?}]}. */
+  spend: (from, to) => request('GET', '/api/spend', { query: { from, to } }),
+  /** Exchange rates: {reporting_currency, rates: [{day, currency, rate}]}; set, import (CSV) and delete them. */
+  rates: () => request('GET', '/api/rates'),
+  putRates: (rows) => request('PUT', '/api/rates', { body: { rows } }),
+  importRates: (raw) => request('POST', '/api/rates/import', { raw, contentType: 'text/csv' }),
+  deleteRate: (currency, day) => request('DELETE', `/api/rates/${encodeURIComponent(currency)}/${encodeURIComponent(day)}`),
   retryDelivery: (id, deliveryId) => request('POST', `/api/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/retry`),
 };
 

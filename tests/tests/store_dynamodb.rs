@@ -1,2 +1,5 @@
 //! The conformance suite on the DynamoDB store, against DynamoDB Local.
 leadpipe_tests::conformance_suite!(leadpipe_tests::leadpipe(leadpipe_tests::StoreKind::Dynamo));
+leadpipe_tests::spend_conformance_suite!(leadpipe_tests::leadpipe(
+    leadpipe_tests::StoreKind::Dynamo
+));

@@ -1,2 +1,5 @@
 //! The conformance suite on the SQLite store.
 leadpipe_tests::conformance_suite!(leadpipe_tests::leadpipe(leadpipe_tests::StoreKind::Sqlite));
+leadpipe_tests::spend_conformance_suite!(leadpipe_tests::leadpipe(
+    leadpipe_tests::StoreKind::Sqlite
+));

@@ -13,6 +13,7 @@
 //!   rates, and the weighted pipeline value (`STAGE_PROBABILITIES`).
 
 pub mod query;
+pub mod spend;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -32,6 +33,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/analytics/abandonment", get(abandonment))
         .route("/api/analytics/values", get(values))
         .route("/api/analytics/pipeline", get(pipeline))
+        .merge(spend::router())
 }
 
 /// `GET /api/analytics/pipeline`: the money in each board column and the weighted pipeline value.

@@ -7,6 +7,7 @@
 //! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call; [`ingest`]: its postbacks;
 //!   [`idempotency`]: postbacks applied once per `event_id` / `Idempotency-Key`;
 //!   [`import`]: importing files of leads.
+//! - [`spend_service`]: ad spend and exchange rates (JSON rows and import files) through [`Leadpipe`].
 //! - [`store`]: the [`store::LeadStore`] trait the adapters implement (`leadpipe-dynamo`, `leadpipe-sqlite`).
 //! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
 //! - [`error`]: error codes and client-input errors; [`config`]: settings read from the environment.
@@ -26,6 +27,7 @@ pub mod log_budget;
 pub mod money_service;
 pub mod retry;
 pub mod service;
+pub mod spend_service;
 pub mod store;
 pub mod token;
 pub mod totals;

@@ -68,7 +68,10 @@ impl Leadpipe {
 
     /// Every exchange rate into the reporting currency.
     pub async fn rates(&self) -> Result<Rates, ServiceError> {
-        Ok(Rates::new(self.settings.reporting_currency, []))
+        Ok(Rates::new(
+            self.settings.reporting_currency,
+            self.store.rates().await?,
+        ))
     }
 
     /// The spend rows of `from..=to`.
@@ -77,7 +80,6 @@ impl Leadpipe {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<SpendRow>, ServiceError> {
-        let _ = (from, to);
-        Ok(Vec::new())
+        Ok(self.store.spend(from, to).await?)
     }
 }

@@ -9,11 +9,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
+use crate::domain::money::Currency;
+use crate::domain::spend::{RateRow, SpendRow};
 use crate::domain::{Email, Lead, Stage, StageChange};
 pub use crate::idempotency::StoredResponse;
 use crate::totals::{Total, COUNT_PAGES, COUNT_PAGE_SIZE};
@@ -300,6 +302,19 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn log_postback(&self, entry: &PostbackLogEntry) -> Result<(), StoreError>;
     /// A page of the postback log, newest first (expired entries left out).
     async fn postback_log(&self, q: &PostbackLogQuery) -> Result<PostbackLogPage, StoreError>;
+    /// Stores ad spend rows, each replacing the stored row with its [`SpendRow::key`] (so storing the same rows
+    /// again changes nothing). Rows are stored as given: the service normalises them first.
+    async fn put_spend(&self, rows: &[SpendRow]) -> Result<(), StoreError>;
+    /// Every spend row with `from` ≤ day ≤ `to`, ordered by key (day first).
+    async fn spend(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<SpendRow>, StoreError>;
+    /// Removes the spend rows with these [`SpendRow::key`]s (keys that match no row are ignored).
+    async fn delete_spend(&self, keys: &[String]) -> Result<(), StoreError>;
+    /// Stores exchange rates, each replacing the stored rate of its day and currency.
+    async fn put_rates(&self, rows: &[RateRow]) -> Result<(), StoreError>;
+    /// Every stored exchange rate, ordered by currency then day.
+    async fn rates(&self) -> Result<Vec<RateRow>, StoreError>;
+    /// Removes the rate of `currency` from `day` (nothing when there is none).
+    async fn delete_rate(&self, day: NaiveDate, currency: Currency) -> Result<(), StoreError>;
     /// Counts one new lead from `client` in the minute of `at` and returns how many this minute has now. Exact on
     /// one machine; on DynamoDB it is shared between Lambda instances once a client repeats on one of them.
     async fn count_new_lead(&self, client: &str, at: DateTime<Utc>) -> Result<u32, StoreError>;

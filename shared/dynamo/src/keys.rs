@@ -16,6 +16,9 @@
 //! | idempotency key | `D#<tier>#<key>` | `D` | the postback path (postbacks with `event_id` / `Idempotency-Key`) |
 //! | webhook | `W` | `W#<id>` | the admin API; the delivery worker when the endpoint's health changes |
 //! | webhook delivery | `WD#<id>` | `WD` | the fan-out (enqueue) and the delivery worker (each attempt) |
+//! | spend row | `S#<day>` | `<source>\|<campaign>\|<domain>` | the admin API (spend imports) |
+//! | exchange rate | `X#<currency>` | `<day>` | the admin API (Settings, rate imports) |
+//! | rate registry | `X` | `X` | the admin API: the currencies that have rates |
 //!
 //! Every partition key value names one lead, one email, one counter bucket, one scope or one stream shard, so no
 //! key is shared by the write traffic of many leads. The listing index is write-sharded by [`listing_shard`].
@@ -118,6 +121,36 @@ pub fn rate_key(client: &str, minute: i64) -> Key {
 /// `D#<tier>#<key>`: one idempotency key of one caller tier (a client's event id: as many partitions as events).
 pub fn idempotency_key(scoped: &str) -> Key {
     key(format!("D#{scoped}"), "D")
+}
+
+/// `S#<day>`: the partition of one day's ad spend.
+pub fn spend_pk(day: chrono::NaiveDate) -> String {
+    format!("S#{}", day.format("%Y-%m-%d"))
+}
+
+/// The day of a `S#<day>` partition key.
+pub fn spend_day(pk: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(pk.strip_prefix("S#")?, "%Y-%m-%d").ok()
+}
+
+/// The key of a spend row: its day's partition, and `<source>|<campaign>|<domain>`.
+pub fn spend_key(day: chrono::NaiveDate, rest: &str) -> Key {
+    key(spend_pk(day), rest)
+}
+
+/// `X#<currency>`: the partition of one currency's exchange rates.
+pub fn rates_pk(currency: &str) -> String {
+    format!("X#{currency}")
+}
+
+/// The key of one exchange rate (`day` as `YYYY-MM-DD`).
+pub fn exchange_rate_key(currency: &str, day: &str) -> Key {
+    key(rates_pk(currency), day)
+}
+
+/// The key of the rate registry (which currencies have rates).
+pub fn rates_registry_key() -> Key {
+    key("X", "X")
 }
 
 /// The listing shard of a lead: `00`–`15`, from its (random) id.

@@ -11,6 +11,7 @@
 //! - [`consumer`]: the stream consumer (the `counters` Lambda, and `leadpipe serve --dynamodb` locally).
 //! - [`recount`]: rebuilding every counter from the leads.
 //! - [`size`]: DynamoDB's item-size and capacity-unit rules.
+//! - `spend` (private): ad spend and exchange rates (admin data, small items).
 //! - [`webhooks`]: webhooks and their deliveries ([`leadpipe_webhooks::WebhookStore`]).
 //!
 //! Design and capacity model: `docs/DYNAMODB.md`.
@@ -26,6 +27,7 @@ mod listing;
 pub mod recount;
 pub mod schema;
 pub mod size;
+mod spend;
 mod store;
 pub mod webhooks;
 

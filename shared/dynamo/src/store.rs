@@ -642,6 +642,44 @@ impl LeadStore for DynamoStore {
     /// Counted in this process; once a client repeats here within a minute, also in a shared item (so repeated
     /// bursts are seen across Lambda instances while one-off visitors cost no write). When that item cannot be
     /// written (throttled by the client's own flood), the count of this process stands.
+    async fn put_spend(
+        &self,
+        rows: &[leadpipe_core::domain::spend::SpendRow],
+    ) -> Result<(), StoreError> {
+        self.put_spend_rows(rows).await
+    }
+
+    async fn spend(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<leadpipe_core::domain::spend::SpendRow>, StoreError> {
+        self.spend_rows(from, to).await
+    }
+
+    async fn delete_spend(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.delete_spend_rows(keys).await
+    }
+
+    async fn put_rates(
+        &self,
+        rows: &[leadpipe_core::domain::spend::RateRow],
+    ) -> Result<(), StoreError> {
+        self.put_rate_rows(rows).await
+    }
+
+    async fn rates(&self) -> Result<Vec<leadpipe_core::domain::spend::RateRow>, StoreError> {
+        self.rate_rows().await
+    }
+
+    async fn delete_rate(
+        &self,
+        day: chrono::NaiveDate,
+        currency: leadpipe_core::domain::money::Currency,
+    ) -> Result<(), StoreError> {
+        self.delete_rate_row(day, currency).await
+    }
+
     async fn count_new_lead(&self, client: &str, at: DateTime<Utc>) -> Result<u32, StoreError> {
         let local = self.new_leads.add(client, at);
         if local < 2 {

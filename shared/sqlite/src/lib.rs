@@ -15,12 +15,15 @@
 //! lead) and `counters` (updated in the same transaction as the lead). The unique index on `leads.email` is the
 //! email claim.
 //!
+//! Ad spend and exchange rates: `spend` and `rates` (see `spend.rs`).
+//!
 //! Webhooks ([`leadpipe_webhooks::WebhookStore`], in [`webhooks`]): `webhooks` and `deliveries`, and the lead-change
 //! outbox `lead_changes`: while at least one enabled webhook exists, every lead write also records the lead's
 //! before and after images there, in the write's own transaction, for the local webhook worker to drain
 //! ([`SqliteStore::lead_changes`], [`SqliteStore::ack_lead_changes`]). With no enabled webhook nothing is recorded.
 #![warn(missing_docs)]
 
+mod spend;
 pub mod webhooks;
 
 use std::path::Path;
@@ -302,6 +305,7 @@ impl SqliteStore {
             .map_err(internal)?
             > 0;
         conn.execute_batch(SCHEMA).map_err(internal)?;
+        conn.execute_batch(spend::SCHEMA).map_err(internal)?;
         if !search_indexed {
             // A database from before the search index: index the leads it already holds.
             conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')")
@@ -1188,6 +1192,48 @@ impl LeadStore for SqliteStore {
             Ok(page)
         })
         .await
+    }
+
+    async fn put_spend(
+        &self,
+        rows: &[leadpipe_core::domain::spend::SpendRow],
+    ) -> Result<(), StoreError> {
+        let rows = rows.to_vec();
+        self.with_conn(move |c| spend::put_spend(c, &rows)).await
+    }
+
+    async fn spend(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<leadpipe_core::domain::spend::SpendRow>, StoreError> {
+        self.read(move |c| spend::spend(c, from, to)).await
+    }
+
+    async fn delete_spend(&self, keys: &[String]) -> Result<(), StoreError> {
+        let keys = keys.to_vec();
+        self.with_conn(move |c| spend::delete_spend(c, &keys)).await
+    }
+
+    async fn put_rates(
+        &self,
+        rows: &[leadpipe_core::domain::spend::RateRow],
+    ) -> Result<(), StoreError> {
+        let rows = rows.to_vec();
+        self.with_conn(move |c| spend::put_rates(c, &rows)).await
+    }
+
+    async fn rates(&self) -> Result<Vec<leadpipe_core::domain::spend::RateRow>, StoreError> {
+        self.read(spend::rates).await
+    }
+
+    async fn delete_rate(
+        &self,
+        day: chrono::NaiveDate,
+        currency: leadpipe_core::domain::money::Currency,
+    ) -> Result<(), StoreError> {
+        self.with_conn(move |c| spend::delete_rate(c, day, currency))
+            .await
     }
 
     async fn count_new_lead(

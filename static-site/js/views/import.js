@@ -3,6 +3,7 @@
 import { h, icon } from '../dom.js';
 import { api, loadStages } from '../api.js';
 import { setContent, toast } from '../ui.js';
+import { spendImportCard } from './spend.js';
 
 const MAX_BYTES = 5 * 1024 * 1024;
 const PREVIEW_ROWS = 10;
@@ -230,6 +231,7 @@ export function renderImport(root, ctx) {
         h('p', { class: 'muted small', id: 'import-help' }, 'Columns: any postback field, created_at, and "reached <Stage> at" per stage (as the CSV export writes); exports of HubSpot, Pipedrive or Mailchimp work as they are. Rows are matched by lead id, then email: importing a file twice changes nothing.')),
       mappingHost, preview, problem,
       h('div', { class: 'form-actions' }, button),
-      report)));
+      report)),
+  spendImportCard());
   ctx.ready();
 }

@@ -5,6 +5,7 @@ import { h, icon } from '../dom.js';
 import { api, loadStages } from '../api.js';
 import { dateTime, ago, num } from '../format.js';
 import { loading, empty, errorState, setContent, toast, confirmDialog } from '../ui.js';
+import { ratesCard } from './spend.js';
 
 const EVENTS = [
   { value: 'lead.created', label: 'Lead created', help: 'A new lead arrives (or is released from quarantine).' },
@@ -22,7 +23,7 @@ const STATE_CLASS = { delivered: 'badge badge-ok', pending: 'badge badge-warn', 
 const DELIVERY_PAGE = 20;
 
 export function renderSettings(root, ctx) {
-  ctx.setTitle('Settings', 'Webhooks: send lead events to your CRM, Slack or ad platforms');
+  ctx.setTitle('Settings', 'Webhooks: send lead events to your CRM, Slack or ad platforms; exchange rates');
   const refreshBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'refresh-webhooks', 'aria-label': 'Refresh', onclick: () => load() },
     icon('refresh'), h('span', { class: 'btn-label', 'aria-hidden': 'true' }, 'Refresh'));
   ctx.setActions(refreshBtn);
@@ -37,7 +38,8 @@ export function renderSettings(root, ctx) {
       h('div', { class: 'card-head' }, h('h2', { id: 'webhooks-title' }, 'Webhooks'),
         h('p', { class: 'card-sub' }, 'Each lead event is POSTed to your URL, signed per the Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature), and retried with backoff for at least 24 hours until your endpoint answers 2xx.')),
       h('div', { class: 'settings-body' }, listStatus, listHost)),
-    form.section);
+    form.section,
+    ratesCard());
 
   let seq = 0;
   async function load() {

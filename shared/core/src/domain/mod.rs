@@ -14,6 +14,7 @@ pub mod orders;
 pub mod postback;
 pub mod quarantine;
 pub mod spend;
+pub mod spend_import;
 pub mod stage;
 pub mod warning;
 pub mod zone;
