@@ -1308,8 +1308,52 @@ pub async fn revenue_equals_a_recomputation_from_orders(app: Leadpipe) {
 
     let now = Utc::now();
     let range = app.default_range(now);
+    // JPY has a rate from the range's start (BHD has none: it stays apart); spend in two currencies, one of them
+    // without a rate, for two of the three campaigns and one with no leads.
+    use leadpipe_core::domain::money::Rate;
+    use leadpipe_core::domain::spend::{RateRow, SpendRow};
+    let jpy = Currency::parse("JPY").expect("JPY");
+    let eur = Currency::parse("EUR").expect("EUR");
+    app.store
+        .put_rates(&[RateRow {
+            day: range.from,
+            currency: jpy,
+            rate: Rate::parse("0.0067").expect("rate"),
+        }])
+        .await
+        .expect("rates");
+    let spend_row = |campaign: &str, minor: i64, currency: Currency| SpendRow {
+        day: range.to,
+        source: "google".into(),
+        campaign: campaign.into(),
+        domain: None,
+        amount: Money { minor, currency },
+        clicks: Some(3),
+        impressions: None,
+    };
+    let spend = vec![
+        spend_row("spring", 2500, usd),
+        spend_row("fall", 120_000, jpy),
+        spend_row("winter", 999, usd),
+        SpendRow {
+            domain: Some("example.com".into()),
+            ..spend_row("spring", 700, eur)
+        },
+    ];
+    app.store.put_spend(&spend).await.expect("spend");
     let leads = all_leads(&app).await;
     let rates = app.rates().await.expect("rates");
+    let spend_recomputed = |keep: &dyn Fn(&SpendRow) -> bool| {
+        let mut total = 0i128;
+        let mut apart: std::collections::BTreeMap<String, i64> = Default::default();
+        for r in spend.iter().filter(|r| keep(r)) {
+            match rates.convert(i128::from(r.amount.minor), r.amount.currency, r.day) {
+                Some(v) => total += v,
+                None => *apart.entry(r.amount.currency.to_string()).or_default() += r.amount.minor,
+            }
+        }
+        (total as i64, apart)
+    };
     let tz = &app.settings.time_zone;
     let bounds = (range.from, range.to);
     let analytics = app.analytics(Some(range), now).await.unwrap();
@@ -1329,6 +1373,16 @@ pub async fn revenue_equals_a_recomputation_from_orders(app: Leadpipe) {
         .filter(|o| o.removed_at.is_none() && o.value.is_some())
         .count() as i64;
     assert_eq!(money.orders, orders);
+    let (spent, spend_apart) = spend_recomputed(&|_| true);
+    assert_eq!(money.spend.as_ref().map(|a| a.minor), Some(spent));
+    let shown: std::collections::BTreeMap<String, i64> = money
+        .spend_not_converted
+        .iter()
+        .map(|a| (a.currency.to_string(), a.minor))
+        .collect();
+    assert_eq!(shown, spend_apart);
+    assert_eq!(money.profit.as_ref().map(|a| a.minor), Some(total - spent));
+    assert!(!money.revenue_not_converted.is_empty(), "BHD has no rate");
     let breakdown = app
         .breakdown(
             leadpipe_core::domain::counters::Dim::Campaign,
@@ -1349,8 +1403,31 @@ pub async fn revenue_equals_a_recomputation_from_orders(app: Leadpipe) {
             .map(|a| (a.currency.to_string(), a.minor))
             .collect();
         assert_eq!(shown, apart, "campaign {}", row.value);
+        let has_spend = spend.iter().any(|r| r.campaign == row.value);
+        let (spent, _) = spend_recomputed(&|r| r.campaign == row.value);
+        assert_eq!(
+            row.money.spend.as_ref().map(|a| a.minor),
+            has_spend.then_some(spent),
+            "campaign {}",
+            row.value
+        );
+        let cpl = has_spend
+            .then(|| leadpipe_core::domain::money_report::divide(spent, row.leads))
+            .flatten();
+        assert_eq!(
+            row.money.cpl.as_ref().map(|a| a.minor),
+            cpl,
+            "campaign {}",
+            row.value
+        );
     }
-    assert_eq!(breakdown.rows.len(), 3);
+    let winter = breakdown
+        .rows
+        .iter()
+        .find(|r| r.value == "winter")
+        .expect("spend without leads shows");
+    assert_eq!((winter.leads, winter.money.cpl.clone()), (0, None));
+    assert_eq!(breakdown.rows.len(), 4);
     // The board: each column's leads with revenue, and their revenue at today's rates (here only the reporting
     // currency has a rate, so the rest is listed apart per currency).
     let pipeline = app.pipeline_value(now).await.unwrap();
