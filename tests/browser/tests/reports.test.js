@@ -25,10 +25,12 @@ const BROWSER_ZONE = 'Pacific/Pago_Pago';
 const server = await startServer({ adminKey: ADMIN, ingestKey: INGEST, timeZone: SERVER_ZONE });
 const stages = await server.api.stages();
 const ids = await seed(server.api, stages, 30);
-// 50 one-lead campaigns: more than the breakdown's top 25, so an "(other)" row exists; more than a page of stalled leads.
-const EXTRA = 50;
-await seedMany(server.api, EXTRA, (i) => ({ email: `c${i}@example.com`, stage: stages[0], source: 'bing', campaign: `c-${String(i).padStart(2, '0')}`, device_type: 'smart-tv', form_completion_percent: 55 }), 4);
+// 110 one-lead campaigns on one day: past the counters' 100 named values a day, so an "(other)" row exists; more
+// than a page of stalled leads. The first 50 come from smart TVs.
+// The formula lead comes first, so its campaign is counted by name.
 const formulaId = (await server.api.postback({ ...FORMULA_LEAD, stage: stages[0] })).lead_id;
+const EXTRA = 110;
+await seedMany(server.api, EXTRA, (i) => ({ email: `c${i}@example.com`, stage: stages[0], source: 'bing', campaign: `c-${String(i).padStart(3, '0')}`, ...(i < 50 ? { device_type: 'smart-tv', form_completion_percent: 55 } : {}) }), 4);
 // Lead 0 came from llc-spring-2026; its latest visit is from retarget-q4: first and latest touch now differ.
 await server.api.postback({ lead_id: ids[0], email: leadBody(0, stages).email, campaign: 'retarget-q4' });
 const TOTAL = 30 + EXTRA + 1;
@@ -475,9 +477,13 @@ test('stalled leads: the list and its CSV export (the app\'s CSV module: formula
     await page.locator('.idle-summary', { hasText: '· showing 50' }).waitFor();
     assert.deepEqual(seen[seen.length - 1], { stage, idle_hours: '6', from, to: TODAY, limit: '50' });
     assert.deepEqual(await page.locator('.idle-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.leadId)), expected.slice(0, 50).map((l) => l.id));
-    // Load more pages in the rest.
-    await page.locator('[data-action=idle-more]').click();
-    await page.waitForFunction((n) => document.querySelectorAll('.idle-table tbody tr').length === n, expected.length);
+    // Load more pages in the rest, a page per click.
+    const rows = () => page.locator('.idle-table tbody tr').count();
+    for (let shown = await rows(); shown < expected.length; shown = await rows()) {
+      await page.locator('[data-action=idle-more]').click();
+      await page.waitForFunction((n) => document.querySelectorAll('.idle-table tbody tr').length > n, shown);
+    }
+    assert.equal(await rows(), expected.length);
     await page.locator('[data-action=idle-more]').waitFor({ state: 'hidden' });
     await page.locator('.idle-summary', { hasText: `${expected.length} leads in ${stage}` }).waitFor();
 
