@@ -210,6 +210,15 @@ OPENAPI_HINT = (
     "or pass --openapi FILE"
 )
 NO_VALUE = {"Ref": "AWS::NoValue"}
+
+# At rest and in backups (docs/DEPLOY.md, "Encryption at rest and backups"): KmsKey = create | none | <key ARN>.
+KMS_PARAMETER = "KmsKey"
+KMS_ON = "UseKmsKey"            # KmsKey is not none
+KMS_CREATE = "CreateKmsKey"     # KmsKey is create: the stack's own key
+KMS_KEY = "DataKey"             # that key
+KMS_SAMPLE_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+PITR_PARAMETER = "PitrRecoveryPeriodDays"
+PITR_DEFAULT_DAYS = 35          # DynamoDB's longest window; DEPLOY.md's erasure text assumes it by default
 UNKNOWN = object()
 
 
@@ -1320,7 +1329,7 @@ class Checker:
     def _check_dead_letter_queue(self, qid: str, queue: dict[str, Any]) -> None:
         """A dead-letter queue: encrypted, and keeping its messages 14 days."""
         qp = queue.get("Properties") or {}
-        self.check(qp.get("SqsManagedSseEnabled") is True or bool(qp.get("KmsMasterKeyId")),
+        self.check(_queue_encrypted(qp),
                    f"{qid}: encrypted", f"{qid}: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
         self.check(self.default_of(qp.get("MessageRetentionPeriod")) == DLQ_RETENTION_SECONDS,
                    f"{qid}: keeps messages 14 days",
@@ -1397,7 +1406,7 @@ class Checker:
                            f"{lid}: WEBHOOK_QUEUE_URL must be !Ref {WEBHOOK_QUEUE_ID} (the {b} function schedules "
                            f"deliveries on it), found {got!r}")
         qp = q.get("Properties") or {}
-        self.check(qp.get("SqsManagedSseEnabled") is True or bool(qp.get("KmsMasterKeyId")),
+        self.check(_queue_encrypted(qp),
                    f"{WEBHOOK_QUEUE_ID}: encrypted", f"{WEBHOOK_QUEUE_ID}: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
         timeout = _num(self.default_of(self.effective_props(self.functions()[flid]).get("Timeout")))
         vis = _num(self.default_of(qp.get("VisibilityTimeout")))
@@ -1687,6 +1696,112 @@ class Checker:
                    "ORIGIN_SECRET before believing forwarded addresses")
 
     # ------------------------------------------------------------------ run
+    # ------------------------------------------------------------------ at rest and in backups
+    def _is_data_key(self, node: Any) -> bool:
+        """`node` is the customer-managed key: !If [CreateKmsKey, !GetAtt DataKey.Arn, !Ref KmsKey]."""
+        return (_getatt(_when(node, {KMS_CREATE: True}), "Arn") == KMS_KEY
+                and _when(node, {KMS_CREATE: False}) == {"Ref": KMS_PARAMETER})
+
+    def _condition_with(self, name: str, parameter: str, value: str) -> Any:
+        """Condition `name` when `parameter` is `value` (every other parameter at its default)."""
+        p = self.parameters.get(parameter) or {}
+        saved, p["Default"] = p.get("Default", UNKNOWN), value
+        try:
+            return self.condition_default(name)
+        finally:
+            if saved is UNKNOWN:
+                p.pop("Default", None)
+            else:
+                p["Default"] = saved
+
+    def check_encryption(self) -> None:
+        self.section("at rest and in backups: the customer-managed key (KmsKey) on the table, queues, log groups "
+                     "and alarm topic; point-in-time recovery")
+        p = self.parameters.get(KMS_PARAMETER)
+        if not isinstance(p, dict):
+            self.fail(f"no {KMS_PARAMETER} parameter (create | none | a KMS key ARN): the table, queues, log groups "
+                      f"and alarm topic must be able to use a customer-managed key")
+            return
+        pattern = p.get("AllowedPattern") or ""
+        accepted = {v: bool(re.fullmatch(pattern, v)) for v in ("create", "none", KMS_SAMPLE_ARN)}
+        self.check(all(accepted.values()) and not re.fullmatch(pattern, "alias/leadpipe"),
+                   f"{KMS_PARAMETER}: accepts create, none or a key ARN (not an alias: log groups need the ARN)",
+                   f"{KMS_PARAMETER}: AllowedPattern must accept create, none and a key ARN and refuse an alias, "
+                   f"found {pattern!r} ({accepted})")
+        self.check(p.get("Default") == "create",
+                   f"{KMS_PARAMETER}: default create (a customer-managed key unless told otherwise)",
+                   f"{KMS_PARAMETER}: Default must be create (the lead data gets a customer-managed key by default), "
+                   f"found {p.get('Default')!r}")
+        for value in ("create", "none", KMS_SAMPLE_ARN):
+            on, create = (self._condition_with(c, KMS_PARAMETER, value) for c in (KMS_ON, KMS_CREATE))
+            self.check(on is (value != "none") and create is (value == "create"),
+                       f"{KMS_PARAMETER}={value if len(value) < 12 else '<key ARN>'}: {KMS_ON} {on}, {KMS_CREATE} {create}",
+                       f"{KMS_PARAMETER}={value}: conditions {KMS_ON} must be {value != 'none'} (found {on!r}) and "
+                       f"{KMS_CREATE} {value == 'create'} (found {create!r})")
+
+        key = self.resources.get(KMS_KEY)
+        if not isinstance(key, dict) or key.get("Type") != "AWS::KMS::Key":
+            self.fail(f"no AWS::KMS::Key {KMS_KEY} (the key {KMS_PARAMETER}=create makes)")
+        else:
+            kp = key.get("Properties") or {}
+            self.check(key.get("Condition") == KMS_CREATE, f"{KMS_KEY}: only with {KMS_CREATE}",
+                       f"{KMS_KEY}: needs Condition {KMS_CREATE}, found {key.get('Condition')!r}")
+            self.check(key.get("DeletionPolicy") == "Retain" and key.get("UpdateReplacePolicy") == "Retain",
+                       f"{KMS_KEY}: DeletionPolicy and UpdateReplacePolicy Retain (like the table)",
+                       f"{KMS_KEY}: DeletionPolicy and UpdateReplacePolicy must be Retain: the table and its backups "
+                       f"are retained, and without their key they cannot be read")
+            self.check(kp.get("EnableKeyRotation") is True, f"{KMS_KEY}: rotation on",
+                       f"{KMS_KEY}: EnableKeyRotation must be true")
+            stmts = ((kp.get("KeyPolicy") or {}).get("Statement")) or []
+            root = any(isinstance(s, dict) and s.get("Effect") == "Allow" and s.get("Action") == "kms:*"
+                       and ":root" in json.dumps((s.get("Principal") or {}).get("AWS")) for s in stmts)
+            self.check(root, f"{KMS_KEY}: the account administers the key through IAM (no lock-out)",
+                       f"{KMS_KEY}: KeyPolicy needs an Allow of kms:* to the account's root principal (else the "
+                       f"key can become unmanageable)")
+            services = json.dumps([s.get("Principal") for s in stmts if isinstance(s, dict)])
+            self.check("logs." in services, f"{KMS_KEY}: CloudWatch Logs may use it for the log groups",
+                       f"{KMS_KEY}: KeyPolicy lets no logs.<region> service principal use it: the log groups using "
+                       f"it cannot be created")
+            if self.of_type("AWS::SNS::Topic"):
+                self.check("cloudwatch.amazonaws.com" in services,
+                           f"{KMS_KEY}: CloudWatch alarms may publish to the encrypted topic",
+                           f"{KMS_KEY}: KeyPolicy lets cloudwatch.amazonaws.com do nothing: alarms could not "
+                           f"publish to the alarm topic encrypted with it")
+
+        # the table: the key when on (its stream and backups follow), the AWS-owned key when off
+        for lid, res in sorted(self._tables().items()):
+            sse = (res.get("Properties") or {}).get("SSESpecification")
+            on, off = _when(sse, {KMS_ON: True}) or {}, _when(sse, {KMS_ON: False}) or {}
+            self.check(isinstance(on, dict) and on.get("SSEEnabled") is True and on.get("SSEType") == "KMS"
+                       and self._is_data_key(on.get("KMSMasterKeyId")),
+                       f"{lid}: SSE with the customer-managed key when {KMS_ON}",
+                       f"{lid}: SSESpecification must be SSEEnabled true, SSEType KMS, KMSMasterKeyId "
+                       f"!If [{KMS_CREATE}, !GetAtt {KMS_KEY}.Arn, !Ref {KMS_PARAMETER}] when {KMS_ON}, found {on!r}")
+            self.check(isinstance(off, dict) and not off.get("SSEEnabled") and "KMSMasterKeyId" not in off,
+                       f"{lid}: the AWS-owned key with {KMS_PARAMETER}=none",
+                       f"{lid}: with {KMS_PARAMETER}=none SSESpecification must name no key, found {off!r}")
+            props = res.get("Properties") or {}
+            period = self.default_of((props.get("PointInTimeRecoverySpecification") or {}).get("RecoveryPeriodInDays"))
+            self.check(period == PITR_DEFAULT_DAYS and PITR_PARAMETER in self.parameters,
+                       f"{lid}: point-in-time recovery keeps {PITR_DEFAULT_DAYS} days by default ({PITR_PARAMETER})",
+                       f"{lid}: PointInTimeRecoverySpecification.RecoveryPeriodInDays must be !Ref {PITR_PARAMETER} "
+                       f"with Default {PITR_DEFAULT_DAYS} (docs/DEPLOY.md's erasure window), found {period!r}")
+        for kind, prop in (("AWS::SQS::Queue", "KmsMasterKeyId"), ("AWS::Logs::LogGroup", "KmsKeyId"),
+                           ("AWS::SNS::Topic", "KmsMasterKeyId")):
+            for lid, res in sorted(self.of_type(kind).items()):
+                props = res.get("Properties") or {}
+                on = _when(props, {KMS_ON: True})
+                ok = self._is_data_key(on.get(prop))
+                if kind == "AWS::SQS::Queue":
+                    ok = ok and on.get("SqsManagedSseEnabled") is not True \
+                        and _when(props, {KMS_ON: False}).get("SqsManagedSseEnabled") is True
+                self.check(ok, f"{lid}: the customer-managed key when {KMS_ON}"
+                           + (", SQS-managed keys with none" if kind == "AWS::SQS::Queue" else ""),
+                           f"{lid}: {prop} must be !If [{KMS_ON}, !If [{KMS_CREATE}, !GetAtt {KMS_KEY}.Arn, "
+                           f"!Ref {KMS_PARAMETER}], !Ref AWS::NoValue]"
+                           + (" and SqsManagedSseEnabled !If [UseKmsKey, false, true]"
+                              if kind == "AWS::SQS::Queue" else "") + f", found {on.get(prop)!r}")
+
     def run(self) -> int:
         print(f"check_template.py: root {self.root}")
         if self.load_template():
@@ -1708,6 +1823,7 @@ class Checker:
             self.check_concurrency(binaries)
             self.check_global_names()
             self.check_origin_secret()
+            self.check_encryption()
         print()
         if self.failures:
             print(f"check_template.py: {len(self.failures)} problem(s), {self.passed} check(s) passed:")
@@ -1747,6 +1863,28 @@ def _plain(node: Any) -> Any:
 def _is_intrinsic(node: Any) -> bool:
     return isinstance(node, dict) and len(node) == 1 and (
         next(iter(node)) == "Ref" or next(iter(node)).startswith("Fn::") or next(iter(node)) == "Condition")
+
+
+def _when(node: Any, conds: dict[str, bool]) -> Any:
+    """`node` with every Fn::If on a condition of `conds` replaced by its branch, and AWS::NoValue dropped."""
+    if isinstance(node, dict):
+        v = node.get("Fn::If")
+        if set(node) == {"Fn::If"} and isinstance(v, list) and len(v) == 3 and v[0] in conds:
+            return _when(v[1] if conds[v[0]] else v[2], conds)
+        out = {k: _when(x, conds) for k, x in node.items()}
+        return {k: x for k, x in out.items() if x != NO_VALUE}
+    if isinstance(node, list):
+        return [y for y in (_when(x, conds) for x in node) if y != NO_VALUE]
+    return node
+
+
+def _queue_encrypted(props: dict[str, Any]) -> bool:
+    """Encrypted at rest whichever way KmsKey goes: SQS-managed keys or a KMS key in each branch."""
+    for on in (True, False):
+        p = _when(props, {KMS_ON: on})
+        if not (p.get("SqsManagedSseEnabled") is True or p.get("KmsMasterKeyId")):
+            return False
+    return True
 
 
 def _merge_globals(glob: Any, local: Any) -> Any:

@@ -693,7 +693,8 @@ def test_sam_stream_event_fails(tree, capsys):
 
 
 def test_unencrypted_dead_letter_queue_fails(tree, capsys):
-    tree.mutate("SqsManagedSseEnabled: true", "SqsManagedSseEnabled: false")
+    # KmsKey none: no KMS key, and no SQS-managed encryption either
+    tree.mutate("SqsManagedSseEnabled: !If [UseKmsKey, false, true]", "SqsManagedSseEnabled: false")
     assert_fails(tree, capsys, "CountersDeadLetterQueue: needs SqsManagedSseEnabled: true or KmsMasterKeyId")
 
 
@@ -952,3 +953,101 @@ def test_distribution_without_the_origin_header_fails(tree, capsys):
 def test_code_believing_forwarded_headers_without_the_secret_fails(tree, capsys):
     tree.edit("shared/http/src/extract.rs", "&& from_trusted_proxy(&parts.headers, origin_secret())", "")
     assert_fails(tree, capsys, "ClientOrigin must check x-leadpipe-origin-secret")
+
+
+# ---------------------------------------------------------------- at rest and in backups (KmsKey, PITR)
+
+KEY = "!If [CreateKmsKey, !GetAtt DataKey.Arn, !Ref KmsKey]"
+
+
+def test_encryption_checks_are_reported(tree, capsys):
+    rc, out = tree.run(capsys)
+    assert rc == 0, out
+    for fragment in (
+        "KmsKey: default create",
+        "KmsKey=none: UseKmsKey False, CreateKmsKey False",
+        "KmsKey=<key ARN>: UseKmsKey True, CreateKmsKey False",
+        "DataKey: DeletionPolicy and UpdateReplacePolicy Retain",
+        "LeadsTable: SSE with the customer-managed key when UseKmsKey",
+        "LeadsTable: point-in-time recovery keeps 35 days by default",
+        "WebhookQueue: the customer-managed key when UseKmsKey, SQS-managed keys with none",
+        "PostbackLogGroup: the customer-managed key when UseKmsKey",
+        "AlarmTopic: the customer-managed key when UseKmsKey",
+    ):
+        assert fragment in out, fragment
+
+
+def test_table_without_the_key_fails(tree, capsys):
+    tree.mutate(f"KMSMasterKeyId: !If [UseKmsKey, {KEY}, !Ref AWS::NoValue]", "KMSMasterKeyId: !Ref AWS::NoValue")
+    assert_fails(tree, capsys, "LeadsTable: SSESpecification must be SSEEnabled true, SSEType KMS")
+
+
+def test_table_with_the_aws_managed_key_fails(tree, capsys):
+    tree.mutate(f"KMSMasterKeyId: !If [UseKmsKey, {KEY}, !Ref AWS::NoValue]",
+                "KMSMasterKeyId: !If [UseKmsKey, alias/aws/dynamodb, !Ref AWS::NoValue]")
+    assert_fails(tree, capsys, "LeadsTable: SSESpecification must be")
+
+
+def test_table_naming_a_key_with_kms_none_fails(tree, capsys):
+    tree.mutate(f"KMSMasterKeyId: !If [UseKmsKey, {KEY}, !Ref AWS::NoValue]", f"KMSMasterKeyId: {KEY}")
+    assert_fails(tree, capsys, "LeadsTable: with KmsKey=none SSESpecification must name no key")
+
+
+def test_short_pitr_window_by_default_fails(tree, capsys):
+    tree.mutate("  PitrRecoveryPeriodDays:\n    Type: Number\n    Default: 35",
+                "  PitrRecoveryPeriodDays:\n    Type: Number\n    Default: 7")
+    assert_fails(tree, capsys, "LeadsTable: PointInTimeRecoverySpecification.RecoveryPeriodInDays must be")
+
+
+def test_queue_without_the_key_fails(tree, capsys):
+    tree.mutate(f"KmsMasterKeyId: !If [UseKmsKey, {KEY}, !Ref AWS::NoValue]", "KmsMasterKeyId: !Ref AWS::NoValue")
+    # the first queue of the template is the consumer's dead-letter queue
+    assert_fails(tree, capsys, "CountersDeadLetterQueue: KmsMasterKeyId must be")
+
+
+def test_log_group_without_the_key_fails(tree, capsys):
+    tree.mutate(f"      KmsKeyId: !If [UseKmsKey, {KEY}, !Ref AWS::NoValue]\n", "")
+    assert_fails(tree, capsys, "ApiAccessLogGroup: KmsKeyId must be")
+
+
+def test_alarm_topic_without_the_key_fails(tree, capsys):
+    tree.mutate(f"      DisplayName: Leadpipe alarms\n      KmsMasterKeyId: !If [UseKmsKey, {KEY}, !Ref AWS::NoValue]\n",
+                "      DisplayName: Leadpipe alarms\n")
+    assert_fails(tree, capsys, "AlarmTopic: KmsMasterKeyId must be")
+
+
+def test_key_deleted_with_the_stack_fails(tree, capsys):
+    tree.mutate("  DataKey:\n    Type: AWS::KMS::Key\n    Condition: CreateKmsKey\n    DeletionPolicy: Retain",
+                "  DataKey:\n    Type: AWS::KMS::Key\n    Condition: CreateKmsKey\n    DeletionPolicy: Delete")
+    assert_fails(tree, capsys, "DataKey: DeletionPolicy and UpdateReplacePolicy must be Retain")
+
+
+def test_key_without_rotation_fails(tree, capsys):
+    tree.mutate("      EnableKeyRotation: true", "      EnableKeyRotation: false")
+    assert_fails(tree, capsys, "DataKey: EnableKeyRotation must be true")
+
+
+def test_key_policy_without_cloudwatch_logs_fails(tree, capsys):
+    tree.mutate('Service: !Sub "logs.${AWS::Region}.${AWS::URLSuffix}"', "Service: lambda.amazonaws.com")
+    assert_fails(tree, capsys, "DataKey: KeyPolicy lets no logs.<region> service principal use it")
+
+
+def test_key_policy_without_the_account_fails(tree, capsys):
+    tree.mutate('Action: "kms:*"', "Action: kms:DescribeKey")
+    assert_fails(tree, capsys, "DataKey: KeyPolicy needs an Allow of kms:* to the account's root principal")
+
+
+def test_no_customer_key_by_default_fails(tree, capsys):
+    tree.mutate("  KmsKey:\n    Type: String\n    Default: create", "  KmsKey:\n    Type: String\n    Default: none")
+    assert_fails(tree, capsys, "KmsKey: Default must be create")
+
+
+def test_kms_alias_accepted_fails(tree, capsys):
+    tree.mutate(":key/[A-Za-z0-9-]+)$'", ":key/[A-Za-z0-9-]+|alias/.+)$'")
+    assert_fails(tree, capsys, "KmsKey: AllowedPattern must accept create, none and a key ARN and refuse an alias")
+
+
+def test_kms_condition_that_ignores_a_given_key_fails(tree, capsys):
+    tree.mutate("UseKmsKey: !Not [!Equals [!Ref KmsKey, none]]", "UseKmsKey: !Equals [!Ref KmsKey, create]")
+    assert_fails(tree, capsys, "KmsKey=" + "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                 + ": conditions UseKmsKey must be True")
