@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use leadpipe_core::domain::money::{Currency, Money, Rate};
-use leadpipe_core::domain::spend::{RateRow, Rates, SpendRow};
+use leadpipe_core::domain::spend::{group_spend, RateRow, Rates, SpendGrouping, SpendRow};
 use leadpipe_core::domain::spend_import::SpendImportOptions;
 use leadpipe_core::Leadpipe;
 
@@ -16,7 +16,7 @@ macro_rules! spend_conformance_suite {
             spend_rows_replace_by_key_and_reimports_are_idempotent, spend_ranges_are_inclusive,
             spend_deletes_remove_only_their_keys, spend_amounts_are_exact_in_every_exponent,
             a_month_of_spend_for_many_campaigns_reads_back_whole, rates_upsert_delete_and_convert_exactly,
-            importing_a_file_twice_stores_the_same_rows);
+            importing_a_file_twice_stores_the_same_rows, spend_sums_equal_a_grouping_of_the_rows);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         mod spend {
@@ -301,4 +301,60 @@ pub async fn importing_a_file_twice_stores_the_same_rows(app: Leadpipe) {
         Some((123_456, "EUR".into()))
     );
     assert_eq!(once.len(), 8);
+}
+
+/// The store's sums per day, currency and source, campaign or domain equal a grouping of the stored rows (domain
+/// grouping leaves rows without a domain out; clicks sum, impressions stay empty where no row has them).
+pub async fn spend_sums_equal_a_grouping_of_the_rows(app: Leadpipe) {
+    let mut rows = Vec::new();
+    for (i, (d, source, campaign, minor, currency)) in [
+        ("2026-10-01", "google", "a", 1000, "USD"),
+        ("2026-10-01", "google", "b", 2500, "USD"),
+        ("2026-10-01", "meta", "a", 700, "EUR"),
+        ("2026-10-01", "meta", "b", 1200, "JPY"),
+        ("2026-10-02", "google", "a", 1, "USD"),
+        ("2026-10-02", "meta", "a", 99, "USD"),
+        ("2026-10-03", "bing", "c", 5, "BHD"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = row(d, source, campaign, minor, currency);
+        r.domain = (i % 3 != 0).then(|| format!("site{}.example", i % 2));
+        r.impressions = (i == 2).then_some(40);
+        rows.push(r);
+    }
+    app.store.put_spend(&rows).await.expect("put");
+    let (from, to) = (day("2026-10-01"), day("2026-10-03"));
+    let stored = app.store.spend(from, to).await.expect("spend");
+    for grouping in [
+        SpendGrouping::Total,
+        SpendGrouping::Source,
+        SpendGrouping::Campaign,
+        SpendGrouping::Domain,
+    ] {
+        let got = app
+            .store
+            .spend_sums(from, to, grouping)
+            .await
+            .expect("sums");
+        assert_eq!(got, group_spend(&stored, grouping), "{grouping:?}");
+    }
+    let total = app
+        .store
+        .spend_sums(from, to, SpendGrouping::Total)
+        .await
+        .expect("total");
+    let usd_day1 = total
+        .iter()
+        .find(|r| r.day == day("2026-10-01") && r.amount.currency == cur("USD"))
+        .expect("usd day 1");
+    assert_eq!(usd_day1.amount.minor, 3500);
+    assert_eq!(usd_day1.clicks, Some(20));
+    assert_eq!(usd_day1.impressions, None);
+    assert_eq!(
+        total.len(),
+        5,
+        "day × currency: 3 on day 1, 1 on day 2, 1 on day 3"
+    );
 }

@@ -10,7 +10,7 @@ use crate::domain::counters::{all_bucket, CounterQuery};
 use crate::domain::merge::Applied;
 use crate::domain::money_report::PipelineValue;
 use crate::domain::orders::{apply_order_edit, OrderEdit};
-use crate::domain::spend::{Rates, SpendRow};
+use crate::domain::spend::{Rates, SpendGrouping, SpendRow};
 use crate::domain::Lead;
 use crate::service::{now, Leadpipe, ServiceError};
 use crate::store::{Decision, LeadRef};
@@ -74,12 +74,13 @@ impl Leadpipe {
         ))
     }
 
-    /// The spend rows of `from..=to`.
-    pub async fn spend_rows(
+    /// The spend of `from..=to` summed per day, currency and `grouping`'s value (what money figures need).
+    pub async fn spend_sums(
         &self,
         from: NaiveDate,
         to: NaiveDate,
+        grouping: SpendGrouping,
     ) -> Result<Vec<SpendRow>, ServiceError> {
-        Ok(self.store.spend(from, to).await?)
+        Ok(self.store.spend_sums(from, to, grouping).await?)
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::analytics::{
 };
 use crate::domain::counters::{Dim, Touch};
 use crate::domain::merge::{apply_manual_move, Applied};
-use crate::domain::spend::{Rates, SpendRow};
+use crate::domain::spend::{Rates, SpendGrouping, SpendRow};
 
 use crate::domain::{Email, Lead, Stage, StageChange};
 use crate::store::{Changed, Decision, LeadPage, LeadRef, LeadStore, ListQuery, StoreError};
@@ -198,7 +198,9 @@ impl Leadpipe {
             .store
             .counters(&analytics_query(range, tz.local_date(now)))
             .await?;
-        let (spend, rates) = self.money_data(range.previous().from, range.to).await?;
+        let (spend, rates) = self
+            .money_data(range.previous().from, range.to, Some(SpendGrouping::Total))
+            .await?;
         Ok(Analytics::from_counters(
             &counters,
             &self.settings.pipeline,
@@ -223,7 +225,13 @@ impl Leadpipe {
             .store
             .counters(&breakdown_query(by, touch, range))
             .await?;
-        let (spend, rates) = self.money_data(range.from, range.to).await?;
+        let grouping = match by {
+            Dim::Source => Some(SpendGrouping::Source),
+            Dim::Campaign => Some(SpendGrouping::Campaign),
+            Dim::Domain => Some(SpendGrouping::Domain),
+            Dim::DeviceType => None,
+        };
+        let (spend, rates) = self.money_data(range.from, range.to, grouping).await?;
         Ok(Breakdown::from_counters(
             &counters,
             &self.settings.pipeline,
@@ -237,13 +245,19 @@ impl Leadpipe {
         ))
     }
 
-    /// The spend rows of `from..=to` and every exchange rate.
+    /// The spend of `from..=to` summed by `grouping` (none: no spend is read, e.g. for device types, which have
+    /// none) and every exchange rate.
     async fn money_data(
         &self,
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
+        grouping: Option<SpendGrouping>,
     ) -> Result<(Vec<SpendRow>, Rates), ServiceError> {
-        Ok((self.spend_rows(from, to).await?, self.rates().await?))
+        let spend = match grouping {
+            Some(g) => self.spend_sums(from, to, g).await?,
+            None => Vec::new(),
+        };
+        Ok((spend, self.rates().await?))
     }
 
     /// Form abandonment per value of `by` (latest touch) for leads created in `range`.

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
 use crate::domain::money::Currency;
-use crate::domain::spend::{RateRow, SpendRow};
+use crate::domain::spend::{group_spend, RateRow, SpendGrouping, SpendRow};
 use crate::domain::{Email, Lead, Stage, StageChange};
 pub use crate::idempotency::StoredResponse;
 use crate::totals::{Total, COUNT_PAGES, COUNT_PAGE_SIZE};
@@ -307,6 +307,17 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn put_spend(&self, rows: &[SpendRow]) -> Result<(), StoreError>;
     /// Every spend row with `from` ≤ day ≤ `to`, ordered by key (day first).
     async fn spend(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<SpendRow>, StoreError>;
+    /// The spend of `from..=to` summed per day, currency and `grouping`'s value, as [`group_spend`] sums
+    /// [`Self::spend`] (what money views read: far fewer rows than the spend itself). Stores that can sum where
+    /// the rows are (SQLite) override it.
+    async fn spend_sums(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        grouping: SpendGrouping,
+    ) -> Result<Vec<SpendRow>, StoreError> {
+        Ok(group_spend(&self.spend(from, to).await?, grouping))
+    }
     /// Removes the spend rows with these [`SpendRow::key`]s (keys that match no row are ignored).
     async fn delete_spend(&self, keys: &[String]) -> Result<(), StoreError>;
     /// Stores exchange rates, each replacing the stored rate of its day and currency.

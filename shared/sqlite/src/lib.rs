@@ -1210,6 +1210,16 @@ impl LeadStore for SqliteStore {
         self.read(move |c| spend::spend(c, from, to)).await
     }
 
+    async fn spend_sums(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        grouping: leadpipe_core::domain::spend::SpendGrouping,
+    ) -> Result<Vec<leadpipe_core::domain::spend::SpendRow>, StoreError> {
+        self.read(move |c| spend::spend_sums(c, from, to, grouping))
+            .await
+    }
+
     async fn delete_spend(&self, keys: &[String]) -> Result<(), StoreError> {
         let keys = keys.to_vec();
         self.with_conn(move |c| spend::delete_spend(c, &keys)).await

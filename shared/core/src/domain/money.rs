@@ -53,6 +53,19 @@ MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK 
 SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS \
 VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL";
 
+/// Every known code, sorted (built once).
+fn known_codes() -> &'static [&'static str] {
+    static CODES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    CODES.get_or_init(|| {
+        let mut codes: Vec<&'static str> = TWO_DECIMALS
+            .split_whitespace()
+            .chain(EXPONENTS.iter().map(|(c, _)| *c))
+            .collect();
+        codes.sort_unstable();
+        codes
+    })
+}
+
 /// An ISO 4217 currency code Leadpipe knows the exponent of (upper-case, three letters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Currency([u8; 3]);
@@ -85,9 +98,7 @@ impl Currency {
     /// Reads a code, case-insensitively and trimmed (`usd` → `USD`).
     pub fn parse(raw: &str) -> Result<Self, MoneyError> {
         let code = raw.trim().to_ascii_uppercase();
-        let known = code.len() == 3
-            && (EXPONENTS.iter().any(|(c, _)| *c == code)
-                || TWO_DECIMALS.split_whitespace().any(|c| c == code));
+        let known = code.len() == 3 && known_codes().binary_search(&code.as_str()).is_ok();
         if !known {
             return Err(MoneyError::UnknownCurrency(raw.chars().take(16).collect()));
         }

@@ -120,12 +120,118 @@ impl Rates {
     }
 }
 
+/// How spend rows are summed for a money view: per day and currency, and per one value when a breakdown needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendGrouping {
+    /// Per day and currency only (source, campaign and domain left empty).
+    Total,
+    /// Per day, source and currency.
+    Source,
+    /// Per day, campaign and currency.
+    Campaign,
+    /// Per day, domain and currency (rows without a domain left out).
+    Domain,
+}
+
+/// Sums `rows` per day, currency and the grouping's value (what [`crate::store::LeadStore::spend_sums`] returns),
+/// in (day, value, currency) order.
+pub fn group_spend(rows: &[SpendRow], grouping: SpendGrouping) -> Vec<SpendRow> {
+    let mut sums: BTreeMap<(NaiveDate, String, Currency), (i64, Option<u64>, Option<u64>)> =
+        BTreeMap::new();
+    for r in rows {
+        let value = match grouping {
+            SpendGrouping::Total => String::new(),
+            SpendGrouping::Source => r.source.clone(),
+            SpendGrouping::Campaign => r.campaign.clone(),
+            SpendGrouping::Domain => match &r.domain {
+                Some(d) => d.clone(),
+                None => continue,
+            },
+        };
+        let e = sums
+            .entry((r.day, value, r.amount.currency))
+            .or_insert((0, None, None));
+        e.0 = e.0.saturating_add(r.amount.minor);
+        let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+        };
+        e.1 = add(e.1, r.clicks);
+        e.2 = add(e.2, r.impressions);
+    }
+    sums.into_iter()
+        .map(|((day, value, currency), (minor, clicks, impressions))| {
+            let mut row = SpendRow {
+                day,
+                source: String::new(),
+                campaign: String::new(),
+                domain: None,
+                amount: Money { minor, currency },
+                clicks,
+                impressions,
+            };
+            match grouping {
+                SpendGrouping::Total => {}
+                SpendGrouping::Source => row.source = value,
+                SpendGrouping::Campaign => row.campaign = value,
+                SpendGrouping::Domain => row.domain = Some(value),
+            }
+            row
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn spend_groups_per_day_value_and_currency() {
+        let usd = Currency::usd();
+        let mk =
+            |day: &str, source: &str, campaign: &str, minor: i64, clicks: Option<u64>| SpendRow {
+                day: d(day),
+                source: source.into(),
+                campaign: campaign.into(),
+                domain: (campaign == "a").then(|| "x.example".to_string()),
+                amount: Money {
+                    minor,
+                    currency: usd,
+                },
+                clicks,
+                impressions: None,
+            };
+        let rows = [
+            mk("2026-01-01", "google", "a", 100, Some(1)),
+            mk("2026-01-01", "meta", "a", 50, None),
+            mk("2026-01-01", "meta", "b", 7, Some(2)),
+            mk("2026-01-02", "google", "b", 3, None),
+        ];
+        let total = group_spend(&rows, SpendGrouping::Total);
+        assert_eq!(total.len(), 2);
+        assert_eq!((total[0].amount.minor, total[0].clicks), (157, Some(3)));
+        assert_eq!((total[1].amount.minor, total[1].clicks), (3, None));
+        let by_source = group_spend(&rows, SpendGrouping::Source);
+        let got: Vec<_> = by_source
+            .iter()
+            .map(|r| (r.day.to_string(), r.source.as_str(), r.amount.minor))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2026-01-01".to_string(), "google", 100),
+                ("2026-01-01".to_string(), "meta", 57),
+                ("2026-01-02".to_string(), "google", 3)
+            ]
+        );
+        let by_domain = group_spend(&rows, SpendGrouping::Domain);
+        assert_eq!(by_domain.len(), 1, "rows without a domain are left out");
+        assert_eq!(by_domain[0].amount.minor, 150);
+        assert_eq!(by_domain[0].domain.as_deref(), Some("x.example"));
     }
 
     #[test]
