@@ -23,7 +23,7 @@ use leadpipe_core::domain::analytics::{
 };
 use leadpipe_core::domain::money_report::PipelineValue;
 use leadpipe_core::{Leadpipe, ValidationError};
-use leadpipe_http::{AdminAccess, ApiError, QueryParams};
+use leadpipe_http::{ApiError, QueryParams, ViewerAccess};
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {
@@ -39,7 +39,7 @@ pub fn router() -> Router<Leadpipe> {
 /// `GET /api/analytics/pipeline`: the money in each board column and the weighted pipeline value.
 async fn pipeline(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<PipelineValue>, ApiError> {
     query::parse(&params, &[], app.default_range(chrono::Utc::now()))?;
@@ -48,7 +48,7 @@ async fn pipeline(
 
 async fn analytics(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<Analytics>, ApiError> {
     let now = chrono::Utc::now();
@@ -58,7 +58,7 @@ async fn analytics(
 
 async fn breakdown(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<Breakdown>, ApiError> {
     let q = query::parse(
@@ -71,7 +71,7 @@ async fn breakdown(
 
 async fn abandonment(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<Abandonment>, ApiError> {
     let q = query::parse(
@@ -84,7 +84,7 @@ async fn abandonment(
 
 async fn values(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<ValueCounts>, ApiError> {
     let q = query::parse(&params, &["by"], app.default_range(chrono::Utc::now()))?;

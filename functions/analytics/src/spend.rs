@@ -25,7 +25,9 @@ use leadpipe_core::domain::spend::{RateRow, SpendRow};
 use leadpipe_core::domain::spend_import::{SpendFormat, SpendImportOptions};
 use leadpipe_core::spend_service::{FileImport, SpendError, StoredRows, MAX_FILE_BYTES};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-use leadpipe_http::{read_limited_body, AdminAccess, ApiError, JsonBody, QueryParams};
+use leadpipe_http::{
+    read_limited_body, AdminAccess, ApiError, JsonBody, MemberAccess, QueryParams, ViewerAccess,
+};
 use serde::Serialize;
 
 /// The routes of spend and rates.
@@ -115,7 +117,7 @@ pub struct SpendList {
 
 async fn list_spend(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<SpendList>, ApiError> {
     let q = crate::query::parse(
@@ -136,7 +138,7 @@ async fn list_spend(
 
 async fn put_spend(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     JsonBody(body): JsonBody,
 ) -> Result<Json<StoredRows>, ApiError> {
     Ok(Json(app.put_spend_json(&body).await.map_err(api)?))
@@ -227,7 +229,7 @@ pub fn import_options(params: &[(String, String)]) -> Result<SpendImportOptions,
 
 async fn import_spend(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     QueryParams(params): QueryParams,
     request: Request,
 ) -> Result<Json<FileImport>, ApiError> {
@@ -268,7 +270,7 @@ pub struct RateList {
 
 async fn list_rates(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<RateList>, ApiError> {
     if let Some((name, _)) = params.first() {
@@ -283,7 +285,7 @@ async fn list_rates(
 
 async fn put_rates(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     JsonBody(body): JsonBody,
 ) -> Result<Json<StoredRows>, ApiError> {
     Ok(Json(app.put_rates_json(&body).await.map_err(api)?))
@@ -291,7 +293,7 @@ async fn put_rates(
 
 async fn import_rates(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     QueryParams(params): QueryParams,
     request: Request,
 ) -> Result<Json<FileImport>, ApiError> {

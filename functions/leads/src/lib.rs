@@ -29,7 +29,9 @@ use leadpipe_core::domain::import::{Format, ImportReport, Rows};
 use leadpipe_core::domain::{Lead, StageChange};
 use leadpipe_core::store::PostbackLogEntry;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-use leadpipe_http::{read_limited_body, AdminAccess, ApiError, LeadIdPath, QueryParams};
+use leadpipe_http::{
+    read_limited_body, AdminAccess, ApiError, LeadIdPath, MemberAccess, QueryParams, ViewerAccess,
+};
 use serde::Serialize;
 
 /// Largest answer, in bytes of JSON.
@@ -79,7 +81,7 @@ fn too_many_lines(bytes: &[u8], max: usize) -> bool {
 /// else sniffed; a body that is neither is a 400, a larger one than [`MAX_IMPORT_BYTES`] a 413.
 async fn import(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     request: Request,
 ) -> Result<Json<ImportReport>, ApiError> {
     let (parts, body) = request.into_parts();
@@ -130,7 +132,7 @@ pub struct LeadDetail {
 
 async fn list_leads(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadList>, ApiError> {
     let q = query::parse_list_query(
@@ -172,7 +174,7 @@ pub struct PostbackLog {
 
 async fn postback_log(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<PostbackLog>, ApiError> {
     let since = (chrono::Utc::now()
@@ -192,7 +194,7 @@ async fn postback_log(
 
 async fn get_lead(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: ViewerAccess,
     LeadIdPath(id): LeadIdPath,
 ) -> Result<Json<LeadDetail>, ApiError> {
     let (lead, history) = app.lead_with_history(id).await?;

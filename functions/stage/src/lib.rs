@@ -13,7 +13,7 @@ use axum::routing::{post, put};
 use axum::{Json, Router};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-use leadpipe_http::{AdminAccess, ApiError, JsonBody, LeadIdPath};
+use leadpipe_http::{ApiError, JsonBody, LeadIdPath, MemberAccess};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,7 +34,7 @@ pub struct Released {
 
 async fn release(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     LeadIdPath(id): LeadIdPath,
 ) -> Result<Json<Released>, ApiError> {
     Ok(Json(Released {
@@ -81,7 +81,7 @@ pub fn parse_stage_body(body: &[u8]) -> Result<String, ValidationError> {
 
 async fn move_stage(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     LeadIdPath(id): LeadIdPath,
     JsonBody(body): JsonBody,
 ) -> Result<Json<StageMoved>, ApiError> {

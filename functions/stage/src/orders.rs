@@ -17,7 +17,7 @@ use leadpipe_core::domain::money::{parse_amount, Currency, Money};
 use leadpipe_core::domain::orders::{OrderEdit, MAX_ORDER_ID_BYTES};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-use leadpipe_http::{AdminAccess, ApiError, JsonBody, LeadIdPath};
+use leadpipe_http::{ApiError, JsonBody, LeadIdPath, MemberAccess};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -115,7 +115,7 @@ fn order_id(raw: &str) -> Result<String, ValidationError> {
 
 async fn add_order(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     LeadIdPath(id): LeadIdPath,
     JsonBody(body): JsonBody,
 ) -> Result<Json<OrderChanged>, ApiError> {
@@ -135,7 +135,7 @@ fn order_path(raw: (String, String)) -> Result<(Uuid, String), ApiError> {
 
 async fn set_order(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     Path(raw): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<OrderChanged>, ApiError> {
@@ -152,7 +152,7 @@ async fn set_order(
 
 async fn remove_order(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    _: MemberAccess,
     Path(raw): Path<(String, String)>,
 ) -> Result<Json<OrderChanged>, ApiError> {
     let (id, order_id) = order_path(raw)?;

@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use http_body_util::BodyExt;
 use leadpipe_core::domain::postback::MAX_BODY_BYTES;
+use leadpipe_core::domain::{Actor, Role};
 use leadpipe_core::ingest::{Caller, Origin};
 use leadpipe_core::{ErrorCode, Leadpipe, Settings, ValidationError};
 use subtle::ConstantTimeEq;
@@ -119,26 +120,58 @@ pub fn presented_tier(parts: &Parts, settings: &Settings) -> &'static str {
     }
 }
 
-/// Proof that the request carries the admin key in its header (or the admin check is off).
-pub struct AdminAccess;
-
-impl FromRequestParts<Leadpipe> for AdminAccess {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
-        let s = &app.settings;
-        let Some(admin) = &s.admin_api_key else {
-            return Ok(Self);
-        };
-        match header_key(parts) {
-            Some(k) if keys_equal(k, admin) => Ok(Self),
-            Some(k) if matches(k, &s.api_key) || matches(k, &s.public_api_key) => {
-                Err(ApiError::Forbidden)
-            }
-            _ => Err(ApiError::Unauthorized),
+/// Who the request acts as: the admin key in the header, or anyone while the admin check is off (no
+/// `ADMIN_API_KEY`). The other keys are refused (`403`: they are postback keys), no key is `401`.
+pub async fn authenticate(parts: &Parts, app: &Leadpipe) -> Result<Actor, ApiError> {
+    let s = &app.settings;
+    let Some(admin) = &s.admin_api_key else {
+        return Ok(Actor::open());
+    };
+    match header_key(parts) {
+        Some(k) if keys_equal(k, admin) => Ok(Actor::admin_key()),
+        Some(k) if matches(k, &s.api_key) || matches(k, &s.public_api_key) => {
+            Err(ApiError::Forbidden)
         }
+        _ => Err(ApiError::Unauthorized),
     }
 }
+
+/// Defines an extractor that admits an [`Actor`] whose role allows `$role` (else `403`).
+macro_rules! role_access {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub Actor);
+
+        impl FromRequestParts<Leadpipe> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, app: &Leadpipe) -> Result<Self, ApiError> {
+                let actor = authenticate(parts, app).await?;
+                if actor.role.allows($role) {
+                    Ok(Self(actor))
+                } else {
+                    Err(ApiError::Forbidden)
+                }
+            }
+        }
+    };
+}
+
+role_access!(
+    /// A caller allowed to read dashboards and leads (viewer or above).
+    ViewerAccess,
+    Role::Viewer
+);
+role_access!(
+    /// A caller allowed to move, edit, import and export (member or above).
+    MemberAccess,
+    Role::Member
+);
+role_access!(
+    /// A caller allowed everything: users, keys, webhooks, settings, deletes (admin).
+    AdminAccess,
+    Role::Admin
+);
 
 /// Where the request came from: the client's address (API Gateway's source IP on Lambda, the socket's peer
 /// locally; the first `X-Forwarded-For` address only when `TRUST_FORWARDED_FOR` says a trusted proxy is in front)

@@ -25,7 +25,8 @@ pub mod webhooks;
 pub use app::app;
 pub use error::ApiError;
 pub use extract::{
-    read_limited_body, AdminAccess, ClientOrigin, JsonBody, LeadIdPath, QueryParams, API_KEY_HEADER,
+    authenticate, read_limited_body, AdminAccess, ClientOrigin, JsonBody, LeadIdPath, MemberAccess,
+    QueryParams, ViewerAccess, API_KEY_HEADER,
 };
 pub use lambda_http::Error as LambdaError;
 pub use logging::init_tracing;

@@ -1,6 +1,7 @@
 //! Pure domain logic: stages, emails, leads, postback validation, merge rules, counters and analytics.
 //! Nothing here does I/O, so all of it is unit-tested directly.
 
+pub mod actor;
 pub mod analytics;
 pub mod counters;
 pub mod email;
@@ -19,6 +20,7 @@ pub mod stage;
 pub mod warning;
 pub mod zone;
 
+pub use actor::{Actor, ActorKind, Role};
 pub use email::Email;
 pub use lead::{Attribution, Lead, Quarantine, StageChange, TextFields, Via};
 pub use postback::Postback;
