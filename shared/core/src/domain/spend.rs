@@ -136,8 +136,9 @@ pub enum SpendGrouping {
 /// Sums `rows` per day, currency and the grouping's value (what [`crate::store::LeadStore::spend_sums`] returns),
 /// in (day, value, currency) order.
 pub fn group_spend(rows: &[SpendRow], grouping: SpendGrouping) -> Vec<SpendRow> {
-    let mut sums: BTreeMap<(NaiveDate, String, Currency), (i64, Option<u64>, Option<u64>)> =
-        BTreeMap::new();
+    /// Day, grouped value and currency → minor units, clicks, impressions.
+    type Sums = BTreeMap<(NaiveDate, String, Currency), (i64, Option<u64>, Option<u64>)>;
+    let mut sums = Sums::new();
     for r in rows {
         let value = match grouping {
             SpendGrouping::Total => String::new(),
