@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use leadpipe_core::domain::money::{parse_amount, Currency, Money};
-use leadpipe_core::domain::orders::{OrderEdit, MAX_ORDER_ID_BYTES};
+use leadpipe_core::domain::orders::{OrderEdit, MAX_ORDER_ID_CHARS};
 use leadpipe_core::domain::Lead;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{ApiError, JsonBody, LeadIdPath, MemberAccess};
@@ -104,10 +104,13 @@ pub fn parse_order_body(
 
 fn order_id(raw: &str) -> Result<String, ValidationError> {
     let id = raw.trim();
-    if id.is_empty() || id.len() > MAX_ORDER_ID_BYTES || id.chars().any(char::is_control) {
+    if id.is_empty()
+        || raw.chars().count() > MAX_ORDER_ID_CHARS
+        || raw.chars().any(char::is_control)
+    {
         return Err(ValidationError::field(
             "order_id",
-            format!("order_id must be 1 to {MAX_ORDER_ID_BYTES} bytes without control characters"),
+            format!("order_id must be 1 to {MAX_ORDER_ID_CHARS} characters, not blank, without control characters"),
         ));
     }
     Ok(id.to_string())

@@ -20,8 +20,8 @@ use super::warning::{Warning, WarningCode};
 
 /// Most orders a lead keeps (a lead item stays a few kilobytes).
 pub const MAX_ORDERS: usize = 50;
-/// Longest `order_id`, in bytes.
-pub const MAX_ORDER_ID_BYTES: usize = 100;
+/// Longest `order_id`, in characters (as JSON Schema's `maxLength` counts them).
+pub const MAX_ORDER_ID_CHARS: usize = 100;
 /// Most edits kept per order.
 pub const MAX_ORDER_CHANGES: usize = 20;
 
@@ -120,14 +120,14 @@ pub fn read_order(obj: &mut Map<String, Value>, w: &mut Vec<Warning>) -> Option<
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.trim().is_empty() => {
             let s: String = s.trim().chars().filter(|c| !c.is_control()).collect();
-            if s.len() > MAX_ORDER_ID_BYTES {
+            if s.chars().count() > MAX_ORDER_ID_CHARS {
                 w.push(Warning::new(
                     "order_id",
                     WarningCode::Truncated,
-                    format!("order_id was cut to {MAX_ORDER_ID_BYTES} bytes"),
+                    format!("order_id was cut to {MAX_ORDER_ID_CHARS} characters"),
                 ));
             }
-            Some(super::postback::clip(&s, MAX_ORDER_ID_BYTES).to_string())
+            Some(s.chars().take(MAX_ORDER_ID_CHARS).collect())
         }
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(_) => {
