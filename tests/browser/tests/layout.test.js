@@ -19,6 +19,9 @@ before(async () => {
   browser = await launchBrowser();
   const stages = await server.api.stages();
   await seed(server.api, stages, 12);
+  // The longest stage name, newest, so it is on the first page: its chip must show whole.
+  const longest = [...stages].sort((a, b) => b.length - a.length)[0];
+  await server.api.postback({ email: 'longest-stage@example.com', first_name: 'Long', stage: longest });
 });
 
 after(async () => {
@@ -159,6 +162,12 @@ test('All Leads: no filter control cuts its text, and no column sits under the s
         .map((td) => td.dataset.col || td.className));
       assert.ok(cells.length >= 4, `${tag}: a phone shows more than date and name (${JSON.stringify(cells)})`);
     }
+    const cutChips = await page.evaluate(() => [...document.querySelectorAll('#content tbody td.cell-stage .chip')]
+      .filter((c) => {
+        const cell = c.closest('td').getBoundingClientRect(); const r = c.getBoundingClientRect();
+        return c.scrollWidth > c.clientWidth + 1 || r.right > cell.right + 0.5;
+      }).map((c) => c.innerText.trim()));
+    assert.deepEqual(cutChips, [], `${tag}: stage chips cut`);
     void table;
     await screenshot(page, `layout-leads-${tag}`, { fullPage: false });
   });
