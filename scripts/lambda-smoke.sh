@@ -92,7 +92,9 @@ call() {
 }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-ID=$(call postback POST postback /api/postback '{"email":"smoke@example.com","stage":"Form Started","source":"google"}' 201 | json 'd["lead_id"]')
+# Personal data the Lambda logs must never show (checked at the end).
+PII_EMAIL="smoke.person.$$@example.com" PII_PHONE="+1 555 01$$" PII_NAME="Smokename$$"
+ID=$(call postback POST postback /api/postback "{\"email\":\"$PII_EMAIL\",\"phone\":\"$PII_PHONE\",\"first_name\":\"$PII_NAME\",\"stage\":\"Form Started\",\"source\":\"google\"}" 201 | json 'd["lead_id"]')
 LISTED=$(call listing GET leads "/api/leads?stage=Form%20Started" "" 200 | json 'd["leads"][0]["id"]')
 [ "$LISTED" = "$ID" ] || { echo "FAIL listing does not show the lead" >&2; FAILED=$((FAILED + 1)); }
 STAGE=$(call manual-move PUT stage "/api/leads/$ID/stage" '{"stage":"Paid"}' 200 | json 'd["lead"]["stage"]')
@@ -102,6 +104,17 @@ PAID=$(call analytics GET analytics /api/analytics "" 200 | json '[f["count"] fo
 [ "$PAID" = "1" ] || { echo "FAIL analytics counts $PAID paid leads" >&2; FAILED=$((FAILED + 1)); }
 call delete DELETE leads "/api/leads/$ID" "" 204 >/dev/null
 call gone GET leads "/api/leads/$ID" "" 404 >/dev/null
+SEARCHED=$(call search GET leads "/api/leads?search=$PII_EMAIL" "" 200 | json 'len(d["leads"])')
+[ "$SEARCHED" = "0" ] || { echo "FAIL the deleted lead is still found by its email" >&2; FAILED=$((FAILED + 1)); }
+# The functions' logs (everything cargo lambda watch printed) never hold the person's email, phone or name.
+[ -s "$LOG" ] || { echo "FAIL cargo lambda watch printed nothing to check" >&2; FAILED=$((FAILED + 1)); }
+for pii in "$PII_EMAIL" "$PII_PHONE" "$PII_NAME"; do
+  if grep -qiF -- "$pii" "$LOG"; then
+    echo "FAIL personal data ($pii) in the Lambda logs" >&2; FAILED=$((FAILED + 1))
+  else
+    printf 'ok   %-22s %s not in %s lines of Lambda logs\n' "no-pii-in-logs" "$pii" "$(wc -l <"$LOG")" >&2
+  fi
+done
 
 if [ "$FAILED" -ne 0 ]; then
   echo "cargo lambda watch log:" >&2

@@ -233,3 +233,144 @@ async fn api_keys_never_reach_the_logs() {
         assert!(!logs.contains(secret), "a key appeared in the logs");
     }
 }
+
+/// Personal data never reaches the logs, even at `RUST_LOG=trace`: every email, phone number and name sent through
+/// postbacks (both keys, GET with query parameters, refused and quarantined ones), searches, an import, a stage
+/// move and a delete is looked for in everything the server printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_never_reaches_the_logs() {
+    let (ingest, public, admin) = ("ingest-pii-3e8a1c", "public-pii-9d2b7f", "admin-pii-5a1c0e");
+    let db = temp_db("pii-logs");
+    let mut server = Server::start(
+        &["--db", db.to_str().unwrap()],
+        &[
+            ("API_KEY", ingest),
+            ("PUBLIC_API_KEY", public),
+            ("ADMIN_API_KEY", admin),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let person = |i: usize| {
+        (
+            format!("zelda.quixote{i}@pii-example.org"),
+            format!("+44 7700 90{i:04}"),
+            format!("Zeldaname{i}"),
+            format!("Quixotename{i}"),
+        )
+    };
+    let mut secrets = Vec::new();
+    for i in 0..6 {
+        let (email, phone, first, last) = person(i);
+        let body = serde_json::json!({
+            "email": email, "phone": phone, "first_name": first, "last_name": last,
+            "ip_address": format!("203.0.113.{}", 10 + i), "stage": "Form Started",
+            "custom_data": {"note": format!("secret-note-{i}")},
+        });
+        let key = if i % 2 == 0 { ingest } else { public };
+        let r = client
+            .post(format!("{base}/api/postback"))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("postback");
+        assert!(r.status().is_success(), "postback {i}: {}", r.status());
+        secrets.extend([email, phone, first, last, format!("secret-note-{i}")]);
+    }
+    // A refused body, a bad email, a honeypot (quarantined), and a GET postback with the data in its query.
+    let (email, phone, first, _) = person(90);
+    let refused = format!("{{\"email\": \"{email}\", \"phone\": \"{phone}\", broken");
+    let r = client
+        .post(format!("{base}/api/postback"))
+        .header("x-api-key", ingest)
+        .header("content-type", "application/json")
+        .body(refused)
+        .send()
+        .await
+        .expect("refused postback");
+    assert_eq!(r.status(), 400);
+    secrets.extend([email, phone]);
+    let bad_email = "not-an-email-zelda@@pii-example.org".to_string();
+    let r = client
+        .post(format!("{base}/api/postback"))
+        .header("x-api-key", ingest)
+        .json(&serde_json::json!({"email": bad_email, "first_name": first}))
+        .send()
+        .await
+        .expect("bad email");
+    assert!(r.status().is_client_error() || r.status().is_success());
+    secrets.extend([bad_email, first]);
+    let (email, _, first, _) = person(91);
+    let r = client
+        .post(format!("{base}/api/postback"))
+        .header("x-api-key", public)
+        .json(&serde_json::json!({"email": email, "first_name": first, "_gotcha": "bot"}))
+        .send()
+        .await
+        .expect("honeypot");
+    assert!(r.status().is_success());
+    secrets.extend([email, first]);
+    let (email, phone, _, _) = person(92);
+    let r = client
+        .get(format!("{base}/api/postback"))
+        .query(&[("key", ingest), ("email", &email), ("phone", &phone)])
+        .send()
+        .await
+        .expect("GET postback");
+    assert!(r.status().is_success(), "GET postback: {}", r.status());
+    secrets.extend([email, phone]);
+    // Admin reads and changes: a search by email, an import, a move and a delete.
+    let (searched, ..) = person(0);
+    let r = client
+        .get(format!("{base}/api/leads"))
+        .query(&[("search", searched.as_str())])
+        .header("x-api-key", admin)
+        .send()
+        .await
+        .expect("search");
+    let page: serde_json::Value = r.json().await.expect("leads json");
+    let id = page["leads"][0]["id"].as_str().expect("found").to_string();
+    let (email, phone, first, last) = person(93);
+    let r = client
+        .post(format!("{base}/api/import"))
+        .header("x-api-key", admin)
+        .header("content-type", "text/csv")
+        .body(format!(
+            "email,phone,first_name,last_name\n{email},{phone},{first},{last}\n"
+        ))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), 200);
+    secrets.extend([email, phone, first, last]);
+    let r = client
+        .put(format!("{base}/api/leads/{id}/stage"))
+        .header("x-api-key", admin)
+        .json(&serde_json::json!({"stage": "Paid"}))
+        .send()
+        .await
+        .expect("move");
+    assert_eq!(r.status(), 200);
+    let r = client
+        .delete(format!("{base}/api/leads/{id}"))
+        .header("x-api-key", admin)
+        .send()
+        .await
+        .expect("delete");
+    assert!(r.status().is_success());
+    server.send_sigterm();
+    server.wait_exit(Duration::from_secs(15));
+    let logs = server.stderr() + &server.stdout();
+    assert!(logs.len() > 500, "trace logging produced output");
+    let leaked: Vec<&String> = secrets
+        .iter()
+        .filter(|s| logs.to_lowercase().contains(&s.to_lowercase()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "personal data in the logs: {leaked:?} (of {} values)",
+        secrets.len()
+    );
+}
