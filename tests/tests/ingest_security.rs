@@ -681,7 +681,108 @@ async fn the_browser_key_cannot_crowd_out_server_data(kind: StoreKind) {
     assert_eq!(lead["custom_data"]["payment_id"], "pay_42");
 }
 
+/// `IP_ADDRESSES=truncate` stores networks only and `drop` no address, in leads (postbacks and imports) and in
+/// the postback log's client address; truncating text that is not an address leaves it out with a warning.
+async fn ip_addresses_are_kept_as_the_settings_say(kind: StoreKind) {
+    use leadpipe_core::domain::ip_policy::IpPolicy;
+    for (policy, want_v4, want_v6, want_client) in [
+        (
+            IpPolicy::Truncate,
+            json!("203.0.113.0"),
+            json!("2001:db8:85a3::"),
+            json!("127.0.0.0"),
+        ),
+        (IpPolicy::Drop, Value::Null, Value::Null, Value::Null),
+    ] {
+        let app = spawn_app(
+            kind,
+            leadpipe_core::Settings {
+                ip_addresses: policy,
+                ..keyed_settings()
+            },
+        )
+        .await;
+        let (s, _) = post(
+            &app,
+            INGEST_KEY,
+            json!({"email": "v4@ip.example", "ip_address": "203.0.113.77"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _) = post(
+            &app,
+            PUBLIC_KEY,
+            json!({"email": "v6@ip.example", "ip_address": "2001:db8:85a3:8d3:1319:8a2e:370:7348"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        let (s, body) = post(
+            &app,
+            INGEST_KEY,
+            json!({"email": "text@ip.example", "ip_address": "office wifi"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        if policy == IpPolicy::Truncate {
+            assert!(
+                body["warnings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|w| w["field"] == "ip_address" && w["code"] == "dropped"),
+                "{body}"
+            );
+        }
+        let r = app
+            .client
+            .post(app.url("/api/import"))
+            .header("x-api-key", ADMIN_KEY)
+            .header("content-type", "text/csv")
+            .body("email,ip_address\nimported@ip.example,198.51.100.23\n")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        // A refused postback (not JSON) keeps the client address in the postback log.
+        let r = app
+            .client
+            .post(app.url("/api/postback"))
+            .header("x-api-key", INGEST_KEY)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            lead_by_email(&app, "v4@ip.example").await["ip_address"],
+            want_v4,
+            "{policy:?}"
+        );
+        assert_eq!(
+            lead_by_email(&app, "v6@ip.example").await["ip_address"],
+            want_v6,
+            "{policy:?}"
+        );
+        assert!(lead_by_email(&app, "text@ip.example").await["ip_address"].is_null());
+        let imported = lead_by_email(&app, "imported@ip.example").await["ip_address"].clone();
+        let want_imported = if policy == IpPolicy::Truncate {
+            json!("198.51.100.0")
+        } else {
+            Value::Null
+        };
+        assert_eq!(imported, want_imported, "{policy:?}");
+        let log = admin(&app, Method::GET, "/api/postbacks").await;
+        let entries = log["entries"].as_array().expect("entries");
+        assert!(!entries.is_empty(), "{log}");
+        for e in entries {
+            assert_eq!(e["client_ip"], want_client, "{policy:?}: {e}");
+        }
+    }
+}
+
 on_both_stores!(
+    ip_addresses_are_kept_as_the_settings_say,
     refusals_without_a_key_cannot_flood_the_log,
     the_browser_key_cannot_tamper_with_a_lead,
     the_browser_key_learns_nothing,

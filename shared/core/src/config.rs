@@ -38,6 +38,9 @@ pub struct Settings {
     /// A trusted proxy (CloudFront, a local reverse proxy) is in front (`TRUST_FORWARDED_FOR`, `true`/`1`): the
     /// client's address is the one that proxy reports, not the connection's.
     pub trust_forwarded_for: bool,
+    /// What is kept of visitors' IP addresses (`IP_ADDRESSES`: `keep`, the default, `truncate` to the network,
+    /// or `drop`), applied at ingest to `ip_address` and to the postback log's client address.
+    pub ip_addresses: crate::domain::ip_policy::IpPolicy,
     /// The currency every money figure is reported in (`REPORTING_CURRENCY`, ISO 4217, default USD); amounts in
     /// other currencies are converted with the exchange rate of their day.
     pub reporting_currency: Currency,
@@ -93,6 +96,7 @@ impl Default for Settings {
             postback_log_days: 30,
             allowed_origins: Vec::new(),
             trust_forwarded_for: false,
+            ip_addresses: crate::domain::ip_policy::IpPolicy::Keep,
             reporting_currency: Currency::usd(),
         }
     }
@@ -242,6 +246,17 @@ impl Settings {
                     return Err(ConfigError::Invalid {
                         name: "TRUST_FORWARDED_FOR",
                         problem: "must be true or false".into(),
+                    })
+                }
+            },
+            ip_addresses: match crate::domain::ip_policy::IpPolicy::parse(
+                lookup("IP_ADDRESSES").as_deref().unwrap_or(""),
+            ) {
+                Some(policy) => policy,
+                None => {
+                    return Err(ConfigError::Invalid {
+                        name: "IP_ADDRESSES",
+                        problem: "must be keep, truncate or drop".into(),
                     })
                 }
             },

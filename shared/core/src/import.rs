@@ -42,8 +42,13 @@ impl Leadpipe {
     /// `Err(Err(_))` means the store failed and the import should stop.
     pub async fn import_record(
         &self,
-        rec: ImportRecord,
+        mut rec: ImportRecord,
     ) -> Result<RowOutcome, Result<String, ServiceError>> {
+        // IP_ADDRESSES applies to imported rows as to postbacks (text that is not an address is left out).
+        rec.postback.text.ip_address = self
+            .settings
+            .ip_addresses
+            .stored(rec.postback.text.ip_address.as_deref());
         let target = LeadRef {
             id: rec.postback.lead_id,
             email: rec.postback.email.clone(),

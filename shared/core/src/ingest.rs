@@ -1,6 +1,7 @@
 //! Postbacks: how a parsed postback becomes a stored lead, by key tier, without ever losing a lead and without
 //! telling the browser key anything about stored leads.
 
+use crate::domain::ip_policy::IpOutcome;
 use crate::log_budget::Admission;
 use std::sync::Arc;
 
@@ -98,6 +99,16 @@ impl Leadpipe {
             mut warnings,
         } = parsed;
         let settings = &self.settings;
+        if let Some(raw) = pb.text.ip_address.take() {
+            match settings.ip_addresses.apply(&raw) {
+                IpOutcome::NotAnAddress => warnings.push(Warning::new(
+                    "ip_address",
+                    WarningCode::Dropped,
+                    "ip_address is not an IP address and IP_ADDRESSES=truncate keeps networks only; it was left out",
+                )),
+                outcome => pb.text.ip_address = outcome.stored(),
+            }
+        }
         let access = match caller {
             Caller::Server => Access::Full,
             Caller::Public => Access::Public {
@@ -354,7 +365,10 @@ impl Leadpipe {
             reason: reason.to_string(),
             message,
             key: key.to_string(),
-            client_ip: origin.client_ip.clone(),
+            client_ip: self
+                .settings
+                .ip_addresses
+                .stored(origin.client_ip.as_deref()),
             lead_id,
             body: String::from_utf8_lossy(&body[..body.len().min(POSTBACK_LOG_BODY_BYTES)])
                 .into_owned(),
