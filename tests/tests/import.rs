@@ -343,7 +343,57 @@ async fn concurrent_rows_keep_order_per_lead_and_report_lines_in_order(kind: Sto
     );
 }
 
+/// Issue 21 #6: a person on two rows with different values (a CRM export listing one contact per deal) used to flip
+/// back and forth, "updated" on every import. Rows about one lead are merged in file order first: the later row's
+/// values win once, and importing the file again reports every row unchanged and moves nothing.
+async fn a_person_on_two_rows_is_unchanged_on_reimport(kind: StoreKind) {
+    let app = spawn_app(kind, Settings::default()).await;
+    let mut file = String::from("email,phone,company,stage,source,notes\n");
+    for i in 0..25 {
+        file.push_str(&format!(
+            "p{i}@example.com,555-01{i:02},First Co,Form Started,google,\n"
+        ));
+        file.push_str(&format!("solo{i}@example.com,,,New,bing,\n"));
+        file.push_str(&format!(
+            "P{i}@Example.com,555-99{i:02},Second Co,Paid,,second row\n"
+        ));
+    }
+    let (status, first) = import(&app, "text/csv", file.clone(), None).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        first,
+        json!({"imported": 50, "updated": 25, "unchanged": 0, "rejected": [], "rejected_total": 0})
+    );
+    let p3 = lead_by_email(&app, "p3@example.com").await;
+    assert_eq!(
+        (
+            p3["phone"].clone(),
+            p3["company"].clone(),
+            p3["stage"].clone()
+        ),
+        (json!("555-9903"), json!("Second Co"), json!("Paid")),
+        "the later row's values, the furthest stage"
+    );
+    assert_eq!(
+        p3["first_touch"]["source"], "google",
+        "first touch from the first row"
+    );
+    let (status, second) = import(&app, "text/csv", file, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        second,
+        json!({"imported": 0, "updated": 0, "unchanged": 75, "rejected": [], "rejected_total": 0}),
+        "a file applied twice changes nothing"
+    );
+    assert_eq!(
+        lead_by_email(&app, "p3@example.com").await,
+        p3,
+        "not even updated_at or version moves"
+    );
+}
+
 on_both_stores!(
+    a_person_on_two_rows_is_unchanged_on_reimport,
     concurrent_rows_keep_order_per_lead_and_report_lines_in_order,
     csv_import_creates_back_dated_leads,
     jsonl_import_reads_stage_objects,

@@ -887,7 +887,7 @@ pub fn import_into(
 }
 
 /// An attribution's values as text fields (to fill another attribution from).
-fn attribution_text(a: &Attribution) -> TextFields {
+pub(crate) fn attribution_text(a: &Attribution) -> TextFields {
     TextFields {
         source: a.source.clone(),
         domain: a.domain.clone(),

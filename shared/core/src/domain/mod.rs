@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod counters;
 pub mod email;
 pub mod import;
+pub mod import_merge;
 pub mod ip_policy;
 pub mod json_repair;
 pub mod lead;
