@@ -706,7 +706,73 @@ async fn orders_over_http(kind: StoreKind) {
     assert_eq!(paid["leads_with_revenue"], json!(1));
 }
 
+/// "Count all": where the listing's total is a lower bound (a search past the count budget), `GET
+/// /api/leads/count` gives the exact number; with filters counters answer, it agrees with them.
+async fn count_all_is_exact_past_the_budget(kind: StoreKind) {
+    let app = spawn_app(kind, keyed_settings()).await;
+    let n = leadpipe_core::totals::COUNT_BUDGET + 30;
+    let mut file = String::from("email,company\n");
+    for i in 0..n {
+        file.push_str(&format!("c{i}@count.example,Acmecount\n"));
+    }
+    for i in 0..7 {
+        file.push_str(&format!("o{i}@other.example,Other\n"));
+    }
+    let r = app
+        .client
+        .post(app.url("/api/import"))
+        .header("x-api-key", ADMIN_KEY)
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), StatusCode::OK);
+    app.settle().await;
+    let (s, listed) = call(
+        &app,
+        Method::GET,
+        "/api/leads?search=acmecount&limit=1",
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(listed["total_exact"], json!(false), "{listed}");
+    let (s, counted) = call(
+        &app,
+        Method::GET,
+        "/api/leads/count?search=acmecount",
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{counted}");
+    assert_eq!(counted, json!({"total": n, "total_exact": true}));
+    let (_, all) = call(&app, Method::GET, "/api/leads/count", Some(ADMIN_KEY), None).await;
+    assert_eq!(all, json!({"total": n + 7, "total_exact": true}));
+    let (s, bad) = call(
+        &app,
+        Method::GET,
+        "/api/leads/count?stage=Nope",
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        "/api/leads/count",
+        Some(INGEST_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
 on_both_stores!(
+    count_all_is_exact_past_the_budget,
     orders_over_http,
     seed_curl_examples,
     bad_postbacks_keep_the_lead_and_say_why,

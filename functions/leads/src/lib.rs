@@ -41,6 +41,7 @@ pub const MAX_RESPONSE_BYTES: usize = 900 * 1024;
 pub fn router() -> Router<Leadpipe> {
     Router::new()
         .route("/api/leads", get(list_leads))
+        .route("/api/leads/count", get(count_leads))
         .route("/api/leads/{id}", get(get_lead).delete(delete_lead))
         .route("/api/postbacks", get(postback_log))
         .route("/api/import", post(import))
@@ -158,6 +159,35 @@ async fn list_leads(
     Ok(Json(LeadList {
         leads: page.leads,
         next_cursor,
+        total: total.count,
+        total_exact: total.exact,
+    }))
+}
+
+/// `GET /api/leads/count` answer.
+#[derive(Serialize)]
+pub struct LeadCount {
+    /// Every matching lead when `total_exact` (else a lower bound: past the count's read ceiling).
+    pub total: i64,
+    /// Whether `total` is exact.
+    pub total_exact: bool,
+}
+
+/// `GET /api/leads/count`: "count all" — the exact number of leads the same filters as `GET /api/leads` list,
+/// when the listing's own `total` is only a lower bound (see [`leadpipe_core::store::LeadStore::count_all`]).
+async fn count_leads(
+    State(app): State<Leadpipe>,
+    _: ViewerAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<LeadCount>, ApiError> {
+    let q = query::parse_list_query(
+        &params,
+        &app.settings.pipeline,
+        &app.settings.time_zone,
+        chrono::Utc::now(),
+    )?;
+    let total = app.count_all_leads(&q).await?;
+    Ok(Json(LeadCount {
         total: total.count,
         total_exact: total.exact,
     }))

@@ -184,6 +184,18 @@ impl Leadpipe {
         Ok((page, total))
     }
 
+    /// Every lead `q` lists, counted on demand ("count all"): from counters when they hold the answer, else by
+    /// [`LeadStore::count_all`] (exact unless past [`crate::totals::FULL_COUNT_READS`] entries).
+    pub async fn count_all_leads(&self, q: &ListQuery) -> Result<Total, ServiceError> {
+        let tz = &self.settings.time_zone;
+        if let Some(plan) = CounterTotal::plan(q, tz, tz.local_date(Utc::now())) {
+            if let Some(count) = plan.total(&self.store.counters(&plan.query()).await?) {
+                return Ok(Total { count, exact: true });
+            }
+        }
+        Ok(self.store.count_all(q).await?)
+    }
+
     /// The dashboard's analytics for leads created in `range` (default: the last 30 days), at `now`.
     pub async fn analytics(
         &self,

@@ -18,7 +18,7 @@ use crate::domain::money::Currency;
 use crate::domain::spend::{group_spend, RateRow, SpendGrouping, SpendRow};
 use crate::domain::{Email, Lead, Stage, StageChange};
 pub use crate::idempotency::StoredResponse;
-use crate::totals::{Total, COUNT_PAGES, COUNT_PAGE_SIZE};
+use crate::totals::{Total, COUNT_PAGES, COUNT_PAGE_SIZE, FULL_COUNT_READS};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +284,30 @@ pub trait LeadStore: Send + Sync + 'static {
         };
         let mut count = 0i64;
         for _ in 0..COUNT_PAGES {
+            let page = self.list(&q).await?;
+            count += i64::try_from(page.leads.len()).unwrap_or(i64::MAX);
+            match page.next_after {
+                None => return Ok(Total { count, exact: true }),
+                after => q.after = after,
+            }
+        }
+        Ok(Total {
+            count,
+            exact: false,
+        })
+    }
+    /// Counts every lead `q` lists, on demand ("count all"), reading at most [`FULL_COUNT_READS`] entries: exact
+    /// unless that ceiling is reached (then a lower bound). The default pages through [`Self::list`]; stores
+    /// override it with a cheaper count (SQLite `count(*)`, DynamoDB `Select: COUNT` on the listing index).
+    async fn count_all(&self, q: &ListQuery) -> Result<Total, StoreError> {
+        let mut q = ListQuery {
+            after: None,
+            skip: 0,
+            limit: COUNT_PAGE_SIZE,
+            ..q.clone()
+        };
+        let mut count = 0i64;
+        for _ in 0..FULL_COUNT_READS.div_ceil(COUNT_PAGE_SIZE) {
             let page = self.list(&q).await?;
             count += i64::try_from(page.leads.len()).unwrap_or(i64::MAX);
             match page.next_after {

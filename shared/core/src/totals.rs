@@ -44,6 +44,8 @@ pub const COUNT_PAGE_SIZE: usize = 200;
 pub const COUNT_PAGES: usize = 5;
 /// Most leads read to count one listing: past it the total is a lower bound.
 pub const COUNT_BUDGET: usize = COUNT_PAGE_SIZE * COUNT_PAGES;
+/// Most entries "count all" ([`crate::store::LeadStore::count_all`]) evaluates: past it, a lower bound.
+pub const FULL_COUNT_READS: usize = 5_000_000;
 
 /// A listing's total and whether it is exact (else a lower bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -219,6 +219,17 @@ async fn query_shard(
 /// queried in rounds of [`COUNT_CHUNK`] entries until all are read (exact), more than [`COUNT_BUDGET`] match, or
 /// [`COUNT_READ_BUDGET`] entries were evaluated (a lower bound), the same answer as paging through the listing.
 pub(crate) async fn count(store: &DynamoStore, q: &ListQuery) -> Result<Total, StoreError> {
+    count_up_to(store, q, COUNT_BUDGET, COUNT_READ_BUDGET).await
+}
+
+/// Counts as [`count`] does, stopping once more than `found_budget` match or `read_budget` entries were
+/// evaluated ("count all" passes [`leadpipe_core::totals::FULL_COUNT_READS`] for both).
+pub(crate) async fn count_up_to(
+    store: &DynamoStore,
+    q: &ListQuery,
+    found_budget: usize,
+    read_budget: usize,
+) -> Result<Total, StoreError> {
     let q = ListQuery {
         after: None,
         skip: 0,
@@ -228,11 +239,11 @@ pub(crate) async fn count(store: &DynamoStore, q: &ListQuery) -> Result<Total, S
         keys::listing_shards().map(|name| (name, None)).collect();
     let (mut found, mut evaluated) = (0usize, 0usize);
     let total = |found: usize, exact: bool| Total {
-        count: i64::try_from(found.min(COUNT_BUDGET)).unwrap_or(i64::MAX),
+        count: i64::try_from(found.min(found_budget)).unwrap_or(i64::MAX),
         exact,
     };
     while !pending.is_empty() {
-        if found > COUNT_BUDGET || evaluated >= COUNT_READ_BUDGET {
+        if found > found_budget || evaluated >= read_budget {
             return Ok(total(found, false));
         }
         let reads = pending.iter().map(|(name, start)| {
@@ -252,7 +263,7 @@ pub(crate) async fn count(store: &DynamoStore, q: &ListQuery) -> Result<Total, S
         }
         pending = next_round;
     }
-    Ok(total(found, found <= COUNT_BUDGET))
+    Ok(total(found, found <= found_budget))
 }
 
 /// The query of one listing shard for `q`: date range and cursor as the key condition, the other filters as a

@@ -565,6 +565,12 @@ impl LeadStore for DynamoStore {
         crate::listing::count(self, q).await
     }
 
+    /// Counts from the listing index's entries alone, up to "count all"'s ceiling.
+    async fn count_all(&self, q: &ListQuery) -> Result<leadpipe_core::totals::Total, StoreError> {
+        let ceiling = leadpipe_core::totals::FULL_COUNT_READS;
+        crate::listing::count_up_to(self, q, ceiling, ceiling).await
+    }
+
     /// Counter buckets by key with BatchGetItem; for scopes, first the scope's registry of admitted values.
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError> {
         let mut buckets: Vec<String> = query.buckets.iter().cloned().collect();

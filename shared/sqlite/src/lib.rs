@@ -258,6 +258,37 @@ fn poisoned() -> StoreError {
 }
 
 impl SqliteStore {
+    /// Counts what `q` lists in SQL, stopping past `budget` (then a lower bound).
+    async fn count_up_to(&self, q: &ListQuery, budget: usize) -> Result<Total, StoreError> {
+        let q = ListQuery {
+            after: None,
+            skip: 0,
+            ..q.clone()
+        };
+        self.read(move |c| {
+            let (filter, args) = list_filter(&q, search_plan(c, &q)?);
+            let sql = format!(
+                "SELECT count(*) FROM (SELECT 1 FROM leads WHERE {filter} LIMIT ?{})",
+                args.len() + 1
+            );
+            let budget = i64::try_from(budget).unwrap_or(i64::MAX);
+            let limit = budget.saturating_add(1);
+            let params = args
+                .iter()
+                .map(|a| a.as_ref())
+                .chain([&limit as &dyn rusqlite::ToSql]);
+            let found: i64 = c
+                .prepare_cached(&sql)
+                .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
+                .map_err(internal)?;
+            Ok(Total {
+                count: found.min(budget),
+                exact: found <= budget,
+            })
+        })
+        .await
+    }
+
     /// Opens (creating when missing) the database at `path`; counters follow `rules`.
     pub fn open(path: &Path, rules: CounterRules) -> Result<Self, StoreError> {
         let mut store = Self::init(Connection::open(path).map_err(internal)?, rules)?;
@@ -1082,33 +1113,12 @@ impl LeadStore for SqliteStore {
 
     /// Counts in SQL, without reading the leads, within the same budget as the listing count.
     async fn count(&self, q: &ListQuery) -> Result<Total, StoreError> {
-        let q = ListQuery {
-            after: None,
-            skip: 0,
-            ..q.clone()
-        };
-        self.read(move |c| {
-            let (filter, args) = list_filter(&q, search_plan(c, &q)?);
-            let sql = format!(
-                "SELECT count(*) FROM (SELECT 1 FROM leads WHERE {filter} LIMIT ?{})",
-                args.len() + 1
-            );
-            let budget = i64::try_from(COUNT_BUDGET).unwrap_or(i64::MAX);
-            let limit = budget.saturating_add(1);
-            let params = args
-                .iter()
-                .map(|a| a.as_ref())
-                .chain([&limit as &dyn rusqlite::ToSql]);
-            let found: i64 = c
-                .prepare_cached(&sql)
-                .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
-                .map_err(internal)?;
-            Ok(Total {
-                count: found.min(budget),
-                exact: found <= budget,
-            })
-        })
-        .await
+        self.count_up_to(q, COUNT_BUDGET).await
+    }
+
+    async fn count_all(&self, q: &ListQuery) -> Result<Total, StoreError> {
+        self.count_up_to(q, leadpipe_core::totals::FULL_COUNT_READS)
+            .await
     }
 
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError> {
