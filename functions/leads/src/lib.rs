@@ -27,7 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use leadpipe_core::domain::import::{Format, ImportReport, Rows};
 use leadpipe_core::domain::{Lead, StageChange};
-use leadpipe_core::store::PostbackLogEntry;
+use leadpipe_core::store::{ListQuery, PostbackLogEntry};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{
     read_limited_body, AdminAccess, ApiError, LeadIdPath, MemberAccess, QueryParams, ViewerAccess,
@@ -131,17 +131,22 @@ pub struct LeadDetail {
     pub history: Vec<StageChange>,
 }
 
+/// The listing query of `GET /api/leads` and `GET /api/leads/count`, read against this deployment's stages and zone.
+fn list_query(app: &Leadpipe, params: &[(String, String)]) -> Result<ListQuery, ApiError> {
+    Ok(query::parse_list_query(
+        params,
+        &app.settings.pipeline,
+        &app.settings.time_zone,
+        chrono::Utc::now(),
+    )?)
+}
+
 async fn list_leads(
     State(app): State<Leadpipe>,
     _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadList>, ApiError> {
-    let q = query::parse_list_query(
-        &params,
-        &app.settings.pipeline,
-        &app.settings.time_zone,
-        chrono::Utc::now(),
-    )?;
+    let q = list_query(&app, &params)?;
     let (mut page, total) = app.list_leads(&q).await?;
     // Keep the answer small whatever the leads hold: cut the page, and continue from its last lead.
     let mut size = 0usize;
@@ -180,12 +185,7 @@ async fn count_leads(
     _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadCount>, ApiError> {
-    let q = query::parse_list_query(
-        &params,
-        &app.settings.pipeline,
-        &app.settings.time_zone,
-        chrono::Utc::now(),
-    )?;
+    let q = list_query(&app, &params)?;
     let total = app.count_all_leads(&q).await?;
     Ok(Json(LeadCount {
         total: total.count,
