@@ -276,49 +276,13 @@ pub trait LeadStore: Send + Sync + 'static {
     /// [`COUNT_PAGES`] pages of [`COUNT_PAGE_SIZE`]. The count is exact when the listing ends within them, else a
     /// lower bound.
     async fn count(&self, q: &ListQuery) -> Result<Total, StoreError> {
-        let mut q = ListQuery {
-            after: None,
-            skip: 0,
-            limit: COUNT_PAGE_SIZE,
-            ..q.clone()
-        };
-        let mut count = 0i64;
-        for _ in 0..COUNT_PAGES {
-            let page = self.list(&q).await?;
-            count += i64::try_from(page.leads.len()).unwrap_or(i64::MAX);
-            match page.next_after {
-                None => return Ok(Total { count, exact: true }),
-                after => q.after = after,
-            }
-        }
-        Ok(Total {
-            count,
-            exact: false,
-        })
+        count_by_listing(self, q, COUNT_PAGES).await
     }
     /// Counts every lead `q` lists, on demand ("count all"), reading at most [`FULL_COUNT_READS`] entries: exact
     /// unless that ceiling is reached (then a lower bound). The default pages through [`Self::list`]; stores
     /// override it with a cheaper count (SQLite `count(*)`, DynamoDB `Select: COUNT` on the listing index).
     async fn count_all(&self, q: &ListQuery) -> Result<Total, StoreError> {
-        let mut q = ListQuery {
-            after: None,
-            skip: 0,
-            limit: COUNT_PAGE_SIZE,
-            ..q.clone()
-        };
-        let mut count = 0i64;
-        for _ in 0..FULL_COUNT_READS.div_ceil(COUNT_PAGE_SIZE) {
-            let page = self.list(&q).await?;
-            count += i64::try_from(page.leads.len()).unwrap_or(i64::MAX);
-            match page.next_after {
-                None => return Ok(Total { count, exact: true }),
-                after => q.after = after,
-            }
-        }
-        Ok(Total {
-            count,
-            exact: false,
-        })
+        count_by_listing(self, q, FULL_COUNT_READS.div_ceil(COUNT_PAGE_SIZE)).await
     }
     /// The counter buckets `query` asks for (absent buckets are simply missing: zero).
     async fn counters(&self, query: &CounterQuery) -> Result<Counters, StoreError>;
@@ -423,4 +387,32 @@ impl MinuteCounts {
         *n = n.saturating_add(1);
         *n
     }
+}
+
+/// Counts the leads `q` lists by paging through [`LeadStore::list`], at most `pages` pages of [`COUNT_PAGE_SIZE`]:
+/// exact when the listing ends within them, else a lower bound (the default of `count` and `count_all`).
+async fn count_by_listing<S: LeadStore + ?Sized>(
+    store: &S,
+    q: &ListQuery,
+    pages: usize,
+) -> Result<Total, StoreError> {
+    let mut q = ListQuery {
+        after: None,
+        skip: 0,
+        limit: COUNT_PAGE_SIZE,
+        ..q.clone()
+    };
+    let mut count = 0i64;
+    for _ in 0..pages {
+        let page = store.list(&q).await?;
+        count += i64::try_from(page.leads.len()).unwrap_or(i64::MAX);
+        match page.next_after {
+            None => return Ok(Total { count, exact: true }),
+            after => q.after = after,
+        }
+    }
+    Ok(Total {
+        count,
+        exact: false,
+    })
 }
