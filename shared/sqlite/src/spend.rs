@@ -80,6 +80,16 @@ pub(crate) fn spend(
              WHERE day >= ?1 AND day <= ?2 ORDER BY key",
         )
         .map_err(internal)?;
+    read_rows(&mut st, from, to)
+}
+
+/// The spend rows a statement selects as (day, source, campaign, domain, minor, currency, clicks, impressions),
+/// its parameters the first and last day.
+fn read_rows(
+    st: &mut rusqlite::CachedStatement<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<SpendRow>, StoreError> {
     let rows = st
         .query_map(params![day_text(from), day_text(to)], |r| {
             Ok((
@@ -191,51 +201,18 @@ pub(crate) fn spend_sums(
     grouping: leadpipe_core::domain::spend::SpendGrouping,
 ) -> Result<Vec<SpendRow>, StoreError> {
     use leadpipe_core::domain::spend::SpendGrouping as G;
-    let (value, only) = match grouping {
-        G::Total => ("''", ""),
-        G::Source => ("source", ""),
-        G::Campaign => ("campaign", ""),
-        G::Domain => ("domain", " AND domain IS NOT NULL"),
+    // (source, campaign, domain) as selected, the grouped column, and the rows left out.
+    let (source, campaign, domain, value, only) = match grouping {
+        G::Total => ("''", "''", "NULL", "''", ""),
+        G::Source => ("source", "''", "NULL", "source", ""),
+        G::Campaign => ("''", "campaign", "NULL", "campaign", ""),
+        G::Domain => ("''", "''", "domain", "domain", " AND domain IS NOT NULL"),
     };
     let sql = format!(
-        "SELECT day, {value}, currency, SUM(minor), SUM(clicks), SUM(impressions) FROM spend \
-         WHERE day >= ?1 AND day <= ?2{only} GROUP BY day, {value}, currency ORDER BY day, {value}, currency"
+        "SELECT day, {source}, {campaign}, {domain}, SUM(minor), currency, SUM(clicks), SUM(impressions) \
+         FROM spend WHERE day >= ?1 AND day <= ?2{only} GROUP BY day, {value}, currency \
+         ORDER BY day, {value}, currency"
     );
     let mut st = c.prepare_cached(&sql).map_err(internal)?;
-    let rows = st
-        .query_map(params![day_text(from), day_text(to)], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })
-        .map_err(internal)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (day, v, currency, minor, clicks, impressions) = row.map_err(internal)?;
-        let mut s = SpendRow {
-            day: day.parse().map_err(internal)?,
-            source: String::new(),
-            campaign: String::new(),
-            domain: None,
-            amount: Money {
-                minor,
-                currency: Currency::parse(&currency).map_err(internal)?,
-            },
-            clicks: clicks.and_then(|n| u64::try_from(n).ok()),
-            impressions: impressions.and_then(|n| u64::try_from(n).ok()),
-        };
-        match grouping {
-            G::Total => {}
-            G::Source => s.source = v,
-            G::Campaign => s.campaign = v,
-            G::Domain => s.domain = Some(v),
-        }
-        out.push(s);
-    }
-    Ok(out)
+    read_rows(&mut st, from, to)
 }
