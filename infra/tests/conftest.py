@@ -21,7 +21,7 @@ def contract_openapi() -> dict:
     expectations are not used to build it, so a drift between the two shows up)."""
     routes = [
         ("get", "/api/health"), ("get", "/api/stages"), ("get", "/api/openapi.json"),
-        ("post", "/api/postback"), ("get", "/api/postback"), ("get", "/api/leads"), ("get", "/api/leads/{id}"),
+        ("post", "/api/postback"), ("get", "/api/postback"), ("get", "/api/leads"), ("get", "/api/leads/count"), ("get", "/api/leads/{id}"),
         ("put", "/api/leads/{id}/stage"), ("delete", "/api/leads/{id}"), ("get", "/api/analytics"),
         ("get", "/api/analytics/breakdown"), ("get", "/api/analytics/abandonment"),
         ("get", "/api/postbacks"), ("post", "/api/leads/{id}/release"), ("post", "/api/import"),
