@@ -184,8 +184,11 @@ pub struct TokenHash(String);
 impl TokenHash {
     /// Reads a stored hash (64 lower-case hex digits).
     pub fn parse(raw: &str) -> Option<Self> {
-        (raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| Self(raw.to_string()))
+        (raw.len() == 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Self(raw.to_string()))
     }
 
     /// The hex text.
