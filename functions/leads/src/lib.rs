@@ -10,10 +10,12 @@
 //!   (API Gateway and Lambda cap a request near 6 MB, and an HTTP API answers within 30 s: larger files go through
 //!   `leadpipe import FILE`); answers the [`ImportReport`].
 //! - `/api/webhooks…` — webhooks and their deliveries (see [`webhooks`]).
+//! - `/api/auth/…`, `/api/users…` — sign-in, sessions and users (see [`accounts`]).
 //!
 //! Every answer stays under [`MAX_RESPONSE_BYTES`]: a page of large leads is cut short (with its cursor), far
 //! from Lambda's 6 MB response limit.
 
+pub mod accounts;
 pub mod query;
 pub mod webhooks;
 
@@ -45,6 +47,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/postbacks", get(postback_log))
         .route("/api/import", post(import))
         .merge(webhooks::router())
+        .merge(accounts::router())
 }
 
 /// Largest `POST /api/import` body, in bytes, for `leadpipe serve` (5 MiB).
