@@ -88,6 +88,8 @@ export const api = {
   /** Every source or campaign with its leads, all time: {by, values: [{value, leads}], other}. */
   valueCounts: (by, opts = {}) => request('GET', '/api/analytics/values', { ...opts, query: { by } }),
   leads: (query, opts = {}) => request('GET', '/api/leads', { ...opts, query }),
+  /** The same pages as leads(), for members and admins only (viewers may not export): what Export CSV reads. */
+  exportLeads: (query, opts = {}) => request('GET', '/api/leads/export', { ...opts, query }),
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),

@@ -2,6 +2,7 @@
 //!
 //! - `GET /api/leads` — newest first, filtered, paginated by an opaque cursor (see [`query`]), with the listing's
 //!   total: exact from counters where they allow, else counted within a read budget (`total_exact: false`).
+//! - `GET /api/leads/export` — the same listing for members and admins (viewers may not export).
 //! - `GET /api/leads/{id}` — the lead and its stage history.
 //! - `DELETE /api/leads/{id}` — removes the lead, its history and its email claim; 204.
 //! - `GET /api/postbacks?status=rejected|quarantined` — the postback log: what was refused or quarantined, why,
@@ -43,6 +44,7 @@ pub const MAX_RESPONSE_BYTES: usize = 900 * 1024;
 pub fn router() -> Router<Leadpipe> {
     Router::new()
         .route("/api/leads", get(list_leads))
+        .route("/api/leads/export", get(export_leads))
         .route("/api/leads/{id}", get(get_lead).delete(delete_lead))
         .route("/api/postbacks", get(postback_log))
         .route("/api/import", post(import))
@@ -138,8 +140,23 @@ async fn list_leads(
     _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadList>, ApiError> {
+    listing(&app, &params).await.map(Json)
+}
+
+/// `GET /api/leads/export`: the same pages as `GET /api/leads` (same parameters and answer), for members and
+/// admins only — viewers may not export. The dashboard pages through it and writes the CSV itself
+/// (`static-site/js/csv.js`: one CSV writer, with revenue per currency and formula neutralising).
+async fn export_leads(
+    State(app): State<Leadpipe>,
+    _: MemberAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<LeadList>, ApiError> {
+    listing(&app, &params).await.map(Json)
+}
+
+async fn listing(app: &Leadpipe, params: &[(String, String)]) -> Result<LeadList, ApiError> {
     let q = query::parse_list_query(
-        &params,
+        params,
         &app.settings.pipeline,
         &app.settings.time_zone,
         chrono::Utc::now(),
@@ -158,12 +175,12 @@ async fn list_leads(
         .next_after
         .as_deref()
         .map(|k| query::encode_cursor(k, q.oldest_first));
-    Ok(Json(LeadList {
+    Ok(LeadList {
         leads: page.leads,
         next_cursor,
         total: total.count,
         total_exact: total.exact,
-    }))
+    })
 }
 
 /// `GET /api/postbacks` answer.
