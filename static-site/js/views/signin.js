@@ -21,7 +21,7 @@ export function renderSignin(root, { message, onSuccess }) {
     if (input) input.setAttribute('aria-invalid', 'true');
   }
 
-  const form = h('form', { class: 'signin-form', novalidate: true, onsubmit: async (e) => {
+  const form = h('form', { class: 'login-form', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     error.hidden = true;
     const addr = email.input.value.trim();
@@ -72,7 +72,7 @@ export function renderSignin(root, { message, onSuccess }) {
   keyInput,
   h('p', { class: 'help', id: 'signin-help' }, 'The value of ADMIN_API_KEY on your Leadpipe server. It is kept only for this browser tab.'),
   keyError, keySubmit);
-  const keyBox = h('details', { class: 'signin-alt' }, h('summary', {}, 'Sign in with the admin key instead'), keyForm);
+  const keyBox = h('div', { class: 'signin-alt' }, h('p', { class: 'signin-or muted small' }, 'Or, for automation and first start-up'), keyForm);
 
   root.append(h('main', { class: 'signin' },
     h('div', { class: 'signin-card' },
