@@ -13,8 +13,8 @@ const ROLES = [
   { value: 'admin', label: 'Admin', help: 'Also users, webhooks, settings and deletes' },
 ];
 
-function roleSelect(value, attrs) {
-  return h('select', { class: 'select select-sm', ...attrs },
+function roleSelect(value, attrs, size = 'select select-sm') {
+  return h('select', { class: size, ...attrs },
     ROLES.map((r) => h('option', { value: r.value, selected: r.value === value }, r.label)));
 }
 
@@ -23,7 +23,7 @@ export function renderUsers(root, ctx) {
   const linkHost = h('div', { 'data-testid': 'invite-link-host' });
   const listHost = h('div', { 'data-testid': 'user-list' });
   const email = h('input', { class: 'input', type: 'email', id: 'invite-email', name: 'invite-email', required: true, placeholder: 'name@example.com', autocomplete: 'off' });
-  const role = roleSelect('viewer', { id: 'invite-role', name: 'invite-role' });
+  const role = roleSelect('viewer', { id: 'invite-role', name: 'invite-role' }, 'select');
   const error = h('div', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', 'data-action': 'invite' }, 'Create invite link');
   const form = h('form', { class: 'invite-form', novalidate: true, onsubmit: async (e) => {
@@ -67,7 +67,7 @@ export function renderUsers(root, ctx) {
       box.select();
       try { await navigator.clipboard.writeText(url); toast('Link copied', 'success'); } catch { toast('Select the link and copy it', 'info'); }
     } }, 'Copy');
-    setContent(linkHost, h('div', { class: 'card secret-card', role: 'status' },
+    setContent(linkHost, h('div', { class: 'card secret-card settings-card', role: 'status' },
       h('div', { class: 'card-head' }, h('h2', {}, `Invite link for ${res.email} (${res.role})`),
         h('p', { class: 'card-sub' }, `Shown only now. Works once, until ${dateTime(res.expires_at)}.`)),
       h('div', { class: 'settings-body invite-link-row' }, box, copy)));
