@@ -69,8 +69,14 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     # import (POST /api/import): change() as for postbacks — GetItem, Query by_email, PutItem (claim, lead),
     # TransactWriteItems (Put claim, Put lead, Delete old claim), DeleteItem (stale claim)
     # webhooks (/api/webhooks…): the webhook items and deliveries as above; retry and enable queue deliveries
+    # accounts (/api/auth…, /api/users…): users and email claims (GetItem, Query of the users' partition,
+    # TransactWriteItems of two Puts, UpdateItem), sessions (BatchWriteItem of the session and its index item,
+    # GetItem, UpdateItem, Query of the index), invites and sign-in failures (PutItem, GetItem, UpdateItem)
     "leads": {
-        TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem"},
+        TABLE_ACTIONS: {
+            "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem",
+            "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
+        },
         index("by_created"): {"dynamodb:Query"},
         index("by_email"): {"dynamodb:Query"},
         WEBHOOK_QUEUE: {"sqs:SendMessage"},

@@ -33,6 +33,9 @@ def contract_openapi() -> dict:
         ("get", "/api/spend"), ("post", "/api/spend"), ("delete", "/api/spend"), ("post", "/api/spend/import"),
         ("get", "/api/rates"), ("put", "/api/rates"), ("post", "/api/rates/import"),
         ("delete", "/api/rates/{currency}/{day}"),
+        ("get", "/api/leads/export"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
+        ("post", "/api/auth/logout-all"), ("get", "/api/auth/me"), ("post", "/api/auth/accept-invite"),
+        ("get", "/api/users"), ("post", "/api/users/invites"), ("patch", "/api/users/{id}"),
     ]
     paths: dict = {}
     for method, path in routes:

@@ -423,11 +423,11 @@ def test_unknown_contract_route_fails(tree, capsys):
 
 def test_new_route_in_code_and_contract_needs_an_event(tree, capsys):
     doc = json.loads((tree.root / "docs" / "openapi.json").read_text())
-    doc["paths"]["/api/leads/export"] = {"get": {"responses": {"200": {"description": "ok"}}}}
+    doc["paths"]["/api/leads/summary"] = {"get": {"responses": {"200": {"description": "ok"}}}}
     tree.write_openapi(doc)
     tree.edit("functions/leads/src/lib.rs", '.route("/api/leads", get(list_leads))',
-              '.route("/api/leads/export", get(list_leads)).route("/api/leads", get(list_leads))')
-    assert_fails(tree, capsys, "GET /api/leads/export (OpenAPI) is routed by no HttpApi event; it belongs on the leads")
+              '.route("/api/leads/summary", get(list_leads)).route("/api/leads", get(list_leads))')
+    assert_fails(tree, capsys, "GET /api/leads/summary (OpenAPI) is routed by no HttpApi event; it belongs on the leads")
 
 
 def test_path_parameter_name_does_not_matter(tree, capsys):

@@ -2,6 +2,7 @@
 //!
 //! `leadpipe serve` runs the four Lambda routers (the very same code) plus the dashboard on
 //! `http://127.0.0.1:3000`, on SQLite by default or on DynamoDB with `--dynamodb`.
+//! `leadpipe users create-admin --email E` creates an admin account.
 //! `leadpipe table-definition` prints the DynamoDB table definition the code relies on.
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,8 @@ use leadpipe_delivery::Worker;
 use leadpipe_dynamo::{table_definition, DynamoStore};
 use leadpipe_http::{app, init_tracing, WebhookServices};
 use leadpipe_sqlite::SqliteStore;
+
+mod users;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +45,11 @@ enum Command {
     /// then email; prints the report as JSON. With --dynamodb the table's stream is applied in this process too,
     /// as `serve --dynamodb` does.
     Import(ImportArgs),
+    /// Manage accounts: `leadpipe users create-admin --email E` (password from LEADPIPE_ADMIN_PASSWORD or stdin).
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
 }
 
 #[derive(Parser)]
@@ -391,6 +399,7 @@ async fn main() {
         Command::CreateTable => create_table().await,
         Command::Recount(args) => recount(args).await,
         Command::Import(args) => import(args).await,
+        Command::Users { command } => users::run(command).await,
     };
     if let Err(e) = result {
         eprintln!("leadpipe: {e}");

@@ -78,6 +78,16 @@ export async function request(method, path, opts = {}) {
 
 export const api = {
   health: () => request('GET', '/api/health'),
+  /** Accounts: who am I ({kind, email?, name?, role}), sign in (sets the session cookie), sign out. */
+  me: (opts = {}) => request('GET', '/api/auth/me', opts),
+  login: (email, password) => request('POST', '/api/auth/login', { body: { email, password }, key: '', noAuthRedirect: true }),
+  logout: () => request('POST', '/api/auth/logout', { key: '' }),
+  logoutAll: () => request('POST', '/api/auth/logout-all'),
+  acceptInvite: (token, password) => request('POST', '/api/auth/accept-invite', { body: { token, password }, key: '', noAuthRedirect: true }),
+  /** Users (admin): list, invite ({email, role} → {invite_url, expires_at}, shown once), change role / disable. */
+  users: () => request('GET', '/api/users'),
+  invite: (email, role) => request('POST', '/api/users/invites', { body: { email, role } }),
+  changeUser: (id, change) => request('PATCH', `/api/users/${encodeURIComponent(id)}`, { body: change }),
   stages: () => request('GET', '/api/stages'),
   openapi: () => request('GET', '/api/openapi.json'),
   analytics: (opts = {}) => request('GET', '/api/analytics', opts).then(noteZone),
@@ -88,6 +98,8 @@ export const api = {
   /** Every source or campaign with its leads, all time: {by, values: [{value, leads}], other}. */
   valueCounts: (by, opts = {}) => request('GET', '/api/analytics/values', { ...opts, query: { by } }),
   leads: (query, opts = {}) => request('GET', '/api/leads', { ...opts, query }),
+  /** The same pages as leads(), for members and admins only (viewers may not export): what Export CSV reads. */
+  exportLeads: (query, opts = {}) => request('GET', '/api/leads/export', { ...opts, query }),
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),

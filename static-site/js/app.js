@@ -11,7 +11,9 @@ import { renderLeads } from './views/leads.js';
 import { renderDocs } from './views/docs.js';
 import { renderImport } from './views/import.js';
 import { renderPostbacks } from './views/postbacks.js';
-import { renderSignin } from './views/signin.js';
+import { renderSignin, renderAcceptInvite } from './views/signin.js';
+import { renderUsers } from './views/users.js';
+import { setWho, getWho } from './session.js';
 import { renderSettings } from './views/settings.js';
 import { startLive, stopLive } from './live.js';
 
@@ -22,13 +24,14 @@ const NAV = [
   { route: 'abandonment', label: 'Form Abandonment', icon: 'abandon' },
   { route: 'board', label: 'Pipeline Board', icon: 'board' },
   { route: 'leads', label: 'All Leads', icon: 'leads' },
-  { route: 'import', label: 'Import', icon: 'upload' },
-  { route: 'postbacks', label: 'Postback Log', icon: 'inbox' },
-  { route: 'settings', label: 'Settings', icon: 'settings' },
+  { route: 'import', label: 'Import', icon: 'upload', needs: 'member' },
+  { route: 'postbacks', label: 'Postback Log', icon: 'inbox', needs: 'member' },
+  { route: 'users', label: 'Users', icon: 'leads', needs: 'admin' },
+  { route: 'settings', label: 'Settings', icon: 'settings', needs: 'admin' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
 ];
 
-let mode = null; // 'open' (server has no admin key) | 'key'
+let mode = null; // 'open' (server has no admin key) | 'key' | 'user' (a session cookie)
 let shell = null;
 let current = null; // the screen on show: {name, controller, onLive}
 // Screens that report on a date range: the nav carries the range chosen on one of them to the others.
@@ -45,10 +48,13 @@ function parseHash() {
 async function boot() {
   clear(app);
   app.append(h('div', { class: 'boot' }, loading('Opening Leadpipe…')));
+  const { parts, query } = parseHash();
+  if (parts[0] === 'accept-invite') { showAcceptInvite(query.get('token')); return; }
   const key = getKey();
   try {
-    await api.analytics({ key, noAuthRedirect: true });
-    mode = key ? 'key' : 'open';
+    const me = await api.me({ key, noAuthRedirect: true });
+    setWho(me);
+    mode = me.kind === 'open' ? 'open' : me.kind;
     showShell();
   } catch (e) {
     if (e.status === 401 || e.status === 403) {
@@ -65,11 +71,23 @@ async function boot() {
 
 onUnauthorized(() => {
   if (!shell) return;
+  if (mode === 'user') { showSignin('Your session has ended. Please sign in again.'); return; }
   setKey('');
   showSignin('Your session has expired or the admin key was changed. Please sign in again.');
 });
 
+function showAcceptInvite(token) {
+  shell = null;
+  current = null;
+  setWho(null);
+  stopLive();
+  clear(app);
+  document.title = 'Accept invitation · Leadpipe';
+  renderAcceptInvite(app, { token, onDone: (message) => { history.replaceState(null, '', '#/overview'); showSignin(message); } });
+}
+
 function showSignin(message) {
+  setWho(null);
   shell = null;
   current = null;
   mode = null;
@@ -77,23 +95,32 @@ function showSignin(message) {
   closeAllLayers();
   clear(app);
   document.title = 'Sign in · Leadpipe';
-  renderSignin(app, { message, onSuccess: () => { mode = 'key'; showShell(); } });
+  renderSignin(app, { message, onSuccess: () => boot() });
 }
 
 // ---------- shell ----------
 function showShell() {
   closeAllLayers();
   clear(app);
-  const navLinks = NAV.map((n) => h('a', { class: 'nav-link', href: `#/${n.route}`, 'data-route': n.route }, icon(n.icon), h('span', {}, n.label)));
+  const navLinks = NAV.map((n) => h('a', { class: 'nav-link', href: `#/${n.route}`, 'data-route': n.route, 'data-needs': n.needs }, icon(n.icon), h('span', {}, n.label)));
   const status = h('div', { class: 'side-status', role: 'status', 'data-state': 'checking' },
     h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, 'Checking connection…'));
-  const signOut = mode === 'key'
-    ? h('button', { class: 'nav-link nav-button', type: 'button', 'data-action': 'sign-out', onclick: () => { setKey(''); showSignin('You have signed out.'); } }, icon('logout'), h('span', {}, 'Sign out'))
+  const who = getWho();
+  const signOut = mode === 'key' || mode === 'user'
+    ? h('button', { class: 'nav-link nav-button', type: 'button', 'data-action': 'sign-out', onclick: async () => {
+      setKey('');
+      if (mode === 'user') { try { await api.logout(); } catch { /* the cookie is cleared or gone */ } }
+      showSignin('You have signed out.');
+    } }, icon('logout'), h('span', {}, 'Sign out'))
     : null;
+  const whoLabel = who && who.kind === 'user' ? who.email : who && who.kind === 'key' ? `Key: ${who.name}` : 'No sign-in (keys off)';
+  const identity = who ? h('div', { class: 'side-who', 'data-testid': 'who' },
+    h('span', { class: 'who-name', title: whoLabel }, whoLabel),
+    h('span', { class: `badge role-badge role-${who.role}`, 'data-testid': 'role' }, who.role)) : null;
   const sidebar = h('aside', { class: 'sidebar', id: 'sidebar' },
     h('a', { class: 'brand', href: '#/overview' }, logo(), h('span', { class: 'brand-name' }, 'Leadpipe')),
     h('nav', { class: 'nav', 'aria-label': 'Main' }, navLinks),
-    h('div', { class: 'side-foot' }, status, signOut));
+    h('div', { class: 'side-foot' }, identity, status, signOut));
   const menuBtn = h('button', { class: 'icon-btn menu-btn', type: 'button', 'aria-label': 'Open menu', 'aria-controls': 'sidebar', 'aria-expanded': 'false',
     onclick: () => setMenu(!document.body.classList.contains('menu-open')) }, icon('menu'));
   const title = h('h1', { class: 'page-title' });
@@ -181,6 +208,7 @@ function route() {
     else if (name === 'docs') renderDocs(content, ctx);
     else if (name === 'import') renderImport(content, ctx);
     else if (name === 'settings') renderSettings(content, ctx);
+    else if (name === 'users') renderUsers(content, ctx);
     else {
       ctx.setTitle('Page not found');
       content.append(empty('This page does not exist', 'Pick a screen from the menu.', h('a', { class: 'btn btn-primary', href: '#/overview' }, 'Go to Overview')));
@@ -193,7 +221,9 @@ function route() {
   window.scrollTo(0, 0);
 }
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => {
+  if (parseHash().parts[0] === 'accept-invite') boot(); else route();
+});
 
 // Keyboard: "/" focuses the screen's search box (not while typing somewhere).
 document.addEventListener('keydown', (e) => {

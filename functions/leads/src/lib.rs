@@ -2,6 +2,7 @@
 //!
 //! - `GET /api/leads` — newest first, filtered, paginated by an opaque cursor (see [`query`]), with the listing's
 //!   total: exact from counters where they allow, else counted within a read budget (`total_exact: false`).
+//! - `GET /api/leads/export` — the same listing for members and admins (viewers may not export).
 //! - `GET /api/leads/{id}` — the lead and its stage history.
 //! - `DELETE /api/leads/{id}` — removes the lead, its history and its email claim; 204.
 //! - `GET /api/postbacks?status=rejected|quarantined` — the postback log: what was refused or quarantined, why,
@@ -10,10 +11,12 @@
 //!   (API Gateway and Lambda cap a request near 6 MB, and an HTTP API answers within 30 s: larger files go through
 //!   `leadpipe import FILE`); answers the [`ImportReport`].
 //! - `/api/webhooks…` — webhooks and their deliveries (see [`webhooks`]).
+//! - `/api/auth/…`, `/api/users…` — sign-in, sessions and users (see [`accounts`]).
 //!
 //! Every answer stays under [`MAX_RESPONSE_BYTES`]: a page of large leads is cut short (with its cursor), far
 //! from Lambda's 6 MB response limit.
 
+pub mod accounts;
 pub mod query;
 pub mod webhooks;
 
@@ -42,10 +45,12 @@ pub fn router() -> Router<Leadpipe> {
     Router::new()
         .route("/api/leads", get(list_leads))
         .route("/api/leads/count", get(count_leads))
+        .route("/api/leads/export", get(export_leads))
         .route("/api/leads/{id}", get(get_lead).delete(delete_lead))
         .route("/api/postbacks", get(postback_log))
         .route("/api/import", post(import))
         .merge(webhooks::router())
+        .merge(accounts::router())
 }
 
 /// Largest `POST /api/import` body, in bytes, for `leadpipe serve` (5 MiB).
@@ -146,7 +151,22 @@ async fn list_leads(
     _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadList>, ApiError> {
-    let q = list_query(&app, &params)?;
+    listing(&app, &params).await.map(Json)
+}
+
+/// `GET /api/leads/export`: the same pages as `GET /api/leads` (same parameters and answer), for members and
+/// admins only — viewers may not export. The dashboard pages through it and writes the CSV itself
+/// (`static-site/js/csv.js`: one CSV writer, with revenue per currency and formula neutralising).
+async fn export_leads(
+    State(app): State<Leadpipe>,
+    _: MemberAccess,
+    QueryParams(params): QueryParams,
+) -> Result<Json<LeadList>, ApiError> {
+    listing(&app, &params).await.map(Json)
+}
+
+async fn listing(app: &Leadpipe, params: &[(String, String)]) -> Result<LeadList, ApiError> {
+    let q = list_query(app, params)?;
     let (mut page, total) = app.list_leads(&q).await?;
     // Keep the answer small whatever the leads hold: cut the page, and continue from its last lead.
     let mut size = 0usize;
@@ -161,12 +181,12 @@ async fn list_leads(
         .next_after
         .as_deref()
         .map(|k| query::encode_cursor(k, q.oldest_first));
-    Ok(Json(LeadList {
+    Ok(LeadList {
         leads: page.leads,
         next_cursor,
         total: total.count,
         total_exact: total.exact,
-    }))
+    })
 }
 
 /// `GET /api/leads/count` answer.

@@ -45,6 +45,18 @@ pub enum ErrorCode {
     Unavailable,
     /// Anything unexpected (details are logged, never sent).
     Internal,
+    /// Sign-in with a wrong email or password (one answer for both).
+    InvalidCredentials,
+    /// Too many failed sign-ins: wait for `Retry-After`.
+    TooManyAttempts,
+    /// An invite link this deployment did not issue.
+    InvalidInvite,
+    /// An invite link used already.
+    InviteUsed,
+    /// An invite link past its expiry.
+    InviteExpired,
+    /// The change would leave no active admin.
+    LastAdmin,
 }
 
 impl ErrorCode {
@@ -69,6 +81,12 @@ impl ErrorCode {
             Self::WebhookDisabled => "webhook_disabled",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::InvalidInvite => "invalid_invite",
+            Self::InviteUsed => "invite_used",
+            Self::InviteExpired => "invite_expired",
+            Self::LastAdmin => "last_admin",
         }
     }
 }

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::domain::account::{Invite, InviteTake, Session, TokenHash, User};
 use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
 use crate::domain::money::Currency;
@@ -337,6 +338,51 @@ pub trait LeadStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Frees a claimed key that has no response (its request failed); a key with a response stays.
     async fn release_idempotency(&self, key: &str) -> Result<(), StoreError>;
+    // Accounts (users, sessions, invites and the sign-in throttle; see `domain::account`).
+    /// Creates an account; `EmailTaken` when another account has its email.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// An account by id.
+    async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+    /// An account by email.
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// Every account, ordered by email.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Replaces an existing account's role, disabled flag and password hash (its id and email stay); `false`
+    /// when there is no such account.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// Stores a new session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// A session by its token's hash (expired ones may still be returned: the caller checks).
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<Session>, StoreError>;
+    /// Records a request of a session at `at` (nothing when the session is gone).
+    async fn touch_session(
+        &self,
+        token_hash: &TokenHash,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Ends one session (nothing when it is gone).
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<(), StoreError>;
+    /// Ends every session of an account.
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<(), StoreError>;
+    /// Stores a new invite.
+    async fn create_invite(&self, invite: &Invite) -> Result<(), StoreError>;
+    /// Takes an invite once, atomically: of concurrent takes exactly one gets [`InviteTake::Taken`].
+    async fn take_invite(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<InviteTake, StoreError>;
+    /// Adds one sign-in failure to `key`'s counter of throttle window `window` (kept until `expires_at`) and
+    /// returns the window's count.
+    async fn add_login_failure(
+        &self,
+        key: &str,
+        window: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+    /// The sign-in failures of `key` in throttle window `window`.
+    async fn login_failures(&self, key: &str, window: i64) -> Result<u32, StoreError>;
+    // End of accounts.
     /// Returns once data derived from earlier writes (stage-change items, counters) reflects them. Stores that
     /// derive it in the write's own transaction return at once; DynamoDB waits for its local stream consumer
     /// when one runs in this process (in AWS the consumer is a separate Lambda: analytics lag by its batching

@@ -11,12 +11,14 @@
 //! - [`consumer`]: the stream consumer (the `counters` Lambda, and `leadpipe serve --dynamodb` locally).
 //! - [`recount`]: rebuilding every counter from the leads.
 //! - [`size`]: DynamoDB's item-size and capacity-unit rules.
+//! - `accounts` (private): users, sessions, invites and sign-in failures.
 //! - `spend` (private): ad spend and exchange rates (admin data, small items).
 //! - [`webhooks`]: webhooks and their deliveries ([`leadpipe_webhooks::WebhookStore`]).
 //!
 //! Design and capacity model: `docs/DYNAMODB.md`.
 #![warn(missing_docs)]
 
+mod accounts;
 mod batch;
 pub mod client;
 pub mod codec;

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use leadpipe_core::domain::account::{Invite, InviteTake, Session, TokenHash, User};
 use leadpipe_core::domain::counters::{value_bucket, CounterQuery, CounterRules, Counters, OTHER};
 use leadpipe_core::domain::lead::key_time;
 use leadpipe_core::domain::{Email, Lead, StageChange};
@@ -734,6 +735,78 @@ impl LeadStore for DynamoStore {
 
     /// A conditional put that one of many concurrent claims wins; a loser reads the item (strongly consistent)
     /// to tell a stored response from a claim in progress.
+    // Accounts (see `accounts.rs`).
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        self.accounts_create_user(user).await
+    }
+
+    async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        self.accounts_user(id).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        self.accounts_user_by_email(email).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.accounts_users().await
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        self.accounts_update_user(user).await
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.accounts_create_session(session).await
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        self.accounts_session(token_hash).await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &TokenHash,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.accounts_touch_session(token_hash, at).await
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<(), StoreError> {
+        self.accounts_delete_session(token_hash).await
+    }
+
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<(), StoreError> {
+        self.accounts_delete_user_sessions(user_id).await
+    }
+
+    async fn create_invite(&self, invite: &Invite) -> Result<(), StoreError> {
+        self.accounts_create_invite(invite).await
+    }
+
+    async fn take_invite(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<InviteTake, StoreError> {
+        self.accounts_take_invite(token_hash, now).await
+    }
+
+    async fn add_login_failure(
+        &self,
+        key: &str,
+        window: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        self.accounts_add_login_failure(key, window, expires_at)
+            .await
+    }
+
+    async fn login_failures(&self, key: &str, window: i64) -> Result<u32, StoreError> {
+        self.accounts_login_failures(key, window).await
+    }
+    // End of accounts.
+
     async fn claim_idempotency(
         &self,
         key: &str,

@@ -56,6 +56,12 @@ pub enum ApiError {
         /// What the logs get.
         detail: String,
     },
+    /// Too many failed sign-ins (429 with `Retry-After`).
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    TooManyAttempts {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// Anything unexpected (500); the cause is logged only.
     #[error("internal error")]
     Internal(String),
@@ -73,7 +79,11 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidQuery => StatusCode::BAD_REQUEST,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::InvalidInvite => StatusCode::BAD_REQUEST,
+        ErrorCode::InviteUsed | ErrorCode::InviteExpired => StatusCode::GONE,
+        ErrorCode::LastAdmin => StatusCode::CONFLICT,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -108,6 +118,25 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl From<leadpipe_core::account_service::AuthError> for ApiError {
+    fn from(e: leadpipe_core::account_service::AuthError) -> Self {
+        use leadpipe_core::account_service::AuthError;
+        let message = e.to_string();
+        match e {
+            AuthError::Invalid(v) => Self::Invalid(v),
+            AuthError::Throttled { retry_after_secs } => Self::TooManyAttempts { retry_after_secs },
+            AuthError::NoSuchUser => Self::NotFound(message),
+            AuthError::EmailInUse => Self::Conflict(message),
+            AuthError::Store(s) => s.into(),
+            AuthError::Crypto(detail) => Self::Internal(detail),
+            other => Self::Refused {
+                code: other.code(),
+                message,
+            },
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ServiceError::from(e).into()
@@ -133,6 +162,7 @@ impl ApiError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Refused { code, .. } => *code,
             Self::Unavailable { .. } => ErrorCode::Unavailable,
+            Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -163,6 +193,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Self::TooManyAttempts { retry_after_secs } = &self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

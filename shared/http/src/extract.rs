@@ -120,20 +120,30 @@ pub fn presented_tier(parts: &Parts, settings: &Settings) -> &'static str {
     }
 }
 
-/// Who the request acts as: the admin key in the header, or anyone while the admin check is off (no
-/// `ADMIN_API_KEY`). The other keys are refused (`403`: they are postback keys), no key is `401`.
+/// Who the request acts as: a key in the header first (the admin key; the postback keys are refused with 403), else
+/// the session cookie (see [`crate::session`]), else anyone while the admin check is off (no `ADMIN_API_KEY`);
+/// nothing is `401`.
 pub async fn authenticate(parts: &Parts, app: &Leadpipe) -> Result<Actor, ApiError> {
     let s = &app.settings;
-    let Some(admin) = &s.admin_api_key else {
-        return Ok(Actor::open());
-    };
-    match header_key(parts) {
-        Some(k) if keys_equal(k, admin) => Ok(Actor::admin_key()),
-        Some(k) if matches(k, &s.api_key) || matches(k, &s.public_api_key) => {
+    if let Some(k) = header_key(parts) {
+        let Some(admin) = &s.admin_api_key else {
+            return Ok(Actor::open());
+        };
+        return if keys_equal(k, admin) {
+            Ok(Actor::admin_key())
+        } else if matches(k, &s.api_key) || matches(k, &s.public_api_key) {
             Err(ApiError::Forbidden)
-        }
-        _ => Err(ApiError::Unauthorized),
+        } else {
+            Err(ApiError::Unauthorized)
+        };
     }
+    if let Some(raw) = crate::session::session_cookie(&parts.headers) {
+        return crate::session::cookie_actor(parts, app, raw).await;
+    }
+    if s.admin_api_key.is_none() {
+        return Ok(Actor::open());
+    }
+    Err(ApiError::Unauthorized)
 }
 
 /// Defines an extractor that admits an [`Actor`] whose role allows `$role` (else `403`).

@@ -20,6 +20,7 @@ pub mod extract;
 pub mod logging;
 pub mod routes;
 pub mod secrets;
+pub mod session;
 pub mod webhooks;
 
 pub use app::app;

@@ -15,7 +15,8 @@
 //! lead) and `counters` (updated in the same transaction as the lead). The unique index on `leads.email` is the
 //! email claim.
 //!
-//! Ad spend and exchange rates: `spend` and `rates` (see `spend.rs`).
+//! Ad spend and exchange rates: `spend` and `rates` (see `spend.rs`). Accounts: `users`, `sessions`, `invites`
+//! and `login_failures` (see `accounts.rs`).
 //!
 //! Webhooks ([`leadpipe_webhooks::WebhookStore`], in [`webhooks`]): `webhooks` and `deliveries`, and the lead-change
 //! outbox `lead_changes`: while at least one enabled webhook exists, every lead write also records the lead's
@@ -23,6 +24,7 @@
 //! ([`SqliteStore::lead_changes`], [`SqliteStore::ack_lead_changes`]). With no enabled webhook nothing is recorded.
 #![warn(missing_docs)]
 
+mod accounts;
 mod spend;
 pub mod webhooks;
 
@@ -35,6 +37,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use uuid::Uuid;
 
+use leadpipe_core::domain::account::{Invite, InviteTake, Session, TokenHash, User};
 use leadpipe_core::domain::counters::{
     all_bucket, field, split_bucket, value_limit, CounterQuery, CounterRules, Counters,
     ValueAdmission,
@@ -337,6 +340,7 @@ impl SqliteStore {
             > 0;
         conn.execute_batch(SCHEMA).map_err(internal)?;
         conn.execute_batch(spend::SCHEMA).map_err(internal)?;
+        conn.execute_batch(accounts::SCHEMA).map_err(internal)?;
         if !search_indexed {
             // A database from before the search index: index the leads it already holds.
             conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')")
@@ -1266,6 +1270,114 @@ impl LeadStore for SqliteStore {
 
     /// One statement on the single writer: insert the claim, or take over an expired key or a claim whose lease
     /// ran out; otherwise report what holds the key.
+    // Accounts (see `accounts.rs`).
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.with_conn(move |c| accounts::create_user(c, &user))
+            .await
+    }
+
+    async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        self.read(move |c| accounts::user_where(c, "id", id.to_string()))
+            .await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let email = email.as_str().to_string();
+        self.read(move |c| accounts::user_where(c, "email", email))
+            .await
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.read(accounts::users).await
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.with_conn(move |c| accounts::update_user(c, &user))
+            .await
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        let session = session.clone();
+        self.with_conn(move |c| accounts::create_session(c, &session))
+            .await
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let h = token_hash.as_str().to_string();
+        self.read(move |c| accounts::session(c, &h)).await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &TokenHash,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let h = token_hash.as_str().to_string();
+        self.with_conn(move |c| {
+            accounts::exec(
+                c,
+                "UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE token_hash = ?1",
+                params![h, at.timestamp_millis()],
+            )
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<(), StoreError> {
+        let h = token_hash.as_str().to_string();
+        self.with_conn(move |c| {
+            accounts::exec(c, "DELETE FROM sessions WHERE token_hash = ?1", [h])
+        })
+        .await
+    }
+
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<(), StoreError> {
+        self.with_conn(move |c| {
+            accounts::exec(
+                c,
+                "DELETE FROM sessions WHERE user_id = ?1",
+                [user_id.to_string()],
+            )
+        })
+        .await
+    }
+
+    async fn create_invite(&self, invite: &Invite) -> Result<(), StoreError> {
+        let invite = invite.clone();
+        self.with_conn(move |c| accounts::create_invite(c, &invite))
+            .await
+    }
+
+    async fn take_invite(
+        &self,
+        token_hash: &TokenHash,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<InviteTake, StoreError> {
+        let h = token_hash.clone();
+        self.with_conn(move |c| accounts::take_invite(c, &h, now))
+            .await
+    }
+
+    async fn add_login_failure(
+        &self,
+        key: &str,
+        window: i64,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u32, StoreError> {
+        let key = key.to_string();
+        self.with_conn(move |c| accounts::add_login_failure(c, &key, window, expires_at))
+            .await
+    }
+
+    async fn login_failures(&self, key: &str, window: i64) -> Result<u32, StoreError> {
+        let key = key.to_string();
+        self.read(move |c| accounts::login_failures(c, &key, window))
+            .await
+    }
+    // End of accounts.
+
     async fn claim_idempotency(
         &self,
         key: &str,

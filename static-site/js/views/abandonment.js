@@ -205,7 +205,7 @@ export function renderAbandonment(root, ctx, params = {}) {
       let cursor;
       do {
         label.textContent = all.length ? `Exporting… ${num(all.length)}` : 'Exporting…';
-        const res = await api.leads(idleQuery({ limit: EXPORT_PAGE, cursor }));
+        const res = await api.exportLeads(idleQuery({ limit: EXPORT_PAGE, cursor }));
         all.push(...(res.leads || []));
         cursor = res.next_cursor || undefined;
       } while (cursor);

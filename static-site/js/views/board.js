@@ -8,6 +8,7 @@ import { leadName, ago, num, stageColor, dateTime, duration } from '../format.js
 import { loading, errorState, setContent, toast } from '../ui.js';
 import { moveLead, stageSelect } from '../actions.js';
 import { openLead } from './lead.js';
+import { can } from '../session.js';
 import { valuePicker } from '../pickers.js';
 import { money, moneyList } from '../money.js';
 
@@ -288,7 +289,7 @@ export function renderBoard(root, ctx, params = {}) {
     const since = Date.parse(lead.stage_entered_at);
     const inStage = Number.isNaN(since) ? '—' : duration(Math.max(0, (Date.now() - since) / 1000));
     const el = h('article', {
-      class: 'lead-card', draggable: 'true', 'data-lead-id': lead.id, tabindex: '-1',
+      class: 'lead-card', draggable: can('member') ? 'true' : 'false', 'data-lead-id': lead.id, tabindex: '-1',
       'aria-label': `${name}, ${lead.stage}`,
     },
     h('div', { class: 'card-top' },

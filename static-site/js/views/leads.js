@@ -657,7 +657,7 @@ export function renderLeads(root, ctx, params = {}) {
       let cursor;
       do {
         label.textContent = all.length ? `Exporting… ${num(all.length)}` : 'Exporting…';
-        const res = await api.leads({ ...query({ limit: EXPORT_PAGE }), cursor });
+        const res = await api.exportLeads({ ...query({ limit: EXPORT_PAGE }), cursor });
         all.push(...(res.leads || []));
         cursor = res.next_cursor || undefined;
       } while (cursor);

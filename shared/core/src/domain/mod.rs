@@ -1,6 +1,7 @@
 //! Pure domain logic: stages, emails, leads, postback validation, merge rules, counters and analytics.
 //! Nothing here does I/O, so all of it is unit-tested directly.
 
+pub mod account;
 pub mod actor;
 pub mod analytics;
 pub mod counters;

@@ -1,0 +1,320 @@
+//! Personal accounts through [`Leadpipe`]: sign-in (throttled, no user enumeration), sessions, invites and user
+//! changes. The rules are in [`crate::domain::account`]; password hashing runs on the blocking pool.
+//!
+//! Where a sign-in, a failed sign-in, a user or an invite changes, a `tracing` line with target `audit` says who
+//! did what to whom (the audit log picks these up).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::account::{
+    account_throttle_key, client_throttle_key, dummy_hash, hash_password, keeps_an_admin,
+    throttle_window, throttle_window_end, throttled, verify_password, AccountError, Invite,
+    InviteTake, Password, SecretToken, Session, SessionCheck, User, MAX_PASSWORD_CHARS,
+};
+use crate::domain::{Actor, ActorKind, Email, Role};
+use crate::store::StoreError;
+use crate::{ErrorCode, Leadpipe, ValidationError};
+
+/// Why an account operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Bad input (400).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Wrong email or password, or a disabled account: one answer for all (401).
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    /// Too many failed sign-ins for this account or client (429).
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
+    /// The invite link is not one this deployment issued (400).
+    #[error("this invite link is not valid")]
+    InviteUnknown,
+    /// The invite link was used already (410).
+    #[error("this invite link has been used already; ask an admin for a new one")]
+    InviteUsed,
+    /// The invite link expired (410).
+    #[error("this invite link has expired; ask an admin for a new one")]
+    InviteExpired,
+    /// Another account has this email (409).
+    #[error("an account with this email exists already")]
+    EmailInUse,
+    /// The change would leave no active admin (409).
+    #[error("the last active admin cannot be demoted or disabled")]
+    LastAdmin,
+    /// No such account (404).
+    #[error("no such user")]
+    NoSuchUser,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing or the random source failed (logged only).
+    #[error("account crypto failed: {0}")]
+    Crypto(String),
+}
+
+impl AuthError {
+    /// The machine-readable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Invalid(v) => v.code,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::Throttled { .. } => ErrorCode::TooManyAttempts,
+            Self::InviteUnknown => ErrorCode::InvalidInvite,
+            Self::InviteUsed => ErrorCode::InviteUsed,
+            Self::InviteExpired => ErrorCode::InviteExpired,
+            Self::EmailInUse => ErrorCode::Conflict,
+            Self::LastAdmin => ErrorCode::LastAdmin,
+            Self::NoSuchUser => ErrorCode::NotFound,
+            Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
+            Self::Store(_) | Self::Crypto(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+fn password_error(e: AccountError) -> AuthError {
+    match e {
+        AccountError::Crypto(c) => AuthError::Crypto(c),
+        other => ValidationError::field("password", other.to_string()).into(),
+    }
+}
+
+/// Reads an email field (400 naming `field` when it is not an address).
+pub fn parse_email(raw: &str, field: &str) -> Result<Email, AuthError> {
+    Email::parse(raw).map_err(|m| ValidationError::field(field, m).into())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AuthError::Crypto(e.to_string()))
+}
+
+async fn hash(password: Password) -> Result<String, AuthError> {
+    blocking(move || hash_password(&password))
+        .await?
+        .map_err(password_error)
+}
+
+/// A new session's token and the stored session.
+fn new_session(user: Uuid, now: DateTime<Utc>) -> Result<(SecretToken, Session), AuthError> {
+    let token = SecretToken::generate().map_err(password_error)?;
+    let session = Session::start(token.hash(), user, now);
+    Ok((token, session))
+}
+
+/// The actor of a signed-in user.
+pub fn user_actor(user: &User) -> Actor {
+    Actor {
+        kind: ActorKind::User {
+            id: user.id,
+            email: user.email.to_string(),
+        },
+        role: user.role,
+    }
+}
+
+impl Leadpipe {
+    /// Signs in: checks the throttle, the password (a dummy hash for unknown accounts, so both take as long) and
+    /// the account, then starts a session. Every failure counts against the account and the client.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client_ip: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(User, SecretToken), AuthError> {
+        let email = parse_email(email, "email")?;
+        let window = throttle_window(now);
+        let account_key = account_throttle_key(&email);
+        let client_key = client_throttle_key(client_ip.unwrap_or("unknown"));
+        let account_failures = self.store.login_failures(&account_key, window).await?;
+        let client_failures = self.store.login_failures(&client_key, window).await?;
+        if throttled(account_failures, client_failures) {
+            let left = (throttle_window_end(window) - now).num_seconds().max(1);
+            tracing::info!(target: "audit", actor = %email, action = "sign_in.throttled", client = client_ip.unwrap_or("unknown"));
+            return Err(AuthError::Throttled {
+                retry_after_secs: u64::try_from(left).unwrap_or(1),
+            });
+        }
+        let user = self.store.user_by_email(&email).await?;
+        let stored = user
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
+        let candidate: String = password.chars().take(MAX_PASSWORD_CHARS + 1).collect();
+        let matches = blocking(move || verify_password(&stored, &candidate)).await?;
+        let user = match user {
+            Some(u) if matches && !u.disabled => u,
+            _ => {
+                let until = throttle_window_end(window);
+                self.store
+                    .add_login_failure(&account_key, window, until)
+                    .await?;
+                self.store
+                    .add_login_failure(&client_key, window, until)
+                    .await?;
+                tracing::info!(target: "audit", actor = %email, action = "sign_in.failed", client = client_ip.unwrap_or("unknown"));
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        let (token, session) = new_session(user.id, now)?;
+        self.store.create_session(&session).await?;
+        tracing::info!(target: "audit", actor = %user.email, action = "sign_in", target = %user.id);
+        Ok((user, token))
+    }
+
+    /// The account behind a session token, when the session is valid at `now` and the account is enabled
+    /// (read on every request, so disabling takes effect at once); records the visit at most once a minute.
+    pub async fn session_user(
+        &self,
+        token: &SecretToken,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let hash = token.hash();
+        let Some(session) = self.store.session(&hash).await? else {
+            return Ok(None);
+        };
+        let touch = match session.check(now) {
+            SessionCheck::Expired => return Ok(None),
+            SessionCheck::Valid { touch } => touch,
+        };
+        let Some(user) = self.store.user(session.user_id).await? else {
+            return Ok(None);
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        if touch {
+            self.store.touch_session(&hash, now).await?;
+        }
+        Ok(Some(user))
+    }
+
+    /// Ends one session (signing out).
+    pub async fn sign_out(&self, token: &SecretToken) -> Result<(), StoreError> {
+        self.store.delete_session(&token.hash()).await
+    }
+
+    /// Ends every session of an account (sign out everywhere).
+    pub async fn sign_out_everywhere(&self, user: &User) -> Result<(), StoreError> {
+        tracing::info!(target: "audit", actor = %user.email, action = "sign_out_everywhere", target = %user.id);
+        self.store.delete_user_sessions(user.id).await
+    }
+
+    /// Creates an account directly (the first admin, from `leadpipe users create-admin`).
+    pub async fn create_account(
+        &self,
+        email: &str,
+        password: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
+        let email = parse_email(email, "email")?;
+        let password = Password::parse(password).map_err(password_error)?;
+        let user = User {
+            id: Uuid::new_v4(),
+            email,
+            role,
+            disabled: false,
+            password_hash: hash(password).await?,
+            created_at: now,
+        };
+        match self.store.create_user(&user).await {
+            Ok(()) => {}
+            Err(StoreError::EmailTaken(_)) => return Err(AuthError::EmailInUse),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(target: "audit", actor = "cli", action = "user.create", target = %user.email, role = user.role.as_str());
+        Ok(user)
+    }
+
+    /// Invites `email` with `role`: the token (for the link, shown once) and the stored invite.
+    pub async fn invite(
+        &self,
+        email: &str,
+        role: Role,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(SecretToken, Invite), AuthError> {
+        let email = parse_email(email, "email")?;
+        if self.store.user_by_email(&email).await?.is_some() {
+            return Err(AuthError::EmailInUse);
+        }
+        let token = SecretToken::generate().map_err(password_error)?;
+        let invite = Invite::new(token.hash(), email, role, by.label(), now);
+        self.store.create_invite(&invite).await?;
+        tracing::info!(target: "audit", actor = %by.label(), action = "invite.create", target = %invite.email, role = role.as_str());
+        Ok((token, invite))
+    }
+
+    /// Accepts an invite: takes it once and creates the account with `password`. The password is checked before
+    /// the invite is taken, so a too-short password does not use the link up.
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
+        let token = SecretToken::parse(token).map_err(|_| AuthError::InviteUnknown)?;
+        let password = Password::parse(password).map_err(password_error)?;
+        let password_hash = hash(password).await?;
+        let invite = match self.store.take_invite(&token.hash(), now).await? {
+            InviteTake::Taken(i) => i,
+            InviteTake::Used => return Err(AuthError::InviteUsed),
+            InviteTake::Expired => return Err(AuthError::InviteExpired),
+            InviteTake::Unknown => return Err(AuthError::InviteUnknown),
+        };
+        let user = User {
+            id: Uuid::new_v4(),
+            email: invite.email.clone(),
+            role: invite.role,
+            disabled: false,
+            password_hash,
+            created_at: now,
+        };
+        match self.store.create_user(&user).await {
+            Ok(()) => {}
+            Err(StoreError::EmailTaken(_)) => return Err(AuthError::EmailInUse),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(target: "audit", actor = %user.email, action = "invite.accept", target = %user.id, invited_by = %invite.invited_by);
+        Ok(user)
+    }
+
+    /// Changes an account's role and/or disabled flag; disabling ends its sessions. Refuses to leave no active
+    /// admin. (Two admins demoting each other at the same instant could both pass the check: accepted.)
+    pub async fn change_user(
+        &self,
+        id: Uuid,
+        role: Option<Role>,
+        disabled: Option<bool>,
+        by: &Actor,
+    ) -> Result<User, AuthError> {
+        let users = self.store.users().await?;
+        let Some(mut user) = users.iter().find(|u| u.id == id).cloned() else {
+            return Err(AuthError::NoSuchUser);
+        };
+        let (new_role, new_disabled) =
+            (role.unwrap_or(user.role), disabled.unwrap_or(user.disabled));
+        let was_active_admin = user.role == Role::Admin && !user.disabled;
+        if was_active_admin && !keeps_an_admin(&users, id, new_role, new_disabled) {
+            return Err(AuthError::LastAdmin);
+        }
+        user.role = new_role;
+        user.disabled = new_disabled;
+        if !self.store.update_user(&user).await? {
+            return Err(AuthError::NoSuchUser);
+        }
+        if user.disabled {
+            self.store.delete_user_sessions(user.id).await?;
+        }
+        tracing::info!(target: "audit", actor = %by.label(), action = "user.change", target = %user.email, role = user.role.as_str(), disabled = user.disabled);
+        Ok(user)
+    }
+}
