@@ -34,7 +34,10 @@ fn needs(method: &str, path: &str) -> Option<Needs> {
         ("POST", "/api/auth/login" | "/api/auth/accept-invite" | "/api/auth/logout") => Anyone,
         ("POST", "/api/auth/logout-all") => UserSession,
         ("GET", "/api/auth/me") => AtLeast(Viewer),
-        ("GET", "/api/leads" | "/api/leads/{id}" | "/api/spend" | "/api/rates") => AtLeast(Viewer),
+        (
+            "GET",
+            "/api/leads" | "/api/leads/count" | "/api/leads/{id}" | "/api/spend" | "/api/rates",
+        ) => AtLeast(Viewer),
         ("GET", p) if p.starts_with("/api/analytics") => AtLeast(Viewer),
         ("GET", "/api/leads/export" | "/api/postbacks") => AtLeast(Member),
         ("PUT", "/api/leads/{id}/stage") | ("POST", "/api/leads/{id}/release") => AtLeast(Member),
