@@ -3,3 +3,6 @@ leadpipe_tests::conformance_suite!(leadpipe_tests::leadpipe(leadpipe_tests::Stor
 leadpipe_tests::spend_conformance_suite!(leadpipe_tests::leadpipe(
     leadpipe_tests::StoreKind::Dynamo
 ));
+leadpipe_tests::audit_conformance_suite!(leadpipe_tests::leadpipe(
+    leadpipe_tests::StoreKind::Dynamo
+));
