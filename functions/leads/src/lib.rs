@@ -14,6 +14,7 @@
 //! Every answer stays under [`MAX_RESPONSE_BYTES`]: a page of large leads is cut short (with its cursor), far
 //! from Lambda's 6 MB response limit.
 
+pub mod audit;
 pub mod query;
 pub mod webhooks;
 
@@ -25,14 +26,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::import::{Format, ImportReport, Rows};
-use leadpipe_core::domain::{Lead, StageChange};
+use leadpipe_core::domain::{AuditAction, Lead, StageChange};
 use leadpipe_core::store::PostbackLogEntry;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{
-    read_limited_body, AdminAccess, ApiError, LeadIdPath, MemberAccess, QueryParams, ViewerAccess,
+    read_limited_body, AdminAccess, ApiError, ClientOrigin, LeadIdPath, MemberAccess, QueryParams,
+    ViewerAccess,
 };
 use serde::Serialize;
+use serde_json::json;
 
 /// Largest answer, in bytes of JSON.
 pub const MAX_RESPONSE_BYTES: usize = 900 * 1024;
@@ -45,6 +49,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/postbacks", get(postback_log))
         .route("/api/import", post(import))
         .merge(webhooks::router())
+        .merge(audit::router())
 }
 
 /// Largest `POST /api/import` body, in bytes, for `leadpipe serve` (5 MiB).
@@ -81,7 +86,8 @@ fn too_many_lines(bytes: &[u8], max: usize) -> bool {
 /// else sniffed; a body that is neither is a 400, a larger one than [`MAX_IMPORT_BYTES`] a 413.
 async fn import(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     request: Request,
 ) -> Result<Json<ImportReport>, ApiError> {
     let (parts, body) = request.into_parts();
@@ -104,7 +110,19 @@ async fn import(
     let rows = Rows::new(&bytes[..], format).map_err(|e| {
         ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, e.to_string()))
     })?;
-    Ok(Json(app.import(rows, |_| {}).await?))
+    let report = app.import(rows, |_| {}).await?;
+    let summary = json!({
+        "rows": report.rows(),
+        "bytes": bytes.len(),
+        "imported": report.imported,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected_total,
+    });
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::LeadsImported, "-", summary)
+        .await;
+    Ok(Json(report))
 }
 
 /// `GET /api/leads` answer.
@@ -203,10 +221,19 @@ async fn get_lead(
 
 async fn delete_lead(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     LeadIdPath(id): LeadIdPath,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_lead(id).await?;
+    let before = app.delete_lead(id).await?;
+    let summary = json!({
+        "stage": before.stage.as_str(),
+        "email": before.email.as_ref().map(|e| e.as_str()),
+        "orders": before.orders.len(),
+    });
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::LeadDeleted, &id.to_string(), summary)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,6 +7,7 @@
 //! - [`service`]: [`Leadpipe`], the application core the HTTP handlers call; [`ingest`]: its postbacks;
 //!   [`idempotency`]: postbacks applied once per `event_id` / `Idempotency-Key`;
 //!   [`import`]: importing files of leads.
+//! - [`audit_service`]: recording and reading the audit log through [`Leadpipe`].
 //! - [`spend_service`]: ad spend and exchange rates (JSON rows and import files) through [`Leadpipe`].
 //! - [`store`]: the [`store::LeadStore`] trait the adapters implement (`leadpipe-dynamo`, `leadpipe-sqlite`).
 //! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
@@ -17,6 +18,7 @@
 //! Layout of the workspace, one way only: `functions/*` and `runner` → `leadpipe-http` → adapters → this crate.
 #![warn(missing_docs)]
 
+pub mod audit_service;
 pub mod config;
 pub mod domain;
 pub mod error;
