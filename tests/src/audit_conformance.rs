@@ -78,7 +78,12 @@ fn week() -> AuditQuery {
 /// Entries come back newest first, whole.
 pub async fn entries_read_back_newest_first_with_every_field(app: Leadpipe) {
     let a = entry(time(2, 0), ana(), AuditAction::LeadStageMoved, "lead-a");
-    let b = entry(time(1, 0), Actor::admin_key(), AuditAction::LeadDeleted, "lead-b");
+    let b = entry(
+        time(1, 0),
+        Actor::admin_key(),
+        AuditAction::LeadDeleted,
+        "lead-b",
+    );
     let c = entry(time(1, 5), ana(), AuditAction::OrderAdded, "lead-a");
     for e in [&b, &a, &c] {
         append(&app, e).await;
@@ -91,14 +96,24 @@ pub async fn entries_read_back_newest_first_with_every_field(app: Leadpipe) {
         to: day_back(20),
         ..week()
     };
-    assert!(app.store.audit(&old).await.expect("audit").entries.is_empty());
+    assert!(app
+        .store
+        .audit(&old)
+        .await
+        .expect("audit")
+        .entries
+        .is_empty());
 }
 
 /// Actor, action and target filter exactly; days bound the range.
 pub async fn filters_match_exactly(app: Leadpipe) {
     let mut all = Vec::new();
     for i in 0..12 {
-        let actor = if i % 3 == 0 { Actor::admin_key() } else { ana() };
+        let actor = if i % 3 == 0 {
+            Actor::admin_key()
+        } else {
+            ana()
+        };
         let action = if i % 2 == 0 {
             AuditAction::LeadStageMoved
         } else {
@@ -195,7 +210,12 @@ pub async fn cursors_from_elsewhere_are_refused_or_harmless(app: Leadpipe) {
     let e = entry(time(1, 0), ana(), AuditAction::KeyCreated, "k");
     append(&app, &e).await;
     let today = Utc::now().date_naive();
-    for bad in ["x", "2026-12-07|abc", &Uuid::new_v4().to_string(), "'; DROP TABLE"] {
+    for bad in [
+        "x",
+        "2026-12-07|abc",
+        &Uuid::new_v4().to_string(),
+        "'; DROP TABLE",
+    ] {
         let params = vec![("cursor".to_string(), bad.to_string())];
         assert!(
             matches!(
@@ -213,7 +233,10 @@ pub async fn cursors_from_elsewhere_are_refused_or_harmless(app: Leadpipe) {
         cursor: Some(future.id),
         ..week()
     };
-    assert_eq!(app.store.audit(&q).await.expect("audit").entries, vec![e.clone()]);
+    assert_eq!(
+        app.store.audit(&q).await.expect("audit").entries,
+        vec![e.clone()]
+    );
     let q = AuditQuery {
         cursor: Some(e.id),
         ..week()

@@ -154,7 +154,10 @@ fn csv_response(body: String) -> Response {
     (
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (CONTENT_DISPOSITION, "attachment; filename=\"audit-log.csv\""),
+            (
+                CONTENT_DISPOSITION,
+                "attachment; filename=\"audit-log.csv\"",
+            ),
         ],
         body,
     )
@@ -172,6 +175,9 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(csv_field("-"), "-");
-        assert_eq!(csv_field("{\"a\":1,\"b\":2}"), "\"{\"\"a\"\":1,\"\"b\"\":2}\"");
+        assert_eq!(
+            csv_field("{\"a\":1,\"b\":2}"),
+            "\"{\"\"a\"\":1,\"\"b\"\":2}\""
+        );
     }
 }

@@ -91,9 +91,7 @@ async fn move_stage(
     JsonBody(body): JsonBody,
 ) -> Result<Json<StageMoved>, ApiError> {
     let stage = app.settings.pipeline.stage(&parse_stage_body(&body)?)?;
-    let (lead, stage_changed, before) = app
-        .move_stage_by(id, &stage, Some(actor.label()))
-        .await?;
+    let (lead, stage_changed, before) = app.move_stage_by(id, &stage, Some(actor.label())).await?;
     if stage_changed {
         let by = ChangedBy::new(actor, origin.client_ip);
         let summary = json!({"from": before.as_str(), "to": lead.stage.as_str()});

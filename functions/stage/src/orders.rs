@@ -13,9 +13,9 @@
 use axum::extract::{Path, State};
 use axum::routing::{post, put};
 use axum::{Json, Router};
+use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::money::{parse_amount, Currency, Money};
 use leadpipe_core::domain::orders::{OrderEdit, MAX_ORDER_ID_BYTES};
-use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::{AuditAction, Lead};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{ApiError, ClientOrigin, JsonBody, LeadIdPath, MemberAccess};
@@ -159,7 +159,15 @@ async fn add_order(
         .or_else(|| lead.orders.last().map(|o| o.order_id.clone()))
         .unwrap_or_default();
     let by = ChangedBy::new(actor, origin.client_ip);
-    audit_order(&app, by, AuditAction::OrderAdded, before.as_ref(), &lead, &order_id).await;
+    audit_order(
+        &app,
+        by,
+        AuditAction::OrderAdded,
+        before.as_ref(),
+        &lead,
+        &order_id,
+    )
+    .await;
     Ok(Json(OrderChanged { lead }))
 }
 
@@ -186,7 +194,15 @@ async fn set_order(
     };
     let lead = app.edit_order(id, edit).await?;
     let by = ChangedBy::new(actor, origin.client_ip);
-    audit_order(&app, by, AuditAction::OrderChanged, before.as_ref(), &lead, &order_id).await;
+    audit_order(
+        &app,
+        by,
+        AuditAction::OrderChanged,
+        before.as_ref(),
+        &lead,
+        &order_id,
+    )
+    .await;
     Ok(Json(OrderChanged { lead }))
 }
 
@@ -203,7 +219,15 @@ async fn remove_order(
     };
     let lead = app.edit_order(id, edit).await?;
     let by = ChangedBy::new(actor, origin.client_ip);
-    audit_order(&app, by, AuditAction::OrderRemoved, before.as_ref(), &lead, &order_id).await;
+    audit_order(
+        &app,
+        by,
+        AuditAction::OrderRemoved,
+        before.as_ref(),
+        &lead,
+        &order_id,
+    )
+    .await;
     Ok(Json(OrderChanged { lead }))
 }
 

@@ -1,9 +1,9 @@
 //! Settings read from the environment, once, at start-up.
 
+use crate::domain::audit::MIN_RETENTION_DAYS;
 use crate::domain::counters::CounterRules;
 use crate::domain::money::Currency;
 use crate::domain::stage::{Pipeline, PipelineError, Stage};
-use crate::domain::audit::MIN_RETENTION_DAYS;
 use crate::domain::ReportingZone;
 
 /// The placeholder key value that, like an unset key, turns a key check off (for local use).

@@ -60,7 +60,9 @@ pub(crate) fn append(
 /// A page of `q`, newest first.
 pub(crate) fn page(c: &Connection, q: &AuditQuery) -> Result<AuditPage, StoreError> {
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
-    let below = q.cursor.map_or_else(|| "~".to_string(), |id| id.to_string());
+    let below = q
+        .cursor
+        .map_or_else(|| "~".to_string(), |id| id.to_string());
     let fetch = i64::try_from(q.limit + 1).unwrap_or(i64::MAX);
     let mut st = c
         .prepare_cached(

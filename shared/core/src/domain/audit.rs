@@ -297,7 +297,10 @@ impl AuditQuery {
                 "action" if value.is_empty() => q.action = None,
                 "action" => {
                     q.action = Some(AuditAction::parse(value).ok_or_else(|| {
-                        AuditQueryError::invalid("action", "not an audit action (e.g. lead.deleted)")
+                        AuditQueryError::invalid(
+                            "action",
+                            "not an audit action (e.g. lead.deleted)",
+                        )
                     })?)
                 }
                 "cursor" if value.is_empty() => q.cursor = None,
