@@ -169,3 +169,47 @@ impl DynamoStore {
         Ok(page)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadpipe_core::domain::audit::AuditAction;
+    use leadpipe_core::domain::{Actor, ActorKind, Role};
+
+    /// A realistic entry: a person's manual move, and the largest summary a route writes (a lead deleted). The
+    /// sizes are what `docs/DYNAMODB.md` prices.
+    #[test]
+    fn a_realistic_audit_item_is_one_write_unit() {
+        let actor = Actor {
+            kind: ActorKind::User {
+                id: uuid::Uuid::new_v4(),
+                email: "ana.martinez@example-agency.com".into(),
+            },
+            role: Role::Member,
+        };
+        let at = Utc::now();
+        let moved = AuditEntry::new(
+            at,
+            actor.clone(),
+            Some("2001:db8:85a3::8a2e:370:7334".into()),
+            AuditAction::LeadStageMoved,
+            &uuid::Uuid::new_v4().to_string(),
+            serde_json::json!({"from": "Application Submitted", "to": "Paid"}),
+        );
+        let deleted = AuditEntry::new(
+            at,
+            actor,
+            Some("203.0.113.250".into()),
+            AuditAction::LeadDeleted,
+            &uuid::Uuid::new_v4().to_string(),
+            serde_json::json!({"stage": "Application Submitted", "email": "john.smith.1984@gmail.com", "orders": 2}),
+        );
+        for e in [moved, deleted] {
+            let item = audit_item(&e, e.expires_at(400)).unwrap();
+            let size = crate::size::item_size(&item);
+            eprintln!("audit item {}: {size} B", e.action);
+            assert!(size < 1024, "{size} B");
+            assert_eq!(entry_of(&item).unwrap(), e);
+        }
+    }
+}
