@@ -11,6 +11,7 @@ import { renderLeads } from './views/leads.js';
 import { renderDocs } from './views/docs.js';
 import { renderImport } from './views/import.js';
 import { renderPostbacks } from './views/postbacks.js';
+import { renderAudit } from './views/audit.js';
 import { renderSignin } from './views/signin.js';
 import { renderSettings } from './views/settings.js';
 import { startLive, stopLive } from './live.js';
@@ -24,6 +25,7 @@ const NAV = [
   { route: 'leads', label: 'All Leads', icon: 'leads' },
   { route: 'import', label: 'Import', icon: 'upload' },
   { route: 'postbacks', label: 'Postback Log', icon: 'inbox' },
+  { route: 'audit', label: 'Audit Log', icon: 'clock' },
   { route: 'settings', label: 'Settings', icon: 'settings' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
 ];
@@ -178,6 +180,7 @@ function route() {
     else if (name === 'board') renderBoard(content, ctx, { query });
     else if (name === 'leads') me.controller = renderLeads(content, ctx, { query, leadId: parts[1] || null });
     else if (name === 'postbacks') renderPostbacks(content, ctx, { query });
+    else if (name === 'audit') renderAudit(content, ctx, { query });
     else if (name === 'docs') renderDocs(content, ctx);
     else if (name === 'import') renderImport(content, ctx);
     else if (name === 'settings') renderSettings(content, ctx);
