@@ -48,15 +48,15 @@ export function renderAudit(root, ctx, { query } = {}) {
 
   const from = h('input', { class: 'input', type: 'date', id: 'au-from', name: 'from', value: state.filters.from, 'aria-describedby': 'au-error' });
   const to = h('input', { class: 'input', type: 'date', id: 'au-to', name: 'to', value: state.filters.to, 'aria-describedby': 'au-error' });
-  const actor = h('input', { class: 'input', type: 'search', id: 'au-actor', name: 'actor', value: state.filters.actor, placeholder: 'ana@example.com or key:NAME', autocomplete: 'off' });
+  const actor = h('input', { class: 'input', type: 'search', id: 'au-actor', name: 'actor', value: state.filters.actor, placeholder: 'email or key:NAME', autocomplete: 'off' });
   const action = h('select', { class: 'select', id: 'au-action', name: 'action' },
     h('option', { value: '' }, 'Any action'), AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)));
   action.value = state.filters.action;
   const formError = h('p', { class: 'field-error', id: 'au-error', role: 'alert', hidden: true });
   const apply = h('button', { class: 'btn btn-primary', type: 'submit', 'data-action': 'apply-audit' }, icon('filter'), 'Apply');
 
-  const exportBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'export-audit', onclick: () => exportCsv() },
-    icon('download'), h('span', { class: 'btn-label' }, 'Export CSV'));
+  const exportBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'export-audit', 'aria-label': 'Export CSV', onclick: () => exportCsv() },
+    icon('download'), h('span', { class: 'btn-label', 'aria-hidden': 'true' }, 'Export CSV'));
   const refreshBtn = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'refresh-audit', 'aria-label': 'Refresh', onclick: () => load() },
     icon('refresh'), h('span', { class: 'btn-label', 'aria-hidden': 'true' }, 'Refresh'));
   ctx.setActions(exportBtn, refreshBtn);
