@@ -123,7 +123,7 @@ pub async fn filters_match_exactly(app: Leadpipe) {
         append(&app, &e).await;
         all.push(e);
     }
-    all.sort_by(|a, b| b.id.cmp(&a.id));
+    all.sort_by_key(|e| std::cmp::Reverse(e.id));
     let check = |q: AuditQuery| {
         let want: Vec<AuditEntry> = all
             .iter()
@@ -173,7 +173,7 @@ pub async fn pages_cover_every_entry_once_across_days_and_shards(app: Leadpipe) 
     }
     let shards: std::collections::BTreeSet<u8> = all.iter().map(AuditEntry::shard).collect();
     assert!(shards.len() > 4, "entries spread over shards: {shards:?}");
-    all.sort_by(|a, b| b.id.cmp(&a.id));
+    all.sort_by_key(|e| std::cmp::Reverse(e.id));
     for limit in [1, 7, 45, 100] {
         let mut q = AuditQuery { limit, ..week() };
         let mut got = Vec::new();

@@ -156,7 +156,7 @@ impl DynamoStore {
             for shard in futures_util::future::join_all(reads).await {
                 rows.extend(shard?);
             }
-            rows.sort_by(|a, b| b.id.cmp(&a.id));
+            rows.sort_by_key(|e| std::cmp::Reverse(e.id));
             page.entries.extend(rows.into_iter().take(need));
             if page.entries.len() > q.limit {
                 page.entries.truncate(q.limit);

@@ -68,7 +68,10 @@ fn records_without_who_decode_and_unknown_fields_are_ignored() {
     with_future["change"]["by"] = "ana@example.com".into();
     with_future["change"]["later_field"] = 1.into();
     let r: LeadRecord = serde_json::from_value(with_future).expect("decodes");
-    assert_eq!(r.last_change.expect("change").change.by.as_deref(), Some("ana@example.com"));
+    assert_eq!(
+        r.last_change.expect("change").change.by.as_deref(),
+        Some("ana@example.com")
+    );
     let r: LeadRecord = serde_json::from_value(json).expect("decodes");
     assert_eq!(r.last_change.expect("change").change.by, None);
 }
