@@ -76,6 +76,30 @@ export async function request(method, path, opts = {}) {
   return data;
 }
 
+/** GET `path` and answer its body as text (a CSV export); errors as request() throws them. */
+export async function requestText(path, query) {
+  const url = new URL(apiBase() + path);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+  }
+  const key = getKey();
+  let res;
+  try {
+    res = await fetch(url, { headers: key ? { 'x-api-key': key } : {}, cache: 'no-store' });
+  } catch {
+    throw new ApiError(0, 'network', 'Could not reach the Leadpipe API. Check your connection and try again.');
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let err = {};
+    try { err = (JSON.parse(text) || {}).error || {}; } catch { err = {}; }
+    const apiErr = new ApiError(res.status, err.code || `http_${res.status}`, err.message || `The server answered ${res.status}.`, err.field);
+    if (res.status === 401 && unauthorizedHandler) unauthorizedHandler(apiErr);
+    throw apiErr;
+  }
+  return text;
+}
+
 export const api = {
   health: () => request('GET', '/api/health'),
   /** Accounts: who am I ({kind, email?, name?, role}), sign in (sets the session cookie), sign out. */
@@ -113,6 +137,10 @@ export const api = {
   importLeads: (raw, contentType) => request('POST', '/api/import', { raw, contentType }),
   /** Take a quarantined lead out of quarantine (admin). */
   releaseLead: (id) => request('POST', `/api/leads/${encodeURIComponent(id)}/release`),
+  /** The audit log (admin): from, to, actor, action, target, paged by cursor; answers {entries, next_cursor}. */
+  audit: (query, opts = {}) => request('GET', '/api/audit', { ...opts, query }),
+  /** The audit log of a filter as CSV text (admin). */
+  auditCsv: (query) => requestText('/api/audit/export', query),
   /** The postback log (admin): status rejected | quarantined, paged by cursor. */
   postbacks: (query, opts = {}) => request('GET', '/api/postbacks', { ...opts, query }),
   /** Webhooks (admin): list, create (answers the secret, once), delete, re-enable. */

@@ -14,6 +14,7 @@ import { renderPostbacks } from './views/postbacks.js';
 import { renderSignin, renderAcceptInvite } from './views/signin.js';
 import { renderUsers } from './views/users.js';
 import { setWho, getWho } from './session.js';
+import { renderAudit } from './views/audit.js';
 import { renderSettings } from './views/settings.js';
 import { startLive, stopLive } from './live.js';
 
@@ -27,6 +28,7 @@ const NAV = [
   { route: 'import', label: 'Import', icon: 'upload', needs: 'member' },
   { route: 'postbacks', label: 'Postback Log', icon: 'inbox', needs: 'member' },
   { route: 'users', label: 'Users', icon: 'leads', needs: 'admin' },
+  { route: 'audit', label: 'Audit Log', icon: 'clock', needs: 'admin' },
   { route: 'settings', label: 'Settings', icon: 'settings', needs: 'admin' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
 ];
@@ -205,6 +207,7 @@ function route() {
     else if (name === 'board') renderBoard(content, ctx, { query });
     else if (name === 'leads') me.controller = renderLeads(content, ctx, { query, leadId: parts[1] || null });
     else if (name === 'postbacks') renderPostbacks(content, ctx, { query });
+    else if (name === 'audit') renderAudit(content, ctx, { query });
     else if (name === 'docs') renderDocs(content, ctx);
     else if (name === 'import') renderImport(content, ctx);
     else if (name === 'settings') renderSettings(content, ctx);

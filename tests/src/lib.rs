@@ -4,6 +4,7 @@
 //! DynamoDB tests need DynamoDB Local: `scripts/test.sh` starts it and sets `LEADPIPE_TEST_DYNAMODB` to its URL.
 
 pub mod accounts_conformance;
+pub mod audit_conformance;
 pub mod conformance;
 pub mod spend_conformance;
 pub mod webhook_conformance;

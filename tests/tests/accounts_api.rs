@@ -4,7 +4,7 @@
 use chrono::{Duration, Utc};
 use leadpipe_core::domain::account::{Invite, SecretToken};
 use leadpipe_core::domain::{Email, Role};
-use leadpipe_tests::{keyed_settings, spawn_app, StoreKind, TestApp, ADMIN_KEY};
+use leadpipe_tests::{call, keyed_settings, spawn_app, StoreKind, TestApp, ADMIN_KEY, INGEST_KEY};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -486,4 +486,160 @@ async fn the_last_admin_stays_and_failed_sign_ins_are_throttled() {
     assert!((1..=900).contains(&wait));
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "too_many_attempts");
+}
+
+/// Every audit entry, oldest first, as `(actor_label, action, target)`.
+async fn audit_trail(app: &TestApp) -> Vec<(String, String, String, Value)> {
+    let resp = app
+        .client
+        .get(app.url("/api/audit?limit=200"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("audit");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.unwrap();
+    let mut rows: Vec<_> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor_label"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+                e["target"].as_str().unwrap().to_string(),
+                e["summary"].clone(),
+            )
+        })
+        .collect();
+    rows.reverse();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn account_changes_and_exports_are_in_the_audit_log_with_their_actor() {
+    let app = spawn_app(StoreKind::Sqlite, keyed_settings()).await;
+    let admin = app
+        .core
+        .create_account("dee@example.com", PASSWORD, Role::Admin, Utc::now())
+        .await
+        .unwrap();
+    let admin_id = admin.id.to_string();
+    // A wrong password for a real account is recorded; one for an address with no account is not (made-up
+    // addresses cannot fill the log).
+    let (s, _, _) = login(&app, "dee@example.com", "not the password at all").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = login(&app, "nobody@example.com", "not the password at all").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (_, cookie, _) = login(&app, "dee@example.com", PASSWORD).await;
+    let cookie = cookie.unwrap();
+    let (s, _, v) = send(
+        &app,
+        Method::POST,
+        "/api/users/invites",
+        Some(&cookie),
+        Some(&app.base),
+        Some(json!({"email": "vi@example.com", "role": "member"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = v["invite_url"].as_str().unwrap()["/#/accept-invite?token=".len()..].to_string();
+    let (s, _, v) = send(
+        &app,
+        Method::POST,
+        "/api/auth/accept-invite",
+        None,
+        Some(&app.base),
+        Some(json!({"token": token, "password": "a member's long password"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let vi_id = v["id"].as_str().unwrap().to_string();
+    let (s, _, v) = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/users/{vi_id}"),
+        Some(&cookie),
+        Some(&app.base),
+        Some(json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // An export of two pages is one entry, with its filter.
+    for n in 0..3 {
+        let lead = json!({"email": format!("lead{n}@example.com"), "source": "ads"});
+        let (s, v) = call(
+            &app,
+            Method::POST,
+            "/api/postback",
+            Some(INGEST_KEY),
+            Some(lead),
+        )
+        .await;
+        assert!(s.is_success(), "{v}");
+    }
+    let (s, _, first) = send(
+        &app,
+        Method::GET,
+        "/api/leads/export?source=ads&limit=2",
+        Some(&cookie),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (s, _, _) = send(
+        &app,
+        Method::GET,
+        &format!("/api/leads/export?source=ads&limit=2&cursor={cursor}"),
+        Some(&cookie),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = send(
+        &app,
+        Method::POST,
+        "/api/auth/logout",
+        Some(&cookie),
+        Some(&app.base),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    let trail = audit_trail(&app).await;
+    let short: Vec<(&str, &str, &str)> = trail
+        .iter()
+        .map(|(a, b, c, _)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        short,
+        vec![
+            ("cli:users create-admin", "user.created", admin_id.as_str()),
+            ("dee@example.com", "auth.sign_in_failed", admin_id.as_str()),
+            ("dee@example.com", "auth.signed_in", admin_id.as_str()),
+            ("dee@example.com", "user.invited", "vi@example.com"),
+            ("vi@example.com", "user.created", vi_id.as_str()),
+            ("dee@example.com", "user.changed", vi_id.as_str()),
+            ("dee@example.com", "leads.exported", "-"),
+            ("dee@example.com", "auth.signed_out", admin_id.as_str()),
+        ]
+    );
+    assert_eq!(trail[1].3["reason"], "wrong_password");
+    assert_eq!(trail[4].3["invited_by"], "dee@example.com");
+    assert_eq!(
+        trail[5].3["role"],
+        json!({"from": "member", "to": "viewer"})
+    );
+    assert_eq!(trail[6].3["filter"], json!({"source": "ads"}));
+    assert_eq!(trail[6].3["total"], 3);
+    assert!(
+        !trail
+            .iter()
+            .any(|(_, _, t, s)| t.contains("nobody") || s.to_string().contains("nobody")),
+        "an address with no account is never written"
+    );
 }

@@ -50,7 +50,13 @@ fn needs(method: &str, path: &str) -> Option<Needs> {
         ("DELETE", "/api/leads/{id}" | "/api/spend" | "/api/rates/{currency}/{day}") => {
             AtLeast(Admin)
         }
-        (_, p) if p.starts_with("/api/webhooks") || p.starts_with("/api/users") => AtLeast(Admin),
+        (_, p)
+            if p.starts_with("/api/webhooks")
+                || p.starts_with("/api/users")
+                || p.starts_with("/api/audit") =>
+        {
+            AtLeast(Admin)
+        }
         _ => return None,
     })
 }

@@ -6,3 +6,6 @@ leadpipe_tests::spend_conformance_suite!(leadpipe_tests::leadpipe(
 leadpipe_tests::accounts_conformance_suite!(leadpipe_tests::leadpipe(
     leadpipe_tests::StoreKind::Dynamo
 ));
+leadpipe_tests::audit_conformance_suite!(leadpipe_tests::leadpipe(
+    leadpipe_tests::StoreKind::Dynamo
+));

@@ -20,15 +20,35 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::money::Currency;
 use leadpipe_core::domain::spend::{RateRow, SpendRow};
 use leadpipe_core::domain::spend_import::{SpendFormat, SpendImportOptions};
+use leadpipe_core::domain::AuditAction;
 use leadpipe_core::spend_service::{FileImport, SpendError, StoredRows, MAX_FILE_BYTES};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{
-    read_limited_body, AdminAccess, ApiError, JsonBody, MemberAccess, QueryParams, ViewerAccess,
+    read_limited_body, AdminAccess, ApiError, ClientOrigin, JsonBody, MemberAccess, QueryParams,
+    ViewerAccess,
 };
 use serde::Serialize;
+use serde_json::{json, Value};
+
+/// The audit summary of stored rows: how many were stored and refused.
+fn stored_summary(rows: &StoredRows) -> Value {
+    json!({"stored": rows.stored, "rejected": rows.rejected.len()})
+}
+
+/// The audit summary of an imported file: its size, format and what became of its lines.
+fn file_summary(bytes: usize, file: &FileImport) -> Value {
+    json!({
+        "bytes": bytes,
+        "format": file.format,
+        "stored": file.stored,
+        "rejected": file.rejected_total,
+        "skipped": file.skipped,
+    })
+}
 
 /// The routes of spend and rates.
 pub fn router() -> Router<Leadpipe> {
@@ -138,10 +158,15 @@ async fn list_spend(
 
 async fn put_spend(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     JsonBody(body): JsonBody,
 ) -> Result<Json<StoredRows>, ApiError> {
-    Ok(Json(app.put_spend_json(&body).await.map_err(api)?))
+    let stored = app.put_spend_json(&body).await.map_err(api)?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::SpendSaved, "-", stored_summary(&stored))
+        .await;
+    Ok(Json(stored))
 }
 
 /// `DELETE /api/spend` answer.
@@ -153,10 +178,19 @@ pub struct Deleted {
 
 async fn delete_spend(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Deleted>, ApiError> {
     let deleted = app.delete_spend_json(&body).await.map_err(api)?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(
+        &by,
+        AuditAction::SpendDeleted,
+        "-",
+        json!({"keys": deleted}),
+    )
+    .await;
     Ok(Json(Deleted { deleted }))
 }
 
@@ -229,13 +263,19 @@ pub fn import_options(params: &[(String, String)]) -> Result<SpendImportOptions,
 
 async fn import_spend(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     QueryParams(params): QueryParams,
     request: Request,
 ) -> Result<Json<FileImport>, ApiError> {
     let options = import_options(&params)?;
     let bytes = csv_body(request).await?;
-    Ok(Json(app.import_spend(&bytes, &options).await.map_err(api)?))
+    let file = app.import_spend(&bytes, &options).await.map_err(api)?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    let summary = file_summary(bytes.len(), &file);
+    app.audit(&by, AuditAction::SpendImported, "-", summary)
+        .await;
+    Ok(Json(file))
 }
 
 /// One exchange rate in the API.
@@ -285,15 +325,21 @@ async fn list_rates(
 
 async fn put_rates(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     JsonBody(body): JsonBody,
 ) -> Result<Json<StoredRows>, ApiError> {
-    Ok(Json(app.put_rates_json(&body).await.map_err(api)?))
+    let stored = app.put_rates_json(&body).await.map_err(api)?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::RatesSaved, "-", stored_summary(&stored))
+        .await;
+    Ok(Json(stored))
 }
 
 async fn import_rates(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     QueryParams(params): QueryParams,
     request: Request,
 ) -> Result<Json<FileImport>, ApiError> {
@@ -301,12 +347,18 @@ async fn import_rates(
         return Err(unknown(name, "none"));
     }
     let bytes = csv_body(request).await?;
-    Ok(Json(app.import_rates(&bytes).await.map_err(api)?))
+    let file = app.import_rates(&bytes).await.map_err(api)?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    let summary = file_summary(bytes.len(), &file);
+    app.audit(&by, AuditAction::RatesImported, "-", summary)
+        .await;
+    Ok(Json(file))
 }
 
 async fn delete_rate(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Ok(Path((currency, day))) = path else {
@@ -323,5 +375,9 @@ async fn delete_rate(
         ))
     })?;
     app.delete_rate(day, currency).await.map_err(api)?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    let target = format!("{}/{day}", currency.as_str());
+    app.audit(&by, AuditAction::RateDeleted, &target, json!({}))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

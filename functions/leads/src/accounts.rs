@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
+use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::account::{SecretToken, User};
 use leadpipe_core::domain::{Actor, ActorKind, Role};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
@@ -111,9 +112,13 @@ fn cleared() -> Response {
     response
 }
 
-async fn logout(State(app): State<Leadpipe>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn logout(
+    State(app): State<Leadpipe>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(token) = session_cookie(&headers).and_then(|raw| SecretToken::parse(raw).ok()) {
-        app.sign_out(&token).await?;
+        app.sign_out(&token, origin.client_ip.as_deref()).await?;
     }
     Ok(cleared())
 }
@@ -128,12 +133,14 @@ fn no_user() -> ApiError {
 async fn logout_all(
     State(app): State<Leadpipe>,
     ViewerAccess(actor): ViewerAccess,
+    ClientOrigin(origin): ClientOrigin,
 ) -> Result<Response, ApiError> {
     let ActorKind::User { id, .. } = actor.kind else {
         return Err(no_user());
     };
     let user = app.store.user(id).await?.ok_or_else(no_user)?;
-    app.sign_out_everywhere(&user).await?;
+    app.sign_out_everywhere(&user, origin.client_ip.as_deref())
+        .await?;
     Ok(cleared())
 }
 
@@ -177,7 +184,7 @@ async fn me(
             name: Some(name),
             role,
         },
-        ActorKind::Open => Me {
+        ActorKind::Open | ActorKind::Cli { .. } => Me {
             kind: "open",
             email: None,
             id: None,
@@ -196,11 +203,17 @@ struct Acceptance {
 
 async fn accept_invite(
     State(app): State<Leadpipe>,
+    ClientOrigin(origin): ClientOrigin,
     JsonBody(bytes): JsonBody,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let a: Acceptance = body(&bytes)?;
     let user = app
-        .accept_invite(&a.token, &a.password, chrono::Utc::now())
+        .accept_invite(
+            &a.token,
+            &a.password,
+            origin.client_ip.as_deref(),
+            chrono::Utc::now(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
@@ -254,13 +267,13 @@ pub struct InviteCreated {
 async fn invite(
     State(app): State<Leadpipe>,
     AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     JsonBody(bytes): JsonBody,
 ) -> Result<(StatusCode, Json<InviteCreated>), ApiError> {
     let r: InviteRequest = body(&bytes)?;
     let role = role_of(&r.role)?;
-    let (token, invite) = app
-        .invite(&r.email, role, &actor, chrono::Utc::now())
-        .await?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    let (token, invite) = app.invite(&r.email, role, &by, chrono::Utc::now()).await?;
     Ok((
         StatusCode::CREATED,
         Json(InviteCreated {
@@ -284,6 +297,7 @@ struct UserChange {
 async fn change_user(
     State(app): State<Leadpipe>,
     AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     Path(raw): Path<String>,
     JsonBody(bytes): JsonBody,
 ) -> Result<Json<UserView>, ApiError> {
@@ -291,6 +305,7 @@ async fn change_user(
         .map_err(|_| ApiError::Invalid(ValidationError::field("id", "user id must be a UUID")))?;
     let c: UserChange = body(&bytes)?;
     let role = c.role.as_deref().map(role_of).transpose()?;
-    let user = app.change_user(id, role, c.disabled, &actor).await?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    let user = app.change_user(id, role, c.disabled, &by).await?;
     Ok(Json(UserView::from(&user)))
 }

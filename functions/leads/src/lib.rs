@@ -17,6 +17,7 @@
 //! from Lambda's 6 MB response limit.
 
 pub mod accounts;
+pub mod audit;
 pub mod query;
 pub mod webhooks;
 
@@ -28,14 +29,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::import::{Format, ImportReport, Rows};
-use leadpipe_core::domain::{Lead, StageChange};
+use leadpipe_core::domain::{AuditAction, Lead, StageChange};
 use leadpipe_core::store::{ListQuery, PostbackLogEntry};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{
-    read_limited_body, AdminAccess, ApiError, LeadIdPath, MemberAccess, QueryParams, ViewerAccess,
+    read_limited_body, AdminAccess, ApiError, ClientOrigin, LeadIdPath, MemberAccess, QueryParams,
+    ViewerAccess,
 };
 use serde::Serialize;
+use serde_json::json;
 
 /// Largest answer, in bytes of JSON.
 pub const MAX_RESPONSE_BYTES: usize = 900 * 1024;
@@ -51,6 +55,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/import", post(import))
         .merge(webhooks::router())
         .merge(accounts::router())
+        .merge(audit::router())
 }
 
 /// Largest `POST /api/import` body, in bytes, for `leadpipe serve` (5 MiB).
@@ -87,7 +92,8 @@ fn too_many_lines(bytes: &[u8], max: usize) -> bool {
 /// else sniffed; a body that is neither is a 400, a larger one than [`MAX_IMPORT_BYTES`] a 413.
 async fn import(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     request: Request,
 ) -> Result<Json<ImportReport>, ApiError> {
     let (parts, body) = request.into_parts();
@@ -110,7 +116,19 @@ async fn import(
     let rows = Rows::new(&bytes[..], format).map_err(|e| {
         ApiError::Invalid(ValidationError::body(ErrorCode::InvalidBody, e.to_string()))
     })?;
-    Ok(Json(app.import(rows, |_| {}).await?))
+    let report = app.import(rows, |_| {}).await?;
+    let summary = json!({
+        "rows": report.rows(),
+        "bytes": bytes.len(),
+        "imported": report.imported,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected_total,
+    });
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::LeadsImported, "-", summary)
+        .await;
+    Ok(Json(report))
 }
 
 /// `GET /api/leads` answer.
@@ -157,12 +175,33 @@ async fn list_leads(
 /// `GET /api/leads/export`: the same pages as `GET /api/leads` (same parameters and answer), for members and
 /// admins only — viewers may not export. The dashboard pages through it and writes the CSV itself
 /// (`static-site/js/csv.js`: one CSV writer, with revenue per currency and formula neutralising).
+///
+/// The first page of an export (no cursor, no page past the first) writes one `leads.exported` audit entry
+/// holding the filter and the total, so one export is one entry however many pages it reads.
 async fn export_leads(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadList>, ApiError> {
-    listing(&app, &params).await.map(Json)
+    let first_page = {
+        let q = list_query(&app, &params)?;
+        q.after.is_none() && q.skip == 0
+    };
+    let list = listing(&app, &params).await?;
+    if first_page {
+        let filter: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && !matches!(k.as_str(), "cursor" | "limit" | "page"))
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let summary =
+            json!({ "filter": filter, "total": list.total, "total_exact": list.total_exact });
+        let by = ChangedBy::new(actor, origin.client_ip);
+        app.audit(&by, AuditAction::LeadsExported, "-", summary)
+            .await;
+    }
+    Ok(Json(list))
 }
 
 async fn listing(app: &Leadpipe, params: &[(String, String)]) -> Result<LeadList, ApiError> {
@@ -253,10 +292,19 @@ async fn get_lead(
 
 async fn delete_lead(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     LeadIdPath(id): LeadIdPath,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_lead(id).await?;
+    let before = app.delete_lead(id).await?;
+    let summary = json!({
+        "stage": before.stage.as_str(),
+        "email": before.email.as_ref().map(|e| e.as_str()),
+        "orders": before.orders.len(),
+    });
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::LeadDeleted, &id.to_string(), summary)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

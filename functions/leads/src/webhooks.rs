@@ -22,14 +22,16 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use leadpipe_core::domain::Stage;
+use leadpipe_core::audit_service::ChangedBy;
+use leadpipe_core::domain::{AuditAction, Stage};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-use leadpipe_http::{AdminAccess, ApiError, JsonBody, QueryParams, WebhookServices};
+use leadpipe_http::{AdminAccess, ApiError, ClientOrigin, JsonBody, QueryParams, WebhookServices};
 use leadpipe_webhooks::{
     Delivery, DeliveryQuery, DeliveryState, EndpointHealth, EventNames, EventType, Format,
     OutcomeClass, Secret, StoredWebhook, Webhook, WebhookSpec, MAX_WEBHOOKS,
 };
 use serde::Serialize;
+use serde_json::json;
 use uuid::Uuid;
 
 /// Deliveries per page when `limit` is absent.
@@ -234,9 +236,19 @@ async fn load(services: &WebhookServices, id: Uuid) -> Result<StoredWebhook, Api
         .ok_or_else(webhook_not_found)
 }
 
+/// A URL's scheme and host only (its path and query may hold a token): what the audit log keeps of it.
+pub fn url_origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    &url[..end]
+}
+
 async fn create(
     State(app): State<Leadpipe>,
-    _: AdminAccess,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     services: WebhookServices,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
@@ -259,6 +271,11 @@ async fn create(
         secret: stored.webhook.secret.to_whsec(),
         webhook: WebhookView::from(&stored),
     };
+    let w = &stored.webhook;
+    let summary = json!({"url": url_origin(&w.url), "events": w.events, "format": w.format});
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::WebhookCreated, &w.id.to_string(), summary)
+        .await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -270,11 +287,21 @@ async fn list(_: AdminAccess, services: WebhookServices) -> Result<Json<WebhookL
 }
 
 async fn remove(
-    _: AdminAccess,
+    State(app): State<Leadpipe>,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     services: WebhookServices,
     path: WebhookPath,
 ) -> Result<StatusCode, ApiError> {
     if services.store.delete_webhook(path.id).await? {
+        let by = ChangedBy::new(actor, origin.client_ip);
+        app.audit(
+            &by,
+            AuditAction::WebhookDeleted,
+            &path.id.to_string(),
+            json!({}),
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(webhook_not_found())
@@ -282,11 +309,14 @@ async fn remove(
 }
 
 async fn enable(
-    _: AdminAccess,
+    State(app): State<Leadpipe>,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     services: WebhookServices,
     path: WebhookPath,
 ) -> Result<Json<WebhookView>, ApiError> {
     let mut stored = load(&services, path.id).await?;
+    let was_enabled = stored.webhook.enabled;
     stored.webhook.enable();
     stored.health = EndpointHealth::default();
     services.store.save_webhook(&stored).await?;
@@ -308,6 +338,16 @@ async fn enable(
     if !pending.is_empty() {
         services.queue.schedule(&pending).await?;
     }
+    let summary =
+        json!({"enabled_before": was_enabled, "enabled": true, "rescheduled": pending.len()});
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(
+        &by,
+        AuditAction::WebhookEnabled,
+        &path.id.to_string(),
+        summary,
+    )
+    .await;
     Ok(Json(WebhookView::from(&stored)))
 }
 
@@ -378,7 +418,9 @@ async fn deliveries(
 }
 
 async fn retry(
-    _: AdminAccess,
+    State(app): State<Leadpipe>,
+    AdminAccess(actor): AdminAccess,
+    ClientOrigin(origin): ClientOrigin,
     services: WebhookServices,
     path: WebhookPath,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
@@ -402,6 +444,7 @@ async fn retry(
             "this delivery was delivered; there is nothing to retry".into(),
         ));
     }
+    let state_before = delivery.state;
     delivery.state = DeliveryState::Pending;
     delivery.next_attempt_at = Some(Utc::now());
     services.store.save_delivery(&delivery).await?;
@@ -409,6 +452,16 @@ async fn retry(
         .queue
         .schedule(std::slice::from_ref(&delivery))
         .await?;
+    let summary =
+        json!({"delivery_id": delivery.id, "state_before": state_before, "state": delivery.state});
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(
+        &by,
+        AuditAction::WebhookRetried,
+        &path.id.to_string(),
+        summary,
+    )
+    .await;
     Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&delivery))))
 }
 

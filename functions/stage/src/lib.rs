@@ -11,11 +11,12 @@ pub mod orders;
 use axum::extract::State;
 use axum::routing::{post, put};
 use axum::{Json, Router};
-use leadpipe_core::domain::Lead;
+use leadpipe_core::audit_service::ChangedBy;
+use leadpipe_core::domain::{AuditAction, Lead};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-use leadpipe_http::{ApiError, JsonBody, LeadIdPath, MemberAccess};
+use leadpipe_http::{ApiError, ClientOrigin, JsonBody, LeadIdPath, MemberAccess};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The routes this function serves.
 pub fn router() -> Router<Leadpipe> {
@@ -34,12 +35,15 @@ pub struct Released {
 
 async fn release(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     LeadIdPath(id): LeadIdPath,
 ) -> Result<Json<Released>, ApiError> {
-    Ok(Json(Released {
-        lead: app.set_quarantine(id, None).await?,
-    }))
+    let lead = app.set_quarantine(id, None).await?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    app.audit(&by, AuditAction::LeadReleased, &id.to_string(), json!({}))
+        .await;
+    Ok(Json(Released { lead }))
 }
 
 /// `PUT /api/leads/{id}/stage` answer.
@@ -81,12 +85,19 @@ pub fn parse_stage_body(body: &[u8]) -> Result<String, ValidationError> {
 
 async fn move_stage(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     LeadIdPath(id): LeadIdPath,
     JsonBody(body): JsonBody,
 ) -> Result<Json<StageMoved>, ApiError> {
     let stage = app.settings.pipeline.stage(&parse_stage_body(&body)?)?;
-    let (lead, stage_changed) = app.move_stage(id, &stage).await?;
+    let (lead, stage_changed, before) = app.move_stage_by(id, &stage, Some(actor.label())).await?;
+    if stage_changed {
+        let by = ChangedBy::new(actor, origin.client_ip);
+        let summary = json!({"from": before.as_str(), "to": lead.stage.as_str()});
+        app.audit(&by, AuditAction::LeadStageMoved, &id.to_string(), summary)
+            .await;
+    }
     Ok(Json(StageMoved {
         lead,
         stage_changed,

@@ -13,13 +13,14 @@
 use axum::extract::{Path, State};
 use axum::routing::{post, put};
 use axum::{Json, Router};
+use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::money::{parse_amount, Currency, Money};
 use leadpipe_core::domain::orders::{OrderEdit, MAX_ORDER_ID_CHARS};
-use leadpipe_core::domain::Lead;
+use leadpipe_core::domain::{AuditAction, Lead};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
-use leadpipe_http::{ApiError, JsonBody, LeadIdPath, MemberAccess};
+use leadpipe_http::{ApiError, ClientOrigin, JsonBody, LeadIdPath, MemberAccess};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// The order routes.
@@ -116,16 +117,60 @@ fn order_id(raw: &str) -> Result<String, ValidationError> {
     Ok(id.to_string())
 }
 
+/// The audit summary of an order change: the order's id and, when known, its amount before and after.
+pub fn order_summary(before: Option<&Lead>, after: &Lead, order_id: &str) -> Value {
+    let value = |lead: Option<&Lead>| {
+        lead.and_then(|l| l.orders.iter().find(|o| o.order_id == order_id))
+            .and_then(|o| o.counted())
+            .map(|m| format!("{} {}", m.to_decimal(), m.currency.as_str()))
+    };
+    json!({"order_id": order_id, "before": value(before), "after": value(Some(after))})
+}
+
+/// Records an order change in the audit log.
+async fn audit_order(
+    app: &Leadpipe,
+    by: ChangedBy,
+    action: AuditAction,
+    before: Option<&Lead>,
+    lead: &Lead,
+    order_id: &str,
+) {
+    let summary = order_summary(before, lead, order_id);
+    app.audit(&by, action, &lead.id.to_string(), summary).await;
+}
+
 async fn add_order(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     LeadIdPath(id): LeadIdPath,
     JsonBody(body): JsonBody,
 ) -> Result<Json<OrderChanged>, ApiError> {
     let (order_id, value) = parse_order_body(&body, true)?;
+    let before = app.store.get(id).await.ok().flatten();
     let lead = app
-        .edit_order(id, OrderEdit::Put { order_id, value })
+        .edit_order(
+            id,
+            OrderEdit::Put {
+                order_id: order_id.clone(),
+                value,
+            },
+        )
         .await?;
+    let order_id = order_id
+        .or_else(|| lead.orders.last().map(|o| o.order_id.clone()))
+        .unwrap_or_default();
+    let by = ChangedBy::new(actor, origin.client_ip);
+    audit_order(
+        &app,
+        by,
+        AuditAction::OrderAdded,
+        before.as_ref(),
+        &lead,
+        &order_id,
+    )
+    .await;
     Ok(Json(OrderChanged { lead }))
 }
 
@@ -138,30 +183,55 @@ fn order_path(raw: (String, String)) -> Result<(Uuid, String), ApiError> {
 
 async fn set_order(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     Path(raw): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<OrderChanged>, ApiError> {
     let (id, order_id) = order_path(raw)?;
     let (_, value) = parse_order_body(&body, false)?;
+    let before = app.store.get(id).await.ok().flatten();
     let edit = OrderEdit::Put {
-        order_id: Some(order_id),
+        order_id: Some(order_id.clone()),
         value,
     };
-    Ok(Json(OrderChanged {
-        lead: app.edit_order(id, edit).await?,
-    }))
+    let lead = app.edit_order(id, edit).await?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    audit_order(
+        &app,
+        by,
+        AuditAction::OrderChanged,
+        before.as_ref(),
+        &lead,
+        &order_id,
+    )
+    .await;
+    Ok(Json(OrderChanged { lead }))
 }
 
 async fn remove_order(
     State(app): State<Leadpipe>,
-    _: MemberAccess,
+    MemberAccess(actor): MemberAccess,
+    ClientOrigin(origin): ClientOrigin,
     Path(raw): Path<(String, String)>,
 ) -> Result<Json<OrderChanged>, ApiError> {
     let (id, order_id) = order_path(raw)?;
-    Ok(Json(OrderChanged {
-        lead: app.edit_order(id, OrderEdit::Remove { order_id }).await?,
-    }))
+    let before = app.store.get(id).await.ok().flatten();
+    let edit = OrderEdit::Remove {
+        order_id: order_id.clone(),
+    };
+    let lead = app.edit_order(id, edit).await?;
+    let by = ChangedBy::new(actor, origin.client_ip);
+    audit_order(
+        &app,
+        by,
+        AuditAction::OrderRemoved,
+        before.as_ref(),
+        &lead,
+        &order_id,
+    )
+    .await;
+    Ok(Json(OrderChanged { lead }))
 }
 
 #[cfg(test)]

@@ -1,11 +1,17 @@
 //! Personal accounts through [`Leadpipe`]: sign-in (throttled, no user enumeration), sessions, invites and user
 //! changes. The rules are in [`crate::domain::account`]; password hashing runs on the blocking pool.
 //!
-//! Where a sign-in, a failed sign-in, a user or an invite changes, a `tracing` line with target `audit` says who
-//! did what to whom (the audit log picks these up).
+//! Sign-ins, failed sign-ins of an existing account, sign-outs, invites, new accounts and user changes are
+//! written to the audit log ([`Leadpipe::audit`]). A failed sign-in for an address with no account writes no
+//! entry (an attacker cannot fill the log with made-up addresses; the failure still counts in the throttle and is
+//! logged without the address).
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use uuid::Uuid;
+
+use crate::audit_service::ChangedBy;
+use crate::domain::AuditAction;
 
 use crate::domain::account::{
     account_throttle_key, client_throttle_key, dummy_hash, hash_password, keeps_an_admin,
@@ -138,7 +144,7 @@ impl Leadpipe {
         let client_failures = self.store.login_failures(&client_key, window).await?;
         if throttled(account_failures, client_failures) {
             let left = (throttle_window_end(window) - now).num_seconds().max(1);
-            tracing::info!(target: "audit", actor = %email, action = "sign_in.throttled", client = client_ip.unwrap_or("unknown"));
+            tracing::info!("sign-in refused: throttled");
             return Err(AuthError::Throttled {
                 retry_after_secs: u64::try_from(left).unwrap_or(1),
             });
@@ -151,7 +157,7 @@ impl Leadpipe {
         let matches = blocking(move || verify_password(&stored, &candidate)).await?;
         let user = match user {
             Some(u) if matches && !u.disabled => u,
-            _ => {
+            found => {
                 let until = throttle_window_end(window);
                 self.store
                     .add_login_failure(&account_key, window, until)
@@ -159,13 +165,28 @@ impl Leadpipe {
                 self.store
                     .add_login_failure(&client_key, window, until)
                     .await?;
-                tracing::info!(target: "audit", actor = %email, action = "sign_in.failed", client = client_ip.unwrap_or("unknown"));
+                match found {
+                    Some(u) => {
+                        let reason = if u.disabled {
+                            "disabled"
+                        } else {
+                            "wrong_password"
+                        };
+                        let by = ChangedBy::new(user_actor(&u), client_ip.map(str::to_string));
+                        let summary = json!({ "reason": reason });
+                        self.audit(&by, AuditAction::SignInFailed, &u.id.to_string(), summary)
+                            .await;
+                    }
+                    None => tracing::info!("sign-in refused: no such account"),
+                }
                 return Err(AuthError::InvalidCredentials);
             }
         };
         let (token, session) = new_session(user.id, now)?;
         self.store.create_session(&session).await?;
-        tracing::info!(target: "audit", actor = %user.email, action = "sign_in", target = %user.id);
+        let by = ChangedBy::new(user_actor(&user), client_ip.map(str::to_string));
+        self.audit(&by, AuditAction::SignedIn, &user.id.to_string(), json!({}))
+            .await;
         Ok((user, token))
     }
 
@@ -196,15 +217,38 @@ impl Leadpipe {
         Ok(Some(user))
     }
 
-    /// Ends one session (signing out).
-    pub async fn sign_out(&self, token: &SecretToken) -> Result<(), StoreError> {
-        self.store.delete_session(&token.hash()).await
+    /// Ends one session (signing out); a session that exists is recorded as its user's sign-out.
+    pub async fn sign_out(
+        &self,
+        token: &SecretToken,
+        client_ip: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let hash = token.hash();
+        let Some(session) = self.store.session(&hash).await? else {
+            return Ok(());
+        };
+        self.store.delete_session(&hash).await?;
+        if let Some(user) = self.store.user(session.user_id).await? {
+            let by = ChangedBy::new(user_actor(&user), client_ip.map(str::to_string));
+            let summary = json!({ "everywhere": false });
+            self.audit(&by, AuditAction::SignedOut, &user.id.to_string(), summary)
+                .await;
+        }
+        Ok(())
     }
 
     /// Ends every session of an account (sign out everywhere).
-    pub async fn sign_out_everywhere(&self, user: &User) -> Result<(), StoreError> {
-        tracing::info!(target: "audit", actor = %user.email, action = "sign_out_everywhere", target = %user.id);
-        self.store.delete_user_sessions(user.id).await
+    pub async fn sign_out_everywhere(
+        &self,
+        user: &User,
+        client_ip: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.store.delete_user_sessions(user.id).await?;
+        let by = ChangedBy::new(user_actor(user), client_ip.map(str::to_string));
+        let summary = json!({ "everywhere": true });
+        self.audit(&by, AuditAction::SignedOut, &user.id.to_string(), summary)
+            .await;
+        Ok(())
     }
 
     /// Creates an account directly (the first admin, from `leadpipe users create-admin`).
@@ -230,7 +274,10 @@ impl Leadpipe {
             Err(StoreError::EmailTaken(_)) => return Err(AuthError::EmailInUse),
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(target: "audit", actor = "cli", action = "user.create", target = %user.email, role = user.role.as_str());
+        let by = ChangedBy::new(Actor::cli("users create-admin"), None);
+        let summary = json!({ "email": user.email.as_str(), "role": user.role.as_str() });
+        self.audit(&by, AuditAction::UserCreated, &user.id.to_string(), summary)
+            .await;
         Ok(user)
     }
 
@@ -239,7 +286,7 @@ impl Leadpipe {
         &self,
         email: &str,
         role: Role,
-        by: &Actor,
+        by: &ChangedBy,
         now: DateTime<Utc>,
     ) -> Result<(SecretToken, Invite), AuthError> {
         let email = parse_email(email, "email")?;
@@ -247,9 +294,11 @@ impl Leadpipe {
             return Err(AuthError::EmailInUse);
         }
         let token = SecretToken::generate().map_err(password_error)?;
-        let invite = Invite::new(token.hash(), email, role, by.label(), now);
+        let invite = Invite::new(token.hash(), email, role, by.actor.label(), now);
         self.store.create_invite(&invite).await?;
-        tracing::info!(target: "audit", actor = %by.label(), action = "invite.create", target = %invite.email, role = role.as_str());
+        let summary = json!({ "role": role.as_str(), "expires_at": invite.expires_at });
+        self.audit(by, AuditAction::UserInvited, invite.email.as_str(), summary)
+            .await;
         Ok((token, invite))
     }
 
@@ -259,6 +308,7 @@ impl Leadpipe {
         &self,
         token: &str,
         password: &str,
+        client_ip: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<User, AuthError> {
         let token = SecretToken::parse(token).map_err(|_| AuthError::InviteUnknown)?;
@@ -283,7 +333,14 @@ impl Leadpipe {
             Err(StoreError::EmailTaken(_)) => return Err(AuthError::EmailInUse),
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(target: "audit", actor = %user.email, action = "invite.accept", target = %user.id, invited_by = %invite.invited_by);
+        let by = ChangedBy::new(user_actor(&user), client_ip.map(str::to_string));
+        let summary = json!({
+            "email": user.email.as_str(),
+            "role": user.role.as_str(),
+            "invited_by": invite.invited_by,
+        });
+        self.audit(&by, AuditAction::UserCreated, &user.id.to_string(), summary)
+            .await;
         Ok(user)
     }
 
@@ -294,7 +351,7 @@ impl Leadpipe {
         id: Uuid,
         role: Option<Role>,
         disabled: Option<bool>,
-        by: &Actor,
+        by: &ChangedBy,
     ) -> Result<User, AuthError> {
         let users = self.store.users().await?;
         let Some(mut user) = users.iter().find(|u| u.id == id).cloned() else {
@@ -302,6 +359,7 @@ impl Leadpipe {
         };
         let (new_role, new_disabled) =
             (role.unwrap_or(user.role), disabled.unwrap_or(user.disabled));
+        let before = (user.role, user.disabled);
         let was_active_admin = user.role == Role::Admin && !user.disabled;
         if was_active_admin && !keeps_an_admin(&users, id, new_role, new_disabled) {
             return Err(AuthError::LastAdmin);
@@ -314,7 +372,13 @@ impl Leadpipe {
         if user.disabled {
             self.store.delete_user_sessions(user.id).await?;
         }
-        tracing::info!(target: "audit", actor = %by.label(), action = "user.change", target = %user.email, role = user.role.as_str(), disabled = user.disabled);
+        let summary = json!({
+            "email": user.email.as_str(),
+            "role": { "from": before.0.as_str(), "to": user.role.as_str() },
+            "disabled": { "from": before.1, "to": user.disabled },
+        });
+        self.audit(by, AuditAction::UserChanged, &user.id.to_string(), summary)
+            .await;
         Ok(user)
     }
 }

@@ -1,5 +1,6 @@
 //! Settings read from the environment, once, at start-up.
 
+use crate::domain::audit::MIN_RETENTION_DAYS;
 use crate::domain::counters::CounterRules;
 use crate::domain::money::Currency;
 use crate::domain::stage::{Pipeline, PipelineError, Stage};
@@ -48,6 +49,9 @@ pub struct Settings {
     /// value (`STAGE_PROBABILITIES`, e.g. `New=5,Contacted=20,Paid=100`; unnamed stages keep the default, which
     /// rises evenly to 100 % at the last stage).
     pub stage_probabilities: Vec<u8>,
+    /// Days audit log entries are kept (`AUDIT_RETENTION_DAYS`, default and least
+    /// [`crate::domain::audit::MIN_RETENTION_DAYS`]).
+    pub audit_retention_days: u32,
 }
 
 /// `PUBLIC_MAX_STAGE` when unset (if the pipeline has it).
@@ -98,6 +102,7 @@ impl Default for Settings {
             trust_forwarded_for: false,
             ip_addresses: crate::domain::ip_policy::IpPolicy::Keep,
             reporting_currency: Currency::usd(),
+            audit_retention_days: MIN_RETENTION_DAYS,
         }
     }
 }
@@ -235,6 +240,11 @@ impl Settings {
             honeypot_field,
             quarantine_ip_rate: number("QUARANTINE_IP_RATE", 20, 1)?,
             postback_log_days: number("POSTBACK_LOG_DAYS", 30, 1)?.min(400),
+            audit_retention_days: number(
+                "AUDIT_RETENTION_DAYS",
+                MIN_RETENTION_DAYS,
+                MIN_RETENTION_DAYS,
+            )?,
             allowed_origins,
             trust_forwarded_for: match lookup("TRUST_FORWARDED_FOR")
                 .map(|v| v.trim().to_ascii_lowercase())
@@ -443,5 +453,18 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn audit_retention_is_at_least_400_days() {
+        assert_eq!(settings(&[]).unwrap().audit_retention_days, 400);
+        assert_eq!(
+            settings(&[("AUDIT_RETENTION_DAYS", "730")])
+                .unwrap()
+                .audit_retention_days,
+            730
+        );
+        let err = settings(&[("AUDIT_RETENTION_DAYS", "30")]).unwrap_err();
+        assert!(err.to_string().contains("at least 400"), "{err}");
     }
 }

@@ -8,6 +8,7 @@
 //!   [`idempotency`]: postbacks applied once per `event_id` / `Idempotency-Key`;
 //!   [`import`]: importing files of leads.
 //! - [`account_service`]: sign-in, sessions, invites and user changes through [`Leadpipe`].
+//! - [`audit_service`]: recording and reading the audit log through [`Leadpipe`].
 //! - [`spend_service`]: ad spend and exchange rates (JSON rows and import files) through [`Leadpipe`].
 //! - [`store`]: the [`store::LeadStore`] trait the adapters implement (`leadpipe-dynamo`, `leadpipe-sqlite`).
 //! - [`retry`]: the one retry helper (bounded, exponential backoff with full jitter).
@@ -19,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod account_service;
+pub mod audit_service;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -94,29 +94,43 @@ impl Leadpipe {
 
     /// Moves a lead to `stage` (any direction), recording a manual history entry. Returns the lead and whether it moved.
     pub async fn move_stage(&self, id: Uuid, stage: &Stage) -> Result<(Lead, bool), ServiceError> {
+        self.move_stage_by(id, stage, None)
+            .await
+            .map(|(lead, moved, _)| (lead, moved))
+    }
+
+    /// [`Self::move_stage`], recording `by` (the actor's label) in the history entry. Also returns the stage the
+    /// lead was in before.
+    pub async fn move_stage_by(
+        &self,
+        id: Uuid,
+        stage: &Stage,
+        by: Option<String>,
+    ) -> Result<(Lead, bool, Stage), ServiceError> {
         let settings = Arc::clone(&self.settings);
         let target = stage.clone();
         let decide = Arc::new(move |existing: Option<&Lead>| match existing {
             None => Decision::Nothing,
-            Some(lead) => Decision::Apply(Box::new(apply_manual_move(
-                lead,
-                &target,
-                &settings.pipeline,
-                now(),
-            ))),
+            Some(lead) => {
+                let mut applied = apply_manual_move(lead, &target, &settings.pipeline, now());
+                if let Some(change) = applied.history.as_mut() {
+                    change.by.clone_from(&by);
+                }
+                Decision::Apply(Box::new(applied))
+            }
         });
         let changed = self.store.change(&LeadRef::id(id), decide).await?;
-        match changed.decision {
-            Decision::Apply(applied) => {
+        match (changed.decision, changed.before) {
+            (Decision::Apply(applied), Some(before)) => {
                 let Applied { lead, history, .. } = *applied;
-                Ok((lead, history.is_some()))
+                Ok((lead, history.is_some(), before.stage))
             }
             _ => Err(ServiceError::NotFound),
         }
     }
 
-    /// Deletes a lead with its history and email claim.
-    pub async fn delete_lead(&self, id: Uuid) -> Result<(), ServiceError> {
+    /// Deletes a lead with its history and email claim; returns the lead as it was.
+    pub async fn delete_lead(&self, id: Uuid) -> Result<Lead, ServiceError> {
         let decide = Arc::new(|existing: Option<&Lead>| {
             if existing.is_some() {
                 Decision::Delete
@@ -127,8 +141,8 @@ impl Leadpipe {
         match self.store.change(&LeadRef::id(id), decide).await? {
             Changed {
                 decision: Decision::Delete,
-                ..
-            } => Ok(()),
+                before: Some(before),
+            } => Ok(before),
             _ => Err(ServiceError::NotFound),
         }
     }

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::domain::account::{Invite, InviteTake, Session, TokenHash, User};
+use crate::domain::audit::{AuditEntry, AuditPage, AuditQuery};
 use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
 use crate::domain::money::Currency;
@@ -390,6 +391,18 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn settle(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    // Audit log
+    /// Appends an audit entry, kept until `expires_at` (never updated: the log is append-only). Writing the same
+    /// entry (same id) again stores it once.
+    async fn append_audit(
+        &self,
+        entry: &AuditEntry,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// A page of the audit log: the entries of `q`'s days that pass its filters and cursor, newest first (id
+    /// descending), expired entries left out; `next_cursor` is set when there may be more.
+    async fn audit(&self, q: &AuditQuery) -> Result<AuditPage, StoreError>;
 }
 
 /// The columns listings filter on, derived from a lead: lower-cased latest source and campaign, and search text.

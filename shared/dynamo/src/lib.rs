@@ -13,12 +13,14 @@
 //! - [`size`]: DynamoDB's item-size and capacity-unit rules.
 //! - `accounts` (private): users, sessions, invites and sign-in failures.
 //! - `spend` (private): ad spend and exchange rates (admin data, small items).
+//! - [`audit`]: the audit log (day and shard partitions, TTL after the retention).
 //! - [`webhooks`]: webhooks and their deliveries ([`leadpipe_webhooks::WebhookStore`]).
 //!
 //! Design and capacity model: `docs/DYNAMODB.md`.
 #![warn(missing_docs)]
 
 mod accounts;
+pub mod audit;
 mod batch;
 pub mod client;
 pub mod codec;

@@ -924,6 +924,24 @@ impl LeadStore for DynamoStore {
             Err(e) => Err(sdk_error(e)),
         }
     }
+
+    // Audit log
+    /// One conditional PutItem in the entry's day and shard (see [`crate::audit`]).
+    async fn append_audit(
+        &self,
+        entry: &leadpipe_core::domain::AuditEntry,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.put_audit(entry, expires_at).await
+    }
+
+    /// Each day's shards queried and merged, newest day first (never a scan).
+    async fn audit(
+        &self,
+        q: &leadpipe_core::domain::AuditQuery,
+    ) -> Result<leadpipe_core::domain::AuditPage, StoreError> {
+        self.audit_page(q).await
+    }
 }
 
 /// Attribute of an idempotency item: until when (Unix milliseconds) a claim without a response holds the key.

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod accounts;
+mod audit;
 mod spend;
 pub mod webhooks;
 
@@ -341,6 +342,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(internal)?;
         conn.execute_batch(spend::SCHEMA).map_err(internal)?;
         conn.execute_batch(accounts::SCHEMA).map_err(internal)?;
+        conn.execute_batch(audit::SCHEMA).map_err(internal)?;
         if !search_indexed {
             // A database from before the search index: index the leads it already holds.
             conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')")
@@ -1447,6 +1449,25 @@ impl LeadStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    // Audit log
+    async fn append_audit(
+        &self,
+        entry: &leadpipe_core::domain::AuditEntry,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.with_conn(move |c| audit::append(c, &entry, expires_at))
+            .await
+    }
+
+    async fn audit(
+        &self,
+        q: &leadpipe_core::domain::AuditQuery,
+    ) -> Result<leadpipe_core::domain::AuditPage, StoreError> {
+        let q = q.clone();
+        self.read(move |c| audit::page(c, &q)).await
     }
 }
 

@@ -269,7 +269,8 @@ function timeline(history, stages) {
           stageChip(e.to, stages)),
         h('div', { class: 'tl-meta' },
           dateTime(e.at),
-          ' · ', e.via === 'manual' ? 'moved manually' : e.via === 'postback' ? 'via postback' : e.via === 'stage_times' ? 'from the stage times' : display(e.via),
+          ' · ', e.via === 'manual' ? (typeof e.by === 'string' && e.by ? h('span', { class: 'tl-by' }, `moved by ${e.by}`) : 'moved manually')
+            : e.via === 'postback' ? 'via postback' : e.via === 'stage_times' ? 'from the stage times' : display(e.via),
           e.forced ? h('span', { class: 'badge badge-warn' }, 'forced') : null,
           stay !== null && Number.isFinite(stay) ? h('span', { class: 'muted' }, ` · stayed ${duration(stay)}`) : null)));
   });

@@ -63,6 +63,11 @@ pub enum ActorKind {
     },
     /// No key is configured at all (a local run with every check off): anyone on the machine.
     Open,
+    /// Someone with the deployment's own credentials running a `leadpipe` command (the first admin).
+    Cli {
+        /// The command, e.g. `users create-admin`.
+        command: String,
+    },
 }
 
 /// A resolved caller: who, and with which role.
@@ -86,6 +91,16 @@ impl Actor {
         }
     }
 
+    /// Someone running `leadpipe <command>` on the deployment's own credentials (an admin by definition).
+    pub fn cli(command: &str) -> Self {
+        Self {
+            kind: ActorKind::Cli {
+                command: command.into(),
+            },
+            role: Role::Admin,
+        }
+    }
+
     /// The caller of a deployment with no key configured (local only).
     pub fn open() -> Self {
         Self {
@@ -100,6 +115,7 @@ impl Actor {
             ActorKind::User { email, .. } => email.clone(),
             ActorKind::Key { name } => format!("key:{name}"),
             ActorKind::Open => "open".into(),
+            ActorKind::Cli { command } => format!("cli:{command}"),
         }
     }
 }
@@ -130,6 +146,10 @@ mod tests {
     fn labels_name_the_actor() {
         assert_eq!(Actor::admin_key().label(), "key:ADMIN_API_KEY");
         assert_eq!(Actor::open().label(), "open");
+        assert_eq!(
+            Actor::cli("users create-admin").label(),
+            "cli:users create-admin"
+        );
         let user = Actor {
             kind: ActorKind::User {
                 id: Uuid::nil(),

@@ -782,6 +782,7 @@ pub fn import_new(
         at: created_at,
         via: Via::Postback,
         forced: false,
+        by: None,
     });
     applied
 }
@@ -863,6 +864,7 @@ pub fn import_into(
                 at,
                 via: Via::Postback,
                 forced: backward,
+                by: None,
             };
             lead.stage = target.clone();
             lead.stage_entered_at = at;

@@ -130,6 +130,10 @@ pub struct StageChange {
     pub via: Via,
     /// True when a postback moved the lead backwards with `force_stage`, or a manual move went backwards.
     pub forced: bool,
+    /// Who moved the lead by hand (the actor's label: an email, `key:<name>` or `open`); absent for postbacks,
+    /// imports and entries stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// A lead as stored and as shown to admins.

@@ -146,6 +146,7 @@ pub fn new_lead(
         at: now,
         via: Via::Postback,
         forced: false,
+        by: None,
     };
     Applied {
         lead,
@@ -474,6 +475,7 @@ fn move_to(
         at: now,
         via,
         forced,
+        by: None,
     };
     lead.stage = target.clone();
     lead.stage_entered_at = now;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod actor;
 pub mod analytics;
+pub mod audit;
 pub mod counters;
 pub mod email;
 pub mod import;
@@ -24,6 +25,7 @@ pub mod warning;
 pub mod zone;
 
 pub use actor::{Actor, ActorKind, Role};
+pub use audit::{AuditAction, AuditEntry, AuditPage, AuditQuery};
 pub use email::Email;
 pub use lead::{Attribution, Lead, Quarantine, StageChange, TextFields, Via};
 pub use postback::Postback;
