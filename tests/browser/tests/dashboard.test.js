@@ -210,7 +210,7 @@ test('all leads: table shows the seed\'s columns and real rows; lead detail show
   await row.getByText(`${b.form_completion_percent}%`).waitFor();
   await screenshot(page, 'desktop-leads');
 
-  // Detail drawer (lead 21 moved manually during seeding, so it has a 3-entry history).
+  // Detail drawer (lead 21 moved with the admin key during seeding, so it has a 3-entry history naming the key).
   const j = 21;
   const bj = leadBody(j, stages);
   await page.locator(`tr[data-lead-id="${ids[j]}"] [data-action=open]`).click();
@@ -224,7 +224,7 @@ test('all leads: table shows the seed\'s columns and real rows; lead detail show
   const tl = drawer.locator('.timeline .tl-item');
   assert.equal(await tl.count(), 3, 'created + postback advance + manual move');
   await tl.nth(0).getByText('Created in').waitFor();
-  await tl.nth(2).getByText('moved manually').waitFor();
+  await tl.nth(2).getByText('moved by key:ADMIN_API_KEY', { exact: true }).waitFor();
   await screenshot(page, 'desktop-lead-detail', { fullPage: false });
   await drawer.locator('[data-action=close-drawer]').click();
   await drawer.waitFor({ state: 'detached' });

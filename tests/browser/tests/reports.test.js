@@ -457,7 +457,8 @@ test('stalled leads: the list and its CSV export (the app\'s CSV module: formula
   // app's idle_hours request to the real server without idle_hours (every lead of the stage "is idle"), after
   // checking that the app asked for it.
   const seen = [];
-  const idleRequests = (url) => url.pathname === '/api/leads' && url.searchParams.has('idle_hours');
+  // The list reads /api/leads, the export /api/leads/export (members only): both are forwarded.
+  const idleRequests = (url) => ['/api/leads', '/api/leads/export'].includes(url.pathname) && url.searchParams.has('idle_hours');
   await context.route(idleRequests, async (route) => {
     const url = new URL(route.request().url());
     seen.push(Object.fromEntries(url.searchParams));
