@@ -124,6 +124,8 @@ export const api = {
   leads: (query, opts = {}) => request('GET', '/api/leads', { ...opts, query }),
   /** The same pages as leads(), for members and admins only (viewers may not export): what Export CSV reads. */
   exportLeads: (query, opts = {}) => request('GET', '/api/leads/export', { ...opts, query }),
+  /** "Count all": {total, total_exact} for the filters of leads(), exact where the listing says "1,000+". */
+  countLeads: (query, opts = {}) => request('GET', '/api/leads/count', { ...opts, query }),
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),

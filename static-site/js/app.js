@@ -27,7 +27,7 @@ const NAV = [
   { route: 'leads', label: 'All Leads', icon: 'leads' },
   { route: 'import', label: 'Import', icon: 'upload', needs: 'member' },
   { route: 'postbacks', label: 'Postback Log', icon: 'inbox', needs: 'member' },
-  { route: 'users', label: 'Users', icon: 'leads', needs: 'admin' },
+  { route: 'users', label: 'Users', icon: 'shield', needs: 'admin' },
   { route: 'audit', label: 'Audit Log', icon: 'clock', needs: 'admin' },
   { route: 'settings', label: 'Settings', icon: 'settings', needs: 'admin' },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },

@@ -276,6 +276,31 @@ export function renderLeads(root, ctx, params = {}) {
     return { ...qy, ...extra };
   }
 
+  /** "Count all": asks the server for the exact total of these filters (the listing's total is a lower bound). */
+  function countAllButton() {
+    const btn = h('button', { class: 'btn btn-secondary btn-sm btn-count-all', type: 'button', 'data-action': 'count-all' }, 'Count all');
+    btn.addEventListener('click', async () => {
+      const seq = state.seq;
+      btn.disabled = true;
+      btn.textContent = 'Counting…';
+      const qy = {};
+      for (const k of FILTER_KEYS) if (state.filters[k]) qy[k] = state.filters[k];
+      try {
+        const res = await api.countLeads(qy);
+        if (seq !== state.seq || !root.isConnected) return;
+        state.total = res.total;
+        state.totalExact = res.total_exact !== false;
+        renderTable();
+      } catch (e) {
+        if (seq !== state.seq || !root.isConnected) return;
+        btn.disabled = false;
+        btn.textContent = 'Count all';
+        if (e.status !== 401) toast(`Counting failed: ${e.message}`, 'error');
+      }
+    });
+    return btn;
+  }
+
   async function load() {
     const seq = ++state.seq;
     ctx.busy();
@@ -366,6 +391,7 @@ export function renderLeads(root, ctx, params = {}) {
     setContent(summary,
       h('strong', {}, `${num(start)}–${num(start + rows.length - 1)}`),
       state.total !== null ? ` of ${num(Math.max(state.total, start + rows.length - 1))}${state.totalExact ? '' : '+'} leads` : ' leads',
+      state.total !== null && !state.totalExact ? countAllButton() : null,
       filtered ? h('span', { class: 'badge' }, icon('filter'), 'filtered') : null,
       PAGE_SORTS[state.sort] ? h('span', { class: 'badge badge-muted', 'data-page-sort': state.sort }, 'this page by revenue') : null);
 

@@ -156,4 +156,17 @@ test('All Leads totals: exact from counters for a source ("of 354"), "1,000+" fo
   assert.deepEqual([big.total, big.total_exact], [1000, false], 'counting stopped at its budget');
   await page.locator('.summary', { hasText: '1–25 of 1,000+ leads' }).waitFor();
   await screenshot(page, 'desktop-leads-lower-bound', { fullPage: false });
+  // "Count all" asks GET /api/leads/count with the same filters and shows the exact total, without the button.
+  const truth = (await server.api.listAll({ search: 'big' })).length;
+  assert.ok(truth >= BIG, `precondition: every big lead matches (${truth})`);
+  const counted = await server.api.call('GET', '/api/leads/count?search=big', { key: ADMIN });
+  assert.deepEqual(counted.json, { total: truth, total_exact: true }, 'the count is the listing walked to its end');
+  const [request] = await Promise.all([
+    page.waitForRequest((r) => new URL(r.url()).pathname === '/api/leads/count'),
+    page.locator('.summary [data-action=count-all]').click(),
+  ]);
+  assert.deepEqual(Object.fromEntries(new URL(request.url()).searchParams), { search: 'big' });
+  await page.locator('.summary', { hasText: `1–25 of ${truth.toLocaleString('en-US')} leads` }).waitFor();
+  await page.locator('.summary [data-action=count-all]').waitFor({ state: 'detached' });
+  await screenshot(page, 'desktop-leads-counted', { fullPage: false });
 });
