@@ -490,15 +490,15 @@ async fn the_last_admin_stays_and_failed_sign_ins_are_throttled() {
 
 /// Every audit entry, oldest first, as `(actor_label, action, target)`.
 async fn audit_trail(app: &TestApp) -> Vec<(String, String, String, Value)> {
-    let resp = app
-        .client
-        .get(app.url("/api/audit?limit=200"))
-        .header("x-api-key", ADMIN_KEY)
-        .send()
-        .await
-        .expect("audit");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let v: Value = resp.json().await.unwrap();
+    let (s, v) = call(
+        app,
+        Method::GET,
+        "/api/audit?limit=200",
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let mut rows: Vec<_> = v["entries"]
         .as_array()
         .unwrap()

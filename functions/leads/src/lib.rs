@@ -169,7 +169,7 @@ async fn list_leads(
     _: ViewerAccess,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadList>, ApiError> {
-    listing(&app, &params).await.map(Json)
+    listing(&app, list_query(&app, &params)?).await.map(Json)
 }
 
 /// `GET /api/leads/export`: the same pages as `GET /api/leads` (same parameters and answer), for members and
@@ -184,11 +184,9 @@ async fn export_leads(
     ClientOrigin(origin): ClientOrigin,
     QueryParams(params): QueryParams,
 ) -> Result<Json<LeadList>, ApiError> {
-    let first_page = {
-        let q = list_query(&app, &params)?;
-        q.after.is_none() && q.skip == 0
-    };
-    let list = listing(&app, &params).await?;
+    let q = list_query(&app, &params)?;
+    let first_page = q.after.is_none() && q.skip == 0;
+    let list = listing(&app, q).await?;
     if first_page {
         let filter: serde_json::Map<String, serde_json::Value> = params
             .iter()
@@ -204,8 +202,7 @@ async fn export_leads(
     Ok(Json(list))
 }
 
-async fn listing(app: &Leadpipe, params: &[(String, String)]) -> Result<LeadList, ApiError> {
-    let q = list_query(app, params)?;
+async fn listing(app: &Leadpipe, q: ListQuery) -> Result<LeadList, ApiError> {
     let (mut page, total) = app.list_leads(&q).await?;
     // Keep the answer small whatever the leads hold: cut the page, and continue from its last lead.
     let mut size = 0usize;

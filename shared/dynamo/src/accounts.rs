@@ -338,14 +338,7 @@ impl DynamoStore {
             TTL_ATTRIBUTE.into(),
             ttl_of(i.expires_at + chrono::Duration::days(7)),
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_item(item).await
     }
 
     /// Takes an invite with one conditional update; a refused take reads the item to say why.

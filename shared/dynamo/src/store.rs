@@ -131,6 +131,18 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Writes `item` whole, unconditionally (a new item under a fresh key, or one that may simply be replaced).
+    pub(crate) async fn put_item(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
     async fn get_record(&self, id: Uuid) -> Result<Option<LeadRecord>, StoreError> {
         self.get_item(keys::lead_key(id), true)
             .await?
@@ -631,14 +643,7 @@ impl LeadStore for DynamoStore {
             crate::schema::TTL_ATTRIBUTE.into(),
             n(entry.expires_at.timestamp()),
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_item(item).await
     }
 
     /// Newest first: each day's shards are read and merged, today back to the oldest day entries can still exist.

@@ -268,9 +268,15 @@ export function renderLeads(root, ctx, params = {}) {
     load();
   }
 
-  function query(extra = {}) {
-    const qy = { limit: state.limit };
+  /** The filters chosen, each only when set: what the listing and "Count all" both send. */
+  function filterQuery() {
+    const qy = {};
     for (const k of FILTER_KEYS) if (state.filters[k]) qy[k] = state.filters[k];
+    return qy;
+  }
+
+  function query(extra = {}) {
+    const qy = { limit: state.limit, ...filterQuery() };
     // Only once chosen: the server's default order is newest first. Revenue sorts apply to the page shown.
     if (state.sort && !PAGE_SORTS[state.sort]) qy.sort = state.sort;
     return { ...qy, ...extra };
@@ -283,10 +289,8 @@ export function renderLeads(root, ctx, params = {}) {
       const seq = state.seq;
       btn.disabled = true;
       btn.textContent = 'Counting…';
-      const qy = {};
-      for (const k of FILTER_KEYS) if (state.filters[k]) qy[k] = state.filters[k];
       try {
-        const res = await api.countLeads(qy);
+        const res = await api.countLeads(filterQuery());
         if (seq !== state.seq || !root.isConnected) return;
         state.total = res.total;
         state.totalExact = res.total_exact !== false;
