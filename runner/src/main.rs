@@ -163,15 +163,21 @@ async fn dynamo_from_env(settings: &Settings) -> Result<DynamoStore, Box<dyn std
 
 async fn recount(args: StoreArgs) -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_env()?;
-    let leads = if args.dynamodb {
+    let (leads, store): (usize, Arc<dyn leadpipe_core::store::LeadStore>) = if args.dynamodb {
         let store = dynamo_from_env(&settings).await?;
-        leadpipe_dynamo::recount::recount(&store).await?.leads
+        let leads = leadpipe_dynamo::recount::recount(&store).await?.leads;
+        (leads, Arc::new(store))
     } else {
-        SqliteStore::open(&args.db, settings.counter_rules())?
-            .recount()
-            .await?
+        let store = SqliteStore::open(&args.db, settings.counter_rules())?;
+        (store.recount().await?, Arc::new(store))
     };
     eprintln!("recounted {leads} leads");
+    // Leads stored before revenue ranks existed (or ranked with rates since changed) sort by revenue again.
+    let app = leadpipe_core::Leadpipe::new(store, settings);
+    let reranked = app
+        .rerank_revenue(leadpipe_core::money_service::Rerank::All)
+        .await?;
+    eprintln!("re-ranked {reranked} leads by revenue");
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 pub mod accounts_conformance;
 pub mod audit_conformance;
 pub mod conformance;
+pub mod revenue_conformance;
 pub mod spend_conformance;
 pub mod webhook_conformance;
 

@@ -9,3 +9,6 @@ leadpipe_tests::accounts_conformance_suite!(leadpipe_tests::leadpipe(
 leadpipe_tests::audit_conformance_suite!(leadpipe_tests::leadpipe(
     leadpipe_tests::StoreKind::Sqlite
 ));
+leadpipe_tests::revenue_conformance_suite!(leadpipe_tests::leadpipe(
+    leadpipe_tests::StoreKind::Sqlite
+));

@@ -216,7 +216,7 @@ async fn listing(app: &Leadpipe, q: ListQuery) -> Result<LeadList, ApiError> {
     let next_cursor = page
         .next_after
         .as_deref()
-        .map(|k| query::encode_cursor(k, q.oldest_first));
+        .map(|k| query::encode_cursor(k, q.order));
     Ok(LeadList {
         leads: page.leads,
         next_cursor,

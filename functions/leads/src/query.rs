@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use leadpipe_core::domain::Pipeline;
 use leadpipe_core::domain::ReportingZone;
-use leadpipe_core::store::{ListQuery, LogStatus, PostbackLogQuery, QuarantineFilter};
+use leadpipe_core::store::{ListOrder, ListQuery, LogStatus, PostbackLogQuery, QuarantineFilter};
 use leadpipe_core::{ErrorCode, ValidationError};
 use uuid::Uuid;
 
@@ -32,25 +32,46 @@ const ALLOWED: &[&str] = &[
 /// Largest `idle_hours` (a year).
 pub const MAX_IDLE_HOURS: usize = 24 * 366;
 
-/// Encodes a listing key as the opaque `next_cursor` of a listing in the given order.
-pub fn encode_cursor(after: &str, oldest_first: bool) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{after}", if oldest_first { "o" } else { "n" }))
+/// The one-letter tag a cursor carries for the order it belongs to.
+fn cursor_tag(order: ListOrder) -> &'static str {
+    match order {
+        ListOrder::Newest => "n",
+        ListOrder::Oldest => "o",
+        ListOrder::RevenueHighest => "r",
+        ListOrder::RevenueLowest => "a",
+    }
 }
 
-/// Decodes a cursor: the listing key and whether it came from an oldest-first listing.
-fn decode_cursor(cursor: &str) -> Result<(String, bool), ValidationError> {
+/// Encodes a listing key as the opaque `next_cursor` of a listing in `order`.
+pub fn encode_cursor(after: &str, order: ListOrder) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{after}", cursor_tag(order)))
+}
+
+/// Decodes a cursor: the listing key and the order of the listing it came from. A key is a creation key
+/// (`<time>#<uuid>`), behind 20 digits of revenue in revenue orders.
+fn decode_cursor(cursor: &str) -> Result<(String, ListOrder), ValidationError> {
     let bad = || ValidationError::field("cursor", "cursor is not one this API returned");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (order, key) = text.split_once('|').ok_or_else(bad)?;
-    let (at, id) = key.split_once('#').ok_or_else(bad)?;
+    let (tag, key) = text.split_once('|').ok_or_else(bad)?;
+    let order = ListOrder::ALL
+        .iter()
+        .map(|(o, _)| *o)
+        .find(|o| cursor_tag(*o) == tag)
+        .ok_or_else(bad)?;
+    let created = if order.by_revenue() {
+        let (amount, created) = key.split_once('#').ok_or_else(bad)?;
+        if amount.len() != 20 || !amount.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        created
+    } else {
+        key
+    };
+    let (at, id) = created.split_once('#').ok_or_else(bad)?;
     DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
     Uuid::parse_str(id).map_err(|_| bad())?;
-    match order {
-        "n" => Ok((key.to_string(), false)),
-        "o" => Ok((key.to_string(), true)),
-        _ => Err(bad()),
-    }
+    Ok((key.to_string(), order))
 }
 
 /// A `from`/`to` value: a date (whole day in `tz`) or an RFC 3339 time. Returns the first instant it covers and
@@ -128,20 +149,19 @@ pub fn parse_list_query(
             }
             "limit" => q.limit = number("limit", value, 1, MAX_LIMIT)?,
             "cursor" if !value.is_empty() => {
-                let (key, oldest_first) = decode_cursor(value)?;
+                let (key, order) = decode_cursor(value)?;
                 q.after = Some(key);
-                cursor_order = Some(oldest_first);
+                cursor_order = Some(order);
             }
             "sort" => {
-                q.oldest_first = match value.trim() {
-                    "" | "newest" => false,
-                    "oldest" => true,
-                    _ => {
-                        return Err(ValidationError::field(
+                q.order = match value.trim() {
+                    "" => ListOrder::Newest,
+                    name => ListOrder::parse(name).ok_or_else(|| {
+                        ValidationError::field(
                             "sort",
-                            "sort must be newest or oldest",
-                        ))
-                    }
+                            "sort must be newest, oldest, revenue or revenue_asc",
+                        )
+                    })?,
                 }
             }
             "quarantine" => {
@@ -176,7 +196,7 @@ pub fn parse_list_query(
             }
         }
     }
-    if cursor_order.is_some_and(|o| o != q.oldest_first) {
+    if cursor_order.is_some_and(|o| o != q.order) {
         return Err(ValidationError::field(
             "cursor",
             "this cursor belongs to a listing in the other sort order",
@@ -361,17 +381,33 @@ mod tests {
     #[test]
     fn cursor_round_trips() {
         let key = "2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11";
-        let q = parse(&[("cursor", &encode_cursor(key, false))]).unwrap();
+        let q = parse(&[("cursor", &encode_cursor(key, ListOrder::Newest))]).unwrap();
         assert_eq!(q.after.as_deref(), Some(key));
-        let q = parse(&[("cursor", &encode_cursor(key, true)), ("sort", "oldest")]).unwrap();
-        assert!(q.oldest_first && q.after.as_deref() == Some(key));
-        assert_eq!(
-            parse(&[("cursor", &encode_cursor(key, true))])
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("cursor")
-        );
+        let q = parse(&[
+            ("cursor", &encode_cursor(key, ListOrder::Oldest)),
+            ("sort", "oldest"),
+        ])
+        .unwrap();
+        assert!(q.order == ListOrder::Oldest && q.after.as_deref() == Some(key));
+        let revenue = format!("{}#{key}", "9".repeat(20));
+        for (order, name) in [
+            (ListOrder::RevenueHighest, "revenue"),
+            (ListOrder::RevenueLowest, "revenue_asc"),
+        ] {
+            let q = parse(&[("cursor", &encode_cursor(&revenue, order)), ("sort", name)]).unwrap();
+            assert_eq!(
+                (q.order, q.after.as_deref()),
+                (order, Some(revenue.as_str()))
+            );
+        }
+        let other_order = parse(&[("cursor", &encode_cursor(key, ListOrder::Oldest))]);
+        let not_revenue = parse(&[
+            ("cursor", &encode_cursor(key, ListOrder::RevenueHighest)),
+            ("sort", "revenue"),
+        ]);
+        for refused in [other_order, not_revenue] {
+            assert_eq!(refused.unwrap_err().field.as_deref(), Some("cursor"));
+        }
     }
 
     #[test]
@@ -387,7 +423,7 @@ mod tests {
             "2026-11-27T12:00:00+00:00"
         );
         assert_eq!(q.quarantine, QuarantineFilter::Only);
-        assert!(q.oldest_first);
+        assert_eq!(q.order, ListOrder::Oldest);
     }
 
     #[test]
@@ -400,7 +436,7 @@ mod tests {
                 "cursor",
                 &encode_cursor(
                     "2026-11-27T03:00:00.000001Z#6f1c1f4e-8a55-4a4e-9d3b-2f7b0b4f3b11",
-                    false
+                    ListOrder::Newest
                 )
             )
         ])

@@ -67,7 +67,7 @@ impl Leadpipe {
                 Some(lead) => import_into(lead, &rec, &pipeline, at),
             }))
         });
-        match self.store.change(&target, decide).await {
+        match self.change(&target, decide).await {
             Ok(changed) => Ok(match (&changed.before, &changed.decision) {
                 (None, _) => RowOutcome::Imported,
                 (Some(_), Decision::Apply(a)) if a.modified => RowOutcome::Updated,

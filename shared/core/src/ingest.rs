@@ -148,7 +148,6 @@ impl Leadpipe {
         };
         let suspicious = quarantine::suspicion(&pb, browser_agent);
         let mut changed = self
-            .store
             .change(
                 &target,
                 self.postback_decision(pb.clone(), access.clone(), suspicious),
@@ -163,7 +162,6 @@ impl Leadpipe {
             }
             pb.email = None;
             changed = self
-                .store
                 .change(&target, self.postback_decision(pb, access, suspicious))
                 .await;
         }
@@ -323,7 +321,7 @@ impl Leadpipe {
                 Decision::Apply(Box::new(Applied::rewritten(lead)))
             }
         });
-        match self.store.change(&LeadRef::id(id), decide).await?.decision {
+        match self.change(&LeadRef::id(id), decide).await?.decision {
             Decision::Apply(applied) => Ok(applied.lead),
             _ => Err(ServiceError::NotFound),
         }

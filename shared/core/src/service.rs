@@ -75,6 +75,8 @@ pub struct Leadpipe {
     /// How many postback-log entries nobody vouches for (no key or a wrong one with keys on, the browser key) this
     /// process writes a second.
     pub unauthenticated_logs: Arc<LogBudget>,
+    /// Exchange rates as last read, for ranking leads by revenue on every write.
+    pub(crate) rate_cache: Arc<crate::money_service::RateCache>,
 }
 
 impl Leadpipe {
@@ -89,6 +91,7 @@ impl Leadpipe {
             settings: Arc::new(settings),
             tokens: Arc::new(tokens),
             unauthenticated_logs: Arc::new(LogBudget::new(DEFAULT_UNAUTHENTICATED_LOGS_PER_SECOND)),
+            rate_cache: Arc::default(),
         }
     }
 
@@ -119,7 +122,7 @@ impl Leadpipe {
                 Decision::Apply(Box::new(applied))
             }
         });
-        let changed = self.store.change(&LeadRef::id(id), decide).await?;
+        let changed = self.change(&LeadRef::id(id), decide).await?;
         match (changed.decision, changed.before) {
             (Decision::Apply(applied), Some(before)) => {
                 let Applied { lead, history, .. } = *applied;
@@ -138,7 +141,7 @@ impl Leadpipe {
                 Decision::Nothing
             }
         });
-        match self.store.change(&LeadRef::id(id), decide).await? {
+        match self.change(&LeadRef::id(id), decide).await? {
             Changed {
                 decision: Decision::Delete,
                 before: Some(before),

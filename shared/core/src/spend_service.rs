@@ -6,6 +6,7 @@
 //! and field, the good ones are stored. Two rows of one request with the same key: the later one is stored (a
 //! file's rows with one key are added up instead, see [`crate::domain::spend_import`]).
 
+use crate::money_service::Rerank;
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -374,6 +375,7 @@ impl Leadpipe {
             |r: &RateRow| format!("{}|{}", r.currency, r.day),
         );
         self.store.put_rates(&good).await?;
+        self.rerank_revenue(Rerank::Ranked).await?;
         Ok(StoredRows {
             stored: good.len(),
             rejected,
@@ -387,6 +389,7 @@ impl Leadpipe {
         let parsed =
             parse_rates_csv(&text, self.settings.reporting_currency).map_err(|e| invalid(e.0))?;
         self.store.put_rates(&parsed.rows).await?;
+        self.rerank_revenue(Rerank::Ranked).await?;
         Ok(FileImport {
             format: "rates",
             stored: parsed.rows.len(),
@@ -398,7 +401,9 @@ impl Leadpipe {
 
     /// Removes the rate of `currency` from `day`.
     pub async fn delete_rate(&self, day: NaiveDate, currency: Currency) -> Result<(), SpendError> {
-        Ok(self.store.delete_rate(day, currency).await?)
+        self.store.delete_rate(day, currency).await?;
+        self.rerank_revenue(Rerank::Ranked).await?;
+        Ok(())
     }
 }
 

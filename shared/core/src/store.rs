@@ -94,7 +94,64 @@ pub enum QuarantineFilter {
     Only,
 }
 
-/// Filters and position of a listing (newest first unless `oldest_first`). Text filters are already lower-cased.
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Newest first, by creation key.
+    #[default]
+    Newest,
+    /// Oldest first, by creation key.
+    Oldest,
+    /// Leads with counted orders only, highest reporting-currency revenue first ([`Lead::revenue_key`]).
+    RevenueHighest,
+    /// Leads with counted orders only, lowest revenue (refunds) first.
+    RevenueLowest,
+}
+
+impl ListOrder {
+    /// Every order, with its API name (`sort`).
+    pub const ALL: [(Self, &'static str); 4] = [
+        (Self::Newest, "newest"),
+        (Self::Oldest, "oldest"),
+        (Self::RevenueHighest, "revenue"),
+        (Self::RevenueLowest, "revenue_asc"),
+    ];
+
+    /// Whether keys ascend (oldest first, lowest revenue first).
+    pub fn ascending(self) -> bool {
+        matches!(self, Self::Oldest | Self::RevenueLowest)
+    }
+
+    /// Whether the listing is by revenue (keys are [`Lead::revenue_key`]s, leads without orders left out).
+    pub fn by_revenue(self) -> bool {
+        matches!(self, Self::RevenueHighest | Self::RevenueLowest)
+    }
+
+    /// The API name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(o, _)| *o == self)
+            .map_or("newest", |(_, n)| n)
+    }
+
+    /// The order with API name `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(o, _)| *o)
+    }
+
+    /// The key a lead has in a listing of this order (`None`: a revenue listing does not hold it).
+    pub fn key_of(self, lead: &Lead) -> Option<String> {
+        if self.by_revenue() {
+            lead.revenue_key()
+        } else {
+            Some(lead.created_key())
+        }
+    }
+}
+
+/// Filters and position of a listing (newest first unless `order` says otherwise). Text filters are already
+/// lower-cased.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQuery {
     /// Only leads in this stage.
@@ -113,11 +170,11 @@ pub struct ListQuery {
     pub entered_before: Option<DateTime<Utc>>,
     /// Quarantined leads: left out (the default), or only them.
     pub quarantine: QuarantineFilter,
-    /// Oldest first instead of newest first.
-    pub oldest_first: bool,
+    /// The order.
+    pub order: ListOrder,
     /// Page size.
     pub limit: usize,
-    /// Continue after this listing key (a [`Lead::created_key`]), in the listing's order.
+    /// Continue after this listing key (a [`ListOrder::key_of`]), in the listing's order.
     pub after: Option<String>,
     /// Matching rows to skip first (page-number access).
     pub skip: usize,
@@ -145,7 +202,7 @@ impl ListQuery {
     pub fn is_past_cursor(&self, key: &str) -> bool {
         match &self.after {
             None => true,
-            Some(after) if self.oldest_first => key > after.as_str(),
+            Some(after) if self.order.ascending() => key > after.as_str(),
             Some(after) => key < after.as_str(),
         }
     }

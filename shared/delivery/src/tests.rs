@@ -204,6 +204,7 @@ fn lead(stage: &str) -> Lead {
         stage_changes: 0,
         quarantine: None,
         orders: Vec::new(),
+        revenue_reporting_minor: None,
         version: 1,
     }
 }

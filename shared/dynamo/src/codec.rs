@@ -32,6 +32,8 @@ pub mod attr {
     pub const LISTING_SHARD: &str = "ls";
     /// Creation key (`by_created` sort key).
     pub const CREATED_KEY: &str = "ck";
+    /// Revenue key (`by_revenue` sort key): present only on leads with counted orders.
+    pub const REVENUE_KEY: &str = "rk";
     /// Current stage.
     pub const STAGE: &str = "st";
     /// When the current stage was entered (milliseconds since the Unix epoch).
@@ -217,6 +219,9 @@ pub fn lead_item(record: &LeadRecord) -> Result<Item, StoreError> {
     }
     if lead.quarantine.is_some() {
         item.insert(attr::QUARANTINED.into(), n(1));
+    }
+    if let Some(key) = lead.revenue_key() {
+        item.insert(attr::REVENUE_KEY.into(), s(key));
     }
     Ok(item)
 }

@@ -4,7 +4,9 @@
 //! Each shard is queried in the listing's order with the date range as a key condition and the other filters
 //! (stage, latest source and campaign, search text, quarantine, stage idle time) as a filter expression on the
 //! projected attributes. An entry is emitted only when no shard that still has unread entries could hold a
-//! later one, so the merged order is exact. Filtered listings stop after [`LIST_READ_BUDGET`] evaluated entries
+//! later one, so the merged order is exact. Revenue listings read `by_revenue` the same way (keyed by
+//! [`leadpipe_core::domain::Lead::revenue_key`], so only leads with orders are in it), with the date range as a
+//! filter on the projected creation key. Filtered listings stop after [`LIST_READ_BUDGET`] evaluated entries
 //! and return a cursor (`Leadpipe::list_leads` continues such a page a few times); the page's leads are then read
 //! with BatchGetItem. Counts ([`count`]) read the same entries with `Select: COUNT` and never read a lead.
 
@@ -52,21 +54,35 @@ impl Shard {
     }
 }
 
-fn created_key(entry: &Item) -> String {
+/// The index a listing in `q`'s order reads, and the sort key attribute its entries are merged by.
+fn index_of(q: &ListQuery) -> (&'static str, &'static str) {
+    if q.order.by_revenue() {
+        (index::BY_REVENUE, attr::REVENUE_KEY)
+    } else {
+        (index::BY_CREATED, attr::CREATED_KEY)
+    }
+}
+
+/// An index entry's sort key in `q`'s listing.
+fn sort_key(q: &ListQuery, entry: &Item) -> String {
     entry
-        .get(attr::CREATED_KEY)
+        .get(index_of(q).1)
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
 }
 
-/// The key condition's bounds (inclusive) on `ck`, from the date range and the cursor.
+/// The key condition's bounds (inclusive) on the index's sort key: the date range (on `by_created` only) and
+/// the cursor.
 fn bounds(q: &ListQuery) -> (Option<String>, Option<String>) {
-    let lo = q.created_from.map(key_time);
-    let hi = q.created_before.map(key_time);
+    let (lo, hi) = if q.order.by_revenue() {
+        (None, None)
+    } else {
+        (q.created_from.map(key_time), q.created_before.map(key_time))
+    };
     match &q.after {
         None => (lo, hi),
-        Some(after) if q.oldest_first => {
+        Some(after) if q.order.ascending() => {
             (Some(lo.map_or(after.clone(), |l| l.max(after.clone()))), hi)
         }
         Some(after) => (lo, Some(hi.map_or(after.clone(), |h| h.min(after.clone())))),
@@ -112,14 +128,15 @@ pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage,
         || q.source.is_some()
         || q.campaign.is_some()
         || q.stage.is_some()
-        || q.entered_before.is_some();
+        || q.entered_before.is_some()
+        || (q.order.by_revenue() && (q.created_from.is_some() || q.created_before.is_some()));
     let budget = LIST_READ_BUDGET + q.skip + q.limit;
     let chunk = if filtered {
         200
     } else {
         (q.skip + q.limit).div_ceil(usize::from(LISTING_SHARDS)) + 2
     };
-    let later = |a: &str, b: &str| if q.oldest_first { a < b } else { a > b };
+    let later = |a: &str, b: &str| if q.order.ascending() { a < b } else { a > b };
     let (mut evaluated, mut skipped) = (0usize, 0usize);
     let mut picked: Vec<String> = Vec::new();
     let mut last_key: Option<String> = None;
@@ -132,7 +149,7 @@ pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage,
             .filter(|i| shards[*i].needs_reading())
             .collect();
         let best = (0..shards.len())
-            .filter_map(|i| shards[i].buffer.front().map(|e| (i, created_key(e))))
+            .filter_map(|i| shards[i].buffer.front().map(|e| (i, sort_key(q, e))))
             .reduce(|a, b| if later(&b.1, &a.1) { b } else { a });
         let safe = |ck: &str| {
             needy
@@ -175,7 +192,10 @@ pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage,
                     let shard = &mut shards[*i];
                     evaluated += scanned;
                     shard.buffer.extend(items);
-                    shard.frontier = next.as_ref().map(created_key).or(shard.frontier.take());
+                    shard.frontier = next
+                        .as_ref()
+                        .map(|k| sort_key(q, k))
+                        .or(shard.frontier.take());
                     shard.done = next.is_none();
                     shard.start = next;
                 }
@@ -192,7 +212,7 @@ pub(crate) async fn list(store: &DynamoStore, q: &ListQuery) -> Result<LeadPage,
     let next_after = if more {
         leads
             .last()
-            .map(leadpipe_core::domain::Lead::created_key)
+            .and_then(|lead| q.order.key_of(lead))
             .or(last_key)
     } else {
         None
@@ -276,25 +296,26 @@ fn shard_query(
     limit: usize,
 ) -> QueryFluentBuilder {
     let (lo, hi) = bounds(q);
+    let (index, sort_attribute) = index_of(q);
     let condition = match (&lo, &hi) {
-        (Some(_), Some(_)) => "#ls = :ls AND #ck BETWEEN :lo AND :hi",
-        (Some(_), None) => "#ls = :ls AND #ck >= :lo",
-        (None, Some(_)) => "#ls = :ls AND #ck <= :hi",
+        (Some(_), Some(_)) => "#ls = :ls AND #sk BETWEEN :lo AND :hi",
+        (Some(_), None) => "#ls = :ls AND #sk >= :lo",
+        (None, Some(_)) => "#ls = :ls AND #sk <= :hi",
         (None, None) => "#ls = :ls",
     };
     let mut req = store
         .client
         .query()
         .table_name(&store.table)
-        .index_name(index::BY_CREATED)
+        .index_name(index)
         .key_condition_expression(condition)
         .expression_attribute_names("#ls", attr::LISTING_SHARD)
         .expression_attribute_values(":ls", s(shard))
-        .scan_index_forward(q.oldest_first)
+        .scan_index_forward(q.order.ascending())
         .limit(i32::try_from(limit).unwrap_or(200))
         .set_exclusive_start_key(start);
     if lo.is_some() || hi.is_some() {
-        req = req.expression_attribute_names("#ck", attr::CREATED_KEY);
+        req = req.expression_attribute_names("#sk", sort_attribute);
     }
     if let Some(lo) = lo {
         req = req.expression_attribute_values(":lo", s(lo));
@@ -303,6 +324,21 @@ fn shard_query(
         req = req.expression_attribute_values(":hi", s(hi));
     }
     let mut filters: Vec<Filter> = Vec::new();
+    if q.order.by_revenue() {
+        // `by_revenue` is keyed by revenue: the date range filters on the projected creation key.
+        if let Some(from) = q.created_from {
+            filters.push(
+                Filter::new("#ck >= :cfrom", "#ck", attr::CREATED_KEY)
+                    .value(":cfrom", s(key_time(from))),
+            );
+        }
+        if let Some(before) = q.created_before {
+            filters.push(
+                Filter::new("#ck < :cbefore", "#ck", attr::CREATED_KEY)
+                    .value(":cbefore", s(key_time(before))),
+            );
+        }
+    }
     if let Some(stage) = &q.stage {
         filters.push(Filter::new("#st = :st", "#st", attr::STAGE).value(":st", s(stage.as_str())));
     }

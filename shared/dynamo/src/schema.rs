@@ -8,13 +8,15 @@
 //!   deliveries are listed in it too, under partitions of their own (`WL#<webhook>#<shard>`, see
 //!   [`crate::keys::delivery_list_shard`]): they have none of the projected attributes, and their keys never
 //!   change, so a delivery writes its entry once.
+//! - `by_revenue` (`ls`, `rk` = revenue key; sparse): leads with counted orders by reporting-currency revenue,
+//!   for revenue listings. It projects what `by_created` does plus the creation key (the date-range filter).
 //! - `due` (`du` = `WQ#<shard>`, `dt` = next attempt time; KEYS_ONLY, sparse): pending webhook deliveries, earliest
 //!   first. Only pending deliveries carry `du`/`dt`.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use leadpipe_core::store::StoreError;
@@ -32,6 +34,8 @@ pub mod index {
     pub const BY_CREATED: &str = "by_created";
     /// Pending webhook deliveries by next attempt time, write-sharded (sparse).
     pub const DUE: &str = "due";
+    /// Leads with counted orders by reporting-currency revenue, write-sharded (sparse).
+    pub const BY_REVENUE: &str = "by_revenue";
 }
 
 /// The attribute DynamoDB's TTL deletes expired items by.
@@ -127,6 +131,7 @@ pub fn table_definition() -> TableDefinition {
             attr::EMAIL,
             attr::LISTING_SHARD,
             attr::CREATED_KEY,
+            attr::REVENUE_KEY,
             attr::DUE_SHARD,
             attr::DUE_KEY,
         ]
@@ -155,6 +160,18 @@ pub fn table_definition() -> TableDefinition {
                 },
             },
             IndexDef {
+                index_name: index::BY_REVENUE,
+                key_schema: vec![hash(attr::LISTING_SHARD), range(attr::REVENUE_KEY)],
+                projection: ProjectionDef {
+                    projection_type: "INCLUDE",
+                    non_key_attributes: attr::LISTED
+                        .iter()
+                        .copied()
+                        .chain([attr::CREATED_KEY])
+                        .collect(),
+                },
+            },
+            IndexDef {
                 index_name: index::DUE,
                 key_schema: vec![hash(attr::DUE_SHARD), range(attr::DUE_KEY)],
                 projection: ProjectionDef {
@@ -170,28 +187,103 @@ pub fn table_definition() -> TableDefinition {
     }
 }
 
+fn key_element(k: &KeyDef) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(k.attribute_name)
+        .key_type(if k.key_type == "HASH" {
+            KeyType::Hash
+        } else {
+            KeyType::Range
+        })
+        .build()
+        .map_err(internal)
+}
+
+fn attribute_definitions(def: &TableDefinition) -> Result<Vec<AttributeDefinition>, StoreError> {
+    def.attribute_definitions
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(a.attribute_name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(internal)
+        })
+        .collect()
+}
+
+fn projection(g: &IndexDef) -> Projection {
+    match g.projection.projection_type {
+        "INCLUDE" => Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(
+                g.projection
+                    .non_key_attributes
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect(),
+            ))
+            .build(),
+        _ => Projection::builder()
+            .projection_type(ProjectionType::KeysOnly)
+            .build(),
+    }
+}
+
+/// Adds the indexes of [`table_definition`] that a table created by an older version lacks (`by_revenue`, for
+/// one), one UpdateTable each (DynamoDB builds one new index at a time; a table still building one answers
+/// `ResourceInUse`, and the next start tries again). Local use and tests only: in AWS the template owns them.
+async fn add_missing_indexes(
+    client: &Client,
+    table: &str,
+    existing: &[String],
+) -> Result<(), StoreError> {
+    let def = table_definition();
+    for g in &def.global_secondary_indexes {
+        if existing.iter().any(|e| e == g.index_name) {
+            continue;
+        }
+        let mut create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(g.index_name)
+            .projection(projection(g));
+        for k in &g.key_schema {
+            create = create.key_schema(key_element(k)?);
+        }
+        let update = GlobalSecondaryIndexUpdate::builder()
+            .create(create.build().map_err(internal)?)
+            .build();
+        client
+            .update_table()
+            .table_name(table)
+            .set_attribute_definitions(Some(attribute_definitions(&def)?))
+            .global_secondary_index_updates(update)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+    }
+    Ok(())
+}
+
 /// Creates `table` from [`table_definition`] when it does not exist, with TTL on [`TTL_ATTRIBUTE`] (for local
 /// use and tests; in AWS the template creates it).
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
     match client.describe_table().table_name(table).send().await {
-        Ok(_) => return Ok(()),
+        Ok(out) => {
+            let existing: Vec<String> = out
+                .table
+                .and_then(|t| t.global_secondary_indexes)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|g| g.index_name)
+                .collect();
+            return add_missing_indexes(client, table, &existing).await;
+        }
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) => {}
         Err(e) => return Err(sdk_error(e)),
     }
     let def = table_definition();
-    let key = |k: &KeyDef| {
-        KeySchemaElement::builder()
-            .attribute_name(k.attribute_name)
-            .key_type(if k.key_type == "HASH" {
-                KeyType::Hash
-            } else {
-                KeyType::Range
-            })
-            .build()
-            .map_err(internal)
-    };
     let mut req = client
         .create_table()
         .table_name(table)
@@ -203,39 +295,18 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
                 .build()
                 .map_err(internal)?,
         );
-    for a in &def.attribute_definitions {
-        req = req.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(a.attribute_name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(internal)?,
-        );
+    for a in attribute_definitions(&def)? {
+        req = req.attribute_definitions(a);
     }
     for k in &def.key_schema {
-        req = req.key_schema(key(k)?);
+        req = req.key_schema(key_element(k)?);
     }
     for g in &def.global_secondary_indexes {
-        let projection = match g.projection.projection_type {
-            "INCLUDE" => Projection::builder()
-                .projection_type(ProjectionType::Include)
-                .set_non_key_attributes(Some(
-                    g.projection
-                        .non_key_attributes
-                        .iter()
-                        .map(|a| a.to_string())
-                        .collect(),
-                ))
-                .build(),
-            _ => Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build(),
-        };
         let mut gsi = GlobalSecondaryIndex::builder()
             .index_name(g.index_name)
-            .projection(projection);
+            .projection(projection(g));
         for k in &g.key_schema {
-            gsi = gsi.key_schema(key(k)?);
+            gsi = gsi.key_schema(key_element(k)?);
         }
         req = req.global_secondary_indexes(gsi.build().map_err(internal)?);
     }

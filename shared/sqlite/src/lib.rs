@@ -343,6 +343,7 @@ impl SqliteStore {
         conn.execute_batch(spend::SCHEMA).map_err(internal)?;
         conn.execute_batch(accounts::SCHEMA).map_err(internal)?;
         conn.execute_batch(audit::SCHEMA).map_err(internal)?;
+        add_revenue_key(&conn)?;
         if !search_indexed {
             // A database from before the search index: index the leads it already holds.
             conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')")
@@ -658,6 +659,15 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// The column a listing is ordered by (and its cursor compares with).
+fn key_column(q: &ListQuery) -> &'static str {
+    if q.order.by_revenue() {
+        "revenue_key"
+    } else {
+        "created_key"
+    }
+}
+
 /// The WHERE clause of a listing (its cursor included) and its parameters, numbered from `?1`.
 fn list_filter(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     let mut sql = String::new();
@@ -683,15 +693,15 @@ fn list_filter(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn rusqlite
     if let Some(before) = q.created_before {
         push("created_key < ?", Box::new(key_time(before)));
     }
-    if let Some(after) = &q.after {
-        push(
-            if q.oldest_first {
-                "created_key > ?"
-            } else {
-                "created_key < ?"
-            },
+    let column = key_column(q);
+    match &q.after {
+        Some(after) => push(
+            &format!("{column} {} ?", if q.order.ascending() { ">" } else { "<" }),
             Box::new(after.clone()),
-        );
+        ),
+        // A revenue listing holds only the leads with a rank; `>= ''` is every non-null key.
+        None if q.order.by_revenue() => push("revenue_key >= ?", Box::<String>::default()),
+        None => {}
     }
     if let Some(t) = q.entered_before {
         push("stage_entered < ?", Box::new(key_time(t)));
@@ -748,6 +758,26 @@ fn counter_delta(
     }
     delta.add(&all_bucket(None), field::CHANGES, 1, 0);
     Ok(delta)
+}
+
+/// Adds the revenue listing's column and index to a database from before them. Its leads keep no rank until
+/// `leadpipe recount` re-ranks them (or their next write does).
+fn add_revenue_key(c: &Connection) -> Result<(), StoreError> {
+    let present: i64 = c
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('leads') WHERE name = 'revenue_key'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    if present == 0 {
+        c.execute_batch("ALTER TABLE leads ADD COLUMN revenue_key TEXT")
+            .map_err(internal)?;
+    }
+    c.execute_batch(
+        "CREATE INDEX IF NOT EXISTS leads_by_revenue ON leads (revenue_key) WHERE revenue_key IS NOT NULL",
+    )
+    .map_err(internal)
 }
 
 /// Adds the listing columns that version 1 lacked and fills them from each lead.
@@ -910,11 +940,12 @@ fn save(
     let id = after.id.to_string();
     let (stage_entered, quarantined) =
         (key_time(after.stage_entered_at), after.quarantine.is_some());
+    let revenue_key = after.revenue_key();
     let result = match before {
         None => tx
             .prepare_cached(
-                "INSERT INTO leads (id, email, stage, created_key, source_lc, campaign_lc, search_text, version, data, stage_entered, quarantined) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO leads (id, email, stage, created_key, source_lc, campaign_lc, search_text, version, data, stage_entered, quarantined, revenue_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -928,13 +959,14 @@ fn save(
                     after.version,
                     data,
                     stage_entered,
-                    quarantined
+                    quarantined,
+                    revenue_key
                 ])
             }),
         Some(b) => tx
             .prepare_cached(
                 "UPDATE leads SET email = ?2, stage = ?3, source_lc = ?4, campaign_lc = ?5, search_text = ?6, version = ?7, data = ?8, \
-                 stage_entered = ?10, quarantined = ?11, created_key = ?12 WHERE id = ?1 AND version = ?9",
+                 stage_entered = ?10, quarantined = ?11, created_key = ?12, revenue_key = ?13 WHERE id = ?1 AND version = ?9",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -949,7 +981,8 @@ fn save(
                     b.version,
                     stage_entered,
                     quarantined,
-                    after.created_key()
+                    after.created_key(),
+                    revenue_key
                 ])
             }),
     };
@@ -1088,9 +1121,10 @@ impl LeadStore for SqliteStore {
         let q = q.clone();
         self.read(move |c| {
             let (filter, args) = list_filter(&q, search_plan(c, &q)?);
-            let order = if q.oldest_first { "ASC" } else { "DESC" };
+            let order = if q.order.ascending() { "ASC" } else { "DESC" };
+            let column = key_column(&q);
             let sql = format!(
-                "SELECT data, created_key FROM leads WHERE {filter} ORDER BY created_key {order} LIMIT ?{} OFFSET ?{}",
+                "SELECT data, {column} FROM leads WHERE {filter} ORDER BY {column} {order} LIMIT ?{} OFFSET ?{}",
                 args.len() + 1,
                 args.len() + 2
             );

@@ -246,6 +246,7 @@ pub(crate) mod tests {
             stage_changes: 0,
             quarantine: None,
             orders: Vec::new(),
+            revenue_reporting_minor: None,
             version,
         }
     }

@@ -180,6 +180,11 @@ pub struct Lead {
     /// Orders: the money the lead brought (see [`super::orders`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub orders: Vec<Order>,
+    /// The counted revenue in the reporting currency (minor units), converted with the rates known when the lead
+    /// was last written or re-ranked; orders without a rate are left out of it. `None` without counted orders.
+    /// Revenue listings sort by it (see [`Lead::revenue_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revenue_reporting_minor: Option<i64>,
     /// Optimistic-concurrency version, incremented by every write.
     #[serde(default)]
     pub version: u64,
@@ -198,6 +203,12 @@ impl Lead {
     /// Sort key for newest-first listings: creation time with microseconds, then the id (unique, fixed width).
     pub fn created_key(&self) -> String {
         created_key(self.created_at, self.id)
+    }
+
+    /// Sort key of revenue listings (`None` without counted orders): see [`revenue_key`].
+    pub fn revenue_key(&self) -> Option<String> {
+        self.revenue_reporting_minor
+            .map(|minor| revenue_key(minor, &self.created_key()))
     }
 
     /// Lower-cased text that `search` matches: names, email, phone and company, one per line.
@@ -228,6 +239,12 @@ pub fn created_key(at: DateTime<Utc>, id: Uuid) -> String {
     format!("{}#{}", key_time(at), id)
 }
 
+/// The sort key of a revenue listing: the reporting-currency amount as 20 digits that sort in numeric order
+/// (the sign bit flipped, so refunds sort below zero), then the creation key, which breaks ties by time.
+pub fn revenue_key(minor: i64, created_key: &str) -> String {
+    format!("{:020}#{created_key}", (minor as u64) ^ (1 << 63))
+}
+
 /// The time part of listing keys (fixed-width UTC with microseconds, so keys sort by time). Every key of a lead
 /// created at or after `at` sorts at or after `key_time(at)`, which makes it the bound for date filters too.
 pub fn key_time(at: DateTime<Utc>) -> String {
@@ -237,6 +254,30 @@ pub fn key_time(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revenue_keys_sort_by_amount_then_time() {
+        let (early, late) = (
+            "2026-01-01T00:00:00.000000Z#a",
+            "2026-01-02T00:00:00.000000Z#a",
+        );
+        let keys: Vec<String> = [
+            (i64::MIN, late),
+            (-250, early),
+            (0, early),
+            (0, late),
+            (99, late),
+            (100, early),
+            (i64::MAX, early),
+        ]
+        .iter()
+        .map(|(m, k)| revenue_key(*m, k))
+        .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(sorted, keys);
+        assert!(keys.iter().all(|k| k.len() == keys[0].len()), "fixed width");
+    }
 
     #[test]
     fn created_keys_sort_by_time() {

@@ -134,6 +134,7 @@ pub fn new_lead(
         stage_changes: 0,
         quarantine: None,
         orders: Vec::new(),
+        revenue_reporting_minor: None,
         version: 0,
     };
     mark_reached(&mut lead, pipeline, now);

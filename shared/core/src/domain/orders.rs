@@ -15,8 +15,10 @@ use serde_json::{Map, Value};
 
 use super::lead::Lead;
 use super::money::{parse_amount, Currency, Money};
+use super::spend::Rates;
 use super::stage::Stage;
 use super::warning::{Warning, WarningCode};
+use super::zone::ReportingZone;
 
 /// Most orders a lead keeps (a lead item stays a few kilobytes).
 pub const MAX_ORDERS: usize = 50;
@@ -356,6 +358,21 @@ pub fn revenue_by_currency(lead: &Lead) -> Vec<Money> {
         .collect()
 }
 
+/// The counted revenue of `orders` in the reporting currency (minor units): each counted order converted with the
+/// rate of its day in `zone`, orders without a rate left out. `None` without counted orders. Revenue listings
+/// sort by it ([`Lead::revenue_reporting_minor`]).
+pub fn revenue_in_reporting(orders: &[Order], rates: &Rates, zone: &ReportingZone) -> Option<i64> {
+    let mut counted = orders
+        .iter()
+        .filter_map(|o| o.counted().map(|m| (m, o.at)))
+        .peekable();
+    counted.peek()?;
+    let sum: i128 = counted
+        .filter_map(|(m, at)| rates.convert(i128::from(m.minor), m.currency, zone.local_date(at)))
+        .sum();
+    Some(i64::try_from(sum).unwrap_or(if sum < 0 { i64::MIN } else { i64::MAX }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,5 +443,51 @@ mod tests {
         assert!(o.is_none());
         assert_eq!(w[0].code, WarningCode::Dropped);
         assert_eq!(read(json!({})).0, None);
+    }
+
+    fn order(id: &str, minor: i64, currency: &str, day: &str) -> Order {
+        Order {
+            order_id: id.into(),
+            value: Some(money(minor, currency)),
+            unread: None,
+            at: format!("{day}T12:00:00Z").parse().unwrap(),
+            stage: super::super::stage::Pipeline::default()
+                .stage("Paid")
+                .unwrap(),
+            via: OrderVia::Postback,
+            removed_at: None,
+            changes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn revenue_in_reporting_converts_each_order_with_its_day_and_leaves_out_what_has_no_rate() {
+        use super::super::money::Rate;
+        use super::super::spend::RateRow;
+        let eur = Currency::parse("EUR").unwrap();
+        let rate = |day: &str, r: &str| RateRow {
+            day: day.parse().unwrap(),
+            currency: eur,
+            rate: Rate::parse(r).unwrap(),
+        };
+        let rates = Rates::new(
+            Currency::usd(),
+            [rate("2026-01-01", "1.10"), rate("2026-02-01", "1.20")],
+        );
+        let zone = ReportingZone::utc();
+        let mut removed = order("R", 99_999, "USD", "2026-01-05");
+        removed.removed_at = Some(removed.at);
+        let orders = vec![
+            order("A", 1_000, "USD", "2026-01-05"),
+            order("B", 500, "EUR", "2026-01-15"),   // 1.10 → 550
+            order("C", 500, "EUR", "2026-02-03"),   // 1.20 → 600
+            order("D", 9_000, "JPY", "2026-01-05"), // no rate: left out
+            order("E", -250, "USD", "2026-01-06"),  // a refund
+            removed,
+        ];
+        assert_eq!(revenue_in_reporting(&orders, &rates, &zone), Some(1_900));
+        assert_eq!(revenue_in_reporting(&orders[3..4], &rates, &zone), Some(0));
+        assert_eq!(revenue_in_reporting(&orders[5..], &rates, &zone), None);
+        assert_eq!(revenue_in_reporting(&[], &rates, &zone), None);
     }
 }
