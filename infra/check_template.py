@@ -78,6 +78,7 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
             "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
         },
         index("by_created"): {"dynamodb:Query"},
+        index("by_revenue"): {"dynamodb:Query"},
         index("by_email"): {"dynamodb:Query"},
         WEBHOOK_QUEUE: {"sqs:SendMessage"},
     },
@@ -85,12 +86,14 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     "stage": {TABLE_ACTIONS: {"dynamodb:GetItem", "dynamodb:PutItem"}},
     # counter buckets and registries: BatchGetItem; ad spend and exchange rates (/api/spend, /api/rates): Query of
     # each day's and each currency's partition, GetItem of the rate registry, BatchWriteItem (puts and deletes of
-    # spend rows and rates), UpdateItem (the registry's set), DeleteItem (one rate)
+    # spend rows and rates), UpdateItem (the registry's set), DeleteItem (one rate); a rate change re-ranks the
+    # leads with orders: Query by_revenue + BatchGetItem, then change(): GetItem and a conditional PutItem
     "analytics": {
         TABLE_ACTIONS: {
             "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchWriteItem",
-            "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+            "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem",
         },
+        index("by_revenue"): {"dynamodb:Query"},
     },
     # the stream consumer: stage-change items and leftovers (BatchWriteItem, Query, DeleteItem), registries
     # (BatchGetItem, UpdateItem, GetItem), checkpoints and counters (GetItem, TransactWriteItems of Updates)

@@ -48,7 +48,9 @@ def test_real_template_passes(tree, capsys):
         "GSI by_created projection INCLUDE ['cmp', 'em', 'q', 'qr', 'se', 'src', 'st']",
         "LeadsTable: stream NEW_AND_OLD_IMAGES",
         "LeadsTable: table design version 2",
-        "AnalyticsFunction: grants exactly BatchGetItem, BatchWriteItem, DeleteItem, GetItem, Query, UpdateItem on the table",
+        "AnalyticsFunction: grants exactly BatchGetItem, BatchWriteItem, DeleteItem, GetItem, PutItem, Query, UpdateItem "
+        "on the table; Query on index by_revenue",
+        "GSI by_revenue projection INCLUDE ['ck', 'cmp', 'em', 'q', 'qr', 'se', 'src', 'st']",
         "PostbackFunction: ssm:GetParameter(s) on exactly the parameters its API_KEY_PARAMETER, ADMIN_API_KEY_PARAMETER, "
         "PUBLIC_API_KEY_PARAMETER name",
         "CountersEventSourceMapping: TumblingWindowInSeconds 60",
@@ -495,12 +497,10 @@ def test_access_log_on_by_default_fails(tree, capsys):
 def test_extra_action_fails(tree, capsys):
     tree.mutate("""                - dynamodb:BatchGetItem
               Resource: !GetAtt LeadsTable.Arn
-      Events:
-        Analytics:""", """                - dynamodb:BatchGetItem
+            # A rate change""", """                - dynamodb:BatchGetItem
                 - dynamodb:Scan
               Resource: !GetAtt LeadsTable.Arn
-      Events:
-        Analytics:""")
+            # A rate change""")
     assert_fails(tree, capsys, "AnalyticsFunction.Policies[1].Statement[1]: grants ['dynamodb:Scan'] on the table")
 
 
@@ -533,7 +533,19 @@ def test_sam_policy_template_fails(tree, capsys):
               Effect: Allow
               Action:
                 - dynamodb:BatchGetItem
-              Resource: !GetAtt LeadsTable.Arn""", """        - DynamoDBCrudPolicy:
+              Resource: !GetAtt LeadsTable.Arn
+            # A rate change re-ranks the leads with orders: it lists them by revenue and rewrites the lead items
+            # whose rank moved (a PutItem conditioned on the version).
+            - Sid: RevenueRanks
+              Effect: Allow
+              Action:
+                - dynamodb:PutItem
+              Resource: !GetAtt LeadsTable.Arn
+            - Sid: LeadsByRevenue
+              Effect: Allow
+              Action:
+                - dynamodb:Query
+              Resource: !Sub "${LeadsTable.Arn}/index/by_revenue\"""", """        - DynamoDBCrudPolicy:
             TableName: !Ref LeadsTable""")
     assert_fails(tree, capsys, "AnalyticsFunction.Policies[1]: must be an inline policy document")
 
@@ -541,13 +553,11 @@ def test_sam_policy_template_fails(tree, capsys):
 def test_index_grant_for_function_without_index_query_fails(tree, capsys):
     tree.mutate("""                - dynamodb:BatchGetItem
               Resource: !GetAtt LeadsTable.Arn
-      Events:
-        Analytics:""", """                - dynamodb:BatchGetItem
+            # A rate change""", """                - dynamodb:BatchGetItem
               Resource:
                 - !GetAtt LeadsTable.Arn
                 - !Sub "${LeadsTable.Arn}/index/by_created"
-      Events:
-        Analytics:""")
+            # A rate change""")
     assert_fails(tree, capsys, "grants ['dynamodb:BatchGetItem'] on index by_created, which the analytics function "
                                "does not call there")
 

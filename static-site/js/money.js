@@ -97,17 +97,6 @@ export function moneyListText(list) {
   return (list || []).map(moneyText).filter(Boolean).join('; ');
 }
 
-/**
- * A sort key for amounts in several currencies: the minor units of the one currency shown first, so one-currency
- * columns (the usual case) sort exactly; null for none (sorted last).
- */
-export function moneySortKey(list) {
-  const items = (list || []).map(normalize).filter(Boolean);
-  if (!items.length) return null;
-  // Scale to major units only for the comparison (never shown); one currency sorts by its exact integers.
-  return items.length === 1 ? items[0].minor : items.reduce((s, a) => s + a.minor / 10 ** exponent(a.currency), 0);
-}
-
 /** ROAS as "2.50×"; "—" for null. */
 export function roas(v) {
   if (v === null || v === undefined || !Number.isFinite(Number(v))) return '—';

@@ -158,6 +158,15 @@ pub async fn revenue_listings_sort_across_pages_in_the_reporting_currency(app: L
         .await
         .expect("count");
     assert_eq!((all.count, all.exact), (6, true), "paying leads only");
+    let (_, listed) = app
+        .list_leads(&by_revenue(ListOrder::RevenueHighest, 2))
+        .await
+        .expect("listing");
+    assert_eq!(
+        (listed.count, listed.exact),
+        (6, true),
+        "the listing's total counts the paying leads, not every lead"
+    );
 
     let future = ListQuery {
         created_from: Some(Utc::now() + Duration::hours(1)),

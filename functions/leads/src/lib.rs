@@ -211,7 +211,7 @@ async fn listing(app: &Leadpipe, q: ListQuery) -> Result<LeadList, ApiError> {
         size > MAX_RESPONSE_BYTES
     }) {
         page.leads.truncate(cut.max(1));
-        page.next_after = page.leads.last().map(Lead::created_key);
+        page.next_after = page.leads.last().and_then(|l| q.order.key_of(l));
     }
     let next_cursor = page
         .next_after

@@ -85,7 +85,8 @@ impl CounterTotal {
     /// The counters that answer `q`'s total exactly, if any (see the module documentation); `today` is the
     /// current day in `tz`.
     pub fn plan(q: &ListQuery, tz: &ReportingZone, today: NaiveDate) -> Option<Self> {
-        if q.search.is_some() || q.entered_before.is_some() {
+        // Revenue listings hold only the leads with orders: the lead counters do not count them apart.
+        if q.search.is_some() || q.entered_before.is_some() || q.order.by_revenue() {
             return None;
         }
         let mut plan = Self::default();

@@ -9,7 +9,7 @@ import { toCsv, csvColumns, downloadText, exportFileName } from '../csv.js';
 import { noteLocalChange } from '../live.js';
 import { openLead } from './lead.js';
 import { valuePicker } from '../pickers.js';
-import { leadRevenue, moneyList, moneyListText, moneySortKey } from '../money.js';
+import { leadRevenue, moneyList, moneyListText } from '../money.js';
 
 const FILTER_KEYS = ['stage', 'search', 'source', 'campaign', 'from', 'to', 'quarantine'];
 const PAGE_SIZES = [10, 25, 50, 100];
@@ -19,11 +19,11 @@ const BULK_CONCURRENCY = 4;
 const FOLLOW_EMPTY_PAGES = 10;
 const COLUMNS_KEY = 'leadpipe.leads.columns';
 /**
- * Orders of the table. newest/oldest are the server's (cursor order by creation, across pages); the API cannot order
- * by revenue, so revenue / revenue_asc sort the page being shown (newest first across pages), and say so.
+ * Orders of the table, all the server's (across pages, with cursors): newest/oldest by creation; revenue /
+ * revenue_asc by the revenue in the reporting currency, listing only the leads with orders.
  */
 const SORTS = ['newest', 'oldest', 'revenue', 'revenue_asc'];
-const PAGE_SORTS = { revenue: 'desc', revenue_asc: 'asc' };
+const REVENUE_SORTS = { revenue: 'desc', revenue_asc: 'asc' };
 
 const pctCell = (lead) => {
   const p = lead.form_completion_percent;
@@ -138,8 +138,8 @@ export function renderLeads(root, ctx, params = {}) {
   const sortSel = h('select', { class: 'select', name: 'sort', id: 'f-sort' },
     h('option', { value: 'newest', selected: state.sort !== 'oldest' }, 'Newest first'),
     h('option', { value: 'oldest', selected: state.sort === 'oldest' }, 'Oldest first'),
-    h('option', { value: 'revenue', selected: state.sort === 'revenue' }, 'Highest revenue (page)'),
-    h('option', { value: 'revenue_asc', selected: state.sort === 'revenue_asc' }, 'Lowest revenue (page)'));
+    h('option', { value: 'revenue', selected: state.sort === 'revenue' }, 'Highest revenue'),
+    h('option', { value: 'revenue_asc', selected: state.sort === 'revenue_asc' }, 'Lowest revenue'));
   const limitSel = h('select', { class: 'select select-sm', name: 'limit', 'aria-label': 'Rows per page' },
     PAGE_SIZES.map((n) => h('option', { value: n, selected: n === state.limit }, `${n} per page`)));
   const dateError = h('p', { class: 'filter-error', id: 'date-error', role: 'alert', hidden: true });
@@ -166,13 +166,7 @@ export function renderLeads(root, ctx, params = {}) {
   search.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(applyFilters, 350); });
   for (const el of [source, campaign]) el.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(applyFilters, 450); });
   for (const el of [stageSel, from, to, quarSel]) el.addEventListener('change', applyFilters);
-  sortSel.addEventListener('change', () => {
-    const before = state.sort;
-    state.sort = sortSel.value;
-    syncHash();
-    // Between the page sorts (or into one from the default order) the page stays; server orders reload it.
-    if (PAGE_SORTS[state.sort] && !['oldest'].includes(before) && state.loaded) renderTable(); else reset();
-  });
+  sortSel.addEventListener('change', () => setSort(sortSel.value));
   limitSel.addEventListener('change', () => { state.limit = Number(limitSel.value); syncHash(); reset(); });
 
   // ---- live banner, bulk bar, table, pager ----
@@ -268,17 +262,21 @@ export function renderLeads(root, ctx, params = {}) {
     load();
   }
 
-  /** The filters chosen, each only when set: what the listing and "Count all" both send. */
+  /**
+   * The filters chosen, each only when set, with a revenue order (which lists only the leads with orders): what
+   * the listing and "Count all" both send.
+   */
   function filterQuery() {
     const qy = {};
     for (const k of FILTER_KEYS) if (state.filters[k]) qy[k] = state.filters[k];
+    if (REVENUE_SORTS[state.sort]) qy.sort = state.sort;
     return qy;
   }
 
   function query(extra = {}) {
     const qy = { limit: state.limit, ...filterQuery() };
-    // Only once chosen: the server's default order is newest first. Revenue sorts apply to the page shown.
-    if (state.sort && !PAGE_SORTS[state.sort]) qy.sort = state.sort;
+    // Only once chosen: the server's default order is newest first.
+    if (state.sort) qy.sort = state.sort;
     return { ...qy, ...extra };
   }
 
@@ -354,30 +352,17 @@ export function renderLeads(root, ctx, params = {}) {
     return COLUMNS.filter((c) => state.columns.has(c.key));
   }
 
-  /** The page's rows in the chosen order: as the server sent them, or by revenue (per lead, nulls last). */
-  function orderedRows() {
-    const dir = PAGE_SORTS[state.sort];
-    if (!dir) return state.rows;
-    const keyed = state.rows.map((l, i) => ({ l, i, k: moneySortKey(leadRevenue(l)) }));
-    keyed.sort((a, b) => {
-      if ((a.k === null) !== (b.k === null)) return a.k === null ? 1 : -1;
-      if (a.k === null || a.k === b.k) return a.i - b.i;
-      return dir === 'asc' ? a.k - b.k : b.k - a.k;
-    });
-    return keyed.map((x) => x.l);
-  }
-
+  /** Chooses the order; every order is the server's, so the listing reloads from its first page. */
   function setSort(next) {
-    const before = state.sort;
     state.sort = next;
     sortSel.value = next || 'newest';
     syncHash();
-    if (PAGE_SORTS[next] && before !== 'oldest' && state.loaded) renderTable(); else reset();
+    reset();
   }
 
   function renderTable() {
     const { stages } = state;
-    const rows = orderedRows();
+    const rows = state.rows;
     prevBtn.disabled = !state.prev.length;
     nextBtn.disabled = !state.next;
     pageLabel.textContent = `Page ${state.page}`;
@@ -385,8 +370,12 @@ export function renderLeads(root, ctx, params = {}) {
     const filtered = FILTER_KEYS.some((k) => state.filters[k]);
     renderBulkBar();
     if (!rows.length) {
-      setContent(summary, state.total === 0 || state.page === 1 ? (filtered ? 'No leads match these filters' : 'No leads yet') : 'No more leads');
-      setContent(tableHost, filtered
+      const none = REVENUE_SORTS[state.sort] ? 'No leads with orders match' : filtered ? 'No leads match these filters' : 'No leads yet';
+      setContent(summary, state.total === 0 || state.page === 1 ? none : 'No more leads');
+      const byNewest = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'default-sort', onclick: () => setSort('') }, 'Show all leads, newest first');
+      setContent(tableHost, REVENUE_SORTS[state.sort]
+        ? empty(none, 'A revenue order lists only the leads with orders (sent with value and currency, or added in a lead).', byNewest)
+        : filtered
         ? empty('No leads match these filters', 'Try a broader search or clear the filters.',
           h('button', { class: 'btn btn-secondary', type: 'button', onclick: () => clearBtn.click() }, 'Clear filters'))
         : empty('No leads yet', 'Leads appear here as soon as your landing pages post them.', h('a', { class: 'btn btn-primary', href: '#/docs' }, 'Set up the postback')));
@@ -397,7 +386,7 @@ export function renderLeads(root, ctx, params = {}) {
       state.total !== null ? ` of ${num(Math.max(state.total, start + rows.length - 1))}${state.totalExact ? '' : '+'} leads` : ' leads',
       state.total !== null && !state.totalExact ? countAllButton() : null,
       filtered ? h('span', { class: 'badge' }, icon('filter'), 'filtered') : null,
-      PAGE_SORTS[state.sort] ? h('span', { class: 'badge badge-muted', 'data-page-sort': state.sort }, 'this page by revenue') : null);
+      REVENUE_SORTS[state.sort] ? h('span', { class: 'badge badge-muted', 'data-revenue-sort': state.sort, title: 'Leads without orders are not in a revenue order' }, 'with orders, by revenue in the reporting currency') : null);
 
     const cols = visibleColumns();
     const allBox = h('input', { type: 'checkbox', class: 'check', 'data-action': 'select-page', 'aria-label': 'Select all leads on this page' });
@@ -419,16 +408,16 @@ export function renderLeads(root, ctx, params = {}) {
     setContent(tableHost, h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Leads table' }, table));
   }
 
-  /** The Revenue header: a sort button for this page (highest first, then lowest), with aria-sort. */
+  /** The Revenue header: a sort button (highest first, then lowest, across pages), with aria-sort. */
   function revenueHead() {
-    const dir = PAGE_SORTS[state.sort];
+    const dir = REVENUE_SORTS[state.sort];
     return h('th', { scope: 'col', 'data-col': 'revenue', class: 'num', 'aria-sort': dir ? (dir === 'asc' ? 'ascending' : 'descending') : 'none' },
-      h('button', { class: 'sort-btn', type: 'button', 'data-action': 'sort-revenue', title: 'Sort this page by revenue', onclick: () => {
+      h('button', { class: 'sort-btn', type: 'button', 'data-action': 'sort-revenue', title: 'Sort the leads with orders by revenue', onclick: () => {
         setSort(state.sort === 'revenue' ? 'revenue_asc' : 'revenue');
         const again = tableHost.querySelector('[data-action=sort-revenue]');
         if (again) again.focus();
       } }, 'Revenue', h('span', { class: 'sort-icon', 'aria-hidden': 'true' }, dir ? (dir === 'asc' ? '▲' : '▼') : '↕'),
-      h('span', { class: 'sr-only' }, ' (sorts this page)')));
+      h('span', { class: 'sr-only' }, ' (sorts the leads with orders)')));
   }
 
   function cell(c, lead, name) {

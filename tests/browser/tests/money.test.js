@@ -134,19 +134,35 @@ test('drawer: layout at 1440×900 and 390×844', async () => {
   }
 });
 
-test('All Leads: a Revenue column per currency, sorted on the page, and in the CSV as decimal text', async () => {
+test('All Leads: a Revenue column per currency, sorted by the server across pages, and in the CSV as decimal text', async () => {
   await go('#/leads');
   const cellOf = (id) => page.locator(`tr[data-lead-id="${id}"] td[data-col=revenue]`);
   assert.equal(await cellOf(ids.ann).getAttribute('title'), '1500 JPY; 60.00 USD');
   assert.match(await cellOf(ids.ann).innerText(), /¥1,500 · \$60\.00/);
   assert.match(await cellOf(ids.bob).innerText(), /1\.234/);
   assert.equal(await cellOf(ids.dee).innerText(), '—', 'its order was removed');
+  // The server orders by revenue in the reporting currency (USD here, no JPY or BHD rate: those amounts are left
+  // out of the rank) and lists only the leads with counted orders: Dee's only order was removed.
+  const rows = () => page.locator('table.leads-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.leadId));
+  const listed = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/leads' && new URL(r.url()).searchParams.get('sort') === 'revenue');
   await page.locator('[data-action=sort-revenue]').click();
+  await listed;
   await page.locator('th[data-col=revenue][aria-sort=descending]').waitFor();
-  const order = await page.locator('table.leads-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.leadId));
-  assert.deepEqual(order, [ids.cy, ids.ann, ids.bob, ids.dee], 'this page by revenue, highest first, none last');
+  await page.locator('[data-revenue-sort=revenue]').waitFor();
+  assert.deepEqual(await rows(), [ids.cy, ids.ann, ids.bob], 'highest first; a lead without orders is not listed');
+  const api = await server.api.page({ sort: 'revenue', limit: 1 });
+  assert.deepEqual([api.leads[0].id, api.leads[0].revenue_reporting_minor, api.total], [ids.cy, 12000, 3]);
+  const second = await server.api.page({ sort: 'revenue', limit: 1, cursor: api.next_cursor });
+  assert.deepEqual([second.leads[0].id, second.leads[0].revenue_reporting_minor], [ids.ann, 6000], 'the next page continues the order');
   assert.match(page.url(), /sort=revenue/);
   await screenshot(page, 'money-leads-desktop', { fullPage: false });
+  await page.locator('[data-action=sort-revenue]').click();
+  await page.locator('th[data-col=revenue][aria-sort=ascending]').waitFor();
+  await page.locator('[data-revenue-sort=revenue_asc]').waitFor();
+  assert.deepEqual(await rows(), [ids.bob, ids.ann, ids.cy], 'lowest first');
+  await page.locator('#f-sort').selectOption('newest');
+  await page.locator('th[data-col=revenue][aria-sort=none]').waitFor();
+  await page.locator(`tr[data-lead-id="${ids.dee}"]`).waitFor();
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-action=export-csv]').click()]);
   const csv = parseCsv(readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, ''));
