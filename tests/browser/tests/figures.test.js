@@ -73,11 +73,14 @@ async function retarget() {
 /** The figures compared so far, and those that differ (with where they are). */
 function ledger() {
   const diffs = [];
+  const per = {};
   let compared = 0;
   return {
-    /** Compares one figure as shown (`got`) with its recount (`want`). */
+    /** Compares one figure as shown (`got`) with its recount (`want`); `where` starts with the screen's name. */
     check(where, got, want) {
       compared += 1;
+      const screen = where.split(' ')[0];
+      per[screen] = (per[screen] || 0) + 1;
       if (String(got) !== String(want)) diffs.push(`${where}: shown ${JSON.stringify(got)}, recount ${JSON.stringify(want)}`);
     },
     /** Which rows a table shows against the rows of the recount, by value and in order. */
@@ -85,6 +88,8 @@ function ledger() {
       this.check(`${where} rows`, got.join(' | '), want.join(' | '));
     },
     get compared() { return compared; },
+    /** "overview 412, campaigns 1,234, …": figures compared per screen. */
+    get perScreen() { return Object.entries(per).map(([k, n]) => `${k} ${num(n)}`).join(', '); },
     diffs,
   };
 }
@@ -333,7 +338,7 @@ async function compareAbandonment(p, fig) {
     await go(p, `#/abandonment?range=90d&stage=${encodeURIComponent(stage)}&idle=${hours}`);
     const summary = await exactStalledSummary(p);
     const want = stalled(cur, stage, hours, Date.now());
-    fig.check(`stalled ${stage} > ${hours} h`, summary, `${num(want)} lead${want === 1 ? '' : 's'} in ${stage} for more than ${num(hours)} hour${hours === 1 ? '' : 's'}`);
+    fig.check(`abandonment stalled ${stage} > ${hours} h`, summary, `${num(want)} lead${want === 1 ? '' : 's'} in ${stage} for more than ${num(hours)} hour${hours === 1 ? '' : 's'}`);
   }
 }
 
@@ -353,7 +358,7 @@ test(`figures: every figure of Overview, Campaigns and Form Abandonment equals a
     await compareOverview(page, 90, fig);
     await compareCampaigns(page, fig);
     await compareAbandonment(page, fig);
-    console.log(`figures: compared ${fig.compared}, differ ${fig.diffs.length} (${loaded}; read and recounted in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(`figures: compared ${fig.compared}, differ ${fig.diffs.length} (${fig.perScreen}; ${loaded}; read and recounted in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     for (const d of fig.diffs.slice(0, 40)) console.log(`  differs: ${d}`);
     assert.equal(fig.diffs.length, 0, fig.diffs.slice(0, 10).join('\n'));
     assert.ok(fig.compared >= 500, `hundreds of figures compared (${fig.compared})`);
