@@ -26,7 +26,7 @@ export function renderAbandonment(root, ctx, params = {}) {
   const idle = {
     stage: (q.get('stage') || '').trim(),
     hours: validateHours(q.get('idle')) ? 24 : Number(q.get('idle')),
-    rows: [], next: null, total: null, seq: 0,
+    rows: [], next: null, total: null, seq: 0, countSeq: 0, counting: false,
   };
   const refresh = h('button', { class: 'btn btn-secondary', type: 'button', 'data-action': 'refresh', 'aria-label': 'Refresh', onclick: () => load() },
     icon('refresh'), h('span', { class: 'btn-label', 'aria-hidden': 'true' }, 'Refresh'));
@@ -140,13 +140,19 @@ export function renderAbandonment(root, ctx, params = {}) {
     loadIdle().then(() => { if (ctx.isCurrent()) ctx.ready(); });
   }
 
+  /** The stalled-leads filter: stage, hours and the range's creation dates, without paging. */
+  function idleFilter() {
+    return { stage: idle.stage, idle_hours: idle.hours, from: range.from, to: range.to };
+  }
+
   function idleQuery(extra = {}) {
-    return { stage: idle.stage, idle_hours: idle.hours, from: range.from, to: range.to, limit: IDLE_PAGE, ...extra };
+    return { ...idleFilter(), limit: IDLE_PAGE, ...extra };
   }
 
   /** The stalled leads (first page, or the next one with more). Errors show in the list. */
   async function loadIdle({ more = false, quiet = false } = {}) {
     const mine = ++idle.seq;
+    if (!more) idle.countSeq += 1; // a new first page: any count still running is for an older filter
     exportBtn.disabled = true;
     moreBtn.disabled = true;
     if (!more && !quiet) setContent(idleHost, loading('Loading stalled leads…'));
@@ -155,9 +161,15 @@ export function renderAbandonment(root, ctx, params = {}) {
       if (mine !== idle.seq || !root.isConnected) return;
       idle.rows = more ? [...idle.rows, ...(res.leads || [])] : (res.leads || []);
       idle.next = res.next_cursor || null;
-      idle.total = typeof res.total === 'number' && res.total_exact === true ? res.total : null;
+      const exact = typeof res.total === 'number' && res.total_exact === true;
+      // A later page keeps the total already counted; a fresh first page starts over (live updates keep the
+      // last count on show until the new one answers).
+      if (exact) idle.total = res.total;
+      else if (!more && !quiet) idle.total = null;
       idle.atLeast = typeof res.total === 'number' ? res.total : 0;
+      if (!more) idle.counting = !exact;
       renderIdle();
+      if (!more && !exact) countIdle();
     } catch (e) {
       if (e.status === 401 || mine !== idle.seq) return;
       setContent(idleSummary, '');
@@ -166,11 +178,35 @@ export function renderAbandonment(root, ctx, params = {}) {
     }
   }
 
+  /**
+   * The listing counts within a read budget ("1,000+"): ask GET /api/leads/count for the exact total of the same
+   * filter (index keys only) and put it in the summary. An answer for an older filter is dropped (a later page
+   * of the same filter keeps it); on failure the lower bound stays.
+   */
+  async function countIdle() {
+    const mine = idle.countSeq;
+    try {
+      const res = await api.countLeads(idleFilter());
+      if (mine !== idle.countSeq || !root.isConnected) return;
+      if (res.total_exact !== false && typeof res.total === 'number') idle.total = res.total;
+      else idle.atLeast = Math.max(idle.atLeast || 0, Number(res.total) || 0);
+    } catch (e) {
+      if (mine !== idle.countSeq || !root.isConnected) return;
+      idle.total = null;
+    }
+    idle.counting = false;
+    renderIdle();
+  }
+
   function renderIdle() {
     const what = `in ${idle.stage} for more than ${num(idle.hours)} hour${idle.hours === 1 ? '' : 's'}, created ${dayRange(range.from, range.to)}`;
     // The API counts an idle listing within a read budget: exact, or a lower bound shown as "1,000+".
+    // The exact figure then comes from countIdle(); "N+" shows only while it counts or if counting failed.
     const n = idle.total ?? Math.max(idle.rows.length, idle.atLeast || 0);
     const more = idle.total === null && idle.next ? '+' : '';
+    idleSummary.dataset.total = String(n);
+    idleSummary.dataset.totalExact = String(!more);
+    idleSummary.dataset.counting = String(Boolean(idle.counting));
     setContent(idleSummary, h('strong', {}, `${num(n)}${more} lead${n === 1 && !more ? '' : 's'}`), ` ${what}`,
       idle.rows.length < n ? ` · showing ${num(idle.rows.length)}` : '');
     exportBtn.disabled = !idle.rows.length;

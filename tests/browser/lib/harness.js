@@ -115,13 +115,13 @@ function apiClient(base, { adminKey, ingestKey }) {
     async analytics(query = {}) { return (await call('GET', `/api/analytics?${new URLSearchParams(query)}`, { key: adminKey })).json; },
     async breakdown(query = {}) { return (await call('GET', `/api/analytics/breakdown?${new URLSearchParams(query)}`, { key: adminKey })).json; },
     async abandonment(query = {}) { return (await call('GET', `/api/analytics/abandonment?${new URLSearchParams(query)}`, { key: adminKey })).json; },
-    /** All leads of a filter, following cursors (test-side truth). */
-    async listAll(query = {}, limit = 200) {
+    /** All leads of a filter, following cursors (test-side truth); `from` '/api/leads/export' pages the export. */
+    async listAll(query = {}, limit = 200, from = '/api/leads') {
       const out = [];
       let cursor;
       do {
         const qs = new URLSearchParams({ ...query, limit: String(limit), ...(cursor ? { cursor } : {}) });
-        const r = await call('GET', `/api/leads?${qs}`, { key: adminKey });
+        const r = await call('GET', `${from}?${qs}`, { key: adminKey });
         if (r.status !== 200) throw new Error(`list failed ${r.status}: ${JSON.stringify(r.json)}`);
         out.push(...r.json.leads);
         cursor = r.json.next_cursor;

@@ -248,9 +248,7 @@ impl Period {
                 date: day,
                 count: tally(&fields, field::LEADS).n,
             });
-            let (orders, apart) = inputs.revenue.add_revenue_fields(day, &fields);
-            inputs.orders += orders;
-            inputs.orders_kept_apart += apart;
+            inputs.add_revenue_fields(day, &fields);
             add_fields(&mut all, &fields);
         }
         for row in money.spend.iter().filter(|r| range.contains(r.day)) {
@@ -502,9 +500,7 @@ fn sum_by_value(
     for day in range.days() {
         for (value, fields) in counters.values_in(&scope(Some(day), by.code(touch))) {
             let m = per_value.entry(value.to_string()).or_default();
-            let (orders, apart) = m.revenue.add_revenue_fields(day, fields);
-            m.orders += orders;
-            m.orders_kept_apart += apart;
+            m.add_revenue_fields(day, fields);
             add_fields(&mut m.leads, fields);
         }
     }

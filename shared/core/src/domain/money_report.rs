@@ -49,27 +49,21 @@ impl DailySums {
         *self.0.entry((day, currency)).or_default() += minor;
     }
 
-    /// Adds the `rev:<currency>` fields of a day's bucket; returns the orders and kept-apart orders counted.
-    pub fn add_revenue_fields(&mut self, day: NaiveDate, fields: &Fields) -> (i64, i64) {
-        let (mut orders, mut apart) = (0, 0);
-        let prefix = format!("{}:", field::REVENUE);
-        for (name, t) in fields {
-            let Some(code) = name.strip_prefix(&prefix) else {
-                continue;
-            };
-            if code == field::KEPT_APART {
-                apart += t.n;
-            } else if let Ok(c) = Currency::parse(code) {
-                orders += t.n;
-                self.add(day, c, i128::from(t.ms));
-            }
-        }
-        (orders, apart)
-    }
-
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Σ of the sums that have a rate into the reporting currency on their day (of order counts: the orders
+    /// whose amount [`Self::convert`] counts).
+    pub fn with_rate(&self, rates: &Rates) -> i64 {
+        let n: i128 = self
+            .0
+            .iter()
+            .filter(|((day, c), _)| rates.on(*c, *day).is_some())
+            .map(|(_, m)| *m)
+            .sum();
+        i64::try_from(n).unwrap_or(i64::MAX)
     }
 
     /// Σ |amount| over days and currencies, unconverted (to rank rows).
@@ -125,7 +119,7 @@ pub struct MoneyFigures {
     pub clicks: i64,
     /// Impressions of the spend rows.
     pub impressions: i64,
-    /// Revenue ÷ orders.
+    /// Revenue ÷ the orders it counts (orders without a rate are left out of both, as `revenue_not_converted`).
     pub average_order_value: Option<Amount>,
     /// Revenue ÷ leads created in the range.
     pub revenue_per_lead: Option<Amount>,
@@ -148,6 +142,9 @@ pub struct MoneyInputs {
     pub revenue: DailySums,
     /// Orders counted.
     pub orders: i64,
+    /// Orders per day and currency (the `revenue` sums they make), so that averages divide by the orders whose
+    /// amount has a rate.
+    pub order_counts: DailySums,
     /// Orders kept apart.
     pub orders_kept_apart: i64,
     /// The leads' day fields summed over the range (leads, reached, paying).
@@ -169,9 +166,27 @@ impl MoneyInputs {
             && self.spend.is_none()
     }
 
+    /// Adds the `rev:<currency>` fields of a day's bucket: order sums, orders and kept-apart orders.
+    pub fn add_revenue_fields(&mut self, day: NaiveDate, fields: &Fields) {
+        let prefix = format!("{}:", field::REVENUE);
+        for (name, t) in fields {
+            let Some(code) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            if code == field::KEPT_APART {
+                self.orders_kept_apart += t.n;
+            } else if let Ok(c) = Currency::parse(code) {
+                self.orders += t.n;
+                self.order_counts.add(day, c, i128::from(t.n));
+                self.revenue.add(day, c, i128::from(t.ms));
+            }
+        }
+    }
+
     /// Adds everything of `other`.
     pub fn merge(&mut self, other: &Self) {
         self.revenue.merge(&other.revenue);
+        self.order_counts.merge(&other.order_counts);
         self.orders += other.orders;
         self.orders_kept_apart += other.orders_kept_apart;
         for (k, t) in &other.leads {
@@ -246,7 +261,7 @@ impl MoneyFigures {
             spend_not_converted: spend.as_ref().map(|(_, a)| a.clone()).unwrap_or_default(),
             clicks: inputs.clicks,
             impressions: inputs.impressions,
-            average_order_value: amount(divide(revenue, inputs.orders)),
+            average_order_value: amount(divide(revenue, inputs.order_counts.with_rate(rates))),
             revenue_per_lead: amount(divide(revenue, leads)),
             cpl: amount(spent.and_then(|s| divide(s, leads))),
             cost_per_stage: stages
@@ -376,10 +391,13 @@ mod tests {
             }],
         );
         let mut inputs = MoneyInputs::default();
-        inputs.revenue.add(d("2026-01-02"), c("EUR"), 1000); // €10 → $11
-        inputs.revenue.add(d("2026-01-02"), c("USD"), 4999);
-        inputs.revenue.add(d("2026-01-02"), c("JPY"), 1500); // no rate
-        inputs.orders = 3;
+        let mut fields = Fields::new();
+        for (code, minor) in [("EUR", 1000), ("USD", 4999), ("JPY", 1500)] {
+            // €10 → $11; the yen have no rate
+            fields.insert(format!("rev:{code}"), Tally { n: 1, ms: minor });
+        }
+        inputs.add_revenue_fields(d("2026-01-02"), &fields);
+        assert_eq!(inputs.orders, 3);
         inputs.leads.insert("leads".into(), Tally { n: 4, ms: 0 });
         inputs
             .leads
@@ -405,7 +423,8 @@ mod tests {
         assert_eq!(f.cpl.as_ref().unwrap().minor, 550);
         assert_eq!(f.cost_per_stage["Paid"].as_ref().unwrap().minor, 1100);
         assert_eq!(f.cost_per_stage["New"], None);
-        assert_eq!(f.average_order_value.unwrap().minor, 2033);
+        // The average of the two orders whose amount is counted: the yen order is in neither sum nor count.
+        assert_eq!(f.average_order_value.unwrap().minor, 3050);
         assert_eq!(f.profit.unwrap().minor, 6099 - 2200);
         assert_eq!(f.roas, Some(2.7723));
         assert_eq!(f.clicks, 10);
