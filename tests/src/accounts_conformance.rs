@@ -16,7 +16,8 @@ macro_rules! accounts_conformance_suite {
         $crate::accounts_conformance_suite!(@cases $make;
             users_have_unique_emails_and_read_back, updates_replace_role_disabled_and_password,
             sessions_are_created_touched_and_ended, invites_are_taken_once_and_expire,
-            login_failures_count_per_key_and_window);
+            login_failures_count_per_key_and_window, an_update_with_a_keeper_needs_the_keeper_still_an_admin,
+            two_admins_demoting_each_other_at_once_leave_one_admin);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         mod accounts {
@@ -87,10 +88,10 @@ pub async fn updates_replace_role_disabled_and_password(app: Leadpipe) {
     a.role = Role::Member;
     a.disabled = true;
     a.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3".into();
-    assert!(s.update_user(&a).await.unwrap());
+    assert!(s.update_user(&a, None).await.unwrap());
     assert_eq!(s.user_by_email(&a.email).await.unwrap(), Some(a.clone()));
     assert!(!s
-        .update_user(&user(&email("ghost"), Role::Admin))
+        .update_user(&user(&email("ghost"), Role::Admin), None)
         .await
         .unwrap());
 }
@@ -203,4 +204,79 @@ pub async fn login_failures_count_per_key_and_window(app: Leadpipe) {
     assert_eq!(s.login_failures(&key, 8).await.unwrap(), 0);
     assert_eq!(s.add_login_failure(&key, 8, until).await.unwrap(), 1);
     assert_eq!(s.login_failures("c:10.0.0.1", 7).await.unwrap(), 0);
+}
+
+/// With a keeper, an update is written only while the keeper is an active admin; otherwise `Conflict` and
+/// nothing changes.
+pub async fn an_update_with_a_keeper_needs_the_keeper_still_an_admin(app: Leadpipe) {
+    let s = &app.store;
+    let a = user(&email("keeper-a"), Role::Admin);
+    let mut b = user(&email("keeper-b"), Role::Admin);
+    s.create_user(&a).await.unwrap();
+    s.create_user(&b).await.unwrap();
+    let mut a_viewer = a.clone();
+    a_viewer.role = Role::Viewer;
+    assert!(s.update_user(&a_viewer, Some(b.id)).await.unwrap());
+    assert_eq!(
+        s.user_by_email(&a.email).await.unwrap(),
+        Some(a_viewer.clone())
+    );
+    b.disabled = true;
+    assert!(
+        matches!(
+            s.update_user(&b, Some(a.id)).await,
+            Err(StoreError::Conflict)
+        ),
+        "the keeper is a viewer now"
+    );
+    let stored_b = s.user_by_email(&b.email).await.unwrap().expect("b");
+    assert!(!stored_b.disabled, "nothing was written");
+    assert!(
+        matches!(
+            s.update_user(&user(&email("ghost"), Role::Viewer), Some(stored_b.id))
+                .await,
+            Ok(false)
+        ),
+        "a missing account with a live keeper is `false`"
+    );
+}
+
+/// The race the last-admin rule must win: two admins demote each other at the same moment; exactly one change
+/// succeeds, the other answers `LastAdmin`, and one active admin remains.
+pub async fn two_admins_demoting_each_other_at_once_leave_one_admin(app: Leadpipe) {
+    use leadpipe_core::account_service::AuthError;
+    use leadpipe_core::audit_service::ChangedBy;
+    use leadpipe_core::domain::Actor;
+    let a = user(&email("race-a"), Role::Admin);
+    let b = user(&email("race-b"), Role::Admin);
+    app.store.create_user(&a).await.unwrap();
+    app.store.create_user(&b).await.unwrap();
+    let by = ChangedBy::new(Actor::cli("test"), None);
+    let (first, second) = tokio::join!(
+        app.change_user(a.id, Some(Role::Viewer), None, &by),
+        app.change_user(b.id, None, Some(true), &by),
+    );
+    let outcomes = [first.is_ok(), second.is_ok()];
+    assert_eq!(
+        outcomes.iter().filter(|ok| **ok).count(),
+        1,
+        "exactly one wins: {outcomes:?}"
+    );
+    for r in [first, second] {
+        if let Err(e) = r {
+            assert!(
+                matches!(e, AuthError::LastAdmin),
+                "the loser is told why: {e:?}"
+            );
+        }
+    }
+    let admins = app
+        .store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| [a.id, b.id].contains(&u.id) && u.role == Role::Admin && !u.disabled)
+        .count();
+    assert_eq!(admins, 1, "one active admin remains");
 }

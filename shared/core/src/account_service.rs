@@ -345,7 +345,9 @@ impl Leadpipe {
     }
 
     /// Changes an account's role and/or disabled flag; disabling ends its sessions. Refuses to leave no active
-    /// admin. (Two admins demoting each other at the same instant could both pass the check: accepted.)
+    /// admin, atomically: when the change takes an admin away, the store writes it only while another admin is
+    /// still active (so two admins demoting each other at the same instant cannot both succeed); a lost race
+    /// reads the accounts again.
     pub async fn change_user(
         &self,
         id: Uuid,
@@ -353,22 +355,39 @@ impl Leadpipe {
         disabled: Option<bool>,
         by: &ChangedBy,
     ) -> Result<User, AuthError> {
-        let users = self.store.users().await?;
-        let Some(mut user) = users.iter().find(|u| u.id == id).cloned() else {
-            return Err(AuthError::NoSuchUser);
+        let mut attempt = 0;
+        let (user, before) = loop {
+            attempt += 1;
+            let users = self.store.users().await?;
+            let Some(mut user) = users.iter().find(|u| u.id == id).cloned() else {
+                return Err(AuthError::NoSuchUser);
+            };
+            let (new_role, new_disabled) =
+                (role.unwrap_or(user.role), disabled.unwrap_or(user.disabled));
+            let before = (user.role, user.disabled);
+            let was_active_admin = user.role == Role::Admin && !user.disabled;
+            let stays_active_admin = new_role == Role::Admin && !new_disabled;
+            let keeper = if was_active_admin && !stays_active_admin {
+                let other = users
+                    .iter()
+                    .find(|u| u.id != id && u.role == Role::Admin && !u.disabled);
+                match other {
+                    Some(o) if keeps_an_admin(&users, id, new_role, new_disabled) => Some(o.id),
+                    _ => return Err(AuthError::LastAdmin),
+                }
+            } else {
+                None
+            };
+            user.role = new_role;
+            user.disabled = new_disabled;
+            match self.store.update_user(&user, keeper).await {
+                Ok(true) => break (user, before),
+                Ok(false) => return Err(AuthError::NoSuchUser),
+                // The keeper stopped being an admin meanwhile: decide again on fresh accounts.
+                Err(StoreError::Conflict) if attempt < 5 => continue,
+                Err(e) => return Err(e.into()),
+            }
         };
-        let (new_role, new_disabled) =
-            (role.unwrap_or(user.role), disabled.unwrap_or(user.disabled));
-        let before = (user.role, user.disabled);
-        let was_active_admin = user.role == Role::Admin && !user.disabled;
-        if was_active_admin && !keeps_an_admin(&users, id, new_role, new_disabled) {
-            return Err(AuthError::LastAdmin);
-        }
-        user.role = new_role;
-        user.disabled = new_disabled;
-        if !self.store.update_user(&user).await? {
-            return Err(AuthError::NoSuchUser);
-        }
         if user.disabled {
             self.store.delete_user_sessions(user.id).await?;
         }

@@ -406,8 +406,9 @@ pub trait LeadStore: Send + Sync + 'static {
     /// Every account, ordered by email.
     async fn users(&self) -> Result<Vec<User>, StoreError>;
     /// Replaces an existing account's role, disabled flag and password hash (its id and email stay); `false`
-    /// when there is no such account.
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// when there is no such account. With `keeper`, atomically only while that other account is still an
+    /// active admin, else [`StoreError::Conflict`] (so two admins demoting each other cannot both succeed).
+    async fn update_user(&self, user: &User, keeper: Option<Uuid>) -> Result<bool, StoreError>;
     /// Stores a new session.
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
     /// A session by its token's hash (expired ones may still be returned: the caller checks).

@@ -14,8 +14,10 @@
 //! - **sign-in failures**: `pk = LF#<key>#<window>`, `sk = LF`, with `n` and `ttl`: one item per account or client
 //!   address and 15-minute window, so no counter is shared by everyone.
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem, WriteRequest,
+    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
+    Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 use leadpipe_core::domain::account::{Invite, InviteTake, Session, TokenHash, User};
@@ -210,11 +212,34 @@ impl DynamoStore {
         Ok(users)
     }
 
-    /// Replaces role, disabled and password hash of an existing account.
-    pub(crate) async fn accounts_update_user(&self, u: &User) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .update_item()
+    /// Replaces role, disabled and password hash of an existing account. With `keeper`, one transaction also
+    /// checks that the keeper is still an active admin (transactions are serializable, so of two admins demoting
+    /// each other one transaction sees the other's change and is cancelled: `Conflict`).
+    pub(crate) async fn accounts_update_user(
+        &self,
+        u: &User,
+        keeper: Option<Uuid>,
+    ) -> Result<bool, StoreError> {
+        let Some(keeper) = keeper else {
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(user_key(u.id)))
+                .condition_expression("attribute_exists(pk)")
+                .update_expression("SET ro = :ro, di = :di, ph = :ph")
+                .expression_attribute_values(":ro", s(u.role.as_str()))
+                .expression_attribute_values(":di", AttributeValue::Bool(u.disabled))
+                .expression_attribute_values(":ph", s(u.password_hash.clone()))
+                .send()
+                .await;
+            return match out {
+                Ok(_) => Ok(true),
+                Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(false),
+                Err(e) => Err(sdk_error(e)),
+            };
+        };
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(user_key(u.id)))
             .condition_expression("attribute_exists(pk)")
@@ -222,12 +247,43 @@ impl DynamoStore {
             .expression_attribute_values(":ro", s(u.role.as_str()))
             .expression_attribute_values(":di", AttributeValue::Bool(u.disabled))
             .expression_attribute_values(":ph", s(u.password_hash.clone()))
+            .build()
+            .map_err(internal)?;
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(user_key(keeper)))
+            .condition_expression("ro = :admin AND di = :off")
+            .expression_attribute_values(":admin", s(Role::Admin.as_str()))
+            .expression_attribute_values(":off", AttributeValue::Bool(false))
+            .build()
+            .map_err(internal)?;
+        let out = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(false),
-            Err(e) => Err(sdk_error(e)),
+        let Err(e) = out else {
+            return Ok(true);
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
+        else {
+            return Err(sdk_error(e));
+        };
+        // Reasons come in item order: the update's (the account is gone), then the keeper's check.
+        let failed = |i: usize| {
+            c.cancellation_reasons()
+                .get(i)
+                .and_then(|r| r.code())
+                .is_some_and(|code| code == "ConditionalCheckFailed")
+        };
+        if failed(1) {
+            Err(StoreError::Conflict)
+        } else if failed(0) {
+            Ok(false)
+        } else {
+            Err(sdk_error(e))
         }
     }
 

@@ -757,8 +757,8 @@ impl LeadStore for DynamoStore {
         self.accounts_users().await
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
-        self.accounts_update_user(user).await
+    async fn update_user(&self, user: &User, keeper: Option<Uuid>) -> Result<bool, StoreError> {
+        self.accounts_update_user(user, keeper).await
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {

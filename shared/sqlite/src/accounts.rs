@@ -135,8 +135,26 @@ pub(crate) fn users(c: &Connection) -> Result<Vec<User>, StoreError> {
 }
 
 /// Replaces role, disabled and password hash.
-pub(crate) fn update_user(c: &mut Connection, u: &User) -> Result<bool, StoreError> {
-    let n = c
+pub(crate) fn update_user(
+    c: &mut Connection,
+    u: &User,
+    keeper: Option<Uuid>,
+) -> Result<bool, StoreError> {
+    // One transaction: the keeper's check and the update see the same state (the store has one writer).
+    let tx = c.transaction().map_err(internal)?;
+    if let Some(keeper) = keeper {
+        let still_admin: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM users WHERE id = ?1 AND role = 'admin' AND disabled = 0",
+                [keeper.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(internal)?;
+        if still_admin == 0 {
+            return Err(StoreError::Conflict);
+        }
+    }
+    let n = tx
         .execute(
             "UPDATE users SET role = ?2, disabled = ?3, password_hash = ?4 WHERE id = ?1",
             params![
@@ -147,6 +165,7 @@ pub(crate) fn update_user(c: &mut Connection, u: &User) -> Result<bool, StoreErr
             ],
         )
         .map_err(internal)?;
+    tx.commit().map_err(internal)?;
     Ok(n > 0)
 }
 

@@ -1328,9 +1328,9 @@ impl LeadStore for SqliteStore {
         self.read(accounts::users).await
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+    async fn update_user(&self, user: &User, keeper: Option<Uuid>) -> Result<bool, StoreError> {
         let user = user.clone();
-        self.with_conn(move |c| accounts::update_user(c, &user))
+        self.with_conn(move |c| accounts::update_user(c, &user, keeper))
             .await
     }
 
