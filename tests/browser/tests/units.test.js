@@ -155,6 +155,8 @@ test('deltas: absolute and %, "new" after zero, percentage points for rates, wor
   assert.equal(deltaText(delta(0, 0)), 'no change');
   assert.equal(deltaText(delta(5, 5)), 'no change');
   assert.equal(deltaText(delta(5, null)), '—');
+  assert.equal(deltaText(delta(76, -60)), '+136 (+227%)', 'from a negative value (a loss): up, and the percentage says so');
+  assert.equal(deltaText(delta(-90, -60)), '\u221230 (\u221250%)');
   assert.equal(delta(3, 0).kind, 'new');
   assert.equal(delta(9, 12).kind, 'down');
   assert.equal(deltaText(rateDelta(0.25, 0.2)), '+5.0 pp (+25%)');
