@@ -59,6 +59,26 @@ export function money(m) {
   try { return f.format(a.amount); } catch { return `${a.amount} ${a.currency}`; }
 }
 
+const wordFormatters = new Map();
+/**
+ * An amount in words for assistive technology, the currency named rather than only a symbol a screen reader may read
+ * as any dollar: "49.99 US dollars", "1,500 Japanese yen", "12.34 XYZ" for a code Intl does not know; `none` for null.
+ */
+export function moneyWords(m, none = 'no value') {
+  const a = normalize(m);
+  if (!a) return none;
+  let f = wordFormatters.get(a.currency);
+  if (f === undefined) {
+    const exp = exponent(a.currency);
+    try {
+      f = new Intl.NumberFormat(undefined, { style: 'currency', currency: a.currency, currencyDisplay: 'name', minimumFractionDigits: exp, maximumFractionDigits: exp });
+    } catch { f = null; }
+    wordFormatters.set(a.currency, f);
+  }
+  if (!f) return `${a.amount} ${a.currency}`;
+  try { return f.format(a.amount); } catch { return `${a.amount} ${a.currency}`; }
+}
+
 /** "49.99 USD": the spreadsheet-safe text of an amount (no symbol, no grouping), '' for null. */
 export function moneyText(m) {
   const a = normalize(m);

@@ -114,7 +114,8 @@ export function delta(cur, prev) {
   if (c === null || p === null) return { kind: 'none', abs: null, rel: null };
   if (p === 0) return c === 0 ? { kind: 'flat', abs: 0, rel: 0 } : { kind: 'new', abs: c, rel: null };
   const abs = c - p;
-  return { kind: abs > 0 ? 'up' : abs < 0 ? 'down' : 'flat', abs, rel: abs / p };
+  // Relative to the size of the previous value: a loss of 60 becoming a profit of 76 is up 227 %, not −227 %.
+  return { kind: abs > 0 ? 'up' : abs < 0 ? 'down' : 'flat', abs, rel: abs / Math.abs(p) };
 }
 
 /** Change of a rate (0..1): abs in percentage points, rel relative to the previous rate. */

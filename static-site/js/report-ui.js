@@ -80,18 +80,22 @@ export function reportQuery(spec, extra = []) {
 /**
  * "prev 12 · ▲ +5 (+41.7%)" beside a figure. opts: {rate: true} for 0..1 ratios (delta in percentage points),
  * {format} for the previous value, {absFormat} for the size of the change (e.g. minor units written as money),
- * {neutral: true} for figures where up is not better (no colour).
+ * {neutral: true} for figures where up is not better (no colour); {words, absWords} for what screen readers are given
+ * instead of format/absFormat (e.g. "49.99 US dollars" for "$49.99"). A missing previous value is "—", read "none".
  */
-export function compare(cur, prev, { rate = false, format = num, neutral = false, absFormat } = {}) {
+export function compare(cur, prev, { rate = false, format = num, neutral = false, absFormat, words, absWords } = {}) {
   const d = rate ? rateDelta(cur, prev) : delta(cur, prev);
   // Glyphs from DejaVu Sans and every other common system font; "no change" is an inline SVG (see dom.js).
   const arrow = { up: '▲', down: '▼', new: '★', flat: icon('equal'), none: '' }[d.kind];
-  const prevText = prev === null || prev === undefined ? '—' : format(prev);
+  const missing = prev === null || prev === undefined;
+  const prevText = missing ? '—' : format(prev);
+  const prevSaid = missing ? 'none' : words ? words(prev) : prevText;
   const text = deltaText(d, absFormat);
   return h('span', { class: 'cmp', 'data-kind': d.kind, 'data-delta': text, 'data-prev': prevText },
-    h('span', { class: 'cmp-prev' }, h('span', { 'aria-hidden': 'true' }, 'prev '), h('span', { class: 'sr-only' }, 'previous period '), prevText),
+    h('span', { class: 'cmp-prev' }, h('span', { 'aria-hidden': 'true' }, 'prev '), h('span', { class: 'sr-only' }, 'previous period '),
+      prevSaid === prevText ? prevText : [h('span', { 'aria-hidden': 'true' }, prevText), h('span', { class: 'sr-only' }, prevSaid)]),
     d.kind === 'none' ? null : h('span', { class: `delta delta-${neutral ? 'neutral' : d.kind}` },
       arrow ? h('span', { class: 'delta-arrow', 'aria-hidden': 'true' }, arrow) : null,
       h('span', { 'aria-hidden': 'true' }, text),
-      h('span', { class: 'sr-only' }, `, ${deltaWords(d, absFormat)}`)));
+      h('span', { class: 'sr-only' }, `, ${deltaWords(d, absWords || absFormat)}`)));
 }

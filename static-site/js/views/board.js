@@ -10,7 +10,7 @@ import { moveLead, stageSelect } from '../actions.js';
 import { openLead } from './lead.js';
 import { can } from '../session.js';
 import { valuePicker } from '../pickers.js';
-import { money, moneyList } from '../money.js';
+import { moneyEl, notConvertedEl, spoken } from '../money-ui.js';
 
 /** Cards per column on first paint. */
 export const FIRST_PAGE = 25;
@@ -145,14 +145,20 @@ export function renderBoard(root, ctx, params = {}) {
       col.money.dataset.value = st.value ? st.value.amount : '';
       col.money.dataset.weighted = st.weighted ? st.weighted.amount : '';
       setContent(col.money,
-        h('span', { class: 'col-value', title: `Revenue of the ${num(st.leads_with_revenue)} lead${st.leads_with_revenue === 1 ? '' : 's'} in ${col.stage} with orders (all time)` }, money(st.value)),
-        h('span', { class: 'col-weighted', title: `Weighted at ${num(st.probability_percent)} % for ${col.stage}` }, ` · ${money(st.weighted)} at ${num(st.probability_percent)}%`),
-        nc.length ? h('span', { class: 'not-converted', title: 'No exchange rate: kept apart, not counted' }, `+ ${moneyList(nc)} not converted`) : null);
+        h('span', { class: 'sr-only' }, `${col.stage} value: `),
+        h('span', { class: 'col-value', title: `Revenue of the ${num(st.leads_with_revenue)} lead${st.leads_with_revenue === 1 ? '' : 's'} in ${col.stage} with orders (all time)` }, moneyEl(st.value)),
+        h('span', { class: 'col-weighted', title: `Weighted at ${num(st.probability_percent)} % for ${col.stage}` },
+          spoken(' · ', ', '), moneyEl(st.weighted), spoken(` at ${num(st.probability_percent)}%`, ` weighted at ${num(st.probability_percent)} percent`)),
+        notConvertedEl(nc, { title: 'No exchange rate: kept apart, not counted' }));
     }
     if (!p) return;
+    // A polite live region: written again only when its figures change (live refreshes would repeat them otherwise).
+    const said = JSON.stringify([p.total, p.weighted_total, filtered()]);
+    if (moneyBar.dataset.said === said) return;
+    moneyBar.dataset.said = said;
     setContent(moneyBar,
-      h('span', {}, 'Pipeline value '), h('strong', { 'data-money': 'total' }, money(p.total)),
-      h('span', {}, ' · weighted '), h('strong', { 'data-money': 'weighted' }, money(p.weighted_total)),
+      h('span', {}, 'Pipeline value '), h('strong', { 'data-money': 'total' }, moneyEl(p.total)),
+      h('span', {}, ' · weighted '), h('strong', { 'data-money': 'weighted' }, moneyEl(p.weighted_total)),
       h('span', { class: 'muted' }, filtered()
         ? ' · all leads, all time: the filters above do not apply to these figures'
         : ' · every lead now in each stage, all time, at today’s rates'));

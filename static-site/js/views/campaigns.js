@@ -9,7 +9,8 @@ import { loading, errorState, empty, setContent, toast } from '../ui.js';
 import { downloadText } from '../csv.js';
 import { todayIn, sortRows } from '../range.js';
 import { DIMENSIONS, TOUCHES, METRICS, breakdownColumns, moneyColumns, defaultCpaStage, defaultDir, pinOther, breakdownCsv, breakdownFileName } from '../breakdown.js';
-import { money, moneyList, roas as roasText } from '../money.js';
+import { roas as roasText } from '../money.js';
+import { moneyEl, noValue, notConvertedEl } from '../money-ui.js';
 import { rangeFromQuery, rangePicker, reportQuery } from '../report-ui.js';
 import { leadsLink, AGGREGATES } from './overview.js';
 
@@ -168,12 +169,14 @@ export function renderCampaigns(root, ctx, params = {}) {
     }, text, h('span', { class: 'sort-icon', 'aria-hidden': 'true' }, state.sort === c.key ? (dir === 'asc' ? '▲' : '▼') : '↕'));
     const ariaSort = (c) => (state.sort === c.key ? (dir === 'asc' ? 'ascending' : 'descending') : 'none');
     const later = stages.slice(1);
+    // "—" cells are read "no value" (no spend, no orders) or "not applicable" (nothing to divide by).
     const moneyCell = (c, r) => {
-      if (c.kind === 'x') return roasText(c.get(r));
-      if (c.kind === 'ratio') return pct(c.get(r));
-      if (c.kind === 'count') return num(c.get(r));
+      const v = c.get(r);
+      if (c.kind === 'x' || c.kind === 'ratio') return v === null ? noValue('not applicable') : c.kind === 'x' ? roasText(v) : pct(v);
+      if (c.kind === 'count') return num(v);
       const nc = c.notConverted ? c.notConverted(r) : [];
-      return [money(c.amount(r)), nc.length ? h('span', { class: 'not-converted', title: 'No exchange rate: kept apart, not counted' }, `+ ${moneyList(nc)}`) : null];
+      return [moneyEl(c.amount(r), c.notConverted ? 'no value' : 'not applicable'),
+        notConvertedEl(nc, { short: true, title: 'No exchange rate: kept apart, not counted' })];
     };
     const moneyHead = (c) => h('th', { scope: 'col', class: 'num', 'aria-sort': ariaSort(c), 'data-col': c.key, title: c.title || null },
       sortBtn(c, [c.label, c.title ? h('span', { class: 'sr-only' }, ` (${c.title})`) : null]));
@@ -195,6 +198,7 @@ export function renderCampaigns(root, ctx, params = {}) {
       sortBtn(c, [c.label, h('span', { class: 'sr-only' }, ` (${c.stage}${c.metric === 'step' ? `, from ${c.from}` : ''})`)]))));
     const cell = (c, r) => {
       const v = c.get(r);
+      if (v === null || v === undefined) return noValue('not applicable');
       if (c.kind === 'count') return num(v);
       if (c.kind === 'ratio') return pct(v);
       return duration(v);

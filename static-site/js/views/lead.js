@@ -4,7 +4,8 @@ import { api, loadStages } from '../api.js';
 import { leadName, dateTime, ago, display, duration, num } from '../format.js';
 import { drawer, loading, errorState, stageChip, setContent, confirmDialog, toast } from '../ui.js';
 import { moveLead, deleteLead, releaseLead, quarantineBadge, stageSelect } from '../actions.js';
-import { money, moneyList, moneyListText, leadRevenue, normalize } from '../money.js';
+import { moneyListText, leadRevenue, normalize } from '../money.js';
+import { moneyEl, moneyListEl } from '../money-ui.js';
 import { noteLocalChange } from '../live.js';
 
 /**
@@ -128,7 +129,7 @@ export function openLead(id, hooks = {}) {
     const removed = orders.filter((o) => o.removed_at);
     const total = h('div', { class: 'orders-total', 'data-revenue': moneyListText(revenue) },
       h('span', { class: 'orders-total-label' }, 'Revenue'),
-      h('strong', { class: 'orders-total-value' }, revenue.length ? moneyList(revenue) : '—'),
+      h('strong', { class: 'orders-total-value' }, moneyListEl(revenue, { none: 'none' })),
       h('span', { class: 'muted small' },
         revenue.length > 1 ? ' · per currency, not converted' : '',
         apart.length ? ` · ${num(apart.length)} kept apart` : '',
@@ -156,7 +157,8 @@ export function openLead(id, hooks = {}) {
       const value = normalize(o.value);
       const isRemoved = Boolean(o.removed_at);
       const amount = value
-        ? h(isRemoved ? 's' : 'strong', { class: 'order-amount', 'data-amount': `${value.amount} ${value.currency}` }, money(value))
+        ? h(isRemoved ? 's' : 'strong', { class: 'order-amount', 'data-amount': `${value.amount} ${value.currency}` }, moneyEl(value),
+          isRemoved ? h('span', { class: 'sr-only' }, ' (removed)') : null)
         : h('strong', { class: 'order-amount order-unread' }, o.unread ? `${display(o.unread.value)}${o.unread.currency ? ` ${o.unread.currency}` : ''}` : '—');
       const editHost = h('div', { class: 'order-form-host' });
       const editBtn = !isRemoved && value ? h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-action': 'edit-order', 'aria-label': `Edit the amount of order ${o.order_id}`, onclick: () => {
@@ -175,7 +177,7 @@ export function openLead(id, hooks = {}) {
         const ok = await confirmDialog({
           title: `Remove order ${o.order_id}?`,
           body: h('div', {},
-            h('p', {}, value ? `${money(value)} will no longer count in revenue, ROAS or any report.` : 'It will no longer be listed as kept apart.'),
+            h('p', {}, value ? [moneyEl(value), ' will no longer count in revenue, ROAS or any report.'] : 'It will no longer be listed as kept apart.'),
             h('p', { class: 'muted' }, 'The order stays in the lead’s history, struck through; recording it again with the same order id restores it.')),
           confirmLabel: 'Remove order',
           danger: true,
@@ -197,7 +199,7 @@ export function openLead(id, hooks = {}) {
         !value && o.unread ? h('div', { class: 'order-apart-note' }, `Not counted: ${display(o.unread.reason)}`) : null,
         changes.length ? h('ol', { class: 'order-changes', 'aria-label': `Changes to order ${o.order_id}` }, changes.map((c) => h('li', {},
           dateTime(c.at), ' · ', c.via === 'admin' ? 'admin' : c.via === 'postback' ? 'postback' : display(c.via), ': ',
-          c.removed ? 'removed' : 'changed', c.before ? `, was ${money(c.before)}` : ', had no counted amount'))) : null,
+          c.removed ? 'removed' : 'changed', c.before ? [', was ', moneyEl(c.before)] : ', had no counted amount'))) : null,
         editHost);
     }
   }
@@ -294,10 +296,14 @@ function orderForm({ title, withId = false, amount = '', currency = 'USD', submi
   const cur = input('currency', 'Currency', { type: 'text', value: currency, maxlength: 3, placeholder: 'USD', autocomplete: 'off', required: true });
   const oid = withId ? input('order_id', 'Order id (optional)', { type: 'text', placeholder: 'A-1001', autocomplete: 'off' }) : null;
   const formError = h('p', { class: 'field-error order-form-error', role: 'alert', hidden: true });
+  // A field's message is read when focus moves to it (aria-describedby); when focus is there already (Enter in the
+  // field), nothing would be read, so this live region says it.
+  const said = h('p', { class: 'sr-only', role: 'status' });
   const fields = { value: amt.el, currency: cur.el, ...(oid ? { order_id: oid.el } : {}) };
   const clearErrors = () => {
     for (const [k, el] of Object.entries(fields)) { el.removeAttribute('aria-invalid'); err[k].hidden = true; err[k].textContent = ''; }
     formError.hidden = true; formError.textContent = '';
+    said.textContent = '';
   };
   const showField = (e) => {
     if (e.status !== 400 && e.status !== 409) return false;
@@ -306,6 +312,7 @@ function orderForm({ title, withId = false, amount = '', currency = 'USD', submi
       el.setAttribute('aria-invalid', 'true');
       err[e.field].textContent = e.message;
       err[e.field].hidden = false;
+      if (document.activeElement === el) said.textContent = `${e.message}`;
       el.focus();
     } else {
       formError.textContent = e.message;
@@ -329,7 +336,7 @@ function orderForm({ title, withId = false, amount = '', currency = 'USD', submi
   } },
   h('div', { class: 'order-form-title' }, title),
   h('div', { class: 'order-form-fields' }, amt.wrap, cur.wrap, oid ? oid.wrap : null),
-  formError,
+  formError, said,
   h('div', { class: 'order-form-actions' },
     h('button', { class: 'btn btn-primary btn-sm', type: 'submit', 'data-action': 'save-order' }, submitLabel),
     h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-action': 'cancel-order', onclick: onCancel }, 'Cancel')));

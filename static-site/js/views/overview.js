@@ -8,7 +8,8 @@ import { loading, errorState, empty, setContent } from '../ui.js';
 import { dailyBars, ring } from '../charts.js';
 import { todayIn, chartBuckets, compareSources } from '../range.js';
 import { rangeFromQuery, rangePicker, reportQuery, compare } from '../report-ui.js';
-import { money, moneyList, moneyAbs, normalize, roas as roasText } from '../money.js';
+import { money, moneyAbs, moneyWords, normalize, roas as roasText } from '../money.js';
+import { moneyEl, noValue, notConvertedEl } from '../money-ui.js';
 
 /** Conversion to the "Paid" stage (or the last one) of a period: reached / new leads. */
 export function paidConversion(period) {
@@ -153,28 +154,29 @@ export function moneyKpis(m, p, period) {
     const cur = normalize(m[key]);
     const before = p ? normalize(p[key]) : null;
     const same = cur && before && cur.currency === before.currency;
+    const of = (v) => ({ minor: v, currency: cur.currency });
     return compare(cur ? cur.minor : null, same ? before.minor : null, {
-      format: (v) => money({ minor: v, currency: cur.currency }),
-      absFormat: (v) => moneyAbs(v, cur.currency), ...opts,
+      format: (v) => money(of(v)), words: (v) => moneyWords(of(v)),
+      absFormat: (v) => moneyAbs(v, cur.currency), absWords: (v) => moneyWords(of(Math.abs(v))), ...opts,
     });
   };
-  const apart = (list, what) => (Array.isArray(list) && list.length
-    ? h('span', { class: 'not-converted', 'data-not-converted': what, title: 'No exchange rate for these days: kept apart, not counted' }, `+ ${moneyList(list)} not converted`)
-    : null);
+  const apart = (list, what) => notConvertedEl(list, { what });
   const ratio = (v) => (v === null || v === undefined ? null : Number(v));
   const roi = ratio(m.roi);
+  // "—" is read "no value" (no spend rows) or "not applicable" (nothing to divide by), never as a dash.
+  const ratioEl = (v) => (v === null ? noValue('not applicable') : roasText(v));
   return h('section', { class: 'kpis kpis-money', 'aria-label': 'Money' },
-    kpi('Revenue', money(m.revenue), [`${num(m.orders)} order${m.orders === 1 ? '' : 's'} placed ${period}`,
+    kpi('Revenue', moneyEl(m.revenue), [`${num(m.orders)} order${m.orders === 1 ? '' : 's'} placed ${period}`,
       m.orders_kept_apart ? ` · ${num(m.orders_kept_apart)} kept apart` : '', apart(m.revenue_not_converted, 'revenue')], 'kpi-revenue', amountCmp('revenue')),
-    kpi('Spend', money(m.spend), [m.spend ? `${num(m.clicks)} clicks · ${num(m.impressions)} impressions` : 'No spend rows for this range',
+    kpi('Spend', moneyEl(m.spend, 'no spend'), [m.spend ? `${num(m.clicks)} clicks · ${num(m.impressions)} impressions` : 'No spend rows for this range',
       apart(m.spend_not_converted, 'spend')], 'kpi-spend', amountCmp('spend', { neutral: true })),
-    kpi('Profit', money(m.profit), 'Revenue − spend', 'kpi-profit', amountCmp('profit')),
-    kpi('ROAS', roasText(m.roas), `Revenue ÷ spend · ROI ${roi === null ? '—' : pct(roi)}`, 'kpi-roas',
+    kpi('Profit', moneyEl(m.profit, 'not applicable'), 'Revenue − spend', 'kpi-profit', amountCmp('profit')),
+    kpi('ROAS', ratioEl(ratio(m.roas)), ['Revenue ÷ spend · ROI ', roi === null ? noValue('not applicable') : pct(roi)], 'kpi-roas',
       compare(ratio(m.roas), p ? ratio(p.roas) : null, { format: roasText, absFormat: (v) => `${Math.abs(v).toFixed(2)}×` })),
-    kpi('CPL', money(m.cpl), 'Spend ÷ new leads', 'kpi-cpl', amountCmp('cpl', { neutral: true })),
+    kpi('CPL', moneyEl(m.cpl, 'not applicable'), 'Spend ÷ new leads', 'kpi-cpl', amountCmp('cpl', { neutral: true })),
     kpi('Paying leads', num(m.paying_leads), 'New leads in the range with an order', 'kpi-paying', compare(m.paying_leads, p ? p.paying_leads : null)),
-    kpi('Average order', money(m.average_order_value), 'Revenue ÷ orders', 'kpi-aov', amountCmp('average_order_value')),
-    kpi('Revenue per lead', money(m.revenue_per_lead), 'Revenue ÷ new leads', 'kpi-rpl', amountCmp('revenue_per_lead')));
+    kpi('Average order', moneyEl(m.average_order_value, 'not applicable'), 'Revenue ÷ orders', 'kpi-aov', amountCmp('average_order_value')),
+    kpi('Revenue per lead', moneyEl(m.revenue_per_lead, 'not applicable'), 'Revenue ÷ new leads', 'kpi-rpl', amountCmp('revenue_per_lead')));
 }
 
 function cardHead(id, title, sub) {

@@ -14,14 +14,27 @@ const FORMATS = [
 ];
 const FORMAT_NAMES = { google_ads: 'Google Ads', meta: 'Meta Ads Manager', native: 'Leadpipe', rates: 'rates' };
 
-/** The table of rejected lines of an import report. */
-function rejectedTable(rejected, testid) {
+/** The table of rejected lines of an import report; `label` names its scrolling region (unique on the screen). */
+function rejectedTable(rejected, testid, label) {
   if (!rejected.length) return null;
-  return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Rejected rows' },
+  return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': label },
     h('table', { class: 'table', 'data-testid': testid },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Line'), h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Why it was rejected'))),
       h('tbody', {}, ...rejected.map((x) => h('tr', {},
         h('td', {}, String(x.line)), h('td', {}, x.field), h('td', { class: 'cell-error' }, x.message))))));
+}
+
+/**
+ * An import report: a polite live status with its one-line summary (or error), and the table of rejected lines beside
+ * it, outside the live region (a whole table would be read out at every import).
+ */
+function reportArea(testid) {
+  const status = h('div', { role: 'status', 'aria-live': 'polite' });
+  const detail = h('div', {});
+  return {
+    el: h('div', { class: 'import-report', 'data-testid': testid }, status, detail),
+    show(said, table = null) { setContent(status, said); setContent(detail, table); },
+  };
 }
 
 /** The "Ad spend" card of the Import screen. */
@@ -31,15 +44,15 @@ export function spendImportCard() {
   const source = h('input', { class: 'input', id: 'spend-source', type: 'text', maxlength: '64', placeholder: 'google / facebook (from the format)', autocomplete: 'off' });
   const currency = h('input', { class: 'input', id: 'spend-currency', type: 'text', maxlength: '3', placeholder: 'from the file', autocomplete: 'off' });
   const button = h('button', { class: 'btn btn-primary', type: 'button', disabled: true, 'data-testid': 'spend-run' }, icon('upload'), 'Import spend');
-  const report = h('div', { class: 'import-report', 'data-testid': 'spend-report', role: 'status', 'aria-live': 'polite' });
+  const { el: report, show } = reportArea('spend-report');
   let file = null;
 
   input.addEventListener('change', () => {
     file = input.files && input.files[0];
-    setContent(report, null);
+    show(null);
     button.disabled = !file;
     if (file && file.size > MAX_BYTES) {
-      setContent(report, h('p', { class: 'form-error', role: 'alert' }, `This file is ${(file.size / 1048576).toFixed(1)} MB: spend files go up to 4 MB. Split it by date range.`));
+      show(h('p', { class: 'form-error' }, `This file is ${(file.size / 1048576).toFixed(1)} MB: spend files go up to 4 MB. Split it by date range.`));
       button.disabled = true;
     }
   });
@@ -47,17 +60,16 @@ export function spendImportCard() {
   button.addEventListener('click', async () => {
     if (!file) return;
     button.disabled = true;
-    setContent(report, h('p', { class: 'muted' }, 'Importing…'));
+    show(h('p', { class: 'muted' }, 'Importing…'));
     try {
       const r = await api.importSpend(file, { format: format.value, source: source.value.trim(), currency: currency.value.trim() });
       const rejected = r.rejected || [];
-      setContent(report, h('div', {},
-        h('p', { 'data-testid': 'spend-summary', class: 'import-summary' },
-          `${FORMAT_NAMES[r.format] || r.format}: ${r.stored} row(s) stored, ${r.rejected_total} rejected${r.skipped ? `, ${r.skipped} total row(s) skipped` : ''}`),
-        rejectedTable(rejected, 'spend-rejected')));
+      show(h('p', { 'data-testid': 'spend-summary', class: 'import-summary' },
+        `${FORMAT_NAMES[r.format] || r.format}: ${r.stored} row(s) stored, ${r.rejected_total} rejected${r.skipped ? `, ${r.skipped} total row(s) skipped` : ''}`),
+      rejectedTable(rejected, 'spend-rejected', 'Rejected spend rows'));
       toast(`Spend imported: ${r.stored} row(s)`);
     } catch (e) {
-      setContent(report, h('p', { class: 'form-error', role: 'alert' }, e.message));
+      show(h('p', { class: 'form-error' }, e.message));
     } finally {
       button.disabled = !file;
     }
@@ -86,9 +98,20 @@ export function ratesCard() {
   const day = h('input', { class: 'input', id: 'rate-day', type: 'date', required: true });
   const cur = h('input', { class: 'input', id: 'rate-currency', type: 'text', maxlength: '3', placeholder: 'EUR', required: true, autocomplete: 'off' });
   const rate = h('input', { class: 'input', id: 'rate-value', type: 'text', inputmode: 'decimal', placeholder: '1.08', required: true, autocomplete: 'off' });
-  const problem = h('p', { class: 'form-error', role: 'alert', 'data-testid': 'rates-problem' });
+  const problem = h('p', { class: 'form-error', role: 'alert', id: 'rates-problem', 'data-testid': 'rates-problem' });
+  const inputs = { day, currency: cur, rate };
+  /** The form's message, the fields it is about marked invalid and described by it, focus on the first of them. */
+  function setProblem(text, bad = []) {
+    setContent(problem, text || null);
+    for (const [k, el] of Object.entries(inputs)) {
+      const on = Boolean(text) && bad.includes(k);
+      if (on) { el.setAttribute('aria-invalid', 'true'); el.setAttribute('aria-describedby', 'rates-problem'); } else { el.removeAttribute('aria-invalid'); el.removeAttribute('aria-describedby'); }
+    }
+    const first = Object.keys(inputs).find((k) => Boolean(text) && bad.includes(k));
+    if (first) inputs[first].focus();
+  }
   const fileInput = h('input', { class: 'file-input', type: 'file', id: 'rates-file', accept: '.csv,text/csv' });
-  const importReport = h('div', { class: 'import-report', 'data-testid': 'rates-report', role: 'status', 'aria-live': 'polite' });
+  const { el: importReport, show: showImport } = reportArea('rates-report');
 
   async function load() {
     try {
@@ -96,14 +119,14 @@ export function ratesCard() {
       reporting.textContent = `Reporting currency: ${r.reporting_currency} (REPORTING_CURRENCY). A rate is how many ${r.reporting_currency} one unit of the currency is worth from its day on; an amount without a rate is shown apart, never as 0.`;
       const rates = r.rates || [];
       setContent(listHost, rates.length
-        ? h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Exchange rates' },
+        ? h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Stored exchange rates' },
           h('table', { class: 'table', 'data-testid': 'rates-table' },
             h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Currency'), h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, `Rate (${r.reporting_currency} per unit)`), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
             h('tbody', {}, ...rates.map((x) => h('tr', { 'data-rate': `${x.currency} ${x.day}` },
               h('td', {}, x.currency), h('td', {}, x.day), h('td', { class: 'num' }, x.rate),
               h('td', {}, h('button', { class: 'btn btn-secondary btn-sm', type: 'button', 'aria-label': `Edit ${x.currency} from ${x.day}`, onclick: () => { day.value = x.day; cur.value = x.currency; rate.value = x.rate; rate.focus(); } }, 'Edit'),
                 ' ',
-                h('button', { class: 'btn btn-secondary btn-sm', type: 'button', 'aria-label': `Delete ${x.currency} from ${x.day}`, onclick: () => remove(x) }, 'Delete')))))))
+                h('button', { class: 'btn btn-secondary btn-sm', type: 'button', 'data-action': 'delete-rate', 'aria-label': `Delete ${x.currency} from ${x.day}`, onclick: () => remove(x, rates.indexOf(x)) }, 'Delete')))))))
         : h('p', { class: 'muted' }, 'No exchange rates yet: amounts in other currencies stay unconverted until you add one.'));
     } catch (e) {
       if (e.status === 401) return;
@@ -111,13 +134,16 @@ export function ratesCard() {
     }
   }
 
-  async function remove(x) {
+  /** Delete a rate; focus then moves to the Delete button now in its row's place (or the form when none is left). */
+  async function remove(x, at) {
     try {
       await api.deleteRate(x.currency, x.day);
       toast(`Rate of ${x.currency} from ${x.day} deleted`);
-      load();
+      await load();
+      const left = listHost.querySelectorAll('[data-action=delete-rate]');
+      (left[Math.min(at, left.length - 1)] || day).focus();
     } catch (e) {
-      setContent(problem, e.message);
+      setProblem(e.message);
     }
   }
 
@@ -128,31 +154,31 @@ export function ratesCard() {
     h('div', { class: 'form-field rate-save' }, h('button', { class: 'btn btn-primary', type: 'submit', 'data-testid': 'rate-save' }, 'Save rate')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    setContent(problem, null);
-    if (!day.value || !cur.value.trim() || !rate.value.trim()) { setContent(problem, 'Give the day, the currency and the rate.'); return; }
+    setProblem(null);
+    const empty = Object.keys(inputs).filter((k) => !inputs[k].value.trim());
+    if (empty.length) { setProblem('Give the day, the currency and the rate.', empty); return; }
     try {
       const r = await api.putRates([{ day: day.value, currency: cur.value.trim().toUpperCase(), rate: rate.value.trim() }]);
-      if (r.rejected && r.rejected.length) { setContent(problem, `${r.rejected[0].field}: ${r.rejected[0].message}`); return; }
+      if (r.rejected && r.rejected.length) { setProblem(`${r.rejected[0].field}: ${r.rejected[0].message}`, [r.rejected[0].field]); return; }
       toast('Rate saved');
       rate.value = '';
       load();
     } catch (e) {
-      setContent(problem, e.message);
+      setProblem(e.message, e.field ? [e.field] : []);
     }
   });
 
   fileInput.addEventListener('change', async () => {
     const file = fileInput.files && fileInput.files[0];
     if (!file) return;
-    setContent(importReport, h('p', { class: 'muted' }, 'Importing…'));
+    showImport(h('p', { class: 'muted' }, 'Importing…'));
     try {
       const r = await api.importRates(file);
-      setContent(importReport, h('div', {},
-        h('p', { class: 'import-summary', 'data-testid': 'rates-summary' }, `${r.stored} rate(s) stored, ${r.rejected_total} rejected`),
-        rejectedTable(r.rejected || [], 'rates-rejected')));
+      showImport(h('p', { class: 'import-summary', 'data-testid': 'rates-summary' }, `${r.stored} rate(s) stored, ${r.rejected_total} rejected`),
+        rejectedTable(r.rejected || [], 'rates-rejected', 'Rejected rate rows'));
       load();
     } catch (e) {
-      setContent(importReport, h('p', { class: 'form-error', role: 'alert' }, e.message));
+      showImport(h('p', { class: 'form-error' }, e.message));
     } finally {
       fileInput.value = '';
     }

@@ -2,9 +2,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, newPage, screenshot, go as goTo, waitReady, today, addDays,
+  startServer, launchBrowser, newPage, screenshot, go as goTo, waitReady, today, addDays, PHONE,
 } from '../lib/harness.js';
 import { seedMany } from '../lib/seed.js';
+import { layoutDefects } from '../lib/layout.js';
 
 const ADMIN = 'board-admin-key';
 const INGEST = 'board-ingest-key';
@@ -169,4 +170,19 @@ test('All Leads totals: exact from counters for a source ("of 354"), "1,000+" fo
   await page.locator('.summary', { hasText: `1–25 of ${truth.toLocaleString('en-US')} leads` }).waitFor();
   await page.locator('.summary [data-action=count-all]').waitFor({ state: 'detached' });
   await screenshot(page, 'desktop-leads-counted', { fullPage: false });
+});
+
+test('All Leads "Count all" (a search past the read budget) in the dark scheme and at 390 px: nothing overlaps or is cut', async () => {
+  for (const [tag, opts] of [['desktop-dark', { colorScheme: 'dark' }], ['phone-light', { viewport: PHONE }]]) {
+    const { context, page: p } = await newPage(browser, opts);
+    try {
+      await go('#/leads?search=big', p);
+      await p.locator('.summary', { hasText: '1–25 of 1,000+ leads' }).locator('.btn-count-all').waitFor();
+      const defects = await layoutDefects(p, '.table-toolbar .summary > *, .table-toolbar > *');
+      await screenshot(p, `${tag}-leads-count-all`, { fullPage: false });
+      assert.deepEqual(defects, [], tag);
+    } finally {
+      await context.close();
+    }
+  }
 });

@@ -8,6 +8,7 @@ import {
   startServer, launchBrowser, newPage, screenshot, go as goTo, waitDrawer, parseCsv, DESKTOP, PHONE, SCREENSHOT_DIR,
 } from '../lib/harness.js';
 import { layoutDefects } from '../lib/layout.js';
+import { shownText } from '../lib/a11y-text.js';
 
 const ADMIN = 'money-admin-key';
 const INGEST = 'money-ingest-key';
@@ -182,10 +183,10 @@ test('Overview: money cards are the analytics API\'s money, "—" where it is nu
   const card = (k) => page.locator(`[data-kpi="kpi-${k}"]`);
   assert.match(await card('revenue').innerText(), new RegExp(m.revenue.amount.replace('.', '\\.')));
   assert.equal(m.spend, null, 'no spend rows in this test');
-  assert.equal(await card('spend').innerText(), '—');
-  assert.equal(await card('roas').innerText(), '—');
-  assert.equal(await card('cpl').innerText(), '—');
-  assert.equal(await card('profit').innerText(), '—');
+  assert.equal(await shownText(card('spend')), '—');
+  assert.equal(await shownText(card('roas')), '—');
+  assert.equal(await shownText(card('cpl')), '—');
+  assert.equal(await shownText(card('profit')), '—');
   assert.equal(await card('paying').innerText(), String(m.paying_leads));
   assert.match(await card('aov').innerText(), new RegExp(m.average_order_value.amount.replace('.', '\\.')));
   assert.equal(await page.locator('.kpi-revenue .cmp').getAttribute('data-delta'), m.revenue.minor ? 'new' : 'no change', 'nothing in the previous period');
@@ -205,9 +206,9 @@ test('Campaigns: the money view is the breakdown API per row, sortable, and the 
   for (const r of bd.rows) {
     const tr = page.locator(`.report-table tbody tr[data-value="${r.value}"]`);
     assert.equal(await tr.locator('td[data-col="money:revenue"]').getAttribute('data-minor'), String(r.money.revenue.minor), `${r.value} revenue`);
-    assert.equal(await tr.locator('td[data-col="money:spend"]').innerText(), '—', 'no spend');
-    assert.equal(await tr.locator('td[data-col="money:roas"]').innerText(), '—');
-    assert.equal(await tr.locator('td[data-col="money:cpa"]').innerText(), '—');
+    assert.equal(await shownText(tr.locator('td[data-col="money:spend"]')), '—', 'no spend');
+    assert.equal(await shownText(tr.locator('td[data-col="money:roas"]')), '—');
+    assert.equal(await shownText(tr.locator('td[data-col="money:cpa"]')), '—');
     assert.equal(await tr.locator('td[data-col="money:paying_leads"]').innerText(), String(r.money.paying_leads));
   }
   await page.locator('.report-table th[data-col="money:revenue"] button').click();

@@ -16,6 +16,7 @@ import {
 } from '../lib/harness.js';
 import { seed, seedMany, leadBody, FORMULA_LEAD } from '../lib/seed.js';
 import { pct, duration } from '../../../static-site/js/format.js';
+import { shownText } from '../lib/a11y-text.js';
 
 const ADMIN = 'reports-admin-key';
 const INGEST = 'reports-ingest-key';
@@ -45,7 +46,8 @@ after(async () => {
 
 const go = (hash, p = page) => goTo(p, server.base, hash, ADMIN);
 const hashOf = (p = page) => new URL(p.url()).hash;
-const text = (loc) => loc.innerText().then((t) => t.trim());
+// What the eye sees (a "—" cell also carries words for screen readers, visually hidden).
+const text = (loc) => shownText(loc);
 const cmpOf = async (loc) => ({ prev: await loc.getAttribute('data-prev'), delta: await loc.getAttribute('data-delta') });
 const rangeInputs = async (p = page) => ({
   preset: await p.locator('select[name=range]').inputValue(),

@@ -155,6 +155,8 @@ test('deltas: absolute and %, "new" after zero, percentage points for rates, wor
   assert.equal(deltaText(delta(0, 0)), 'no change');
   assert.equal(deltaText(delta(5, 5)), 'no change');
   assert.equal(deltaText(delta(5, null)), '—');
+  assert.equal(deltaText(delta(76, -60)), '+136 (+227%)', 'from a negative value (a loss): up, and the percentage says so');
+  assert.equal(deltaText(delta(-90, -60)), '\u221230 (\u221250%)');
   assert.equal(delta(3, 0).kind, 'new');
   assert.equal(delta(9, 12).kind, 'down');
   assert.equal(deltaText(rateDelta(0.25, 0.2)), '+5.0 pp (+25%)');
@@ -258,6 +260,12 @@ test('money: exact decimal text from minor units, sums per currency, CSV text, b
   assert.equal(m.money(null), '—');
   assert.equal(m.roas(null), '—');
   assert.equal(m.roas(2.5), '2.50×');
+  assert.equal(new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', currencyDisplay: 'name' }).format('1'), '1.00 US dollars', 'precondition: Node has full ICU');
+  assert.match(m.moneyWords({ minor: 4999, currency: 'USD' }), /^49\.99 US dollars$/, 'the currency in words, not a "$"');
+  assert.match(m.moneyWords({ minor: 1500, currency: 'JPY' }), /^1,500 Japanese yen$/);
+  assert.match(m.moneyWords({ minor: 1234, currency: 'BHD' }), /^1\.234 Bahraini dinars$/);
+  assert.equal(m.moneyWords(null), 'no value');
+  assert.equal(m.moneyWords(null, 'not applicable'), 'not applicable');
   const row = { money: { revenue: { minor: 4999, currency: 'USD', amount: '49.99' }, revenue_not_converted: [{ minor: 1500, currency: 'JPY', amount: '1500' }], spend: null, cost_per_stage: { Paid: null }, roas: null, roi: 0.1234 } };
   const cols = moneyCsvColumns([row], ['Paid']);
   const get = (name) => cols.find(([n]) => n === name)[1](row);
