@@ -9,7 +9,8 @@ import { toCsv, csvColumns, downloadText, exportFileName } from '../csv.js';
 import { noteLocalChange } from '../live.js';
 import { openLead } from './lead.js';
 import { valuePicker } from '../pickers.js';
-import { leadRevenue, moneyList, moneyListText } from '../money.js';
+import { leadRevenue, moneyListText } from '../money.js';
+import { moneyListEl } from '../money-ui.js';
 
 const FILTER_KEYS = ['stage', 'search', 'source', 'campaign', 'from', 'to', 'quarantine'];
 const PAGE_SIZES = [10, 25, 50, 100];
@@ -43,7 +44,7 @@ export const COLUMNS = [
   { key: 'source', label: 'Source', on: true, get: (l) => text(l.source) },
   { key: 'campaign', label: 'Campaign', on: true, get: (l) => text(l.campaign, 'cell-campaign') },
   { key: 'form', label: 'Form %', on: true, render: pctCell },
-  { key: 'revenue', label: 'Revenue', on: true, cls: 'cell-revenue', render: (l) => moneyList(leadRevenue(l)), title: (l) => moneyListText(leadRevenue(l)) || 'No counted orders' },
+  { key: 'revenue', label: 'Revenue', on: true, cls: 'cell-revenue', render: (l) => moneyListEl(leadRevenue(l), { none: 'no orders' }), title: (l) => moneyListText(leadRevenue(l)) || 'No counted orders' },
   // Off by default since Revenue joined the defaults (the table must fit 1440 px); in the chooser and the drawer.
   { key: 'ip', label: 'IP', on: false, get: (l) => text(l.ip_address, 'mono small cell-text cell-ip') },
   { key: 'device', label: 'Device', on: true, get: (l) => text(l.device_type, 'cell-text cell-device') },
@@ -170,7 +171,7 @@ export function renderLeads(root, ctx, params = {}) {
   limitSel.addEventListener('change', () => { state.limit = Number(limitSel.value); syncHash(); reset(); });
 
   // ---- live banner, bulk bar, table, pager ----
-  const summary = h('div', { class: 'summary', 'aria-live': 'polite' });
+  const summary = h('div', { class: 'summary', 'aria-live': 'polite', tabindex: '-1' });
   const liveBanner = h('div', { class: 'live-banner', role: 'status', hidden: true });
   const bulkBar = h('div', { class: 'bulk-bar', role: 'region', 'aria-label': 'Selected leads', hidden: true });
   const bulkResult = h('div', { class: 'bulk-result', role: 'status', hidden: true });
@@ -293,6 +294,8 @@ export function renderLeads(root, ctx, params = {}) {
         state.total = res.total;
         state.totalExact = res.total_exact !== false;
         renderTable();
+        // The button is gone once the total is exact: keep the keyboard where it was, on the summary.
+        summary.focus();
       } catch (e) {
         if (seq !== state.seq || !root.isConnected) return;
         btn.disabled = false;

@@ -169,6 +169,8 @@ test('All Leads totals: exact from counters for a source ("of 354"), "1,000+" fo
   assert.deepEqual(Object.fromEntries(new URL(request.url()).searchParams), { search: 'big' });
   await page.locator('.summary', { hasText: `1–25 of ${truth.toLocaleString('en-US')} leads` }).waitFor();
   await page.locator('.summary [data-action=count-all]').waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('summary')), true,
+    'focus moves to the summary, not to the page, when the button goes');
   await screenshot(page, 'desktop-leads-counted', { fullPage: false });
 });
 

@@ -8,7 +8,7 @@ import {
   startServer, launchBrowser, newPage, screenshot, go as goTo, waitDrawer, parseCsv, DESKTOP, PHONE, SCREENSHOT_DIR,
 } from '../lib/harness.js';
 import { layoutDefects } from '../lib/layout.js';
-import { shownText } from '../lib/a11y-text.js';
+import { shownText, spokenText } from '../lib/a11y-text.js';
 
 const ADMIN = 'money-admin-key';
 const INGEST = 'money-ingest-key';
@@ -139,9 +139,11 @@ test('All Leads: a Revenue column per currency, sorted by the server across page
   await go('#/leads');
   const cellOf = (id) => page.locator(`tr[data-lead-id="${id}"] td[data-col=revenue]`);
   assert.equal(await cellOf(ids.ann).getAttribute('title'), '1500 JPY; 60.00 USD');
-  assert.match(await cellOf(ids.ann).innerText(), /¥1,500 · \$60\.00/);
-  assert.match(await cellOf(ids.bob).innerText(), /1\.234/);
-  assert.equal(await cellOf(ids.dee).innerText(), '—', 'its order was removed');
+  assert.match(await shownText(cellOf(ids.ann)), /¥1,500 · \$60\.00/);
+  assert.match(await shownText(cellOf(ids.bob)), /1\.234/);
+  assert.equal(await shownText(cellOf(ids.dee)), '—', 'its order was removed');
+  assert.match(await spokenText(cellOf(ids.ann)), /1,500 Japanese yen, 60\.00 US dollars/, 'read with the currencies in words');
+  assert.equal(await spokenText(cellOf(ids.dee)), 'no orders');
   // The server orders by revenue in the reporting currency (USD here, no JPY or BHD rate: those amounts are left
   // out of the rank) and lists only the leads with counted orders: Dee's only order was removed.
   const rows = () => page.locator('table.leads-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.leadId));
