@@ -1381,7 +1381,12 @@ pub async fn revenue_equals_a_recomputation_from_orders(app: Leadpipe) {
         .map(|a| (a.currency.to_string(), a.minor))
         .collect();
     assert_eq!(shown, spend_apart);
-    assert_eq!(money.profit.as_ref().map(|a| a.minor), Some(total - spent));
+    // Spend in a currency without a rate is never taken as 0: the figures that need it are absent ("—").
+    let complete = spend_apart.is_empty();
+    assert_eq!(
+        money.profit.as_ref().map(|a| a.minor),
+        complete.then_some(total - spent)
+    );
     assert!(!money.revenue_not_converted.is_empty(), "BHD has no rate");
     let breakdown = app
         .breakdown(
@@ -1404,14 +1409,14 @@ pub async fn revenue_equals_a_recomputation_from_orders(app: Leadpipe) {
             .collect();
         assert_eq!(shown, apart, "campaign {}", row.value);
         let has_spend = spend.iter().any(|r| r.campaign == row.value);
-        let (spent, _) = spend_recomputed(&|r| r.campaign == row.value);
+        let (spent, spend_apart) = spend_recomputed(&|r| r.campaign == row.value);
         assert_eq!(
             row.money.spend.as_ref().map(|a| a.minor),
             has_spend.then_some(spent),
             "campaign {}",
             row.value
         );
-        let cpl = has_spend
+        let cpl = (has_spend && spend_apart.is_empty())
             .then(|| leadpipe_core::domain::money_report::divide(spent, row.leads))
             .flatten();
         assert_eq!(

@@ -103,7 +103,13 @@ const previousOf = (r, days) => ({ from: addDays(r.from, -days), to: addDays(r.f
 /** What the Overview shows: key figures, money cards, funnel, top sources and the daily chart. */
 function readOverview(p) {
   return p.evaluate(() => {
-    const text = (el) => (el ? el.textContent.trim() : null);
+    // What the eye sees: the words kept for screen readers (.sr-only) are left out.
+    const text = (el) => {
+      if (!el) return null;
+      const copy = el.cloneNode(true);
+      for (const sr of copy.querySelectorAll('.sr-only')) sr.remove();
+      return copy.textContent.trim();
+    };
     const cmp = (el) => { const c = el && el.querySelector('.cmp'); return c ? { prev: c.dataset.prev, delta: c.dataset.delta } : null; };
     const kpis = {};
     for (const k of document.querySelectorAll('.kpi')) {
@@ -230,10 +236,17 @@ function compareMoney(k, m, pm, at, fig) {
 
 /** The rows of the table in `host`: [{value, cells: {data-col or decile index: text}}]. */
 function readTable(p, host) {
-  return p.locator(host).evaluate((el) => [...el.querySelectorAll('tbody tr[data-value]')].map((tr) => ({
-    value: tr.dataset.value,
-    cells: Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.col ?? `decile:${td.dataset.decile}`, td.textContent.trim()])),
-  })));
+  return p.locator(host).evaluate((el) => {
+    const shown = (td) => {
+      const copy = td.cloneNode(true);
+      for (const sr of copy.querySelectorAll('.sr-only')) sr.remove();
+      return copy.textContent.trim();
+    };
+    return [...el.querySelectorAll('tbody tr[data-value]')].map((tr) => ({
+      value: tr.dataset.value,
+      cells: Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.col ?? `decile:${td.dataset.decile}`, shown(td)])),
+    }));
+  });
 }
 
 /** The cell texts a Campaigns row should show: leads, then per later stage reached, step %, of leads % and time. */

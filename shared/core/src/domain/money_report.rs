@@ -250,14 +250,19 @@ impl MoneyFigures {
                 .n
         };
         let amount = |m: Option<i64>| m.map(|m| Amount::new(m, cur));
-        let spent = spend.as_ref().map(|(s, _)| *s);
+        // Figures from spend (CPL, cost per stage, profit, ROAS, ROI) need all of it: spend in a currency without
+        // a rate is never taken as 0, so those figures are "—" until it can be converted.
+        let spent = spend
+            .as_ref()
+            .filter(|(_, apart)| apart.is_empty())
+            .map(|(s, _)| *s);
         Self {
             revenue: Amount::new(revenue, cur),
             revenue_not_converted,
             orders: inputs.orders,
             orders_kept_apart: inputs.orders_kept_apart,
             paying_leads: n(field::PAYING),
-            spend: amount(spent),
+            spend: amount(spend.as_ref().map(|(s, _)| *s)),
             spend_not_converted: spend.as_ref().map(|(_, a)| a.clone()).unwrap_or_default(),
             clicks: inputs.clicks,
             impressions: inputs.impressions,
@@ -448,5 +453,25 @@ mod tests {
         let f = MoneyFigures::compute(&spend_only, &rates, &[]);
         assert_eq!(f.spend.unwrap().minor, 500);
         assert_eq!((f.cpl, f.roas), (None, Some(0.0)));
+    }
+
+    #[test]
+    fn spend_without_a_rate_makes_its_figures_dashes_not_zero() {
+        let rates = Rates::new(c("USD"), []);
+        let mut sums = DailySums::default();
+        sums.add(d("2026-01-01"), c("BHD"), 2500);
+        let mut inputs = MoneyInputs {
+            spend: Some(sums),
+            ..Default::default()
+        };
+        inputs.leads.insert("leads".into(), Tally { n: 4, ms: 0 });
+        let f = MoneyFigures::compute(&inputs, &rates, &[]);
+        assert_eq!(f.spend.unwrap().minor, 0, "the converted part");
+        assert_eq!(f.spend_not_converted, vec![Amount::new(2500, c("BHD"))]);
+        assert_eq!(
+            (f.cpl, f.profit, f.roas, f.roi),
+            (None, None, None, None),
+            "never computed as if the BHD spend were 0"
+        );
     }
 }
