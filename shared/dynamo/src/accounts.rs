@@ -212,33 +212,15 @@ impl DynamoStore {
         Ok(users)
     }
 
-    /// Replaces role, disabled and password hash of an existing account. With `keeper`, one transaction also
-    /// checks that the keeper is still an active admin (transactions are serializable, so of two admins demoting
+    /// Replaces role, disabled and password hash of an existing account, in a transaction (2 WRU: account
+    /// changes are admin-rate). With `keeper`, the same transaction also checks that the keeper is still an
+    /// active admin (transactions are serializable, so of two admins demoting
     /// each other one transaction sees the other's change and is cancelled: `Conflict`).
     pub(crate) async fn accounts_update_user(
         &self,
         u: &User,
         keeper: Option<Uuid>,
     ) -> Result<bool, StoreError> {
-        let Some(keeper) = keeper else {
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(user_key(u.id)))
-                .condition_expression("attribute_exists(pk)")
-                .update_expression("SET ro = :ro, di = :di, ph = :ph")
-                .expression_attribute_values(":ro", s(u.role.as_str()))
-                .expression_attribute_values(":di", AttributeValue::Bool(u.disabled))
-                .expression_attribute_values(":ph", s(u.password_hash.clone()))
-                .send()
-                .await;
-            return match out {
-                Ok(_) => Ok(true),
-                Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(false),
-                Err(e) => Err(sdk_error(e)),
-            };
-        };
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(user_key(u.id)))
@@ -249,21 +231,23 @@ impl DynamoStore {
             .expression_attribute_values(":ph", s(u.password_hash.clone()))
             .build()
             .map_err(internal)?;
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(user_key(keeper)))
-            .condition_expression("ro = :admin AND di = :off")
-            .expression_attribute_values(":admin", s(Role::Admin.as_str()))
-            .expression_attribute_values(":off", AttributeValue::Bool(false))
-            .build()
-            .map_err(internal)?;
-        let out = self
+        let mut request = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        if let Some(keeper) = keeper {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(user_key(keeper)))
+                .condition_expression("ro = :admin AND di = :off")
+                .expression_attribute_values(":admin", s(Role::Admin.as_str()))
+                .expression_attribute_values(":off", AttributeValue::Bool(false))
+                .build()
+                .map_err(internal)?;
+            request =
+                request.transact_items(TransactWriteItem::builder().condition_check(check).build());
+        }
+        let out = request.send().await;
         let Err(e) = out else {
             return Ok(true);
         };

@@ -283,7 +283,16 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
                 .is_some_and(|s| s.is_resource_not_found_exception()) => {}
         Err(e) => return Err(sdk_error(e)),
     }
-    let def = table_definition();
+    create_table(client, table, &table_definition()).await
+}
+
+/// Creates `table` with the shape `def` (and TTL on [`TTL_ATTRIBUTE`]); a table of that name being created already
+/// is fine. [`ensure_table`] passes [`table_definition`]; tests pass older shapes.
+pub async fn create_table(
+    client: &Client,
+    table: &str,
+    def: &TableDefinition,
+) -> Result<(), StoreError> {
     let mut req = client
         .create_table()
         .table_name(table)
@@ -295,7 +304,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
                 .build()
                 .map_err(internal)?,
         );
-    for a in attribute_definitions(&def)? {
+    for a in attribute_definitions(def)? {
         req = req.attribute_definitions(a);
     }
     for k in &def.key_schema {
