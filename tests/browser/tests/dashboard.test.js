@@ -8,6 +8,7 @@ import {
 } from '../lib/harness.js';
 import { isFormulaLike } from '../../../static-site/js/csv.js';
 import { seed, leadBody, FORMULA_LEAD } from '../lib/seed.js';
+import { shownText, spokenText } from '../lib/a11y-text.js';
 
 const ADMIN = 'test-admin-key-7f3a';
 const INGEST = 'test-ingest-key-19c2';
@@ -206,7 +207,8 @@ test('all leads: table shows the seed\'s columns and real rows; lead detail show
   const row = page.locator(`tr[data-lead-id="${ids[i]}"]`);
   await row.getByText(b.email).waitFor();
   await row.getByText(b.phone).waitFor();
-  assert.equal(await row.locator('td[data-col=revenue]').innerText(), '—', 'no orders: no revenue (IP moved to the column chooser)');
+  assert.equal(await shownText(row.locator('td[data-col=revenue]')), '—', 'no orders: no revenue (IP moved to the column chooser)');
+  assert.equal(await spokenText(row.locator('td[data-col=revenue]')), 'no orders', 'and read as such');
   await row.getByText(`${b.form_completion_percent}%`).waitFor();
   await screenshot(page, 'desktop-leads');
 
