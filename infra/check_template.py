@@ -71,11 +71,12 @@ FUNCTION_GRANTS: dict[str, dict[str, set[str]]] = {
     # webhooks (/api/webhooks…): the webhook items and deliveries as above; retry and enable queue deliveries
     # accounts (/api/auth…, /api/users…): users and email claims (GetItem, Query of the users' partition,
     # TransactWriteItems of two Puts, UpdateItem), sessions (BatchWriteItem of the session and its index item,
-    # GetItem, UpdateItem, Query of the index), invites and sign-in failures (PutItem, GetItem, UpdateItem)
+    # GetItem, UpdateItem, Query of the index), invites and sign-in failures (PutItem, GetItem, UpdateItem); a
+    # change taking an admin away: TransactWriteItems of an Update and a ConditionCheck (ConditionCheckItem)
     "leads": {
         TABLE_ACTIONS: {
             "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem",
-            "dynamodb:UpdateItem", "dynamodb:BatchWriteItem",
+            "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
         },
         index("by_created"): {"dynamodb:Query"},
         index("by_revenue"): {"dynamodb:Query"},
