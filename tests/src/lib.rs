@@ -6,6 +6,7 @@
 pub mod accounts_conformance;
 pub mod audit_conformance;
 pub mod conformance;
+pub mod privacy_conformance;
 pub mod revenue_conformance;
 pub mod spend_conformance;
 pub mod webhook_conformance;
@@ -226,6 +227,15 @@ pub async fn call(
 /// Its `/api/webhooks` routes use the same store, with a queue that only stores (nothing attempts deliveries).
 pub async fn spawn_app(kind: StoreKind, settings: Settings) -> TestApp {
     let (store, webhooks) = kind.make_with_webhooks(&settings).await;
+    spawn_app_on(store, webhooks, settings).await
+}
+
+/// [`spawn_app`] on a store the test made (to look at its file or table directly).
+pub async fn spawn_app_on(
+    store: Arc<dyn LeadStore>,
+    webhooks: Option<Arc<dyn WebhookStore>>,
+    settings: Settings,
+) -> TestApp {
     let core = Leadpipe::new(store, settings);
     let mut router = leadpipe_http::app(leadpipe::all_routes(), core.clone(), None);
     if let Some(w) = &webhooks {

@@ -53,7 +53,8 @@ fn needs(method: &str, path: &str) -> Option<Needs> {
         (_, p)
             if p.starts_with("/api/webhooks")
                 || p.starts_with("/api/users")
-                || p.starts_with("/api/audit") =>
+                || p.starts_with("/api/audit")
+                || p.starts_with("/api/privacy") =>
         {
             AtLeast(Admin)
         }

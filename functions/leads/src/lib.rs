@@ -12,12 +12,14 @@
 //!   `leadpipe import FILE`); answers the [`ImportReport`].
 //! - `/api/webhooks…` — webhooks and their deliveries (see [`webhooks`]).
 //! - `/api/auth/…`, `/api/users…` — sign-in, sessions and users (see [`accounts`]).
+//! - `POST /api/privacy/erasure` — erases a person everywhere (see [`privacy`]).
 //!
 //! Every answer stays under [`MAX_RESPONSE_BYTES`]: a page of large leads is cut short (with its cursor), far
 //! from Lambda's 6 MB response limit.
 
 pub mod accounts;
 pub mod audit;
+pub mod privacy;
 pub mod query;
 pub mod webhooks;
 
@@ -56,6 +58,7 @@ pub fn router() -> Router<Leadpipe> {
         .merge(webhooks::router())
         .merge(accounts::router())
         .merge(audit::router())
+        .merge(privacy::router())
 }
 
 /// Largest `POST /api/import` body, in bytes, for `leadpipe serve` (5 MiB).

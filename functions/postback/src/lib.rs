@@ -193,6 +193,10 @@ async fn apply(
         .await
     {
         Ok(answer) => answered(answer),
+        // The person asked to be erased: the refusal is logged without the body (it holds them).
+        Err(e @ leadpipe_core::service::ServiceError::Suppressed) => {
+            refuse(app, ApiError::from(e), tier, origin, b"").await
+        }
         // Nothing was stored (the store is unavailable or lost every retry): the body is kept in the postback log,
         // or in the error log when the store cannot take that either, and the client is told to retry.
         Err(e) => refuse(app, ApiError::from(e), tier, origin, body).await,

@@ -57,6 +57,8 @@ pub enum ErrorCode {
     InviteExpired,
     /// The change would leave no active admin.
     LastAdmin,
+    /// A postback for a person on the suppression list (erased at their request): nothing stored.
+    Suppressed,
 }
 
 impl ErrorCode {
@@ -87,6 +89,7 @@ impl ErrorCode {
             Self::InviteUsed => "invite_used",
             Self::InviteExpired => "invite_expired",
             Self::LastAdmin => "last_admin",
+            Self::Suppressed => "suppressed",
         }
     }
 }

@@ -141,6 +141,16 @@ impl Leadpipe {
         } else if target.id.is_none() {
             target.id = pb.lead_id;
         }
+        if let Some(email) = pb.email.clone() {
+            if self.is_suppressed(&email).await? {
+                if let Some(refused) = self
+                    .refuse_suppressed(&mut pb, &mut target, caller, origin)
+                    .await?
+                {
+                    return Ok(refused);
+                }
+            }
+        }
         let browser_agent = if caller == Caller::Public {
             origin.user_agent.as_deref()
         } else {
@@ -207,6 +217,44 @@ impl Leadpipe {
                 warnings,
             }),
         })
+    }
+
+    /// A postback whose email is on the suppression list. With a lead to update (by `lead_id` or token) the email
+    /// is left out and the rest applied (`None`); a postback that names the person only by that email stores
+    /// nothing: the server key is told why ([`ServiceError::Suppressed`]), the browser key gets the answer of an
+    /// accepted postback (it must not learn who asked to be erased). Either way the postback log keeps the refusal
+    /// without the body.
+    async fn refuse_suppressed(
+        &self,
+        pb: &mut Postback,
+        target: &mut LeadRef,
+        caller: Caller,
+        origin: &Origin,
+    ) -> Result<Option<Ingested>, ServiceError> {
+        if target.id.is_some() {
+            pb.email = None;
+            target.email = None;
+            return Ok(None);
+        }
+        match caller {
+            Caller::Server => Err(ServiceError::Suppressed),
+            Caller::Public => {
+                self.log_postback(
+                    LogStatus::Rejected,
+                    crate::ErrorCode::Suppressed.as_str(),
+                    ServiceError::Suppressed.to_string(),
+                    caller.as_str(),
+                    origin,
+                    None,
+                    b"",
+                )
+                .await;
+                Ok(Some(Ingested::Public(PublicOutcome {
+                    token: self.tokens.seal(Uuid::new_v4()),
+                    warnings: crate::domain::warning::bounded(Vec::new()),
+                })))
+            }
+        }
     }
 
     /// A server-key postback from this process (imports, tools, tests): no client origin, no parse warnings.

@@ -29,6 +29,7 @@ pub mod import;
 pub mod ingest;
 pub mod log_budget;
 pub mod money_service;
+pub mod privacy_service;
 pub mod retry;
 pub mod service;
 pub mod spend_service;

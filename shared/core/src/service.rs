@@ -50,6 +50,9 @@ pub enum ServiceError {
     /// An admin's order edit the lead's orders refuse (no such order; the lead holds the most orders).
     #[error(transparent)]
     OrderRefused(#[from] crate::domain::orders::OrderEditError),
+    /// The postback names only a person who asked to be erased and whose email is on the suppression list.
+    #[error("this person asked to be erased and their email is on the suppression list; nothing was stored")]
+    Suppressed,
 }
 
 impl From<StoreError> for ServiceError {
@@ -77,6 +80,8 @@ pub struct Leadpipe {
     pub unauthenticated_logs: Arc<LogBudget>,
     /// Exchange rates as last read, for ranking leads by revenue on every write.
     pub(crate) rate_cache: Arc<crate::money_service::RateCache>,
+    /// The privacy key and suppression-list size as last read.
+    pub(crate) privacy_cache: Arc<crate::privacy_service::PrivacyCache>,
 }
 
 impl Leadpipe {
@@ -92,6 +97,7 @@ impl Leadpipe {
             tokens: Arc::new(tokens),
             unauthenticated_logs: Arc::new(LogBudget::new(DEFAULT_UNAUTHENTICATED_LOGS_PER_SECOND)),
             rate_cache: Arc::default(),
+            privacy_cache: Arc::default(),
         }
     }
 

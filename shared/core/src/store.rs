@@ -17,6 +17,7 @@ use crate::domain::audit::{AuditEntry, AuditPage, AuditQuery};
 use crate::domain::counters::{CounterQuery, Counters};
 use crate::domain::merge::Applied;
 use crate::domain::money::Currency;
+use crate::domain::privacy::{ErasedCopies, ErasureScope};
 use crate::domain::spend::{group_spend, RateRow, SpendGrouping, SpendRow};
 use crate::domain::{Email, Lead, Stage, StageChange};
 pub use crate::idempotency::StoredResponse;
@@ -461,6 +462,31 @@ pub trait LeadStore: Send + Sync + 'static {
     /// A page of the audit log: the entries of `q`'s days that pass its filters and cursor, newest first (id
     /// descending), expired entries left out; `next_cursor` is set when there may be more.
     async fn audit(&self, q: &AuditQuery) -> Result<AuditPage, StoreError>;
+
+    // Privacy (see `domain::privacy`).
+    /// The store's privacy key (32 random bytes, created by the first caller and the same for every later one)
+    /// and how many entries the suppression list has.
+    async fn privacy_state(&self) -> Result<PrivacyState, StoreError>;
+    /// Puts a keyed email hash ([`crate::domain::privacy::suppression_key`]) on the suppression list (again: no
+    /// change).
+    async fn suppress(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Whether a keyed email hash is on the suppression list (strongly consistent).
+    async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError>;
+    /// Removes what `scope` recognises from every place beside the leads themselves: left-over stage-history
+    /// entries, postback-log entries, idempotency replays, webhook deliveries (pending ones are never sent),
+    /// unprocessed change records; and replaces the summary of audit entries that hold the person (see
+    /// [`crate::domain::privacy::redacted_summary`]). Stores that keep freed bytes on disk overwrite them. The
+    /// leads must already be deleted.
+    async fn erase_copies(&self, scope: &ErasureScope) -> Result<ErasedCopies, StoreError>;
+}
+
+/// The privacy key and the size of the suppression list (see [`LeadStore::privacy_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacyState {
+    /// Key of the suppression list's HMAC.
+    pub key: Vec<u8>,
+    /// Entries on the suppression list.
+    pub suppressions: u64,
 }
 
 /// The columns listings filter on, derived from a lead: lower-cased latest source and campaign, and search text.

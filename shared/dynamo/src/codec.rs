@@ -147,8 +147,8 @@ pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, StoreError> {
     }
 }
 
-/// The bytes [`compress`] compressed.
-pub(crate) fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+/// The bytes [`compress`] compressed (public for tools and tests that read the table's items directly).
+pub fn decompress(data: &[u8]) -> Result<Vec<u8>, StoreError> {
     use flate2::{Decompress, FlushDecompress, Status};
     let (dictionary, rest) = match data.split_first() {
         Some((&FORMAT_DEFLATE_DICTIONARY_2, rest)) => (DICTIONARY_2, rest),

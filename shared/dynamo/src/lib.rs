@@ -28,6 +28,7 @@ pub mod consumer;
 mod error;
 pub mod keys;
 mod listing;
+mod privacy;
 pub mod recount;
 pub mod schema;
 pub mod size;

@@ -947,6 +947,25 @@ impl LeadStore for DynamoStore {
     ) -> Result<leadpipe_core::domain::AuditPage, StoreError> {
         self.audit_page(q).await
     }
+
+    async fn privacy_state(&self) -> Result<leadpipe_core::store::PrivacyState, StoreError> {
+        self.privacy_state_item().await
+    }
+
+    async fn suppress(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.put_suppression(key, at).await
+    }
+
+    async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
+        self.has_suppression(key).await
+    }
+
+    async fn erase_copies(
+        &self,
+        scope: &leadpipe_core::domain::privacy::ErasureScope,
+    ) -> Result<leadpipe_core::domain::privacy::ErasedCopies, StoreError> {
+        self.erase_person_copies(scope).await
+    }
 }
 
 /// Attribute of an idempotency item: until when (Unix milliseconds) a claim without a response holds the key.

@@ -84,6 +84,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::InvalidInvite => StatusCode::BAD_REQUEST,
         ErrorCode::InviteUsed | ErrorCode::InviteExpired => StatusCode::GONE,
         ErrorCode::LastAdmin => StatusCode::CONFLICT,
+        ErrorCode::Suppressed => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -114,6 +115,10 @@ impl From<ServiceError> for ApiError {
                 Self::NotFound(e.to_string())
             }
             ServiceError::OrderRefused(e @ OrderEditError::Full) => Self::Conflict(e.to_string()),
+            ServiceError::Suppressed => Self::Refused {
+                code: leadpipe_core::ErrorCode::Suppressed,
+                message,
+            },
         }
     }
 }

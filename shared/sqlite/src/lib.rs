@@ -26,6 +26,7 @@
 
 mod accounts;
 mod audit;
+mod privacy;
 mod spend;
 pub mod webhooks;
 
@@ -343,7 +344,9 @@ impl SqliteStore {
         conn.execute_batch(spend::SCHEMA).map_err(internal)?;
         conn.execute_batch(accounts::SCHEMA).map_err(internal)?;
         conn.execute_batch(audit::SCHEMA).map_err(internal)?;
+        conn.execute_batch(privacy::SCHEMA).map_err(internal)?;
         add_revenue_key(&conn)?;
+        privacy::secure_deletes(&conn)?;
         if !search_indexed {
             // A database from before the search index: index the leads it already holds.
             conn.execute_batch("INSERT INTO leads_search (leads_search) VALUES ('rebuild')")
@@ -1502,6 +1505,34 @@ impl LeadStore for SqliteStore {
     ) -> Result<leadpipe_core::domain::AuditPage, StoreError> {
         let q = q.clone();
         self.read(move |c| audit::page(c, &q)).await
+    }
+
+    async fn privacy_state(&self) -> Result<leadpipe_core::store::PrivacyState, StoreError> {
+        self.with_conn(|c| privacy::state(c)).await
+    }
+
+    async fn suppress(
+        &self,
+        key: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.with_conn(move |c| privacy::suppress(c, &key, at))
+            .await
+    }
+
+    async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        self.read(move |c| privacy::is_suppressed(c, &key)).await
+    }
+
+    async fn erase_copies(
+        &self,
+        scope: &leadpipe_core::domain::privacy::ErasureScope,
+    ) -> Result<leadpipe_core::domain::privacy::ErasedCopies, StoreError> {
+        let scope = scope.clone();
+        self.with_conn(move |c| privacy::erase_copies(c, &scope))
+            .await
     }
 }
 

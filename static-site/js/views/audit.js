@@ -11,7 +11,7 @@ export const AUDIT_ACTIONS = [
   'order.removed', 'leads.imported', 'leads.exported', 'spend.saved', 'spend.imported', 'spend.deleted',
   'rates.saved', 'rates.imported', 'rate.deleted', 'webhook.created', 'webhook.deleted', 'webhook.enabled',
   'webhook.retried', 'user.invited', 'user.created', 'user.changed', 'auth.signed_in', 'auth.sign_in_failed', 'auth.signed_out',
-  'key.created', 'key.revoked', 'settings.changed',
+  'key.created', 'key.revoked', 'settings.changed', 'privacy.erased',
 ];
 const PAGE_SIZE = 50;
 const MAX_DAYS = 31;

@@ -92,6 +92,7 @@ audit_actions! {
     KeyCreated => "key.created": "An API key created.",
     KeyRevoked => "key.revoked": "An API key revoked.",
     SettingsChanged => "settings.changed": "Settings changed.",
+    PersonErased => "privacy.erased": "A person erased (the summary is the receipt: lead ids and counts, no personal data).",
 }
 
 impl std::fmt::Display for AuditAction {

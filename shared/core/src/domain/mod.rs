@@ -17,6 +17,7 @@ pub mod money;
 pub mod money_report;
 pub mod orders;
 pub mod postback;
+pub mod privacy;
 pub mod quarantine;
 pub mod spend;
 pub mod spend_import;

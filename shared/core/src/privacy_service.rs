@@ -1,0 +1,249 @@
+//! The privacy side of [`Leadpipe`]: erasing a person (`POST /api/privacy/erasure`) and the suppression list that
+//! keeps an erased email from coming back (see [`crate::domain::privacy`]).
+//!
+//! **Erasure, in order.** (1) With `suppress`, the email's keyed hash goes on the list first, so a postback
+//! arriving from then on is refused. (2) The leads are found: by id, by email (the email index, strongly
+//! consistent), by phone (search, then exact digits). (3) Each is first rewritten without its personal data, then
+//! deleted: the deletion's change record (stream image, outbox row, `lead.deleted` webhook) holds no personal
+//! data. (4) The store erases the copies ([`LeadStore::erase_copies`]). (5) The email is looked up once more, so
+//! a postback that was already past its suppression check when the erasure began is erased too. (6) The receipt
+//! is the audit entry's summary: lead ids and counts, never the email.
+//!
+//! **Suppression check.** A postback with an email is checked only while the list has entries (known from
+//! [`LeadStore::privacy_state`], read at most once a minute per process), with one strongly consistent read.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::audit_service::ChangedBy;
+use crate::domain::audit::AuditAction;
+use crate::domain::merge::Applied;
+use crate::domain::privacy::{
+    strip_personal, suppression_key, ErasedCopies, ErasureReceipt, ErasureRequest, ErasureScope,
+    ANALYTICS_KEPT,
+};
+use crate::domain::{Email, Lead};
+use crate::service::{now, Leadpipe, ServiceError};
+use crate::store::{Decision, LeadRef, ListQuery, PrivacyState, QuarantineFilter, StoreError};
+
+/// How long a process trusts the suppression list's size before reading it again.
+pub const PRIVACY_STATE_TTL: Duration = Duration::from_secs(60);
+
+/// Leads read per page while looking a phone number up.
+const PHONE_PAGE: usize = 200;
+
+/// The privacy key and list size as last read by this process.
+#[derive(Debug, Default)]
+pub struct PrivacyCache(Mutex<Option<(Instant, Arc<PrivacyState>)>>);
+
+impl PrivacyCache {
+    fn fresh(&self) -> Option<Arc<PrivacyState>> {
+        let slot = self.0.lock().ok()?;
+        slot.as_ref()
+            .filter(|(at, _)| at.elapsed() < PRIVACY_STATE_TTL)
+            .map(|(_, s)| Arc::clone(s))
+    }
+
+    fn keep(&self, state: &Arc<PrivacyState>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((Instant::now(), Arc::clone(state)));
+        }
+    }
+}
+
+impl Leadpipe {
+    async fn privacy(&self, refresh: bool) -> Result<Arc<PrivacyState>, StoreError> {
+        if !refresh {
+            if let Some(state) = self.privacy_cache.fresh() {
+                return Ok(state);
+            }
+        }
+        let state = Arc::new(self.store.privacy_state().await?);
+        self.privacy_cache.keep(&state);
+        Ok(state)
+    }
+
+    /// Whether `email` is on the suppression list (no read at all while the list is empty).
+    pub async fn is_suppressed(&self, email: &Email) -> Result<bool, ServiceError> {
+        let state = self.privacy(false).await?;
+        if state.suppressions == 0 {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .is_suppressed(&suppression_key(&state.key, email))
+            .await?)
+    }
+
+    /// Erases the person `request` names from every place Leadpipe keeps them, and records it in the audit log
+    /// (see the module documentation). Nobody found is not an error: the receipt lists no leads.
+    pub async fn erase_person(
+        &self,
+        request: &ErasureRequest,
+        by: &ChangedBy,
+    ) -> Result<ErasureReceipt, ServiceError> {
+        let at = now();
+        let state = self.privacy(true).await?;
+        let mut suppressed = Vec::new();
+        if request.suppress {
+            if let Some(email) = &request.email {
+                self.suppress(&state, email, &mut suppressed).await?;
+            }
+        }
+        if !suppressed.is_empty() {
+            // This process checks postbacks against the list from now on (others within PRIVACY_STATE_TTL).
+            self.privacy(true).await?;
+        }
+        let found = self.find_person(request).await?;
+        if request.suppress {
+            let before = suppressed.len();
+            for email in found.iter().filter_map(|l| l.email.as_ref()) {
+                self.suppress(&state, email, &mut suppressed).await?;
+            }
+            if suppressed.len() > before {
+                self.privacy(true).await?;
+            }
+        }
+        let mut erased: Vec<Uuid> = Vec::new();
+        for lead in &found {
+            if self.erase_lead(lead.id).await? {
+                erased.push(lead.id);
+            }
+        }
+        // A postback already past its suppression check when this began may have created the person again.
+        let mut everyone = found.clone();
+        let emails: Vec<Email> = found
+            .iter()
+            .filter_map(|l| l.email.clone())
+            .chain(request.email.clone())
+            .collect();
+        for email in emails {
+            let target = LeadRef {
+                id: None,
+                email: Some(email),
+            };
+            if let Some(lead) = self.store.find(&target).await? {
+                if !erased.contains(&lead.id) && self.erase_lead(lead.id).await? {
+                    erased.push(lead.id);
+                    everyone.push(lead);
+                }
+            }
+        }
+        let scope = ErasureScope {
+            postback_log_days: self.settings.postback_log_days,
+            audit_days: self.settings.audit_retention_days,
+            ..ErasureScope::of(request, &everyone)
+        };
+        let copies = if scope.is_empty() {
+            ErasedCopies::default()
+        } else {
+            self.store.erase_copies(&scope).await?
+        };
+        let receipt = ErasureReceipt {
+            id: Uuid::now_v7(),
+            at,
+            leads: erased,
+            copies,
+            suppressed: !suppressed.is_empty(),
+            analytics: ANALYTICS_KEPT,
+        };
+        let summary = serde_json::to_value(&receipt).unwrap_or_default();
+        self.audit(
+            by,
+            AuditAction::PersonErased,
+            &receipt.id.to_string(),
+            summary,
+        )
+        .await;
+        Ok(receipt)
+    }
+
+    async fn suppress(
+        &self,
+        state: &PrivacyState,
+        email: &Email,
+        done: &mut Vec<String>,
+    ) -> Result<(), ServiceError> {
+        let key = suppression_key(&state.key, email);
+        if !done.contains(&key) {
+            self.store.suppress(&key, now()).await?;
+            done.push(key);
+        }
+        Ok(())
+    }
+
+    /// The leads `request` names, each once, as they are now (quarantined ones included).
+    async fn find_person(&self, request: &ErasureRequest) -> Result<Vec<Lead>, ServiceError> {
+        let mut found: Vec<Lead> = Vec::new();
+        let mut keep = |lead: Lead| {
+            if !found.iter().any(|l| l.id == lead.id) {
+                found.push(lead);
+            }
+        };
+        if let Some(id) = request.lead_id {
+            if let Some(lead) = self.store.get(id).await? {
+                keep(lead);
+            }
+        }
+        if let Some(email) = &request.email {
+            let target = LeadRef {
+                id: None,
+                email: Some(email.clone()),
+            };
+            if let Some(lead) = self.store.find(&target).await? {
+                keep(lead);
+            }
+        }
+        if let Some(phone) = &request.phone {
+            let digits = phone.as_str();
+            let tail = &digits[digits.len().saturating_sub(4)..];
+            for quarantine in [QuarantineFilter::Exclude, QuarantineFilter::Only] {
+                let mut q = ListQuery {
+                    search: Some(tail.to_string()),
+                    quarantine,
+                    limit: PHONE_PAGE,
+                    ..ListQuery::default()
+                };
+                loop {
+                    let page = self.store.list(&q).await?;
+                    for lead in page.leads {
+                        if lead.text.phone.as_deref().is_some_and(|p| phone.matches(p)) {
+                            keep(lead);
+                        }
+                    }
+                    match page.next_after {
+                        Some(after) => q.after = Some(after),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Rewrites the lead without its personal data, then deletes it; `false` when it was gone already.
+    async fn erase_lead(&self, id: Uuid) -> Result<bool, ServiceError> {
+        let strip = Arc::new(|existing: Option<&Lead>| match existing {
+            Some(lead) if !crate::domain::privacy::is_stripped(lead) => {
+                let mut stripped = strip_personal(lead);
+                stripped.version += 1;
+                Decision::Apply(Box::new(Applied {
+                    lead: stripped,
+                    history: None,
+                    moved: false,
+                    modified: true,
+                    warnings: Vec::new(),
+                }))
+            }
+            _ => Decision::Nothing,
+        });
+        self.change(&LeadRef::id(id), strip).await?;
+        match self.delete_lead(id).await {
+            Ok(_) => Ok(true),
+            Err(ServiceError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
