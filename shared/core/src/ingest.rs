@@ -163,11 +163,11 @@ impl Leadpipe {
                 self.postback_decision(pb.clone(), access.clone(), suspicious),
             )
             .await;
-        if let Err(StoreError::EmailTaken(email)) = &changed {
+        if let Err(StoreError::EmailTaken(_)) = &changed {
             if caller == Caller::Server {
-                let message = format!(
-                    "email {email} already belongs to another lead; this lead keeps its email"
-                );
+                // The address itself is not repeated: answers are kept as idempotency replays.
+                let message =
+                    "this email already belongs to another lead; this lead keeps its email";
                 warnings.push(Warning::new("email", WarningCode::Conflict, message));
             }
             pb.email = None;

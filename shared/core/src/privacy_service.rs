@@ -5,12 +5,17 @@
 //! arriving from then on is refused. (2) The leads are found: by id, by email (the email index, strongly
 //! consistent), by phone (search, then exact digits). (3) Each is first rewritten without its personal data, then
 //! deleted: the deletion's change record (stream image, outbox row, `lead.deleted` webhook) holds no personal
-//! data. (4) The store erases the copies ([`LeadStore::erase_copies`]). (5) The email is looked up once more, so
+//! data. (4) The store erases the copies ([`crate::store::LeadStore::erase_copies`]). (5) The email is looked up once more, so
 //! a postback that was already past its suppression check when the erasure began is erased too. (6) The receipt
 //! is the audit entry's summary: lead ids and counts, never the email.
 //!
 //! **Suppression check.** A postback with an email is checked only while the list has entries (known from
-//! [`LeadStore::privacy_state`], read at most once a minute per process), with one strongly consistent read.
+//! [`crate::store::LeadStore::privacy_state`], read at most once a minute per process, and at once by the process that
+//! suppressed), with one read of the entry (on DynamoDB eventually consistent: 0.5 RRU). Step (5) waits
+//! [`SUPPRESSION_SETTLE`] first, so a postback that passed its check just before the entry was written or
+//! visible has landed, and is erased too. While the list is empty a process re-reads its size every
+//! [`EMPTY_STATE_TTL`] (shorter than that wait), so even a deployment's first suppression is enforced by every
+//! process before the last look.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,8 +33,18 @@ use crate::domain::{Email, Lead};
 use crate::service::{now, Leadpipe, ServiceError};
 use crate::store::{Decision, LeadRef, ListQuery, PrivacyState, QuarantineFilter, StoreError};
 
-/// How long a process trusts the suppression list's size before reading it again.
+/// How long a process trusts a non-empty suppression list's size before reading it again (only zero or not
+/// matters: a non-empty list stays non-empty).
 pub const PRIVACY_STATE_TTL: Duration = Duration::from_secs(60);
+
+/// How long a process trusts an empty list (one eventually consistent read of a ~100-byte item a second per
+/// process, 0.5 RRU, before any suppression exists).
+pub const EMPTY_STATE_TTL: Duration = Duration::from_secs(1);
+
+/// How long an erasure that suppresses waits before its last look for the person: longer than a postback takes
+/// from its suppression check to its write, and than DynamoDB takes to make a write visible to eventually
+/// consistent reads (usually well under a second).
+pub const SUPPRESSION_SETTLE: Duration = Duration::from_secs(2);
 
 /// Leads read per page while looking a phone number up.
 const PHONE_PAGE: usize = 200;
@@ -42,7 +57,14 @@ impl PrivacyCache {
     fn fresh(&self) -> Option<Arc<PrivacyState>> {
         let slot = self.0.lock().ok()?;
         slot.as_ref()
-            .filter(|(at, _)| at.elapsed() < PRIVACY_STATE_TTL)
+            .filter(|(at, state)| {
+                let ttl = if state.suppressions == 0 {
+                    EMPTY_STATE_TTL
+                } else {
+                    PRIVACY_STATE_TTL
+                };
+                at.elapsed() < ttl
+            })
             .map(|(_, s)| Arc::clone(s))
     }
 
@@ -112,7 +134,11 @@ impl Leadpipe {
                 erased.push(lead.id);
             }
         }
-        // A postback already past its suppression check when this began may have created the person again.
+        // A postback already past its suppression check when this began (or whose eventually consistent check
+        // missed the new entry) may have created the person again: look once more, after that has settled.
+        if !suppressed.is_empty() {
+            tokio::time::sleep(SUPPRESSION_SETTLE).await;
+        }
         let mut everyone = found.clone();
         let emails: Vec<Email> = found
             .iter()

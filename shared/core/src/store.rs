@@ -470,7 +470,8 @@ pub trait LeadStore: Send + Sync + 'static {
     /// Puts a keyed email hash ([`crate::domain::privacy::suppression_key`]) on the suppression list (again: no
     /// change).
     async fn suppress(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Whether a keyed email hash is on the suppression list (strongly consistent).
+    /// Whether a keyed email hash is on the suppression list. May be eventually consistent (DynamoDB: an entry
+    /// written less than about a second ago can be missed; see [`crate::privacy_service`]).
     async fn is_suppressed(&self, key: &str) -> Result<bool, StoreError>;
     /// Removes what `scope` recognises from every place beside the leads themselves: left-over stage-history
     /// entries, postback-log entries, idempotency replays, webhook deliveries (pending ones are never sent),

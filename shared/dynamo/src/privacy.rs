@@ -48,10 +48,13 @@ fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E)
 }
 
 impl DynamoStore {
-    /// The privacy key (created by the first caller with a conditional put) and the list size.
+    /// The privacy key (created by the first caller with a conditional put) and the list size: one eventually
+    /// consistent GetItem (0.5 RRU), strongly consistent after creating the item.
     pub(crate) async fn privacy_state_item(&self) -> Result<PrivacyState, StoreError> {
-        for _ in 0..2 {
-            let item = self.get_item(keys::key(STATE_PK, STATE_PK), true).await?;
+        for consistent in [false, true] {
+            let item = self
+                .get_item(keys::key(STATE_PK, STATE_PK), consistent)
+                .await?;
             if let Some(item) = item {
                 let Some(AttributeValue::B(key)) = item.get(KEY_ATTRIBUTE) else {
                     return Err(internal("privacy item without a key"));
@@ -127,10 +130,11 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Whether an entry exists (a strongly consistent GetItem of a ~100-byte item: 1 RRU).
+    /// Whether an entry exists: an eventually consistent GetItem of a ~100-byte item, 0.5 RRU (an entry written
+    /// less than about a second ago may be missed; the erasure waits that long before its last look).
     pub(crate) async fn has_suppression(&self, key: &str) -> Result<bool, StoreError> {
         Ok(self
-            .get_item(suppression_item_key(key), true)
+            .get_item(suppression_item_key(key), false)
             .await?
             .is_some())
     }
