@@ -33,7 +33,7 @@ def contract_openapi() -> dict:
         ("get", "/api/spend"), ("post", "/api/spend"), ("delete", "/api/spend"), ("post", "/api/spend/import"),
         ("get", "/api/rates"), ("put", "/api/rates"), ("post", "/api/rates/import"),
         ("delete", "/api/rates/{currency}/{day}"),
-        ("get", "/api/leads/export"), ("get", "/api/audit"), ("get", "/api/audit/export"), ("post", "/api/privacy/erasure"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
+        ("get", "/api/leads/export"), ("get", "/api/audit"), ("get", "/api/audit/export"), ("post", "/api/privacy/erasure"), ("get", "/api/privacy/export"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
         ("post", "/api/auth/logout-all"), ("get", "/api/auth/me"), ("post", "/api/auth/accept-invite"),
         ("get", "/api/users"), ("post", "/api/users/invites"), ("patch", "/api/users/{id}"),
     ]

@@ -129,6 +129,9 @@ export const api = {
   lead: (id) => request('GET', `/api/leads/${encodeURIComponent(id)}`),
   setStage: (id, stage) => request('PUT', `/api/leads/${encodeURIComponent(id)}/stage`, { body: { stage } }),
   deleteLead: (id) => request('DELETE', `/api/leads/${encodeURIComponent(id)}`),
+  /** Privacy (admin): everything held about a person ({email?, phone?, lead_id?}); erase them everywhere (+ suppress). */
+  exportPerson: (query) => request('GET', '/api/privacy/export', { query }),
+  erasePerson: (body) => request('POST', '/api/privacy/erasure', { body }),
   /** Orders (admin): add (or replace the one with that order_id), change an amount, remove; each answers {lead}. */
   addOrder: (id, body) => request('POST', `/api/leads/${encodeURIComponent(id)}/orders`, { body }),
   editOrder: (id, orderId, body) => request('PUT', `/api/leads/${encodeURIComponent(id)}/orders/${encodeURIComponent(orderId)}`, { body }),

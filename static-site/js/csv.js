@@ -101,8 +101,8 @@ export function exportFileName(filters = {}, { sort, selected, today = new Date(
 }
 
 export function downloadText(filename, text, type = 'text/csv;charset=utf-8') {
-  // A BOM makes Excel read the file as UTF-8.
-  const blob = new Blob(['\ufeff', text], { type });
+  // A BOM makes Excel read a CSV as UTF-8; JSON must not start with one.
+  const blob = new Blob(type.startsWith('text/csv') ? ['\ufeff', text] : [text], { type });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url; // blob: URL created here, never lead data

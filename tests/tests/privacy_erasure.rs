@@ -153,6 +153,60 @@ fn pending_delivery(webhook_id: Uuid, payload: &str) -> Delivery {
     }
 }
 
+/// The access export holds everything the traces left, and refuses a request that names nobody.
+async fn export_holds_the_person(app: &TestApp, id: Uuid) {
+    let (status, export) = send(
+        app,
+        Method::GET,
+        &format!("/api/privacy/export?email={EMAIL}"),
+        ADMIN_KEY,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(
+        export["leads"][0]["lead"]["id"],
+        json!(id.to_string()),
+        "{export}"
+    );
+    assert_eq!(export["leads"][0]["lead"]["last_name"], json!(LAST_NAME));
+    assert!(
+        export["leads"][0]["history"].as_array().unwrap().len() >= 2,
+        "{export}"
+    );
+    assert!(
+        !export["postback_log"].as_array().unwrap().is_empty(),
+        "{export}"
+    );
+    assert_eq!(
+        export["webhook_deliveries"].as_array().unwrap().len(),
+        1,
+        "{export}"
+    );
+    assert!(export["audit"].as_array().unwrap().len() >= 2, "{export}");
+    assert_eq!(export["suppressed"], json!(false));
+    for (query, code) in [
+        ("", "invalid_query"),
+        ("?email=not-an-email", "invalid_field"),
+        ("?name=Ada", "invalid_query"),
+        ("?lead_id=1&lead_id=2", "invalid_query"),
+    ] {
+        let (status, body) = send(
+            app,
+            Method::GET,
+            &format!("/api/privacy/export{query}"),
+            ADMIN_KEY,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{query}: {body}"
+        );
+    }
+}
+
 /// Erases the person with suppression and checks the receipt, the API's view and the audit record.
 async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
     let (status, receipt) = send(
@@ -220,6 +274,25 @@ async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
         .find(|e| e["action"] == "privacy.erased")
         .expect("privacy.erased entry");
     assert_eq!(erasure["target"], receipt["id"]);
+    assert!(entries.iter().any(|e| e["action"] == "privacy.exported"));
+    let (_, after) = send(
+        app,
+        Method::GET,
+        &format!("/api/privacy/export?email={EMAIL}"),
+        ADMIN_KEY,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            &after["leads"],
+            &after["postback_log"],
+            &after["webhook_deliveries"],
+            &after["suppressed"]
+        ),
+        (&json!([]), &json!([]), &json!([]), &json!(true)),
+        "{after}"
+    );
     let audit_text = audit.to_string().to_lowercase();
     for bytes in PERSON {
         assert!(
@@ -302,6 +375,7 @@ async fn an_erased_person_is_in_no_byte_of_the_sqlite_file() {
     )
     .await;
     let (id, kept) = leave_traces(&app).await;
+    export_holds_the_person(&app, id).await;
     let before = file_bytes(&db);
     for bytes in STORED {
         assert!(
@@ -376,6 +450,7 @@ async fn an_erased_person_is_in_no_item_of_the_dynamodb_table() {
     )
     .await;
     let (id, kept) = leave_traces(&app).await;
+    export_holds_the_person(&app, id).await;
     let before = table_bytes(&client, &table).await;
     for bytes in STORED {
         assert!(

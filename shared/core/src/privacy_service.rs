@@ -20,6 +20,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::audit_service::ChangedBy;
@@ -29,9 +31,11 @@ use crate::domain::privacy::{
     strip_personal, suppression_key, ErasedCopies, ErasureReceipt, ErasureRequest, ErasureScope,
     ANALYTICS_KEPT,
 };
-use crate::domain::{Email, Lead};
+use crate::domain::{AuditEntry, Email, Lead, StageChange};
 use crate::service::{now, Leadpipe, ServiceError};
-use crate::store::{Decision, LeadRef, ListQuery, PrivacyState, QuarantineFilter, StoreError};
+use crate::store::{
+    Decision, LeadRef, ListQuery, PostbackLogEntry, PrivacyState, QuarantineFilter, StoreError,
+};
 
 /// How long a process trusts a non-empty suppression list's size before reading it again (only zero or not
 /// matters: a non-empty list stays non-empty).
@@ -48,6 +52,59 @@ pub const SUPPRESSION_SETTLE: Duration = Duration::from_secs(2);
 
 /// Leads read per page while looking a phone number up.
 const PHONE_PAGE: usize = 200;
+
+/// A lead with its stage history, as an access export holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadRecord {
+    /// The lead (its orders included).
+    pub lead: Lead,
+    /// Its stage history, oldest first.
+    pub history: Vec<StageChange>,
+}
+
+/// The person's sign-in account, when their email also signs in to the dashboard (never the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountRecord {
+    /// Account id.
+    pub id: Uuid,
+    /// Sign-in email.
+    pub email: String,
+    /// Role.
+    pub role: String,
+    /// Whether it is disabled.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An audit entry with its actor's label, as the audit log shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    /// An email, `key:<name>` or `open`.
+    pub actor_label: String,
+}
+
+/// `GET /api/privacy/export`: everything held about a person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonExport {
+    /// When the export was made.
+    pub generated_at: DateTime<Utc>,
+    /// Their leads.
+    pub leads: Vec<LeadRecord>,
+    /// Postback-log entries about them.
+    pub postback_log: Vec<PostbackLogEntry>,
+    /// Webhook deliveries that carried them.
+    pub webhook_deliveries: Vec<serde_json::Value>,
+    /// Audit entries about them.
+    pub audit: Vec<AuditRecord>,
+    /// Their dashboard account, if their email has one.
+    pub account: Option<AccountRecord>,
+    /// Whether their email is on the suppression list.
+    pub suppressed: bool,
+}
 
 /// The privacy key and list size as last read by this process.
 #[derive(Debug, Default)]
@@ -184,6 +241,77 @@ impl Leadpipe {
         )
         .await;
         Ok(receipt)
+    }
+
+    /// Everything held about the person `request` names (GDPR art. 15/20): their leads with stage history and
+    /// orders, and the postback-log entries, webhook deliveries and audit entries about them; their account when
+    /// the email also signs in; whether the email is suppressed. Recorded in the audit log (counts only).
+    pub async fn export_person(
+        &self,
+        request: &ErasureRequest,
+        by: &ChangedBy,
+    ) -> Result<PersonExport, ServiceError> {
+        let found = self.find_person(request).await?;
+        let mut leads = Vec::with_capacity(found.len());
+        for lead in &found {
+            if let Some((lead, history)) = self.store.get_with_history(lead.id).await? {
+                leads.push(LeadRecord { lead, history });
+            }
+        }
+        let scope = ErasureScope {
+            postback_log_days: self.settings.postback_log_days,
+            audit_days: self.settings.audit_retention_days,
+            ..ErasureScope::of(request, &found)
+        };
+        let copies = self.store.person_copies(&scope).await?;
+        let emails: Vec<Email> = found
+            .iter()
+            .filter_map(|l| l.email.clone())
+            .chain(request.email.clone())
+            .collect();
+        let mut account = None;
+        let mut suppressed = false;
+        for email in &emails {
+            if account.is_none() {
+                account = self
+                    .store
+                    .user_by_email(email)
+                    .await?
+                    .map(|u| AccountRecord {
+                        id: u.id,
+                        email: u.email.as_str().to_string(),
+                        role: u.role.as_str().to_string(),
+                        disabled: u.disabled,
+                        created_at: u.created_at,
+                    });
+            }
+            suppressed |= self.is_suppressed(email).await?;
+        }
+        let export = PersonExport {
+            generated_at: now(),
+            leads,
+            postback_log: copies.postback_log,
+            webhook_deliveries: copies.deliveries,
+            audit: copies
+                .audit
+                .into_iter()
+                .map(|entry| AuditRecord {
+                    actor_label: entry.actor_label(),
+                    entry,
+                })
+                .collect(),
+            account,
+            suppressed,
+        };
+        let summary = serde_json::json!({
+            "leads": export.leads.iter().map(|r| r.lead.id).collect::<Vec<_>>(),
+            "postback_log": export.postback_log.len(),
+            "webhook_deliveries": export.webhook_deliveries.len(),
+            "audit": export.audit.len(),
+        });
+        self.audit(by, AuditAction::PersonExported, "-", summary)
+            .await;
+        Ok(export)
     }
 
     async fn suppress(

@@ -479,6 +479,21 @@ pub trait LeadStore: Send + Sync + 'static {
     /// [`crate::domain::privacy::redacted_summary`]). Stores that keep freed bytes on disk overwrite them. The
     /// leads must already be deleted.
     async fn erase_copies(&self, scope: &ErasureScope) -> Result<ErasedCopies, StoreError>;
+    /// What [`Self::erase_copies`] would reach that holds the person, for an access request: postback-log
+    /// entries, webhook deliveries and audit entries (idempotency replays and outbox rows hold nothing a lead
+    /// does not).
+    async fn person_copies(&self, scope: &ErasureScope) -> Result<PersonCopies, StoreError>;
+}
+
+/// What is kept about a person beside their leads (see [`LeadStore::person_copies`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PersonCopies {
+    /// Postback-log entries about their leads, or whose body holds them.
+    pub postback_log: Vec<PostbackLogEntry>,
+    /// Webhook deliveries that carried them (each a delivery as stored, with its payload).
+    pub deliveries: Vec<serde_json::Value>,
+    /// Audit entries about their leads or whose summary holds them.
+    pub audit: Vec<AuditEntry>,
 }
 
 /// The privacy key and the size of the suppression list (see [`LeadStore::privacy_state`]).

@@ -20,8 +20,8 @@ use leadpipe_core::domain::privacy::{
     holds_personal_lead, redacted_summary, ErasedCopies, ErasureScope,
 };
 use leadpipe_core::domain::AuditEntry;
-use leadpipe_core::store::{LogStatus, PrivacyState, StoreError};
-use leadpipe_webhooks::{DeliveryQuery, WebhookStore};
+use leadpipe_core::store::{LogStatus, PersonCopies, PostbackLogEntry, PrivacyState, StoreError};
+use leadpipe_webhooks::{Delivery, DeliveryQuery, WebhookStore};
 use uuid::Uuid;
 
 use crate::audit::audit_pk;
@@ -186,7 +186,8 @@ impl DynamoStore {
         Ok(pages.into_iter().flatten().collect())
     }
 
-    async fn erase_postback_log(&self, scope: &ErasureScope) -> Result<u64, StoreError> {
+    /// The postback-log items that hold the person, from every day an entry can still live.
+    async fn matching_log_items(&self, scope: &ErasureScope) -> Result<Vec<Item>, StoreError> {
         let today = Utc::now().date_naive();
         let mut pks = Vec::new();
         for back in 0..=i64::from(scope.postback_log_days) {
@@ -197,26 +198,36 @@ impl DynamoStore {
                 );
             }
         }
-        let mut erased = 0;
-        for item in self.items_of(pks).await? {
-            let data = match item.get(attr::DATA) {
-                Some(AttributeValue::S(d)) => d.as_str(),
-                _ => "",
-            };
-            if scope.matches(data) {
-                self.delete_key(&item).await?;
-                erased += 1;
-            }
-        }
-        Ok(erased)
+        Ok(self
+            .items_of(pks)
+            .await?
+            .into_iter()
+            .filter(|item| match item.get(attr::DATA) {
+                Some(AttributeValue::S(d)) => scope.matches(d),
+                _ => false,
+            })
+            .collect())
     }
 
-    async fn erase_deliveries(&self, scope: &ErasureScope) -> Result<u64, StoreError> {
+    async fn erase_postback_log(&self, scope: &ErasureScope) -> Result<u64, StoreError> {
+        let items = self.matching_log_items(scope).await?;
+        for item in &items {
+            self.delete_key(item).await?;
+        }
+        Ok(items.len() as u64)
+    }
+
+    /// Every stored delivery whose payload mentions the person (by needle or lead id), with whether it carries
+    /// them (a needle, or a lead image that is not stripped: what an erasure deletes).
+    async fn matching_deliveries(
+        &self,
+        scope: &ErasureScope,
+    ) -> Result<Vec<(Delivery, bool)>, StoreError> {
         let needles = ErasureScope {
             lead_ids: Vec::new(),
             ..scope.clone()
         };
-        let mut erased = 0;
+        let mut found = Vec::new();
         for webhook in self.webhooks().await? {
             let mut query = DeliveryQuery {
                 webhook_id: webhook.webhook.id,
@@ -225,13 +236,11 @@ impl DynamoStore {
             };
             loop {
                 let page = self.deliveries(&query).await?;
-                for delivery in &page.deliveries {
-                    let carries_person = needles.matches(&delivery.payload)
-                        || (scope.matches(&delivery.payload)
-                            && holds_personal_lead(&delivery.payload));
-                    if carries_person {
-                        self.delete_key(&keys::delivery_key(delivery.id)).await?;
-                        erased += 1;
+                for delivery in page.deliveries {
+                    if scope.matches(&delivery.payload) {
+                        let carries = needles.matches(&delivery.payload)
+                            || holds_personal_lead(&delivery.payload);
+                        found.push((delivery, carries));
                     }
                 }
                 match page.next_after {
@@ -240,10 +249,25 @@ impl DynamoStore {
                 }
             }
         }
+        Ok(found)
+    }
+
+    async fn erase_deliveries(&self, scope: &ErasureScope) -> Result<u64, StoreError> {
+        let mut erased = 0;
+        for (delivery, carries) in self.matching_deliveries(scope).await? {
+            if carries {
+                self.delete_key(&keys::delivery_key(delivery.id)).await?;
+                erased += 1;
+            }
+        }
         Ok(erased)
     }
 
-    async fn redact_audit(&self, scope: &ErasureScope) -> Result<u64, StoreError> {
+    /// The audit items whose entry's summary or target holds the person, with the entries.
+    async fn matching_audit(
+        &self,
+        scope: &ErasureScope,
+    ) -> Result<Vec<(Item, AuditEntry)>, StoreError> {
         let today = Utc::now().date_naive();
         let pks = (0..=i64::from(scope.audit_days))
             .flat_map(|back| {
@@ -251,18 +275,25 @@ impl DynamoStore {
                 (0..AUDIT_SHARDS).map(move |shard| audit_pk(day, shard))
             })
             .collect();
-        let mut redacted = 0;
-        for mut item in self.items_of(pks).await? {
+        let mut found = Vec::new();
+        for item in self.items_of(pks).await? {
             let Some(AttributeValue::S(data)) = item.get(attr::DATA) else {
                 continue;
             };
-            let Ok(mut entry) = serde_json::from_str::<AuditEntry>(data) else {
+            let Ok(entry) = serde_json::from_str::<AuditEntry>(data) else {
                 continue;
             };
             let summary = serde_json::to_string(&entry.summary).unwrap_or_default();
-            if !scope.matches(&summary) && !scope.matches(&entry.target) {
-                continue;
+            if scope.matches(&summary) || scope.matches(&entry.target) {
+                found.push((item, entry));
             }
+        }
+        Ok(found)
+    }
+
+    async fn redact_audit(&self, scope: &ErasureScope) -> Result<u64, StoreError> {
+        let mut redacted = 0;
+        for (mut item, mut entry) in self.matching_audit(scope).await? {
             entry.summary = redacted_summary();
             item.insert(
                 attr::DATA.into(),
@@ -272,5 +303,32 @@ impl DynamoStore {
             redacted += 1;
         }
         Ok(redacted)
+    }
+
+    /// What is kept about the person beside their leads (an access request).
+    pub(crate) async fn person_copies_of(
+        &self,
+        scope: &ErasureScope,
+    ) -> Result<PersonCopies, StoreError> {
+        let mut copies = PersonCopies::default();
+        for item in self.matching_log_items(scope).await? {
+            if let Some(AttributeValue::S(data)) = item.get(attr::DATA) {
+                if let Ok(entry) = serde_json::from_str::<PostbackLogEntry>(data) {
+                    copies.postback_log.push(entry);
+                }
+            }
+        }
+        for (delivery, _) in self.matching_deliveries(scope).await? {
+            copies
+                .deliveries
+                .push(serde_json::to_value(&delivery).map_err(internal)?);
+        }
+        copies.audit = self
+            .matching_audit(scope)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        Ok(copies)
     }
 }

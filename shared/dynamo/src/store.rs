@@ -966,6 +966,13 @@ impl LeadStore for DynamoStore {
     ) -> Result<leadpipe_core::domain::privacy::ErasedCopies, StoreError> {
         self.erase_person_copies(scope).await
     }
+
+    async fn person_copies(
+        &self,
+        scope: &leadpipe_core::domain::privacy::ErasureScope,
+    ) -> Result<leadpipe_core::store::PersonCopies, StoreError> {
+        self.person_copies_of(scope).await
+    }
 }
 
 /// Attribute of an idempotency item: until when (Unix milliseconds) a claim without a response holds the key.

@@ -1534,6 +1534,14 @@ impl LeadStore for SqliteStore {
         self.with_conn(move |c| privacy::erase_copies(c, &scope))
             .await
     }
+
+    async fn person_copies(
+        &self,
+        scope: &leadpipe_core::domain::privacy::ErasureScope,
+    ) -> Result<leadpipe_core::store::PersonCopies, StoreError> {
+        let scope = scope.clone();
+        self.read(move |c| privacy::person_copies(c, &scope)).await
+    }
 }
 
 #[cfg(test)]

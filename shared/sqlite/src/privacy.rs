@@ -12,7 +12,7 @@ use leadpipe_core::domain::privacy::{
     holds_personal_lead, redacted_summary, ErasedCopies, ErasureScope,
 };
 use leadpipe_core::domain::AuditEntry;
-use leadpipe_core::store::{PrivacyState, StoreError};
+use leadpipe_core::store::{PersonCopies, PostbackLogEntry, PrivacyState, StoreError};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use crate::internal;
@@ -131,22 +131,34 @@ fn matching_rows(
     rows.collect::<Result<_, _>>().map_err(internal)
 }
 
-/// Replaces the summary of every audit entry whose summary or target holds the person (the entry itself stays;
-/// an entry that matched only by its actor or address is about a staff member and is left alone).
+/// The audit entries whose summary or target holds the person, with their ids (an entry that matched only by
+/// its actor or address is about a staff member and is left out).
+fn matching_audit(
+    c: &Connection,
+    scope: &ErasureScope,
+    markers: &[String],
+) -> Result<Vec<(String, AuditEntry)>, StoreError> {
+    let mut found = Vec::new();
+    for (id, data) in matching_rows(c, "audit_log", "id", "data", markers)? {
+        let Ok(entry) = serde_json::from_str::<AuditEntry>(&data) else {
+            continue;
+        };
+        let summary = serde_json::to_string(&entry.summary).unwrap_or_default();
+        if scope.matches(&summary) || scope.matches(&entry.target) {
+            found.push((id, entry));
+        }
+    }
+    Ok(found)
+}
+
+/// Replaces the summary of every audit entry that holds the person (the entry itself stays).
 fn redact_audit(
     c: &Connection,
     scope: &ErasureScope,
     markers: &[String],
 ) -> Result<u64, StoreError> {
     let mut redacted = 0;
-    for (id, data) in matching_rows(c, "audit_log", "id", "data", markers)? {
-        let Ok(mut entry) = serde_json::from_str::<AuditEntry>(&data) else {
-            continue;
-        };
-        let summary = serde_json::to_string(&entry.summary).unwrap_or_default();
-        if !scope.matches(&summary) && !scope.matches(&entry.target) {
-            continue;
-        }
+    for (id, mut entry) in matching_audit(c, scope, markers)? {
         entry.summary = redacted_summary();
         let data = serde_json::to_string(&entry).map_err(internal)?;
         c.execute(
@@ -157,6 +169,33 @@ fn redact_audit(
         redacted += 1;
     }
     Ok(redacted)
+}
+
+/// What is kept about the person beside their leads (an access request).
+pub(crate) fn person_copies(
+    c: &Connection,
+    scope: &ErasureScope,
+) -> Result<PersonCopies, StoreError> {
+    let markers = scope.markers();
+    if markers.is_empty() {
+        return Ok(PersonCopies::default());
+    }
+    let mut copies = PersonCopies::default();
+    for (_, data) in matching_rows(c, "postback_log", "key", "data", &markers)? {
+        if let Ok(entry) = serde_json::from_str::<PostbackLogEntry>(&data) {
+            copies.postback_log.push(entry);
+        }
+    }
+    for (_, data) in matching_rows(c, "deliveries", "id", "data", &markers)? {
+        if let Ok(delivery) = serde_json::from_str::<serde_json::Value>(&data) {
+            copies.deliveries.push(delivery);
+        }
+    }
+    copies.audit = matching_audit(c, scope, &markers)?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    Ok(copies)
 }
 
 /// Deletes the outbox rows and deliveries that hold the person. What an erasure itself wrote (the stripped lead
@@ -211,6 +250,9 @@ pub(crate) fn erase_copies(
     scope: &ErasureScope,
 ) -> Result<ErasedCopies, StoreError> {
     let markers = scope.markers();
+    if markers.is_empty() {
+        return Ok(ErasedCopies::default());
+    }
     let ids: Vec<String> = scope.lead_ids.iter().map(ToString::to_string).collect();
     let tx = c.transaction().map_err(internal)?;
     let mut copies = ErasedCopies::default();

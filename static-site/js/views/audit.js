@@ -12,6 +12,7 @@ export const AUDIT_ACTIONS = [
   'rates.saved', 'rates.imported', 'rate.deleted', 'webhook.created', 'webhook.deleted', 'webhook.enabled',
   'webhook.retried', 'user.invited', 'user.created', 'user.changed', 'auth.signed_in', 'auth.sign_in_failed', 'auth.signed_out',
   'key.created', 'key.revoked', 'settings.changed', 'privacy.erased',
+  'privacy.exported',
 ];
 const PAGE_SIZE = 50;
 const MAX_DAYS = 31;

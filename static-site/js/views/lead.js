@@ -7,6 +7,7 @@ import { moveLead, deleteLead, releaseLead, quarantineBadge, stageSelect } from 
 import { moneyListText, leadRevenue, normalize } from '../money.js';
 import { moneyEl, moneyListEl } from '../money-ui.js';
 import { noteLocalChange } from '../live.js';
+import { exportPerson, erasePerson } from '../privacy.js';
 
 /**
  * openLead(id, {onChanged(lead), onDeleted(id), onClose()})
@@ -58,6 +59,18 @@ export function openLead(id, hooks = {}) {
           if (await deleteLead(lead)) { hooks.onDeleted && hooks.onDeleted(lead.id); d.close(); }
         },
       }, icon('trash'), 'Delete'));
+    const privacy = h('div', { class: 'drawer-privacy', 'data-needs': 'admin', role: 'group', 'aria-label': 'Personal data' },
+      h('span', { class: 'drawer-privacy-label' }, 'Personal data'),
+      h('button', {
+        class: 'btn btn-secondary btn-sm', type: 'button', 'data-action': 'export-person', 'data-needs': 'admin',
+        onclick: () => exportPerson(lead),
+      }, 'Export data'),
+      h('button', {
+        class: 'btn btn-danger-ghost btn-sm', type: 'button', 'data-action': 'erase-person', 'data-needs': 'admin',
+        onclick: async () => {
+          if (await erasePerson(lead)) { hooks.onDeleted && hooks.onDeleted(lead.id); d.close(); }
+        },
+      }, 'Erase person'));
 
     const ft = lead.first_touch || {};
     const form = formBlock(lead);
@@ -68,6 +81,7 @@ export function openLead(id, hooks = {}) {
       q ? h('div', { class: 'quarantine-note', role: 'note' }, h('strong', {}, 'Quarantined'),
         h('span', {}, `Held back as a likely bot${q.reason ? ` (${q.reason})` : ''}${q.at ? ` on ${dateTime(q.at)}` : ''}: not counted in analytics or shown on the board until released.`)) : null,
       actions,
+      privacy,
       section('Contact', fields([
         ['Email', lead.email], ['First name', lead.first_name], ['Last name', lead.last_name],
         ['Phone', lead.phone], ['Company', lead.company],

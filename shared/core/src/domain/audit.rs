@@ -93,6 +93,7 @@ audit_actions! {
     KeyRevoked => "key.revoked": "An API key revoked.",
     SettingsChanged => "settings.changed": "Settings changed.",
     PersonErased => "privacy.erased": "A person erased (the summary is the receipt: lead ids and counts, no personal data).",
+    PersonExported => "privacy.exported": "Everything held about a person exported (the summary: lead ids and counts).",
 }
 
 impl std::fmt::Display for AuditAction {

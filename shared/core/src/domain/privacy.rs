@@ -23,7 +23,8 @@ const MIN_NEEDLE: usize = 6;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ErasureRequestError {
-    /// The field at fault (`email`, `phone`, `lead_id`, `suppress` or `body`).
+    /// The field at fault (`email`, `phone`, `lead_id`, `suppress`, `body`, or `query` for the export's
+    /// parameters as a whole).
     pub field: &'static str,
     /// What is wrong, for people.
     pub message: String,
@@ -124,6 +125,35 @@ impl ErasureRequest {
             phone,
             lead_id,
             suppress,
+        })
+    }
+}
+
+impl ErasureRequest {
+    /// Reads the person of `GET /api/privacy/export?email=|phone=|lead_id=` (each at most once, at least one; no
+    /// `suppress`).
+    pub fn from_query(params: &[(String, String)]) -> Result<Self, ErasureRequestError> {
+        let mut object = serde_json::Map::new();
+        for (name, value) in params {
+            if !matches!(name.as_str(), "email" | "phone" | "lead_id") {
+                return Err(refuse(
+                    "query",
+                    format!("unknown parameter {name:?}: use email, phone or lead_id"),
+                ));
+            }
+            if object
+                .insert(name.clone(), Value::String(value.clone()))
+                .is_some()
+            {
+                return Err(refuse("query", format!("{name} is given more than once")));
+            }
+        }
+        Self::parse(&Value::Object(object)).map_err(|e| match e.field {
+            "body" => refuse(
+                "query",
+                "name the person: give at least one of email, phone and lead_id",
+            ),
+            _ => e,
         })
     }
 }
