@@ -24,7 +24,8 @@ macro_rules! privacy_conformance_suite {
         $crate::privacy_conformance_suite!(@cases $make;
             the_privacy_key_is_made_once_and_the_list_counts_new_entries,
             an_erasure_removes_the_person_and_keeps_everyone_else,
-            an_erasure_by_phone_finds_the_lead_whatever_its_formatting);
+            an_erasure_by_phone_finds_the_lead_whatever_its_formatting,
+            consent_is_kept_per_lead_with_its_history);
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
         mod privacy {
@@ -218,4 +219,34 @@ pub async fn an_erasure_by_phone_finds_the_lead_whatever_its_formatting(app: Lea
         .await
         .unwrap();
     assert!(nobody.leads.is_empty());
+}
+
+/// Consent is stored per lead with its history; a later answer replaces a purpose's; consent in another shape is
+/// not consent, and the lead is stored anyway with the value in custom_data (the warning it gets is
+/// `domain::consent`'s test).
+pub async fn consent_is_kept_per_lead_with_its_history(app: Leadpipe) {
+    let first = post(
+        &app,
+        json!({"email": "cy@example.com", "consent": {"purposes": {"marketing": true, "ad_user_data": true}, "version": "v1", "text": "Yes, email me"}}),
+    )
+    .await
+    .unwrap();
+    assert!(first.warnings.is_empty(), "{:?}", first.warnings);
+    post(&app, json!({"email": "cy@example.com", "consent": {"purposes": {"ad_user_data": false}, "version": "v2"}}))
+        .await
+        .unwrap();
+    settled(&app).await;
+    let lead = app.store.get(first.lead_id).await.unwrap().unwrap();
+    let consent = lead.consent.expect("consent stored");
+    assert!(consent.grants("marketing") && !consent.grants("ad_user_data"));
+    assert_eq!(consent.version.as_deref(), Some("v2"));
+    assert_eq!(lead.consent_history.len(), 2);
+    assert_eq!(lead.consent_history[0].version.as_deref(), Some("v1"));
+
+    let odd = post(&app, json!({"email": "dee@example.com", "consent": true}))
+        .await
+        .unwrap();
+    let dee = app.store.get(odd.lead_id).await.unwrap().unwrap();
+    assert!(dee.consent.is_none());
+    assert_eq!(dee.custom_data.get("consent"), Some(&json!(true)));
 }

@@ -59,6 +59,7 @@ pub fn webhook(url: &str, created_at: DateTime<Utc>) -> StoredWebhook {
             format: Format::default(),
             event_names: Default::default(),
             event_source_id: None,
+            consent: Default::default(),
             secret: Secret::generate().expect("a secret"),
             enabled: true,
             disabled_reason: None,

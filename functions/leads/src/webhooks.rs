@@ -80,6 +80,9 @@ pub struct WebhookView {
     pub event_names: EventNames,
     /// The TikTok pixel code (`tiktok` only).
     pub event_source_id: Option<String>,
+    /// Conversion formats only: whether a lead's data needs its `ad_user_data` consent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<leadpipe_webhooks::formats::consent::ConsentRule>,
     /// False once disabled.
     pub enabled: bool,
     /// Why it was disabled; `null` while enabled.
@@ -101,6 +104,7 @@ impl From<&StoredWebhook> for WebhookView {
             format: w.format,
             event_names: w.event_names.clone(),
             event_source_id: w.event_source_id.clone(),
+            consent: w.format.is_conversion().then_some(w.consent),
             enabled: w.enabled,
             disabled_reason: w.disabled_reason.clone(),
             created_at: s.created_at,

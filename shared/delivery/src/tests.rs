@@ -175,6 +175,7 @@ fn hook(url: &str) -> StoredWebhook {
             format: Format::Standard,
             event_names: Default::default(),
             event_source_id: None,
+            consent: Default::default(),
             secret: Secret::generate().unwrap(),
             enabled: true,
             disabled_reason: None,
@@ -205,6 +206,8 @@ fn lead(stage: &str) -> Lead {
         quarantine: None,
         orders: Vec::new(),
         revenue_reporting_minor: None,
+        consent: None,
+        consent_history: Vec::new(),
         version: 1,
     }
 }

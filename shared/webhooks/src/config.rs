@@ -25,6 +25,8 @@
 //!   `ga_`, `google_` or `firebase_` (GA4's documented rules); Meta and TikTok names: the same characters, at most
 //!   50 (Meta's custom-event limit; TikTok documents none we could read, so the same is applied).
 //! - `event_source_id` (required for `tiktok`, refused otherwise): the TikTok pixel code.
+//! - `consent` (optional, conversion formats only): `required` (the default) sends a lead's data only with its
+//!   `ad_user_data` consent, `not_required` as if every lead had it (see [`crate::formats::consent`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -49,6 +51,7 @@ const FIELDS: &[&str] = &[
     "format",
     "event_names",
     "event_source_id",
+    "consent",
 ];
 
 /// A validated `POST /api/webhooks` body; [`crate::Webhook::new`] turns it into a webhook.
@@ -66,6 +69,8 @@ pub struct WebhookSpec {
     pub event_names: EventNames,
     /// The TikTok pixel code (`tiktok` only).
     pub event_source_id: Option<String>,
+    /// Whether a lead's data needs its consent (conversion formats).
+    pub consent: crate::formats::consent::ConsentRule,
 }
 
 impl WebhookSpec {
@@ -161,6 +166,24 @@ impl WebhookSpec {
             }
             (None, _) => None,
         };
+        let consent = match present(obj, "consent") {
+            None => crate::formats::consent::ConsentRule::default(),
+            Some(_) if !format.is_conversion() => {
+                return Err(ValidationError::field(
+                    "consent",
+                    "consent only applies to the meta_capi, ga4 and tiktok formats",
+                ));
+            }
+            Some(v) => v
+                .as_str()
+                .and_then(crate::formats::consent::ConsentRule::parse)
+                .ok_or_else(|| {
+                    ValidationError::field(
+                        "consent",
+                        "consent must be \"required\" or \"not_required\"",
+                    )
+                })?,
+        };
         Ok(Self {
             url,
             events,
@@ -168,6 +191,7 @@ impl WebhookSpec {
             format,
             event_names,
             event_source_id,
+            consent,
         })
     }
 }

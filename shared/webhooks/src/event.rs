@@ -247,6 +247,8 @@ pub(crate) mod tests {
             quarantine: None,
             orders: Vec::new(),
             revenue_reporting_minor: None,
+            consent: None,
+            consent_history: Vec::new(),
             version,
         }
     }

@@ -32,6 +32,10 @@ pub struct Webhook {
     /// The TikTok pixel code (`event_source_id`); set exactly when `format` is `tiktok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_source_id: Option<String>,
+    /// Conversion formats: whether a lead's data needs its `ad_user_data` consent (see
+    /// [`crate::formats::consent`]); webhooks stored before it existed read as `required`.
+    #[serde(default, skip_serializing_if = "crate::formats::consent::is_default")]
+    pub consent: crate::formats::consent::ConsentRule,
     /// The Standard Webhooks signing secret (`whsec_…`), shown to the owner once at creation.
     pub secret: Secret,
     /// False once disabled (by its owner, or automatically: see [`crate::retry::EndpointHealth`]).
@@ -56,6 +60,7 @@ impl Webhook {
             format: spec.format,
             event_names: spec.event_names,
             event_source_id: spec.event_source_id,
+            consent: spec.consent,
             secret,
             enabled: true,
             disabled_reason: None,
@@ -141,6 +146,8 @@ pub(crate) mod tests {
             format,
             event_names: EventNames::default(),
             event_source_id: (format == Format::TikTok).then(|| "CPIXEL123".to_string()),
+            // The format tests look at what is sent with consent; `formats::consent` tests the rule itself.
+            consent: crate::formats::consent::ConsentRule::NotRequired,
             secret: Secret::from_bytes(&[n as u8; 32]).unwrap(),
             enabled: true,
             disabled_reason: None,

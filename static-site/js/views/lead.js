@@ -86,6 +86,7 @@ export function openLead(id, hooks = {}) {
         ['Email', lead.email], ['First name', lead.first_name], ['Last name', lead.last_name],
         ['Phone', lead.phone], ['Company', lead.company],
       ])),
+      section('Consent', consentBlock(lead), 'section-consent'),
       section('Orders', ordersBlock(lead, stages, history), 'section-orders'),
       section('Stage history', timeline(withStageTimes(history, lead, stages), stages)),
       section('Form progress', form),
@@ -228,6 +229,24 @@ function section(title, content, cls = '') {
 
 function fields(pairs) {
   return h('dl', { class: 'fields' }, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', { class: v == null || v === '' ? 'muted' : '' }, display(v))]));
+}
+
+/** The lead's consent per purpose (latest answer), with its wording's version and time, and how many changes. */
+function consentBlock(lead) {
+  const c = lead.consent && typeof lead.consent === 'object' ? lead.consent : null;
+  const purposes = c && c.purposes && typeof c.purposes === 'object' ? Object.entries(c.purposes) : [];
+  if (!purposes.length) return h('p', { class: 'muted' }, 'No consent recorded. Ad-platform webhooks that require consent send nothing for this lead.');
+  const changes = Array.isArray(lead.consent_history) ? lead.consent_history.length : 0;
+  return h('div', {},
+    h('dl', { class: 'fields fields-consent' }, purposes.map(([name, granted]) => [
+      h('dt', {}, name),
+      h('dd', { 'data-purpose': name, 'data-granted': String(granted === true) }, granted === true ? 'Granted' : 'Refused'),
+    ])),
+    h('p', { class: 'muted' }, [
+      c.version ? `Wording ${c.version}` : 'Wording not given',
+      c.at ? ` · ${dateTime(c.at)}` : '',
+      ` · ${changes} ${changes === 1 ? 'change' : 'changes'} recorded`,
+    ].join('')));
 }
 
 function formBlock(lead) {

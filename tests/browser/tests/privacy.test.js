@@ -1,5 +1,5 @@
 // Privacy requests from the lead drawer (issue 25): an admin downloads everything held about a person as JSON,
-// then erases them: the dialog says what goes and offers the suppression list, the receipt is shown, the lead is
+// and its consent, then erases them: the dialog says what goes and offers the suppression list, the receipt is shown, the lead is
 // gone from the API and a later postback for the email is refused. Members and viewers do not see either button.
 // Screenshots at both sizes; no overlaps or clipped text in the dialog.
 import { test, before, after } from 'node:test';
@@ -28,7 +28,10 @@ before(async () => {
   server = await startServer({ adminKey: ADMIN, ingestKey: INGEST });
   browser = await launchBrowser();
   ({ page } = await newPage(browser));
-  const a = await call('POST', '/api/postback', { email: EMAIL, first_name: 'Ada', last_name: 'Lovelace', phone: '+44 20 7946 0958', stage: 'Form Started' }, INGEST);
+  const a = await call('POST', '/api/postback', {
+    email: EMAIL, first_name: 'Ada', last_name: 'Lovelace', phone: '+44 20 7946 0958', stage: 'Form Started',
+    consent: { purposes: { marketing: true, ad_user_data: false }, version: 'v2' },
+  }, INGEST);
   const b = await call('POST', '/api/postback', { email: 'grace.kept@example.org', first_name: 'Grace' }, INGEST);
   adaId = a.body.lead_id; keptId = b.body.lead_id;
   assert.equal((await call('PUT', `/api/leads/${adaId}/stage`, { stage: 'Application Submitted' })).status, 200);
@@ -43,6 +46,11 @@ test('an admin downloads everything held about a person, then erases them everyw
   await go(page, server.base, `#/leads/${adaId}`, ADMIN);
   await waitDrawer(page, adaId);
   const drawer = page.locator('.drawer');
+  // The consent the postback carried, per purpose.
+  await drawer.locator('.section-consent dd[data-purpose="marketing"][data-granted="true"]').getByText('Granted').waitFor();
+  await drawer.locator('.section-consent dd[data-purpose="ad_user_data"][data-granted="false"]').getByText('Refused').waitFor();
+  await drawer.locator('.section-consent').getByText(/^Wording v2 · .* · 1 change recorded$/).waitFor();
+  await screenshot(page, 'privacy-drawer-consent', { fullPage: false });
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     drawer.locator('[data-action="export-person"]').click(),
@@ -54,6 +62,7 @@ test('an admin downloads everything held about a person, then erases them everyw
   assert.equal(data.leads[0].lead.last_name, 'Lovelace');
   assert.ok(data.leads[0].history.length >= 2, 'the history is in the export');
   assert.equal(data.suppressed, false);
+  assert.deepEqual(data.leads[0].lead.consent.purposes, { ad_user_data: false, marketing: true }, 'consent is in the export');
   await page.locator('.toast').getByText('Downloaded everything held about Ada Lovelace (1 lead)').waitFor();
 
   await drawer.locator('[data-action="erase-person"]').click();

@@ -185,6 +185,12 @@ pub struct Lead {
     /// Revenue listings sort by it (see [`Lead::revenue_key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revenue_reporting_minor: Option<i64>,
+    /// The person's consent now, per purpose (see [`super::consent`]); `None` when no postback carried any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<super::consent::Consent>,
+    /// Every change of the consent, oldest first (at most [`super::consent::MAX_CONSENT_HISTORY`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_history: Vec<super::consent::ConsentChange>,
     /// Optimistic-concurrency version, incremented by every write.
     #[serde(default)]
     pub version: u64,

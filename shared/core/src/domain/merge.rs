@@ -135,8 +135,13 @@ pub fn new_lead(
         quarantine: None,
         orders: Vec::new(),
         revenue_reporting_minor: None,
+        consent: None,
+        consent_history: Vec::new(),
         version: 0,
     };
+    if let Some(input) = &pb.consent {
+        super::consent::merge(&mut lead.consent, &mut lead.consent_history, input, true);
+    }
     mark_reached(&mut lead, pipeline, now);
     let mut warnings = Vec::new();
     record_money(&mut lead, pb, access, now, &mut warnings);
@@ -226,6 +231,9 @@ pub fn apply_postback(
                 &mut warnings,
             );
         }
+    }
+    if let Some(input) = &pb.consent {
+        super::consent::merge(&mut lead.consent, &mut lead.consent_history, input, full);
     }
     let history = match pb.stage.as_ref().map(|s| access.cap(s, pipeline)) {
         Some(target) => match direction(pipeline, &lead.stage, target) {

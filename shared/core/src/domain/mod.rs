@@ -5,6 +5,7 @@ pub mod account;
 pub mod actor;
 pub mod analytics;
 pub mod audit;
+pub mod consent;
 pub mod counters;
 pub mod email;
 pub mod import;

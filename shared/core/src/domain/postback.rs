@@ -68,6 +68,8 @@ pub struct Postback {
     pub event_id: Option<IdempotencyKey>,
     /// The order it carries (`value`, `currency`, `order_id`; the server key only).
     pub order: Option<OrderInput>,
+    /// The consent it carries (see [`super::consent`]).
+    pub consent: Option<super::consent::ConsentInput>,
 }
 
 /// A postback and what was not taken as sent.
@@ -282,6 +284,23 @@ impl Postback {
             ),
         };
         let order = read_order(&mut obj, &mut w);
+        let consent = match obj.remove("consent") {
+            None | Some(Value::Null) => None,
+            Some(value) => match super::consent::parse(&value, chrono::Utc::now()) {
+                Ok(input) => Some(input),
+                Err(why) => {
+                    w.push(Warning::new(
+                        "consent",
+                        WarningCode::MovedToCustomData,
+                        format!("{why}; it is not recorded as consent (kept in custom_data)"),
+                    ));
+                    custom_data
+                        .get_or_insert_with(Map::new)
+                        .insert("consent".into(), value);
+                    None
+                }
+            },
+        };
         let force_stage = match obj.remove("force_stage") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => b,
@@ -337,6 +356,7 @@ impl Postback {
                 honeypot,
                 event_id,
                 order,
+                consent,
             },
             warnings: w,
         }
@@ -351,6 +371,7 @@ impl Postback {
             || self.form_fields_total.is_some()
             || self.custom_data.is_some()
             || self.order.is_some()
+            || self.consent.is_some()
     }
 }
 

@@ -38,8 +38,11 @@ use super::normalize::{e164_phone, email_google, name_google, sha256_hex};
 use super::signals::Signals;
 use crate::event::Event;
 
-/// The GA4 Measurement Protocol body for `event` sent as event `name`.
-pub fn payload(event: &Event, name: &str) -> Value {
+/// The GA4 Measurement Protocol body for `event` sent as event `name`. `consent` is the lead's `ad_user_data`
+/// consent when the webhook requires it (see [`super::consent`]): `Some(false)` sends no `user_data` or
+/// `user_id`, and either answer is stated in consent mode's `consent` object; `None` states nothing.
+pub fn payload(event: &Event, name: &str, consent: Option<bool>) -> Value {
+    let consented = consent.unwrap_or(true);
     let s = Signals::of(&event.lead);
     let lead_id = event.lead_id.to_string();
 
@@ -87,14 +90,29 @@ pub fn payload(event: &Event, name: &str) -> Value {
         "client_id".into(),
         json!(s.ga_client_id.unwrap_or_else(|| lead_id.clone())),
     );
-    body.insert("user_id".into(), json!(lead_id));
+    if consented {
+        body.insert("user_id".into(), json!(lead_id));
+    }
     body.insert(
         "timestamp_micros".into(),
         json!(event.occurred_at.timestamp_micros()),
     );
     body.insert("events".into(), json!([{ "name": name, "params": params }]));
-    if !user_data.is_empty() {
+    if consented && !user_data.is_empty() {
         body.insert("user_data".into(), Value::Object(user_data));
+    }
+    if consent.is_some() {
+        let granted = |yes: bool| if yes { "GRANTED" } else { "DENIED" };
+        let personalization = consented
+            && event
+                .lead
+                .consent
+                .as_ref()
+                .is_some_and(|c| c.grants("ad_personalization"));
+        body.insert(
+            "consent".into(),
+            json!({"ad_user_data": granted(consented), "ad_personalization": granted(personalization)}),
+        );
     }
     Value::Object(body)
 }

@@ -8,6 +8,7 @@
 //! field comes from is documented on each module; the lead's `custom_data` supplies browser identifiers that
 //! Leadpipe has no column for (`fbc`, `fbp`, `ttclid`, `_ga`, `value`/`currency`, …), see [`signals`].
 
+pub mod consent;
 pub mod ga4;
 pub mod meta;
 pub mod normalize;
@@ -128,8 +129,8 @@ impl EventNames {
     }
 }
 
-/// The body `webhook` gets for `event`, or `None` when it gets nothing (a conversion format and a deletion, or a
-/// stage with no event name). Does not look at the webhook's subscription; see [`Webhook::wants`].
+/// The body `webhook` gets for `event`, or `None` when it gets nothing (a conversion format and a deletion, a
+/// stage with no event name, or a lead without the consent Meta or TikTok need: see [`consent`]). Does not look at the webhook's subscription; see [`Webhook::wants`].
 pub fn payload(webhook: &Webhook, event: &Event) -> Option<Value> {
     if webhook.format == Format::Standard {
         return Some(standard::payload(event));
@@ -140,10 +141,17 @@ pub fn payload(webhook: &Webhook, event: &Event) -> Option<Value> {
     let name = webhook
         .event_names
         .resolve(webhook.format, event.to_stage.as_ref()?)?;
+    let consented = webhook.consent.allows(&event.lead);
     match webhook.format {
         Format::Standard => None,
+        Format::Ga4 => Some(ga4::payload(
+            event,
+            &name,
+            (webhook.consent == consent::ConsentRule::Required).then_some(consented),
+        )),
+        // Meta's and TikTok's APIs have no consent signal: without consent they get nothing.
+        _ if !consented => None,
         Format::MetaCapi => Some(meta::payload(event, &name)),
-        Format::Ga4 => Some(ga4::payload(event, &name)),
         Format::TikTok => Some(tiktok::payload(
             event,
             &name,
