@@ -8,6 +8,7 @@ pub mod audit_conformance;
 pub mod conformance;
 pub mod revenue_conformance;
 pub mod spend_conformance;
+pub mod two_factor_conformance;
 pub mod webhook_conformance;
 
 use std::net::SocketAddr;

@@ -109,6 +109,7 @@ async fn session_cookie(app: &TestApp, role: Role) -> String {
         disabled: false,
         password_hash: "unused".into(),
         created_at: Utc::now(),
+        two_factor: Default::default(),
     };
     app.core.store.create_user(&user).await.unwrap();
     let token = SecretToken::generate().unwrap();

@@ -12,3 +12,6 @@ leadpipe_tests::audit_conformance_suite!(leadpipe_tests::leadpipe(
 leadpipe_tests::revenue_conformance_suite!(leadpipe_tests::leadpipe(
     leadpipe_tests::StoreKind::Dynamo
 ));
+leadpipe_tests::two_factor_conformance_suite!(leadpipe_tests::leadpipe(
+    leadpipe_tests::StoreKind::Dynamo
+));

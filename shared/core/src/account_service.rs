@@ -268,6 +268,7 @@ impl Leadpipe {
             disabled: false,
             password_hash: hash(password).await?,
             created_at: now,
+            two_factor: Default::default(),
         };
         match self.store.create_user(&user).await {
             Ok(()) => {}
@@ -327,6 +328,7 @@ impl Leadpipe {
             disabled: false,
             password_hash,
             created_at: now,
+            two_factor: Default::default(),
         };
         match self.store.create_user(&user).await {
             Ok(()) => {}
