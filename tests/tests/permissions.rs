@@ -33,6 +33,13 @@ fn needs(method: &str, path: &str) -> Option<Needs> {
         ("GET", "/api/health" | "/api/stages" | "/api/openapi.json") => Anyone,
         ("POST", "/api/auth/login" | "/api/auth/accept-invite" | "/api/auth/logout") => Anyone,
         ("POST", "/api/auth/logout-all") => UserSession,
+        (
+            "POST",
+            "/api/auth/two-factor/setup"
+            | "/api/auth/two-factor/confirm"
+            | "/api/auth/two-factor/disable",
+        ) => UserSession,
+        ("POST", "/api/users/{id}/two-factor/reset") => AtLeast(Admin),
         ("GET", "/api/auth/me") => AtLeast(Viewer),
         (
             "GET",

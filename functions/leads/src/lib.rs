@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod query;
+pub mod two_factor;
 pub mod webhooks;
 
 use axum::extract::Request;
@@ -55,6 +56,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/import", post(import))
         .merge(webhooks::router())
         .merge(accounts::router())
+        .merge(two_factor::router())
         .merge(audit::router())
 }
 
