@@ -91,3 +91,45 @@ async fn an_admin_resets_a_users_two_factor_and_it_is_audited() {
         json!({"from": true, "to": false})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_proofs_when_turning_two_factor_off_count_toward_the_throttle() {
+    let app = spawn_app(StoreKind::Sqlite, keyed_settings()).await;
+    let email = "ola@example.com";
+    let cookie = account(&app, email, Role::Member).await;
+    let (secret, now, _) = enrol(&app, &cookie).await;
+    let disable = |body: serde_json::Value| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            send(
+                app,
+                Method::POST,
+                "/api/auth/two-factor/disable",
+                Some(&cookie),
+                Some(body),
+            )
+            .await
+        }
+    };
+    for i in 0..10 {
+        let body = if i % 2 == 0 {
+            json!({"password": "not the password at all"})
+        } else {
+            json!({"code": wrong_code(&secret, now)})
+        };
+        let (s, _, v) = disable(body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+    let (s, _, v) = disable(json!({"password": PASSWORD})).await;
+    assert_eq!(
+        (s, code_of(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+    let body = json!({"email": email, "password": PASSWORD, "totp": secret.code_at(now).expose()});
+    let (s, c, _) = login(&app, body).await;
+    assert_eq!(
+        (s, c),
+        (StatusCode::TOO_MANY_REQUESTS, None),
+        "sign-in waits too"
+    );
+}

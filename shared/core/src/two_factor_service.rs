@@ -137,7 +137,8 @@ impl Leadpipe {
         Ok(codes)
     }
 
-    /// Turns two-factor off for `user`, given a current code, an unused recovery code or the password.
+    /// Turns two-factor off for `user`, given a current code, an unused recovery code or the password. Wrong
+    /// proofs count toward the sign-in throttle, and a throttled account or client is refused (429).
     pub async fn disable_two_factor(
         &self,
         user: &User,
@@ -149,6 +150,9 @@ impl Leadpipe {
             return Err(AuthError::TwoFactorOff);
         }
         let target = user.id.to_string();
+        // A stolen session must not make this a password or code oracle: the sign-in throttle applies.
+        let client_ip = by.client_ip.as_deref();
+        self.check_throttle(&user.email, client_ip, now).await?;
         let (with, refusal) = match proof {
             DisableProof::Totp(raw) => {
                 let second = SecondFactor::Totp(raw);
@@ -178,6 +182,7 @@ impl Leadpipe {
             FactorCheck::Passed(_) => {}
             FactorCheck::Missing => return Err(code_field("send a code to turn two-factor off")),
             FactorCheck::Failed(reason, e) => {
+                self.count_failure(&user.email, client_ip, now).await?;
                 let summary = json!({ "during": "disable", "reason": reason });
                 self.audit(by, AuditAction::TwoFactorFailed, &target, summary)
                     .await;
