@@ -36,6 +36,8 @@ def contract_openapi() -> dict:
         ("get", "/api/leads/export"), ("get", "/api/audit"), ("get", "/api/audit/export"), ("post", "/api/privacy/erasure"), ("get", "/api/privacy/export"), ("post", "/api/auth/login"), ("post", "/api/auth/logout"),
         ("post", "/api/auth/logout-all"), ("get", "/api/auth/me"), ("post", "/api/auth/accept-invite"),
         ("get", "/api/users"), ("post", "/api/users/invites"), ("patch", "/api/users/{id}"),
+        ("post", "/api/auth/two-factor/setup"), ("post", "/api/auth/two-factor/confirm"),
+        ("post", "/api/auth/two-factor/disable"), ("post", "/api/users/{id}/two-factor/reset"),
     ]
     paths: dict = {}
     for method, path in routes:

@@ -104,7 +104,12 @@ export const api = {
   health: () => request('GET', '/api/health'),
   /** Accounts: who am I ({kind, email?, name?, role}), sign in (sets the session cookie), sign out. */
   me: (opts = {}) => request('GET', '/api/auth/me', opts),
-  login: (email, password) => request('POST', '/api/auth/login', { body: { email, password }, key: '', noAuthRedirect: true }),
+  /** `second` is {totp} or {recovery_code} for accounts with two-factor on (401 totp_required without it). */
+  login: (email, password, second = {}) => request('POST', '/api/auth/login', { body: { email, password, ...second }, key: '', noAuthRedirect: true }),
+  /** Two-factor of the signed-in user: setup → {secret, otpauth_uri}; confirm → {recovery_codes}; disable. */
+  twoFactorSetup: () => request('POST', '/api/auth/two-factor/setup'),
+  twoFactorConfirm: (code) => request('POST', '/api/auth/two-factor/confirm', { body: { code } }),
+  twoFactorDisable: (proof) => request('POST', '/api/auth/two-factor/disable', { body: proof }),
   logout: () => request('POST', '/api/auth/logout', { key: '' }),
   logoutAll: () => request('POST', '/api/auth/logout-all'),
   acceptInvite: (token, password) => request('POST', '/api/auth/accept-invite', { body: { token, password }, key: '', noAuthRedirect: true }),
@@ -112,6 +117,7 @@ export const api = {
   users: () => request('GET', '/api/users'),
   invite: (email, role) => request('POST', '/api/users/invites', { body: { email, role } }),
   changeUser: (id, change) => request('PATCH', `/api/users/${encodeURIComponent(id)}`, { body: change }),
+  resetTwoFactor: (id) => request('POST', `/api/users/${encodeURIComponent(id)}/two-factor/reset`),
   stages: () => request('GET', '/api/stages'),
   openapi: () => request('GET', '/api/openapi.json'),
   analytics: (opts = {}) => request('GET', '/api/analytics', opts).then(noteZone),

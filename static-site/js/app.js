@@ -16,6 +16,7 @@ import { renderUsers } from './views/users.js';
 import { setWho, getWho } from './session.js';
 import { renderAudit } from './views/audit.js';
 import { renderSettings } from './views/settings.js';
+import { renderAccount } from './views/account.js';
 import { startLive, stopLive } from './live.js';
 
 const app = document.getElementById('app');
@@ -30,6 +31,7 @@ const NAV = [
   { route: 'users', label: 'Users', icon: 'shield', needs: 'admin' },
   { route: 'audit', label: 'Audit Log', icon: 'clock', needs: 'admin' },
   { route: 'settings', label: 'Settings', icon: 'settings', needs: 'admin' },
+  { route: 'account', label: 'My Account', icon: 'key', users: true },
   { route: 'docs', label: 'API Documentation', icon: 'docs' },
 ];
 
@@ -104,7 +106,8 @@ function showSignin(message) {
 function showShell() {
   closeAllLayers();
   clear(app);
-  const navLinks = NAV.map((n) => h('a', { class: 'nav-link', href: `#/${n.route}`, 'data-route': n.route, 'data-needs': n.needs }, icon(n.icon), h('span', {}, n.label)));
+  // "My Account" (two-factor) is for personal sign-in only: keys and open access have no account.
+  const navLinks = NAV.filter((n) => !n.users || mode === 'user').map((n) => h('a', { class: 'nav-link', href: `#/${n.route}`, 'data-route': n.route, 'data-needs': n.needs }, icon(n.icon), h('span', {}, n.label)));
   const status = h('div', { class: 'side-status', role: 'status', 'data-state': 'checking' },
     h('span', { class: 'status-dot', 'aria-hidden': 'true' }), h('span', { class: 'status-text' }, 'Checking connection…'));
   const who = getWho();
@@ -212,6 +215,7 @@ function route() {
     else if (name === 'import') renderImport(content, ctx);
     else if (name === 'settings') renderSettings(content, ctx);
     else if (name === 'users') renderUsers(content, ctx);
+    else if (name === 'account') renderAccount(content, ctx);
     else {
       ctx.setTitle('Page not found');
       content.append(empty('This page does not exist', 'Pick a screen from the menu.', h('a', { class: 'btn btn-primary', href: '#/overview' }, 'Go to Overview')));

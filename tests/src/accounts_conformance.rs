@@ -48,6 +48,7 @@ fn user(e: &Email, role: Role) -> User {
         disabled: false,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
         created_at: now(),
+        two_factor: Default::default(),
     }
 }
 

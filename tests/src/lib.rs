@@ -9,6 +9,8 @@ pub mod conformance;
 pub mod privacy_conformance;
 pub mod revenue_conformance;
 pub mod spend_conformance;
+pub mod two_factor_conformance;
+pub mod two_factor_http;
 pub mod webhook_conformance;
 
 use std::net::SocketAddr;

@@ -33,6 +33,13 @@ fn needs(method: &str, path: &str) -> Option<Needs> {
         ("GET", "/api/health" | "/api/stages" | "/api/openapi.json") => Anyone,
         ("POST", "/api/auth/login" | "/api/auth/accept-invite" | "/api/auth/logout") => Anyone,
         ("POST", "/api/auth/logout-all") => UserSession,
+        (
+            "POST",
+            "/api/auth/two-factor/setup"
+            | "/api/auth/two-factor/confirm"
+            | "/api/auth/two-factor/disable",
+        ) => UserSession,
+        ("POST", "/api/users/{id}/two-factor/reset") => AtLeast(Admin),
         ("GET", "/api/auth/me") => AtLeast(Viewer),
         (
             "GET",
@@ -110,6 +117,7 @@ async fn session_cookie(app: &TestApp, role: Role) -> String {
         disabled: false,
         password_hash: "unused".into(),
         created_at: Utc::now(),
+        two_factor: Default::default(),
     };
     app.core.store.create_user(&user).await.unwrap();
     let token = SecretToken::generate().unwrap();

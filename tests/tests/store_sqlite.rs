@@ -15,3 +15,6 @@ leadpipe_tests::revenue_conformance_suite!(leadpipe_tests::leadpipe(
 leadpipe_tests::privacy_conformance_suite!(leadpipe_tests::leadpipe(
     leadpipe_tests::StoreKind::Sqlite
 ));
+leadpipe_tests::two_factor_conformance_suite!(leadpipe_tests::leadpipe(
+    leadpipe_tests::StoreKind::Sqlite
+));

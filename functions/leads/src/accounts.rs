@@ -1,7 +1,10 @@
 //! Personal sign-in, sessions and users (see `leadpipe_core::account_service`).
 //!
-//! - `POST /api/auth/login` `{email, password}` — 200 with the user and the session cookie; a wrong email or
-//!   password is one 401 `invalid_credentials`; too many failures a 429 with `Retry-After`.
+//! - `POST /api/auth/login` `{email, password, totp?, recovery_code?}` — 200 with the user and the session
+//!   cookie; a wrong email or password is one 401 `invalid_credentials`; too many failures a 429 with
+//!   `Retry-After`. An account with two-factor on answers a right password without a code with 401
+//!   `totp_required`, a wrong code with 401 `totp_invalid` and a used one with 401 `totp_reused` (routes in
+//!   `two_factor.rs`).
 //! - `POST /api/auth/logout` — ends this browser's session (204, also without one); `POST /api/auth/logout-all`
 //!   — ends every session of the signed-in user.
 //! - `GET /api/auth/me` — who the request acts as (a user, a key, or `open`) and its role.
@@ -18,6 +21,7 @@ use axum::{Json, Router};
 use leadpipe_core::audit_service::ChangedBy;
 use leadpipe_core::domain::account::{SecretToken, User};
 use leadpipe_core::domain::{Actor, ActorKind, Role};
+use leadpipe_core::two_factor_service::SecondFactor;
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::session::{clear_session_cookie, session_cookie, set_session_cookie};
 use leadpipe_http::{authenticate, AdminAccess, ApiError, ClientOrigin, JsonBody, ViewerAccess};
@@ -51,6 +55,8 @@ pub struct UserView {
     pub disabled: bool,
     /// When it was created.
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Whether two-factor sign-in is on.
+    pub two_factor: bool,
 }
 
 impl From<&User> for UserView {
@@ -61,12 +67,13 @@ impl From<&User> for UserView {
             role: u.role,
             disabled: u.disabled,
             created_at: u.created_at,
+            two_factor: u.two_factor.enabled(),
         }
     }
 }
 
 /// Reads a JSON body into `T` (unknown fields refused): a clear 400 otherwise.
-fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     leadpipe_core::error::json_object_body(bytes, 16 * 1024)?;
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::Invalid(ValidationError::body(
@@ -81,6 +88,26 @@ fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 struct Credentials {
     email: String,
     password: String,
+    #[serde(default)]
+    totp: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
+}
+
+/// The second factor of a sign-in (blank fields count as absent).
+fn second_factor(c: &Credentials) -> Result<SecondFactor<'_>, ApiError> {
+    fn present(f: &Option<String>) -> Option<&str> {
+        f.as_deref().filter(|v| !v.trim().is_empty())
+    }
+    match (present(&c.totp), present(&c.recovery_code)) {
+        (None, None) => Ok(SecondFactor::None),
+        (Some(t), None) => Ok(SecondFactor::Totp(t)),
+        (None, Some(r)) => Ok(SecondFactor::Recovery(r)),
+        (Some(_), Some(_)) => Err(ApiError::Invalid(ValidationError::body(
+            ErrorCode::InvalidBody,
+            "send totp or recovery_code, not both",
+        ))),
+    }
 }
 
 async fn login(
@@ -89,10 +116,12 @@ async fn login(
     JsonBody(bytes): JsonBody,
 ) -> Result<Response, ApiError> {
     let c: Credentials = body(&bytes)?;
+    let second = second_factor(&c)?;
     let (user, token) = app
         .sign_in(
             &c.email,
             &c.password,
+            second,
             origin.client_ip.as_deref(),
             chrono::Utc::now(),
         )
@@ -160,6 +189,9 @@ pub struct Me {
     pub name: Option<String>,
     /// The role.
     pub role: Role,
+    /// Whether the user has two-factor sign-in on (users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<bool>,
 }
 
 async fn me(
@@ -176,6 +208,12 @@ async fn me(
             id: Some(id),
             name: None,
             role,
+            two_factor: Some(
+                app.store
+                    .user(id)
+                    .await?
+                    .is_some_and(|u| u.two_factor.enabled()),
+            ),
         },
         ActorKind::Key { name } => Me {
             kind: "key",
@@ -183,6 +221,7 @@ async fn me(
             id: None,
             name: Some(name),
             role,
+            two_factor: None,
         },
         ActorKind::Open | ActorKind::Cli { .. } => Me {
             kind: "open",
@@ -190,6 +229,7 @@ async fn me(
             id: None,
             name: None,
             role,
+            two_factor: None,
         },
     }))
 }

@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod audit;
 pub mod privacy;
 pub mod query;
+pub mod two_factor;
 pub mod webhooks;
 
 use axum::extract::Request;
@@ -57,6 +58,7 @@ pub fn router() -> Router<Leadpipe> {
         .route("/api/import", post(import))
         .merge(webhooks::router())
         .merge(accounts::router())
+        .merge(two_factor::router())
         .merge(audit::router())
         .merge(privacy::router())
 }

@@ -1,5 +1,6 @@
 //! Personal accounts through [`Leadpipe`]: sign-in (throttled, no user enumeration), sessions, invites and user
-//! changes. The rules are in [`crate::domain::account`]; password hashing runs on the blocking pool.
+//! changes. The rules are in [`crate::domain::account`]; password hashing runs on the blocking pool. Signing in
+//! is in [`crate::sign_in_service`].
 //!
 //! Sign-ins, failed sign-ins of an existing account, sign-outs, invites, new accounts and user changes are
 //! written to the audit log ([`Leadpipe::audit`]). A failed sign-in for an address with no account writes no
@@ -14,9 +15,8 @@ use crate::audit_service::ChangedBy;
 use crate::domain::AuditAction;
 
 use crate::domain::account::{
-    account_throttle_key, client_throttle_key, dummy_hash, hash_password, keeps_an_admin,
-    throttle_window, throttle_window_end, throttled, verify_password, AccountError, Invite,
-    InviteTake, Password, SecretToken, Session, SessionCheck, User, MAX_PASSWORD_CHARS,
+    hash_password, keeps_an_admin, AccountError, Invite, InviteTake, Password, SecretToken,
+    Session, SessionCheck, User,
 };
 use crate::domain::{Actor, ActorKind, Email, Role};
 use crate::store::StoreError;
@@ -55,6 +55,24 @@ pub enum AuthError {
     /// No such account (404).
     #[error("no such user")]
     NoSuchUser,
+    /// The password is right but the account has two-factor on and no code came (401).
+    #[error("this account has two-factor sign-in on: send the authenticator's code as totp (or a recovery_code)")]
+    TotpRequired,
+    /// The two-factor code or recovery code is wrong (401; counts as a failed sign-in).
+    #[error("the two-factor code is wrong")]
+    TotpInvalid,
+    /// The two-factor code was used already (401; counts as a failed sign-in).
+    #[error("this two-factor code was used already; wait for the next one")]
+    TotpReused,
+    /// Two-factor is on already: turn it off before setting it up again (409).
+    #[error("two-factor sign-in is on already; turn it off first to set it up again")]
+    TwoFactorOn,
+    /// Two-factor is off (409).
+    #[error("two-factor sign-in is not on")]
+    TwoFactorOff,
+    /// No set-up was started, so there is nothing to confirm (409).
+    #[error("no two-factor set-up was started; start one first")]
+    NoTwoFactorSetup,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -76,13 +94,17 @@ impl AuthError {
             Self::EmailInUse => ErrorCode::Conflict,
             Self::LastAdmin => ErrorCode::LastAdmin,
             Self::NoSuchUser => ErrorCode::NotFound,
+            Self::TotpRequired => ErrorCode::TotpRequired,
+            Self::TotpInvalid => ErrorCode::TotpInvalid,
+            Self::TotpReused => ErrorCode::TotpReused,
+            Self::TwoFactorOn | Self::TwoFactorOff | Self::NoTwoFactorSetup => ErrorCode::Conflict,
             Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Store(_) | Self::Crypto(_) => ErrorCode::Internal,
         }
     }
 }
 
-fn password_error(e: AccountError) -> AuthError {
+pub(crate) fn password_error(e: AccountError) -> AuthError {
     match e {
         AccountError::Crypto(c) => AuthError::Crypto(c),
         other => ValidationError::field("password", other.to_string()).into(),
@@ -94,7 +116,7 @@ pub fn parse_email(raw: &str, field: &str) -> Result<Email, AuthError> {
     Email::parse(raw).map_err(|m| ValidationError::field(field, m).into())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AuthError> {
     tokio::task::spawn_blocking(f)
@@ -109,7 +131,10 @@ async fn hash(password: Password) -> Result<String, AuthError> {
 }
 
 /// A new session's token and the stored session.
-fn new_session(user: Uuid, now: DateTime<Utc>) -> Result<(SecretToken, Session), AuthError> {
+pub(crate) fn new_session(
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(SecretToken, Session), AuthError> {
     let token = SecretToken::generate().map_err(password_error)?;
     let session = Session::start(token.hash(), user, now);
     Ok((token, session))
@@ -127,69 +152,6 @@ pub fn user_actor(user: &User) -> Actor {
 }
 
 impl Leadpipe {
-    /// Signs in: checks the throttle, the password (a dummy hash for unknown accounts, so both take as long) and
-    /// the account, then starts a session. Every failure counts against the account and the client.
-    pub async fn sign_in(
-        &self,
-        email: &str,
-        password: &str,
-        client_ip: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(User, SecretToken), AuthError> {
-        let email = parse_email(email, "email")?;
-        let window = throttle_window(now);
-        let account_key = account_throttle_key(&email);
-        let client_key = client_throttle_key(client_ip.unwrap_or("unknown"));
-        let account_failures = self.store.login_failures(&account_key, window).await?;
-        let client_failures = self.store.login_failures(&client_key, window).await?;
-        if throttled(account_failures, client_failures) {
-            let left = (throttle_window_end(window) - now).num_seconds().max(1);
-            tracing::info!("sign-in refused: throttled");
-            return Err(AuthError::Throttled {
-                retry_after_secs: u64::try_from(left).unwrap_or(1),
-            });
-        }
-        let user = self.store.user_by_email(&email).await?;
-        let stored = user
-            .as_ref()
-            .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
-        let candidate: String = password.chars().take(MAX_PASSWORD_CHARS + 1).collect();
-        let matches = blocking(move || verify_password(&stored, &candidate)).await?;
-        let user = match user {
-            Some(u) if matches && !u.disabled => u,
-            found => {
-                let until = throttle_window_end(window);
-                self.store
-                    .add_login_failure(&account_key, window, until)
-                    .await?;
-                self.store
-                    .add_login_failure(&client_key, window, until)
-                    .await?;
-                match found {
-                    Some(u) => {
-                        let reason = if u.disabled {
-                            "disabled"
-                        } else {
-                            "wrong_password"
-                        };
-                        let by = ChangedBy::new(user_actor(&u), client_ip.map(str::to_string));
-                        let summary = json!({ "reason": reason });
-                        self.audit(&by, AuditAction::SignInFailed, &u.id.to_string(), summary)
-                            .await;
-                    }
-                    None => tracing::info!("sign-in refused: no such account"),
-                }
-                return Err(AuthError::InvalidCredentials);
-            }
-        };
-        let (token, session) = new_session(user.id, now)?;
-        self.store.create_session(&session).await?;
-        let by = ChangedBy::new(user_actor(&user), client_ip.map(str::to_string));
-        self.audit(&by, AuditAction::SignedIn, &user.id.to_string(), json!({}))
-            .await;
-        Ok((user, token))
-    }
-
     /// The account behind a session token, when the session is valid at `now` and the account is enabled
     /// (read on every request, so disabling takes effect at once); records the visit at most once a minute.
     pub async fn session_user(
@@ -268,6 +230,7 @@ impl Leadpipe {
             disabled: false,
             password_hash: hash(password).await?,
             created_at: now,
+            two_factor: Default::default(),
         };
         match self.store.create_user(&user).await {
             Ok(()) => {}
@@ -327,6 +290,7 @@ impl Leadpipe {
             disabled: false,
             password_hash,
             created_at: now,
+            two_factor: Default::default(),
         };
         match self.store.create_user(&user).await {
             Ok(()) => {}

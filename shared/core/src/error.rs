@@ -57,6 +57,12 @@ pub enum ErrorCode {
     InviteExpired,
     /// The change would leave no active admin.
     LastAdmin,
+    /// Sign-in: the password is right and the account has two-factor on: send `totp` (or `recovery_code`).
+    TotpRequired,
+    /// Sign-in: the two-factor code or recovery code is wrong.
+    TotpInvalid,
+    /// Sign-in: the two-factor code was used already; wait for the next one.
+    TotpReused,
     /// A postback for a person on the suppression list (erased at their request): nothing stored.
     Suppressed,
 }
@@ -89,6 +95,9 @@ impl ErrorCode {
             Self::InviteUsed => "invite_used",
             Self::InviteExpired => "invite_expired",
             Self::LastAdmin => "last_admin",
+            Self::TotpRequired => "totp_required",
+            Self::TotpInvalid => "totp_invalid",
+            Self::TotpReused => "totp_reused",
             Self::Suppressed => "suppressed",
         }
     }

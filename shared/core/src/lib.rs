@@ -32,10 +32,12 @@ pub mod money_service;
 pub mod privacy_service;
 pub mod retry;
 pub mod service;
+pub mod sign_in_service;
 pub mod spend_service;
 pub mod store;
 pub mod token;
 pub mod totals;
+pub mod two_factor_service;
 
 pub use config::Settings;
 pub use error::{ErrorCode, ValidationError};

@@ -19,6 +19,7 @@ use crate::domain::merge::Applied;
 use crate::domain::money::Currency;
 use crate::domain::privacy::{ErasedCopies, ErasureScope};
 use crate::domain::spend::{group_spend, RateRow, SpendGrouping, SpendRow};
+use crate::domain::two_factor::TwoFactor;
 use crate::domain::{Email, Lead, Stage, StageChange};
 pub use crate::idempotency::StoredResponse;
 use crate::totals::{Total, COUNT_PAGES, COUNT_PAGE_SIZE, FULL_COUNT_READS};
@@ -442,6 +443,15 @@ pub trait LeadStore: Send + Sync + 'static {
     ) -> Result<u32, StoreError>;
     /// The sign-in failures of `key` in throttle window `window`.
     async fn login_failures(&self, key: &str, window: i64) -> Result<u32, StoreError>;
+    /// Replaces an account's two-factor state (secret, pending secret, last step, recovery code hashes);
+    /// `false` when there is no such account.
+    async fn set_two_factor(&self, user_id: Uuid, state: &TwoFactor) -> Result<bool, StoreError>;
+    /// Records that a code of time step `step` was accepted, atomically and only when two-factor is on and
+    /// `step` is later than the stored last step: of concurrent uses of one code exactly one gets `true`.
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError>;
+    /// Removes one unused recovery code by its hash, atomically and only when two-factor is on: of concurrent
+    /// uses of one code exactly one gets `true`.
+    async fn use_recovery_code(&self, user_id: Uuid, hash: &str) -> Result<bool, StoreError>;
     // End of accounts.
     /// Returns once data derived from earlier writes (stage-change items, counters) reflects them. Stores that
     /// derive it in the write's own transaction return at once; DynamoDB waits for its local stream consumer

@@ -2,7 +2,7 @@
 //!
 //! - **user**: `pk = USERS`, `sk = U#<id>`, with `ue` (email), `ro` (role), `di` (disabled), `ph` (password
 //!   hash), `ca` (created, ms). One partition holds every account (a team's few dozen items, about 200 bytes
-//!   each), so listing them is one Query and never a scan.
+//!   each), so listing them is one Query and never a scan. Two-factor attributes: see `two_factor.rs`.
 //! - **email claim**: `pk = EMAIL#<email>`, `sk = EMAIL`, with `uid`: written in the same transaction as the user,
 //!   conditional on not existing, which makes emails unique.
 //! - **session**: `pk = SESS#<token hash>`, `sk = SESS`, with `uid`, `ca`, `exp`, `sl` (last seen, ms; `ls` is an index key) and `ttl`
@@ -34,7 +34,8 @@ use crate::store::DynamoStore;
 /// The partition of every account.
 const USERS_PK: &str = "USERS";
 
-fn user_key(id: Uuid) -> Key {
+/// The key of an account's item.
+pub(crate) fn user_key(id: Uuid) -> Key {
     keys::key(USERS_PK, format!("U#{id}"))
 }
 
@@ -112,6 +113,7 @@ fn user_of(item: &Item) -> Result<User, StoreError> {
             .unwrap_or(false),
         password_hash: text(item, "ph")?.to_string(),
         created_at: time(item, "ca")?,
+        two_factor: crate::two_factor::state_of(item)?,
     })
 }
 

@@ -34,6 +34,7 @@ pub mod schema;
 pub mod size;
 mod spend;
 mod store;
+mod two_factor;
 pub mod webhooks;
 
 pub use consumer::{Consumer, StreamRecord};

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use leadpipe_core::domain::account::{Invite, InviteTake, Session, TokenHash, User};
 use leadpipe_core::domain::counters::{value_bucket, CounterQuery, CounterRules, Counters, OTHER};
 use leadpipe_core::domain::lead::key_time;
+use leadpipe_core::domain::two_factor::TwoFactor;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::retry::{retry, RetryPolicy};
 use leadpipe_core::store::{
@@ -809,6 +810,18 @@ impl LeadStore for DynamoStore {
 
     async fn login_failures(&self, key: &str, window: i64) -> Result<u32, StoreError> {
         self.accounts_login_failures(key, window).await
+    }
+
+    async fn set_two_factor(&self, user_id: Uuid, state: &TwoFactor) -> Result<bool, StoreError> {
+        self.two_factor_set(user_id, state).await
+    }
+
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError> {
+        self.two_factor_use_step(user_id, step).await
+    }
+
+    async fn use_recovery_code(&self, user_id: Uuid, hash: &str) -> Result<bool, StoreError> {
+        self.two_factor_use_recovery(user_id, hash).await
     }
     // End of accounts.
 

@@ -79,7 +79,11 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidQuery => StatusCode::BAD_REQUEST,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized
+        | ErrorCode::InvalidCredentials
+        | ErrorCode::TotpRequired
+        | ErrorCode::TotpInvalid
+        | ErrorCode::TotpReused => StatusCode::UNAUTHORIZED,
         ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InvalidInvite => StatusCode::BAD_REQUEST,
         ErrorCode::InviteUsed | ErrorCode::InviteExpired => StatusCode::GONE,

@@ -1,6 +1,7 @@
 //! Accounts on SQLite: tables `users` (unique email), `sessions` (by token hash, indexed by user), `invites` (by
 //! token hash, `used_at` set once) and `login_failures` (per key and throttle window). Created by `CREATE TABLE IF
 //! NOT EXISTS` when a store opens; times are milliseconds since the epoch. Writes run on the writing connection.
+//! The two-factor columns of `users` are added by `two_factor::add_columns`.
 
 use chrono::{DateTime, Utc};
 use leadpipe_core::domain::account::{Invite, InviteTake, Session, TokenHash, User};
@@ -10,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
 use crate::internal;
+use crate::two_factor::{self, TwoFactorRow};
 
 /// The tables.
 pub(crate) const SCHEMA: &str = r#"
@@ -63,23 +65,28 @@ fn hash(raw: &str) -> Result<TokenHash, StoreError> {
     TokenHash::parse(raw).ok_or_else(|| internal("stored token hash is malformed"))
 }
 
-const USER_COLUMNS: &str = "id, email, role, disabled, password_hash, created_at";
+/// The account columns, then the two-factor ones (read by [`two_factor::row`]).
+const USER_COLUMNS: &str =
+    "id, email, role, disabled, password_hash, created_at, totp_secret, totp_pending, totp_step, totp_recovery";
 
-type UserRow = (String, String, String, bool, String, i64);
+type UserRow = ((String, String, String, bool, String, i64), TwoFactorRow);
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
+        (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ),
+        two_factor::row(r, 6)?,
     ))
 }
 
 fn user_of(
-    (id, email, r, disabled, password_hash, created_at): UserRow,
+    ((id, email, r, disabled, password_hash, created_at), totp): UserRow,
 ) -> Result<User, StoreError> {
     Ok(User {
         id: Uuid::parse_str(&id).map_err(internal)?,
@@ -88,6 +95,7 @@ fn user_of(
         disabled,
         password_hash,
         created_at: time(created_at)?,
+        two_factor: two_factor::state_of(totp)?,
     })
 }
 

@@ -28,6 +28,7 @@ mod accounts;
 mod audit;
 mod privacy;
 mod spend;
+mod two_factor;
 pub mod webhooks;
 
 use std::path::Path;
@@ -45,6 +46,7 @@ use leadpipe_core::domain::counters::{
     ValueAdmission,
 };
 use leadpipe_core::domain::lead::key_time;
+use leadpipe_core::domain::two_factor::TwoFactor;
 use leadpipe_core::domain::{Email, Lead, StageChange};
 use leadpipe_core::store::{
     Changed, Decide, Decision, FilterColumns, IdempotencyClaim, LeadChange, LeadPage, LeadRef,
@@ -343,6 +345,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(internal)?;
         conn.execute_batch(spend::SCHEMA).map_err(internal)?;
         conn.execute_batch(accounts::SCHEMA).map_err(internal)?;
+        two_factor::add_columns(&conn)?;
         conn.execute_batch(audit::SCHEMA).map_err(internal)?;
         conn.execute_batch(privacy::SCHEMA).map_err(internal)?;
         add_revenue_key(&conn)?;
@@ -1413,6 +1416,23 @@ impl LeadStore for SqliteStore {
     async fn login_failures(&self, key: &str, window: i64) -> Result<u32, StoreError> {
         let key = key.to_string();
         self.read(move |c| accounts::login_failures(c, &key, window))
+            .await
+    }
+
+    async fn set_two_factor(&self, user_id: Uuid, state: &TwoFactor) -> Result<bool, StoreError> {
+        let state = state.clone();
+        self.with_conn(move |c| two_factor::set(c, user_id, &state))
+            .await
+    }
+
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError> {
+        self.with_conn(move |c| two_factor::use_step(c, user_id, step))
+            .await
+    }
+
+    async fn use_recovery_code(&self, user_id: Uuid, hash: &str) -> Result<bool, StoreError> {
+        let hash = hash.to_string();
+        self.with_conn(move |c| two_factor::use_recovery(c, user_id, &hash))
             .await
     }
     // End of accounts.

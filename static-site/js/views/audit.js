@@ -10,9 +10,10 @@ export const AUDIT_ACTIONS = [
   'lead.stage_moved', 'lead.released', 'lead.deleted', 'lead.edited', 'order.added', 'order.changed',
   'order.removed', 'leads.imported', 'leads.exported', 'spend.saved', 'spend.imported', 'spend.deleted',
   'rates.saved', 'rates.imported', 'rate.deleted', 'webhook.created', 'webhook.deleted', 'webhook.enabled',
-  'webhook.retried', 'user.invited', 'user.created', 'user.changed', 'auth.signed_in', 'auth.sign_in_failed', 'auth.signed_out',
-  'key.created', 'key.revoked', 'settings.changed', 'privacy.erased',
-  'privacy.exported',
+  'webhook.retried', 'user.invited', 'user.created', 'user.changed', 'user.two_factor_reset', 'auth.signed_in',
+  'auth.sign_in_failed', 'auth.signed_out', 'auth.two_factor_setup', 'auth.two_factor_enabled', 'auth.two_factor_disabled',
+  'auth.two_factor_failed',
+  'key.created', 'key.revoked', 'settings.changed', 'privacy.erased', 'privacy.exported',
 ];
 const PAGE_SIZE = 50;
 const MAX_DAYS = 31;

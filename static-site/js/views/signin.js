@@ -1,4 +1,5 @@
 // Sign-in screen: email and password (a session cookie), or — for automation and first start-up — the admin key.
+// An account with two-factor on answers 401 totp_required: the form then asks for the app's code (or a recovery code).
 import { h, icon } from '../dom.js';
 import { api, setKey } from '../api.js';
 import { logo } from '../brand.js';
@@ -12,6 +13,22 @@ export function renderSignin(root, { message, onSuccess }) {
   const email = field('signin-email', 'Email', { type: 'email', autocomplete: 'username', spellcheck: 'false', placeholder: 'you@example.com' });
   const password = field('signin-password', 'Password', { type: 'password', autocomplete: 'current-password' });
   const error = h('div', { class: 'form-error', role: 'alert', hidden: true });
+  // The second step, shown once the API says the account has two-factor on.
+  let useRecovery = false;
+  const totp = field('signin-totp', 'Code from your authenticator app', {
+    type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', spellcheck: 'false', placeholder: '123456', required: false,
+  });
+  const totpLabel = totp.el.querySelector('label');
+  const switchCode = h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'data-action': 'use-recovery-code', onclick: () => {
+    useRecovery = !useRecovery;
+    totpLabel.textContent = useRecovery ? 'Recovery code' : 'Code from your authenticator app';
+    totp.input.placeholder = useRecovery ? 'xxxx-xxxx-xxxx-xxxx' : '123456';
+    totp.input.inputMode = useRecovery ? 'text' : 'numeric';
+    switchCode.textContent = useRecovery ? 'Use a code from the app instead' : 'Use a recovery code instead';
+    totp.input.value = '';
+    totp.input.focus();
+  } }, 'Use a recovery code instead');
+  const second = h('div', { class: 'signin-second', hidden: true, 'data-testid': 'signin-second' }, totp.el, switchCode);
   const notice = message ? h('div', { class: 'notice', role: 'status' }, message) : null;
   const submit = h('button', { class: 'btn btn-primary btn-lg btn-block', type: 'submit', 'data-action': 'sign-in' }, 'Sign in');
 
@@ -29,10 +46,21 @@ export function renderSignin(root, { message, onSuccess }) {
     submit.disabled = true;
     submit.textContent = 'Signing in…';
     try {
-      await api.login(addr, password.input.value);
+      const code = second.hidden ? '' : totp.input.value.trim();
+      await api.login(addr, password.input.value, code ? { [useRecovery ? 'recovery_code' : 'totp']: code } : {});
       setKey('');
       onSuccess();
     } catch (err) {
+      if (err.code === 'totp_required' || err.code === 'totp_invalid' || err.code === 'totp_reused') {
+        const first = second.hidden;
+        second.hidden = false;
+        if (err.code === 'totp_required') showError(error, first ? 'Two-factor is on for this account: enter the code from your authenticator app.' : 'Enter the code from your authenticator app.', totp.input);
+        else if (err.code === 'totp_reused') showError(error, 'That code was used already. Wait for the next one and enter it.', totp.input);
+        else showError(error, useRecovery ? 'That recovery code is not valid or was used already.' : 'That code is not right. Enter the current code from your app.', totp.input);
+        totp.input.select();
+        totp.input.focus();
+        return;
+      }
       if (err.status === 401) showError(error, 'That email and password do not match an active account.', password.input);
       else if (err.status === 429) showError(error, `${err.message}.`, null);
       else showError(error, err.message, null);
@@ -41,7 +69,7 @@ export function renderSignin(root, { message, onSuccess }) {
       submit.disabled = false;
       submit.textContent = 'Sign in';
     }
-  } }, email.el, password.el, error, submit);
+  } }, email.el, password.el, second, error, submit);
 
   // The admin key, for automation and the first start-up.
   const keyInput = h('input', {

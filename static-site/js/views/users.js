@@ -1,10 +1,11 @@
 // Users (admin): every account with its role, invite someone (the one-time link is shown once, to copy: no mail
 // is sent), change a role, disable or enable an account. The API refuses what an admin may not do (the last
-// active admin cannot be demoted or disabled); its message is shown as is.
+// active admin cannot be demoted or disabled); its message is shown as is. "Reset two-factor" turns a user's
+// two-factor sign-in off (a lost phone): they sign in with the password alone and may set it up again.
 import { h, icon } from '../dom.js';
 import { api } from '../api.js';
 import { dateTime } from '../format.js';
-import { loading, empty, errorState, setContent, toast } from '../ui.js';
+import { loading, empty, errorState, setContent, toast, confirmDialog } from '../ui.js';
 import { getWho } from '../session.js';
 
 const ROLES = [
@@ -83,6 +84,23 @@ export function renderUsers(root, ctx) {
     load();
   }
 
+  async function resetTwoFactor(u) {
+    const ok = await confirmDialog({
+      title: `Reset two-factor for ${u.email}?`,
+      body: 'Their two-factor sign-in is turned off: they sign in with their password alone until they set it up again.',
+      confirmLabel: 'Reset two-factor',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api.resetTwoFactor(u.id);
+      toast(`Two-factor reset for ${u.email}`, 'success');
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, 'error');
+    }
+    load();
+  }
+
   async function load() {
     ctx.busy();
     setContent(listHost, loading('Loading users…'));
@@ -113,12 +131,15 @@ export function renderUsers(root, ctx) {
             'data-action': u.disabled ? 'enable-user' : 'disable-user', 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.email}`,
             onclick: () => change(u, { disabled: !u.disabled }, `${u.email} ${u.disabled ? 'enabled' : 'disabled'}`) },
           u.disabled ? 'Enable' : 'Disable');
+          const reset = u.two_factor ? h('button', { class: 'btn btn-secondary btn-sm', type: 'button', 'data-action': 'reset-two-factor',
+            'aria-label': `Reset two-factor for ${u.email}`, onclick: () => resetTwoFactor(u) }, 'Reset two-factor') : null;
           return h('tr', { 'data-user': u.email },
             h('td', { class: 'cell-text' }, u.email, me && me.email === u.email ? h('span', { class: 'muted small' }, ' (you)') : null),
             h('td', {}, sel),
-            h('td', {}, h('span', { class: u.disabled ? 'badge badge-danger' : 'badge badge-ok' }, u.disabled ? 'Disabled' : 'Active')),
+            h('td', { class: 'cell-status' }, h('span', { class: u.disabled ? 'badge badge-danger' : 'badge badge-ok' }, u.disabled ? 'Disabled' : 'Active'),
+              u.two_factor ? h('span', { class: 'badge', title: 'Two-factor sign-in is on' }, '2FA') : null),
             h('td', { class: 'muted small' }, dateTime(u.created_at)),
-            h('td', { class: 'cell-actions' }, toggle));
+            h('td', { class: 'cell-actions' }, reset, toggle));
         })))));
     ctx.ready();
   }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::two_factor::TwoFactor;
 use super::{Email, Role};
 
 /// Shortest accepted password, in characters.
@@ -212,6 +213,8 @@ pub struct User {
     pub password_hash: String,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+    /// Two-factor sign-in: off, being set up, or on (written only through the store's two-factor operations).
+    pub two_factor: TwoFactor,
 }
 
 /// A signed-in browser: stored under the hash of its cookie's token.
@@ -462,6 +465,7 @@ mod tests {
             disabled,
             password_hash: String::new(),
             created_at: at("2026-01-01T00:00:00Z"),
+            two_factor: TwoFactor::default(),
         };
         let admin = user(Role::Admin, false);
         let other = user(Role::Admin, true);

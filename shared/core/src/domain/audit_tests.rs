@@ -33,7 +33,7 @@ fn actions_round_trip_their_names() {
         assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         assert_eq!(serde_json::to_value(a).unwrap(), json!(a.as_str()));
     }
-    assert_eq!(AuditAction::ALL.len(), 30);
+    assert_eq!(AuditAction::ALL.len(), 35);
     assert_eq!(AuditAction::LeadStageMoved.as_str(), "lead.stage_moved");
     assert_eq!(AuditAction::SignInFailed.as_str(), "auth.sign_in_failed");
     assert_eq!(AuditAction::parse("lead.moved"), None);

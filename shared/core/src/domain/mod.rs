@@ -23,6 +23,8 @@ pub mod quarantine;
 pub mod spend;
 pub mod spend_import;
 pub mod stage;
+pub mod totp;
+pub mod two_factor;
 pub mod warning;
 pub mod zone;
 
