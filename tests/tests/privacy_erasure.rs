@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use leadpipe_core::config::Settings;
+use leadpipe_core::store::LeadStore;
 use leadpipe_sqlite::SqliteStore;
 use leadpipe_tests::{
     dynamodb_store, keyed_settings, spawn_app_on, TestApp, ADMIN_KEY, INGEST_KEY, PUBLIC_KEY,
@@ -353,6 +354,43 @@ fn hits(haystack: &[u8], needle: &str) -> usize {
     count
 }
 
+/// The API on `store` (also its webhook store), with the person's traces left in it (see [`leave_traces`]).
+async fn traced_app<S: LeadStore + WebhookStore>(
+    store: Arc<S>,
+    settings: Settings,
+) -> (Uuid, Uuid, TestApp) {
+    let app = spawn_app_on(
+        store.clone(),
+        Some(store as Arc<dyn WebhookStore>),
+        settings,
+    )
+    .await;
+    let (id, kept) = leave_traces(&app).await;
+    export_holds_the_person(&app, id).await;
+    (id, kept, app)
+}
+
+/// The person is in `bytes` before the erasure (so the check after it can fail).
+fn assert_person_held(bytes: &[u8], place: &str) {
+    for run in STORED {
+        assert!(
+            hits(bytes, run) > 0,
+            "{run} should be in {place} before the erasure"
+        );
+    }
+}
+
+/// Not one byte run of the person is left in `bytes`, and the other lead still is.
+fn assert_person_gone(bytes: &[u8], place: &str) {
+    for run in PERSON {
+        assert_eq!(hits(bytes, run), 0, "{run} is still in {place}");
+    }
+    assert!(
+        hits(bytes, KEEP_EMAIL) > 0,
+        "the other lead must stay in {place}"
+    );
+}
+
 fn file_bytes(db: &std::path::Path) -> Vec<u8> {
     let mut bytes = std::fs::read(db).expect("database file");
     if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
@@ -368,35 +406,14 @@ async fn an_erased_person_is_in_no_byte_of_the_sqlite_file() {
     let db = dir.join("leads.db");
     let settings: Settings = keyed_settings();
     let store = Arc::new(SqliteStore::open(&db, settings.counter_rules()).unwrap());
-    let app = spawn_app_on(
-        store.clone(),
-        Some(store.clone() as Arc<dyn WebhookStore>),
-        settings,
-    )
-    .await;
-    let (id, kept) = leave_traces(&app).await;
-    export_holds_the_person(&app, id).await;
-    let before = file_bytes(&db);
-    for bytes in STORED {
-        assert!(
-            hits(&before, bytes) > 0,
-            "{bytes} should be in the file before the erasure"
-        );
-    }
+    let (id, kept, app) = traced_app(store.clone(), settings).await;
+    assert_person_held(&file_bytes(&db), "the SQLite file");
     let receipt = erase_and_check(&app, id, kept).await;
     assert!(
         receipt["copies"]["idempotency"].as_u64().unwrap() >= 1,
         "{receipt}"
     );
-    let after = file_bytes(&db);
-    for bytes in PERSON {
-        assert_eq!(
-            hits(&after, bytes),
-            0,
-            "{bytes} is still in the SQLite file or its WAL"
-        );
-    }
-    assert!(hits(&after, KEEP_EMAIL) > 0, "the other lead must stay");
+    assert_person_gone(&file_bytes(&db), "the SQLite file or its WAL");
     suppression_holds(&app).await;
 }
 
@@ -443,31 +460,10 @@ async fn an_erased_person_is_in_no_item_of_the_dynamodb_table() {
     let settings: Settings = keyed_settings();
     let store = Arc::new(dynamodb_store(settings.counter_rules()).await);
     let (client, table) = (store.client().clone(), store.table().to_string());
-    let app = spawn_app_on(
-        store.clone(),
-        Some(store.clone() as Arc<dyn WebhookStore>),
-        settings,
-    )
-    .await;
-    let (id, kept) = leave_traces(&app).await;
-    export_holds_the_person(&app, id).await;
-    let before = table_bytes(&client, &table).await;
-    for bytes in STORED {
-        assert!(
-            hits(&before, bytes) > 0,
-            "{bytes} should be in the table before the erasure"
-        );
-    }
+    let (id, kept, app) = traced_app(store.clone(), settings).await;
+    assert_person_held(&table_bytes(&client, &table).await, "the DynamoDB table");
     erase_and_check(&app, id, kept).await;
     app.settle().await;
-    let after = table_bytes(&client, &table).await;
-    for bytes in PERSON {
-        assert_eq!(
-            hits(&after, bytes),
-            0,
-            "{bytes} is still in the DynamoDB table"
-        );
-    }
-    assert!(hits(&after, KEEP_EMAIL) > 0, "the other lead must stay");
+    assert_person_gone(&table_bytes(&client, &table).await, "the DynamoDB table");
     suppression_holds(&app).await;
 }

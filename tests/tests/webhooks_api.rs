@@ -167,6 +167,10 @@ async fn create_shows_the_secret_once(kind: StoreKind) {
     assert_eq!(created["format"], "meta_capi");
     assert_eq!(created["event_names"], json!({"Completed": "Subscribe"}));
     assert_eq!(created["event_source_id"], Value::Null);
+    assert_eq!(
+        created["consent"], "required",
+        "conversion formats need consent unless told"
+    );
     assert_eq!(created["enabled"], true);
     assert_eq!(created["disabled_reason"], Value::Null);
     assert!(created["created_at"].as_str().is_some());
@@ -251,6 +255,16 @@ async fn validation(kind: StoreKind) {
             json!({"url": "https://hooks.example.com/x", "events": ["lead.created"], "format": "tiktok"}),
             "invalid_field",
             Some("event_source_id"),
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "events": ["lead.created"], "consent": "not_required"}),
+            "invalid_field",
+            Some("consent"),
+        ),
+        (
+            json!({"url": "https://hooks.example.com/x", "events": ["lead.created"], "format": "ga4", "consent": "maybe"}),
+            "invalid_field",
+            Some("consent"),
         ),
         (
             json!({"url": "https://hooks.example.com/x", "events": ["lead.created"], "secret": "mine"}),

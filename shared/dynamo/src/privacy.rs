@@ -48,6 +48,23 @@ fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E)
 }
 
 impl DynamoStore {
+    /// Puts `item` only if its key is free; `false` when it exists already.
+    async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
     /// The privacy key (created by the first caller with a conditional put) and the list size: one eventually
     /// consistent GetItem (0.5 RRU), strongly consistent after creating the item.
     pub(crate) async fn privacy_state_item(&self) -> Result<PrivacyState, StoreError> {
@@ -78,19 +95,8 @@ impl DynamoStore {
                 AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(fresh)),
             );
             item.insert(COUNT_ATTRIBUTE.into(), n(0));
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            match put {
-                Ok(_) => {}
-                Err(e) if e.as_service_error().is_some_and(is_condition_failure) => {}
-                Err(e) => return Err(sdk_error(e)),
-            }
+            // Another process may have created it first: either way it exists now.
+            self.put_new(item).await?;
         }
         Err(internal("privacy item could not be created"))
     }
@@ -103,18 +109,8 @@ impl DynamoStore {
     ) -> Result<(), StoreError> {
         let mut item = suppression_item_key(key);
         item.insert("at".into(), s(at.to_rfc3339()));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => return Ok(()),
-            Err(e) => return Err(sdk_error(e)),
+        if !self.put_new(item).await? {
+            return Ok(());
         }
         self.privacy_state_item().await?;
         self.client

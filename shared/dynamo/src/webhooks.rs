@@ -554,6 +554,8 @@ mod tests {
         let mut spec = serde_json::json!({"url": "https://hooks.example.com/leadpipe", "events": ["lead.created"], "format": format});
         if format != Format::Standard {
             spec["event_names"] = serde_json::json!({"Form Started": "Lead"});
+            // Sized as sent: with the lead's data (the realistic lead records no consent).
+            spec["consent"] = "not_required".into();
         }
         if format == Format::TikTok {
             spec["event_source_id"] = "C0FFEE1234567890ABCD".into();

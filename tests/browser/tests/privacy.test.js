@@ -14,14 +14,10 @@ const EMAIL = 'ada.erase-me@example.org';
 
 let server; let browser; let page; let adaId; let keptId;
 
+/** The API as the admin key (or `key`), through the harness's client: {status, body}. */
 async function call(method, p, body, key = ADMIN) {
-  const res = await fetch(`${server.base}${p}`, {
-    method,
-    headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  const r = await server.api.call(method, p, { body, key });
+  return { status: r.status, body: r.json };
 }
 
 before(async () => {
