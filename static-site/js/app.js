@@ -198,6 +198,8 @@ function route() {
       }
     },
     isCurrent: () => current === me,
+    /** The session ended on purpose (e.g. "sign out everywhere"): the sign-in screen with `message`. */
+    signedOut: (message) => { setKey(''); showSignin(message); },
   };
   for (const a of shell.navLinks) {
     if (a.dataset.route === name) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');

@@ -3,7 +3,7 @@
 // off with a code or the password. The API keeps every rule (a code works once; wrong codes are audited).
 import { h, icon } from '../dom.js';
 import { api } from '../api.js';
-import { loading, errorState, setContent, toast } from '../ui.js';
+import { loading, errorState, setContent, toast, confirmDialog } from '../ui.js';
 
 function copyRow(id, label, value) {
   const box = h('input', { class: 'input mono', id, type: 'text', readonly: true, value, spellcheck: 'false', 'data-testid': id });
@@ -21,15 +21,45 @@ function codeInput(id, extra = {}) {
   });
 }
 
+/** "Sign out everywhere": ends every session of this account (a lost laptop, a shared computer), this one too. */
+function sessionsCard(ctx) {
+  const error = h('div', { class: 'form-error', role: 'alert', hidden: true });
+  const button = h('button', { class: 'btn btn-danger-ghost', type: 'button', 'data-action': 'sign-out-everywhere', onclick: async () => {
+    const ok = await confirmDialog({
+      title: 'Sign out everywhere?',
+      body: h('p', {}, 'Every browser signed in to your account is signed out within a minute, this one included. You can sign in again at once.'),
+      confirmLabel: 'Sign out everywhere',
+      danger: true,
+    });
+    if (!ok) return;
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      await api.logoutAll();
+      ctx.signedOut('You have signed out on every device.');
+    } catch (e) {
+      button.disabled = false;
+      if (e.status === 401) return;
+      error.textContent = `Could not sign out everywhere: ${e.message}`;
+      error.hidden = false;
+    }
+  } }, 'Sign out everywhere');
+  return h('section', { class: 'card settings-card', 'aria-labelledby': 'sessions-title', 'data-testid': 'sessions' },
+    h('div', { class: 'card-head' }, h('h2', { id: 'sessions-title' }, 'Sessions'),
+      h('p', { class: 'card-sub' }, 'Signed in somewhere you no longer use, or lost a device? End every session of your account.')),
+    h('div', { class: 'settings-body' }, error, h('div', { class: 'secret-actions' }, button)));
+}
+
 export function renderAccount(root, ctx) {
-  ctx.setTitle('My account', 'Two-factor sign-in for your account');
+  ctx.setTitle('My account', 'Two-factor sign-in and sessions of your account');
   const host = h('div', { class: 'settings-body', 'data-testid': 'two-factor' });
   const recoveryHost = h('div', { 'data-testid': 'recovery-host' });
   root.append(recoveryHost,
     h('section', { class: 'card settings-card', 'aria-labelledby': 'two-factor-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'two-factor-title' }, 'Two-factor sign-in'),
         h('p', { class: 'card-sub' }, 'With two-factor on, signing in also asks for a 6-digit code from an authenticator app (Google Authenticator, 1Password, Aegis…).')),
-      host));
+      host),
+    sessionsCard(ctx));
 
   function formError() { return h('div', { class: 'form-error', role: 'alert', hidden: true }); }
   function fail(el, err, input) {
