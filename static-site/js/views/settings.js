@@ -136,6 +136,8 @@ export function renderSettings(root, ctx) {
         h('dl', { class: 'webhook-facts small' },
           h('div', {}, h('dt', {}, 'Stages'), h('dd', {}, stages ? stages.join(', ') : 'All stages')),
           w.event_source_id ? h('div', {}, h('dt', {}, 'Pixel code'), h('dd', { class: 'mono' }, String(w.event_source_id))) : null,
+          w.consent ? h('div', {}, h('dt', {}, 'Consent'), h('dd', { 'data-testid': 'webhook-consent' },
+            w.consent === 'not_required' ? 'Not required (recorded elsewhere)' : 'Only leads with ad_user_data consent')) : null,
           h('div', {}, h('dt', {}, 'Health'), h('dd', { 'data-testid': 'webhook-health' }, healthText)),
           h('div', {}, h('dt', {}, 'Created'), h('dd', {}, dateTime(w.created_at)))),
         w.enabled ? null : h('p', { class: 'webhook-reason small', 'data-testid': 'webhook-reason' },
@@ -277,12 +279,18 @@ export function renderSettings(root, ctx) {
     const sourceField = h('div', { class: 'form-field', hidden: true },
       h('label', { class: 'field-label', for: 'wh-source-id' }, 'TikTok pixel code (event_source_id)'), sourceId,
       h('p', { class: 'muted small', id: 'wh-source-help' }, 'Required for TikTok: the pixel code from TikTok Events Manager.'));
+    const consent = h('input', { type: 'checkbox', id: 'wh-consent', name: 'consent', checked: true, 'aria-describedby': 'wh-consent-help' });
+    const consentField = h('div', { class: 'form-field', hidden: true },
+      h('div', { class: 'check' }, consent, h('label', { for: 'wh-consent' }, 'Only send leads who gave ad_user_data consent')),
+      h('p', { class: 'muted small', id: 'wh-consent-help' },
+        'Meta and TikTok get nothing for a lead without it; GA4 gets the conversion without personal data. Untick only if you record consent elsewhere.'));
     format.addEventListener('change', () => {
       sourceField.hidden = format.value !== 'tiktok';
       sourceId.required = format.value === 'tiktok';
+      consentField.hidden = format.value === 'standard';
     });
     const submit = h('button', { class: 'btn btn-primary', type: 'submit', 'data-action': 'add-webhook' }, 'Add webhook');
-    const fields = { url, events: eventBoxes[0].box, stages: stageHost, format, event_source_id: sourceId };
+    const fields = { url, events: eventBoxes[0].box, stages: stageHost, format, event_source_id: sourceId, consent };
 
     const formEl = h('form', { class: 'webhook-form', novalidate: true, 'aria-labelledby': 'add-webhook-title' },
       h('div', { class: 'form-field' },
@@ -293,6 +301,7 @@ export function renderSettings(root, ctx) {
         h('p', { class: 'muted small' }, 'Leave all unticked to receive every stage. Applies to lead created and stage changed.'), stageHost),
       h('div', { class: 'form-field' }, h('label', { class: 'field-label', for: 'wh-format' }, 'Format'), format),
       sourceField,
+      consentField,
       errors,
       h('div', { class: 'form-actions' }, submit));
 
@@ -305,6 +314,7 @@ export function renderSettings(root, ctx) {
       const body = { url: url.value.trim(), events, format: format.value };
       if (stages.length) body.stages = stages;
       if (format.value === 'tiktok') body.event_source_id = sourceId.value.trim();
+      if (format.value !== 'standard') body.consent = consent.checked ? 'required' : 'not_required';
       const fail = (message, field) => {
         setContent(errors, h('p', {}, message));
         const target = fields[field];

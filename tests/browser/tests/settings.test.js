@@ -53,8 +53,13 @@ test('a webhook is added with its secret shown once, listed without it, and dele
   await page.getByLabel(stages[0], { exact: true }).check();
   await page.getByLabel('Format').selectOption('tiktok');
   assert.ok(await page.getByLabel(/TikTok pixel code/).isVisible(), 'TikTok asks for its pixel code');
+  const consent = page.getByLabel('Only send leads who gave ad_user_data consent');
+  assert.ok(await consent.isVisible() && await consent.isChecked(), 'ad platforms need consent unless unticked');
+  await consent.scrollIntoViewIfNeeded();
+  await screenshot(page, 'settings-webhook-consent', { fullPage: false });
   await page.getByLabel('Format').selectOption('standard');
   assert.ok(!(await page.getByLabel(/TikTok pixel code/).isVisible()));
+  assert.ok(!(await consent.isVisible()), 'your own endpoint gets the consent inside each lead');
   await page.locator('[data-action="add-webhook"]').click();
 
   // The secret, once, with the warning; focus moved to it.
@@ -89,6 +94,22 @@ test('a webhook is added with its secret shown once, listed without it, and dele
   await page.locator('[data-testid="webhook-list"] .state-empty').waitFor();
   const after = await server.api.call('GET', '/api/webhooks', { key: ADMIN });
   assert.deepEqual(after.json.webhooks, []);
+});
+
+test('a GA4 webhook created with consent unticked sends regardless, and says so', async () => {
+  await go(page, server.base, '#/settings', ADMIN);
+  await page.getByLabel('Endpoint URL').fill('https://www.google-analytics.com/mp/collect?measurement_id=G-X&api_secret=s');
+  await page.getByLabel('Format').selectOption('ga4');
+  await page.getByLabel('Only send leads who gave ad_user_data consent').uncheck();
+  await page.locator('[data-action="add-webhook"]').click();
+  await page.locator('[data-testid="webhook-secret-card"]').waitFor();
+  const item = page.locator('.webhook-item');
+  await item.locator('[data-testid="webhook-consent"]').getByText('Not required (recorded elsewhere)').waitFor();
+  const list = await server.api.call('GET', '/api/webhooks', { key: ADMIN });
+  assert.deepEqual(list.json.webhooks.map((w) => [w.format, w.consent]), [['ga4', 'not_required']]);
+  await item.locator('[data-action="delete-webhook"]').click();
+  await page.locator('.dialog [data-action="confirm"]').click();
+  await page.locator('[data-testid="webhook-list"] .state-empty').waitFor();
 });
 
 // The local delivery worker in `leadpipe serve` sends the lead's event to a receiver in this test.
