@@ -213,7 +213,10 @@ async fn email_conflict_keeps_the_rest(kind: StoreKind) {
     assert_eq!(v["warnings"][0]["code"], "conflict");
     // The answer may be kept as an idempotency replay: it says what happened without repeating the address.
     let message = v["warnings"][0]["message"].as_str().unwrap();
-    assert!(message.contains("already belongs to another lead"), "{message}");
+    assert!(
+        message.contains("already belongs to another lead"),
+        "{message}"
+    );
     assert!(!message.contains("b@example.com"), "{message}");
     let (_, detail) = call(
         &app,
