@@ -44,6 +44,9 @@ pub struct PhoneDigits(String);
 impl PhoneDigits {
     /// The digits of `raw` when it looks like a phone number (only digits, spaces, `+-().` and 6–20 digits).
     pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() > 40 {
+            return Err("must be at most 40 characters".into());
+        }
         if raw
             .chars()
             .any(|c| !(c.is_ascii_digit() || " +-().".contains(c)))
@@ -95,8 +98,9 @@ impl ErasureRequest {
         {
             return Err(refuse("body", format!("unknown field {unknown:?}")));
         }
+        // `null` is refused like any other non-string: the documented types have no null.
         let text = |field: &'static str| match object.get(field) {
-            None | Some(Value::Null) => Ok(None),
+            None => Ok(None),
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
             Some(_) => Err(refuse(field, "must be a non-empty string")),
         };
@@ -110,7 +114,7 @@ impl ErasureRequest {
             .map(|s| Uuid::parse_str(&s).map_err(|_| refuse("lead_id", "must be a UUID")))
             .transpose()?;
         let suppress = match object.get("suppress") {
-            None | Some(Value::Null) => false,
+            None => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(refuse("suppress", "must be true or false")),
         };

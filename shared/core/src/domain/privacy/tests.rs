@@ -39,7 +39,16 @@ fn a_request_names_someone_and_refuses_what_it_cannot_read() {
         (json!([]), "body"),
         (json!({"email": "not-an-email"}), "email"),
         (json!({"email": 5}), "email"),
+        (json!({"email": "a@example.com", "phone": null}), "phone"),
+        (
+            json!({"email": "a@example.com", "suppress": null}),
+            "suppress",
+        ),
         (json!({"phone": "12"}), "phone"),
+        (
+            json!({"phone": format!("123456{}", ".".repeat(35))}),
+            "phone",
+        ),
         (json!({"phone": "call me"}), "phone"),
         (json!({"lead_id": "nope"}), "lead_id"),
         (
