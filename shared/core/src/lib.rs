@@ -37,6 +37,7 @@ pub mod spend_service;
 pub mod store;
 pub mod token;
 pub mod totals;
+pub mod ttl_cache;
 pub mod two_factor_service;
 
 pub use config::Settings;

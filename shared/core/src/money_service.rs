@@ -6,8 +6,8 @@
 //! revenue listings sort across pages from an index. When rates change, [`Leadpipe::rerank_revenue`] walks the
 //! ranked leads and rewrites the ones whose rank moved; `leadpipe recount` re-ranks every lead.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -31,30 +31,8 @@ pub const RATE_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Leads read per page while re-ranking.
 const RERANK_PAGE: usize = 200;
 
-/// Exchange rates as last read by this process.
-#[derive(Debug, Default)]
-pub struct RateCache(Mutex<Option<(Instant, Arc<Rates>)>>);
-
-impl RateCache {
-    fn fresh(&self) -> Option<Arc<Rates>> {
-        let slot = self.0.lock().ok()?;
-        slot.as_ref()
-            .filter(|(at, _)| at.elapsed() < RATE_CACHE_TTL)
-            .map(|(_, r)| Arc::clone(r))
-    }
-
-    fn keep(&self, rates: &Arc<Rates>) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((Instant::now(), Arc::clone(rates)));
-        }
-    }
-
-    fn forget(&self) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = None;
-        }
-    }
-}
+/// Exchange rates as last read by this process (kept [`RATE_CACHE_TTL`]).
+pub type RateCache = crate::ttl_cache::TtlCache<Rates>;
 
 /// Which leads [`Leadpipe::rerank_revenue`] looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +116,7 @@ impl Leadpipe {
 
     /// The rates this process last read, read again when older than [`RATE_CACHE_TTL`].
     async fn cached_rates(&self) -> Result<Arc<Rates>, StoreError> {
-        if let Some(rates) = self.rate_cache.fresh() {
+        if let Some(rates) = self.rate_cache.fresh(|_| RATE_CACHE_TTL) {
             return Ok(rates);
         }
         let rates = Arc::new(Rates::new(

@@ -17,8 +17,8 @@
 //! [`EMPTY_STATE_TTL`] (shorter than that wait), so even a deployment's first suppression is enforced by every
 //! process before the last look.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -106,36 +106,22 @@ pub struct PersonExport {
     pub suppressed: bool,
 }
 
-/// The privacy key and list size as last read by this process.
-#[derive(Debug, Default)]
-pub struct PrivacyCache(Mutex<Option<(Instant, Arc<PrivacyState>)>>);
+/// The privacy key and list size as last read by this process (kept [`state_ttl`]).
+pub type PrivacyCache = crate::ttl_cache::TtlCache<PrivacyState>;
 
-impl PrivacyCache {
-    fn fresh(&self) -> Option<Arc<PrivacyState>> {
-        let slot = self.0.lock().ok()?;
-        slot.as_ref()
-            .filter(|(at, state)| {
-                let ttl = if state.suppressions == 0 {
-                    EMPTY_STATE_TTL
-                } else {
-                    PRIVACY_STATE_TTL
-                };
-                at.elapsed() < ttl
-            })
-            .map(|(_, s)| Arc::clone(s))
-    }
-
-    fn keep(&self, state: &Arc<PrivacyState>) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((Instant::now(), Arc::clone(state)));
-        }
+/// How long a process trusts the privacy state it read: short while the list is empty, longer after.
+fn state_ttl(state: &PrivacyState) -> Duration {
+    if state.suppressions == 0 {
+        EMPTY_STATE_TTL
+    } else {
+        PRIVACY_STATE_TTL
     }
 }
 
 impl Leadpipe {
     async fn privacy(&self, refresh: bool) -> Result<Arc<PrivacyState>, StoreError> {
         if !refresh {
-            if let Some(state) = self.privacy_cache.fresh() {
+            if let Some(state) = self.privacy_cache.fresh(state_ttl) {
                 return Ok(state);
             }
         }
