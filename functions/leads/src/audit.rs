@@ -13,6 +13,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use leadpipe_core::audit_service::AuditEntryView;
 use leadpipe_core::domain::audit::{AuditEntry, AuditQuery, AuditQueryError, MAX_PAGE};
 use leadpipe_core::{ErrorCode, Leadpipe, ValidationError};
 use leadpipe_http::{AdminAccess, ApiError, QueryParams};
@@ -26,16 +27,6 @@ pub fn router() -> Router<Leadpipe> {
     Router::new()
         .route("/api/audit", get(list))
         .route("/api/audit/export", get(export))
-}
-
-/// One entry as the API shows it: the entry and its actor's label.
-#[derive(Serialize)]
-pub struct AuditEntryView {
-    /// The entry.
-    #[serde(flatten)]
-    pub entry: AuditEntry,
-    /// The actor's label: an email, `key:<name>` or `open` (what the `actor` filter matches).
-    pub actor_label: String,
 }
 
 /// `GET /api/audit` answer.
@@ -62,13 +53,6 @@ fn parse(params: &[(String, String)]) -> Result<AuditQuery, ApiError> {
     AuditQuery::parse(params, chrono::Utc::now().date_naive()).map_err(query_error)
 }
 
-fn view(entry: AuditEntry) -> AuditEntryView {
-    AuditEntryView {
-        actor_label: entry.actor_label(),
-        entry,
-    }
-}
-
 async fn list(
     State(app): State<Leadpipe>,
     _: AdminAccess,
@@ -77,7 +61,7 @@ async fn list(
     let q = parse(&params)?;
     let page = app.audit_log(&q).await?;
     Ok(Json(AuditList {
-        entries: page.entries.into_iter().map(view).collect(),
+        entries: page.entries.into_iter().map(AuditEntryView::from).collect(),
         next_cursor: page.next_cursor,
     }))
 }

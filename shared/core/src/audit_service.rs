@@ -27,6 +27,25 @@ impl ChangedBy {
     }
 }
 
+/// One entry as the API shows it (the audit log, a person's export): the entry and its actor's label.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntryView {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    /// The actor's label: an email, `key:<name>` or `open` (what the `actor` filter matches).
+    pub actor_label: String,
+}
+
+impl From<AuditEntry> for AuditEntryView {
+    fn from(entry: AuditEntry) -> Self {
+        Self {
+            actor_label: entry.actor_label(),
+            entry,
+        }
+    }
+}
+
 impl Leadpipe {
     /// Appends an audit entry for a change `by` made, now, kept `AUDIT_RETENTION_DAYS`. Never fails: a store
     /// failure is logged (the change it records has been made already). Returns whether the entry was written.

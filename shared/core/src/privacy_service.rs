@@ -24,14 +24,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::audit_service::ChangedBy;
+use crate::audit_service::{AuditEntryView, ChangedBy};
 use crate::domain::audit::AuditAction;
 use crate::domain::merge::Applied;
 use crate::domain::privacy::{
     strip_personal, suppression_key, ErasedCopies, ErasureReceipt, ErasureRequest, ErasureScope,
     ANALYTICS_KEPT,
 };
-use crate::domain::{AuditEntry, Email, Lead, StageChange};
+use crate::domain::{Email, Lead, StageChange};
 use crate::service::{now, Leadpipe, ServiceError};
 use crate::store::{
     Decision, LeadRef, ListQuery, PostbackLogEntry, PrivacyState, QuarantineFilter, StoreError,
@@ -77,16 +77,6 @@ pub struct AccountRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// An audit entry with its actor's label, as the audit log shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditRecord {
-    /// The entry.
-    #[serde(flatten)]
-    pub entry: AuditEntry,
-    /// An email, `key:<name>` or `open`.
-    pub actor_label: String,
-}
-
 /// `GET /api/privacy/export`: everything held about a person.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PersonExport {
@@ -99,7 +89,7 @@ pub struct PersonExport {
     /// Webhook deliveries that carried them.
     pub webhook_deliveries: Vec<serde_json::Value>,
     /// Audit entries about them.
-    pub audit: Vec<AuditRecord>,
+    pub audit: Vec<AuditEntryView>,
     /// Their dashboard account, if their email has one.
     pub account: Option<AccountRecord>,
     /// Whether their email is on the suppression list.
@@ -157,18 +147,10 @@ impl Leadpipe {
                 self.suppress(&state, email, &mut suppressed).await?;
             }
         }
-        if !suppressed.is_empty() {
-            // This process checks postbacks against the list from now on (others within PRIVACY_STATE_TTL).
-            self.privacy(true).await?;
-        }
         let found = self.find_person(request).await?;
         if request.suppress {
-            let before = suppressed.len();
             for email in found.iter().filter_map(|l| l.email.as_ref()) {
                 self.suppress(&state, email, &mut suppressed).await?;
-            }
-            if suppressed.len() > before {
-                self.privacy(true).await?;
             }
         }
         let mut erased: Vec<Uuid> = Vec::new();
@@ -183,12 +165,7 @@ impl Leadpipe {
             tokio::time::sleep(SUPPRESSION_SETTLE).await;
         }
         let mut everyone = found.clone();
-        let emails: Vec<Email> = found
-            .iter()
-            .filter_map(|l| l.email.clone())
-            .chain(request.email.clone())
-            .collect();
-        for email in emails {
+        for email in emails_of(request, &found) {
             let target = LeadRef {
                 id: None,
                 email: Some(email),
@@ -200,11 +177,7 @@ impl Leadpipe {
                 }
             }
         }
-        let scope = ErasureScope {
-            postback_log_days: self.settings.postback_log_days,
-            audit_days: self.settings.audit_retention_days,
-            ..ErasureScope::of(request, &everyone)
-        };
+        let scope = self.scope_of(request, &everyone);
         let copies = if scope.is_empty() {
             ErasedCopies::default()
         } else {
@@ -244,17 +217,9 @@ impl Leadpipe {
                 leads.push(LeadRecord { lead, history });
             }
         }
-        let scope = ErasureScope {
-            postback_log_days: self.settings.postback_log_days,
-            audit_days: self.settings.audit_retention_days,
-            ..ErasureScope::of(request, &found)
-        };
+        let scope = self.scope_of(request, &found);
         let copies = self.store.person_copies(&scope).await?;
-        let emails: Vec<Email> = found
-            .iter()
-            .filter_map(|l| l.email.clone())
-            .chain(request.email.clone())
-            .collect();
+        let emails = emails_of(request, &found);
         let mut account = None;
         let mut suppressed = false;
         for email in &emails {
@@ -278,14 +243,7 @@ impl Leadpipe {
             leads,
             postback_log: copies.postback_log,
             webhook_deliveries: copies.deliveries,
-            audit: copies
-                .audit
-                .into_iter()
-                .map(|entry| AuditRecord {
-                    actor_label: entry.actor_label(),
-                    entry,
-                })
-                .collect(),
+            audit: copies.audit.into_iter().map(AuditEntryView::from).collect(),
             account,
             suppressed,
         };
@@ -310,8 +268,22 @@ impl Leadpipe {
         if !done.contains(&key) {
             self.store.suppress(&key, now()).await?;
             done.push(key);
+            // This process checks postbacks against the list from now on (others within EMPTY_STATE_TTL).
+            self.privacy_cache.keep(&Arc::new(PrivacyState {
+                key: state.key.clone(),
+                suppressions: state.suppressions + done.len() as u64,
+            }));
         }
         Ok(())
+    }
+
+    /// The scope that recognises the copies of `request`'s person and `leads`, as far back as copies live.
+    fn scope_of(&self, request: &ErasureRequest, leads: &[Lead]) -> ErasureScope {
+        ErasureScope {
+            postback_log_days: self.settings.postback_log_days,
+            audit_days: self.settings.audit_retention_days,
+            ..ErasureScope::of(request, leads)
+        }
     }
 
     /// The leads `request` names, each once, as they are now (quarantined ones included).
@@ -386,4 +358,13 @@ impl Leadpipe {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The emails a request and the leads it found name (the request's last).
+fn emails_of(request: &ErasureRequest, leads: &[Lead]) -> Vec<Email> {
+    leads
+        .iter()
+        .filter_map(|l| l.email.clone())
+        .chain(request.email.clone())
+        .collect()
 }
