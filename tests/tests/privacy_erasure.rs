@@ -11,7 +11,7 @@ use leadpipe_core::config::Settings;
 use leadpipe_core::store::LeadStore;
 use leadpipe_sqlite::SqliteStore;
 use leadpipe_tests::{
-    dynamodb_store, keyed_settings, spawn_app_on, TestApp, ADMIN_KEY, INGEST_KEY, PUBLIC_KEY,
+    call, dynamodb_store, keyed_settings, spawn_app_on, TestApp, ADMIN_KEY, INGEST_KEY, PUBLIC_KEY,
 };
 use leadpipe_webhooks::retry::{Delivery, DeliveryState};
 use leadpipe_webhooks::store::{delivery_id, WebhookStore};
@@ -30,41 +30,28 @@ const PERSON: [&str; 4] = [EMAIL, PHONE, "442079460958", LAST_NAME];
 /// What the store holds of them before (the digits-only phone is never stored as such).
 const STORED: [&str; 3] = [EMAIL, PHONE, LAST_NAME];
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .header("x-api-key", key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("request");
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// Leaves the person in every place an erasure must reach; returns their lead id and the kept lead's.
 async fn leave_traces(app: &TestApp) -> (Uuid, Uuid) {
     let person = json!({
         "email": EMAIL, "first_name": "Ada", "last_name": LAST_NAME, "phone": PHONE,
         "utm_campaign": "spring", "custom_data": {"note": "call after 6"}, "event_id": "signup-ada-1",
     });
-    let (status, created) =
-        send(app, Method::POST, "/api/postback", INGEST_KEY, Some(person)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id: Uuid = created["lead_id"].as_str().unwrap().parse().unwrap();
-    let progress = json!({"email": EMAIL, "stage": "Qualified"});
-    assert!(send(
+    let (status, created) = call(
         app,
         Method::POST,
         "/api/postback",
-        INGEST_KEY,
+        Some(INGEST_KEY),
+        Some(person),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id: Uuid = created["lead_id"].as_str().unwrap().parse().unwrap();
+    let progress = json!({"email": EMAIL, "stage": "Qualified"});
+    assert!(call(
+        app,
+        Method::POST,
+        "/api/postback",
+        Some(INGEST_KEY),
         Some(progress)
     )
     .await
@@ -73,11 +60,11 @@ async fn leave_traces(app: &TestApp) -> (Uuid, Uuid) {
     // A refusal (wrong key) keeps the body in the postback log.
     let refused = json!({"email": EMAIL, "phone": PHONE});
     assert_eq!(
-        send(
+        call(
             app,
             Method::POST,
             "/api/postback",
-            "wrong-key-123456",
+            Some("wrong-key-123456"),
             Some(refused)
         )
         .await
@@ -85,11 +72,11 @@ async fn leave_traces(app: &TestApp) -> (Uuid, Uuid) {
         StatusCode::UNAUTHORIZED
     );
     // Admin actions whose audit entries name the person: a manual move, and an export filtered by the email.
-    let (status, _) = send(
+    let (status, _) = call(
         app,
         Method::PUT,
         &format!("/api/leads/{id}/stage"),
-        ADMIN_KEY,
+        Some(ADMIN_KEY),
         Some(json!({"stage": "Paid"})),
     )
     .await;
@@ -104,11 +91,11 @@ async fn leave_traces(app: &TestApp) -> (Uuid, Uuid) {
     assert!(export.status().is_success(), "{}", export.status());
     // A pending webhook delivery carrying the lead.
     if let Some(webhooks) = &app.webhooks {
-        let (status, hook) = send(
+        let (status, hook) = call(
             app,
             Method::POST,
             "/api/webhooks",
-            ADMIN_KEY,
+            Some(ADMIN_KEY),
             Some(json!({
                 "url": "https://hooks.example.com/leads", "events": ["lead.created"],
             })),
@@ -129,7 +116,14 @@ async fn leave_traces(app: &TestApp) -> (Uuid, Uuid) {
             .unwrap();
     }
     let keep = json!({"email": KEEP_EMAIL, "first_name": "Grace", "last_name": "Hopper"});
-    let (_, kept) = send(app, Method::POST, "/api/postback", INGEST_KEY, Some(keep)).await;
+    let (_, kept) = call(
+        app,
+        Method::POST,
+        "/api/postback",
+        Some(INGEST_KEY),
+        Some(keep),
+    )
+    .await;
     app.settle().await;
     (id, kept["lead_id"].as_str().unwrap().parse().unwrap())
 }
@@ -156,11 +150,11 @@ fn pending_delivery(webhook_id: Uuid, payload: &str) -> Delivery {
 
 /// The access export holds everything the traces left, and refuses a request that names nobody.
 async fn export_holds_the_person(app: &TestApp, id: Uuid) {
-    let (status, export) = send(
+    let (status, export) = call(
         app,
         Method::GET,
         &format!("/api/privacy/export?email={EMAIL}"),
-        ADMIN_KEY,
+        Some(ADMIN_KEY),
         None,
     )
     .await;
@@ -192,11 +186,11 @@ async fn export_holds_the_person(app: &TestApp, id: Uuid) {
         ("?name=Ada", "invalid_query"),
         ("?lead_id=1&lead_id=2", "invalid_query"),
     ] {
-        let (status, body) = send(
+        let (status, body) = call(
             app,
             Method::GET,
             &format!("/api/privacy/export{query}"),
-            ADMIN_KEY,
+            Some(ADMIN_KEY),
             None,
         )
         .await;
@@ -210,11 +204,11 @@ async fn export_holds_the_person(app: &TestApp, id: Uuid) {
 
 /// Erases the person with suppression and checks the receipt, the API's view and the audit record.
 async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
-    let (status, receipt) = send(
+    let (status, receipt) = call(
         app,
         Method::POST,
         "/api/privacy/erasure",
-        ADMIN_KEY,
+        Some(ADMIN_KEY),
         Some(json!({
             "email": EMAIL.to_uppercase(), "suppress": true,
         })),
@@ -235,11 +229,11 @@ async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
         );
     }
     assert_eq!(
-        send(
+        call(
             app,
             Method::GET,
             &format!("/api/leads/{id}"),
-            ADMIN_KEY,
+            Some(ADMIN_KEY),
             None
         )
         .await
@@ -247,11 +241,11 @@ async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        send(
+        call(
             app,
             Method::GET,
             &format!("/api/leads/{kept}"),
-            ADMIN_KEY,
+            Some(ADMIN_KEY),
             None
         )
         .await
@@ -260,11 +254,11 @@ async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
     );
     // The audit log records the erasure, and no entry holds the person any more.
     let today = Utc::now().date_naive();
-    let (status, audit) = send(
+    let (status, audit) = call(
         app,
         Method::GET,
         &format!("/api/audit?from={today}&to={today}&limit=200"),
-        ADMIN_KEY,
+        Some(ADMIN_KEY),
         None,
     )
     .await;
@@ -276,11 +270,11 @@ async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
         .expect("privacy.erased entry");
     assert_eq!(erasure["target"], receipt["id"]);
     assert!(entries.iter().any(|e| e["action"] == "privacy.exported"));
-    let (_, after) = send(
+    let (_, after) = call(
         app,
         Method::GET,
         &format!("/api/privacy/export?email={EMAIL}"),
-        ADMIN_KEY,
+        Some(ADMIN_KEY),
         None,
     )
     .await;
@@ -307,22 +301,29 @@ async fn erase_and_check(app: &TestApp, id: Uuid, kept: Uuid) -> Value {
 /// A suppressed email brings nobody back: the server key is told, the browser key cannot tell.
 async fn suppression_holds(app: &TestApp) {
     let again = json!({"email": EMAIL, "first_name": "Ada", "last_name": LAST_NAME});
-    let (status, body) = send(
+    let (status, body) = call(
         app,
         Method::POST,
         "/api/postback",
-        INGEST_KEY,
+        Some(INGEST_KEY),
         Some(again.clone()),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "suppressed");
-    let (status, public) = send(app, Method::POST, "/api/postback", PUBLIC_KEY, Some(again)).await;
-    let (fresh_status, fresh) = send(
+    let (status, public) = call(
         app,
         Method::POST,
         "/api/postback",
-        PUBLIC_KEY,
+        Some(PUBLIC_KEY),
+        Some(again),
+    )
+    .await;
+    let (fresh_status, fresh) = call(
+        app,
+        Method::POST,
+        "/api/postback",
+        Some(PUBLIC_KEY),
         Some(json!({"email": "someone.new@example.org"})),
     )
     .await;
@@ -332,11 +333,11 @@ async fn suppression_holds(app: &TestApp) {
     );
     let shape = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
     assert_eq!(shape(&public), shape(&fresh), "{public} vs {fresh}");
-    let (_, found) = send(
+    let (_, found) = call(
         app,
         Method::GET,
         &format!("/api/leads?search={EMAIL}"),
-        ADMIN_KEY,
+        Some(ADMIN_KEY),
         None,
     )
     .await;
